@@ -1,0 +1,74 @@
+import Koa from 'koa';
+import type { UserService } from './accounts/users.js';
+import type { ResourceService } from './clients/resources.js';
+import type { PrismaClient } from './db/prisma.js';
+import { errorMiddleware } from './http/error-middleware.js';
+import { healthRoutes } from './http/health-routes.js';
+import { stylesheet, type PageRenderer } from './http/pages.js';
+import { securityHeaders } from './http/security-headers.js';
+import { interactionRoutes } from './interactions/routes.js';
+import type { Logger } from './log.js';
+import type { ProviderRef } from './oidc/interaction-steps.js';
+
+export interface AppDependencies {
+  readonly https: boolean;
+  readonly trustProxy: boolean;
+  readonly prisma: PrismaClient;
+  readonly provider: ProviderRef;
+  readonly users: UserService;
+  readonly resources: ResourceService;
+  readonly pages: PageRenderer;
+  readonly csrfKey: Buffer;
+  readonly log: Logger;
+}
+
+/**
+ * The composition root of HTTP: security headers and error handling for
+ * everything, Gatehouse's own routes, then oidc-provider for the rest. The
+ * provider is read through a reference so it can be swapped (key rotation).
+ */
+export function createApp(deps: AppDependencies): Koa {
+  const app = new Koa();
+  app.proxy = deps.trustProxy;
+  app.silent = true;
+
+  const css = stylesheet();
+  const interactions = interactionRoutes(deps);
+  const health = healthRoutes(deps.prisma);
+  const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
+
+  app.use(requestLog(deps.log));
+  app.use(securityHeaders({ https: deps.https }));
+  app.use(errorMiddleware(deps.log));
+  app.use(health.routes());
+  app.use(async (ctx, next) => {
+    if (ctx.path !== '/assets/gatehouse.css') return next();
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
+  app.use(interactions.routes());
+  app.use(interactions.allowedMethods());
+  app.use(async (ctx) => {
+    const provider = deps.provider.current;
+    let callback = providerCallbacks.get(provider);
+    if (!callback) {
+      callback = provider.callback();
+      providerCallbacks.set(provider, callback);
+    }
+    ctx.respond = false;
+    await callback(ctx.req, ctx.res);
+  });
+  return app;
+}
+
+/** Method, path (never the query string: it can carry codes), status, duration. */
+function requestLog(log: Logger): Koa.Middleware {
+  return async (ctx, next) => {
+    const started = performance.now();
+    ctx.res.once('finish', () => {
+      log.info(`${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
+    });
+    await next();
+  };
+}

@@ -1,0 +1,157 @@
+import { z } from 'zod';
+
+/** Seconds from `900`, `900s`, `15m`, `12h` or `30d`. */
+const duration = z
+  .string()
+  .trim()
+  .regex(/^\d+[smhd]?$/, 'must be a duration such as 900, 15m, 12h or 30d')
+  .transform((value) => {
+    const unit = value.at(-1) ?? '';
+    const factor = { s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
+    return Number.parseInt(value, 10) * factor;
+  })
+  .pipe(z.number().int().positive('must be greater than zero'));
+
+const integer = (min: number, max: number) =>
+  z.coerce.number({ error: 'must be a number' }).int('must be an integer').min(min).max(max);
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 'true' || value === '1');
+
+/**
+ * Every setting Gatehouse reads, from environment variables. Each documents
+ * itself here; README.md carries the same table for operators.
+ */
+const environmentSchema = z
+  .object({
+    /** TCP port the HTTP server listens on. */
+    PORT: integer(0, 65535).default(3000),
+    /** Address to bind. */
+    HOST: z.string().min(1).default('0.0.0.0'),
+    /** Public issuer URL (what clients see in discovery). Default http://localhost:$PORT. */
+    ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Postgres connection string. When unset, an embedded Postgres runs under the data dir. */
+    DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+    /** Where the embedded Postgres and a generated dev secret live. */
+    GATEHOUSE_DATA_DIR: z.string().min(1).default('./.data'),
+    /** Master secret: cookie keys, client-secret hashing and private-key encryption derive from it. */
+    GATEHOUSE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Ensure this admin user exists at start (with GATEHOUSE_ADMIN_PASSWORD). */
+    GATEHOUSE_ADMIN_EMAIL: z.email('must be an email address').optional(),
+    GATEHOUSE_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+    /** Trust X-Forwarded-* headers (set when behind a TLS-terminating proxy). */
+    GATEHOUSE_TRUST_PROXY: flag.default(false),
+    /** Port for the embedded Postgres (0 picks a free one at each start). */
+    GATEHOUSE_EMBEDDED_PG_PORT: integer(0, 65535).default(0),
+    /** RSA modulus length of generated signing keys. */
+    GATEHOUSE_SIGNING_KEY_BITS: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
+    /** Lifetimes. */
+    GATEHOUSE_ACCESS_TOKEN_TTL: duration.default(3600),
+    GATEHOUSE_ID_TOKEN_TTL: duration.default(3600),
+    GATEHOUSE_AUTHORIZATION_CODE_TTL: duration.default(60),
+    GATEHOUSE_REFRESH_TOKEN_TTL: duration.default(30 * 86400),
+    GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
+    GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
+    GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    /** How often expired protocol rows are deleted. */
+    GATEHOUSE_CLEANUP_INTERVAL: duration.default(600),
+    /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
+    GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
+    GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
+    GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
+    /** `production` refuses to start without GATEHOUSE_SECRET. */
+    NODE_ENV: z.string().default('development'),
+  })
+  .refine((env) => Boolean(env.GATEHOUSE_ADMIN_EMAIL) === Boolean(env.GATEHOUSE_ADMIN_PASSWORD), {
+    path: ['GATEHOUSE_ADMIN_PASSWORD'],
+    message: 'GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together',
+  })
+  .refine((env) => env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL <= env.GATEHOUSE_REFRESH_TOKEN_TTL, {
+    path: ['GATEHOUSE_REFRESH_TOKEN_IDLE_TTL'],
+    message: 'must not exceed GATEHOUSE_REFRESH_TOKEN_TTL',
+  })
+  .refine((env) => env.NODE_ENV !== 'production' || env.GATEHOUSE_SECRET, {
+    path: ['GATEHOUSE_SECRET'],
+    message: 'is required when NODE_ENV=production',
+  });
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly issuer: string;
+  readonly databaseUrl: string | undefined;
+  readonly dataDir: string;
+  /** Undefined means "use or create the dev secret file in the data dir". */
+  readonly secret: string | undefined;
+  readonly admin: { readonly email: string; readonly password: string } | undefined;
+  readonly trustProxy: boolean;
+  readonly embeddedPostgresPort: number;
+  readonly signingKeyBits: number;
+  readonly ttl: {
+    readonly accessToken: number;
+    readonly idToken: number;
+    readonly authorizationCode: number;
+    readonly refreshToken: number;
+    readonly refreshTokenIdle: number;
+    readonly session: number;
+    readonly interaction: number;
+  };
+  readonly cleanupIntervalSeconds: number;
+  readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; throws a ConfigError naming the first bad variable. */
+export function loadConfig(environment: Record<string, string | undefined>): Config {
+  // An empty variable means "unset", as in most twelve-factor apps.
+  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const parsed = environmentSchema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    const name = String(issue?.path[0] ?? 'environment');
+    const given = present[name];
+    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
+    throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
+  }
+  const env = parsed.data;
+  const config: Config = {
+    port: env.PORT,
+    host: env.HOST,
+    issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
+    databaseUrl: env.DATABASE_URL,
+    dataDir: env.GATEHOUSE_DATA_DIR,
+    secret: env.GATEHOUSE_SECRET,
+    admin:
+      env.GATEHOUSE_ADMIN_EMAIL && env.GATEHOUSE_ADMIN_PASSWORD
+        ? { email: env.GATEHOUSE_ADMIN_EMAIL, password: env.GATEHOUSE_ADMIN_PASSWORD }
+        : undefined,
+    trustProxy: env.GATEHOUSE_TRUST_PROXY,
+    embeddedPostgresPort: env.GATEHOUSE_EMBEDDED_PG_PORT,
+    signingKeyBits: env.GATEHOUSE_SIGNING_KEY_BITS,
+    ttl: {
+      accessToken: env.GATEHOUSE_ACCESS_TOKEN_TTL,
+      idToken: env.GATEHOUSE_ID_TOKEN_TTL,
+      authorizationCode: env.GATEHOUSE_AUTHORIZATION_CODE_TTL,
+      refreshToken: env.GATEHOUSE_REFRESH_TOKEN_TTL,
+      refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
+      session: env.GATEHOUSE_SESSION_TTL,
+      interaction: env.GATEHOUSE_INTERACTION_TTL,
+    },
+    cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
+    argon2: {
+      memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
+      timeCost: env.GATEHOUSE_ARGON2_TIME_COST,
+      parallelism: env.GATEHOUSE_ARGON2_PARALLELISM,
+    },
+  };
+  return deepFreeze(config);
+}
+
+function deepFreeze<T extends object>(value: T): T {
+  for (const child of Object.values(value)) {
+    if (child && typeof child === 'object') deepFreeze(child);
+  }
+  return Object.freeze(value);
+}

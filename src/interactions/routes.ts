@@ -1,0 +1,163 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import type { UserService } from '../accounts/users.js';
+import type { ResourceService } from '../clients/resources.js';
+import { describe } from '../http/error-middleware.js';
+import type { PageRenderer } from '../http/pages.js';
+import type { Logger } from '../log.js';
+import {
+  completeConsent,
+  completeLogin,
+  denyInteraction,
+  isExpiredInteraction,
+  loadInteraction,
+  type PendingInteraction,
+  type ProviderRef,
+} from '../oidc/interaction-steps.js';
+import { csrfToken, csrfTokenValid } from './csrf.js';
+
+export interface InteractionDependencies {
+  readonly provider: ProviderRef;
+  readonly users: UserService;
+  readonly resources: ResourceService;
+  readonly pages: PageRenderer;
+  readonly csrfKey: Buffer;
+  readonly log: Logger;
+}
+
+const SCOPE_DESCRIPTIONS: Record<string, string> = {
+  openid: 'Sign you in',
+  email: 'See your email address',
+  profile: 'See your name',
+  roles: 'See your roles',
+  offline_access: 'Stay signed in when you are not using it',
+};
+
+// Unknown email, wrong password and disabled account read the same.
+const LOGIN_FAILED = 'Incorrect email or password.';
+
+/** Login, consent and cancel pages for oidc-provider's interactions. */
+export function interactionRoutes(deps: InteractionDependencies): Router {
+  const router = new Router({ prefix: '/interaction/:uid' });
+  const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
+
+  router.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      renderFailure(ctx, deps, error);
+    }
+  });
+
+  router.get('/', async (ctx) => {
+    const interaction = await load(ctx, deps);
+    if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
+    if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
+    throw Object.assign(new Error(`unsupported prompt ${interaction.prompt}`), { status: 400 });
+  });
+
+  router.post('/login', form, async (ctx) => {
+    const interaction = await loadForPost(ctx, deps, 'login');
+    const body = ctx.request.body as Record<string, unknown>;
+    const email = typeof body.email === 'string' ? body.email : '';
+    const password = typeof body.password === 'string' ? body.password : '';
+    const user = email && password ? await deps.users.authenticate(email, password) : null;
+    if (!user) {
+      ctx.status = 401;
+      return renderLogin(ctx, deps, interaction, { email, error: LOGIN_FAILED });
+    }
+    return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
+  });
+
+  router.post('/confirm', form, async (ctx) => {
+    await loadForPost(ctx, deps, 'consent');
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res));
+  });
+
+  router.post('/abort', form, async (ctx) => {
+    await loadForPost(ctx, deps);
+    return redirect(ctx, await denyInteraction(deps.provider, ctx.req, ctx.res));
+  });
+
+  return router;
+}
+
+async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {
+  const interaction = await loadInteraction(deps.provider, ctx.req, ctx.res);
+  if (interaction.uid !== ctx.params.uid) {
+    throw Object.assign(new Error('this sign-in request does not match the one in progress'), { status: 400 });
+  }
+  return interaction;
+}
+
+async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?: string): Promise<PendingInteraction> {
+  const interaction = await load(ctx, deps);
+  const body = ctx.request.body as Record<string, unknown> | undefined;
+  if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
+    throw Object.assign(new Error('the form expired or did not come from this site; please try again'), { status: 403 });
+  }
+  if (prompt && interaction.prompt !== prompt) {
+    throw Object.assign(new Error(`this sign-in request is not waiting for ${prompt}`), { status: 400 });
+  }
+  return interaction;
+}
+
+function renderLogin(
+  ctx: Context,
+  deps: InteractionDependencies,
+  interaction: PendingInteraction,
+  extra: { email?: string; error?: string } = {},
+): void {
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = deps.pages.render('login', {
+    title: 'Sign in',
+    uid: interaction.uid,
+    client: interaction.clientName,
+    csrf: csrfToken(deps.csrfKey, interaction.uid),
+    ...extra,
+  });
+}
+
+async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
+  const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+  const apis = await Promise.all(
+    Object.entries(interaction.missingResourceScopes).map(async ([identifier, scopes]) => {
+      const resource = await deps.resources.findResourceByIdentifier(identifier);
+      const described = new Map(resource?.scopes.map((scope) => [scope.name, scope.description]) ?? []);
+      return { name: resource?.name ?? identifier, scopes: scopes.map((scope) => described.get(scope) ?? scope) };
+    }),
+  );
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = deps.pages.render('consent', {
+    title: 'Allow access',
+    uid: interaction.uid,
+    client: interaction.clientName,
+    email: user?.email ?? '',
+    scopes: interaction.missingScopes.map((scope) => SCOPE_DESCRIPTIONS[scope] ?? scope),
+    apis,
+    csrf: csrfToken(deps.csrfKey, interaction.uid),
+  });
+}
+
+function redirect(ctx: Context, location: string): void {
+  ctx.status = 303;
+  ctx.redirect(location);
+}
+
+function renderFailure(ctx: Context, deps: InteractionDependencies, error: unknown): void {
+  const expired = isExpiredInteraction(error);
+  const { status, description } = expired
+    ? { status: 400, description: 'This sign-in request has expired or was already completed.' }
+    : describe(error);
+  if (status >= 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = deps.pages.render('error', {
+    title: 'Sign-in error',
+    error: expired ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request',
+    description: status >= 500 ? 'Something went wrong on our side.' : description,
+  });
+}

@@ -1,0 +1,39 @@
+import type { PrismaClient } from '../db/prisma.js';
+import type { Logger } from '../log.js';
+
+// Expired rows are kept a little while so oidc-provider can still answer
+// "expired" (e.g. RFC 8628 §3.5 expired_token) rather than "not found".
+const GRACE = "1 hour";
+const BATCH = 1000;
+
+/** Deletes expired protocol rows in batches; returns how many. */
+export async function deleteExpiredRows(prisma: PrismaClient): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await prisma.$executeRawUnsafe(
+      `DELETE FROM oidc_payloads WHERE ctid IN (
+         SELECT ctid FROM oidc_payloads WHERE expires_at < now() - interval '${GRACE}' LIMIT ${BATCH})`,
+    );
+    total += deleted;
+    if (deleted < BATCH) return total;
+  }
+}
+
+/** Runs deleteExpiredRows every `intervalSeconds`; returns a stop function. */
+export function scheduleExpiredRowCleanup(prisma: PrismaClient, intervalSeconds: number, log: Logger): () => void {
+  let running = false;
+  const timer = setInterval(async () => {
+    if (running) return;
+    running = true;
+    try {
+      const deleted = await deleteExpiredRows(prisma);
+      if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
+    } catch (error) {
+      log.warn(`cleanup failed: ${(error as Error).message}`);
+    } finally {
+      running = false;
+    }
+  }, intervalSeconds * 1000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

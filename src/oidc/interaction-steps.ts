@@ -1,0 +1,87 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type Provider from 'oidc-provider';
+import type { InteractionResults } from 'oidc-provider';
+
+/** The live provider; swapped when signing keys change, so read `current` per request. */
+export interface ProviderRef {
+  current: Provider;
+}
+
+/** What the login and consent pages need to know about a pending interaction. */
+export interface PendingInteraction {
+  readonly uid: string;
+  readonly prompt: 'login' | 'consent' | string;
+  readonly clientId: string;
+  readonly clientName: string;
+  readonly accountId: string | undefined;
+  /** OIDC scopes the user is asked to grant. */
+  readonly missingScopes: string[];
+  /** API identifier → scopes the user is asked to grant for it. */
+  readonly missingResourceScopes: Record<string, string[]>;
+}
+
+type Req = IncomingMessage;
+type Res = ServerResponse;
+
+/** Throws oidc-provider's SessionNotFound when the interaction cookie is missing or expired. */
+export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Promise<PendingInteraction> {
+  const provider = ref.current;
+  const details = await provider.interactionDetails(req, res);
+  const clientId = String(details.params.client_id ?? '');
+  const client = await provider.Client.find(clientId);
+  const promptDetails = details.prompt.details as {
+    missingOIDCScope?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  return {
+    uid: details.uid,
+    prompt: details.prompt.name,
+    clientId,
+    clientName: client?.clientName ?? clientId,
+    accountId: details.session?.accountId,
+    missingScopes: promptDetails.missingOIDCScope ?? [],
+    missingResourceScopes: promptDetails.missingResourceScopes ?? {},
+  };
+}
+
+async function finish(ref: ProviderRef, req: Req, res: Res, result: InteractionResults): Promise<string> {
+  return ref.current.interactionResult(req, res, result, { mergeWithLastSubmission: false });
+}
+
+/** Records a successful login; returns where to send the browser next. */
+export function completeLogin(ref: ProviderRef, req: Req, res: Res, accountId: string): Promise<string> {
+  return finish(ref, req, res, { login: { accountId } });
+}
+
+/** Grants what the consent prompt asked for; returns where to send the browser next. */
+export async function completeConsent(ref: ProviderRef, req: Req, res: Res): Promise<string> {
+  const provider = ref.current;
+  const details = await provider.interactionDetails(req, res);
+  const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details as {
+    missingOIDCScope?: string[];
+    missingOIDCClaims?: string[];
+    missingResourceScopes?: Record<string, string[]>;
+  };
+  const accountId = details.session?.accountId;
+  const grant = details.grantId
+    ? await provider.Grant.find(details.grantId)
+    : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
+  if (!grant) throw new Error('grant of this interaction no longer exists');
+  if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
+  if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
+  for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
+    grant.addResourceScope(indicator, scopes.join(' '));
+  }
+  const grantId = await grant.save();
+  return finish(ref, req, res, { consent: details.grantId ? {} : { grantId } });
+}
+
+/** RFC 6749 §4.1.2.1: the user said no. */
+export function denyInteraction(ref: ProviderRef, req: Req, res: Res): Promise<string> {
+  return finish(ref, req, res, { error: 'access_denied', error_description: 'End-User aborted interaction' });
+}
+
+/** oidc-provider's "interaction cookie missing or expired" error. */
+export function isExpiredInteraction(error: unknown): boolean {
+  return (error as { name?: string })?.name === 'SessionNotFound';
+}

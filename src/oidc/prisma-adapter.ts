@@ -1,0 +1,132 @@
+import { createHash } from 'node:crypto';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import type { PrismaClient } from '../db/prisma.js';
+import type { ClientService } from '../clients/clients.js';
+import { seal, unseal } from '../keys/encryption.js';
+
+// Models whose stored rows are single-use; a second consume is a replay.
+const CONSUMABLE_LABEL: Record<string, string> = {
+  AuthorizationCode: 'authorization code',
+  RefreshToken: 'refresh token',
+  DeviceCode: 'device code',
+};
+
+/**
+ * Storage key of an oidc-provider id. Ids are bearer values (tokens, codes,
+ * session cookies), so only their SHA-256 is stored: a database dump does not
+ * hand out live tokens.
+ */
+export function storageId(id: string): string {
+  return createHash('sha256').update(id).digest('base64url');
+}
+
+/**
+ * oidc-provider's adapter for every model it stores, on one Postgres table.
+ * `Client` reads Gatehouse's own clients table (read-only).
+ */
+export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer) {
+  return function adapterFor(model: string): Adapter {
+    return model === 'Client' ? clientAdapter(clients) : payloadAdapter(prisma, model, sealKey);
+  };
+}
+
+// Rows found by uid (Session) or user code (DeviceCode) must give back their
+// id, which is not recoverable from its hash: those keep it AES-GCM sealed.
+const SEALED_ID = '_sealedJti';
+
+function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): Adapter {
+  const rows = prisma.oidcPayload;
+  const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
+    if (!row) return undefined;
+    const { [SEALED_ID]: _sealed, ...payload } = row.payload as AdapterPayload;
+    return { ...payload, jti: id };
+  };
+  const toPayloadWithSealedId = (row: { payload: unknown } | null): AdapterPayload | undefined => {
+    const sealed = (row?.payload as AdapterPayload | undefined)?.[SEALED_ID];
+    return typeof sealed === 'string' ? toPayload(unseal(sealed, sealKey, model), row) : undefined;
+  };
+
+  return {
+    async upsert(id, payload, expiresIn) {
+      const { jti: _jti, ...rest } = payload;
+      const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
+      const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
+      const data = {
+        payload: JSON.parse(JSON.stringify(stored)),
+        grantId: payload.grantId ?? null,
+        userCode: payload.userCode ?? null,
+        uid: payload.uid ?? null,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      };
+      const key = { model, id: storageId(id) };
+      await rows.upsert({ where: { model_id: key }, create: { ...key, ...data }, update: data });
+    },
+
+    // Expired rows are still returned: oidc-provider checks `exp` itself and
+    // answers `expired_token` / `invalid_grant` instead of "not found".
+    async find(id) {
+      return toPayload(id, await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } }));
+    },
+
+    async findByUserCode(userCode) {
+      return toPayloadWithSealedId(await rows.findFirst({ where: { model, userCode } }));
+    },
+
+    async findByUid(uid) {
+      return toPayloadWithSealedId(await rows.findFirst({ where: { model, uid } }));
+    },
+
+    /**
+     * Atomic: only one request can consume a code or refresh token. oidc-provider
+     * checks `consumed` before calling this, but two concurrent requests can both
+     * pass that check; the loser revokes the grant and gets invalid_grant
+     * (RFC 6749 §4.1.2 and §10.4, RFC 9700 §4.14.2).
+     */
+    async consume(id) {
+      const epoch = Math.floor(Date.now() / 1000);
+      const consumed = await prisma.$queryRaw<{ grant_id: string | null }[]>`
+        UPDATE oidc_payloads
+           SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', ${epoch}::int)
+         WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
+        RETURNING grant_id`;
+      if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
+      const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
+      if (row?.grantId) await rows.deleteMany({ where: { grantId: row.grantId } });
+      throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
+    },
+
+    async destroy(id) {
+      await rows.deleteMany({ where: { model, id: storageId(id) } });
+    },
+
+    async revokeByGrantId(grantId) {
+      await rows.deleteMany({ where: { model, grantId } });
+    },
+  };
+}
+
+function clientAdapter(clients: ClientService): Adapter {
+  const readOnly = async () => {
+    throw new Error('clients are managed by Gatehouse, not through oidc-provider');
+  };
+  return {
+    async find(clientId) {
+      const stored = await clients.findStoredClient(clientId);
+      if (!stored) return undefined;
+      // oidc-provider requires `client_secret` for secret-based auth methods; it
+      // gets the keyed hash, and compareClientSecret (provider.ts) hashes what
+      // the client presents before comparing.
+      return {
+        ...stored.metadata,
+        client_id: clientId,
+        ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
+      } as AdapterPayload;
+    },
+    upsert: readOnly,
+    findByUserCode: readOnly,
+    findByUid: readOnly,
+    consume: readOnly,
+    destroy: readOnly,
+    revokeByGrantId: readOnly,
+  };
+}

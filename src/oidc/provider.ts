@@ -1,0 +1,171 @@
+import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type { Config } from '../config/config.js';
+import type { UserService } from '../accounts/users.js';
+import type { ResourceService } from '../clients/resources.js';
+import { clientSecretMatches } from '../clients/client-secrets.js';
+import type { SigningKeySet } from '../keys/signing-keys.js';
+import type { PageRenderer } from '../http/pages.js';
+import type { Logger } from '../log.js';
+
+export interface ProviderDependencies {
+  readonly config: Config;
+  readonly cookieKeys: string[];
+  readonly clientSecretKey: Buffer;
+  readonly keys: SigningKeySet;
+  readonly adapter: NonNullable<Configuration['adapter']>;
+  readonly users: UserService;
+  readonly resources: ResourceService;
+  readonly pages: PageRenderer;
+  readonly log: Logger;
+}
+
+/** Scopes and the claims each releases (OIDC Core §5.4, plus `roles`). */
+export const CLAIMS_BY_SCOPE = {
+  openid: ['sub'],
+  email: ['email', 'email_verified'],
+  profile: ['name'],
+  roles: ['roles'],
+} as const;
+
+export function createProvider(deps: ProviderDependencies): Provider {
+  const configuration: Configuration = {
+    adapter: deps.adapter,
+    jwks: { keys: deps.keys.keys },
+    cookies: { keys: deps.cookieKeys },
+    claims: { ...CLAIMS_BY_SCOPE } as unknown as Configuration['claims'],
+    scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE).filter((scope) => scope !== 'openid')],
+    // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
+    conformIdTokenClaims: false,
+    findAccount: findAccount(deps.users),
+    ...protocolPolicy(),
+    ttl: lifetimes(deps.config),
+    features: features(deps),
+    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    renderError: async (ctx, out) => {
+      ctx.type = 'html';
+      ctx.body = deps.pages.render('error', { title: 'Sign-in error', error: out.error, description: out.error_description });
+    },
+  };
+  const provider = new Provider(deps.config.issuer, configuration);
+  provider.proxy = deps.config.trustProxy;
+  storeClientSecretsHashed(provider, deps.clientSecretKey);
+  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  return provider;
+}
+
+/** Secure-by-default protocol choices. */
+function protocolPolicy(): Partial<Configuration> {
+  return {
+    // Authorization code flow only (RFC 9700 §2.1.2: no implicit grant).
+    responseTypes: ['code'],
+    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client; only S256 is accepted.
+    pkce: { required: () => true },
+    // Rotating refresh tokens: every use returns a new one (RFC 9700 §4.14.2).
+    rotateRefreshToken: true,
+    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientDefaults: {
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      token_endpoint_auth_method: 'client_secret_basic',
+      id_token_signed_response_alg: 'RS256',
+    },
+    // No HMAC algorithms: client secrets are stored hashed, so they cannot be
+    // used as HMAC keys; and no `none`.
+    enabledJWA: {
+      clientAuthSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      requestObjectSigningAlgValues: ['RS256', 'PS256', 'ES256', 'EdDSA'],
+      idTokenSigningAlgValues: ['RS256'],
+      userinfoSigningAlgValues: ['RS256'],
+      introspectionSigningAlgValues: ['RS256'],
+      authorizationSigningAlgValues: ['RS256'],
+    },
+  };
+}
+
+function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
+  const { ttl } = config;
+  return {
+    AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
+    AuthorizationCode: ttl.authorizationCode,
+    IdToken: ttl.idToken,
+    // Idle lifetime per token, capped by the absolute lifetime of the family
+    // (`iiat` is the first token's issue time; rotation carries it over).
+    RefreshToken: (_ctx, token) => {
+      const now = Math.floor(Date.now() / 1000);
+      const familyStart = token.iiat ?? token.iat ?? now;
+      return Math.max(1, Math.min(ttl.refreshTokenIdle, ttl.refreshToken - (now - familyStart)));
+    },
+    Grant: ttl.refreshToken,
+    Session: ttl.session,
+    Interaction: ttl.interaction,
+  };
+}
+
+function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {
+  return {
+    devInteractions: { enabled: false },
+    userinfo: { enabled: true },
+    revocation: { enabled: true },
+    rpInitiatedLogout: {
+      enabled: true,
+      logoutSource: async (ctx, form) => {
+        ctx.type = 'html';
+        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, host: ctx.host });
+      },
+      postLogoutSuccessSource: async (ctx) => {
+        ctx.type = 'html';
+        ctx.body = deps.pages.render('logged-out', { title: 'Signed out', client: ctx.oidc.client?.clientName });
+      },
+    },
+    // RFC 8707: access tokens for a registered API are RS256 JWTs (RFC 9068).
+    resourceIndicators: {
+      enabled: true,
+      useGrantedResource: () => true,
+      getResourceServerInfo: async (_ctx, indicator) => {
+        const resource = await deps.resources.findResourceByIdentifier(indicator);
+        if (!resource) throw new errors.InvalidTarget(`${indicator} is not a registered API`);
+        return {
+          audience: resource.identifier,
+          scope: resource.scopes.map((scope) => scope.name).join(' '),
+          accessTokenTTL: resource.accessTokenTtl,
+          accessTokenFormat: 'jwt',
+          jwt: { sign: { alg: 'RS256' } },
+        };
+      },
+    },
+  };
+}
+
+function findAccount(users: UserService): NonNullable<Configuration['findAccount']> {
+  return async (_ctx, accountId) => {
+    const user = await users.findUserById(accountId);
+    // A disabled or deleted user's grants stop working: oidc-provider treats
+    // a missing account as invalid (invalid_grant at refresh, 401 at userinfo).
+    if (!user || user.disabled) return undefined;
+    return {
+      accountId: user.id,
+      claims: async () => ({
+        sub: user.id,
+        email: user.email,
+        email_verified: user.emailVerified,
+        name: user.name ?? undefined,
+        roles: user.roles,
+      }),
+    };
+  };
+}
+
+/**
+ * oidc-provider compares the presented secret with `client_secret` from the
+ * adapter, which for Gatehouse is a keyed hash: hash, then compare in constant
+ * time.
+ */
+function storeClientSecretsHashed(provider: Provider, key: Buffer): void {
+  const prototype = provider.Client.prototype as unknown as {
+    clientSecret?: string;
+    compareClientSecret(this: { clientSecret?: string }, actual: string): boolean;
+  };
+  prototype.compareClientSecret = function compareHashedClientSecret(actual) {
+    return typeof this.clientSecret === 'string' && clientSecretMatches(actual, this.clientSecret, key);
+  };
+}
