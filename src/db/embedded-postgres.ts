@@ -84,7 +84,8 @@ async function createDatabaseIfMissing(connectionString: string, database: strin
   }
 }
 
-function findFreePort(): Promise<number> {
+/** A TCP port free on loopback right now. */
+export function findFreePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
     const server = createServer();
     server.once('error', reject);

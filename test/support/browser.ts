@@ -1,0 +1,97 @@
+/**
+ * A minimal browser for end-to-end tests: a cookie jar, manual redirects, and
+ * HTML forms filled and posted the way a person's browser would.
+ */
+export interface Page {
+  readonly url: string;
+  readonly status: number;
+  readonly html: string;
+  readonly headers: Headers;
+}
+
+export interface Form {
+  readonly action: string;
+  readonly method: string;
+  readonly fields: Record<string, string>;
+}
+
+export class Browser {
+  private readonly cookies = new Map<string, string>();
+
+  /** Requests `url`, following redirects until a page, or until a redirect to `stopAt` (returned as its URL). */
+  async open(url: string, options: { stopAt?: string; init?: RequestInit } = {}): Promise<Page> {
+    let current = url;
+    let init: RequestInit | undefined = options.init;
+    for (let hops = 0; hops < 20; hops += 1) {
+      const response = await this.fetch(current, init);
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        const next = new URL(location, current).toString();
+        await response.body?.cancel();
+        if (options.stopAt && next.startsWith(options.stopAt)) {
+          return { url: next, status: response.status, html: '', headers: response.headers };
+        }
+        current = next;
+        init = undefined;
+        continue;
+      }
+      return { url: current, status: response.status, html: await response.text(), headers: response.headers };
+    }
+    throw new Error(`too many redirects from ${url}`);
+  }
+
+  /** Fills the form whose action contains `actionIncludes` and submits it like a browser. */
+  async submit(page: Page, actionIncludes: string, values: Record<string, string> = {}, options: { stopAt?: string } = {}): Promise<Page> {
+    const form = findForm(page, actionIncludes);
+    const body = new URLSearchParams({ ...form.fields, ...values });
+    return this.open(new URL(form.action, page.url).toString(), {
+      ...options,
+      init: { method: form.method, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
+    });
+  }
+
+  async fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    const headers = new Headers(init.headers);
+    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const response = await fetch(url, { ...init, headers, redirect: 'manual' });
+    for (const cookie of response.headers.getSetCookie()) this.store(cookie);
+    return response;
+  }
+
+  private store(setCookie: string): void {
+    const [pair = '', ...attributes] = setCookie.split(';');
+    const separator = pair.indexOf('=');
+    const name = pair.slice(0, separator).trim();
+    const value = pair.slice(separator + 1).trim();
+    const expired = attributes.some((attribute) => {
+      const [key = '', val = ''] = attribute.trim().split('=');
+      return (key.toLowerCase() === 'max-age' && Number(val) <= 0)
+        || (key.toLowerCase() === 'expires' && Date.parse(val) < Date.now());
+    });
+    if (expired || value === '') this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+}
+
+export function findForm(page: Page, actionIncludes: string): Form {
+  for (const match of page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
+    const attributes = match[1] ?? '';
+    const action = decodeEntities(/action="([^"]*)"/i.exec(attributes)?.[1] ?? '');
+    if (!action.includes(actionIncludes)) continue;
+    const method = (/method="([^"]*)"/i.exec(attributes)?.[1] ?? 'get').toUpperCase();
+    const fields: Record<string, string> = {};
+    for (const input of (match[2] ?? '').matchAll(/<input\b([^>]*)>/gi)) {
+      const name = /name="([^"]*)"/i.exec(input[1] ?? '')?.[1];
+      if (name) fields[decodeEntities(name)] = decodeEntities(/value="([^"]*)"/i.exec(input[1] ?? '')?.[1] ?? '');
+    }
+    return { action, method, fields };
+  }
+  throw new Error(`no form with action containing ${actionIncludes} at ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
+}
+
+function decodeEntities(text: string): string {
+  return text
+    .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(Number.parseInt(hex, 16)))
+    .replace(/&#(\d+);/g, (_, dec: string) => String.fromCodePoint(Number.parseInt(dec, 10)))
+    .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+}

@@ -1,0 +1,42 @@
+import { loadConfig } from '../../src/config/config.js';
+import { findFreePort } from '../../src/db/embedded-postgres.js';
+import type { Logger } from '../../src/log.js';
+import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
+
+export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
+
+/** Collects every log line, so tests can assert what is (not) logged. */
+export function createRecordingLogger(): Logger & { lines: string[] } {
+  const lines: string[] = [];
+  return {
+    lines,
+    info: (message) => void lines.push(`info ${message}`),
+    warn: (message) => void lines.push(`warn ${message}`),
+    error: (message) => void lines.push(`error ${message}`),
+  };
+}
+
+export interface TestGatehouse extends RunningGatehouse {
+  readonly issuer: string;
+  readonly log: ReturnType<typeof createRecordingLogger>;
+  readonly environment: Record<string, string>;
+}
+
+/**
+ * A real Gatehouse on loopback against `databaseUrl`. Pass the same
+ * `environment` again (it pins the port) to restart the same instance.
+ */
+export async function startTestGatehouse(databaseUrl: string, environment: Record<string, string> = {}): Promise<TestGatehouse> {
+  const port = environment.PORT ?? String(await findFreePort());
+  const env: Record<string, string> = {
+    DATABASE_URL: databaseUrl,
+    PORT: port,
+    HOST: '127.0.0.1',
+    ISSUER: `http://127.0.0.1:${port}`,
+    GATEHOUSE_SECRET: TEST_SECRET,
+    ...environment,
+  };
+  const log = createRecordingLogger();
+  const running = await startGatehouse(loadConfig(env), log);
+  return Object.assign(running, { issuer: env.ISSUER as string, log, environment: env });
+}

@@ -1,0 +1,71 @@
+import * as oidc from 'openid-client';
+import type { RegisteredClient } from '../../src/clients/clients.js';
+import { Browser, type Page } from './browser.js';
+import type { TestGatehouse } from './gatehouse.js';
+
+export const REDIRECT_URI = 'http://127.0.0.1:8765/callback';
+export const API = 'https://api.example.test/';
+export const PASSWORD = 'correct horse battery staple';
+
+/** A registered confidential app, a user and an API, as the README's walk-through makes them. */
+export async function registerSampleApp(gatehouse: TestGatehouse, email = 'ada@example.test') {
+  const client = await gatehouse.clients.registerClient({
+    client_name: 'Sample App',
+    redirect_uris: [REDIRECT_URI],
+    post_logout_redirect_uris: ['http://127.0.0.1:8765/signed-out'],
+    grant_types: ['authorization_code', 'refresh_token'],
+  });
+  const user = await gatehouse.users.createUser({ email, password: PASSWORD, name: 'Ada Lovelace', roles: ['engineer'], emailVerified: true });
+  const api = (await gatehouse.resources.findResourceByIdentifier(API))
+    ?? (await gatehouse.resources.createResource({ identifier: API, name: 'Items API', scopes: [{ name: 'items:read', description: 'Read your items' }, 'items:write'] }));
+  return { client, user, api };
+}
+
+/** openid-client configured from discovery, as a real app would be. */
+export async function discover(gatehouse: TestGatehouse, client: RegisteredClient): Promise<oidc.Configuration> {
+  const auth = client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None();
+  return oidc.discovery(new URL(gatehouse.issuer), client.client_id, {}, auth, { execute: [oidc.allowInsecureRequests] });
+}
+
+export interface SignInOptions {
+  readonly scope?: string;
+  readonly resource?: string;
+  readonly prompt?: string;
+  readonly email?: string;
+  readonly password?: string;
+  readonly browser?: Browser;
+}
+
+/** The authorization-code + PKCE flow through the real login and consent pages. */
+export async function signIn(config: oidc.Configuration, options: SignInOptions = {}) {
+  const browser = options.browser ?? new Browser();
+  const codeVerifier = oidc.randomPKCECodeVerifier();
+  const state = oidc.randomState();
+  const nonce = oidc.randomNonce();
+  const parameters: Record<string, string> = {
+    redirect_uri: REDIRECT_URI,
+    scope: options.scope ?? 'openid email profile',
+    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    state,
+    nonce,
+  };
+  if (options.resource) parameters.resource = options.resource;
+  if (options.prompt) parameters.prompt = options.prompt;
+
+  let page: Page = await browser.open(oidc.buildAuthorizationUrl(config, parameters).toString(), { stopAt: REDIRECT_URI });
+  if (page.html.includes('/login"')) {
+    page = await browser.submit(page, '/login', { email: options.email ?? 'ada@example.test', password: options.password ?? PASSWORD }, { stopAt: REDIRECT_URI });
+  }
+  if (page.html.includes('/confirm"')) {
+    page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
+  }
+  if (!page.url.startsWith(REDIRECT_URI)) throw new Error(`sign-in did not return to the app: ${page.status} ${page.html.slice(0, 500)}`);
+  const tokens = await oidc.authorizationCodeGrant(
+    config,
+    new URL(page.url),
+    { pkceCodeVerifier: codeVerifier, expectedState: state, expectedNonce: nonce },
+    options.resource ? { resource: options.resource } : undefined,
+  );
+  return { tokens, browser, callbackUrl: page.url, nonce };
+}
