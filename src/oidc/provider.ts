@@ -88,17 +88,24 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
     AccessToken: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? ttl.accessToken,
     AuthorizationCode: ttl.authorizationCode,
     IdToken: ttl.idToken,
-    // Idle lifetime per token, capped by the absolute lifetime of the family
-    // (`iiat` is the first token's issue time; rotation carries it over).
+    // `iiat` is the first token's issue time; rotation carries it over.
     RefreshToken: (_ctx, token) => {
       const now = Math.floor(Date.now() / 1000);
-      const familyStart = token.iiat ?? token.iat ?? now;
-      return Math.max(1, Math.min(ttl.refreshTokenIdle, ttl.refreshToken - (now - familyStart)));
+      return refreshTokenLifetime({ now, familyStart: token.iiat ?? token.iat ?? now, ...ttl });
     },
     Grant: ttl.refreshToken,
     Session: ttl.session,
     Interaction: ttl.interaction,
   };
+}
+
+/**
+ * Seconds a new refresh token lives: the idle lifetime, cut short by what is
+ * left of the family's absolute lifetime.
+ */
+export function refreshTokenLifetime(input: { now: number; familyStart: number; refreshToken: number; refreshTokenIdle: number }): number {
+  const left = input.refreshToken - (input.now - input.familyStart);
+  return Math.max(1, Math.min(input.refreshTokenIdle, left));
 }
 
 function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {

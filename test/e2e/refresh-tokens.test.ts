@@ -1,0 +1,92 @@
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { discover, registerSampleApp, signIn } from '../support/sample-app.js';
+
+/** RFC 6749 §6 with rotation (RFC 9700 §4.14.2); offline_access needs prompt=consent (OIDC Core §11). */
+const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
+
+async function expectInvalidGrant(promise: Promise<unknown>) {
+  await expect(promise).rejects.toMatchObject({ error: 'invalid_grant' });
+}
+
+async function expectUserinfoRejected(config: oidc.Configuration, accessToken: string, sub: string) {
+  await expect(oidc.fetchUserInfo(config, accessToken, sub)).rejects.toMatchObject({ status: 401 });
+}
+
+describe('refresh tokens', () => {
+  let gatehouse: TestGatehouse;
+  let databaseUrl: string;
+  let sample: Awaited<ReturnType<typeof registerSampleApp>>;
+  let config: oidc.Configuration;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    gatehouse = await startTestGatehouse(databaseUrl, { GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '2d', GATEHOUSE_REFRESH_TOKEN_TTL: '30d' });
+    sample = await registerSampleApp(gatehouse);
+    config = await discover(gatehouse, sample.client);
+  });
+  afterAll(async () => {
+    await gatehouse?.stop();
+    await dropTestDatabase(databaseUrl);
+  });
+
+  it('every refresh returns a new refresh token and a working access token', async () => {
+    const { tokens } = await signIn(config, OFFLINE);
+    expect(tokens.refresh_token).toEqual(expect.any(String));
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    expect(refreshed.refresh_token).toEqual(expect.any(String));
+    expect(refreshed.refresh_token).not.toBe(tokens.refresh_token);
+    expect(refreshed.id_token).toEqual(expect.any(String));
+    const userinfo = await oidc.fetchUserInfo(config, refreshed.access_token, sample.user.id);
+    expect(userinfo.email).toBe('ada@example.test');
+    const again = await oidc.refreshTokenGrant(config, refreshed.refresh_token as string);
+    expect(again.refresh_token).not.toBe(refreshed.refresh_token);
+  });
+
+  it('reuse of a consumed refresh token is invalid_grant and revokes the whole family', async () => {
+    const { tokens } = await signIn(config, OFFLINE);
+    const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+
+    await expectInvalidGrant(oidc.refreshTokenGrant(config, tokens.refresh_token as string));
+
+    await expectInvalidGrant(oidc.refreshTokenGrant(config, rotated.refresh_token as string));
+    await expectUserinfoRejected(config, rotated.access_token, sample.user.id);
+    await expectUserinfoRejected(config, tokens.access_token, sample.user.id);
+  });
+
+  it('of concurrent refreshes with one token, exactly one succeeds', async () => {
+    const { tokens } = await signIn(config, OFFLINE);
+    const results = await Promise.allSettled(
+      Array.from({ length: 8 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token as string)),
+    );
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    const rejected = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+    expect(rejected.reason).toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it('a refresh token lives for the idle lifetime', async () => {
+    await signIn(config, OFFLINE);
+    const rows = await gatehouse.prisma.oidcPayload.findMany({ where: { model: 'RefreshToken' }, orderBy: { expiresAt: 'desc' }, take: 1 });
+    const secondsLeft = (rows[0]!.expiresAt!.getTime() - Date.now()) / 1000;
+    expect(secondsLeft).toBeGreaterThan(2 * 86400 - 60);
+    expect(secondsLeft).toBeLessThanOrEqual(2 * 86400);
+  });
+
+  it('survives a server restart between issuing and refreshing', async () => {
+    const { tokens } = await signIn(config, OFFLINE);
+    await gatehouse.stop();
+    gatehouse = await startTestGatehouse(databaseUrl, gatehouse.environment);
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    expect(refreshed.access_token).toEqual(expect.any(String));
+    await oidc.fetchUserInfo(config, tokens.access_token, sample.user.id);
+  });
+
+  it('a disabled user can no longer refresh', async () => {
+    const other = await gatehouse.users.createUser({ email: 'grace@example.test', password: 'another long password' });
+    const { tokens } = await signIn(config, { ...OFFLINE, email: 'grace@example.test', password: 'another long password' });
+    await gatehouse.users.setUserDisabled(other.id, true);
+    await expectInvalidGrant(oidc.refreshTokenGrant(config, tokens.refresh_token as string));
+  });
+});

@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createClientService } from '../../src/clients/clients.js';
+import type { PrismaClient } from '../../src/db/prisma.js';
+import { createAdapterFactory, storageId } from '../../src/oidc/prisma-adapter.js';
+import { createMigratedDatabase } from '../support/services.js';
+
+const key = randomBytes(32);
+const id = () => randomBytes(32).toString('base64url');
+
+describe('Prisma adapter for oidc-provider', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+  let prisma: PrismaClient;
+  let adapterFor: ReturnType<typeof createAdapterFactory>;
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+    prisma = database.prisma;
+    adapterFor = createAdapterFactory(prisma, createClientService(prisma, key), key);
+  });
+  afterAll(() => database?.drop());
+
+  it('stores a token under the hash of its value, never the value itself', async () => {
+    const token = id();
+    await adapterFor('RefreshToken').upsert(token, { jti: token, grantId: 'g1', accountId: 'a' }, 60);
+    const raw = JSON.stringify(await prisma.$queryRawUnsafe('SELECT * FROM oidc_payloads'));
+    expect(raw).not.toContain(token);
+    expect(raw).toContain(storageId(token));
+    expect(await adapterFor('RefreshToken').find(token)).toMatchObject({ jti: token, grantId: 'g1', accountId: 'a' });
+  });
+
+  it('finds a session by uid and gives back its id, sealed at rest', async () => {
+    const sessionId = id();
+    await adapterFor('Session').upsert(sessionId, { jti: sessionId, uid: 'uid-1', accountId: 'a' }, 60);
+    expect(await adapterFor('Session').findByUid('uid-1')).toMatchObject({ jti: sessionId, accountId: 'a' });
+    const raw = JSON.stringify(await prisma.oidcPayload.findMany({ where: { model: 'Session' } }));
+    expect(raw).not.toContain(sessionId);
+  });
+
+  it('finds a device code by user code', async () => {
+    const deviceCode = id();
+    await adapterFor('DeviceCode').upsert(deviceCode, { jti: deviceCode, userCode: 'WDJBMJHT' }, 60);
+    expect(await adapterFor('DeviceCode').findByUserCode('WDJBMJHT')).toMatchObject({ jti: deviceCode });
+    expect(await adapterFor('DeviceCode').findByUserCode('BCDFGHJK')).toBeUndefined();
+  });
+
+  it('still returns an expired row, so oidc-provider can say "expired"', async () => {
+    const code = id();
+    await adapterFor('AuthorizationCode').upsert(code, { jti: code, exp: 1 }, 1);
+    await prisma.oidcPayload.updateMany({ where: { id: storageId(code) }, data: { expiresAt: new Date(Date.now() - 1000) } });
+    expect(await adapterFor('AuthorizationCode').find(code)).toMatchObject({ jti: code });
+  });
+
+  it('lets only one of two concurrent consumes win; the loser revokes the grant', async () => {
+    const token = id();
+    const sibling = id();
+    await adapterFor('RefreshToken').upsert(token, { jti: token, grantId: 'race' }, 60);
+    await adapterFor('AccessToken').upsert(sibling, { jti: sibling, grantId: 'race' }, 60);
+    const results = await Promise.allSettled([adapterFor('RefreshToken').consume(token), adapterFor('RefreshToken').consume(token)]);
+    expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
+    const failure = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
+    expect(failure.reason).toMatchObject({ error: 'invalid_grant' });
+    expect(await prisma.oidcPayload.count({ where: { grantId: 'race' } })).toBe(0);
+  });
+
+  it('marks a consumed row with the time of consumption', async () => {
+    const code = id();
+    await adapterFor('AuthorizationCode').upsert(code, { jti: code }, 60);
+    await adapterFor('AuthorizationCode').consume(code);
+    expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toEqual(expect.any(Number));
+  });
+
+  it('revokes by grant id and destroys by id', async () => {
+    const [a, b] = [id(), id()];
+    await adapterFor('AccessToken').upsert(a, { jti: a, grantId: 'g2' }, 60);
+    await adapterFor('AccessToken').upsert(b, { jti: b, grantId: 'g3' }, 60);
+    await adapterFor('AccessToken').revokeByGrantId('g2');
+    await adapterFor('AccessToken').destroy(b);
+    expect(await adapterFor('AccessToken').find(a)).toBeUndefined();
+    expect(await adapterFor('AccessToken').find(b)).toBeUndefined();
+  });
+
+  it('reads clients from the clients table with the secret as its hash only', async () => {
+    const registered = await createClientService(prisma, key).registerClient({ redirect_uris: ['https://app.example.test/cb'] });
+    const loaded = await adapterFor('Client').find(registered.client_id);
+    expect(loaded).toMatchObject({ client_id: registered.client_id, redirect_uris: ['https://app.example.test/cb'] });
+    expect(loaded?.client_secret).toMatch(/^hmac-sha256\$/);
+    expect(loaded?.client_secret).not.toContain(registered.client_secret);
+    expect(await adapterFor('Client').find('unknown')).toBeUndefined();
+  });
+});
