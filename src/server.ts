@@ -7,9 +7,8 @@ import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
 import type { Config } from './config/config.js';
 import { deriveSecrets, resolveMasterSecret } from './config/master-secret.js';
-import { startEmbeddedPostgres, type EmbeddedDatabase } from './db/embedded-postgres.js';
-import { applyMigrations } from './db/migrate.js';
-import { createPrismaClient, type PrismaClient } from './db/prisma.js';
+import { openDatabase } from './db/open-database.js';
+import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { ensureSigningKey, loadSigningKeys } from './keys/signing-keys.js';
@@ -35,23 +34,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
   const masterSecret = await resolveMasterSecret(config.secret, config.dataDir, log.warn);
   const secrets = deriveSecrets(masterSecret);
 
-  let embedded: EmbeddedDatabase | undefined;
-  let databaseUrl = config.databaseUrl;
-  if (!databaseUrl) {
-    log.info(`DATABASE_URL is not set: starting embedded Postgres in ${config.dataDir}`);
-    embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
-    databaseUrl = embedded.connectionString;
-  }
-  const prisma = createPrismaClient(databaseUrl);
-  const stopDatabase = async () => {
-    await prisma.$disconnect();
-    await embedded?.stop();
-  };
-
+  const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
   try {
-    const applied = await applyMigrations(databaseUrl);
-    if (applied.length) log.info(`applied migrations: ${applied.join(', ')}`);
-
     const users = createUserService(prisma, createPasswordHasher(config.argon2));
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
@@ -103,11 +87,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       async stop() {
         stopCleanup();
         await closeServer(server);
-        await stopDatabase();
+        await closeDatabase();
       },
     };
   } catch (error) {
-    await stopDatabase().catch(() => {});
+    await closeDatabase().catch(() => {});
     throw error;
   }
 }

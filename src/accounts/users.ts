@@ -32,9 +32,21 @@ const publicFields = {
   id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
 } as const;
 
+export const MIN_PASSWORD_LENGTH = 12;
+
+/** NIST SP 800-63B §5.1.1.2: length over composition rules. */
+export function passwordProblem(password: string, email: string): string | undefined {
+  if ([...password].length < MIN_PASSWORD_LENGTH) return `password must be at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (normalizeEmail(password) === normalizeEmail(email)) return 'password must not be the email address';
+  return undefined;
+}
+
 export function createUserService(prisma: PrismaClient, passwords: PasswordHasher) {
   return {
     async createUser(input: NewUser): Promise<User> {
+      const problem = passwordProblem(input.password, input.email);
+      if (problem) throw new AppError(400, 'invalid_password', problem);
+      if (!/^[^\s@]+@[^\s@]+$/.test(input.email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
       const passwordHash = await passwords.hash(input.password);
       try {
         return await prisma.user.create({

@@ -12,6 +12,26 @@ export interface EmbeddedDatabase {
   stop(): Promise<void>;
 }
 
+/**
+ * The embedded Postgres that a running Gatehouse started under `dataDir`, if
+ * any: read from Postgres's own postmaster.pid (line 1 pid, line 4 port).
+ * Lets the CLI work beside a running server instead of starting a second
+ * Postgres on the same data.
+ */
+export async function findRunningEmbeddedPostgres(dataDir: string, database = 'gatehouse'): Promise<string | undefined> {
+  const pidFile = join(resolve(dataDir), 'postgres', 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const [pid, , , port] = (await readFile(pidFile, 'utf8')).split('\n');
+  try {
+    process.kill(Number(pid), 0);
+  } catch (error) {
+    // EPERM: alive but another user's process (the `postgres` user when run as root).
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return undefined;
+  }
+  const password = (await readFile(join(resolve(dataDir), 'postgres-password'), 'utf8')).trim();
+  return `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${Number(port)}/${database}`;
+}
+
 export interface EmbeddedPostgresOptions {
   /** Directory that holds `postgres/` (the cluster) and `postgres-password`. */
   readonly dataDir: string;

@@ -1,0 +1,94 @@
+import type { CliContext } from './context.js';
+import type { Row } from './output.js';
+
+export interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  run(context: CliContext, values: Record<string, string | boolean | string[] | undefined>): Promise<{ record: Row; note?: string }>;
+}
+
+const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
+
+export const commands: Record<string, Command> = {
+  'clients create': {
+    summary: 'Register an OAuth client (RFC 7591 metadata)',
+    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--client-id ID] [--json]',
+    options: {
+      name: { type: 'string' },
+      'redirect-uri': { type: 'string', multiple: true },
+      'post-logout-redirect-uri': { type: 'string', multiple: true },
+      public: { type: 'boolean' },
+      native: { type: 'boolean' },
+      'refresh-tokens': { type: 'boolean' },
+      'client-id': { type: 'string' },
+    },
+    async run({ clients }, values) {
+      const client = await clients.registerClient({
+        client_id: text(values['client-id']),
+        client_name: text(values.name),
+        application_type: values.native ? 'native' : 'web',
+        redirect_uris: list(values['redirect-uri']),
+        post_logout_redirect_uris: list(values['post-logout-redirect-uri']),
+        grant_types: values['refresh-tokens'] ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+        token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
+      });
+      return { record: { ...client }, note: client.client_secret ? 'Store the client_secret now: it is not shown again.' : undefined };
+    },
+  },
+
+  'users create': {
+    summary: 'Create a user',
+    usage: 'users create --email EMAIL --password PASSWORD [--name NAME] [--roles a,b] [--email-verified] [--json]',
+    options: {
+      email: { type: 'string' },
+      password: { type: 'string' },
+      name: { type: 'string' },
+      roles: { type: 'string' },
+      'email-verified': { type: 'boolean' },
+    },
+    async run({ users }, values) {
+      const email = text(values.email);
+      const password = text(values.password);
+      if (!email || !password) throw new UsageError('--email and --password are required');
+      const roles = text(values.roles)?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
+      const user = await users.createUser({ email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) });
+      return { record: { id: user.id, email: user.email, name: user.name, roles: user.roles, email_verified: user.emailVerified } };
+    },
+  },
+
+  'resources create': {
+    summary: 'Register an API (RFC 8707 resource) that access tokens can be issued for',
+    usage: 'resources create --identifier URI --name NAME [--scope SCOPE…] [--ttl SECONDS] [--json]',
+    options: {
+      identifier: { type: 'string' },
+      name: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      ttl: { type: 'string' },
+    },
+    async run({ resources }, values) {
+      const ttl = text(values.ttl);
+      if (ttl !== undefined && !/^\d+$/.test(ttl)) throw new UsageError('--ttl must be a number of seconds');
+      const resource = await resources.createResource({
+        identifier: text(values.identifier) ?? '',
+        name: text(values.name) ?? '',
+        scopes: list(values.scope),
+        ...(ttl ? { access_token_ttl: Number(ttl) } : {}),
+      });
+      return {
+        record: {
+          id: resource.id,
+          identifier: resource.identifier,
+          name: resource.name,
+          scopes: resource.scopes.map((scope) => scope.name),
+          access_token_ttl: resource.accessTokenTtl,
+        },
+      };
+    },
+  },
+};
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}

@@ -1,0 +1,22 @@
+import { createPasswordHasher } from '../accounts/passwords.js';
+import { createUserService } from '../accounts/users.js';
+import { createClientService } from '../clients/clients.js';
+import { createResourceService } from '../clients/resources.js';
+import type { Config } from '../config/config.js';
+import { deriveSecrets, resolveMasterSecret } from '../config/master-secret.js';
+import { openDatabase } from '../db/open-database.js';
+import type { Logger } from '../log.js';
+
+/** The same services the server runs on, against the server's database. */
+export async function openCliContext(config: Config, log: Logger) {
+  const secrets = deriveSecrets(await resolveMasterSecret(config.secret, config.dataDir, log.warn));
+  const database = await openDatabase(config, log, { reuseRunning: true });
+  return {
+    users: createUserService(database.prisma, createPasswordHasher(config.argon2)),
+    clients: createClientService(database.prisma, secrets.clientSecretKey),
+    resources: createResourceService(database.prisma),
+    close: database.close,
+  };
+}
+
+export type CliContext = Awaited<ReturnType<typeof openCliContext>>;
