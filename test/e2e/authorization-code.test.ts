@@ -31,6 +31,14 @@ describe('authorization code flow with PKCE', () => {
     expect(metadata.userinfo_endpoint).toBe(`${gatehouse.issuer}/me`);
   });
 
+  it('publishes only public key parameters in the JWKS', async () => {
+    const response = await fetch(`${gatehouse.issuer}/jwks`);
+    const { keys } = (await response.json()) as { keys: Record<string, unknown>[] };
+    expect(keys).toHaveLength(1);
+    expect(keys[0]).toMatchObject({ kty: 'RSA', alg: 'RS256', use: 'sig', kid: expect.any(String) });
+    expect(Object.keys(keys[0] as object).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+  });
+
   it('signs a user in through the login and consent pages and issues an RS256 ID token', async () => {
     const { tokens, nonce } = await signIn(config);
     const jwks = createRemoteJWKSet(new URL(`${gatehouse.issuer}/jwks`));

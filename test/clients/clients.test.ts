@@ -1,0 +1,91 @@
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { redirectUriProblem } from '../../src/clients/client-metadata.js';
+import { clientSecretMatches } from '../../src/clients/client-secrets.js';
+import { createClientService, type ClientService } from '../../src/clients/clients.js';
+import { createResourceService } from '../../src/clients/resources.js';
+import { createMigratedDatabase } from '../support/services.js';
+
+describe('client registration', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+  let clients: ClientService;
+  const key = randomBytes(32);
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+    clients = createClientService(database.prisma, key);
+  });
+  afterAll(() => database?.drop());
+
+  it('generates a 256-bit secret for a confidential client and stores only its keyed hash', async () => {
+    const client = await clients.registerClient({ client_name: 'App', redirect_uris: ['https://app.example.com/cb'] });
+    expect(client.token_endpoint_auth_method).toBe('client_secret_basic');
+    expect(Buffer.from(client.client_secret as string, 'base64url')).toHaveLength(32);
+    const dump = JSON.stringify(await database.prisma.$queryRawUnsafe('SELECT * FROM clients'));
+    expect(dump).not.toContain(client.client_secret);
+    const stored = await clients.findStoredClient(client.client_id);
+    expect(stored?.metadata).not.toHaveProperty('client_secret');
+    expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, key)).toBe(true);
+    expect(clientSecretMatches('wrong', stored?.secretHash as string, key)).toBe(false);
+    expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, randomBytes(32))).toBe(false);
+  });
+
+  it('gives a public client no secret', async () => {
+    const client = await clients.registerClient({ redirect_uris: ['https://app.example.com/cb'], token_endpoint_auth_method: 'none' });
+    expect(client).not.toHaveProperty('client_secret');
+    expect((await clients.findStoredClient(client.client_id))?.secretHash).toBeNull();
+  });
+
+  it('refuses a client_id that is taken', async () => {
+    await clients.registerClient({ client_id: 'taken-id', redirect_uris: ['https://a.example.com/cb'] });
+    await expect(clients.registerClient({ client_id: 'taken-id', redirect_uris: ['https://a.example.com/cb'] })).rejects.toMatchObject({ status: 409 });
+  });
+
+  it.each([
+    ['https://app.example.com/cb#fragment', 'fragment'],
+    ['/relative/path', 'not an absolute URI'],
+    ['javascript:alert(1)', 'forbidden scheme'],
+    ['data:text/html,hi', 'forbidden scheme'],
+    ['http://app.example.com/cb', 'must use https'],
+    ['com.example.app:/callback', 'native clients only'],
+  ])('refuses the redirect URI %s with invalid_redirect_uri', async (uri, reason) => {
+    await expect(clients.registerClient({ redirect_uris: [uri] })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_redirect_uri',
+      description: expect.stringContaining(reason),
+    });
+  });
+
+  it('accepts loopback http and, for native apps, reverse-domain schemes (RFC 8252 §7)', () => {
+    expect(redirectUriProblem('http://127.0.0.1:8080/cb', 'web')).toBeUndefined();
+    expect(redirectUriProblem('http://localhost/cb', 'web')).toBeUndefined();
+    expect(redirectUriProblem('http://[::1]:9000/cb', 'native')).toBeUndefined();
+    expect(redirectUriProblem('com.example.app:/callback', 'native')).toBeUndefined();
+    expect(redirectUriProblem('myapp:/callback', 'native')).toMatch(/reverse-domain/);
+  });
+
+  it('refuses unknown metadata and bad grant combinations with invalid_client_metadata', async () => {
+    await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], unknown_field: 1 } as never)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], grant_types: ['refresh_token'] })).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(clients.registerClient({ redirect_uris: [] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+  });
+});
+
+describe('API registration', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+  });
+  afterAll(() => database?.drop());
+
+  it('registers an API with scopes, described or not, and a default lifetime of 10 minutes', async () => {
+    const resources = createResourceService(database.prisma);
+    const api = await resources.createResource({ identifier: 'https://api.example.com/', name: 'API', scopes: ['read', { name: 'write', description: 'Change things' }] });
+    expect(api).toMatchObject({ identifier: 'https://api.example.com/', accessTokenTtl: 600, scopes: [{ name: 'read' }, { name: 'write', description: 'Change things' }] });
+    expect(await resources.findResourceByIdentifier('https://api.example.com/')).toEqual(api);
+    await expect(resources.createResource({ identifier: 'https://api.example.com/', name: 'Again' })).rejects.toMatchObject({ status: 409 });
+    await expect(resources.createResource({ identifier: 'https://api.example.com/#x', name: 'Fragment' })).rejects.toMatchObject({ status: 400 });
+    await expect(resources.createResource({ identifier: 'not a uri', name: 'Bad' })).rejects.toMatchObject({ status: 400 });
+  });
+});
