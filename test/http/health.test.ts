@@ -1,0 +1,38 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+
+describe('health endpoints', () => {
+  let gatehouse: TestGatehouse;
+  let databaseUrl: string;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    gatehouse = await startTestGatehouse(databaseUrl);
+  });
+  afterAll(async () => {
+    await gatehouse?.stop();
+  });
+
+  it('/healthz and /readyz answer 200 with security headers', async () => {
+    for (const path of ['/healthz', '/readyz']) {
+      const response = await fetch(`${gatehouse.url}${path}`);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toEqual({ status: 'ok' });
+      expect(response.headers.get('x-frame-options')).toBe('DENY');
+    }
+  });
+
+  it('answers unknown paths with a JSON 404, not a 500', async () => {
+    const response = await fetch(`${gatehouse.url}/no/such/path`);
+    expect(response.status).toBe(404);
+  });
+
+  it('/readyz answers 503 when Postgres does not, while /healthz stays up', async () => {
+    await dropTestDatabase(databaseUrl);
+    const ready = await fetch(`${gatehouse.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toEqual({ status: 'unavailable', error: 'database_unavailable' });
+    expect((await fetch(`${gatehouse.url}/healthz`)).status).toBe(200);
+  });
+});

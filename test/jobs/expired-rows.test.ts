@@ -1,0 +1,26 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { deleteExpiredRows } from '../../src/jobs/expired-rows.js';
+import { createMigratedDatabase } from '../support/services.js';
+
+describe('expired row cleanup', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+  });
+  afterAll(() => database?.drop());
+
+  it('deletes rows expired for over an hour, in batches, and keeps the rest', async () => {
+    const hoursAgo = (hours: number) => new Date(Date.now() - hours * 3600_000);
+    const rows = [
+      ...Array.from({ length: 2500 }, (_, i) => ({ id: `old-${i}`, expiresAt: hoursAgo(2) })),
+      { id: 'just-expired', expiresAt: hoursAgo(0.5) },
+      { id: 'live', expiresAt: hoursAgo(-1) },
+      { id: 'no-expiry', expiresAt: null },
+    ];
+    await database.prisma.oidcPayload.createMany({ data: rows.map((row) => ({ model: 'AccessToken', payload: {}, ...row })) });
+    expect(await deleteExpiredRows(database.prisma)).toBe(2500);
+    const left = await database.prisma.oidcPayload.findMany({ select: { id: true }, orderBy: { id: 'asc' } });
+    expect(left.map((row) => row.id)).toEqual(['just-expired', 'live', 'no-expiry']);
+  });
+});
