@@ -1,0 +1,67 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
+import { silentLogger } from '../../src/log.js';
+import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+
+async function waitFor<T>(read: () => T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = read();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error('timed out waiting');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+describe('change notifications', () => {
+  let databaseUrl: string;
+  let client: pg.Client;
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+  });
+  afterAll(async () => {
+    await client?.end();
+    await dropTestDatabase(databaseUrl);
+  });
+
+  const execute = (sql: string, ...values: unknown[]) => client.query(sql, values);
+
+  it('delivers a topic to every listener', async () => {
+    const seen: ChangeTopic[][] = [[], []];
+    const listeners = await Promise.all(seen.map((topics) => listenForChanges(databaseUrl, (topic) => topics.push(topic), silentLogger)));
+    await notifyChange(execute, 'clients');
+    await waitFor(() => (seen.every((topics) => topics.includes('clients')) ? true : undefined));
+    await Promise.all(listeners.map((listener) => listener.close()));
+  });
+
+  it('delivers nothing for a rolled-back transaction, and on commit otherwise', async () => {
+    const seen: ChangeTopic[] = [];
+    const listener = await listenForChanges(databaseUrl, (topic) => seen.push(topic), silentLogger);
+    await client.query('BEGIN');
+    await notifyChange(execute, 'keys');
+    await client.query('ROLLBACK');
+    await client.query('BEGIN');
+    await notifyChange(execute, 'resources');
+    await client.query('COMMIT');
+    await waitFor(() => (seen.includes('resources') ? true : undefined));
+    expect(seen).toEqual(['resources']);
+    await listener.close();
+  });
+
+  it('reports every topic after reconnecting, since notifications may have been missed', async () => {
+    const seen: ChangeTopic[] = [];
+    const listener = await listenForChanges(databaseUrl, (topic) => seen.push(topic), silentLogger);
+    await client.query(
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'",
+    );
+    await waitFor(() => (seen.length >= 3 ? true : undefined));
+    expect(new Set(seen)).toEqual(new Set(['clients', 'resources', 'keys']));
+    await notifyChange(execute, 'clients');
+    await waitFor(() => (seen.length >= 4 ? true : undefined));
+    await listener.close();
+  });
+});
