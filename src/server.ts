@@ -13,6 +13,7 @@ import { createPageRenderer } from './http/pages.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { ensureSigningKey, loadSigningKeys } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
+import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import { createProvider } from './oidc/provider.js';
 
@@ -57,6 +58,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       resources,
       pages,
       log,
+      deviceFlowStores: createDeviceFlowStores(prisma, config.deviceFlow),
     });
     const app = createApp({
       https: config.issuer.startsWith('https:'),

@@ -56,6 +56,13 @@ const environmentSchema = z
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
     GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
     GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    /** Device flow (RFC 8628): how long a device code and its user code stay valid. */
+    GATEHOUSE_DEVICE_CODE_TTL: duration.default(600),
+    /** Device flow: the polling `interval` a device is told to keep (§3.2); polling faster gets slow_down (§3.5). */
+    GATEHOUSE_DEVICE_POLL_INTERVAL: duration.default(5),
+    /** Device flow: wrong user codes allowed per client IP and per browser session within the window (§5.1). */
+    GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: integer(1, 10_000).default(10),
+    GATEHOUSE_DEVICE_USER_CODE_WINDOW: duration.default(300),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: duration.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
@@ -98,6 +105,12 @@ export interface Config {
     readonly refreshTokenIdle: number;
     readonly session: number;
     readonly interaction: number;
+  };
+  readonly deviceFlow: {
+    readonly codeTtl: number;
+    readonly pollInterval: number;
+    readonly userCodeAttempts: number;
+    readonly userCodeWindow: number;
   };
   readonly cleanupIntervalSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
@@ -142,6 +155,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
+    },
+    deviceFlow: {
+      codeTtl: env.GATEHOUSE_DEVICE_CODE_TTL,
+      pollInterval: env.GATEHOUSE_DEVICE_POLL_INTERVAL,
+      userCodeAttempts: env.GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS,
+      userCodeWindow: env.GATEHOUSE_DEVICE_USER_CODE_WINDOW,
     },
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
     argon2: {

@@ -6,6 +6,7 @@ import { clientSecretMatches } from '../clients/client-secrets.js';
 import type { SigningKeySet } from '../keys/signing-keys.js';
 import type { PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
+import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -17,6 +18,7 @@ export interface ProviderDependencies {
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
   readonly log: Logger;
+  readonly deviceFlowStores: DeviceFlowStores;
 }
 
 /** Scopes and the claims each releases (OIDC Core §5.4, plus `roles`). */
@@ -49,6 +51,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  provider.use(deviceFlowMiddleware(provider, deps));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
   return provider;
 }
@@ -96,6 +99,7 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
     Grant: ttl.refreshToken,
     Session: ttl.session,
     Interaction: ttl.interaction,
+    DeviceCode: config.deviceFlow.codeTtl,
   };
 }
 
@@ -113,6 +117,7 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     devInteractions: { enabled: false },
     userinfo: { enabled: true },
     revocation: { enabled: true },
+    deviceFlow: deviceFlowFeature(deps),
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: async (ctx, form) => {
