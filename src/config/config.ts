@@ -56,6 +56,14 @@ const environmentSchema = z
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
     GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
     GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    /** Signing keys: how long a key signs before the schedule rotates it. */
+    GATEHOUSE_KEY_ROTATION_INTERVAL: duration.default(30 * 86400),
+    /** How long a `next` key is published in the JWKS before it may sign. Must exceed GATEHOUSE_JWKS_MAX_AGE. */
+    GATEHOUSE_KEY_PUBLISH_LEAD: duration.default(86400),
+    /** Cache-Control max-age of the JWKS response. */
+    GATEHOUSE_JWKS_MAX_AGE: duration.default(600),
+    /** How often each instance checks the rotation schedule and re-reads the keys (a safety net for missed notifications). */
+    GATEHOUSE_KEY_CHECK_INTERVAL: duration.default(60),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: duration.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
@@ -72,6 +80,10 @@ const environmentSchema = z
   .refine((env) => env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL <= env.GATEHOUSE_REFRESH_TOKEN_TTL, {
     path: ['GATEHOUSE_REFRESH_TOKEN_IDLE_TTL'],
     message: 'must not exceed GATEHOUSE_REFRESH_TOKEN_TTL',
+  })
+  .refine((env) => env.GATEHOUSE_JWKS_MAX_AGE < env.GATEHOUSE_KEY_PUBLISH_LEAD, {
+    path: ['GATEHOUSE_KEY_PUBLISH_LEAD'],
+    message: 'must be longer than GATEHOUSE_JWKS_MAX_AGE, so every cached JWKS knows a key before it signs',
   })
   .refine((env) => env.NODE_ENV !== 'production' || env.GATEHOUSE_SECRET, {
     path: ['GATEHOUSE_SECRET'],
@@ -98,6 +110,12 @@ export interface Config {
     readonly refreshTokenIdle: number;
     readonly session: number;
     readonly interaction: number;
+  };
+  readonly keys: {
+    readonly rotationInterval: number;
+    readonly publishLead: number;
+    readonly jwksMaxAge: number;
+    readonly checkInterval: number;
   };
   readonly cleanupIntervalSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
@@ -142,6 +160,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
+    },
+    keys: {
+      rotationInterval: env.GATEHOUSE_KEY_ROTATION_INTERVAL,
+      publishLead: env.GATEHOUSE_KEY_PUBLISH_LEAD,
+      jwksMaxAge: env.GATEHOUSE_JWKS_MAX_AGE,
+      checkInterval: env.GATEHOUSE_KEY_CHECK_INTERVAL,
     },
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
     argon2: {
