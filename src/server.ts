@@ -55,7 +55,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     const initialKeys = await keys.load();
 
     const pages = createPageRenderer();
-    const adapter = createAdapterFactory(prisma, clients, secrets.keyEncryptionKey);
+    const adapter = createAdapterFactory(prisma, clients, secrets.payloadSealKey);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, log });
     // Swapped whole when the keys change: requests in flight finish on the
