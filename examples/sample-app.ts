@@ -3,7 +3,7 @@
  * code + PKCE (S256), state and nonce, then the ID token's claims and the
  * userinfo response. node:http and openid-client only, no framework.
  *
- *   tsx examples/sample-app.ts <client_id> <client_secret> [issuer=http://localhost:3000]
+ *   npm run -s example:app -- <client_id> <client_secret> [issuer=http://localhost:3000]
  *
  * The client must be registered with the redirect URI http://localhost:8080/callback
  * (and http://localhost:8080/ as a post-logout redirect URI for "Sign out").
@@ -23,7 +23,7 @@ const PENDING_TTL_MS = 10 * 60 * 1000;
 
 const [clientId, clientSecret, issuerArgument = 'http://localhost:3000'] = process.argv.slice(2);
 if (!clientId || !clientSecret) {
-  console.error('usage: tsx examples/sample-app.ts <client_id> <client_secret> [issuer=http://localhost:3000]');
+  console.error('usage: npm run -s example:app -- <client_id> <client_secret> [issuer=http://localhost:3000]');
   process.exit(2);
 }
 const issuer = new URL(issuerArgument);
@@ -50,7 +50,7 @@ try {
     issuer.protocol === 'http:' ? { execute: [oidc.allowInsecureRequests] } : undefined,
   );
 } catch (error) {
-  console.error(`sample-app: discovery at ${issuer.href} failed: ${(error as Error).message}. Is Gatehouse running?`);
+  console.error(`sample-app: discovery at ${issuerArgument} failed: ${(error as Error).message}. Is Gatehouse running?`);
   process.exit(1);
 }
 
@@ -61,10 +61,13 @@ const server = createServer((req, res) => {
   });
 });
 server.listen(PORT, 'localhost', () => {
-  console.log(`sample app on ${APP_URL} (issuer ${issuer.href}, client ${clientId})`);
+  console.log(`sample app on ${APP_URL} (issuer ${issuerArgument}, client ${clientId})`);
 });
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.on(signal, () => server.close(() => process.exit(0)));
+  process.on(signal, () => {
+    server.close(() => process.exit(0));
+    server.closeAllConnections(); // browsers keep idle connections open
+  });
 }
 
 async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -90,7 +93,7 @@ function home(req: IncomingMessage, res: ServerResponse): void {
     res,
     200,
     'Sample App',
-    `<p>A relying party for the Gatehouse at <code>${escapeHtml(issuer.href)}</code>.</p>
+    `<p>A relying party for the Gatehouse at <code>${escapeHtml(issuerArgument)}</code>.</p>
 <p><a href="/login">Sign in</a>${signedIn ? ' &middot; <a href="/logout">Sign out</a>' : ''}</p>`,
   );
 }

@@ -13,6 +13,8 @@ import type { ProviderRef } from './oidc/interaction-steps.js';
 export interface AppDependencies {
   readonly https: boolean;
   readonly trustProxy: boolean;
+  /** Seconds resource servers may cache the JWKS: shorter than the key publish lead time. */
+  readonly jwksMaxAge: number;
   readonly prisma: PrismaClient;
   readonly provider: ProviderRef;
   readonly users: UserService;
@@ -49,6 +51,10 @@ export function createApp(deps: AppDependencies): Koa {
   });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(async (ctx, next) => {
+    if (ctx.path === '/jwks') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
+    await next();
+  });
   app.use(async (ctx) => {
     const provider = deps.provider.current;
     let callback = providerCallbacks.get(provider);

@@ -11,10 +11,13 @@ import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
-import { ensureSigningKey, loadSigningKeys } from './keys/signing-keys.js';
+import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
+import { watchSigningKeys } from './keys/key-watcher.js';
+import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
 import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
+import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
 
 export interface RunningGatehouse {
@@ -26,6 +29,7 @@ export interface RunningGatehouse {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly keys: KeyService;
   /** Closes the HTTP server, then the database (and the embedded Postgres). */
   stop(): Promise<void>;
 }
@@ -45,26 +49,39 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       log.info(`admin user ${config.admin.email} is ready`);
     }
 
-    await ensureSigningKey(prisma, secrets.keyEncryptionKey, config.signingKeyBits);
-    const keys = await loadSigningKeys(prisma, secrets.keyEncryptionKey);
+    const keySettings = keySettingsFrom(config);
+    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettings);
+    await keys.ensure();
+    await keys.maintain(); // catch up on a rotation that fell due while no instance ran
+    const initialKeys = await keys.load();
+
     const pages = createPageRenderer();
-    const provider = createProvider({
-      config,
-      cookieKeys: secrets.cookieKeys,
-      clientSecretKey: secrets.clientSecretKey,
-      keys,
-      adapter: createAdapterFactory(prisma, clients, secrets.keyEncryptionKey),
-      users,
-      resources,
-      pages,
+    const adapter = createAdapterFactory(prisma, clients, secrets.payloadSealKey);
+    const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const buildProvider = (keySet: SigningKeySet) =>
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, log, deviceFlowStores });
+    // Swapped whole when the keys change: requests in flight finish on the
+    // provider they started with; all state lives in Postgres, so none is lost.
+    const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    const keyWatcher = await watchSigningKeys({
+      databaseUrl,
+      initial: initialKeys,
+      load: keys.load,
+      onChange: (keySet) => {
+        provider.current = buildProvider(keySet);
+        log.info(`signing keys changed: signing with ${keySet.keys[0]?.kid}, publishing ${keySet.keys.length} keys`);
+      },
+      intervalSeconds: config.keys.checkInterval,
       log,
-      deviceFlowStores: createDeviceFlowStores(prisma, config.deviceFlow),
     });
+    const stopKeyMaintenance = scheduleKeyMaintenance(prisma, secrets.keyEncryptionKey, keySettings, config.keys.checkInterval, log);
+
     const app = createApp({
       https: config.issuer.startsWith('https:'),
       trustProxy: config.trustProxy,
+      jwksMaxAge: config.keys.jwksMaxAge,
       prisma,
-      provider: { current: provider },
+      provider,
       users,
       resources,
       pages,
@@ -86,8 +103,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       users,
       clients,
       resources,
+      keys,
       async stop() {
         stopCleanup();
+        stopKeyMaintenance();
+        await keyWatcher.close();
         await closeServer(server);
         await closeDatabase();
       },

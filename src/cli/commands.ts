@@ -1,3 +1,6 @@
+import { readFile } from 'node:fs/promises';
+import { deriveSecrets } from '../config/master-secret.js';
+import { reencryptSigningKeys } from '../keys/signing-keys.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
 
@@ -5,7 +8,8 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
-  run(context: CliContext, values: Record<string, string | boolean | string[] | undefined>): Promise<{ record: Row; note?: string }>;
+  /** A record prints as "key value" lines, rows as a table; both as JSON with --json. */
+  run(context: CliContext, values: Record<string, string | boolean | string[] | undefined>): Promise<{ record?: Row; rows?: Row[]; note?: string }>;
 }
 
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
@@ -102,6 +106,38 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+Object.assign(commands, {
+  'keys list': {
+    summary: 'List signing keys (public information only)',
+    usage: 'keys list [--json]',
+    options: {},
+    async run({ keys }) {
+      return { rows: (await keys.list()).map((key) => ({ kid: key.kid, alg: key.alg, status: key.status, created_at: key.createdAt, activated_at: key.activatedAt, retired_at: key.retiredAt })) };
+    },
+  },
+  'keys rotate': {
+    summary: 'Rotate now: next becomes current, current retires, a new next is published',
+    usage: 'keys rotate [--json]',
+    options: {},
+    async run({ keys }) {
+      const result = await keys.rotate();
+      return { record: { promoted: result.promoted, retired: result.retired, created: result.created, removed: result.removed } };
+    },
+  },
+  'keys re-encrypt': {
+    summary: 'After changing GATEHOUSE_SECRET: re-encrypt the private keys sealed under the old secret',
+    usage: 'keys re-encrypt --old-secret-file PATH [--json]   (GATEHOUSE_SECRET holds the new secret)',
+    options: { 'old-secret-file': { type: 'string' } },
+    async run({ prisma, keyEncryptionKey }, values) {
+      const file = text(values['old-secret-file']);
+      if (!file) throw new UsageError('--old-secret-file is required');
+      const oldSecret = (await readFile(file, 'utf8')).trim();
+      const count = await reencryptSigningKeys(prisma, deriveSecrets(oldSecret).keyEncryptionKey, keyEncryptionKey);
+      return { record: { re_encrypted: count }, note: 'Client secrets and signed-in sessions do not carry over to a new secret: rotate client secrets and expect users to sign in again.' };
+    },
+  },
+} satisfies Record<string, Command>);
 
 export class UsageError extends Error {
   override name = 'UsageError';

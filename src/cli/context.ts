@@ -5,6 +5,7 @@ import { createResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
 import { deriveSecrets, resolveMasterSecret } from '../config/master-secret.js';
 import { openDatabase } from '../db/open-database.js';
+import { createKeyService, keySettingsFrom } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
 
 /** The same services the server runs on, against the server's database. */
@@ -15,6 +16,9 @@ export async function openCliContext(config: Config, log: Logger) {
     users: createUserService(database.prisma, createPasswordHasher(config.argon2)),
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
+    keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
+    prisma: database.prisma,
+    keyEncryptionKey: secrets.keyEncryptionKey,
     close: database.close,
   };
 }

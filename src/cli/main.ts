@@ -4,7 +4,7 @@ import { AppError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { commands, UsageError } from './commands.js';
 import { openCliContext } from './context.js';
-import { formatRecord } from './output.js';
+import { formatRecord, formatTable } from './output.js';
 
 // Exit codes scripts can rely on.
 const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3 } as const;
@@ -44,8 +44,8 @@ export async function runCli(argv: string[], environment: Record<string, string 
   let context: Awaited<ReturnType<typeof openCliContext>> | undefined;
   try {
     context = await openCliContext(loadConfig(environment), log);
-    const { record, note } = await command.run(context, values);
-    console.log(formatRecord(record, Boolean(values.json)));
+    const { record, rows, note } = await command.run(context, values);
+    console.log(rows ? formatTable(rows, Boolean(values.json)) : formatRecord(record ?? {}, Boolean(values.json)));
     if (note && !values.json) console.error(note);
     return EXIT.ok;
   } catch (error) {

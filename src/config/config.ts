@@ -56,6 +56,14 @@ const environmentSchema = z
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
     GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
     GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    /** Signing keys: how long a key signs before the schedule rotates it. */
+    GATEHOUSE_KEY_ROTATION_INTERVAL: duration.default(30 * 86400),
+    /** How long a `next` key is published in the JWKS before it may sign. Must exceed GATEHOUSE_JWKS_MAX_AGE. */
+    GATEHOUSE_KEY_PUBLISH_LEAD: duration.default(86400),
+    /** Cache-Control max-age of the JWKS response. */
+    GATEHOUSE_JWKS_MAX_AGE: duration.default(600),
+    /** How often each instance checks the rotation schedule and re-reads the keys (a safety net for missed notifications). */
+    GATEHOUSE_KEY_CHECK_INTERVAL: duration.default(60),
     /** Device flow (RFC 8628): how long a device code and its user code stay valid. */
     GATEHOUSE_DEVICE_CODE_TTL: duration.default(600),
     /** Device flow: the polling `interval` a device is told to keep (§3.2); polling faster gets slow_down (§3.5). */
@@ -79,6 +87,10 @@ const environmentSchema = z
   .refine((env) => env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL <= env.GATEHOUSE_REFRESH_TOKEN_TTL, {
     path: ['GATEHOUSE_REFRESH_TOKEN_IDLE_TTL'],
     message: 'must not exceed GATEHOUSE_REFRESH_TOKEN_TTL',
+  })
+  .refine((env) => env.GATEHOUSE_JWKS_MAX_AGE < env.GATEHOUSE_KEY_PUBLISH_LEAD, {
+    path: ['GATEHOUSE_KEY_PUBLISH_LEAD'],
+    message: 'must be longer than GATEHOUSE_JWKS_MAX_AGE, so every cached JWKS knows a key before it signs',
   })
   .refine((env) => env.NODE_ENV !== 'production' || env.GATEHOUSE_SECRET, {
     path: ['GATEHOUSE_SECRET'],
@@ -105,6 +117,12 @@ export interface Config {
     readonly refreshTokenIdle: number;
     readonly session: number;
     readonly interaction: number;
+  };
+  readonly keys: {
+    readonly rotationInterval: number;
+    readonly publishLead: number;
+    readonly jwksMaxAge: number;
+    readonly checkInterval: number;
   };
   readonly deviceFlow: {
     readonly codeTtl: number;
@@ -155,6 +173,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
+    },
+    keys: {
+      rotationInterval: env.GATEHOUSE_KEY_ROTATION_INTERVAL,
+      publishLead: env.GATEHOUSE_KEY_PUBLISH_LEAD,
+      jwksMaxAge: env.GATEHOUSE_JWKS_MAX_AGE,
+      checkInterval: env.GATEHOUSE_KEY_CHECK_INTERVAL,
     },
     deviceFlow: {
       codeTtl: env.GATEHOUSE_DEVICE_CODE_TTL,

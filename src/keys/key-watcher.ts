@@ -1,0 +1,60 @@
+import { listenForChanges } from '../db/change-notifications.js';
+import type { Logger } from '../log.js';
+import type { SigningKeySet } from './signing-keys.js';
+
+export interface KeyWatcherOptions {
+  readonly databaseUrl: string;
+  readonly initial: SigningKeySet;
+  readonly load: () => Promise<SigningKeySet>;
+  /** Called with each new key set (different fingerprint). */
+  readonly onChange: (keys: SigningKeySet) => void;
+  /** Seconds between re-reads, the safety net for a missed notification. */
+  readonly intervalSeconds: number;
+  readonly log: Logger;
+}
+
+/**
+ * Keeps an instance's keys in step with the database: reloads on a `keys`
+ * notification from any instance, and every `intervalSeconds` regardless.
+ */
+export async function watchSigningKeys(options: KeyWatcherOptions): Promise<{ close(): Promise<void> }> {
+  let fingerprint = options.initial.fingerprint;
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  const reload = async (): Promise<void> => {
+    try {
+      const keys = await options.load();
+      if (keys.fingerprint === fingerprint) return;
+      fingerprint = keys.fingerprint;
+      options.onChange(keys);
+    } catch (error) {
+      options.log.warn(`reloading signing keys failed: ${(error as Error).message}`);
+    }
+  };
+  // One reload at a time; a request during one runs once more after it.
+  const requestReload = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = reload().finally(() => {
+      running = undefined;
+      if (again) {
+        again = false;
+        requestReload();
+      }
+    });
+  };
+
+  const listener = await listenForChanges(options.databaseUrl, (topic) => topic === 'keys' && requestReload(), options.log);
+  const timer = setInterval(requestReload, options.intervalSeconds * 1000);
+  timer.unref();
+  return {
+    async close() {
+      clearInterval(timer);
+      await listener.close();
+      await running;
+    },
+  };
+}
