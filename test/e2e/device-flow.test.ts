@@ -167,6 +167,29 @@ describe('device authorization grant (RFC 8628)', () => {
     await expect(oidc.refreshTokenGrant(device, tokens?.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('says on the page that a code was already used', async () => {
+    const response = await start('openid');
+    await approveOnPages(response.verification_uri, response.user_code);
+    const browser = new Browser();
+    const entry = await browser.open(response.verification_uri);
+    const again = await browser.submit(entry, '/device', { user_code: response.user_code });
+    expect(again.status).toBe(400);
+    expect(again.html).toContain('That code was already used');
+  });
+
+  it('serves the device pages uncached, unframeable, and keeps codes out of the log', async () => {
+    const response = await start('openid');
+    const page = await new Browser().open(response.verification_uri_complete as string);
+    expect(page.headers.get('cache-control')).toBe('no-store');
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
+    await pollOnce(device, response.device_code);
+    const log = gatehouse.log.lines.join('\n');
+    expect(log).toContain('GET /device 200');
+    expect(log).not.toContain(response.user_code);
+    expect(log).not.toContain(response.device_code);
+  });
+
   it('answers slow_down when the device polls again before the interval has passed', async () => {
     const slow = await startTestGatehouse(databaseUrl, { GATEHOUSE_DEVICE_POLL_INTERVAL: '1h' });
     try {
