@@ -77,8 +77,9 @@ export function deviceFlowFeature(deps: DeviceFlowDependencies): DeviceFlowFeatu
  */
 export function deviceFlowMiddleware(provider: Provider, deps: DeviceFlowDependencies): Middleware {
   const steps = [addPollingInterval(deps.config.deviceFlow.pollInterval), answerUnauthorizedClient, answerSlowDown(deps.deviceFlowStores.polls)];
+  const devicePages = createDevicePages(deps.pages, deps.resources);
   return async (ctx, next) => {
-    if (await refuseLockedOutEntrant(provider, deps, ctx)) return;
+    if (await refuseLockedOutEntrant(provider, deps, devicePages, ctx)) return;
     prefillWithoutSubmitting(ctx);
     await next();
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
@@ -141,12 +142,17 @@ function sendError(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError): vo
  * RFC 8628 §5.1: once an IP or browser session has entered too many wrong
  * codes, refuse further entries without looking the code up.
  */
-async function refuseLockedOutEntrant(provider: Provider, deps: DeviceFlowDependencies, ctx: Parameters<Middleware>[0]): Promise<boolean> {
+async function refuseLockedOutEntrant(
+  provider: Provider,
+  deps: DeviceFlowDependencies,
+  devicePages: DevicePages,
+  ctx: Parameters<Middleware>[0],
+): Promise<boolean> {
   if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH) return false;
   // Only a real session gets past oidc-provider's xsrf check, so an invented
   // cookie value buys no fresh attempts; the IP limit holds regardless.
   if (!(await deps.deviceFlowStores.userCodeAttempts.isLockedOut(entrantOf(provider, ctx)))) return false;
-  const page = createDevicePages(deps.pages, deps.resources).codeEntry({ action: CODE_VERIFICATION_PATH, problem: 'locked_out' });
+  const page = devicePages.codeEntry({ action: CODE_VERIFICATION_PATH, problem: 'locked_out' });
   ctx.set('Retry-After', String(deps.config.deviceFlow.userCodeWindow));
   send(ctx, page);
   return true;

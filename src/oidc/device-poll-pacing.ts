@@ -29,10 +29,12 @@ export function createDevicePollPacing(prisma: PrismaClient, baseIntervalSeconds
   return {
     async recordPoll(deviceCode) {
       // In ON CONFLICT DO UPDATE, `p.` is the row before this poll; every SET
-      // expression sees those old values.
+      // expression sees those old values. A device code that is gone (deleted
+      // meanwhile) records nothing.
       const rows = await prisma.$queryRaw<{ too_early: boolean; interval_seconds: number }[]>`
         INSERT INTO device_code_polls AS p (model, id, last_polled_at, interval_seconds, last_poll_too_early)
-        VALUES ('DeviceCode', ${storageId(deviceCode)}, now(), ${baseIntervalSeconds}, false)
+        SELECT model, id, now(), ${baseIntervalSeconds}, false
+          FROM oidc_payloads WHERE model = 'DeviceCode' AND id = ${storageId(deviceCode)}
         ON CONFLICT (model, id) DO UPDATE SET
           last_poll_too_early = now() < p.last_polled_at + make_interval(secs => p.interval_seconds),
           interval_seconds = CASE
@@ -42,7 +44,7 @@ export function createDevicePollPacing(prisma: PrismaClient, baseIntervalSeconds
           last_polled_at = now()
         RETURNING last_poll_too_early AS too_early, interval_seconds`;
       const row = rows[0];
-      if (!row) throw new Error('recording a device poll returned no row');
+      if (!row) return { tooEarly: false, intervalSeconds: baseIntervalSeconds };
       return { tooEarly: row.too_early, intervalSeconds: row.interval_seconds };
     },
   };

@@ -246,4 +246,35 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_client' });
     expect(await pollOnce(device, 'not-a-device-code')).toMatchObject({ error: 'invalid_grant' });
   });
+
+  it('answers garbage at the device endpoints and pages with 4xx, never a 500 or a stack trace', async () => {
+    const browser = new Browser();
+    const entry = await browser.open(`${gatehouse.issuer}/device`);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(entry.html)?.[1] as string;
+    const form = (body: string) => ({ method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const requests: [string, RequestInit | undefined][] = [
+      ['/device', form(`xsrf=${xsrf}&user_code=A&user_code=B`)],
+      ['/device', form(`xsrf=${xsrf}&user_code=${'Z'.repeat(5000)}`)],
+      ['/device', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"user_code":' }],
+      ['/device', form('%%%')],
+      ['/device/no-such-interaction', undefined],
+      ['/device/auth', form('scope=openid')],
+      ['/device/auth', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }],
+      ['/device/auth', form(`client_id=${deviceClientId}&scope=openid&scope=email`)],
+      ['/token', form(`grant_type=${encodeURIComponent(DEVICE_GRANT)}&client_id=${deviceClientId}`)],
+      ['/token', form(`grant_type=${encodeURIComponent(DEVICE_GRANT)}&client_id=${deviceClientId}&device_code=`)],
+    ];
+    for (const [path, init] of requests) {
+      const response = await browser.fetch(`${gatehouse.issuer}${path}`, init);
+      const body = await response.text();
+      expect(response.status, `${init?.method ?? 'GET'} ${path}`).toBeGreaterThanOrEqual(400);
+      expect(response.status, `${init?.method ?? 'GET'} ${path}`).toBeLessThan(500);
+      expect(body).not.toMatch(/at .*\.(js|ts):\d+/);
+    }
+    // A malformed prefilled code just shows the entry form.
+    const malformed = await browser.open(`${gatehouse.issuer}/device?user_code=%E0%A4%A`);
+    expect(malformed.status).toBe(200);
+    expect(malformed.html).toContain('name="user_code"');
+    expect(gatehouse.log.lines.filter((line) => line.startsWith('error'))).toEqual([]);
+  });
 });

@@ -59,6 +59,11 @@ describe('device poll pacing (RFC 8628 §3.5)', () => {
     expect(outcomes.map((outcome) => outcome.tooEarly).sort()).toEqual([false, true]);
   });
 
+  it('records nothing for a device code that is not stored', async () => {
+    expect(await pacing.recordPoll('no-such-device-code')).toEqual({ tooEarly: false, intervalSeconds: 5 });
+    expect(await prisma.deviceCodePoll.count({ where: { id: storageId('no-such-device-code') } })).toBe(0);
+  });
+
   it('stores only the hash of the device code, and forgets the pace when the device code row goes', async () => {
     const deviceCode = await newDeviceCode();
     await pacing.recordPoll(deviceCode);
