@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
+import { adminAudience, createAdminApi, ensureAdminApiResource } from './admin/admin-api.js';
 import { createApp } from './app.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -48,6 +49,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       log.info(`admin user ${config.admin.email} is ready`);
     }
 
+    await ensureAdminApiResource(resources, config.issuer);
+
     const keySettings = keySettingsFrom(config);
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettings);
     await keys.ensure();
@@ -61,12 +64,14 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    let currentKeys = initialKeys;
     const keyWatcher = await watchSigningKeys({
       databaseUrl,
       initial: initialKeys,
       load: keys.load,
       onChange: (keySet) => {
         provider.current = buildProvider(keySet);
+        currentKeys = keySet;
         log.info(`signing keys changed: signing with ${keySet.keys[0]?.kid}, publishing ${keySet.keys.length} keys`);
       },
       intervalSeconds: config.keys.checkInterval,
@@ -84,6 +89,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       resources,
       pages,
       csrfKey: secrets.csrfKey,
+      adminResource: adminAudience(config.issuer),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, log }),
       log,
     });
 

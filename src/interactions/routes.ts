@@ -23,6 +23,8 @@ export interface InteractionDependencies {
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
   readonly csrfKey: Buffer;
+  /** The admin API's resource indicator: its scopes go to users with the `admin` role only. */
+  readonly adminResource: string;
   readonly log: Logger;
 }
 
@@ -71,8 +73,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   router.post('/confirm', form, async (ctx) => {
-    await loadForPost(ctx, deps, 'consent');
-    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res));
+    const interaction = await loadForPost(ctx, deps, 'consent');
+    const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+    const isAdmin = user?.roles.includes('admin') ?? false;
+    const mayGrant = (indicator: string) => indicator !== deps.adminResource || isAdmin;
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, mayGrant));
   });
 
   router.post('/abort', form, async (ctx) => {

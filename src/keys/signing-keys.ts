@@ -1,5 +1,6 @@
 import { generateKeyPair as generateKeyPairCallback, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Config } from '../config/config.js';
 import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
@@ -156,7 +157,7 @@ export async function maintainSigningKeys(
   prisma: PrismaClient,
   encryptionKey: Buffer,
   settings: KeySettings,
-  options: { force?: boolean; now?: Date } = {},
+  options: { force?: boolean; now?: Date; audit?: AuditContext } = {},
 ): Promise<MaintenanceResult> {
   return underKeysLock(prisma, async (tx) => {
     const now = options.now ?? new Date();
@@ -174,6 +175,13 @@ export async function maintainSigningKeys(
     if (plan.retire) await tx.signingKey.update({ where: { kid: plan.retire }, data: { status: 'retired', retiredAt: now } });
     if (plan.promote) await tx.signingKey.update({ where: { kid: plan.promote }, data: { status: 'current', activatedAt: now } });
     const created = plan.createNext ? await insertKey(tx, encryptionKey, settings.modulusLength, 'next') : undefined;
+    if (plan.promote) {
+      await recordEvent(tx, options.audit ?? SYSTEM, {
+        type: 'key.rotated',
+        subject: plan.promote,
+        details: { retired: plan.retire ?? null, next: created ?? null, on_request: Boolean(options.force) },
+      });
+    }
     if (plan.remove.length) await tx.signingKey.deleteMany({ where: { kid: { in: plan.remove }, status: 'retired' } });
     const result: MaintenanceResult = { promoted: plan.promote, retired: plan.retire, created, removed: plan.remove };
     return { result, changed: Boolean(plan.promote || created || plan.remove.length) };
@@ -216,7 +224,7 @@ export function createKeyService(prisma: PrismaClient, encryptionKey: Buffer, se
     load: () => loadSigningKeys(prisma, encryptionKey),
     list: () => listSigningKeys(prisma),
     /** Rotates now (an operator's request): 409 rotation_too_soon if the next key is not yet promotable. */
-    rotate: () => maintainSigningKeys(prisma, encryptionKey, settings, { force: true }),
+    rotate: (audit?: AuditContext) => maintainSigningKeys(prisma, encryptionKey, settings, { force: true, audit }),
     /** The scheduled lifecycle step; `now` for tests of the schedule. */
     maintain: (now?: Date) => maintainSigningKeys(prisma, encryptionKey, settings, { now }),
   };
