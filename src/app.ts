@@ -58,7 +58,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(interactions.allowedMethods());
   app.use(deps.admin.routes());
   app.use(async (ctx, next) => {
-    if (ctx.path === '/jwks') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
+    if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
     await next();
   });
   app.use(async (ctx) => {

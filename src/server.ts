@@ -40,6 +40,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
   const secrets = deriveSecrets(masterSecret);
 
   const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
+  // Everything started is stopped in reverse order: on stop(), and when a later step fails.
+  const closers: (() => Promise<void>)[] = [closeDatabase];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
+  };
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2));
     const clients = createClientService(prisma, secrets.clientSecretKey);
@@ -48,11 +53,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
     }
-
     await ensureAdminApiResource(resources, config.issuer);
 
-    const keySettings = keySettingsFrom(config);
-    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettings);
+    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     await keys.ensure();
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
@@ -77,7 +80,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       intervalSeconds: config.keys.checkInterval,
       log,
     });
-    const stopKeyMaintenance = scheduleKeyMaintenance(prisma, secrets.keyEncryptionKey, keySettings, config.keys.checkInterval, log);
+    closers.push(() => keyWatcher.close());
+    const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
+    closers.push(() => keyMaintenance.stop());
+    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    closers.push(() => cleanup.stop());
 
     const app = createApp({
       https: config.issuer.startsWith('https:'),
@@ -93,32 +100,15 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, log }),
       log,
     });
-
     const server = await listen(app.callback(), config.port, config.host);
-    const stopCleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    closers.push(() => closeServer(server));
+
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-
-    return {
-      url,
-      server,
-      databaseUrl,
-      prisma,
-      users,
-      clients,
-      resources,
-      keys,
-      async stop() {
-        stopCleanup();
-        stopKeyMaintenance();
-        await keyWatcher.close();
-        await closeServer(server);
-        await closeDatabase();
-      },
-    };
+    return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
   } catch (error) {
-    await closeDatabase().catch(() => {});
+    await closeAll();
     throw error;
   }
 }

@@ -154,15 +154,15 @@ function redirect(ctx: Context, location: string): void {
 
 function renderFailure(ctx: Context, deps: InteractionDependencies, error: unknown): void {
   const expired = isExpiredInteraction(error);
-  const { status, description } = expired
-    ? { status: 400, description: 'This sign-in request has expired or was already completed.' }
+  const failure = expired
+    ? { status: 400, code: 'invalid_request', description: 'This sign-in request has expired or was already completed.' }
     : describe(error);
-  if (status >= 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-  ctx.status = status;
+  if (failure.status === 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+  ctx.status = failure.status;
   ctx.type = 'html';
   ctx.body = deps.pages.render('error', {
     title: 'Sign-in error',
-    error: expired ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request',
-    description: status >= 500 ? 'Something went wrong on our side.' : description,
+    error: failure.code,
+    description: failure.status === 500 ? 'Something went wrong on our side.' : failure.description,
   });
 }

@@ -75,7 +75,7 @@ export async function completeConsent(
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
-  if (!grant) throw new Error('grant of this interaction no longer exists');
+  if (!grant) throw Object.assign(new Error('this sign-in request has expired; please start again'), { status: 400 });
   if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
   if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {

@@ -61,9 +61,13 @@ describe('refresh tokens', () => {
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token as string)),
     );
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    const winners = results.filter((result) => result.status === 'fulfilled');
+    expect(winners).toHaveLength(1);
     const rejected = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ error: 'invalid_grant' });
+    // The others were reuse: the whole family is revoked, the winner's new token included.
+    const winner = (winners[0] as PromiseFulfilledResult<oidc.TokenEndpointResponse>).value;
+    await expectInvalidGrant(oidc.refreshTokenGrant(config, winner.refresh_token as string));
   });
 
   it('a refresh token lives for the idle lifetime', async () => {
