@@ -1,3 +1,5 @@
+import { randomUUID } from 'node:crypto';
+import type Router from '@koa/router';
 import Koa from 'koa';
 import type { UserService } from './accounts/users.js';
 import type { ResourceService } from './clients/resources.js';
@@ -21,6 +23,9 @@ export interface AppDependencies {
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
   readonly csrfKey: Buffer;
+  readonly adminResource: string;
+  /** The admin API router (/admin). */
+  readonly admin: Router;
   readonly log: Logger;
 }
 
@@ -51,8 +56,9 @@ export function createApp(deps: AppDependencies): Koa {
   });
   app.use(interactions.routes());
   app.use(interactions.allowedMethods());
+  app.use(deps.admin.routes());
   app.use(async (ctx, next) => {
-    if (ctx.path === '/jwks') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
+    if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
     await next();
   });
   app.use(async (ctx) => {
@@ -68,12 +74,20 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-/** Method, path (never the query string: it can carry codes), status, duration. */
+/**
+ * A request id (the caller's X-Request-Id when sane, else a new one), echoed
+ * back and logged with method, path (never the query string: it can carry
+ * codes), status and duration.
+ */
 function requestLog(log: Logger): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
+    const given = ctx.get('x-request-id');
+    const requestId = /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
     ctx.res.once('finish', () => {
-      log.info(`${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
+      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
     });
     await next();
   };

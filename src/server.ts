@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
+import { adminAudience, createAdminApi, ensureAdminApiResource } from './admin/admin-api.js';
 import { createApp } from './app.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -40,6 +41,11 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
   const secrets = deriveSecrets(masterSecret);
 
   const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
+  // Everything started is stopped in reverse order: on stop(), and when a later step fails.
+  const closers: (() => Promise<void>)[] = [closeDatabase];
+  const closeAll = async () => {
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
+  };
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2));
     const clients = createClientService(prisma, secrets.clientSecretKey);
@@ -48,9 +54,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
     }
+    await ensureAdminApiResource(resources, config.issuer);
 
-    const keySettings = keySettingsFrom(config);
-    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettings);
+    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     await keys.ensure();
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
@@ -63,18 +69,24 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    let currentKeys = initialKeys;
     const keyWatcher = await watchSigningKeys({
       databaseUrl,
       initial: initialKeys,
       load: keys.load,
       onChange: (keySet) => {
         provider.current = buildProvider(keySet);
+        currentKeys = keySet;
         log.info(`signing keys changed: signing with ${keySet.keys[0]?.kid}, publishing ${keySet.keys.length} keys`);
       },
       intervalSeconds: config.keys.checkInterval,
       log,
     });
-    const stopKeyMaintenance = scheduleKeyMaintenance(prisma, secrets.keyEncryptionKey, keySettings, config.keys.checkInterval, log);
+    closers.push(() => keyWatcher.close());
+    const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
+    closers.push(() => keyMaintenance.stop());
+    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    closers.push(() => cleanup.stop());
 
     const app = createApp({
       https: config.issuer.startsWith('https:'),
@@ -86,34 +98,19 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       resources,
       pages,
       csrfKey: secrets.csrfKey,
+      adminResource: adminAudience(config.issuer),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, log }),
       log,
     });
-
     const server = await listen(app.callback(), config.port, config.host);
-    const stopCleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    closers.push(() => closeServer(server));
+
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-
-    return {
-      url,
-      server,
-      databaseUrl,
-      prisma,
-      users,
-      clients,
-      resources,
-      keys,
-      async stop() {
-        stopCleanup();
-        stopKeyMaintenance();
-        await keyWatcher.close();
-        await closeServer(server);
-        await closeDatabase();
-      },
-    };
+    return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
   } catch (error) {
-    await closeDatabase().catch(() => {});
+    await closeAll();
     throw error;
   }
 }

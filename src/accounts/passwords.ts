@@ -1,4 +1,6 @@
+import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
+import { AppError } from '../http/errors.js';
 
 export interface PasswordHashing {
   readonly memoryCost: number;
@@ -13,22 +15,46 @@ export interface PasswordHasher {
   verifyDummy(password: string): Promise<void>;
 }
 
+/**
+ * At most two argon2 computations per core at once (each holds `memoryCost`
+ * KiB), and a bounded queue behind them: a burst of logins waits or gets a
+ * 503, instead of exhausting memory.
+ */
+export function createConcurrencyLimit(concurrent: number, queued: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async function limit<T>(work: () => Promise<T>): Promise<T> {
+    if (active >= concurrent) {
+      if (waiting.length >= queued) throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly');
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+    active += 1;
+    try {
+      return await work();
+    } finally {
+      active -= 1;
+      waiting.shift()?.();
+    }
+  };
+}
+
 /** argon2id with the given cost (OWASP's minimum: 19 MiB, t=2, p=1). */
 export function createPasswordHasher(cost: PasswordHashing): PasswordHasher {
   const options = { ...cost, type: argon2.argon2id as 2 };
+  const limit = createConcurrencyLimit(2 * availableParallelism(), 256);
   let dummyHash: Promise<string> | undefined;
   return {
-    hash: (password) => argon2.hash(password, options),
-    async verify(hash, password) {
-      try {
-        return await argon2.verify(hash, password);
-      } catch {
-        return false;
-      }
-    },
+    hash: (password) => limit(() => argon2.hash(password, options)),
+    verify: (hash, password) => limit(() => argon2.verify(hash, password)).catch((error: unknown) => {
+      if (error instanceof AppError) throw error;
+      return false; // a malformed stored hash verifies nothing
+    }),
     async verifyDummy(password) {
       dummyHash ??= argon2.hash('gatehouse-dummy-password', options);
-      await argon2.verify(await dummyHash, password).catch(() => false);
+      const hash = await dummyHash;
+      await limit(() => argon2.verify(hash, password)).catch((error: unknown) => {
+        if (error instanceof AppError) throw error;
+      });
     },
   };
 }

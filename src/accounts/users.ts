@@ -1,3 +1,4 @@
+import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { PrismaClient } from '../db/prisma.js';
 import { Prisma } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
@@ -23,14 +24,19 @@ export interface NewUser {
   disabled?: boolean;
 }
 
+export interface UserChanges {
+  email?: string;
+  password?: string;
+  name?: string | null;
+  roles?: string[];
+  emailVerified?: boolean;
+  disabled?: boolean;
+}
+
 /** Emails are unique case-insensitively: stored trimmed and lower-cased. */
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
-
-const publicFields = {
-  id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
-} as const;
 
 export const MIN_PASSWORD_LENGTH = 12;
 
@@ -41,29 +47,50 @@ export function passwordProblem(password: string, email: string): string | undef
   return undefined;
 }
 
+const publicFields = {
+  id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+} as const;
+
+function assertEmail(email: string): void {
+  if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
+}
+
+const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
+const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
+
 export function createUserService(prisma: PrismaClient, passwords: PasswordHasher) {
-  return {
-    async createUser(input: NewUser): Promise<User> {
+  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
+  const endSessions = (db: Prisma.TransactionClient, id: string) =>
+    db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
+
+  const service = {
+    async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
+      assertEmail(input.email);
       const problem = passwordProblem(input.password, input.email);
       if (problem) throw new AppError(400, 'invalid_password', problem);
-      if (!/^[^\s@]+@[^\s@]+$/.test(input.email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
       const passwordHash = await passwords.hash(input.password);
       try {
-        return await prisma.user.create({
-          data: {
-            email: normalizeEmail(input.email),
-            passwordHash,
-            name: input.name ?? null,
-            roles: input.roles ?? [],
-            emailVerified: input.emailVerified ?? false,
-            disabled: input.disabled ?? false,
-          },
-          select: publicFields,
+        return await prisma.$transaction(async (tx) => {
+          const user = await tx.user.create({
+            data: {
+              email: normalizeEmail(input.email),
+              passwordHash,
+              name: input.name ?? null,
+              roles: input.roles ?? [],
+              emailVerified: input.emailVerified ?? false,
+              disabled: input.disabled ?? false,
+            },
+            select: publicFields,
+          });
+          await recordEvent(tx, audit, { type: 'user.created', subject: user.id, details: { roles: user.roles } });
+          return user;
         });
       } catch (error) {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          throw new AppError(409, 'email_taken', 'a user with this email already exists');
-        }
+        if (isUniqueViolation(error)) throw emailTaken();
         throw error;
       }
     },
@@ -87,8 +114,86 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       return prisma.user.findUnique({ where: { id }, select: publicFields });
     },
 
-    setUserDisabled(id: string, disabled: boolean): Promise<User> {
-      return prisma.user.update({ where: { id }, data: { disabled }, select: publicFields });
+    /** Page of users ordered by id; `after` is the last id of the previous page. */
+    async listUsers(filter: { email?: string; limit: number; after?: string }): Promise<{ users: User[]; nextCursor: string | null }> {
+      const rows = await prisma.user.findMany({
+        where: {
+          ...(filter.email ? { email: normalizeEmail(filter.email) } : {}),
+          ...(filter.after ? { id: { gt: filter.after } } : {}),
+        },
+        orderBy: { id: 'asc' },
+        take: filter.limit + 1,
+        select: publicFields,
+      });
+      const users = rows.slice(0, filter.limit);
+      return { users, nextCursor: rows.length > filter.limit ? (users.at(-1)?.id ?? null) : null };
+    },
+
+    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM): Promise<User> {
+      if (!isUuid(id)) throw notFound(id);
+      if (changes.email !== undefined) assertEmail(changes.email);
+      const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
+      if (!current) throw notFound(id);
+      if (changes.password !== undefined) {
+        const problem = passwordProblem(changes.password, changes.email ?? current.email);
+        if (problem) throw new AppError(400, 'invalid_password', problem);
+      }
+      const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
+      try {
+        return await prisma.$transaction(async (tx) => {
+          const user = await tx.user.update({
+            where: { id },
+            data: {
+              ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}),
+              ...(passwordHash ? { passwordHash } : {}),
+              ...(changes.name !== undefined ? { name: changes.name } : {}),
+              ...(changes.roles !== undefined ? { roles: changes.roles } : {}),
+              ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
+              ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+            },
+            select: publicFields,
+          });
+          const fields = Object.keys(changes).filter((field) => field !== 'password');
+          await recordEvent(tx, audit, {
+            type: 'user.updated',
+            subject: id,
+            details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
+          });
+          if (changes.disabled === true && !current.disabled) {
+            await endSessions(tx, id);
+            await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
+          }
+          return user;
+        });
+      } catch (error) {
+        if (isUniqueViolation(error)) throw emailTaken();
+        throw error;
+      }
+    },
+
+    setUserDisabled(id: string, disabled: boolean, audit: AuditContext = SYSTEM): Promise<User> {
+      return service.updateUser(id, { disabled }, audit);
+    },
+
+    /** Deletes the user and ends everything it was signed in to. */
+    async deleteUser(id: string, audit: AuditContext = SYSTEM): Promise<void> {
+      if (!isUuid(id)) throw notFound(id);
+      await prisma.$transaction(async (tx) => {
+        const deleted = await tx.user.deleteMany({ where: { id } });
+        if (deleted.count === 0) throw notFound(id);
+        await endSessions(tx, id);
+        await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
+      });
+    },
+
+    /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
+    async revokeUserSessions(id: string, audit: AuditContext = SYSTEM): Promise<number> {
+      if (!isUuid(id) || !(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw notFound(id);
+      return prisma.$transaction(async (tx) => {
+        const removed = await endSessions(tx, id);
+        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
+        return removed;
+      });
     },
 
     /**
@@ -108,10 +213,11 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       return user;
     },
   };
+  return service;
 }
 
 export type UserService = ReturnType<typeof createUserService>;
 
-function isUuid(value: string): boolean {
+export function isUuid(value: string): boolean {
   return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 }

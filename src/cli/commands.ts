@@ -58,18 +58,20 @@ export const commands: Record<string, Command> = {
 
   'users create': {
     summary: 'Create a user',
-    usage: 'users create --email EMAIL --password PASSWORD [--name NAME] [--roles a,b] [--email-verified] [--json]',
+    usage: 'users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--roles a,b] [--email-verified] [--json]',
     options: {
       email: { type: 'string' },
       password: { type: 'string' },
+      // Keeps the password out of `ps` and shell history.
+      'password-stdin': { type: 'boolean' },
       name: { type: 'string' },
       roles: { type: 'string' },
       'email-verified': { type: 'boolean' },
     },
     async run({ users }, values) {
       const email = text(values.email);
-      const password = text(values.password);
-      if (!email || !password) throw new UsageError('--email and --password are required');
+      const password = values['password-stdin'] ? await readStdin() : text(values.password);
+      if (!email || !password) throw new UsageError('--email and a password (--password-stdin or --password) are required');
       const roles = text(values.roles)?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
       const user = await users.createUser({ email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) });
       return { record: { id: user.id, email: user.email, name: user.name, roles: user.roles, email_verified: user.emailVerified } };
@@ -138,6 +140,12 @@ Object.assign(commands, {
     },
   },
 } satisfies Record<string, Command>);
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
 
 export class UsageError extends Error {
   override name = 'UsageError';

@@ -46,6 +46,12 @@ export function createResourceService(prisma: PrismaClient) {
       }
     },
 
+    /** Creates the resource, or brings its name, scopes and lifetime up to date (for built-in APIs). */
+    async ensureResource(input: { identifier: string; name: string; scopes: { name: string; description?: string }[]; accessTokenTtl: number }): Promise<Resource> {
+      const data = { name: input.name, scopes: input.scopes, accessTokenTtl: input.accessTokenTtl };
+      return toResource(await prisma.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data }));
+    },
+
     async findResourceByIdentifier(identifier: string): Promise<Resource | null> {
       const row = await prisma.resource.findUnique({ where: { identifier } });
       return row ? toResource(row) : null;

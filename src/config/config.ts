@@ -1,16 +1,23 @@
 import { z } from 'zod';
 
-/** Seconds from `900`, `900s`, `15m`, `12h` or `30d`. */
-const duration = z
-  .string()
-  .trim()
-  .regex(/^\d+[smhd]?$/, 'must be a duration such as 900, 15m, 12h or 30d')
-  .transform((value) => {
-    const unit = value.at(-1) ?? '';
-    const factor = { s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
-    return Number.parseInt(value, 10) * factor;
-  })
-  .pipe(z.number().int().positive('must be greater than zero'));
+const DAY = 86400;
+
+/** Seconds from `900`, `900s`, `15m`, `12h` or `30d`, at most `max` seconds. */
+const duration = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+[smhd]?$/, 'must be a duration such as 900, 15m, 12h or 30d')
+    .transform((value) => {
+      const unit = value.at(-1) ?? '';
+      const factor = { s: 1, m: 60, h: 3600, d: 86400 }[unit] ?? 1;
+      return Number.parseInt(value, 10) * factor;
+    })
+    .pipe(z.number().int().positive('must be greater than zero').max(max, `must be at most ${max} seconds`));
+
+// Lifetimes up to a year; timer intervals up to a day (setInterval overflows past 24.8 days).
+const lifetime = duration(365 * DAY);
+const interval = duration(DAY);
 
 const integer = (min: number, max: number) =>
   z.coerce
@@ -49,30 +56,30 @@ const environmentSchema = z
     /** RSA modulus length of generated signing keys. */
     GATEHOUSE_SIGNING_KEY_BITS: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
     /** Lifetimes. */
-    GATEHOUSE_ACCESS_TOKEN_TTL: duration.default(3600),
-    GATEHOUSE_ID_TOKEN_TTL: duration.default(3600),
-    GATEHOUSE_AUTHORIZATION_CODE_TTL: duration.default(60),
-    GATEHOUSE_REFRESH_TOKEN_TTL: duration.default(30 * 86400),
-    GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
-    GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
-    GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    GATEHOUSE_ACCESS_TOKEN_TTL: lifetime.default(3600),
+    GATEHOUSE_ID_TOKEN_TTL: lifetime.default(3600),
+    GATEHOUSE_AUTHORIZATION_CODE_TTL: lifetime.default(60),
+    GATEHOUSE_REFRESH_TOKEN_TTL: lifetime.default(30 * 86400),
+    GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: lifetime.default(14 * 86400),
+    GATEHOUSE_SESSION_TTL: lifetime.default(14 * 86400),
+    GATEHOUSE_INTERACTION_TTL: lifetime.default(3600),
     /** Signing keys: how long a key signs before the schedule rotates it. */
-    GATEHOUSE_KEY_ROTATION_INTERVAL: duration.default(30 * 86400),
+    GATEHOUSE_KEY_ROTATION_INTERVAL: lifetime.default(30 * 86400),
     /** How long a `next` key is published in the JWKS before it may sign. Must exceed GATEHOUSE_JWKS_MAX_AGE. */
-    GATEHOUSE_KEY_PUBLISH_LEAD: duration.default(86400),
+    GATEHOUSE_KEY_PUBLISH_LEAD: lifetime.default(86400),
     /** Cache-Control max-age of the JWKS response. */
-    GATEHOUSE_JWKS_MAX_AGE: duration.default(600),
+    GATEHOUSE_JWKS_MAX_AGE: lifetime.default(600),
     /** How often each instance checks the rotation schedule and re-reads the keys (a safety net for missed notifications). */
-    GATEHOUSE_KEY_CHECK_INTERVAL: duration.default(60),
+    GATEHOUSE_KEY_CHECK_INTERVAL: interval.default(60),
     /** Device flow (RFC 8628): how long a device code and its user code stay valid. */
-    GATEHOUSE_DEVICE_CODE_TTL: duration.default(600),
+    GATEHOUSE_DEVICE_CODE_TTL: interval.default(600),
     /** Device flow: the polling `interval` a device is told to keep (§3.2); polling faster gets slow_down (§3.5). */
-    GATEHOUSE_DEVICE_POLL_INTERVAL: duration.default(5),
+    GATEHOUSE_DEVICE_POLL_INTERVAL: interval.default(5),
     /** Device flow: wrong user codes allowed per client IP and per browser session within the window (§5.1). */
     GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: integer(1, 10_000).default(10),
-    GATEHOUSE_DEVICE_USER_CODE_WINDOW: duration.default(300),
+    GATEHOUSE_DEVICE_USER_CODE_WINDOW: interval.default(300),
     /** How often expired protocol rows are deleted. */
-    GATEHOUSE_CLEANUP_INTERVAL: duration.default(600),
+    GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -88,9 +95,11 @@ const environmentSchema = z
     path: ['GATEHOUSE_REFRESH_TOKEN_IDLE_TTL'],
     message: 'must not exceed GATEHOUSE_REFRESH_TOKEN_TTL',
   })
-  .refine((env) => env.GATEHOUSE_JWKS_MAX_AGE < env.GATEHOUSE_KEY_PUBLISH_LEAD, {
+  // An instance that missed a notification publishes a new key up to one
+  // check interval late; caches hold the JWKS for max-age on top of that.
+  .refine((env) => env.GATEHOUSE_JWKS_MAX_AGE + env.GATEHOUSE_KEY_CHECK_INTERVAL < env.GATEHOUSE_KEY_PUBLISH_LEAD, {
     path: ['GATEHOUSE_KEY_PUBLISH_LEAD'],
-    message: 'must be longer than GATEHOUSE_JWKS_MAX_AGE, so every cached JWKS knows a key before it signs',
+    message: 'must be longer than GATEHOUSE_JWKS_MAX_AGE + GATEHOUSE_KEY_CHECK_INTERVAL, so every cached JWKS knows a key before it signs',
   })
   .refine((env) => env.NODE_ENV !== 'production' || env.GATEHOUSE_SECRET, {
     path: ['GATEHOUSE_SECRET'],

@@ -39,7 +39,7 @@ export async function listenForChanges(
   let retry: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl });
+    const next = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
     next.on('notification', (message) => {
       if (message.channel === CHANNEL && message.payload && TOPICS.has(message.payload)) onChange(message.payload as ChangeTopic);
     });
@@ -47,8 +47,17 @@ export async function listenForChanges(
       log.warn(`change listener lost its connection: ${error.message}`);
       scheduleReconnect();
     });
-    await next.connect();
-    await next.query(`LISTEN ${CHANNEL}`);
+    try {
+      await next.connect();
+      await next.query(`LISTEN ${CHANNEL}`);
+    } catch (error) {
+      await next.end().catch(() => {});
+      throw error;
+    }
+    if (closed) {
+      await next.end().catch(() => {});
+      return;
+    }
     client = next;
   };
 

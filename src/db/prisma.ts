@@ -5,5 +5,6 @@ export type { PrismaClient } from './generated/client.js';
 export { Prisma } from './generated/client.js';
 
 export function createPrismaClient(connectionString: string): PrismaClient {
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString }) });
+  // A bounded connect timeout: an unreachable Postgres fails requests (and readyz) instead of hanging them.
+  return new PrismaClient({ adapter: new PrismaPg({ connectionString, connectionTimeoutMillis: 5000 }) });
 }

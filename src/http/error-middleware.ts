@@ -22,10 +22,12 @@ export function errorMiddleware(log: Logger): Middleware {
 
 export function describe(error: unknown): { status: number; code: string; description: string } {
   if (error instanceof AppError) return { status: error.status, code: error.code, description: error.description };
-  const status = (error as { status?: unknown }).status;
+  const { status, error_description: oauthDescription } = error as { status?: unknown; error_description?: unknown };
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = status === 413 ? 'request_too_large' : 'invalid_request';
-    return { status, code, description: (error as Error).message };
+    // oidc-provider's errors carry the code as message and the explanation apart.
+    const description = typeof oauthDescription === 'string' ? oauthDescription : (error as Error).message;
+    return { status, code, description };
   }
   return { status: 500, code: 'server_error', description: 'unexpected error' };
 }

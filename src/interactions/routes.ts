@@ -24,6 +24,8 @@ export interface InteractionDependencies {
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
   readonly csrfKey: Buffer;
+  /** The admin API's resource indicator: its scopes go to users with the `admin` role only. */
+  readonly adminResource: string;
   readonly log: Logger;
 }
 
@@ -64,8 +66,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   router.post('/confirm', form, async (ctx) => {
-    await loadForPost(ctx, deps, 'consent');
-    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res));
+    const interaction = await loadForPost(ctx, deps, 'consent');
+    const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+    const isAdmin = user?.roles.includes('admin') ?? false;
+    const mayGrant = (indicator: string) => indicator !== deps.adminResource || isAdmin;
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, mayGrant));
   });
 
   router.post('/abort', form, async (ctx) => {
@@ -136,15 +141,15 @@ function redirect(ctx: Context, location: string): void {
 
 function renderFailure(ctx: Context, deps: InteractionDependencies, error: unknown): void {
   const expired = isExpiredInteraction(error);
-  const { status, description } = expired
-    ? { status: 400, description: 'This sign-in request has expired or was already completed.' }
+  const failure = expired
+    ? { status: 400, code: 'invalid_request', description: 'This sign-in request has expired or was already completed.' }
     : describe(error);
-  if (status >= 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-  ctx.status = status;
+  if (failure.status === 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+  ctx.status = failure.status;
   ctx.type = 'html';
   ctx.body = deps.pages.render('error', {
     title: 'Sign-in error',
-    error: expired ? 'invalid_request' : status >= 500 ? 'server_error' : 'invalid_request',
-    description: status >= 500 ? 'Something went wrong on our side.' : description,
+    error: failure.code,
+    description: failure.status === 500 ? 'Something went wrong on our side.' : failure.description,
   });
 }

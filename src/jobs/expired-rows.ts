@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
+import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer
 // "expired" (e.g. RFC 8628 §3.5 expired_token) rather than "not found".
@@ -19,21 +20,10 @@ export async function deleteExpiredRows(prisma: PrismaClient): Promise<number> {
   }
 }
 
-/** Runs deleteExpiredRows every `intervalSeconds`; returns a stop function. */
-export function scheduleExpiredRowCleanup(prisma: PrismaClient, intervalSeconds: number, log: Logger): () => void {
-  let running = false;
-  const timer = setInterval(async () => {
-    if (running) return;
-    running = true;
-    try {
-      const deleted = await deleteExpiredRows(prisma);
-      if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
-    } catch (error) {
-      log.warn(`cleanup failed: ${(error as Error).message}`);
-    } finally {
-      running = false;
-    }
-  }, intervalSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
+/** Runs deleteExpiredRows every `intervalSeconds`. */
+export function scheduleExpiredRowCleanup(prisma: PrismaClient, intervalSeconds: number, log: Logger): PeriodicJob {
+  return runPeriodically('cleanup', intervalSeconds, async () => {
+    const deleted = await deleteExpiredRows(prisma);
+    if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
+  }, log);
 }

@@ -26,8 +26,9 @@ export async function watchSigningKeys(options: KeyWatcherOptions): Promise<{ cl
     try {
       const keys = await options.load();
       if (keys.fingerprint === fingerprint) return;
-      fingerprint = keys.fingerprint;
       options.onChange(keys);
+      fingerprint = keys.fingerprint; // only once applied: a failed swap is retried
+
     } catch (error) {
       options.log.warn(`reloading signing keys failed: ${(error as Error).message}`);
     }
@@ -48,6 +49,8 @@ export async function watchSigningKeys(options: KeyWatcherOptions): Promise<{ cl
   };
 
   const listener = await listenForChanges(options.databaseUrl, (topic) => topic === 'keys' && requestReload(), options.log);
+  // A change between the initial load and LISTEN would otherwise wait for the timer.
+  requestReload();
   const timer = setInterval(requestReload, options.intervalSeconds * 1000);
   timer.unref();
   return {

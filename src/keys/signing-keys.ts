@@ -1,5 +1,6 @@
 import { generateKeyPair as generateKeyPairCallback, randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
+import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Config } from '../config/config.js';
 import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
@@ -36,6 +37,8 @@ export interface KeySettings {
   readonly publishLead: number;
   /** Longest lifetime, in seconds, of a token signed with these keys (ID or access token), from configuration. */
   readonly longestConfiguredTokenTtl: number;
+  /** How late an instance may learn of a key change (the re-read interval): it may sign with a retired key that long. */
+  readonly propagationDelay: number;
 }
 
 export interface SigningKeySummary {
@@ -156,7 +159,7 @@ export async function maintainSigningKeys(
   prisma: PrismaClient,
   encryptionKey: Buffer,
   settings: KeySettings,
-  options: { force?: boolean; now?: Date } = {},
+  options: { force?: boolean; now?: Date; audit?: AuditContext } = {},
 ): Promise<MaintenanceResult> {
   return underKeysLock(prisma, async (tx) => {
     const now = options.now ?? new Date();
@@ -174,17 +177,38 @@ export async function maintainSigningKeys(
     if (plan.retire) await tx.signingKey.update({ where: { kid: plan.retire }, data: { status: 'retired', retiredAt: now } });
     if (plan.promote) await tx.signingKey.update({ where: { kid: plan.promote }, data: { status: 'current', activatedAt: now } });
     const created = plan.createNext ? await insertKey(tx, encryptionKey, settings.modulusLength, 'next') : undefined;
+    if (plan.promote) {
+      await recordEvent(tx, options.audit ?? SYSTEM, {
+        type: 'key.rotated',
+        subject: plan.promote,
+        details: { retired: plan.retire ?? null, next: created ?? null, on_request: Boolean(options.force) },
+      });
+    }
     if (plan.remove.length) await tx.signingKey.deleteMany({ where: { kid: { in: plan.remove }, status: 'retired' } });
+    await assertKeyInvariants(tx);
     const result: MaintenanceResult = { promoted: plan.promote, retired: plan.retire, created, removed: plan.remove };
     return { result, changed: Boolean(plan.promote || created || plan.remove.length) };
   });
+}
+
+/** Exactly one current and at most one next key, or the transaction rolls back. */
+async function assertKeyInvariants(tx: Transaction): Promise<void> {
+  const counts = await tx.signingKey.groupBy({ by: ['alg', 'status'], _count: { _all: true } });
+  for (const { alg, status, _count } of counts) {
+    if (status !== 'retired' && _count._all > 1) throw new Error(`signing keys: ${_count._all} ${status} ${alg} keys`);
+  }
+  if (!counts.some((row) => row.status === 'current')) throw new Error('signing keys: no current key');
 }
 
 /** The retention covers the longest-lived token: configured TTLs and every registered API's TTL. */
 async function rotationPolicy(tx: Transaction, settings: KeySettings): Promise<RotationPolicy> {
   const { _max } = await tx.resource.aggregate({ _max: { accessTokenTtl: true } });
   const longest = Math.max(settings.longestConfiguredTokenTtl, _max.accessTokenTtl ?? 0);
-  return { rotationInterval: settings.rotationInterval, publishLead: settings.publishLead, retiredRetention: longest + CLOCK_SKEW_SECONDS };
+  return {
+    rotationInterval: settings.rotationInterval,
+    publishLead: settings.publishLead,
+    retiredRetention: longest + settings.propagationDelay + CLOCK_SKEW_SECONDS,
+  };
 }
 
 /** Re-seals every private key under a new key-encryption key (after changing GATEHOUSE_SECRET). */
@@ -206,6 +230,7 @@ export function keySettingsFrom(config: Config): KeySettings {
     rotationInterval: config.keys.rotationInterval,
     publishLead: config.keys.publishLead,
     longestConfiguredTokenTtl: Math.max(config.ttl.idToken, config.ttl.accessToken),
+    propagationDelay: config.keys.checkInterval,
   };
 }
 
@@ -216,7 +241,7 @@ export function createKeyService(prisma: PrismaClient, encryptionKey: Buffer, se
     load: () => loadSigningKeys(prisma, encryptionKey),
     list: () => listSigningKeys(prisma),
     /** Rotates now (an operator's request): 409 rotation_too_soon if the next key is not yet promotable. */
-    rotate: () => maintainSigningKeys(prisma, encryptionKey, settings, { force: true }),
+    rotate: (audit?: AuditContext) => maintainSigningKeys(prisma, encryptionKey, settings, { force: true, audit }),
     /** The scheduled lifecycle step; `now` for tests of the schedule. */
     maintain: (now?: Date) => maintainSigningKeys(prisma, encryptionKey, settings, { now }),
   };

@@ -53,8 +53,17 @@ export function completeLogin(ref: ProviderRef, req: Req, res: Res, accountId: s
   return finish(ref, req, res, { login: { accountId } });
 }
 
-/** Grants what the consent prompt asked for; returns where to send the browser next. */
-export async function completeConsent(ref: ProviderRef, req: Req, res: Res): Promise<string> {
+/**
+ * Grants what the consent prompt asked for, except resource scopes that
+ * `mayGrant` refuses (those are recorded as rejected, so the prompt does not
+ * come back); returns where to send the browser next.
+ */
+export async function completeConsent(
+  ref: ProviderRef,
+  req: Req,
+  res: Res,
+  mayGrant: (indicator: string, scope: string) => boolean = () => true,
+): Promise<string> {
   const provider = ref.current;
   const details = await provider.interactionDetails(req, res);
   const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details as {
@@ -66,11 +75,14 @@ export async function completeConsent(ref: ProviderRef, req: Req, res: Res): Pro
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
-  if (!grant) throw new Error('grant of this interaction no longer exists');
+  if (!grant) throw Object.assign(new Error('this sign-in request has expired; please start again'), { status: 400 });
   if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
   if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
-    grant.addResourceScope(indicator, scopes.join(' '));
+    const allowed = scopes.filter((scope) => mayGrant(indicator, scope));
+    const refused = scopes.filter((scope) => !allowed.includes(scope));
+    if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
+    if (refused.length) grant.rejectResourceScope(indicator, refused.join(' '));
   }
   const grantId = await grant.save();
   return finish(ref, req, res, { consent: details.grantId ? {} : { grantId } });

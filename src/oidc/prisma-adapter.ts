@@ -32,14 +32,34 @@ export function createAdapterFactory(prisma: PrismaClient, clients: ClientServic
 
 // Rows found by uid (Session) or user code (DeviceCode) must give back their
 // id, which is not recoverable from its hash: those keep it AES-GCM sealed.
+// An Interaction carries its session's id (the session cookie value) in
+// `session.cookie`: sealed too.
 const SEALED_ID = '_sealedJti';
+const SEALED_COOKIE = '_sealedCookie';
+
+type SessionReference = { cookie?: string; [SEALED_COOKIE]?: string; [key: string]: unknown };
+
+function sealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterPayload {
+  const session = payload.session as SessionReference | undefined;
+  if (typeof session?.cookie !== 'string') return payload;
+  const { cookie, ...rest } = session;
+  return { ...payload, session: { ...rest, [SEALED_COOKIE]: seal(cookie, sealKey, 'session-cookie') } } as AdapterPayload;
+}
+
+function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterPayload {
+  const session = payload.session as SessionReference | undefined;
+  const sealed = session?.[SEALED_COOKIE];
+  if (typeof sealed !== 'string') return payload;
+  const { [SEALED_COOKIE]: _sealed, ...rest } = session as SessionReference;
+  return { ...payload, session: { ...rest, cookie: unseal(sealed, sealKey, 'session-cookie') } } as AdapterPayload;
+}
 
 function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): Adapter {
   const rows = prisma.oidcPayload;
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
     if (!row) return undefined;
     const { [SEALED_ID]: _sealed, ...payload } = row.payload as AdapterPayload;
-    return { ...payload, jti: id };
+    return { ...unsealSessionCookie(payload, sealKey), jti: id };
   };
   const toPayloadWithSealedId = (row: { payload: unknown } | null): AdapterPayload | undefined => {
     const sealed = (row?.payload as AdapterPayload | undefined)?.[SEALED_ID];
@@ -48,7 +68,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 
   return {
     async upsert(id, payload, expiresIn) {
-      const { jti: _jti, ...rest } = payload;
+      const { jti: _jti, ...rest } = sealSessionCookie(payload, sealKey);
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
       const data = {
@@ -90,8 +110,12 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
          WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
         RETURNING grant_id`;
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
+      // The winner may still save tokens after this: deleting the Grant itself
+      // makes oidc-provider refuse them (validateGrant: "grant not found").
       const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-      if (row?.grantId) await rows.deleteMany({ where: { grantId: row.grantId } });
+      if (row?.grantId) {
+        await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
+      }
       throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
     },
 

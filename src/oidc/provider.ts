@@ -39,6 +39,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
     findAccount: findAccount(deps.users),
+    loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
     ttl: lifetimes(deps.config),
     features: features(deps),
@@ -148,6 +149,26 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
         };
       },
     },
+  };
+}
+
+/**
+ * oidc-provider's default grant lookup, plus renewal: a grant lives as long as
+ * the refresh-token absolute lifetime from the latest sign-in, so a token
+ * family started at any sign-in gets its full lifetime.
+ */
+function renewingGrantLoader(lifetime: number): NonNullable<Configuration['loadExistingGrant']> {
+  return async (ctx) => {
+    const clientId = ctx.oidc.client?.clientId;
+    const grantId = ctx.oidc.result?.consent?.grantId ?? (clientId ? ctx.oidc.session?.grantIdFor(clientId) : undefined);
+    if (!grantId) return undefined;
+    const grant = await ctx.oidc.provider.Grant.find(grantId);
+    const now = Math.floor(Date.now() / 1000);
+    if (grant?.exp && grant.exp - now < lifetime) {
+      grant.exp = now + lifetime;
+      await grant.save();
+    }
+    return grant;
   };
 }
 

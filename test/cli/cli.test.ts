@@ -10,13 +10,14 @@ import { Browser } from '../support/browser.js';
 const root = new URL('../../', import.meta.url);
 
 /** Runs the real `gatehouse` command (`npm run gatehouse -- …` without npm). */
-function gatehouseCli(args: string[], environment: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function gatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
       cwd: root,
       env: { ...process.env, ...environment },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe'],
     });
+    child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));
@@ -70,8 +71,8 @@ describe('gatehouse CLI', () => {
     expect(created.stdout).not.toContain('client_secret');
   });
 
-  it('creates a user who can then sign in', async () => {
-    const created = await gatehouseCli(['users', 'create', '--email', 'Cli@Example.test', '--password', 'a long cli password', '--name', 'Cli User', '--roles', 'admin, ops', '--json'], environment);
+  it('creates a user who can then sign in, reading the password from stdin', async () => {
+    const created = await gatehouseCli(['users', 'create', '--email', 'Cli@Example.test', '--password-stdin', '--name', 'Cli User', '--roles', 'admin, ops', '--json'], environment, 'a long cli password\n');
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({ email: 'cli@example.test', name: 'Cli User', roles: ['admin', 'ops'] });
     expect(`${created.stdout}${created.stderr}`).not.toContain('a long cli password');

@@ -87,14 +87,19 @@ describe('authorization code flow with PKCE', () => {
     expect(second.tokens.id_token).toBeDefined();
   });
 
-  it('does not leak the password, codes or tokens into the log', async () => {
-    const { tokens, callbackUrl } = await signIn(config);
+  it('does not leak the password, codes, tokens or session cookies into the log', async () => {
+    const { tokens, callbackUrl, browser } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
     const code = new URL(callbackUrl).searchParams.get('code') as string;
+    const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
     const log = gatehouse.log.lines.join('\n');
     expect(log).toContain('POST /interaction/');
-    for (const secret of [PASSWORD, code, tokens.access_token, tokens.id_token as string, sample.client.client_secret as string]) {
-      expect(log).not.toContain(secret);
-    }
+    expect(log).toContain('POST /token');
+    const secrets = [
+      PASSWORD, code, tokens.access_token, tokens.id_token as string, tokens.refresh_token as string,
+      refreshed.refresh_token as string, sample.client.client_secret as string, browser.cookie('_session') as string,
+    ];
+    expect(secrets.every(Boolean)).toBe(true);
+    for (const secret of secrets) expect(log).not.toContain(secret);
   });
 
   it('signs the user out through the logout confirmation page', async () => {

@@ -61,9 +61,13 @@ describe('refresh tokens', () => {
     const results = await Promise.allSettled(
       Array.from({ length: 8 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token as string)),
     );
-    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    const winners = results.filter((result) => result.status === 'fulfilled');
+    expect(winners).toHaveLength(1);
     const rejected = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
     expect(rejected.reason).toMatchObject({ error: 'invalid_grant' });
+    // The others were reuse: the whole family is revoked, the winner's new token included.
+    const winner = (winners[0] as PromiseFulfilledResult<oidc.TokenEndpointResponse>).value;
+    await expectInvalidGrant(oidc.refreshTokenGrant(config, winner.refresh_token as string));
   });
 
   it('a refresh token lives for the idle lifetime', async () => {
@@ -72,6 +76,22 @@ describe('refresh tokens', () => {
     const secondsLeft = (rows[0]!.expiresAt!.getTime() - Date.now()) / 1000;
     expect(secondsLeft).toBeGreaterThan(2 * 86400 - 60);
     expect(secondsLeft).toBeLessThanOrEqual(2 * 86400);
+  });
+
+  it('every sign-in renews the grant, so a family started late still gets its full lifetime', async () => {
+    const { browser } = await signIn(config, OFFLINE);
+    const grantRow = async () => (await gatehouse.prisma.oidcPayload.findMany({ where: { model: 'Grant' }, orderBy: { expiresAt: 'desc' } }))[0]!; // the newest
+    const soon = Math.floor(Date.now() / 1000) + 60;
+    const aged = await grantRow();
+    await gatehouse.prisma.oidcPayload.update({
+      where: { model_id: { model: 'Grant', id: aged.id } },
+      data: { expiresAt: new Date(soon * 1000), payload: { ...(aged.payload as object), exp: soon } },
+    });
+    // Signed in already: no login page, no consent page, the same grant.
+    const again = await signIn(config, { ...OFFLINE, prompt: undefined, browser, password: 'not asked' });
+    expect(again.tokens.refresh_token).toBeUndefined(); // offline_access needs prompt=consent (OIDC Core §11)
+    const renewed = await gatehouse.prisma.oidcPayload.findUniqueOrThrow({ where: { model_id: { model: 'Grant', id: aged.id } } });
+    expect(renewed.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86400_000);
   });
 
   it('survives a server restart between issuing and refreshing', async () => {

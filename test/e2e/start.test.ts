@@ -25,6 +25,7 @@ interface Started {
 function startMain(environment: NodeJS.ProcessEnv): Started {
   // What `npm start` runs, without npm in between.
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
+  children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
@@ -41,9 +42,14 @@ async function waitForListening(started: Started): Promise<void> {
   }
 }
 
+const children: ChildProcess[] = [];
+
 describe('npm start', () => {
   const dirs: string[] = [];
   afterAll(async () => {
+    // A failed assertion must not leave a server (and its Postgres) running.
+    for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+    await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 

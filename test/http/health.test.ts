@@ -23,7 +23,7 @@ describe('health endpoints', () => {
     }
   });
 
-  it('answers unknown paths with a JSON 404, not a 500', async () => {
+  it('answers unknown paths with 404, not a 500', async () => {
     const response = await fetch(`${gatehouse.url}/no/such/path`);
     expect(response.status).toBe(404);
   });

@@ -8,7 +8,7 @@ import { createMigratedDatabase } from '../support/services.js';
 
 const PRIVATE_PARAMETERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 const DAY = 86400_000;
-const settings: KeySettings = { modulusLength: 2048, rotationInterval: 30 * 86400, publishLead: 86400, longestConfiguredTokenTtl: 3600 };
+const settings: KeySettings = { modulusLength: 2048, rotationInterval: 30 * 86400, publishLead: 86400, longestConfiguredTokenTtl: 3600, propagationDelay: 60 };
 
 describe('signing key store', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
@@ -69,7 +69,7 @@ describe('signing key store', () => {
     const retired = (await keys.list()).find((key) => key.status === 'retired');
     const soon = new Date((retired?.retiredAt?.getTime() ?? 0) + 3600_000);
     expect((await keys.maintain(soon)).removed).toEqual([]);
-    const later = new Date((retired?.retiredAt?.getTime() ?? 0) + 3660_000);
+    const later = new Date((retired?.retiredAt?.getTime() ?? 0) + 3720_000); // TTL + propagation delay + skew
     expect((await keys.maintain(later)).removed).toEqual([retired?.kid]);
     expect(await statuses()).toEqual(['current', 'next']);
   });
@@ -80,7 +80,8 @@ describe('signing key store', () => {
     await keys.maintain(due);
     const retired = (await keys.list()).find((key) => key.status === 'retired');
     expect((await keys.maintain(new Date((retired?.retiredAt?.getTime() ?? 0) + 3660_000))).removed).toEqual([]);
-    expect((await keys.maintain(new Date((retired?.retiredAt?.getTime() ?? 0) + 86460_000))).removed).toEqual([retired?.kid]);
+    expect((await keys.maintain(new Date((retired?.retiredAt?.getTime() ?? 0) + 86460_000))).removed).toEqual([]);
+    expect((await keys.maintain(new Date((retired?.retiredAt?.getTime() ?? 0) + 86520_000))).removed).toEqual([retired?.kid]);
   });
 
   it('refuses to load, or to add keys, with another secret instead of replacing the keys', async () => {

@@ -37,6 +37,13 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(raw).not.toContain(sessionId);
   });
 
+  it("seals the session cookie an interaction refers to, and gives it back", async () => {
+    const cookie = id();
+    await adapterFor('Interaction').upsert('i1', { jti: 'i1', session: { accountId: 'a', cookie, uid: 'u' } } as never, 60);
+    expect(await adapterFor('Interaction').find('i1')).toMatchObject({ session: { accountId: 'a', cookie, uid: 'u' } });
+    expect(JSON.stringify(await prisma.$queryRawUnsafe("SELECT * FROM oidc_payloads WHERE model = 'Interaction'"))).not.toContain(cookie);
+  });
+
   it('finds a device code by user code', async () => {
     const deviceCode = id();
     await adapterFor('DeviceCode').upsert(deviceCode, { jti: deviceCode, userCode: 'WDJBMJHT' }, 60);
@@ -54,6 +61,7 @@ describe('Prisma adapter for oidc-provider', () => {
   it('lets only one of two concurrent consumes win; the loser revokes the grant', async () => {
     const token = id();
     const sibling = id();
+    await adapterFor('Grant').upsert('race', { jti: 'race', accountId: 'a' }, 60);
     await adapterFor('RefreshToken').upsert(token, { jti: token, grantId: 'race' }, 60);
     await adapterFor('AccessToken').upsert(sibling, { jti: sibling, grantId: 'race' }, 60);
     const results = await Promise.allSettled([adapterFor('RefreshToken').consume(token), adapterFor('RefreshToken').consume(token)]);
@@ -61,6 +69,7 @@ describe('Prisma adapter for oidc-provider', () => {
     const failure = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
     expect(failure.reason).toMatchObject({ error: 'invalid_grant' });
     expect(await prisma.oidcPayload.count({ where: { grantId: 'race' } })).toBe(0);
+    expect(await adapterFor('Grant').find('race')).toBeUndefined();
   });
 
   it('marks a consumed row with the time of consumption', async () => {

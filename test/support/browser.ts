@@ -52,6 +52,11 @@ export class Browser {
     });
   }
 
+  /** A cookie's current value, as the browser holds it. */
+  cookie(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);

@@ -1,0 +1,58 @@
+import type Router from '@koa/router';
+import type { UserService } from '../accounts/users.js';
+import { recordEvent } from '../audit/events.js';
+import type { ClientService } from '../clients/clients.js';
+import type { ResourceService } from '../clients/resources.js';
+import type { PrismaClient } from '../db/prisma.js';
+import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
+import type { Logger } from '../log.js';
+import { createAdminAuthenticator } from './admin-auth.js';
+import { adminRouter } from './admin-router.js';
+import { eventRoutes } from './events/routes.js';
+import { keyRoutes } from './keys/routes.js';
+import { userRoutes } from './users/routes.js';
+
+export interface AdminApiDependencies {
+  readonly issuer: string;
+  readonly prisma: PrismaClient;
+  readonly users: UserService;
+  readonly clients: ClientService;
+  readonly resources: ResourceService;
+  readonly keys: KeyService;
+  readonly currentKeys: () => SigningKeySet;
+  readonly log: Logger;
+}
+
+/** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
+export const adminAudience = (issuer: string) => `${issuer}/admin`;
+
+export function createAdminApi(deps: AdminApiDependencies): Router {
+  return adminRouter({
+    issuer: deps.issuer,
+    log: deps.log,
+    routes: [...userRoutes(deps.users), ...keyRoutes(deps.keys), ...eventRoutes(deps.prisma)],
+    authenticate: createAdminAuthenticator({
+      issuer: deps.issuer,
+      audience: adminAudience(deps.issuer),
+      currentKeys: deps.currentKeys,
+      users: deps.users,
+      clients: deps.clients,
+    }),
+    recordAuthenticationFailure: (audit, reason) =>
+      recordEvent(deps.prisma, audit, { type: 'admin.authentication_failed', details: { reason } }),
+  });
+}
+
+const ADMIN_SCOPES = [
+  { name: 'admin', description: 'Manage everything in Gatehouse' },
+  ...['clients', 'users', 'resources', 'keys'].flatMap((area) => [
+    { name: `admin:${area}:read`, description: `Read ${area}` },
+    { name: `admin:${area}:write`, description: `Change ${area}` },
+  ]),
+  { name: 'admin:events:read', description: 'Read the audit log' },
+];
+
+/** The admin API is itself a registered API (RFC 8707): its tokens name it as audience. */
+export function ensureAdminApiResource(resources: ResourceService, issuer: string) {
+  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600 });
+}

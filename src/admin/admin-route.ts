@@ -1,0 +1,32 @@
+import type { z } from 'zod';
+import type { AuditContext } from '../audit/events.js';
+import { AppError } from '../http/errors.js';
+
+export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+
+/**
+ * One admin endpoint, declared: its scope and schemas drive validation, the
+ * OpenAPI document and the handler's typed input. Handlers call the services.
+ */
+export interface AdminRoute<Body = unknown, Query = unknown> {
+  readonly method: HttpMethod;
+  /** koa-style path below /admin, e.g. `/users/:id`. */
+  readonly path: string;
+  readonly summary: string;
+  readonly scope: string;
+  readonly body?: z.ZodType<Body>;
+  readonly query?: z.ZodType<Query>;
+  /** The success response's schema (documentation); absent for 204. */
+  readonly response?: z.ZodType;
+  readonly status: 200 | 201 | 204;
+  handle(input: { params: Record<string, string>; body: Body; query: Query; audit: AuditContext }): Promise<unknown>;
+}
+
+/** Keeps each route's Body/Query inference while collecting them in one list. */
+export function defineRoute<Body, Query>(route: AdminRoute<Body, Query>): AdminRoute {
+  return route as unknown as AdminRoute;
+}
+
+export function notFound(kind: string, id: string | undefined): AppError {
+  return new AppError(404, 'not_found', `no ${kind} ${id ?? ''}`.trim());
+}

@@ -1,0 +1,96 @@
+import { bodyParser } from '@koa/bodyparser';
+import Router from '@koa/router';
+import type { Context } from 'koa';
+import { z } from 'zod';
+import type { AuditContext } from '../audit/events.js';
+import { describe } from '../http/error-middleware.js';
+import { AppError } from '../http/errors.js';
+import type { Logger } from '../log.js';
+import { scopeAllows, type AdminAuthResult } from './admin-auth.js';
+import type { AdminRoute } from './admin-route.js';
+import { buildOpenApiDocument } from './openapi.js';
+
+export interface AdminRouterDependencies {
+  readonly routes: readonly AdminRoute[];
+  readonly issuer: string;
+  readonly authenticate: (authorization: string | undefined) => Promise<AdminAuthResult>;
+  readonly recordAuthenticationFailure: (audit: AuditContext, reason: string) => Promise<void>;
+  readonly log: Logger;
+}
+
+const REALM = 'Bearer realm="gatehouse-admin"';
+const json = bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' });
+
+/**
+ * /admin: each declared route reads as auth → scope → validate → handler.
+ * Every error is JSON `{ error, error_description }`.
+ */
+export function adminRouter(deps: AdminRouterDependencies): Router {
+  const router = new Router({ prefix: '/admin' });
+  const openapi = buildOpenApiDocument(deps.routes, deps.issuer);
+
+  router.use(async (ctx, next) => {
+    ctx.set('Cache-Control', 'no-store');
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no admin endpoint ${ctx.method} ${ctx.path}`);
+    } catch (error) {
+      const { status, code, description } = describe(error);
+      if (status >= 500) deps.log.error(`admin ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+      ctx.status = status;
+      ctx.body = { error: code, error_description: description };
+    }
+  });
+
+  router.get('/openapi.json', (ctx) => {
+    ctx.body = openapi;
+  });
+
+  for (const route of deps.routes) {
+    router[route.method](route.path, async (ctx) => {
+      const audit = await authorize(ctx, route, deps);
+      if (!audit) return;
+      const body = route.body ? await parseBody(ctx, route.body) : undefined;
+      const query = route.query ? parse(route.query, ctx.query, 'query') : undefined;
+      const result = await route.handle({ params: ctx.params as Record<string, string>, body, query, audit });
+      ctx.status = route.status;
+      if (route.status !== 204) ctx.body = result;
+    });
+  }
+  return router;
+}
+
+/** RFC 6750 §3: 401 with the reason for a bad token, 403 insufficient_scope for a missing scope. */
+async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDependencies): Promise<AuditContext | undefined> {
+  const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+  const result = await deps.authenticate(ctx.get('authorization') || undefined);
+  if (!result.ok) {
+    await deps.recordAuthenticationFailure({ actor: 'anonymous', ...origin }, result.reason);
+    // §3.1: a request without credentials gets no error code, only the challenge.
+    ctx.set('WWW-Authenticate', result.missing ? REALM : `${REALM}, error="invalid_token", error_description="${result.reason}"`);
+    ctx.status = 401;
+    ctx.body = { error: 'invalid_token', error_description: result.reason };
+    return undefined;
+  }
+  if (!scopeAllows(result.caller.scopes, route.scope)) {
+    ctx.set('WWW-Authenticate', `${REALM}, error="insufficient_scope", scope="${route.scope}"`);
+    ctx.status = 403;
+    ctx.body = { error: 'insufficient_scope', error_description: `this endpoint needs the scope ${route.scope} (or admin)` };
+    return undefined;
+  }
+  return { actor: result.caller.actor, ...origin };
+}
+
+async function parseBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
+  if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
+  await json(ctx, async () => {});
+  return parse(schema, ctx.request.body ?? {}, 'body');
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.length ? issue.path.join('.') : where;
+  throw new AppError(400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid'}`);
+}

@@ -1,0 +1,17 @@
+import { z } from 'zod';
+
+/** `?limit=&cursor=`: opaque cursors, 1 to 100 items a page (default 20). */
+export const pageQuery = {
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  cursor: z.string().max(200).optional(),
+};
+
+export const encodeCursor = (value: string | null): string | null => (value === null ? null : Buffer.from(value).toString('base64url'));
+export const decodeCursor = (cursor: string | undefined): string | undefined =>
+  cursor === undefined ? undefined : Buffer.from(cursor, 'base64url').toString('utf8');
+
+export function page<T>(data: T[], next: string | null): { data: T[]; next_cursor: string | null } {
+  return { data, next_cursor: encodeCursor(next) };
+}
+
+export const pageSchema = <T extends z.ZodType>(item: T) => z.object({ data: z.array(item), next_cursor: z.string().nullable() });

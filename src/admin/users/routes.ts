@@ -1,0 +1,50 @@
+import type { UserService } from '../../accounts/users.js';
+import { defineRoute, notFound, type AdminRoute } from '../admin-route.js';
+import { decodeCursor, page } from '../pagination.js';
+import { presentUser } from './presenter.js';
+import { createUserBody, listUsersQuery, updateUserBody, userPage, userView } from './schema.js';
+
+export function userRoutes(users: UserService): AdminRoute[] {
+  return [
+    defineRoute({
+      method: 'post', path: '/users', summary: 'Create a user', scope: 'admin:users:write', status: 201,
+      body: createUserBody, response: userView,
+      handle: async ({ body, audit }) =>
+        presentUser(await users.createUser({ ...body, emailVerified: body.email_verified }, audit)),
+    }),
+    defineRoute({
+      method: 'get', path: '/users', summary: 'List users (filter by email)', scope: 'admin:users:read', status: 200,
+      query: listUsersQuery, response: userPage,
+      handle: async ({ query }) => {
+        const { users: found, nextCursor } = await users.listUsers({ email: query.email, limit: query.limit, after: decodeCursor(query.cursor) });
+        return page(found.map(presentUser), nextCursor);
+      },
+    }),
+    defineRoute({
+      method: 'get', path: '/users/:id', summary: 'Show a user', scope: 'admin:users:read', status: 200, response: userView,
+      handle: async ({ params }) => {
+        const user = await users.findUserById(params.id ?? '');
+        if (!user) throw notFound('user', params.id);
+        return presentUser(user);
+      },
+    }),
+    defineRoute({
+      method: 'patch', path: '/users/:id', summary: 'Change a user (disabling ends their sessions)', scope: 'admin:users:write', status: 200,
+      body: updateUserBody, response: userView,
+      handle: async ({ params, body, audit }) => {
+        const { email_verified: emailVerified, ...rest } = body;
+        return presentUser(await users.updateUser(params.id ?? '', { ...rest, ...(emailVerified === undefined ? {} : { emailVerified }) }, audit));
+      },
+    }),
+    defineRoute({
+      method: 'delete', path: '/users/:id', summary: 'Delete a user and end their sessions', scope: 'admin:users:write', status: 204,
+      handle: async ({ params, audit }) => users.deleteUser(params.id ?? '', audit),
+    }),
+    defineRoute({
+      method: 'post', path: '/users/:id/revoke-sessions', summary: 'End every session, grant and token of a user', scope: 'admin:users:write', status: 204,
+      handle: async ({ params, audit }) => {
+        await users.revokeUserSessions(params.id ?? '', audit);
+      },
+    }),
+  ];
+}

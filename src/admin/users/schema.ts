@@ -1,0 +1,40 @@
+import { z } from 'zod';
+import { pageQuery, pageSchema } from '../pagination.js';
+
+const roles = z.array(z.string().regex(/^[\w:.-]{1,64}$/, 'roles are 1-64 characters of letters, digits, _ : . -')).max(50);
+
+export const createUserBody = z
+  .object({
+    email: z.string().max(320),
+    password: z.string().max(1024),
+    name: z.string().max(200).nullable().optional(),
+    roles: roles.optional(),
+    email_verified: z.boolean().optional(),
+  })
+  .strict();
+
+export const updateUserBody = z
+  .object({
+    email: z.string().max(320).optional(),
+    password: z.string().max(1024).optional(),
+    name: z.string().max(200).nullable().optional(),
+    roles: roles.optional(),
+    email_verified: z.boolean().optional(),
+    disabled: z.boolean().optional(),
+  })
+  .strict();
+
+export const listUsersQuery = z.object({ email: z.string().max(320).optional(), ...pageQuery }).strict();
+
+export const userView = z.object({
+  id: z.uuid(),
+  email: z.string(),
+  name: z.string().nullable(),
+  roles: z.array(z.string()),
+  email_verified: z.boolean(),
+  disabled: z.boolean(),
+  created_at: z.string(),
+  updated_at: z.string(),
+});
+
+export const userPage = pageSchema(userView);

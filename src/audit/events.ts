@@ -1,0 +1,103 @@
+import { createHash } from 'node:crypto';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
+
+export const EVENT_TYPES = [
+  'client.created',
+  'client.updated',
+  'client.deleted',
+  'client.secret_rotated',
+  'user.created',
+  'user.updated',
+  'user.deleted',
+  'user.disabled',
+  'user.sessions_revoked',
+  'login.succeeded',
+  'login.failed',
+  'refresh_token.reuse_detected',
+  'key.rotated',
+  'admin.authentication_failed',
+] as const;
+
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Who did it, and from where: handed from the edge (HTTP request, CLI) to the services. */
+export interface AuditContext {
+  /** `user:<id>`, `client:<id>`, `cli` or `system`. */
+  readonly actor: string;
+  readonly requestId?: string;
+  readonly clientIp?: string;
+}
+
+export const SYSTEM: AuditContext = { actor: 'system' };
+
+export interface NewEvent {
+  readonly type: EventType;
+  readonly subject?: string;
+  /** Never a password, secret, token or key. */
+  readonly details?: Record<string, unknown>;
+}
+
+type Writer = Pick<PrismaClient, 'event'> | Prisma.TransactionClient;
+
+/** Writes one event; pass the transaction of the change it records. */
+export async function recordEvent(db: Writer, context: AuditContext, event: NewEvent): Promise<void> {
+  await db.event.create({
+    data: {
+      type: event.type,
+      actor: context.actor,
+      subject: event.subject ?? null,
+      requestId: context.requestId ?? null,
+      clientIp: context.clientIp ?? null,
+      details: (event.details ?? {}) as Prisma.InputJsonObject,
+    },
+  });
+}
+
+/**
+ * Login events name the account tried by a hash of the email, not the email:
+ * enough to correlate attempts, not a list of who has an account.
+ */
+export function emailFingerprint(email: string): string {
+  return `sha256:${createHash('sha256').update(email.trim().toLowerCase()).digest('hex').slice(0, 32)}`;
+}
+
+export interface EventView {
+  readonly id: string;
+  readonly occurred_at: string;
+  readonly type: string;
+  readonly actor: string | null;
+  readonly subject: string | null;
+  readonly request_id: string | null;
+  readonly client_ip: string | null;
+  readonly details: unknown;
+}
+
+/** Newest first; `before` is the id of the last event of the previous page. */
+export async function listEvents(
+  prisma: PrismaClient,
+  filter: { type?: string; since?: Date; limit: number; before?: bigint },
+): Promise<{ events: EventView[]; nextCursor: string | null }> {
+  const rows = await prisma.event.findMany({
+    where: {
+      ...(filter.type ? { type: filter.type } : {}),
+      ...(filter.since ? { occurredAt: { gte: filter.since } } : {}),
+      ...(filter.before !== undefined ? { id: { lt: filter.before } } : {}),
+    },
+    orderBy: { id: 'desc' },
+    take: filter.limit + 1,
+  });
+  const page = rows.slice(0, filter.limit);
+  return {
+    events: page.map((row) => ({
+      id: row.id.toString(),
+      occurred_at: row.occurredAt.toISOString(),
+      type: row.type,
+      actor: row.actor,
+      subject: row.subject,
+      request_id: row.requestId,
+      client_ip: row.clientIp,
+      details: row.details,
+    })),
+    nextCursor: rows.length > filter.limit ? (page.at(-1)?.id.toString() ?? null) : null,
+  };
+}

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { createConcurrencyLimit, createPasswordHasher } from '../../src/accounts/passwords.js';
+
+describe('password hashing', () => {
+  const hasher = createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 });
+
+  it('hashes with argon2id and verifies', async () => {
+    const hash = await hasher.hash('correct horse battery');
+    expect(hash).toMatch(/^\$argon2id\$/);
+    expect(await hasher.verify(hash, 'correct horse battery')).toBe(true);
+    expect(await hasher.verify(hash, 'wrong')).toBe(false);
+    expect(await hasher.verify('not a hash', 'x')).toBe(false);
+  });
+
+  it('runs at most N at once and refuses work beyond the queue with 503', async () => {
+    const limit = createConcurrencyLimit(2, 1);
+    let running = 0;
+    let peak = 0;
+    const releases: (() => void)[] = [];
+    const work = () =>
+      limit(async () => {
+        running += 1;
+        peak = Math.max(peak, running);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        running -= 1;
+      });
+    const started = [work(), work(), work()];
+    await expect(work()).rejects.toMatchObject({ status: 503, code: 'temporarily_unavailable' });
+    while (releases.length < 2) await new Promise((resolve) => setImmediate(resolve));
+    releases.splice(0).forEach((release) => release());
+    while (releases.length < 1) await new Promise((resolve) => setImmediate(resolve));
+    releases.splice(0).forEach((release) => release());
+    await Promise.all(started);
+    expect(peak).toBe(2);
+  });
+});
