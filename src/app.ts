@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa from 'koa';
 import type { UserService } from './accounts/users.js';
+import type { AuditLog } from './audit/events.js';
 import type { ResourceService } from './clients/resources.js';
 import type { PrismaClient } from './db/prisma.js';
 import { errorMiddleware } from './http/error-middleware.js';
@@ -24,6 +25,7 @@ export interface AppDependencies {
   readonly pages: PageRenderer;
   readonly csrfKey: Buffer;
   readonly adminResource: string;
+  readonly audit: AuditLog;
   /** The admin API router (/admin). */
   readonly admin: Router;
   readonly log: Logger;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource } from './admin/admin-api.js';
+import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -55,6 +56,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       log.info(`admin user ${config.admin.email} is ready`);
     }
     await ensureAdminApiResource(resources, config.issuer);
+    const audit = createAuditLog(prisma);
 
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     await keys.ensure();
@@ -65,7 +67,7 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     const adapter = createAdapterFactory(prisma, clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, audit, log, deviceFlowStores });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
@@ -99,7 +101,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       pages,
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, log }),
+      audit,
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, audit, log }),
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);

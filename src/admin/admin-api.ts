@@ -1,6 +1,6 @@
 import type Router from '@koa/router';
 import type { UserService } from '../accounts/users.js';
-import { recordEvent } from '../audit/events.js';
+import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceService } from '../clients/resources.js';
 import type { PrismaClient } from '../db/prisma.js';
@@ -20,6 +20,7 @@ export interface AdminApiDependencies {
   readonly resources: ResourceService;
   readonly keys: KeyService;
   readonly currentKeys: () => SigningKeySet;
+  readonly audit: AuditLog;
   readonly log: Logger;
 }
 
@@ -38,8 +39,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       users: deps.users,
       clients: deps.clients,
     }),
-    recordAuthenticationFailure: (audit, reason) =>
-      recordEvent(deps.prisma, audit, { type: 'admin.authentication_failed', details: { reason } }),
+    recordAuthenticationFailure: (context, reason) => deps.audit.record(context, { type: 'admin.authentication_failed', details: { reason } }),
   });
 }
 

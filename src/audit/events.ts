@@ -53,6 +53,15 @@ export async function recordEvent(db: Writer, context: AuditContext, event: NewE
   });
 }
 
+/** Records events that are not part of another change (logins, detected attacks, failed admin calls). */
+export interface AuditLog {
+  record(context: AuditContext, event: NewEvent): Promise<void>;
+}
+
+export function createAuditLog(prisma: PrismaClient): AuditLog {
+  return { record: (context, event) => recordEvent(prisma, context, event) };
+}
+
 /**
  * Login events name the account tried by a hash of the email, not the email:
  * enough to correlate attempts, not a list of who has an account.

@@ -8,11 +8,21 @@ export interface Command {
   readonly summary: string;
   readonly usage: string;
   readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
+  /** The name of the one positional argument the command takes, if any (e.g. an id). */
+  readonly positional?: string;
   /** A record prints as "key value" lines, rows as a table; both as JSON with --json. */
-  run(context: CliContext, values: Record<string, string | boolean | string[] | undefined>): Promise<{ record?: Row; rows?: Row[]; note?: string }>;
+  run(
+    context: CliContext,
+    values: Record<string, string | boolean | string[] | undefined>,
+    positionals: string[],
+  ): Promise<{ record?: Row; rows?: Row[]; note?: string }>;
 }
 
+/** Changes made from the CLI are audited as the operator's. */
+export const CLI_ACTOR = { actor: 'cli' } as const;
+
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const;
 
@@ -25,7 +35,6 @@ function grantTypes(values: Record<string, unknown>) {
     ...(values['refresh-tokens'] ? ['refresh_token' as const] : []),
   ];
 }
-const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
 export const commands: Record<string, Command> = {
   'clients create': {
@@ -73,7 +82,7 @@ export const commands: Record<string, Command> = {
       const password = values['password-stdin'] ? await readStdin() : text(values.password);
       if (!email || !password) throw new UsageError('--email and a password (--password-stdin or --password) are required');
       const roles = text(values.roles)?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
-      const user = await users.createUser({ email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) });
+      const user = await users.createUser({ email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) }, CLI_ACTOR);
       return { record: { id: user.id, email: user.email, name: user.name, roles: user.roles, email_verified: user.emailVerified } };
     },
   },
@@ -110,6 +119,37 @@ export const commands: Record<string, Command> = {
 };
 
 Object.assign(commands, {
+  'users list': {
+    summary: 'List users',
+    usage: 'users list [--email EMAIL] [--limit N] [--json]',
+    options: { email: { type: 'string' }, limit: { type: 'string' } },
+    async run({ users }, values) {
+      const limit = Number(text(values.limit) ?? 100);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be 1 to 1000');
+      const { users: found } = await users.listUsers({ email: text(values.email), limit });
+      return { rows: found.map((user) => ({ id: user.id, email: user.email, name: user.name, roles: user.roles, disabled: user.disabled })) };
+    },
+  },
+  'users disable': {
+    summary: 'Disable a user and end their sessions (--enable to undo)',
+    usage: 'users disable ID [--enable] [--json]',
+    options: { enable: { type: 'boolean' } },
+    positional: 'ID',
+    async run({ users }, values, [id]) {
+      const user = await users.setUserDisabled(id ?? '', !values.enable, CLI_ACTOR);
+      return { record: { id: user.id, email: user.email, disabled: user.disabled } };
+    },
+  },
+  'users delete': {
+    summary: 'Delete a user and end their sessions',
+    usage: 'users delete ID [--json]',
+    options: {},
+    positional: 'ID',
+    async run({ users }, _values, [id]) {
+      await users.deleteUser(id ?? '', CLI_ACTOR);
+      return { record: { id, deleted: true } };
+    },
+  },
   'keys list': {
     summary: 'List signing keys (public information only)',
     usage: 'keys list [--json]',
@@ -123,7 +163,7 @@ Object.assign(commands, {
     usage: 'keys rotate [--json]',
     options: {},
     async run({ keys }) {
-      const result = await keys.rotate();
+      const result = await keys.rotate(CLI_ACTOR);
       return { record: { promoted: result.promoted, retired: result.retired, created: result.created, removed: result.removed } };
     },
   },

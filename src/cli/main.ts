@@ -4,17 +4,48 @@ import { AppError } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { commands, UsageError } from './commands.js';
 import { openCliContext } from './context.js';
+import { openDatabase } from '../db/open-database.js';
+import { serve } from '../serve.js';
 import { formatRecord, formatTable } from './output.js';
 
 // Exit codes scripts can rely on.
 const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3 } as const;
 
+// Progress goes to stderr so that stdout is only the result.
+const progressLog: Logger = { info: (line) => console.error(line), warn: (line) => console.error(line), error: (line) => console.error(line) };
+
+function print(text: string): number {
+  console.log(text);
+  return EXIT.ok;
+}
+
+/** `gatehouse migrate`: applies the committed migrations and says which. */
+async function migrate(argv: string[], environment: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes('--help')) return print('gatehouse migrate: apply database migrations (the server also does at start)');
+  try {
+    const database = await openDatabase(loadConfig(environment), progressLog, { reuseRunning: true });
+    await database.close();
+    console.log('database schema is up to date');
+    return EXIT.ok;
+  } catch (error) {
+    console.error(`gatehouse migrate: ${(error as Error).message}`);
+    return error instanceof ConfigError ? EXIT.usage : EXIT.failed;
+  }
+}
+
 function help(): string {
   const lines = Object.values(commands).map((command) => `  gatehouse ${command.usage}\n      ${command.summary}`);
+  lines.push('  gatehouse serve\n      Run the server (what npm start does)', '  gatehouse migrate\n      Apply database migrations');
   return `Usage:\n${lines.join('\n')}\n\nConfiguration comes from the same environment variables as the server (DATABASE_URL or GATEHOUSE_DATA_DIR, GATEHOUSE_SECRET).\nExit codes: 0 done, 1 failed, 2 usage error, 3 rejected input (validation or conflict).`;
 }
 
 export async function runCli(argv: string[], environment: Record<string, string | undefined>): Promise<number> {
+  if (argv[0] === 'serve') {
+    if (argv.includes('--help')) return print('gatehouse serve: run the server (what npm start does), configured by the environment');
+    await serve(environment);
+    return new Promise<number>(() => {}); // runs until a signal; serve() exits the process
+  }
+  if (argv[0] === 'migrate') return migrate(argv, environment);
   const name = argv.slice(0, 2).join(' ');
   const command = commands[name];
   if (!command) {
@@ -23,28 +54,28 @@ export async function runCli(argv: string[], environment: Record<string, string 
     return wantsHelp ? EXIT.ok : EXIT.usage;
   }
   let values: Record<string, string | boolean | string[] | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
+    ({ values, positionals } = parseArgs({
       args: argv.slice(2),
       options: { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: true,
     }));
   } catch (error) {
     console.error(`gatehouse ${name}: ${(error as Error).message}\nUsage: gatehouse ${command.usage}`);
     return EXIT.usage;
   }
-  if (values.help) {
-    console.log(`${command.summary}\n\nUsage: gatehouse ${command.usage}`);
-    return EXIT.ok;
+  if (values.help) return print(`${command.summary}\n\nUsage: gatehouse ${command.usage}`);
+  if (positionals.length !== (command.positional ? 1 : 0)) {
+    console.error(`gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`);
+    return EXIT.usage;
   }
 
-  // Progress goes to stderr so that stdout is only the result.
-  const log: Logger = { info: (line) => console.error(line), warn: (line) => console.error(line), error: (line) => console.error(line) };
   let context: Awaited<ReturnType<typeof openCliContext>> | undefined;
   try {
-    context = await openCliContext(loadConfig(environment), log);
-    const { record, rows, note } = await command.run(context, values);
+    context = await openCliContext(loadConfig(environment), progressLog);
+    const { record, rows, note } = await command.run(context, values, positionals);
     console.log(rows ? formatTable(rows, Boolean(values.json)) : formatRecord(record ?? {}, Boolean(values.json)));
     if (note && !values.json) console.error(note);
     return EXIT.ok;

@@ -2,6 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { UserService } from '../accounts/users.js';
+import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
 import { describe } from '../http/error-middleware.js';
 import type { PageRenderer } from '../http/pages.js';
@@ -26,6 +27,7 @@ export interface InteractionDependencies {
   readonly csrfKey: Buffer;
   /** The admin API's resource indicator: its scopes go to users with the `admin` role only. */
   readonly adminResource: string;
+  readonly audit: AuditLog;
   readonly log: Logger;
 }
 
@@ -58,10 +60,16 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const email = typeof body.email === 'string' ? body.email : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const user = email && password ? await deps.users.authenticate(email, password) : null;
+    const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
     if (!user) {
+      await deps.audit.record(
+        { actor: 'anonymous', ...origin },
+        { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
+      );
       ctx.status = 401;
       return renderLogin(ctx, deps, interaction, { email, error: LOGIN_FAILED });
     }
+    await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
     return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
   });
 

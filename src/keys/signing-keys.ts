@@ -130,8 +130,7 @@ export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buf
  * resource servers trust.
  */
 export async function loadSigningKeys(prisma: PrismaClient, encryptionKey: Buffer): Promise<SigningKeySet> {
-  const rows = (await prisma.signingKey.findMany({ orderBy: { createdAt: 'asc' } }))
-    .sort((a, b) => publicationOrder(a.status) - publicationOrder(b.status));
+  const rows = inPublicationOrder(await prisma.signingKey.findMany({ orderBy: { createdAt: 'asc' } }));
   if (!rows.some((row) => row.status === 'current')) throw new Error('no current signing key in the database');
   return {
     keys: rows.map((row) => JSON.parse(unseal(row.encryptedPrivateJwk, encryptionKey, row.kid)) as PrivateJwk),
@@ -144,9 +143,12 @@ export async function listSigningKeys(prisma: PrismaClient): Promise<SigningKeyS
     select: { kid: true, alg: true, status: true, createdAt: true, activatedAt: true, retiredAt: true },
     orderBy: { createdAt: 'asc' },
   });
-  return rows
-    .map((row) => ({ ...row, status: row.status as KeyStatus }))
-    .sort((a, b) => publicationOrder(a.status) - publicationOrder(b.status));
+  return inPublicationOrder(rows.map((row) => ({ ...row, status: row.status as KeyStatus })));
+}
+
+/** Signing key first, then next, then retired; oldest first within each. */
+function inPublicationOrder<T extends { status: string }>(rows: T[]): T[] {
+  return rows.sort((a, b) => publicationOrder(a.status) - publicationOrder(b.status));
 }
 
 /**

@@ -6,6 +6,7 @@ import { clientSecretMatches } from '../clients/client-secrets.js';
 import type { SigningKeySet } from '../keys/signing-keys.js';
 import type { PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
+import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
 
 export interface ProviderDependencies {
@@ -17,6 +18,7 @@ export interface ProviderDependencies {
   readonly users: UserService;
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
+  readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
 }
@@ -54,7 +56,24 @@ export function createProvider(deps: ProviderDependencies): Provider {
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   provider.use(deviceFlowMiddleware(provider, deps));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
+}
+
+/**
+ * RFC 9700 §4.14.2: a consumed refresh token presented again means it was
+ * stolen or replayed; oidc-provider (or the adapter, for a race) revoked the
+ * grant. The audit log says so.
+ */
+function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError, deps: ProviderDependencies): void {
+  if (ctx.oidc.params?.grant_type !== 'refresh_token' || !/already used/.test(error.error_detail ?? '')) return;
+  const token = ctx.oidc.entities.RefreshToken;
+  deps.audit
+    .record(
+      { actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`, requestId: String(ctx.state.requestId ?? '') || undefined, clientIp: ctx.ip },
+      { type: 'refresh_token.reuse_detected', subject: token?.accountId, details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true } },
+    )
+    .catch((failure: unknown) => deps.log.warn(`audit: ${(failure as Error).message}`));
 }
 
 /** Secure-by-default protocol choices. */

