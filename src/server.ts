@@ -17,6 +17,7 @@ import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
+import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
@@ -64,8 +65,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
 
     const pages = createPageRenderer();
     const adapter = createAdapterFactory(prisma, clients, secrets.payloadSealKey);
+    const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, audit, log });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, audit, log, deviceFlowStores });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

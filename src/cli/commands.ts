@@ -24,10 +24,22 @@ export const CLI_ACTOR = { actor: 'cli' } as const;
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const;
+
+/** authorization_code unless it is a device-only client, then the device grant and refresh tokens as asked. */
+function grantTypes(values: Record<string, unknown>) {
+  const deviceOnly = Boolean(values.device) && list(values['redirect-uri']).length === 0;
+  return [
+    ...(deviceOnly ? [] : ['authorization_code' as const]),
+    ...(values.device ? [DEVICE_CODE_GRANT] : []),
+    ...(values['refresh-tokens'] ? ['refresh_token' as const] : []),
+  ];
+}
+
 export const commands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
-    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--client-id ID] [--json]',
+    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--client-id ID] [--json]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -35,6 +47,8 @@ export const commands: Record<string, Command> = {
       public: { type: 'boolean' },
       native: { type: 'boolean' },
       'refresh-tokens': { type: 'boolean' },
+      /** RFC 8628 device grant; without --redirect-uri, a device-only client. */
+      device: { type: 'boolean' },
       'client-id': { type: 'string' },
     },
     async run({ clients }, values) {
@@ -44,7 +58,7 @@ export const commands: Record<string, Command> = {
         application_type: values.native ? 'native' : 'web',
         redirect_uris: list(values['redirect-uri']),
         post_logout_redirect_uris: list(values['post-logout-redirect-uri']),
-        grant_types: values['refresh-tokens'] ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
+        grant_types: grantTypes(values),
         token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
       });
       return { record: { ...client }, note: client.client_secret ? 'Store the client_secret now: it is not shown again.' : undefined };

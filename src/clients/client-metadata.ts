@@ -27,7 +27,11 @@ export function redirectUriProblem(value: string, applicationType: 'web' | 'nati
     : `${value} uses a custom scheme, allowed for native clients only`;
 }
 
-const grantType = z.enum(['authorization_code', 'refresh_token']);
+// RFC 8628: devices without a browser sign in with the device grant.
+const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
+const grantType = z.enum(['authorization_code', 'refresh_token', DEVICE_CODE]);
+/** Grants that can issue a refresh token. */
+const USER_GRANTS: readonly string[] = ['authorization_code', DEVICE_CODE];
 
 /** RFC 7591 §2 client metadata that Gatehouse accepts at registration. */
 export const clientMetadataSchema = z
@@ -35,10 +39,12 @@ export const clientMetadataSchema = z
     client_id: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
     client_name: z.string().min(1).max(200).optional(),
     application_type: z.enum(['web', 'native']).default('web'),
-    redirect_uris: z.array(z.string()).min(1).max(100),
+    // Required for authorization_code (checked below); a device-only client has none.
+    redirect_uris: z.array(z.string()).max(100).default([]),
     post_logout_redirect_uris: z.array(z.string()).max(100).default([]),
     grant_types: z.array(grantType).min(1).default(['authorization_code']),
-    response_types: z.array(z.literal('code')).default(['code']),
+    // Default: ['code'] with the authorization_code grant, none without it.
+    response_types: z.array(z.literal('code')).optional(),
     token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
     scope: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scope tokens').optional(),
   })
@@ -50,10 +56,20 @@ export const clientMetadataSchema = z
         if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
       }
     }
-    if (metadata.grant_types.includes('refresh_token') && !metadata.grant_types.includes('authorization_code')) {
+    if (metadata.grant_types.includes('authorization_code') && metadata.redirect_uris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one is required for authorization_code' });
+    }
+    if (!metadata.grant_types.includes('authorization_code') && metadata.response_types?.length) {
+      ctx.addIssue({ code: 'custom', path: ['response_types'], message: 'response types need the authorization_code grant' });
+    }
+    if (metadata.grant_types.includes('refresh_token') && !metadata.grant_types.some((grant) => USER_GRANTS.includes(grant))) {
       ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'refresh_token needs a grant that issues refresh tokens' });
     }
-  });
+  })
+  .transform((metadata) => ({
+    ...metadata,
+    response_types: metadata.response_types ?? (metadata.grant_types.includes('authorization_code') ? ['code' as const] : []),
+  }));
 
 export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;

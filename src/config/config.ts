@@ -71,6 +71,13 @@ const environmentSchema = z
     GATEHOUSE_JWKS_MAX_AGE: lifetime.default(600),
     /** How often each instance checks the rotation schedule and re-reads the keys (a safety net for missed notifications). */
     GATEHOUSE_KEY_CHECK_INTERVAL: interval.default(60),
+    /** Device flow (RFC 8628): how long a device code and its user code stay valid. */
+    GATEHOUSE_DEVICE_CODE_TTL: interval.default(600),
+    /** Device flow: the polling `interval` a device is told to keep (§3.2); polling faster gets slow_down (§3.5). */
+    GATEHOUSE_DEVICE_POLL_INTERVAL: interval.default(5),
+    /** Device flow: wrong user codes allowed per client IP and per browser session within the window (§5.1). */
+    GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: integer(1, 10_000).default(10),
+    GATEHOUSE_DEVICE_USER_CODE_WINDOW: interval.default(300),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
@@ -126,6 +133,12 @@ export interface Config {
     readonly jwksMaxAge: number;
     readonly checkInterval: number;
   };
+  readonly deviceFlow: {
+    readonly codeTtl: number;
+    readonly pollInterval: number;
+    readonly userCodeAttempts: number;
+    readonly userCodeWindow: number;
+  };
   readonly cleanupIntervalSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
 }
@@ -175,6 +188,12 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       publishLead: env.GATEHOUSE_KEY_PUBLISH_LEAD,
       jwksMaxAge: env.GATEHOUSE_JWKS_MAX_AGE,
       checkInterval: env.GATEHOUSE_KEY_CHECK_INTERVAL,
+    },
+    deviceFlow: {
+      codeTtl: env.GATEHOUSE_DEVICE_CODE_TTL,
+      pollInterval: env.GATEHOUSE_DEVICE_POLL_INTERVAL,
+      userCodeAttempts: env.GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS,
+      userCodeWindow: env.GATEHOUSE_DEVICE_USER_CODE_WINDOW,
     },
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
     argon2: {

@@ -4,7 +4,19 @@ import Mustache from 'mustache';
 
 const viewsDir = fileURLToPath(new URL('../../views/', import.meta.url));
 
-export type PageName = 'login' | 'consent' | 'logout' | 'logged-out' | 'error';
+const PAGE_NAMES = [
+  'login',
+  'consent',
+  'logout',
+  'logged-out',
+  'error',
+  'device-code',
+  'device-confirm',
+  'device-approved',
+  'device-denied',
+] as const;
+
+export type PageName = (typeof PAGE_NAMES)[number];
 
 export interface PageRenderer {
   /** HTML of a page inside the shared layout. Mustache escapes every `{{value}}`. */
@@ -15,7 +27,7 @@ export function createPageRenderer(): PageRenderer {
   const read = (name: string) => readFileSync(`${viewsDir}${name}.html`, 'utf8');
   const layout = read('layout');
   const pages = new Map<PageName, string>(
-    (['login', 'consent', 'logout', 'logged-out', 'error'] as const).map((name) => [name, read(name)]),
+    PAGE_NAMES.map((name) => [name, read(name)]),
   );
   return {
     render(page, view) {

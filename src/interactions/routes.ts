@@ -17,6 +17,7 @@ import {
   type ProviderRef,
 } from '../oidc/interaction-steps.js';
 import { csrfToken, csrfTokenValid } from './csrf.js';
+import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
 
 export interface InteractionDependencies {
   readonly provider: ProviderRef;
@@ -29,14 +30,6 @@ export interface InteractionDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
 }
-
-const SCOPE_DESCRIPTIONS: Record<string, string> = {
-  openid: 'Sign you in',
-  email: 'See your email address',
-  profile: 'See your name',
-  roles: 'See your roles',
-  offline_access: 'Stay signed in when you are not using it',
-};
 
 // Unknown email, wrong password and disabled account read the same.
 const LOGIN_FAILED = 'Incorrect email or password.';
@@ -135,13 +128,7 @@ function renderLogin(
 
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
-  const apis = await Promise.all(
-    Object.entries(interaction.missingResourceScopes).map(async ([identifier, scopes]) => {
-      const resource = await deps.resources.findResourceByIdentifier(identifier);
-      const described = new Map(resource?.scopes.map((scope) => [scope.name, scope.description]) ?? []);
-      return { name: resource?.name ?? identifier, scopes: scopes.map((scope) => described.get(scope) ?? scope) };
-    }),
-  );
+  const apis = await describeApiScopes(deps.resources, interaction.missingResourceScopes);
   ctx.type = 'html';
   ctx.set('Cache-Control', 'no-store');
   ctx.body = deps.pages.render('consent', {

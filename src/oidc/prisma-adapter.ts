@@ -88,8 +88,10 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
       return toPayload(id, await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } }));
     },
 
+    // User codes are short and not unique over time: an expired row (kept for
+    // the cleanup grace) may share its code with a new one. The newest wins.
     async findByUserCode(userCode) {
-      return toPayloadWithSealedId(await rows.findFirst({ where: { model, userCode } }));
+      return toPayloadWithSealedId(await rows.findFirst({ where: { model, userCode }, orderBy: { expiresAt: 'desc' } }));
     },
 
     async findByUid(uid) {

@@ -7,6 +7,7 @@ import type { SigningKeySet } from '../keys/signing-keys.js';
 import type { PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
+import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -19,6 +20,7 @@ export interface ProviderDependencies {
   readonly pages: PageRenderer;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly deviceFlowStores: DeviceFlowStores;
 }
 
 /** Scopes and the claims each releases (OIDC Core §5.4, plus `roles`). */
@@ -52,6 +54,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  provider.use(deviceFlowMiddleware(provider, deps));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
@@ -116,6 +119,7 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
     Grant: ttl.refreshToken,
     Session: ttl.session,
     Interaction: ttl.interaction,
+    DeviceCode: config.deviceFlow.codeTtl,
   };
 }
 
@@ -136,6 +140,7 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     dPoP: { enabled: false },
     userinfo: { enabled: true },
     revocation: { enabled: true },
+    deviceFlow: deviceFlowFeature(deps),
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: async (ctx, form) => {

@@ -136,6 +136,21 @@ describe('gatehouse CLI', () => {
     expect(commandHelp.stdout).toContain('Usage: gatehouse users disable ID');
   });
 
+  it('registers a device-only public client that can start the device flow', async () => {
+    const created = await gatehouseCli(['clients', 'create', '--name', 'CLI Tool', '--device', '--public', '--refresh-tokens', '--json'], environment);
+    expect(created.code).toBe(0);
+    const client = JSON.parse(created.stdout) as { client_id: string; client_secret?: string; grant_types: string[]; redirect_uris: string[] };
+    expect(client).toMatchObject({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], redirect_uris: [] });
+    expect(client.client_secret).toBeUndefined();
+    const response = await fetch(`${gatehouse.issuer}/device/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: client.client_id, scope: 'openid' }),
+    });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ user_code: expect.stringMatching(/^[A-Z]{4}-[A-Z]{4}$/) });
+  });
+
   it('a client it creates shows its escaped name on the login page', async () => {
     const created = await gatehouseCli(['clients', 'create', '--name', 'Shown <Name>', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'], environment);
     const { client_id } = JSON.parse(created.stdout) as { client_id: string };

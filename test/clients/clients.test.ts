@@ -17,6 +17,19 @@ describe('client registration', () => {
   });
   afterAll(() => database?.drop());
 
+  it('registers a device-only client without redirect URIs or response types (RFC 8628)', async () => {
+    const client = await clients.registerClient({
+      client_name: 'TV',
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+    });
+    expect(client).toMatchObject({ redirect_uris: [], response_types: [], grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] });
+    expect(client.client_secret).toBeUndefined();
+    await expect(clients.registerClient({ grant_types: ['authorization_code'] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+    await expect(clients.registerClient({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'] }))
+      .rejects.toMatchObject({ code: 'invalid_client_metadata' });
+  });
+
   it('generates a 256-bit secret for a confidential client and stores only its keyed hash', async () => {
     const client = await clients.registerClient({ client_name: 'App', redirect_uris: ['https://app.example.com/cb'] });
     expect(client.token_endpoint_auth_method).toBe('client_secret_basic');

@@ -29,6 +29,12 @@ describe('configuration', () => {
     });
   });
 
+  it('has device flow defaults: 10-minute codes, 5-second interval, 10 wrong codes per 5 minutes', () => {
+    expect(loadConfig({}).deviceFlow).toEqual({ codeTtl: 600, pollInterval: 5, userCodeAttempts: 10, userCodeWindow: 300 });
+    expect(loadConfig({ GATEHOUSE_DEVICE_CODE_TTL: '15m', GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: '3' }).deviceFlow)
+      .toMatchObject({ codeTtl: 900, userCodeAttempts: 3 });
+  });
+
   it('derives the issuer from PORT and strips a trailing slash from ISSUER', () => {
     expect(loadConfig({ PORT: '8080' }).issuer).toBe('http://localhost:8080');
     expect(loadConfig({ ISSUER: 'https://id.example.com/' }).issuer).toBe('https://id.example.com');
@@ -60,6 +66,8 @@ describe('configuration', () => {
     [{ GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '60d' }, /^GATEHOUSE_REFRESH_TOKEN_IDLE_TTL must not exceed GATEHOUSE_REFRESH_TOKEN_TTL/],
     [{ NODE_ENV: 'production' }, /^GATEHOUSE_SECRET is required when NODE_ENV=production$/],
     [{ GATEHOUSE_TRUST_PROXY: 'yes' }, /^GATEHOUSE_TRUST_PROXY /],
+    [{ GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: '0' }, /^GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS must be at least 1/],
+    [{ GATEHOUSE_DEVICE_POLL_INTERVAL: 'fast' }, /^GATEHOUSE_DEVICE_POLL_INTERVAL must be a duration/],
   ])('names the variable in one line for %o', (environment, message) => {
     const error = errorOf(environment);
     expect(error).toBeInstanceOf(ConfigError);

@@ -51,6 +51,14 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(await adapterFor('DeviceCode').findByUserCode('BCDFGHJK')).toBeUndefined();
   });
 
+  it('finds the newest device code when an expired one had the same user code', async () => {
+    const [old, fresh] = [id(), id()];
+    await adapterFor('DeviceCode').upsert(old, { jti: old, userCode: 'ZZZZXXXX' }, 1);
+    await prisma.oidcPayload.updateMany({ where: { id: storageId(old) }, data: { expiresAt: new Date(Date.now() - 60_000) } });
+    await adapterFor('DeviceCode').upsert(fresh, { jti: fresh, userCode: 'ZZZZXXXX' }, 600);
+    expect(await adapterFor('DeviceCode').findByUserCode('ZZZZXXXX')).toMatchObject({ jti: fresh });
+  });
+
   it('still returns an expired row, so oidc-provider can say "expired"', async () => {
     const code = id();
     await adapterFor('AuthorizationCode').upsert(code, { jti: code, exp: 1 }, 1);

@@ -17,6 +17,8 @@ export interface Form {
 
 export class Browser {
   private readonly cookies = new Map<string, string>();
+  /** Sent with every request (e.g. X-Forwarded-For to stand for another client IP). */
+  readonly headers: Record<string, string> = {};
 
   /** Requests `url`, following redirects until a page, or until a redirect to `stopAt` (returned as its URL). */
   async open(url: string, options: { stopAt?: string; init?: RequestInit } = {}): Promise<Page> {
@@ -57,6 +59,7 @@ export class Browser {
 
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
+    for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
     if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
     for (const cookie of response.headers.getSetCookie()) this.store(cookie);
