@@ -3,10 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { createApp } from './app.js';
+import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
 import type { Config } from './config/config.js';
 import { deriveSecrets, resolveMasterSecret } from './config/master-secret.js';
+import { listenForChanges } from './db/change-notifications.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
@@ -35,10 +37,18 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
   const secrets = deriveSecrets(masterSecret);
 
   const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
+  let stopListening = async () => {};
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2));
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
+    // Listening starts before anything is cached, so no change can be missed.
+    const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
+    const listener = await listenForChanges(databaseUrl, (topic) => {
+      cached.onChange(topic);
+      // Issue 5 (key rotation): on 'keys', reload the signing keys and swap the provider here.
+    }, log);
+    stopListening = () => listener.close();
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
@@ -52,9 +62,9 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       cookieKeys: secrets.cookieKeys,
       clientSecretKey: secrets.clientSecretKey,
       keys,
-      adapter: createAdapterFactory(prisma, clients, secrets.keyEncryptionKey),
+      adapter: createAdapterFactory(prisma, cached.clients, secrets.keyEncryptionKey),
       users,
-      resources,
+      resources: cached.resources,
       pages,
       log,
     });
@@ -87,10 +97,12 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       async stop() {
         stopCleanup();
         await closeServer(server);
+        await stopListening();
         await closeDatabase();
       },
     };
   } catch (error) {
+    await stopListening().catch(() => {});
     await closeDatabase().catch(() => {});
     throw error;
   }

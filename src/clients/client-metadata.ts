@@ -27,7 +27,34 @@ export function redirectUriProblem(value: string, applicationType: 'web' | 'nati
     : `${value} uses a custom scheme, allowed for native clients only`;
 }
 
-const grantType = z.enum(['authorization_code', 'refresh_token']);
+const grantType = z.enum(['authorization_code', 'refresh_token', 'client_credentials']);
+
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
+/** An RFC 8707 resource indicator: an absolute URI without a fragment (§2). */
+const resourceIndicator = z
+  .url({ error: 'must be an absolute URI' })
+  .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)');
+
+/**
+ * Signature algorithms a `private_key_jwt` client may sign its assertion with
+ * (RFC 7523 §3). No `none` and no HMAC: secrets are stored hashed and an
+ * assertion must prove possession of a private key.
+ */
+export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+
+/** A public JWK, as RFC 7517 §4 names its members; private members are refused. */
+const publicJwk = z
+  .object({ kty: z.enum(['RSA', 'EC', 'OKP']), kid: z.string().max(200).optional(), alg: z.string().optional(), use: z.literal('sig').optional() })
+  .catchall(z.unknown())
+  .superRefine((jwk, ctx) => {
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
+      if (member in jwk) ctx.addIssue({ code: 'custom', message: `must be a public key (has "${member}")` });
+    }
+    if (jwk.alg !== undefined && !(CLIENT_ASSERTION_ALGS as readonly string[]).includes(jwk.alg)) {
+      ctx.addIssue({ code: 'custom', path: ['alg'], message: `must be one of ${CLIENT_ASSERTION_ALGS.join(', ')}` });
+    }
+  });
 
 /** RFC 7591 §2 client metadata that Gatehouse accepts at registration. */
 export const clientMetadataSchema = z
@@ -35,12 +62,24 @@ export const clientMetadataSchema = z
     client_id: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
     client_name: z.string().min(1).max(200).optional(),
     application_type: z.enum(['web', 'native']).default('web'),
-    redirect_uris: z.array(z.string()).min(1).max(100),
+    // Required for clients that use the authorization endpoint (checked below).
+    redirect_uris: z.array(z.string()).max(100).default([]),
     post_logout_redirect_uris: z.array(z.string()).max(100).default([]),
     grant_types: z.array(grantType).min(1).default(['authorization_code']),
-    response_types: z.array(z.literal('code')).default(['code']),
-    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-    scope: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scope tokens').optional(),
+    // Defaults to ['code'] with authorization_code and to [] without it (below).
+    response_types: z.array(z.literal('code')).optional(),
+    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+    token_endpoint_auth_signing_alg: z.enum(CLIENT_ASSERTION_ALGS).optional(),
+    jwks: z.object({ keys: z.array(publicJwk).min(1).max(20) }).strict().optional(),
+    jwks_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    scope: z.string().regex(scopeToken, 'must be space-separated scope tokens').optional(),
+    /** The API a client_credentials request without `resource` gets a token for (RFC 8707 §2). */
+    default_resource: resourceIndicator.optional(),
+    /**
+     * The APIs this client serves as a resource server: it may introspect
+     * tokens whose audience is one of them (RFC 7662 §2.1, §4).
+     */
+    introspection_resources: z.array(resourceIndicator).max(100).optional(),
   })
   .strict()
   .superRefine((metadata, ctx) => {
@@ -50,10 +89,34 @@ export const clientMetadataSchema = z
         if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
       }
     }
-    if (metadata.grant_types.includes('refresh_token') && !metadata.grant_types.includes('authorization_code')) {
+    const grants = new Set(metadata.grant_types);
+    if (grants.has('refresh_token') && !grants.has('authorization_code')) {
       ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'refresh_token needs a grant that issues refresh tokens' });
     }
-  });
-
+    if (grants.has('authorization_code') && metadata.redirect_uris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one redirect URI is required for authorization_code' });
+    }
+    if (!grants.has('authorization_code') && metadata.response_types?.length) {
+      ctx.addIssue({ code: 'custom', path: ['response_types'], message: 'code needs the authorization_code grant' });
+    }
+    // RFC 6749 §4.4: only a confidential client may use client_credentials.
+    if (grants.has('client_credentials') && metadata.token_endpoint_auth_method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+    }
+    const usesKeys = metadata.token_endpoint_auth_method === 'private_key_jwt';
+    if (usesKeys && !metadata.jwks === !metadata.jwks_uri) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs exactly one of jwks or jwks_uri' });
+    }
+    if (!usesKeys && (metadata.jwks || metadata.jwks_uri || metadata.token_endpoint_auth_signing_alg)) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients' });
+    }
+    if (metadata.default_resource && !grants.has('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'is for client_credentials clients' });
+    }
+  })
+  .transform(({ response_types, ...metadata }) => ({
+    ...metadata,
+    response_types: response_types ?? (metadata.grant_types.includes('authorization_code') ? ['code' as const] : []),
+  }));
 export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;
 export type ClientMetadata = z.output<typeof clientMetadataSchema>;

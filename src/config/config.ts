@@ -56,6 +56,14 @@ const environmentSchema = z
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: duration.default(14 * 86400),
     GATEHOUSE_SESSION_TTL: duration.default(14 * 86400),
     GATEHOUSE_INTERACTION_TTL: duration.default(3600),
+    /** Upper bound on any access token's lifetime, whatever an API asks for. */
+    GATEHOUSE_MAX_ACCESS_TOKEN_TTL: duration.default(3600),
+    /**
+     * How long a cached client or API may be used without asking Postgres.
+     * Changes reach every instance at once via LISTEN/NOTIFY; this is the
+     * safety net if a notification is lost.
+     */
+    GATEHOUSE_CACHE_TTL: duration.default(30),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: duration.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
@@ -100,6 +108,10 @@ export interface Config {
     readonly interaction: number;
   };
   readonly cleanupIntervalSeconds: number;
+  /** Seconds; see GATEHOUSE_MAX_ACCESS_TOKEN_TTL. */
+  readonly maxAccessTokenTtl: number;
+  /** Seconds; see GATEHOUSE_CACHE_TTL. */
+  readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
 }
 
@@ -144,6 +156,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       interaction: env.GATEHOUSE_INTERACTION_TTL,
     },
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
+    maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
+    cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

@@ -3,6 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../db/prisma.js';
 import type { ClientService } from '../clients/clients.js';
 import { seal, unseal } from '../keys/encryption.js';
+import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
 const CONSUMABLE_LABEL: Record<string, string> = {
@@ -48,6 +49,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 
   return {
     async upsert(id, payload, expiresIn) {
+      if (model === 'ReplayDetection') return recordOnce(prisma, id, payload, expiresIn);
       const { jti: _jti, ...rest } = payload;
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
@@ -105,6 +107,35 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
   };
 }
 
+/**
+ * ReplayDetection rows remember a client assertion's `jti` (RFC 7523 §3 item
+ * 7: single use). oidc-provider checks `find` then saves, which two concurrent
+ * requests (or two instances) could both pass: the insert is conditional, and
+ * the loser is refused as the stock check would refuse it. DPoP, the other
+ * user of this model, is not enabled.
+ */
+async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+  const { jti: _jti, ...rest } = payload;
+  const inserted = await prisma.$executeRaw`
+    INSERT INTO oidc_payloads (model, id, payload, expires_at)
+    VALUES ('ReplayDetection', ${storageId(id)}, ${JSON.stringify(rest)}::jsonb, now() + make_interval(secs => ${expiresIn ?? 600}))
+    ON CONFLICT (model, id) DO NOTHING`;
+  if (inserted === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+}
+
+/**
+ * RFC 7591 `scope` lists every scope a client may ask for, API scopes
+ * included. oidc-provider accepts only its own (OpenID) scopes there, so it
+ * gets those as `scope` and the whole list as `allowed_scope`, which
+ * resource-indicators.ts checks API scopes against.
+ */
+function withScopeSplit(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { scope, ...rest } = metadata;
+  if (typeof scope !== 'string') return rest;
+  const oidcScopes = scope.split(' ').filter((value) => OIDC_SCOPES.has(value));
+  return { ...rest, allowed_scope: scope, ...(oidcScopes.length ? { scope: oidcScopes.join(' ') } : {}) };
+}
+
 function clientAdapter(clients: ClientService): Adapter {
   const readOnly = async () => {
     throw new Error('clients are managed by Gatehouse, not through oidc-provider');
@@ -117,7 +148,7 @@ function clientAdapter(clients: ClientService): Adapter {
       // gets the keyed hash, and compareClientSecret (provider.ts) hashes what
       // the client presents before comparing.
       return {
-        ...stored.metadata,
+        ...withScopeSplit(stored.metadata),
         client_id: clientId,
         ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
       } as AdapterPayload;
