@@ -93,7 +93,9 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
         RETURNING grant_id`;
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
       const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-      if (row?.grantId) await rows.deleteMany({ where: { grantId: row.grantId } });
+      // The grant's tokens and the Grant itself: JWT access tokens, which are
+      // not stored, introspect as inactive once their grant is gone.
+      if (row?.grantId) await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
       throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
     },
 
