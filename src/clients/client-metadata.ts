@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -53,6 +54,11 @@ const publicJwk = z
     }
     if (jwk.alg !== undefined && !(CLIENT_ASSERTION_ALGS as readonly string[]).includes(jwk.alg)) {
       ctx.addIssue({ code: 'custom', path: ['alg'], message: `must be one of ${CLIENT_ASSERTION_ALGS.join(', ')}` });
+    }
+    try {
+      createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a usable public key' });
     }
   });
 
