@@ -77,7 +77,8 @@ export const clientMetadataSchema = z
     token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
     token_endpoint_auth_signing_alg: z.enum(CLIENT_ASSERTION_ALGS).optional(),
     jwks: z.object({ keys: z.array(publicJwk).min(1).max(20) }).strict().optional(),
-    jwks_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    // oidc-provider fetches it only over https (RFC 7591 §2 calls for TLS).
+    jwks_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
     scope: z.string().regex(scopeToken, 'must be space-separated scope tokens').optional(),
     /** The API a client_credentials request without `resource` gets a token for (RFC 8707 §2). */
     default_resource: resourceIndicator.optional(),

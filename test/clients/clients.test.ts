@@ -117,6 +117,7 @@ describe('service (client_credentials) registration', () => {
     ['a default_resource with a fragment', { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/#x' }],
     ['a default_resource on a client without client_credentials', { redirect_uris: ['https://a.example.com/cb'], default_resource: 'https://api.example.test/' }],
     ['a JWK that is not a key', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] } }],
+    ['an http jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/jwks.json' }],
     ['a malformed scope', { grant_types: ['client_credentials'], scope: 'items:read  items:write' }],
   ])('refuses %s with invalid_client_metadata', async (_case, metadata) => {
     await expect(clients.registerClient(metadata as never)).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata' });
