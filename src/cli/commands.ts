@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises';
+import type { ClientMetadataInput } from '../clients/client-metadata.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
 
@@ -14,7 +16,7 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 export const commands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
-    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--client-id ID] [--json]',
+    usage: 'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--json]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -22,19 +24,60 @@ export const commands: Record<string, Command> = {
       public: { type: 'boolean' },
       native: { type: 'boolean' },
       'refresh-tokens': { type: 'boolean' },
+      grant: { type: 'string', multiple: true },
+      scope: { type: 'string' },
+      'default-resource': { type: 'string' },
+      introspects: { type: 'string', multiple: true },
+      'auth-method': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'jwks-uri': { type: 'string' },
       'client-id': { type: 'string' },
     },
     async run({ clients }, values) {
-      const client = await clients.registerClient({
+      const grants = new Set(list(values.grant).length ? list(values.grant) : ['authorization_code']);
+      if (values['refresh-tokens']) grants.add('refresh_token');
+      const jwksFile = text(values['jwks-file']);
+      const metadata: Record<string, unknown> = {
         client_id: text(values['client-id']),
         client_name: text(values.name),
         application_type: values.native ? 'native' : 'web',
         redirect_uris: list(values['redirect-uri']),
         post_logout_redirect_uris: list(values['post-logout-redirect-uri']),
-        grant_types: values['refresh-tokens'] ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
-        token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
-      });
+        grant_types: [...grants],
+        token_endpoint_auth_method: values.public ? 'none' : (text(values['auth-method']) ?? 'client_secret_basic'),
+        scope: text(values.scope),
+        default_resource: text(values['default-resource']),
+        introspection_resources: list(values.introspects).length ? list(values.introspects) : undefined,
+        jwks: jwksFile ? await readJson(jwksFile) : undefined,
+        jwks_uri: text(values['jwks-uri']),
+      };
+      // Zod validates the whole object (grant names, auth method, keys) in registerClient.
+      const client = await clients.registerClient(metadata as ClientMetadataInput);
       return { record: { ...client }, note: client.client_secret ? 'Store the client_secret now: it is not shown again.' : undefined };
+    },
+  },
+
+  'clients rotate-secret': {
+    summary: "Replace a client's secret (the old one stops working at every instance)",
+    usage: 'clients rotate-secret --client-id ID [--json]',
+    options: { 'client-id': { type: 'string' } },
+    async run({ clients }, values) {
+      const clientId = text(values['client-id']);
+      if (!clientId) throw new UsageError('--client-id is required');
+      const rotated = await clients.rotateClientSecret(clientId);
+      return { record: { ...rotated }, note: 'Store the client_secret now: it is not shown again.' };
+    },
+  },
+
+  'clients delete': {
+    summary: 'Delete a client (it stops authenticating at every instance; its tokens introspect as inactive)',
+    usage: 'clients delete --client-id ID [--json]',
+    options: { 'client-id': { type: 'string' } },
+    async run({ clients }, values) {
+      const clientId = text(values['client-id']);
+      if (!clientId) throw new UsageError('--client-id is required');
+      await clients.deleteClient(clientId);
+      return { record: { client_id: clientId, deleted: true } };
     },
   },
 
@@ -88,6 +131,14 @@ export const commands: Record<string, Command> = {
     },
   },
 };
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read JSON from ${path}: ${(error as Error).message}`);
+  }
+}
 
 export class UsageError extends Error {
   override name = 'UsageError';
