@@ -23,6 +23,8 @@ const SECRET = 'benchmark-secret-that-is-at-least-32-characters';
 const API = 'https://bench-api.example.test/';
 const CONCURRENCY = [1, 16, 64] as const;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '4');
+/** Modes alternate round after round and each figure is the best round's: others' load on a shared machine only ever lowers a figure. */
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 const MAX_REQUESTS = 200_000;
 const PASSWORD = 'benchmark password long enough';
 const root = new URL('../', import.meta.url);
@@ -41,17 +43,20 @@ async function main(): Promise<void> {
   // Others' work on a shared machine skews every figure: recorded with them.
   const loadAverageAtStart = round(loadavg()[0] ?? 0, 2);
   console.error(`measuring the RS256 signing limit on one core…`);
-  const signingLimit = measureSigningLimit(2048, 3);
+  let signingLimit = measureSigningLimit(2048, 3);
   console.error(`  ${signingLimit} signatures/s`);
 
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const postgres = await startEmbeddedPostgres({ dataDir, database: 'gatehouse' });
-  const modes: ModeResult[] = [];
+  const rounds: ModeResult[][] = [];
   try {
     await applyMigrations(postgres.connectionString);
     const service = await setUp(postgres.connectionString);
-    for (const workers of [0, cores]) {
-      modes.push(await measureMode(postgres.connectionString, workers, service, signingLimit, cores));
+    for (let pass = 1; pass <= ROUNDS; pass += 1) {
+      if (pass > 1) signingLimit = Math.max(signingLimit, measureSigningLimit(2048, 3));
+      const modes: ModeResult[] = [];
+      for (const workers of [0, cores]) modes.push(await measureMode(postgres.connectionString, workers, service, signingLimit, cores));
+      rounds.push(modes);
     }
   } finally {
     await postgres.stop();
@@ -69,13 +74,14 @@ async function main(): Promise<void> {
       loadAverageAtStart,
       loadAverageAtEnd: round(loadavg()[0] ?? 0, 2),
     },
-    settings: { secondsPerRun: SECONDS, keyBits: 2048, loadGenerator: 'node:http keep-alive, same machine' },
+    settings: { secondsPerRun: SECONDS, rounds: ROUNDS, keyBits: 2048, loadGenerator: 'node:http keep-alive, same machine', figures: 'best round per cell' },
     signingLimitPerCore: signingLimit,
-    modes,
+    modes: bestOf(rounds, signingLimit, cores),
+    rounds,
   };
   await mkdir(new URL('bench/results/', root), { recursive: true });
   await writeFile(new URL('bench/results/latest.json', root), `${JSON.stringify(results, null, 2)}\n`);
-  printTable(results.machine, signingLimit, cores, modes);
+  printTable(results.machine, signingLimit, cores, results.modes);
   console.log('\nwrote bench/results/latest.json');
 }
 
@@ -158,6 +164,26 @@ async function measureMode(
   }
 }
 
+/** Per mode, endpoint and concurrency, the round with the most requests per second; the highest peak RSS. */
+function bestOf(rounds: ModeResult[][], signingLimit: number, cores: number): ModeResult[] {
+  const best = <T extends LoadResult>(runs: T[][], index: number): T =>
+    runs.map((run) => run[index] as T).reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  return (rounds[0] ?? []).map((first, modeIndex) => {
+    const same = rounds.map((modes) => modes[modeIndex] as ModeResult);
+    return {
+      mode: first.mode,
+      serverProcesses: first.serverProcesses,
+      clientCredentials: first.clientCredentials.map((_, index) => {
+        const result = best(same.map((mode) => mode.clientCredentials), index);
+        return { ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) };
+      }),
+      refreshToken: first.refreshToken.map((_, index) => best(same.map((mode) => mode.refreshToken), index)),
+      jwks: first.jwks.map((_, index) => best(same.map((mode) => mode.jwks), index)),
+      peakRssMiB: Math.max(...same.map((mode) => mode.peakRssMiB)),
+    };
+  });
+}
+
 /** Starts bench/server.ts (npm start's entry, or a cluster of it) and waits until it answers. */
 async function startServer(databaseUrl: string, workers: number) {
   const port = await findFreePort();
@@ -229,7 +255,7 @@ function printTable(machine: { cpu: string; cores: number; node: string; loadAve
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
-  console.log('\nratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).');
+  console.log(`\nBest of ${ROUNDS} alternating rounds per cell. ratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).`);
 }
 
 main().then(
