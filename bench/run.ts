@@ -29,12 +29,14 @@ const MAX_REQUESTS = 200_000;
 const PASSWORD = 'benchmark password long enough';
 const root = new URL('../', import.meta.url);
 
+type Measured = LoadResult & { serverCpuMsPerRequest: number; serverCores: number };
+
 interface ModeResult {
   readonly mode: string;
   readonly serverProcesses: number;
-  readonly clientCredentials: (LoadResult & { ratio: number })[];
-  readonly refreshToken: LoadResult[];
-  readonly jwks: LoadResult[];
+  readonly clientCredentials: (Measured & { ratio: number })[];
+  readonly refreshToken: Measured[];
+  readonly jwks: Measured[];
   readonly peakRssMiB: number;
 }
 
@@ -123,7 +125,7 @@ async function measureMode(
 
     const ccResults = [];
     for (const concurrency of CONCURRENCY) {
-      const result = await runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, clientCredentials);
+      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, clientCredentials));
       ccResults.push({ ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) });
       console.error(`  client_credentials c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
     }
@@ -139,19 +141,19 @@ async function measureMode(
           signInForRefreshToken(config, { email: 'bench@example.test', password: PASSWORD, resource: API })));
         chains.push(...batch);
       }
-      const result = await runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
+      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
         const answer = await http.postForm('/token', { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API }, { authorization: appBasic });
         if (answer.status !== 200) return false;
         chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
         return true;
-      });
+      }));
       refreshResults.push(result);
       console.error(`  refresh_token c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
     }
 
     const jwksResults = [];
     for (const concurrency of CONCURRENCY) {
-      const result = await runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async () => (await http.get('/jwks')).status === 200);
+      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async () => (await http.get('/jwks')).status === 200));
       jwksResults.push(result);
       console.error(`  jwks c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
     }
@@ -166,7 +168,7 @@ async function measureMode(
 
 /** Per mode, endpoint and concurrency, the round with the most requests per second; the highest peak RSS. */
 function bestOf(rounds: ModeResult[][], signingLimit: number, cores: number): ModeResult[] {
-  const best = <T extends LoadResult>(runs: T[][], index: number): T =>
+  const best = <T extends Measured>(runs: T[][], index: number): T =>
     runs.map((run) => run[index] as T).reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
   return (rounds[0] ?? []).map((first, modeIndex) => {
     const same = rounds.map((modes) => modes[modeIndex] as ModeResult);
@@ -227,6 +229,30 @@ async function startServer(databaseUrl: string, workers: number) {
   };
 }
 
+/**
+ * Adds the CPU the server's processes (all their threads, the signing thread
+ * pool included) spent per successful request: unlike requests per second, it
+ * does not depend on what else the shared machine is doing.
+ */
+async function measured<T extends LoadResult>(pids: number[], run: () => Promise<T>): Promise<T & { serverCpuMsPerRequest: number; serverCores: number }> {
+  const before = await cpuMs(pids);
+  const result = await run();
+  const spent = (await cpuMs(pids)) - before;
+  const succeeded = Math.max(1, result.requests - result.errors);
+  return { ...result, serverCpuMsPerRequest: round(spent / succeeded, 3), serverCores: round(spent / 1000 / result.seconds, 2) };
+}
+
+/** utime + stime of the processes, in ms (Linux /proc, clock ticks of 10 ms). */
+async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks * 10;
+}
+
 /** Sum of each server process's peak resident set (VmHWM, Linux). */
 async function peakRss(pids: number[]): Promise<number> {
   let kib = 0;
@@ -240,15 +266,15 @@ async function peakRss(pids: number[]): Promise<number> {
 function printTable(machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number; loadAverageAtEnd: number }, signingLimit: number, cores: number, modes: ModeResult[]): void {
   console.log(`\nGatehouse benchmark on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (1-min load average ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd} at end)`);
   console.log(`RS256 signing limit: ${signingLimit}/s per core → ${signingLimit * cores}/s on ${cores} cores\n`);
-  const header = ['mode', 'endpoint', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'loadgen cores'];
+  const header = ['mode', 'endpoint', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'server CPU ms/req', 'server cores', 'loadgen cores'];
   const rows: string[][] = [];
   for (const mode of modes) {
     for (const [endpoint, results] of [['client_credentials', mode.clientCredentials], ['refresh_token', mode.refreshToken], ['jwks', mode.jwks]] as const) {
-      for (const result of results as (LoadResult & { ratio?: number })[]) {
-        rows.push([mode.mode, endpoint, String(result.concurrency), String(result.perSecond), String(result.p50Ms), String(result.p99Ms), String(result.errors), result.ratio === undefined ? '' : result.ratio.toFixed(2), String(result.loadGeneratorCores)]);
+      for (const result of results as (Measured & { ratio?: number })[]) {
+        rows.push([mode.mode, endpoint, String(result.concurrency), String(result.perSecond), String(result.p50Ms), String(result.p99Ms), String(result.errors), result.ratio === undefined ? '' : result.ratio.toFixed(2), String(result.serverCpuMsPerRequest), String(result.serverCores), String(result.loadGeneratorCores)]);
       }
     }
-    rows.push([mode.mode, `peak RSS ${mode.peakRssMiB} MiB (${mode.serverProcesses} process${mode.serverProcesses > 1 ? 'es' : ''})`, '', '', '', '', '', '', '']);
+    rows.push([mode.mode, `peak RSS ${mode.peakRssMiB} MiB (${mode.serverProcesses} process${mode.serverProcesses > 1 ? 'es' : ''})`, '', '', '', '', '', '', '', '', '']);
   }
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
@@ -256,6 +282,7 @@ function printTable(machine: { cpu: string; cores: number; node: string; loadAve
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
   console.log(`\nBest of ${ROUNDS} alternating rounds per cell. ratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).`);
+  console.log(`One RS256 signature costs ${round(1000 / signingLimit, 3)} ms of CPU here: server CPU ms/req above that is what is not signing.`);
 }
 
 main().then(
