@@ -5,10 +5,12 @@ import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
+import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
 import type { Config } from './config/config.js';
 import { deriveSecrets, resolveMasterSecret } from './config/master-secret.js';
+import { listenForChanges } from './db/change-notifications.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
@@ -51,6 +53,15 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     const users = createUserService(prisma, createPasswordHasher(config.argon2));
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
+    // One LISTEN connection per instance serves every cache. It starts before
+    // anything is cached or loaded, so no change can be missed.
+    const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
+    let reloadKeys = () => {};
+    const listener = await listenForChanges(databaseUrl, (topic) => {
+      cached.onChange(topic);
+      if (topic === 'keys') reloadKeys();
+    }, log);
+    closers.push(() => listener.close());
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
@@ -64,16 +75,15 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     const initialKeys = await keys.load();
 
     const pages = createPageRenderer();
-    const adapter = createAdapterFactory(prisma, clients, secrets.payloadSealKey);
+    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources, pages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
     let currentKeys = initialKeys;
-    const keyWatcher = await watchSigningKeys({
-      databaseUrl,
+    const keyWatcher = watchSigningKeys({
       initial: initialKeys,
       load: keys.load,
       onChange: (keySet) => {
@@ -85,6 +95,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
       log,
     });
     closers.push(() => keyWatcher.close());
+    reloadKeys = keyWatcher.reload;
+    keyWatcher.reload(); // a change between the load above and now
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
     closers.push(() => keyMaintenance.stop());
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);

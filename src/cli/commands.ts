@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { deriveSecrets } from '../config/master-secret.js';
 import { reencryptSigningKeys } from '../keys/signing-keys.js';
+import type { ClientMetadataInput } from '../clients/client-metadata.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
 
@@ -26,20 +27,23 @@ const text = (value: unknown): string | undefined => (typeof value === 'string' 
 
 const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const;
 
-/** authorization_code unless it is a device-only client, then the device grant and refresh tokens as asked. */
-function grantTypes(values: Record<string, unknown>) {
+/**
+ * --grant as given, else authorization_code (none for a device-only client:
+ * --device without --redirect-uri); --device and --refresh-tokens add theirs.
+ */
+function grantTypes(values: Record<string, unknown>): string[] {
+  const explicit = list(values.grant);
   const deviceOnly = Boolean(values.device) && list(values['redirect-uri']).length === 0;
-  return [
-    ...(deviceOnly ? [] : ['authorization_code' as const]),
-    ...(values.device ? [DEVICE_CODE_GRANT] : []),
-    ...(values['refresh-tokens'] ? ['refresh_token' as const] : []),
-  ];
+  const grants = new Set(explicit.length ? explicit : deviceOnly ? [] : ['authorization_code']);
+  if (values.device) grants.add(DEVICE_CODE_GRANT);
+  if (values['refresh-tokens']) grants.add('refresh_token');
+  return [...grants];
 }
 
 export const commands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
-    usage: 'clients create --name NAME --redirect-uri URI [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--client-id ID] [--json]',
+    usage: 'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--json]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -49,19 +53,58 @@ export const commands: Record<string, Command> = {
       'refresh-tokens': { type: 'boolean' },
       /** RFC 8628 device grant; without --redirect-uri, a device-only client. */
       device: { type: 'boolean' },
+      grant: { type: 'string', multiple: true },
+      scope: { type: 'string' },
+      'default-resource': { type: 'string' },
+      introspects: { type: 'string', multiple: true },
+      'auth-method': { type: 'string' },
+      'jwks-file': { type: 'string' },
+      'jwks-uri': { type: 'string' },
       'client-id': { type: 'string' },
     },
     async run({ clients }, values) {
-      const client = await clients.registerClient({
+      const jwksFile = text(values['jwks-file']);
+      const metadata: Record<string, unknown> = {
         client_id: text(values['client-id']),
         client_name: text(values.name),
         application_type: values.native ? 'native' : 'web',
         redirect_uris: list(values['redirect-uri']),
         post_logout_redirect_uris: list(values['post-logout-redirect-uri']),
         grant_types: grantTypes(values),
-        token_endpoint_auth_method: values.public ? 'none' : 'client_secret_basic',
-      });
+        token_endpoint_auth_method: values.public ? 'none' : (text(values['auth-method']) ?? 'client_secret_basic'),
+        scope: text(values.scope),
+        default_resource: text(values['default-resource']),
+        introspection_resources: list(values.introspects).length ? list(values.introspects) : undefined,
+        jwks: jwksFile ? await readJson(jwksFile) : undefined,
+        jwks_uri: text(values['jwks-uri']),
+      };
+      // Zod validates the whole object (grant names, auth method, keys) in registerClient.
+      const client = await clients.registerClient(metadata as ClientMetadataInput);
       return { record: { ...client }, note: client.client_secret ? 'Store the client_secret now: it is not shown again.' : undefined };
+    },
+  },
+
+  'clients rotate-secret': {
+    summary: "Replace a client's secret (the old one stops working at every instance)",
+    usage: 'clients rotate-secret --client-id ID [--json]',
+    options: { 'client-id': { type: 'string' } },
+    async run({ clients }, values) {
+      const clientId = text(values['client-id']);
+      if (!clientId) throw new UsageError('--client-id is required');
+      const rotated = await clients.rotateClientSecret(clientId);
+      return { record: { ...rotated }, note: 'Store the client_secret now: it is not shown again.' };
+    },
+  },
+
+  'clients delete': {
+    summary: 'Delete a client (it stops authenticating at every instance; its tokens introspect as inactive)',
+    usage: 'clients delete --client-id ID [--json]',
+    options: { 'client-id': { type: 'string' } },
+    async run({ clients }, values) {
+      const clientId = text(values['client-id']);
+      if (!clientId) throw new UsageError('--client-id is required');
+      await clients.deleteClient(clientId);
+      return { record: { client_id: clientId, deleted: true } };
     },
   },
 
@@ -180,6 +223,14 @@ Object.assign(commands, {
     },
   },
 } satisfies Record<string, Command>);
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8'));
+  } catch (error) {
+    throw new UsageError(`cannot read JSON from ${path}: ${(error as Error).message}`);
+  }
+}
 
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];

@@ -1,3 +1,4 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
@@ -29,9 +30,41 @@ export function redirectUriProblem(value: string, applicationType: 'web' | 'nati
 
 // RFC 8628: devices without a browser sign in with the device grant.
 const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-const grantType = z.enum(['authorization_code', 'refresh_token', DEVICE_CODE]);
+const grantType = z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE]);
 /** Grants that can issue a refresh token. */
 const USER_GRANTS: readonly string[] = ['authorization_code', DEVICE_CODE];
+
+const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
+
+/** An RFC 8707 resource indicator: an absolute URI without a fragment (§2). */
+const resourceIndicator = z
+  .url({ error: 'must be an absolute URI' })
+  .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)');
+
+/**
+ * Signature algorithms a `private_key_jwt` client may sign its assertion with
+ * (RFC 7523 §3). No `none` and no HMAC: secrets are stored hashed and an
+ * assertion must prove possession of a private key.
+ */
+export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as const;
+
+/** A public JWK, as RFC 7517 §4 names its members; private members are refused. */
+const publicJwk = z
+  .object({ kty: z.enum(['RSA', 'EC', 'OKP']), kid: z.string().max(200).optional(), alg: z.string().optional(), use: z.literal('sig').optional() })
+  .catchall(z.unknown())
+  .superRefine((jwk, ctx) => {
+    for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
+      if (member in jwk) ctx.addIssue({ code: 'custom', message: `must be a public key (has "${member}")` });
+    }
+    if (jwk.alg !== undefined && !(CLIENT_ASSERTION_ALGS as readonly string[]).includes(jwk.alg)) {
+      ctx.addIssue({ code: 'custom', path: ['alg'], message: `must be one of ${CLIENT_ASSERTION_ALGS.join(', ')}` });
+    }
+    try {
+      createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'is not a usable public key' });
+    }
+  });
 
 /** RFC 7591 §2 client metadata that Gatehouse accepts at registration. */
 export const clientMetadataSchema = z
@@ -39,14 +72,25 @@ export const clientMetadataSchema = z
     client_id: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
     client_name: z.string().min(1).max(200).optional(),
     application_type: z.enum(['web', 'native']).default('web'),
-    // Required for authorization_code (checked below); a device-only client has none.
+    // Required for clients that use the authorization endpoint (checked below).
     redirect_uris: z.array(z.string()).max(100).default([]),
     post_logout_redirect_uris: z.array(z.string()).max(100).default([]),
     grant_types: z.array(grantType).min(1).default(['authorization_code']),
-    // Default: ['code'] with the authorization_code grant, none without it.
+    // Defaults to ['code'] with authorization_code and to [] without it (below).
     response_types: z.array(z.literal('code')).optional(),
-    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post']).default('client_secret_basic'),
-    scope: z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/, 'must be space-separated scope tokens').optional(),
+    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+    token_endpoint_auth_signing_alg: z.enum(CLIENT_ASSERTION_ALGS).optional(),
+    jwks: z.object({ keys: z.array(publicJwk).min(1).max(20) }).strict().optional(),
+    // oidc-provider fetches it only over https (RFC 7591 §2 calls for TLS).
+    jwks_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
+    scope: z.string().regex(scopeToken, 'must be space-separated scope tokens').optional(),
+    /** The API a client_credentials request without `resource` gets a token for (RFC 8707 §2). */
+    default_resource: resourceIndicator.optional(),
+    /**
+     * The APIs this client serves as a resource server: it may introspect
+     * tokens whose audience is one of them (RFC 7662 §2.1, §4).
+     */
+    introspection_resources: z.array(resourceIndicator).max(100).optional(),
   })
   .strict()
   .superRefine((metadata, ctx) => {
@@ -56,19 +100,34 @@ export const clientMetadataSchema = z
         if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
       }
     }
-    if (metadata.grant_types.includes('authorization_code') && metadata.redirect_uris.length === 0) {
-      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one is required for authorization_code' });
-    }
-    if (!metadata.grant_types.includes('authorization_code') && metadata.response_types?.length) {
-      ctx.addIssue({ code: 'custom', path: ['response_types'], message: 'response types need the authorization_code grant' });
-    }
-    if (metadata.grant_types.includes('refresh_token') && !metadata.grant_types.some((grant) => USER_GRANTS.includes(grant))) {
+    const grants = new Set(metadata.grant_types);
+    if (grants.has('refresh_token') && !metadata.grant_types.some((grant) => USER_GRANTS.includes(grant))) {
       ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'refresh_token needs a grant that issues refresh tokens' });
     }
+    if (grants.has('authorization_code') && metadata.redirect_uris.length === 0) {
+      ctx.addIssue({ code: 'custom', path: ['redirect_uris'], message: 'at least one redirect URI is required for authorization_code' });
+    }
+    if (!grants.has('authorization_code') && metadata.response_types?.length) {
+      ctx.addIssue({ code: 'custom', path: ['response_types'], message: 'code needs the authorization_code grant' });
+    }
+    // RFC 6749 §4.4: only a confidential client may use client_credentials.
+    if (grants.has('client_credentials') && metadata.token_endpoint_auth_method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+    }
+    const usesKeys = metadata.token_endpoint_auth_method === 'private_key_jwt';
+    if (usesKeys && !metadata.jwks === !metadata.jwks_uri) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs exactly one of jwks or jwks_uri' });
+    }
+    if (!usesKeys && (metadata.jwks || metadata.jwks_uri || metadata.token_endpoint_auth_signing_alg)) {
+      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients' });
+    }
+    if (metadata.default_resource && !grants.has('client_credentials')) {
+      ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'is for client_credentials clients' });
+    }
   })
-  .transform((metadata) => ({
+  .transform(({ response_types, ...metadata }) => ({
     ...metadata,
-    response_types: metadata.response_types ?? (metadata.grant_types.includes('authorization_code') ? ['code' as const] : []),
+    response_types: response_types ?? (metadata.grant_types.includes('authorization_code') ? ['code' as const] : []),
   }));
 
 export type ClientMetadataInput = z.input<typeof clientMetadataSchema>;

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { PrismaClient } from '../db/prisma.js';
 import { Prisma } from '../db/prisma.js';
+import { notifyChange, type Notifier } from '../db/change-notifications.js';
 import { AppError } from '../http/errors.js';
 import { clientMetadataSchema, type ClientMetadata, type ClientMetadataInput } from './client-metadata.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
@@ -32,10 +33,14 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       }
       const { client_id: requestedId, ...metadata } = parsed.data;
       const clientId = requestedId ?? randomBytes(16).toString('base64url');
-      const secret = metadata.token_endpoint_auth_method === 'none' ? undefined : generateClientSecret();
+      const secret = usesSecret(metadata.token_endpoint_auth_method) ? generateClientSecret() : undefined;
       try {
-        await prisma.client.create({
-          data: { id: clientId, metadata, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
+        await prisma.$transaction(async (tx) => {
+          await tx.client.create({
+            data: { id: clientId, metadata: metadata as Prisma.InputJsonObject, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
+          });
+          // Instances that cached "no such client" must look again.
+          await notifyChange(notifierFor(tx), 'clients');
         });
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
@@ -44,6 +49,33 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         throw error;
       }
       return { client_id: clientId, ...metadata, ...(secret ? { client_secret: secret } : {}) };
+    },
+
+    /**
+     * Replaces a confidential client's secret; the old one stops working at
+     * every instance once they hear the change (LISTEN/NOTIFY). Returns the new
+     * secret, shown once.
+     */
+    async rotateClientSecret(clientId: string): Promise<{ client_id: string; client_secret: string }> {
+      const secret = generateClientSecret();
+      await prisma.$transaction(async (tx) => {
+        const row = await tx.client.findUnique({ where: { id: clientId } });
+        if (!row) throw new AppError(404, 'client_not_found', `no client ${clientId}`);
+        const method = (row.metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
+        if (!usesSecret(method)) throw new AppError(400, 'invalid_client_metadata', `client ${clientId} does not authenticate with a secret`);
+        await tx.client.update({ where: { id: clientId }, data: { secretHash: hashClientSecret(secret, secretKey) } });
+        await notifyChange(notifierFor(tx), 'clients');
+      });
+      return { client_id: clientId, client_secret: secret };
+    },
+
+    /** Deletes a client; it stops authenticating at every instance. Tokens it holds then introspect as inactive. */
+    async deleteClient(clientId: string): Promise<void> {
+      await prisma.$transaction(async (tx) => {
+        const { count } = await tx.client.deleteMany({ where: { id: clientId } });
+        if (count === 0) throw new AppError(404, 'client_not_found', `no client ${clientId}`);
+        await notifyChange(notifierFor(tx), 'clients');
+      });
     },
 
     async findStoredClient(clientId: string): Promise<StoredClient | null> {
@@ -55,3 +87,13 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
 }
 
 export type ClientService = ReturnType<typeof createClientService>;
+
+/** client_secret_basic and client_secret_post; RFC 7591 §2 defaults to basic. */
+function usesSecret(method: string | undefined): boolean {
+  return method === undefined || method === 'client_secret_basic' || method === 'client_secret_post';
+}
+
+/** notifyChange through a Prisma transaction, so the notice is sent on commit only. */
+export function notifierFor(tx: Pick<Prisma.TransactionClient, '$executeRawUnsafe'>): Notifier {
+  return (sql, ...values) => tx.$executeRawUnsafe(sql, ...values);
+}

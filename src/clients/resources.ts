@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import type { PrismaClient } from '../db/prisma.js';
 import { Prisma } from '../db/prisma.js';
+import { notifyChange } from '../db/change-notifications.js';
 import { AppError } from '../http/errors.js';
+import { notifierFor } from './clients.js';
 
 /** An API that access tokens are issued for (RFC 8707 resource indicator). */
 export interface Resource {
@@ -36,7 +38,12 @@ export function createResourceService(prisma: PrismaClient) {
       }
       const { identifier, name, scopes, access_token_ttl } = parsed.data;
       try {
-        const row = await prisma.resource.create({ data: { identifier, name, scopes, accessTokenTtl: access_token_ttl } });
+        const row = await prisma.$transaction(async (tx) => {
+          const created = await tx.resource.create({ data: { identifier, name, scopes, accessTokenTtl: access_token_ttl } });
+          // Instances that cached "no such API" must look again.
+          await notifyChange(notifierFor(tx), 'resources');
+          return created;
+        });
         return toResource(row);
       } catch (error) {
         if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {

@@ -78,6 +78,14 @@ const environmentSchema = z
     /** Device flow: wrong user codes allowed per client IP and per browser session within the window (§5.1). */
     GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: integer(1, 10_000).default(10),
     GATEHOUSE_DEVICE_USER_CODE_WINDOW: interval.default(300),
+    /** Upper bound on any access token's lifetime, whatever an API asks for. */
+    GATEHOUSE_MAX_ACCESS_TOKEN_TTL: lifetime.default(3600),
+    /**
+     * How long a cached client or API may be used without asking Postgres.
+     * Changes reach every instance at once via LISTEN/NOTIFY; this is the
+     * safety net if a notification is lost.
+     */
+    GATEHOUSE_CACHE_TTL: interval.default(30),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
@@ -140,6 +148,10 @@ export interface Config {
     readonly userCodeWindow: number;
   };
   readonly cleanupIntervalSeconds: number;
+  /** Seconds; see GATEHOUSE_MAX_ACCESS_TOKEN_TTL. */
+  readonly maxAccessTokenTtl: number;
+  /** Seconds; see GATEHOUSE_CACHE_TTL. */
+  readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
 }
 
@@ -196,6 +208,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       userCodeWindow: env.GATEHOUSE_DEVICE_USER_CODE_WINDOW,
     },
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
+    maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
+    cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

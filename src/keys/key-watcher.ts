@@ -1,9 +1,7 @@
-import { listenForChanges } from '../db/change-notifications.js';
 import type { Logger } from '../log.js';
 import type { SigningKeySet } from './signing-keys.js';
 
 export interface KeyWatcherOptions {
-  readonly databaseUrl: string;
   readonly initial: SigningKeySet;
   readonly load: () => Promise<SigningKeySet>;
   /** Called with each new key set (different fingerprint). */
@@ -14,10 +12,10 @@ export interface KeyWatcherOptions {
 }
 
 /**
- * Keeps an instance's keys in step with the database: reloads on a `keys`
+ * Keeps an instance's keys in step with the database: `reload()` on a `keys`
  * notification from any instance, and every `intervalSeconds` regardless.
  */
-export async function watchSigningKeys(options: KeyWatcherOptions): Promise<{ close(): Promise<void> }> {
+export function watchSigningKeys(options: KeyWatcherOptions): { reload(): void; close(): Promise<void> } {
   let fingerprint = options.initial.fingerprint;
   let running: Promise<void> | undefined;
   let again = false;
@@ -48,15 +46,12 @@ export async function watchSigningKeys(options: KeyWatcherOptions): Promise<{ cl
     });
   };
 
-  const listener = await listenForChanges(options.databaseUrl, (topic) => topic === 'keys' && requestReload(), options.log);
-  // A change between the initial load and LISTEN would otherwise wait for the timer.
-  requestReload();
   const timer = setInterval(requestReload, options.intervalSeconds * 1000);
   timer.unref();
   return {
+    reload: requestReload,
     async close() {
       clearInterval(timer);
-      await listener.close();
       await running;
     },
   };

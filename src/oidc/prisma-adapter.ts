@@ -3,6 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../db/prisma.js';
 import type { ClientService } from '../clients/clients.js';
 import { seal, unseal } from '../keys/encryption.js';
+import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
 const CONSUMABLE_LABEL: Record<string, string> = {
@@ -68,6 +69,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 
   return {
     async upsert(id, payload, expiresIn) {
+      if (model === 'ReplayDetection') return recordOnce(prisma, id, payload, expiresIn);
       const { jti: _jti, ...rest } = sealSessionCookie(payload, sealKey);
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
@@ -112,12 +114,11 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
          WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
         RETURNING grant_id`;
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
-      // The winner may still save tokens after this: deleting the Grant itself
-      // makes oidc-provider refuse them (validateGrant: "grant not found").
       const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-      if (row?.grantId) {
-        await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
-      }
+      // The grant's tokens and the Grant itself: tokens the winner saves later
+      // are refused (validateGrant: "grant not found"), and JWT access tokens,
+      // which are not stored, introspect as inactive once their grant is gone.
+      if (row?.grantId) await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
       throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
     },
 
@@ -129,6 +130,35 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
       await rows.deleteMany({ where: { model, grantId } });
     },
   };
+}
+
+/**
+ * ReplayDetection rows remember a client assertion's `jti` (RFC 7523 §3 item
+ * 7: single use). oidc-provider checks `find` then saves, which two concurrent
+ * requests (or two instances) could both pass: the insert is conditional, and
+ * the loser is refused as the stock check would refuse it. DPoP, the other
+ * user of this model, is not enabled.
+ */
+async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
+  const { jti: _jti, ...rest } = payload;
+  const inserted = await prisma.$executeRaw`
+    INSERT INTO oidc_payloads (model, id, payload, expires_at)
+    VALUES ('ReplayDetection', ${storageId(id)}, ${JSON.stringify(rest)}::jsonb, now() + make_interval(secs => ${expiresIn ?? 600}))
+    ON CONFLICT (model, id) DO NOTHING`;
+  if (inserted === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+}
+
+/**
+ * RFC 7591 `scope` lists every scope a client may ask for, API scopes
+ * included. oidc-provider accepts only its own (OpenID) scopes there, so it
+ * gets those as `scope` and the whole list as `allowed_scope`, which
+ * resource-indicators.ts checks API scopes against.
+ */
+function withScopeSplit(metadata: Record<string, unknown>): Record<string, unknown> {
+  const { scope, ...rest } = metadata;
+  if (typeof scope !== 'string') return rest;
+  const oidcScopes = scope.split(' ').filter((value) => OIDC_SCOPES.has(value));
+  return { ...rest, allowed_scope: scope, ...(oidcScopes.length ? { scope: oidcScopes.join(' ') } : {}) };
 }
 
 function clientAdapter(clients: ClientService): Adapter {
@@ -143,7 +173,7 @@ function clientAdapter(clients: ClientService): Adapter {
       // gets the keyed hash, and compareClientSecret (provider.ts) hashes what
       // the client presents before comparing.
       return {
-        ...stored.metadata,
+        ...withScopeSplit(stored.metadata),
         client_id: clientId,
         ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
       } as AdapterPayload;

@@ -1,4 +1,5 @@
-import Provider, { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import type Koa from 'koa';
+import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/config.js';
 import type { UserService } from '../accounts/users.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -8,13 +9,18 @@ import type { PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
+import { createAccessTokenJwts } from './access-token-jwts.js';
+import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
+import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
+import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
+import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
   readonly cookieKeys: string[];
   readonly clientSecretKey: Buffer;
   readonly keys: SigningKeySet;
-  readonly adapter: NonNullable<Configuration['adapter']>;
+  readonly adapter: (model: string) => Adapter;
   readonly users: UserService;
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
@@ -23,13 +29,7 @@ export interface ProviderDependencies {
   readonly deviceFlowStores: DeviceFlowStores;
 }
 
-/** Scopes and the claims each releases (OIDC Core §5.4, plus `roles`). */
-export const CLAIMS_BY_SCOPE = {
-  openid: ['sub'],
-  email: ['email', 'email_verified'],
-  profile: ['name'],
-  roles: ['roles'],
-} as const;
+export { CLAIMS_BY_SCOPE } from './scopes.js';
 
 export function createProvider(deps: ProviderDependencies): Provider {
   const configuration: Configuration = {
@@ -37,12 +37,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
     jwks: { keys: deps.keys.keys },
     cookies: { keys: deps.cookieKeys },
     claims: { ...CLAIMS_BY_SCOPE } as unknown as Configuration['claims'],
-    scopes: ['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE).filter((scope) => scope !== 'openid')],
+    scopes: [...OIDC_SCOPES],
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
     findAccount: findAccount(deps.users),
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    extraTokenClaims,
     ttl: lifetimes(deps.config),
     features: features(deps),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -54,6 +56,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
+  const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
+  provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
   provider.use(deviceFlowMiddleware(provider, deps));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
@@ -116,6 +121,8 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
       const now = Math.floor(Date.now() / 1000);
       return refreshTokenLifetime({ now, familyStart: token.iiat ?? token.iat ?? now, ...ttl });
     },
+    // RFC 6749 §4.4 tokens: the API's lifetime (resource-indicators.ts caps it).
+    ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? Math.min(600, config.maxAccessTokenTtl),
     Grant: ttl.refreshToken,
     Session: ttl.session,
     Interaction: ttl.interaction,
@@ -139,8 +146,9 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     pushedAuthorizationRequests: { enabled: false },
     dPoP: { enabled: false },
     userinfo: { enabled: true },
-    revocation: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
+    clientCredentials: { enabled: true },
+    ...introspectionFeatures(),
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: async (ctx, form) => {
@@ -152,22 +160,10 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
         ctx.body = deps.pages.render('logged-out', { title: 'Signed out', client: ctx.oidc.client?.clientName });
       },
     },
-    // RFC 8707: access tokens for a registered API are RS256 JWTs (RFC 9068).
-    resourceIndicators: {
-      enabled: true,
-      useGrantedResource: () => true,
-      getResourceServerInfo: async (_ctx, indicator) => {
-        const resource = await deps.resources.findResourceByIdentifier(indicator);
-        if (!resource) throw new errors.InvalidTarget(`${indicator} is not a registered API`);
-        return {
-          audience: resource.identifier,
-          scope: resource.scopes.map((scope) => scope.name).join(' '),
-          accessTokenTTL: resource.accessTokenTtl,
-          accessTokenFormat: 'jwt',
-          jwt: { sign: { alg: 'RS256' } },
-        };
-      },
-    },
+    resourceIndicators: resourceIndicators({
+      findResourceByIdentifier: (identifier) => deps.resources.findResourceByIdentifier(identifier),
+      maxAccessTokenTtl: deps.config.maxAccessTokenTtl,
+    }),
   };
 }
 

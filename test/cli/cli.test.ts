@@ -63,6 +63,38 @@ describe('gatehouse CLI', () => {
     expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
   });
 
+  it('registers a service client; rotate-secret and delete take effect at the running server', async () => {
+    await gatehouse.resources.createResource({ identifier: 'https://reports.example.test/', name: 'Reports', scopes: ['reports:read'] });
+    const created = await gatehouseCli(
+      ['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--scope', 'reports:read', '--default-resource', 'https://reports.example.test/', '--json'],
+      environment,
+    );
+    expect(created.code).toBe(0);
+    const client = JSON.parse(created.stdout) as { client_id: string; client_secret: string; redirect_uris: string[] };
+    expect(client.redirect_uris).toEqual([]);
+    const tokenStatus = async (secret: string) => {
+      const response = await fetch(`${gatehouse.issuer}/token`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: 'grant_type=client_credentials',
+      });
+      const body = (await response.json()) as { scope?: string };
+      return { status: response.status, scope: body.scope };
+    };
+    expect(await tokenStatus(client.client_secret)).toEqual({ status: 200, scope: 'reports:read' });
+
+    const rotated = await gatehouseCli(['clients', 'rotate-secret', '--client-id', client.client_id, '--json'], environment);
+    expect(rotated.code).toBe(0);
+    const { client_secret: newSecret } = JSON.parse(rotated.stdout) as { client_secret: string };
+    await expect.poll(async () => (await tokenStatus(client.client_secret)).status, { timeout: 15_000, interval: 100 }).toBe(401);
+    expect((await tokenStatus(newSecret)).status).toBe(200);
+
+    const deleted = await gatehouseCli(['clients', 'delete', '--client-id', client.client_id], environment);
+    expect(deleted.code).toBe(0);
+    await expect.poll(async () => (await tokenStatus(newSecret)).status, { timeout: 15_000, interval: 100 }).toBe(401);
+    expect((await gatehouseCli(['clients', 'delete', '--client-id', client.client_id], environment)).code).toBe(3);
+  });
+
   it('prints a readable record by default', async () => {
     const created = await gatehouseCli(['clients', 'create', '--name', 'Native', '--public', '--native', '--redirect-uri', 'com.example.app:/cb'], environment);
     expect(created.code).toBe(0);

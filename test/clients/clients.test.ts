@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redirectUriProblem } from '../../src/clients/client-metadata.js';
 import { clientSecretMatches } from '../../src/clients/client-secrets.js';
@@ -81,6 +81,80 @@ describe('client registration', () => {
     await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], unknown_field: 1 } as never)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], grant_types: ['refresh_token'] })).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     await expect(clients.registerClient({ redirect_uris: [] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+  });
+});
+
+describe('service (client_credentials) registration', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+  let clients: ClientService;
+  const key = randomBytes(32);
+  const { n, e } = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
+  const rsaJwk = { kty: 'RSA' as const, n: n as string, e: e as string, kid: 'k1' };
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+    clients = createClientService(database.prisma, key);
+  });
+  afterAll(() => database?.drop());
+
+  it('registers a client_credentials-only client without redirect URIs or response types', async () => {
+    const client = await clients.registerClient({ grant_types: ['client_credentials'], scope: 'items:read', default_resource: 'https://api.example.test/' });
+    expect(client).toMatchObject({ redirect_uris: [], response_types: [], grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' });
+    expect(client.client_secret).toEqual(expect.any(String));
+  });
+
+  it('still requires a redirect URI for authorization_code clients', async () => {
+    await expect(clients.registerClient({ grant_types: ['authorization_code', 'client_credentials'] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+    await expect(clients.registerClient({})).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+  });
+
+  it('registers a private_key_jwt client with jwks or jwks_uri and gives it no secret', async () => {
+    const withJwks = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] } });
+    expect(withJwks).not.toHaveProperty('client_secret');
+    expect((await clients.findStoredClient(withJwks.client_id))?.secretHash).toBeNull();
+    const withUri = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://svc.example.test/jwks.json', token_endpoint_auth_signing_alg: 'ES256' });
+    expect(withUri.token_endpoint_auth_signing_alg).toBe('ES256');
+  });
+
+  it.each([
+    ['a public client_credentials client', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'none' }],
+    ['private_key_jwt without keys', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt' }],
+    ['private_key_jwt with both jwks and jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, jwks_uri: 'https://svc.example.test/jwks' }],
+    ['an HMAC signing alg', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, token_endpoint_auth_signing_alg: 'HS256' }],
+    ['alg none', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, token_endpoint_auth_signing_alg: 'none' }],
+    ['a symmetric key in jwks', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }],
+    ['a private key in jwks', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, d: 'private' }] } }],
+    ['a key marked for HS256', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, alg: 'HS256' }] } }],
+    ['client_secret_jwt', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_jwt' }],
+    ['jwks on a secret client', { grant_types: ['client_credentials'], jwks: { keys: [rsaJwk] } }],
+    ['a default_resource with a fragment', { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/#x' }],
+    ['a default_resource on a client without client_credentials', { redirect_uris: ['https://a.example.com/cb'], default_resource: 'https://api.example.test/' }],
+    ['a JWK that is not a key', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] } }],
+    ['an http jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/jwks.json' }],
+    ['a malformed scope', { grant_types: ['client_credentials'], scope: 'items:read  items:write' }],
+  ])('refuses %s with invalid_client_metadata', async (_case, metadata) => {
+    await expect(clients.registerClient(metadata as never)).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata' });
+  });
+
+  it('rotates a secret: only the new one matches', async () => {
+    const client = await clients.registerClient({ grant_types: ['client_credentials'] });
+    const rotated = await clients.rotateClientSecret(client.client_id);
+    const stored = await clients.findStoredClient(client.client_id);
+    expect(clientSecretMatches(rotated.client_secret, stored?.secretHash as string, key)).toBe(true);
+    expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, key)).toBe(false);
+  });
+
+  it('deletes a client, and answers 404 for an unknown one', async () => {
+    const client = await clients.registerClient({ grant_types: ['client_credentials'] });
+    await clients.deleteClient(client.client_id);
+    expect(await clients.findStoredClient(client.client_id)).toBeNull();
+    await expect(clients.deleteClient(client.client_id)).rejects.toMatchObject({ status: 404 });
+    await expect(clients.rotateClientSecret('no-such-client')).rejects.toMatchObject({ status: 404 });
+  });
+
+  it('refuses to rotate the secret of a client without one', async () => {
+    const client = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] } });
+    await expect(clients.rotateClientSecret(client.client_id)).rejects.toMatchObject({ status: 400 });
   });
 });
 

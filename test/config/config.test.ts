@@ -45,6 +45,13 @@ describe('configuration', () => {
     expect(config.ttl).toMatchObject({ accessToken: 900, idToken: 900, refreshToken: 60 * 86400, session: 43200 });
   });
 
+  it('reads the service settings: access-token cap and cache TTL', () => {
+    expect(loadConfig({})).toMatchObject({ maxAccessTokenTtl: 3600, cacheTtlSeconds: 30 });
+    expect(loadConfig({ GATEHOUSE_MAX_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_CACHE_TTL: '5s' })).toMatchObject({ maxAccessTokenTtl: 900, cacheTtlSeconds: 5 });
+    expect(errorOf({ GATEHOUSE_CACHE_TTL: 'soon' }).message).toMatch(/^GATEHOUSE_CACHE_TTL /);
+    expect(errorOf({ GATEHOUSE_MAX_ACCESS_TOKEN_TTL: '0' }).message).toMatch(/^GATEHOUSE_MAX_ACCESS_TOKEN_TTL /);
+  });
+
   it('treats an empty variable as unset', () => {
     expect(loadConfig({ PORT: '', DATABASE_URL: '' })).toMatchObject({ port: 3000, databaseUrl: undefined });
   });

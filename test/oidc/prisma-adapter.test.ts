@@ -29,6 +29,18 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(await adapterFor('RefreshToken').find(token)).toMatchObject({ jti: token, grantId: 'g1', accountId: 'a' });
   });
 
+  it('records a client assertion jti once: a second record, even a concurrent one, is invalid_client', async () => {
+    const jti = id();
+    const results = await Promise.allSettled([1, 2, 3].map(() => adapterFor('ReplayDetection').upsert(jti, { jti, iss: 'svc' }, 60)));
+    expect(results.filter((result) => result.status === 'fulfilled')).toHaveLength(1);
+    for (const result of results.filter((outcome) => outcome.status === 'rejected')) {
+      expect((result as PromiseRejectedResult).reason).toMatchObject({ error: 'invalid_client' });
+    }
+    expect(await adapterFor('ReplayDetection').find(jti)).toMatchObject({ iss: 'svc' });
+    const row = await prisma.oidcPayload.findUnique({ where: { model_id: { model: 'ReplayDetection', id: storageId(jti) } } });
+    expect((row?.expiresAt?.getTime() ?? 0) - Date.now()).toBeGreaterThan(30_000);
+  });
+
   it('finds a session by uid and gives back its id, sealed at rest', async () => {
     const sessionId = id();
     await adapterFor('Session').upsert(sessionId, { jti: sessionId, uid: 'uid-1', accountId: 'a' }, 60);

@@ -1,0 +1,31 @@
+import * as oidc from 'openid-client';
+import { Browser } from '../test/support/browser.js';
+
+export const REDIRECT_URI = 'http://127.0.0.1:8765/callback';
+
+/**
+ * A refresh token obtained the way an app gets one: authorization code + PKCE
+ * through the real login and consent pages (the end-to-end tests' browser).
+ */
+export async function signInForRefreshToken(
+  config: oidc.Configuration,
+  input: { email: string; password: string; resource: string },
+): Promise<string> {
+  const browser = new Browser();
+  const verifier = oidc.randomPKCECodeVerifier();
+  const url = oidc.buildAuthorizationUrl(config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid offline_access',
+    prompt: 'consent',
+    resource: input.resource,
+    code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+  let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+  if (page.html.includes('/login"')) page = await browser.submit(page, '/login', { email: input.email, password: input.password }, { stopAt: REDIRECT_URI });
+  if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
+  if (!page.url.startsWith(REDIRECT_URI)) throw new Error(`sign-in failed: ${page.status}`);
+  const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier }, { resource: input.resource });
+  if (!tokens.refresh_token) throw new Error('no refresh token');
+  return tokens.refresh_token;
+}

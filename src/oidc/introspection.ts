@@ -1,0 +1,115 @@
+import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import type { AccessTokenClaims, AccessTokenJwts } from './access-token-jwts.js';
+
+type Features = NonNullable<Configuration['features']>;
+type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
+
+/**
+ * Who may introspect a token (RFC 7662 §2.1, §4): an authenticated
+ * confidential client that either is the token's client, or serves one of the
+ * token's audiences (its `introspection_resources` metadata lists the API
+ * identifiers it is the resource server for). Anyone else learns only
+ * `active: false`, so a resource server cannot probe another API's tokens.
+ */
+export function mayIntrospect(caller: OidcClient, tokenClientId: string | undefined, audience: string | string[] | undefined): boolean {
+  if (caller.clientAuthMethod === 'none') return false;
+  if (caller.clientId === tokenClientId) return true;
+  const serves = introspectionResourcesOf(caller);
+  const audiences = audience === undefined ? [] : Array.isArray(audience) ? audience : [audience];
+  return audiences.some((value) => serves.has(value));
+}
+
+function introspectionResourcesOf(client: OidcClient): Set<string> {
+  const value = (client as unknown as Record<string, unknown>).introspection_resources;
+  return new Set(Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
+}
+
+/** RFC 7662 introspection and RFC 7009 revocation, with Gatehouse's policies. */
+export function introspectionFeatures() {
+  return {
+    introspection: {
+      enabled: true as const,
+      allowedPolicy: (_ctx: KoaContextWithOIDC, client: OidcClient, token: { clientId?: string | undefined }) =>
+        mayIntrospect(client, token.clientId, (token as { aud?: string | string[] }).aud),
+    },
+    revocation: { enabled: true } satisfies Features['revocation'],
+  };
+}
+
+/**
+ * JWT access tokens carry the grant they were issued under, so that
+ * introspection can tell when the grant was revoked (refresh token revoked
+ * or replayed). Client-credentials tokens have no grant.
+ */
+export const extraTokenClaims: NonNullable<Configuration['extraTokenClaims']> = (_ctx, token) => {
+  const { grantId, resourceServer } = token as { grantId?: string; resourceServer?: unknown };
+  return grantId && resourceServer ? { grant_id: grantId } : undefined;
+};
+
+/**
+ * oidc-provider authenticates the caller at its introspection and revocation
+ * endpoints, then refuses JWTs (`unsupported_token_type`: it does not store
+ * them). Gatehouse answers for its own JWT access tokens here, after that
+ * client authentication: verified signature, not revoked, client still
+ * registered, grant still live.
+ */
+export function structuredTokenEndpoints(jwts: AccessTokenJwts) {
+  return async function answerForJwtAccessTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route !== 'introspection' && route !== 'revocation') return;
+    const caller = ctx.oidc.client;
+    const token = ctx.oidc.params?.token;
+    const body = ctx.body as { error?: unknown } | undefined;
+    if (!caller || typeof token !== 'string' || ctx.status !== 400 || body?.error !== 'unsupported_token_type') return;
+
+    if (route === 'introspection') {
+      ctx.status = 200;
+      ctx.body = await introspect(ctx, jwts, caller, token);
+    } else {
+      await revoke(ctx, jwts, caller, token);
+    }
+  };
+}
+
+/** RFC 7662 §2.2. */
+async function introspect(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller: OidcClient, token: string) {
+  const claims = await jwts.verify(token);
+  if (!claims || !mayIntrospect(caller, claims.client_id, claims.aud)) return { active: false };
+  if (!(await isLive(ctx, jwts, claims))) return { active: false };
+  return {
+    active: true,
+    scope: claims.scope,
+    client_id: claims.client_id,
+    sub: claims.sub,
+    aud: claims.aud,
+    exp: claims.exp,
+    iat: claims.iat,
+    iss: claims.iss,
+    jti: claims.jti,
+    token_type: 'Bearer',
+  };
+}
+
+async function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTokenClaims): Promise<boolean> {
+  const { provider } = ctx.oidc;
+  const [client, revoked] = await Promise.all([provider.Client.find(claims.client_id), jwts.isRevoked(claims)]);
+  if (!client || revoked) return false;
+  if (claims.grant_id === undefined) return true;
+  const grant = await provider.Grant.find(claims.grant_id, { ignoreExpiration: true });
+  return Boolean(grant && !grant.isExpired && grant.clientId === claims.client_id);
+}
+
+/** RFC 7009 §2.1-2.2: only the token's client may revoke it; an invalid token is a 200. */
+async function revoke(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller: OidcClient, token: string) {
+  const claims = await jwts.verify(token);
+  if (claims && claims.client_id !== caller.clientId) {
+    // The same answer oidc-provider gives for another client's opaque token.
+    ctx.status = 400;
+    ctx.body = { error: 'invalid_request', error_description: 'client is not authorized to revoke the presented token' };
+    return;
+  }
+  if (claims) await jwts.revoke(claims);
+  ctx.status = 200;
+  ctx.body = '';
+}
