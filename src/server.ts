@@ -2,7 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
-import { adminAudience, createAdminApi, ensureAdminApiResource } from './admin/admin-api.js';
+import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
 import { cacheLookups } from './clients/cached-lookups.js';
@@ -39,7 +39,12 @@ export interface RunningGatehouse {
 }
 
 /** Start-up in order: secret → database → migrations → admin user → keys → provider → listen. */
-export async function startGatehouse(config: Config, log: Logger): Promise<RunningGatehouse> {
+export interface StartOptions {
+  /** Where a one-time message with a secret goes (the generated admin client): the console, never the log. */
+  readonly announce?: (text: string) => void;
+}
+
+export async function startGatehouse(config: Config, log: Logger, options: StartOptions = {}): Promise<RunningGatehouse> {
   const masterSecret = await resolveMasterSecret(config.secret, config.dataDir, log.warn);
   const secrets = deriveSecrets(masterSecret);
 
@@ -70,7 +75,8 @@ export async function startGatehouse(config: Config, log: Logger): Promise<Runni
     const audit = createAuditLog(prisma);
 
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
-    await keys.ensure();
+    const firstStart = await keys.ensure();
+    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 

@@ -1,6 +1,6 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
-import type { PrismaClient } from '../db/prisma.js';
-import { Prisma } from '../db/prisma.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -53,10 +53,6 @@ const publicFields = {
 
 function assertEmail(email: string): void {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');

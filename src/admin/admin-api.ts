@@ -8,7 +8,9 @@ import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
 import { createAdminAuthenticator } from './admin-auth.js';
 import { adminRouter } from './admin-router.js';
+import { clientRoutes } from './clients/routes.js';
 import { eventRoutes } from './events/routes.js';
+import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
 
@@ -31,7 +33,13 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
-    routes: [...userRoutes(deps.users), ...keyRoutes(deps.keys), ...eventRoutes(deps.prisma)],
+    routes: [
+      ...clientRoutes(deps.clients),
+      ...resourceRoutes(deps.resources),
+      ...userRoutes(deps.users),
+      ...keyRoutes(deps.keys),
+      ...eventRoutes(deps.prisma),
+    ],
     authenticate: createAdminAuthenticator({
       issuer: deps.issuer,
       audience: adminAudience(deps.issuer),
@@ -55,4 +63,43 @@ const ADMIN_SCOPES = [
 /** The admin API is itself a registered API (RFC 8707): its tokens name it as audience. */
 export function ensureAdminApiResource(resources: ResourceService, issuer: string) {
   return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600 });
+}
+
+/** The admin client's metadata: a service that may get admin tokens with client credentials (RFC 6749 §4.4). */
+const adminClientMetadata = (issuer: string) => ({
+  client_name: 'Gatehouse admin',
+  grant_types: ['client_credentials' as const],
+  token_endpoint_auth_method: 'client_secret_basic' as const,
+  scope: 'admin',
+  default_resource: adminAudience(issuer),
+});
+
+export const BOOTSTRAP_ADMIN_CLIENT_ID = 'gatehouse-admin';
+
+/**
+ * With GATEHOUSE_ADMIN_CLIENT_ID/SECRET: that client, exactly, at every start
+ * (a changed secret replaces the old). Without them, on the installation's
+ * first start only: a generated one whose credentials are announced once.
+ */
+export async function ensureAdminClient(
+  clients: ClientService,
+  issuer: string,
+  configured: { clientId: string; secret: string } | undefined,
+  firstStart: boolean,
+  announce: (text: string) => void,
+): Promise<void> {
+  if (configured) {
+    await clients.ensureClient(configured.clientId, adminClientMetadata(issuer), configured.secret);
+    return;
+  }
+  if (!firstStart || (await clients.getClient(BOOTSTRAP_ADMIN_CLIENT_ID))) return;
+  const created = await clients.registerClient({ client_id: BOOTSTRAP_ADMIN_CLIENT_ID, ...adminClientMetadata(issuer) });
+  announce(
+    [
+      'Admin API client created. Its secret is shown only this once:',
+      `  client_id:     ${created.client_id}`,
+      `  client_secret: ${created.client_secret}`,
+      `Get an admin token: curl -u '${created.client_id}:<client_secret>' -d grant_type=client_credentials ${issuer}/token`,
+    ].join('\n'),
+  );
 }

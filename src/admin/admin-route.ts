@@ -15,6 +15,8 @@ export interface AdminRoute<Body = unknown, Query = unknown> {
   readonly summary: string;
   readonly scope: string;
   readonly body?: z.ZodType<Body>;
+  /** Error code for an invalid body field (default `invalid_request`; RFC 7591 has its own). */
+  readonly bodyErrorCode?: (field: string) => string;
   readonly query?: z.ZodType<Query>;
   /** The success response's schema (documentation); absent for 204. */
   readonly response?: z.ZodType;

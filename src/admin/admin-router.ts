@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import { z } from 'zod';
 import type { AuditContext } from '../audit/events.js';
 import { describe } from '../http/error-middleware.js';
-import { AppError } from '../http/errors.js';
+import { AppError, parseOrThrow } from '../http/errors.js';
 import type { Logger } from '../log.js';
 import { scopeAllows, type AdminAuthResult } from './admin-auth.js';
 import type { AdminRoute } from './admin-route.js';
@@ -50,8 +50,8 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
     router[route.method](route.path, async (ctx) => {
       const audit = await authorize(ctx, route, deps);
       if (!audit) return;
-      const body = route.body ? await parseBody(ctx, route.body) : undefined;
-      const query = route.query ? parse(route.query, ctx.query, 'query') : undefined;
+      const body = route.body ? await parseBody(ctx, route.body, route.bodyErrorCode) : undefined;
+      const query = route.query ? parseOrThrow(route.query, ctx.query) : undefined;
       const result = await route.handle({ params: ctx.params as Record<string, string>, body, query, audit });
       ctx.status = route.status;
       if (route.status !== 204) ctx.body = result;
@@ -81,16 +81,8 @@ async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDepen
   return { actor: result.caller.actor, ...origin };
 }
 
-async function parseBody<T>(ctx: Context, schema: z.ZodType<T>): Promise<T> {
+async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
   if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
   await json(ctx, async () => {});
-  return parse(schema, ctx.request.body ?? {}, 'body');
-}
-
-function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const field = issue?.path.length ? issue.path.join('.') : where;
-  throw new AppError(400, 'invalid_request', `${field}: ${issue?.message ?? 'invalid'}`);
+  return parseOrThrow(schema, ctx.request.body ?? {}, codeFor);
 }

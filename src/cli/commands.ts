@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { deriveSecrets } from '../config/master-secret.js';
 import { reencryptSigningKeys } from '../keys/signing-keys.js';
 import type { ClientMetadataInput } from '../clients/client-metadata.js';
+import { AppError } from '../http/errors.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
 
@@ -79,7 +80,7 @@ export const commands: Record<string, Command> = {
         jwks_uri: text(values['jwks-uri']),
       };
       // Zod validates the whole object (grant names, auth method, keys) in registerClient.
-      const client = await clients.registerClient(metadata as ClientMetadataInput);
+      const client = await clients.registerClient(metadata as ClientMetadataInput, CLI_ACTOR);
       return { record: { ...client }, note: client.client_secret ? 'Store the client_secret now: it is not shown again.' : undefined };
     },
   },
@@ -91,7 +92,7 @@ export const commands: Record<string, Command> = {
     async run({ clients }, values) {
       const clientId = text(values['client-id']);
       if (!clientId) throw new UsageError('--client-id is required');
-      const rotated = await clients.rotateClientSecret(clientId);
+      const rotated = await clients.rotateClientSecret(clientId, CLI_ACTOR);
       return { record: { ...rotated }, note: 'Store the client_secret now: it is not shown again.' };
     },
   },
@@ -103,7 +104,7 @@ export const commands: Record<string, Command> = {
     async run({ clients }, values) {
       const clientId = text(values['client-id']);
       if (!clientId) throw new UsageError('--client-id is required');
-      await clients.deleteClient(clientId);
+      await clients.deleteClient(clientId, CLI_ACTOR);
       return { record: { client_id: clientId, deleted: true } };
     },
   },
@@ -162,14 +163,50 @@ export const commands: Record<string, Command> = {
 };
 
 Object.assign(commands, {
+  'clients list': {
+    summary: 'List clients',
+    usage: 'clients list [--limit N] [--json]',
+    options: { limit: { type: 'string' } },
+    async run({ clients }, values) {
+      const { clients: found } = await clients.listClients({ limit: limitFrom(values) });
+      return {
+        rows: found.map((client) => ({
+          client_id: client.client_id,
+          client_name: client.client_name,
+          grant_types: client.grant_types,
+          auth_method: client.token_endpoint_auth_method,
+          created_at: client.created_at,
+        })),
+      };
+    },
+  },
+  'clients show': {
+    summary: "Show a client's metadata (never its secret)",
+    usage: 'clients show --client-id ID [--json]',
+    options: { 'client-id': { type: 'string' } },
+    async run({ clients }, values) {
+      const clientId = text(values['client-id']);
+      if (!clientId) throw new UsageError('--client-id is required');
+      const client = await clients.getClient(clientId);
+      if (!client) throw new AppError(404, 'not_found', `no client ${clientId}`);
+      return { record: { ...client } };
+    },
+  },
+  'resources list': {
+    summary: 'List APIs',
+    usage: 'resources list [--limit N] [--json]',
+    options: { limit: { type: 'string' } },
+    async run({ resources }, values) {
+      const { resources: found } = await resources.listResources({ limit: limitFrom(values) });
+      return { rows: found.map((resource) => ({ id: resource.id, identifier: resource.identifier, name: resource.name, scopes: resource.scopes.map((scope) => scope.name), access_token_ttl: resource.accessTokenTtl })) };
+    },
+  },
   'users list': {
     summary: 'List users',
     usage: 'users list [--email EMAIL] [--limit N] [--json]',
     options: { email: { type: 'string' }, limit: { type: 'string' } },
     async run({ users }, values) {
-      const limit = Number(text(values.limit) ?? 100);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be 1 to 1000');
-      const { users: found } = await users.listUsers({ email: text(values.email), limit });
+      const { users: found } = await users.listUsers({ email: text(values.email), limit: limitFrom(values) });
       return { rows: found.map((user) => ({ id: user.id, email: user.email, name: user.name, roles: user.roles, disabled: user.disabled })) };
     },
   },
@@ -223,6 +260,12 @@ Object.assign(commands, {
     },
   },
 } satisfies Record<string, Command>);
+
+function limitFrom(values: Record<string, unknown>): number {
+  const limit = Number(text(values.limit) ?? 100);
+  if (!Number.isInteger(limit) || limit < 1 || limit > 1000) throw new UsageError('--limit must be 1 to 1000');
+  return limit;
+}
 
 async function readJson(path: string): Promise<unknown> {
   try {

@@ -6,6 +6,7 @@ const show = (value: unknown): string =>
 /** `--json`: the rows as a JSON array; otherwise an aligned table with a header. */
 export function formatTable(rows: Row[], json: boolean): string {
   if (json) return JSON.stringify(rows, null, 2);
+  if (rows.length === 0) return '(none)';
   const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cells = [columns, ...rows.map((row) => columns.map((column) => show(row[column])))];
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => (line[i] ?? '').length)));

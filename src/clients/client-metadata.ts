@@ -66,8 +66,8 @@ const publicJwk = z
     }
   });
 
-/** RFC 7591 §2 client metadata that Gatehouse accepts at registration. */
-export const clientMetadataSchema = z
+/** RFC 7591 §2 client metadata fields that Gatehouse accepts, each checked alone. */
+const clientMetadataFields = z
   .object({
     client_id: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
     client_name: z.string().min(1).max(200).optional(),
@@ -92,7 +92,25 @@ export const clientMetadataSchema = z
      */
     introspection_resources: z.array(resourceIndicator).max(100).optional(),
   })
-  .strict()
+  .strict();
+
+/**
+ * What PATCH may send: any field but the id, without defaults (a field left
+ * out stays as it is); the merged result is then checked whole.
+ */
+export const clientMetadataChanges = z
+  .object(
+    Object.fromEntries(
+      Object.entries(clientMetadataFields.omit({ client_id: true }).shape).map(([name, field]) => [
+        name,
+        (field instanceof z.ZodDefault ? field.unwrap() : field).optional(),
+      ]),
+    ),
+  )
+  .strict();
+
+/** RFC 7591 §2 client metadata that Gatehouse accepts at registration, checked together. */
+export const clientMetadataSchema = clientMetadataFields
   .superRefine((metadata, ctx) => {
     for (const [field, uris] of [['redirect_uris', metadata.redirect_uris], ['post_logout_redirect_uris', metadata.post_logout_redirect_uris]] as const) {
       for (const uri of uris) {

@@ -1,15 +1,23 @@
 import { randomBytes } from 'node:crypto';
-import type { PrismaClient } from '../db/prisma.js';
-import { Prisma } from '../db/prisma.js';
+import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
-import { AppError } from '../http/errors.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation } from '../db/prisma.js';
+import { AppError, parseOrThrow } from '../http/errors.js';
 import { clientMetadataSchema, type ClientMetadata, type ClientMetadataInput } from './client-metadata.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
 
 export interface RegisteredClient extends Omit<ClientMetadata, 'client_id'> {
   readonly client_id: string;
-  /** Present once, at registration, for confidential clients. */
+  /** Present once, at registration or secret rotation, for confidential clients. */
   readonly client_secret?: string;
+}
+
+/** A client as the admin API and CLI show it: metadata, never the secret or its hash. */
+export interface ClientRecord extends Omit<ClientMetadata, 'client_id'> {
+  readonly client_id: string;
+  readonly created_at: Date;
+  readonly updated_at: Date;
 }
 
 /** What oidc-provider reads through the adapter: metadata plus the secret's hash. */
@@ -18,20 +26,18 @@ export interface StoredClient {
   readonly secretHash: string | null;
 }
 
+/** RFC 7591 §3.2.2: a bad redirect URI has its own error code. */
+export const metadataErrorCode = (field: string) => (field.startsWith('redirect_uris') || field.startsWith('post_logout_redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata');
+const notFound = (clientId: string) => new AppError(404, 'not_found', `no client ${clientId}`);
+
 export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
-  return {
+  const service = {
     /**
      * Registers a client from RFC 7591 metadata. Confidential clients get a
      * generated secret, returned here once and stored only as a keyed hash.
      */
-    async registerClient(input: ClientMetadataInput): Promise<RegisteredClient> {
-      const parsed = clientMetadataSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        const code = issue?.path[0] === 'redirect_uris' ? 'invalid_redirect_uri' : 'invalid_client_metadata';
-        throw new AppError(400, code, `${issue?.path.join('.') || 'metadata'}: ${issue?.message ?? 'invalid'}`);
-      }
-      const { client_id: requestedId, ...metadata } = parsed.data;
+    async registerClient(input: ClientMetadataInput, audit: AuditContext = SYSTEM): Promise<RegisteredClient> {
+      const { client_id: requestedId, ...metadata } = parseOrThrow(clientMetadataSchema, input, metadataErrorCode);
       const clientId = requestedId ?? randomBytes(16).toString('base64url');
       const secret = usesSecret(metadata.token_endpoint_auth_method) ? generateClientSecret() : undefined;
       try {
@@ -39,16 +45,36 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
           await tx.client.create({
             data: { id: clientId, metadata: metadata as Prisma.InputJsonObject, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
           });
+          await recordEvent(tx, audit, { type: 'client.created', subject: clientId, details: { grant_types: metadata.grant_types } });
           // Instances that cached "no such client" must look again.
           await notifyChange(notifierFor(tx), 'clients');
         });
       } catch (error) {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          throw new AppError(409, 'client_exists', `client_id ${clientId} is already registered`);
-        }
+        if (isUniqueViolation(error)) throw new AppError(409, 'client_exists', `client_id ${clientId} is already registered`);
         throw error;
       }
       return { client_id: clientId, ...metadata, ...(secret ? { client_secret: secret } : {}) };
+    },
+
+    /**
+     * Changes a client's metadata: the result is validated as a whole, like a
+     * registration. A client cannot switch between secret and no secret.
+     */
+    async updateClient(clientId: string, changes: Partial<Omit<ClientMetadataInput, 'client_id'>>, audit: AuditContext = SYSTEM): Promise<ClientRecord> {
+      const row = await prisma.client.findUnique({ where: { id: clientId } });
+      if (!row) throw notFound(clientId);
+      const current = row.metadata as ClientMetadataInput;
+      const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...current, ...changes, client_id: clientId }, metadataErrorCode);
+      if (usesSecret(metadata.token_endpoint_auth_method) !== usesSecret(current.token_endpoint_auth_method)) {
+        throw new AppError(400, 'invalid_client_metadata', 'token_endpoint_auth_method cannot switch between a secret and none/private_key_jwt; register a new client');
+      }
+      const updated = await prisma.$transaction(async (tx) => {
+        const saved = await tx.client.update({ where: { id: clientId }, data: { metadata: metadata as Prisma.InputJsonObject } });
+        await recordEvent(tx, audit, { type: 'client.updated', subject: clientId, details: { fields: Object.keys(changes) } });
+        await notifyChange(notifierFor(tx), 'clients');
+        return saved;
+      });
+      return toRecord(updated);
     },
 
     /**
@@ -56,26 +82,62 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      * every instance once they hear the change (LISTEN/NOTIFY). Returns the new
      * secret, shown once.
      */
-    async rotateClientSecret(clientId: string): Promise<{ client_id: string; client_secret: string }> {
+    async rotateClientSecret(clientId: string, audit: AuditContext = SYSTEM): Promise<{ client_id: string; client_secret: string }> {
       const secret = generateClientSecret();
       await prisma.$transaction(async (tx) => {
         const row = await tx.client.findUnique({ where: { id: clientId } });
-        if (!row) throw new AppError(404, 'client_not_found', `no client ${clientId}`);
+        if (!row) throw notFound(clientId);
         const method = (row.metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
         if (!usesSecret(method)) throw new AppError(400, 'invalid_client_metadata', `client ${clientId} does not authenticate with a secret`);
         await tx.client.update({ where: { id: clientId }, data: { secretHash: hashClientSecret(secret, secretKey) } });
+        await recordEvent(tx, audit, { type: 'client.secret_rotated', subject: clientId });
         await notifyChange(notifierFor(tx), 'clients');
       });
       return { client_id: clientId, client_secret: secret };
     },
 
-    /** Deletes a client; it stops authenticating at every instance. Tokens it holds then introspect as inactive. */
-    async deleteClient(clientId: string): Promise<void> {
+    /**
+     * Deletes a client with its grants, codes and tokens; it stops
+     * authenticating at every instance, and its JWT access tokens introspect as
+     * inactive.
+     */
+    async deleteClient(clientId: string, audit: AuditContext = SYSTEM): Promise<void> {
       await prisma.$transaction(async (tx) => {
         const { count } = await tx.client.deleteMany({ where: { id: clientId } });
-        if (count === 0) throw new AppError(404, 'client_not_found', `no client ${clientId}`);
+        if (count === 0) throw notFound(clientId);
+        const revoked = await tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'clientId' = ${clientId}`;
+        await recordEvent(tx, audit, { type: 'client.deleted', subject: clientId, details: { revoked } });
         await notifyChange(notifierFor(tx), 'clients');
       });
+    },
+
+    /**
+     * Makes sure a client exists with exactly this metadata and secret (for
+     * the admin bootstrap client): creates it, or replaces metadata and secret.
+     */
+    async ensureClient(clientId: string, input: Omit<ClientMetadataInput, 'client_id'>, secret: string): Promise<void> {
+      const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...input, client_id: clientId }, metadataErrorCode);
+      const data = { metadata: metadata as Prisma.InputJsonObject, secretHash: hashClientSecret(secret, secretKey) };
+      await prisma.$transaction(async (tx) => {
+        await tx.client.upsert({ where: { id: clientId }, create: { id: clientId, ...data }, update: data });
+        await notifyChange(notifierFor(tx), 'clients');
+      });
+    },
+
+    /** Page of clients ordered by id; `after` is the last id of the previous page. */
+    async listClients(filter: { limit: number; after?: string }): Promise<{ clients: ClientRecord[]; nextCursor: string | null }> {
+      const rows = await prisma.client.findMany({
+        where: filter.after ? { id: { gt: filter.after } } : {},
+        orderBy: { id: 'asc' },
+        take: filter.limit + 1,
+      });
+      const page = rows.slice(0, filter.limit).map(toRecord);
+      return { clients: page, nextCursor: rows.length > filter.limit ? (page.at(-1)?.client_id ?? null) : null };
+    },
+
+    async getClient(clientId: string): Promise<ClientRecord | null> {
+      const row = await prisma.client.findUnique({ where: { id: clientId } });
+      return row ? toRecord(row) : null;
     },
 
     async findStoredClient(clientId: string): Promise<StoredClient | null> {
@@ -84,9 +146,14 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       return { metadata: row.metadata as Record<string, unknown>, secretHash: row.secretHash };
     },
   };
+  return service;
 }
 
 export type ClientService = ReturnType<typeof createClientService>;
+
+function toRecord(row: { id: string; metadata: unknown; createdAt: Date; updatedAt: Date }): ClientRecord {
+  return { client_id: row.id, ...(row.metadata as Omit<ClientMetadata, 'client_id'>), created_at: row.createdAt, updated_at: row.updatedAt };
+}
 
 /** client_secret_basic and client_secret_post; RFC 7591 §2 defaults to basic. */
 function usesSecret(method: string | undefined): boolean {

@@ -1,8 +1,8 @@
 import { z } from 'zod';
-import type { PrismaClient } from '../db/prisma.js';
-import { Prisma } from '../db/prisma.js';
 import { notifyChange } from '../db/change-notifications.js';
-import { AppError } from '../http/errors.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation } from '../db/prisma.js';
+import { AppError, parseOrThrow } from '../http/errors.js';
 import { notifierFor } from './clients.js';
 
 /** An API that access tokens are issued for (RFC 8707 resource indicator). */
@@ -16,47 +16,90 @@ export interface Resource {
 }
 
 const scopeName = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token');
+const scopes = z.array(
+  z.union([scopeName.transform((name) => ({ name })), z.object({ name: scopeName, description: z.string().max(500).optional() }).strict()]),
+).max(200);
 
 export const newResourceSchema = z
   .object({
     identifier: z.url({ error: 'must be an absolute URI' }).refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)'),
     name: z.string().min(1).max(200),
-    scopes: z
-      .array(z.union([scopeName.transform((name) => ({ name })), z.object({ name: scopeName, description: z.string().max(500).optional() }).strict()]))
-      .default([]),
+    scopes: scopes.default([]),
     access_token_ttl: z.number().int().min(30).max(86400).default(600),
   })
   .strict();
 
+/** What may change: not the identifier, which tokens already carry as their audience. */
+export const resourceChangesSchema = z
+  .object({ name: z.string().min(1).max(200).optional(), scopes: scopes.optional(), access_token_ttl: z.number().int().min(30).max(86400).optional() })
+  .strict();
+
+const notFound = (id: string) => new AppError(404, 'not_found', `no resource ${id}`);
+const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+
 export function createResourceService(prisma: PrismaClient) {
+  /** Every change tells the other instances (their cached copies go stale). */
+  const changeResources = <T>(work: (tx: Prisma.TransactionClient) => Promise<T>) =>
+    prisma.$transaction(async (tx) => {
+      const result = await work(tx);
+      await notifyChange(notifierFor(tx), 'resources');
+      return result;
+    });
+
   return {
     async createResource(input: z.input<typeof newResourceSchema>): Promise<Resource> {
-      const parsed = newResourceSchema.safeParse(input);
-      if (!parsed.success) {
-        const issue = parsed.error.issues[0];
-        throw new AppError(400, 'invalid_request', `${issue?.path.join('.') || 'body'}: ${issue?.message ?? 'invalid'}`);
-      }
-      const { identifier, name, scopes, access_token_ttl } = parsed.data;
+      const { identifier, name, scopes: scopeList, access_token_ttl } = parseOrThrow(newResourceSchema, input);
       try {
-        const row = await prisma.$transaction(async (tx) => {
-          const created = await tx.resource.create({ data: { identifier, name, scopes, accessTokenTtl: access_token_ttl } });
-          // Instances that cached "no such API" must look again.
-          await notifyChange(notifierFor(tx), 'resources');
-          return created;
-        });
-        return toResource(row);
+        return toResource(await changeResources((tx) => tx.resource.create({ data: { identifier, name, scopes: scopeList, accessTokenTtl: access_token_ttl } })));
       } catch (error) {
-        if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002') {
-          throw new AppError(409, 'resource_exists', `${identifier} is already registered`);
-        }
+        if (isUniqueViolation(error)) throw new AppError(409, 'resource_exists', `${identifier} is already registered`);
         throw error;
       }
+    },
+
+    async updateResource(id: string, input: z.input<typeof resourceChangesSchema>): Promise<Resource> {
+      const changes = parseOrThrow(resourceChangesSchema, input);
+      if (!isUuid(id) || !(await prisma.resource.findUnique({ where: { id }, select: { id: true } }))) throw notFound(id);
+      return toResource(
+        await changeResources((tx) =>
+          tx.resource.update({
+            where: { id },
+            data: {
+              ...(changes.name !== undefined ? { name: changes.name } : {}),
+              ...(changes.scopes !== undefined ? { scopes: changes.scopes } : {}),
+              ...(changes.access_token_ttl !== undefined ? { accessTokenTtl: changes.access_token_ttl } : {}),
+            },
+          }),
+        ),
+      );
+    },
+
+    async deleteResource(id: string): Promise<void> {
+      if (!isUuid(id)) throw notFound(id);
+      const { count } = await changeResources((tx) => tx.resource.deleteMany({ where: { id } }));
+      if (count === 0) throw notFound(id);
     },
 
     /** Creates the resource, or brings its name, scopes and lifetime up to date (for built-in APIs). */
     async ensureResource(input: { identifier: string; name: string; scopes: { name: string; description?: string }[]; accessTokenTtl: number }): Promise<Resource> {
       const data = { name: input.name, scopes: input.scopes, accessTokenTtl: input.accessTokenTtl };
-      return toResource(await prisma.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data }));
+      return toResource(await changeResources((tx) => tx.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data })));
+    },
+
+    async listResources(filter: { limit: number; after?: string }): Promise<{ resources: Resource[]; nextCursor: string | null }> {
+      const rows = await prisma.resource.findMany({
+        where: filter.after && isUuid(filter.after) ? { id: { gt: filter.after } } : {},
+        orderBy: { id: 'asc' },
+        take: filter.limit + 1,
+      });
+      const page = rows.slice(0, filter.limit).map(toResource);
+      return { resources: page, nextCursor: rows.length > filter.limit ? (page.at(-1)?.id ?? null) : null };
+    },
+
+    async getResource(id: string): Promise<Resource | null> {
+      if (!isUuid(id)) return null;
+      const row = await prisma.resource.findUnique({ where: { id } });
+      return row ? toResource(row) : null;
     },
 
     async findResourceByIdentifier(identifier: string): Promise<Resource | null> {

@@ -49,6 +49,9 @@ const environmentSchema = z
     /** Ensure this admin user exists at start (with GATEHOUSE_ADMIN_PASSWORD). */
     GATEHOUSE_ADMIN_EMAIL: z.email('must be an email address').optional(),
     GATEHOUSE_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
+    /** Ensure this confidential client for the admin API (client_credentials, scope admin) at start, with exactly this secret. */
+    GATEHOUSE_ADMIN_CLIENT_ID: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
+    GATEHOUSE_ADMIN_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Trust X-Forwarded-* headers (set when behind a TLS-terminating proxy). */
     GATEHOUSE_TRUST_PROXY: flag.default(false),
     /** Port for the embedded Postgres (0 picks a free one at each start). */
@@ -99,6 +102,10 @@ const environmentSchema = z
     path: ['GATEHOUSE_ADMIN_PASSWORD'],
     message: 'GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together',
   })
+  .refine((env) => Boolean(env.GATEHOUSE_ADMIN_CLIENT_ID) === Boolean(env.GATEHOUSE_ADMIN_CLIENT_SECRET), {
+    path: ['GATEHOUSE_ADMIN_CLIENT_SECRET'],
+    message: 'GATEHOUSE_ADMIN_CLIENT_ID and GATEHOUSE_ADMIN_CLIENT_SECRET must be set together',
+  })
   .refine((env) => env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL <= env.GATEHOUSE_REFRESH_TOKEN_TTL, {
     path: ['GATEHOUSE_REFRESH_TOKEN_IDLE_TTL'],
     message: 'must not exceed GATEHOUSE_REFRESH_TOKEN_TTL',
@@ -123,6 +130,7 @@ export interface Config {
   /** Undefined means "use or create the dev secret file in the data dir". */
   readonly secret: string | undefined;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
+  readonly adminClient: { readonly clientId: string; readonly secret: string } | undefined;
   readonly trustProxy: boolean;
   readonly embeddedPostgresPort: number;
   readonly signingKeyBits: number;
@@ -182,6 +190,10 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     admin:
       env.GATEHOUSE_ADMIN_EMAIL && env.GATEHOUSE_ADMIN_PASSWORD
         ? { email: env.GATEHOUSE_ADMIN_EMAIL, password: env.GATEHOUSE_ADMIN_PASSWORD }
+        : undefined,
+    adminClient:
+      env.GATEHOUSE_ADMIN_CLIENT_ID && env.GATEHOUSE_ADMIN_CLIENT_SECRET
+        ? { clientId: env.GATEHOUSE_ADMIN_CLIENT_ID, secret: env.GATEHOUSE_ADMIN_CLIENT_SECRET }
         : undefined,
     trustProxy: env.GATEHOUSE_TRUST_PROXY,
     embeddedPostgresPort: env.GATEHOUSE_EMBEDDED_PG_PORT,

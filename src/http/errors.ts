@@ -13,3 +13,19 @@ export class AppError extends Error {
     super(description);
   }
 }
+
+/**
+ * Parses `input` with a zod schema, or throws a 400 AppError naming the first
+ * problem's field. `codeFor` picks the error code from that field.
+ */
+export function parseOrThrow<T>(
+  schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } },
+  input: unknown,
+  codeFor: (field: string) => string = () => 'invalid_request',
+): T {
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const field = issue?.path.map(String).join('.') ?? '';
+  throw new AppError(400, codeFor(field), `${field || 'input'}: ${issue?.message ?? 'invalid'}`);
+}

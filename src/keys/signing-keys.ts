@@ -108,19 +108,22 @@ async function underKeysLock<T>(prisma: PrismaClient, work: (tx: Transaction) =>
 /**
  * First start: a `current` key to sign with and a `next` one already
  * published. Instances starting together create exactly one of each.
+ * Returns true when this call created the very first key: the installation's
+ * first start.
  */
-export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buffer, modulusLength: number): Promise<void> {
+export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buffer, modulusLength: number): Promise<boolean> {
   const statuses = new Set((await prisma.signingKey.findMany({ select: { status: true } })).map((row) => row.status));
-  if (statuses.has('current') && statuses.has('next')) return;
-  await underKeysLock(prisma, async (tx) => {
-    const present = new Set((await tx.signingKey.findMany({ select: { status: true } })).map((row) => row.status));
+  if (statuses.has('current') && statuses.has('next')) return false;
+  return underKeysLock(prisma, async (tx) => {
+    const existing = await tx.signingKey.findMany({ select: { status: true } });
+    const present = new Set(existing.map((row) => row.status));
     let changed = false;
     for (const status of ['current', 'next'] as const) {
       if (present.has(status)) continue;
       await insertKey(tx, encryptionKey, modulusLength, status);
       changed = true;
     }
-    return { result: undefined, changed };
+    return { result: existing.length === 0, changed };
   });
 }
 

@@ -136,6 +136,20 @@ describe('gatehouse CLI', () => {
     ]);
   });
 
+  it('lists and shows clients, and lists APIs', async () => {
+    const created = JSON.parse((await gatehouseCli(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
+    const listed = JSON.parse((await gatehouseCli(['clients', 'list', '--json'], environment)).stdout) as { client_id: string }[];
+    expect(listed.map((client) => client.client_id)).toContain(created.client_id);
+    const shown = await gatehouseCli(['clients', 'show', '--client-id', created.client_id], environment);
+    expect(shown.code).toBe(0);
+    expect(shown.stdout).toMatch(/^client_name\s+Listed$/m);
+    expect(shown.stdout).not.toContain(created.client_secret);
+    expect((await gatehouseCli(['clients', 'show', '--client-id', 'missing-client'], environment)).code).toBe(3);
+    const apis = await gatehouseCli(['resources', 'list'], environment);
+    expect(apis.stdout).toMatch(/^id\s+identifier\s+name\s+scopes\s+access_token_ttl$/m);
+    expect(apis.stdout).toContain(`${gatehouse.issuer}/admin`);
+  });
+
   it('migrate reports an up-to-date schema', async () => {
     const migrated = await gatehouseCli(['migrate'], environment);
     expect(migrated.code).toBe(0);

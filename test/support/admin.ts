@@ -49,3 +49,18 @@ export function adminClient(gatehouse: TestGatehouse, token: string | undefined)
     return { status: response.status, headers: response.headers, body: text ? (JSON.parse(text) as Record<string, unknown>) : undefined };
   };
 }
+
+/** An admin-API token the way a service gets one: client credentials (RFC 6749 §4.4). */
+export async function adminTokenForClient(gatehouse: TestGatehouse, clientId: string, secret: string, scope?: string): Promise<string> {
+  const response = await fetch(`${gatehouse.url}/token`, {
+    method: 'POST',
+    headers: {
+      authorization: `Basic ${Buffer.from(`${clientId}:${secret}`).toString('base64')}`,
+      'content-type': 'application/x-www-form-urlencoded',
+    },
+    body: new URLSearchParams({ grant_type: 'client_credentials', ...(scope ? { scope } : {}) }),
+  });
+  const body = (await response.json()) as { access_token?: string; error?: string };
+  if (!body.access_token) throw new Error(`no admin token: ${JSON.stringify(body)}`);
+  return body.access_token;
+}

@@ -18,6 +18,8 @@ export function createRecordingLogger(): Logger & { lines: string[] } {
 
 export interface TestGatehouse extends RunningGatehouse {
   readonly issuer: string;
+  /** What the server printed once to the console (the generated admin client). */
+  readonly announcements: string[];
   readonly log: ReturnType<typeof createRecordingLogger>;
   readonly environment: Record<string, string>;
 }
@@ -37,6 +39,7 @@ export async function startTestGatehouse(databaseUrl: string, environment: Recor
     ...environment,
   };
   const log = createRecordingLogger();
-  const running = await startGatehouse(loadConfig(env), log);
-  return Object.assign(running, { issuer: env.ISSUER as string, log, environment: env });
+  const announcements: string[] = [];
+  const running = await startGatehouse(loadConfig(env), log, { announce: (text) => void announcements.push(text) });
+  return Object.assign(running, { issuer: env.ISSUER as string, log, environment: env, announcements });
 }
