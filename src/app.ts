@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa from 'koa';
+import compose from 'koa-compose';
 import type { UserService } from './accounts/users.js';
 import type { AuditLog } from './audit/events.js';
 import type { ResourceService } from './clients/resources.js';
@@ -46,19 +47,25 @@ export function createApp(deps: AppDependencies): Koa {
   const health = healthRoutes(deps.prisma);
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
 
+  // Gatehouse's own pages and APIs, reached by path prefix: protocol requests
+  // (the hot path) skip their routers' matching altogether.
+  const ownRoutes = compose<Koa.Context>([
+    health.routes() as Koa.Middleware,
+    async (ctx: Koa.Context, next: Koa.Next) => {
+      if (ctx.path !== '/assets/gatehouse.css') return next();
+      ctx.type = 'text/css';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = css;
+    },
+    interactions.routes() as Koa.Middleware,
+    interactions.allowedMethods() as Koa.Middleware,
+    deps.admin.routes() as Koa.Middleware,
+  ]);
+
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(errorMiddleware(deps.log));
-  app.use(health.routes());
-  app.use(async (ctx, next) => {
-    if (ctx.path !== '/assets/gatehouse.css') return next();
-    ctx.type = 'text/css';
-    ctx.set('Cache-Control', 'public, max-age=3600');
-    ctx.body = css;
-  });
-  app.use(interactions.routes());
-  app.use(interactions.allowedMethods());
-  app.use(deps.admin.routes());
+  app.use((ctx, next) => (isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next()));
   app.use(async (ctx, next) => {
     if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
     await next();
@@ -74,6 +81,12 @@ export function createApp(deps: AppDependencies): Koa {
     await callback(ctx.req, ctx.res);
   });
   return app;
+}
+
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', '/admin']);
+
+function isOwnPath(path: string): boolean {
+  return OWN_PATHS.has(path) || path.startsWith('/interaction/') || path.startsWith('/admin/');
 }
 
 /**
