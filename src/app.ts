@@ -2,34 +2,23 @@ import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
-import type { UserService } from './accounts/users.js';
-import type { AuditLog } from './audit/events.js';
-import type { ResourceService } from './clients/resources.js';
 import type { PrismaClient } from './db/prisma.js';
 import { errorMiddleware } from './http/error-middleware.js';
 import { healthRoutes } from './http/health-routes.js';
-import { stylesheet, type PageRenderer } from './http/pages.js';
+import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
-import { interactionRoutes } from './interactions/routes.js';
+import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 
-export interface AppDependencies {
+export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;
   readonly trustProxy: boolean;
   /** Seconds resource servers may cache the JWKS: shorter than the key publish lead time. */
   readonly jwksMaxAge: number;
   readonly prisma: PrismaClient;
-  readonly provider: ProviderRef;
-  readonly users: UserService;
-  readonly resources: ResourceService;
-  readonly pages: PageRenderer;
-  readonly csrfKey: Buffer;
-  readonly adminResource: string;
-  readonly audit: AuditLog;
   /** The admin API router (/admin). */
   readonly admin: Router;
-  readonly log: Logger;
 }
 
 /**

@@ -5,7 +5,7 @@ import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
 import { describe } from '../http/error-middleware.js';
-import type { PageRenderer } from '../http/pages.js';
+import type { PageName, PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 import {
   completeConsent,
@@ -115,9 +115,7 @@ function renderLogin(
   interaction: PendingInteraction,
   extra: { email?: string; error?: string } = {},
 ): void {
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = deps.pages.render('login', {
+  renderPage(ctx, deps, 'login', {
     title: 'Sign in',
     uid: interaction.uid,
     client: interaction.clientName,
@@ -129,9 +127,7 @@ function renderLogin(
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
   const apis = await describeApiScopes(deps.resources, interaction.missingResourceScopes);
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = deps.pages.render('consent', {
+  renderPage(ctx, deps, 'consent', {
     title: 'Allow access',
     uid: interaction.uid,
     client: interaction.clientName,
@@ -140,6 +136,13 @@ async function renderConsent(ctx: Context, deps: InteractionDependencies, intera
     apis,
     csrf: csrfToken(deps.csrfKey, interaction.uid),
   });
+}
+
+/** A page of an interaction in progress: never cached (it carries a CSRF token). */
+function renderPage(ctx: Context, deps: InteractionDependencies, page: PageName, view: { title: string } & Record<string, unknown>): void {
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = deps.pages.render(page, view);
 }
 
 function redirect(ctx: Context, location: string): void {
