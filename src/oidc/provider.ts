@@ -163,6 +163,7 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     resourceIndicators: resourceIndicators({
       findResourceByIdentifier: (identifier) => deps.resources.findResourceByIdentifier(identifier),
       maxAccessTokenTtl: deps.config.maxAccessTokenTtl,
+      adminResource: `${deps.config.issuer}/admin`,
     }),
   };
 }

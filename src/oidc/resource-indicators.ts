@@ -9,6 +9,8 @@ export interface ResourceIndicatorDependencies {
   findResourceByIdentifier(identifier: string): Promise<Resource | null>;
   /** Upper bound on any API's access-token lifetime, in seconds. */
   readonly maxAccessTokenTtl: number;
+  /** The admin API's identifier: its scopes go only to clients registered with them. */
+  readonly adminResource: string;
 }
 
 /** Extra client metadata (RFC 7591 §2 allows extensions) that Gatehouse reads. */
@@ -45,13 +47,26 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
       }
       return {
         audience: resource.identifier,
-        scope: apiScopes.join(' '),
+        // What any grant may carry for this API: never more than the client was registered for.
+        scope: scopesForClient(client, apiScopes, indicator === deps.adminResource).join(' '),
         accessTokenTTL: Math.min(resource.accessTokenTtl, deps.maxAccessTokenTtl),
         accessTokenFormat: 'jwt',
         jwt: { sign: { alg: 'RS256' } },
       };
     },
   };
+}
+
+/**
+ * The API scopes a client may receive, in every flow (a user's consent cannot
+ * widen a client's registration): those in its registered `scope`; a client
+ * registered without `scope` gets any API's scopes but the admin API's.
+ */
+function scopesForClient(client: OidcClient | undefined, apiScopes: string[], isAdminApi: boolean): string[] {
+  const allowed = (client as unknown as Record<string, unknown> | undefined)?.allowed_scope; // see prisma-adapter.ts
+  if (typeof allowed !== 'string') return isAdminApi ? [] : apiScopes;
+  const registered = new Set(allowed.split(' '));
+  return apiScopes.filter((scope) => registered.has(scope));
 }
 
 function defaultResourceOf(client: OidcClient): string | undefined {

@@ -98,6 +98,16 @@ describe('admin API authentication', () => {
     expectInvalidToken(await adminClient(gatehouse, token)('GET', '/users'), /no longer an active admin/);
   });
 
+  it('gives no admin scope to a client not registered for it, even when an admin consents', async () => {
+    const sample = await registerSampleApp(gatehouse, 'sample-user@example.test');
+    const { tokens } = await signIn(await discover(gatehouse, sample.client), {
+      scope: 'openid admin', resource: `${gatehouse.issuer}/admin`, prompt: 'consent', email: 'root@example.test', password: 'root password 1234',
+    });
+    expect(String(decodeJwt(tokens.access_token).scope ?? '')).toBe('');
+    const response = await adminClient(gatehouse, tokens.access_token)('GET', '/users');
+    expect(response.status).toBe(403);
+  });
+
   it('stops a token working once its user loses the admin role', async () => {
     const other = await gatehouse.users.createUser({ email: 'temp-admin@example.test', password: 'temp admin password', roles: ['admin'] });
     const token = await adminTokenForUser(gatehouse, 'temp-admin@example.test', 'temp admin password');

@@ -6,11 +6,14 @@ import { discover, REDIRECT_URI, signIn } from './sample-app.js';
 
 const consoles = new WeakMap<TestGatehouse, RegisteredClient>();
 
+export const ADMIN_SCOPES = ['admin', ...['clients', 'users', 'resources', 'keys'].flatMap((area) => [`admin:${area}:read`, `admin:${area}:write`]), 'admin:events:read'].join(' ');
+
 /** An admin-API token the way a person gets one: the code flow with resource `${issuer}/admin`. */
 export async function adminTokenForUser(gatehouse: TestGatehouse, email: string, password: string, scope = 'admin'): Promise<string> {
   let client = consoles.get(gatehouse);
   if (!client) {
-    client = await gatehouse.clients.registerClient({ client_name: 'Admin console', redirect_uris: [REDIRECT_URI] });
+    // A client gets admin scopes only when it is registered with them.
+    client = await gatehouse.clients.registerClient({ client_name: 'Admin console', redirect_uris: [REDIRECT_URI], scope: `openid ${ADMIN_SCOPES}` });
     consoles.set(gatehouse, client);
   }
   const { tokens } = await signIn(await discover(gatehouse, client), {
