@@ -29,6 +29,8 @@ export interface AppDependencies extends InteractionDependencies {
 export function createApp(deps: AppDependencies): Koa {
   const app = new Koa();
   app.proxy = deps.trustProxy;
+  // Behind one trusted proxy, the client is the last X-Forwarded-For hop; earlier ones are the caller's to invent.
+  app.maxIpsCount = 1;
   app.silent = true;
 
   const css = stylesheet();
@@ -48,13 +50,22 @@ export function createApp(deps: AppDependencies): Koa {
     },
     interactions.routes() as Koa.Middleware,
     interactions.allowedMethods() as Koa.Middleware,
-    deps.admin.routes() as Koa.Middleware,
   ]);
+  const adminRoutes = deps.admin.routes() as Koa.Middleware;
+  // Nothing under /admin reaches oidc-provider: an unknown endpoint is a JSON 404 like every admin error.
+  const adminNotFound = async (ctx: Koa.Context) => {
+    ctx.status = 404;
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { error: 'not_found', error_description: `no admin endpoint ${ctx.method} ${ctx.path}` };
+  };
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(errorMiddleware(deps.log));
-  app.use((ctx, next) => (isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next()));
+  app.use((ctx, next) => {
+    if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) return adminRoutes(ctx, () => adminNotFound(ctx));
+    return isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next();
+  });
   app.use(async (ctx, next) => {
     if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
     await next();
@@ -72,10 +83,10 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', '/admin']);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
 
 function isOwnPath(path: string): boolean {
-  return OWN_PATHS.has(path) || path.startsWith('/interaction/') || path.startsWith('/admin/');
+  return OWN_PATHS.has(path) || path.startsWith('/interaction/');
 }
 
 /**

@@ -55,7 +55,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
   };
   try {
-    const users = createUserService(prisma, createPasswordHasher(config.argon2));
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
@@ -120,7 +120,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, audit, log }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log }),
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);

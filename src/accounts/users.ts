@@ -38,11 +38,9 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-export const MIN_PASSWORD_LENGTH = 12;
-
 /** NIST SP 800-63B §5.1.1.2: length over composition rules. */
-export function passwordProblem(password: string, email: string): string | undefined {
-  if ([...password].length < MIN_PASSWORD_LENGTH) return `password must be at least ${MIN_PASSWORD_LENGTH} characters`;
+export function passwordProblem(password: string, email: string, minLength: number): string | undefined {
+  if ([...password].length < minLength) return `password must be at least ${minLength} characters`;
   if (normalizeEmail(password) === normalizeEmail(email)) return 'password must not be the email address';
   return undefined;
 }
@@ -58,7 +56,7 @@ function assertEmail(email: string): void {
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
-export function createUserService(prisma: PrismaClient, passwords: PasswordHasher) {
+export function createUserService(prisma: PrismaClient, passwords: PasswordHasher, policy: { minPasswordLength: number } = { minPasswordLength: 12 }) {
   /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
   const endSessions = (db: Prisma.TransactionClient, id: string) =>
     db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
@@ -66,7 +64,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
       assertEmail(input.email);
-      const problem = passwordProblem(input.password, input.email);
+      const problem = passwordProblem(input.password, input.email, policy.minPasswordLength);
       if (problem) throw new AppError(400, 'invalid_password', problem);
       const passwordHash = await passwords.hash(input.password);
       try {
@@ -112,6 +110,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
     async listUsers(filter: { email?: string; limit: number; after?: string }): Promise<{ users: User[]; nextCursor: string | null }> {
+      if (filter.after !== undefined && !isUuid(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       const rows = await prisma.user.findMany({
         where: {
           ...(filter.email ? { email: normalizeEmail(filter.email) } : {}),
@@ -131,7 +130,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
       if (!current) throw notFound(id);
       if (changes.password !== undefined) {
-        const problem = passwordProblem(changes.password, changes.email ?? current.email);
+        const problem = passwordProblem(changes.password, changes.email ?? current.email, policy.minPasswordLength);
         if (problem) throw new AppError(400, 'invalid_password', problem);
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);

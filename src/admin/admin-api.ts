@@ -6,6 +6,7 @@ import type { ResourceService } from '../clients/resources.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
+import { createAccessTokenLiveness, type AdapterFactory } from '../oidc/access-token-jwts.js';
 import { createAdminAuthenticator } from './admin-auth.js';
 import { adminRouter } from './admin-router.js';
 import { clientRoutes } from './clients/routes.js';
@@ -22,6 +23,8 @@ export interface AdminApiDependencies {
   readonly resources: ResourceService;
   readonly keys: KeyService;
   readonly currentKeys: () => SigningKeySet;
+  /** oidc-provider's storage, for the revocation and grant checks of admin tokens. */
+  readonly adapterFor: AdapterFactory;
   readonly audit: AuditLog;
   readonly log: Logger;
 }
@@ -34,8 +37,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     issuer: deps.issuer,
     log: deps.log,
     routes: [
-      ...clientRoutes(deps.clients),
-      ...resourceRoutes(deps.resources),
+      ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
+      ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
       ...userRoutes(deps.users),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
@@ -46,6 +49,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       currentKeys: deps.currentKeys,
       users: deps.users,
       clients: deps.clients,
+      liveness: createAccessTokenLiveness(deps.adapterFor),
     }),
     recordAuthenticationFailure: (context, reason) => deps.audit.record(context, { type: 'admin.authentication_failed', details: { reason } }),
   });

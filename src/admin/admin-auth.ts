@@ -2,6 +2,7 @@ import { createLocalJWKSet, errors as joseErrors, jwtVerify, type JWTPayload } f
 import type { UserService } from '../accounts/users.js';
 import type { ClientService } from '../clients/clients.js';
 import { publicPart, type SigningKeySet } from '../keys/signing-keys.js';
+import type { AccessTokenClaims, AccessTokenLiveness } from '../oidc/access-token-jwts.js';
 
 /** Who called the admin API, and with which scopes. */
 export interface AdminCaller {
@@ -20,6 +21,8 @@ export interface AdminAuthOptions {
   readonly currentKeys: () => SigningKeySet;
   readonly users: UserService;
   readonly clients: ClientService;
+  /** The same revocation, client and grant checks as introspection. */
+  readonly liveness: AccessTokenLiveness;
 }
 
 /**
@@ -39,8 +42,10 @@ export function createAdminAuthenticator(options: AdminAuthOptions) {
   };
 
   return async function authenticate(authorization: string | undefined): Promise<AdminAuthResult> {
-    const match = /^Bearer ([\w\-.~+/]+=*)$/i.exec(authorization ?? '');
-    if (!match?.[1]) return { ok: false, reason: authorization ? 'malformed Authorization header' : 'a Bearer token is required', missing: !authorization };
+    // RFC 6750 §3.1: a request with no Bearer credentials at all gets the bare challenge.
+    if (!authorization || !/^Bearer\s/i.test(authorization)) return { ok: false, reason: 'a Bearer token is required', missing: true };
+    const match = /^Bearer ([\w\-.~+/]+=*)$/i.exec(authorization);
+    if (!match?.[1]) return { ok: false, reason: 'malformed Authorization header', missing: false };
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(match[1], keyResolver(), {
@@ -53,14 +58,14 @@ export function createAdminAuthenticator(options: AdminAuthOptions) {
     } catch (error) {
       return { ok: false, reason: describeJwtError(error), missing: false };
     }
+    const claims = payload as AccessTokenClaims;
+    const live = await options.liveness.isLive(claims, async (id) => Boolean(await options.clients.findStoredClient(id)));
+    if (!live) return { ok: false, reason: 'the token was revoked, or its client or grant no longer exists', missing: false };
     const subject = String(payload.sub);
     const clientId = String(payload.client_id);
     const scopes = new Set(typeof payload.scope === 'string' ? payload.scope.split(' ') : []);
-    if (subject === clientId) {
-      // RFC 9068 §2.2: client credentials tokens carry the client as subject.
-      if (!(await options.clients.findStoredClient(clientId))) return { ok: false, reason: 'the client no longer exists', missing: false };
-      return { ok: true, caller: { actor: `client:${clientId}`, scopes } };
-    }
+    // RFC 9068 §2.2: client credentials tokens carry the client as subject.
+    if (subject === clientId) return { ok: true, caller: { actor: `client:${clientId}`, scopes } };
     const user = await options.users.findUserById(subject);
     if (!user || user.disabled || !user.roles.includes('admin')) return { ok: false, reason: 'the user is no longer an active admin', missing: false };
     return { ok: true, caller: { actor: `user:${user.id}`, scopes } };

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import type { AuditContext } from '../audit/events.js';
+import type { AdminCaller } from './admin-auth.js';
 import { AppError } from '../http/errors.js';
 
 export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
@@ -21,7 +22,7 @@ export interface AdminRoute<Body = unknown, Query = unknown> {
   /** The success response's schema (documentation); absent for 204. */
   readonly response?: z.ZodType;
   readonly status: 200 | 201 | 204;
-  handle(input: { params: Record<string, string>; body: Body; query: Query; audit: AuditContext }): Promise<unknown>;
+  handle(input: { params: Record<string, string>; body: Body; query: Query; audit: AuditContext; caller: AdminCaller }): Promise<unknown>;
 }
 
 /** Keeps each route's Body/Query inference while collecting them in one list. */
@@ -31,4 +32,19 @@ export function defineRoute<Body, Query>(route: AdminRoute<Body, Query>): AdminR
 
 export function notFound(kind: string, id: string | undefined): AppError {
   return new AppError(404, 'not_found', `no ${kind} ${id ?? ''}`.trim());
+}
+
+/**
+ * Changes that hand out admin power (an admin client, the admin role) or touch
+ * who holds it need `admin` itself: a finer scope must not be a step to all.
+ */
+export function requireFullAdmin(caller: AdminCaller, what: string): void {
+  if (!caller.scopes.has('admin')) throw new AppError(403, 'insufficient_scope', `${what} needs the scope admin`);
+}
+
+/** Whether these client metadata give the client access to the admin API. */
+export function grantsAdminAccess(metadata: { scope?: unknown; default_resource?: unknown; introspection_resources?: unknown }, adminResource: string): boolean {
+  const scopes = typeof metadata.scope === 'string' ? metadata.scope.split(' ') : [];
+  const introspects = Array.isArray(metadata.introspection_resources) ? metadata.introspection_resources : [];
+  return scopes.some((scope) => scope === 'admin' || scope.startsWith('admin:')) || metadata.default_resource === adminResource || introspects.includes(adminResource);
 }

@@ -6,7 +6,7 @@ import type { AuditContext } from '../audit/events.js';
 import { describe } from '../http/error-middleware.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
 import type { Logger } from '../log.js';
-import { scopeAllows, type AdminAuthResult } from './admin-auth.js';
+import { scopeAllows, type AdminAuthResult, type AdminCaller } from './admin-auth.js';
 import type { AdminRoute } from './admin-route.js';
 import { buildOpenApiDocument } from './openapi.js';
 
@@ -33,7 +33,6 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
     ctx.set('Cache-Control', 'no-store');
     try {
       await next();
-      if (ctx.status === 404 && ctx.body === undefined) throw new AppError(404, 'not_found', `no admin endpoint ${ctx.method} ${ctx.path}`);
     } catch (error) {
       const { status, code, description } = describe(error);
       if (status >= 500) deps.log.error(`admin ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
@@ -48,11 +47,12 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
 
   for (const route of deps.routes) {
     router[route.method](route.path, async (ctx) => {
-      const audit = await authorize(ctx, route, deps);
-      if (!audit) return;
+      const authorized = await authorize(ctx, route, deps);
+      if (!authorized) return;
+      const { audit, caller } = authorized;
       const body = route.body ? await parseBody(ctx, route.body, route.bodyErrorCode) : undefined;
       const query = route.query ? parseOrThrow(route.query, ctx.query) : undefined;
-      const result = await route.handle({ params: ctx.params as Record<string, string>, body, query, audit });
+      const result = await route.handle({ params: ctx.params as Record<string, string>, body, query, audit, caller });
       ctx.status = route.status;
       if (route.status !== 204) ctx.body = result;
     });
@@ -61,11 +61,12 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
 }
 
 /** RFC 6750 §3: 401 with the reason for a bad token, 403 insufficient_scope for a missing scope. */
-async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDependencies): Promise<AuditContext | undefined> {
+async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDependencies): Promise<{ audit: AuditContext; caller: AdminCaller } | undefined> {
   const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
   const result = await deps.authenticate(ctx.get('authorization') || undefined);
   if (!result.ok) {
-    await deps.recordAuthenticationFailure({ actor: 'anonymous', ...origin }, result.reason);
+    // Only presented tokens are audited: bare requests (scanners) would flood the log.
+    if (!result.missing) await deps.recordAuthenticationFailure({ actor: 'anonymous', ...origin }, result.reason);
     // §3.1: a request without credentials gets no error code, only the challenge.
     ctx.set('WWW-Authenticate', result.missing ? REALM : `${REALM}, error="invalid_token", error_description="${result.reason}"`);
     ctx.status = 401;
@@ -78,7 +79,7 @@ async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDepen
     ctx.body = { error: 'insufficient_scope', error_description: `this endpoint needs the scope ${route.scope} (or admin)` };
     return undefined;
   }
-  return { actor: result.caller.actor, ...origin };
+  return { audit: { actor: result.caller.actor, ...origin }, caller: result.caller };
 }
 
 async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {

@@ -63,7 +63,9 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
     async updateClient(clientId: string, changes: Partial<Omit<ClientMetadataInput, 'client_id'>>, audit: AuditContext = SYSTEM): Promise<ClientRecord> {
       const row = await prisma.client.findUnique({ where: { id: clientId } });
       if (!row) throw notFound(clientId);
-      const current = row.metadata as ClientMetadataInput;
+      const { response_types: derived, ...stored } = row.metadata as ClientMetadataInput;
+      // response_types follows grant_types unless the change names it (it was derived at registration).
+      const current = changes.grant_types && !changes.response_types ? stored : { ...stored, response_types: derived };
       const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...current, ...changes, client_id: clientId }, metadataErrorCode);
       if (usesSecret(metadata.token_endpoint_auth_method) !== usesSecret(current.token_endpoint_auth_method)) {
         throw new AppError(400, 'invalid_client_metadata', 'token_endpoint_auth_method cannot switch between a secret and none/private_key_jwt; register a new client');
@@ -105,7 +107,9 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       await prisma.$transaction(async (tx) => {
         const { count } = await tx.client.deleteMany({ where: { id: clientId } });
         if (count === 0) throw notFound(clientId);
-        const revoked = await tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'clientId' = ${clientId}`;
+        // Its grants, codes and tokens go; the record of revoked JWTs stays until they expire,
+        // so a client registered again under this id does not revive them.
+        const revoked = await tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'clientId' = ${clientId} AND model <> 'RevokedAccessToken'`;
         await recordEvent(tx, audit, { type: 'client.deleted', subject: clientId, details: { revoked } });
         await notifyChange(notifierFor(tx), 'clients');
       });

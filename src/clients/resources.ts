@@ -87,8 +87,9 @@ export function createResourceService(prisma: PrismaClient) {
     },
 
     async listResources(filter: { limit: number; after?: string }): Promise<{ resources: Resource[]; nextCursor: string | null }> {
+      if (filter.after !== undefined && !isUuid(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       const rows = await prisma.resource.findMany({
-        where: filter.after && isUuid(filter.after) ? { id: { gt: filter.after } } : {},
+        where: filter.after ? { id: { gt: filter.after } } : {},
         orderBy: { id: 'asc' },
         take: filter.limit + 1,
       });

@@ -91,6 +91,8 @@ const environmentSchema = z
     GATEHOUSE_CACHE_TTL: interval.default(30),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
+    /** Shortest password accepted for users (NIST SP 800-63B: at least 8; 12 by default). */
+    GATEHOUSE_PASSWORD_MIN_LENGTH: integer(8, 128).default(12),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -161,6 +163,7 @@ export interface Config {
   /** Seconds; see GATEHOUSE_CACHE_TTL. */
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
+  readonly passwordMinLength: number;
 }
 
 export class ConfigError extends Error {
@@ -222,6 +225,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     cleanupIntervalSeconds: env.GATEHOUSE_CLEANUP_INTERVAL,
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
+    passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

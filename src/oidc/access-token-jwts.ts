@@ -26,6 +26,7 @@ export function createAccessTokenJwts(input: { issuer: string; keys: readonly Pr
   const revoked = input.adapterFor('RevokedAccessToken');
 
   return {
+    ...createAccessTokenLiveness(input.adapterFor),
     /** The token's claims, or undefined when it is not a live token of ours. */
     async verify(token: string): Promise<AccessTokenClaims | undefined> {
       try {
@@ -39,10 +40,6 @@ export function createAccessTokenJwts(input: { issuer: string; keys: readonly Pr
       }
     },
 
-    async isRevoked(claims: AccessTokenClaims): Promise<boolean> {
-      return (await revoked.find(claims.jti)) !== undefined;
-    },
-
     /** RFC 7009 §2: from now on the token introspects as inactive. */
     async revoke(claims: AccessTokenClaims): Promise<void> {
       const secondsLeft = Math.max(1, claims.exp - Math.floor(Date.now() / 1000));
@@ -52,3 +49,31 @@ export function createAccessTokenJwts(input: { issuer: string; keys: readonly Pr
 }
 
 export type AccessTokenJwts = ReturnType<typeof createAccessTokenJwts>;
+
+/**
+ * Whether a verified JWT access token still stands: not revoked, its client
+ * still registered, and the user's grant it came from (if any) not revoked
+ * or expired. The one rule for introspection and the admin API alike.
+ */
+export function createAccessTokenLiveness(adapterFor: AdapterFactory) {
+  const revoked = adapterFor('RevokedAccessToken');
+  const grants = adapterFor('Grant');
+  const isRevoked = async (claims: AccessTokenClaims): Promise<boolean> => (await revoked.find(claims.jti)) !== undefined;
+  return {
+    isRevoked,
+
+    async isLive(claims: AccessTokenClaims, clientExists: (clientId: string) => Promise<boolean>): Promise<boolean> {
+      const [exists, wasRevoked] = await Promise.all([clientExists(claims.client_id), isRevoked(claims)]);
+      if (!exists || wasRevoked) return false;
+      if (claims.grant_id === undefined) return true;
+      const grant = await grants.find(claims.grant_id);
+      const exp = typeof grant?.exp === 'number' ? grant.exp : 0;
+      return Boolean(grant && exp > Math.floor(Date.now() / 1000) && grant.clientId === claims.client_id);
+    },
+  };
+}
+
+export type AccessTokenLiveness = ReturnType<typeof createAccessTokenLiveness>;
+
+/** oidc-provider's storage by model name, for code outside src/oidc/. */
+export type AdapterFactory = (model: string) => Adapter;

@@ -79,6 +79,7 @@ export function deviceFlowMiddleware(provider: Provider, deps: DeviceFlowDepende
   const steps = [addPollingInterval(deps.config.deviceFlow.pollInterval), answerUnauthorizedClient, answerSlowDown(deps.deviceFlowStores.polls)];
   const devicePages = createDevicePages(deps.pages, deps.resources);
   return async (ctx, next) => {
+    if (refuseFormWithoutSession(provider, devicePages, ctx)) return;
     if (await refuseLockedOutEntrant(provider, deps, devicePages, ctx)) return;
     prefillWithoutSubmitting(ctx);
     await next();
@@ -136,6 +137,17 @@ function answerSlowDown(polls: DevicePollPacing): ResponseStep {
 function sendError(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError): void {
   ctx.status = error.status;
   ctx.body = { error: error.error, error_description: error.error_description };
+}
+
+/**
+ * A code form posted without the session cookie its xsrf token belongs to
+ * cannot be genuine (and oidc-provider would fail on it with a 500): the form
+ * expired page, as for a bad xsrf token.
+ */
+function refuseFormWithoutSession(provider: Provider, devicePages: DevicePages, ctx: Parameters<Middleware>[0]): boolean {
+  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH || ctx.cookies.get(provider.cookieName('session'))) return false;
+  send(ctx, devicePages.codeEntry({ action: CODE_VERIFICATION_PATH, problem: 'form_expired' }));
+  return true;
 }
 
 /**

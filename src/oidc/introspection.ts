@@ -91,13 +91,8 @@ async function introspect(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller
   };
 }
 
-async function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTokenClaims): Promise<boolean> {
-  const { provider } = ctx.oidc;
-  const [client, revoked] = await Promise.all([provider.Client.find(claims.client_id), jwts.isRevoked(claims)]);
-  if (!client || revoked) return false;
-  if (claims.grant_id === undefined) return true;
-  const grant = await provider.Grant.find(claims.grant_id, { ignoreExpiration: true });
-  return Boolean(grant && !grant.isExpired && grant.clientId === claims.client_id);
+function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTokenClaims): Promise<boolean> {
+  return jwts.isLive(claims, async (clientId) => Boolean(await ctx.oidc.provider.Client.find(clientId)));
 }
 
 /** RFC 7009 §2.1-2.2: only the token's client may revoke it; an invalid token is a 200. */

@@ -34,6 +34,12 @@ describe('users', () => {
     await expect(users.createUser({ email: 'not an email', password: 'long enough password' })).rejects.toMatchObject({ code: 'invalid_email' });
   });
 
+  it('takes the minimum password length from configuration', async () => {
+    const strict = createUserService(database.prisma, createPasswordHasher(OWASP), { minPasswordLength: 20 });
+    await expect(strict.createUser({ email: 'strict@example.com', password: 'only sixteen chr' })).rejects.toMatchObject({ code: 'invalid_password', description: expect.stringContaining('20') });
+    expect(await strict.createUser({ email: 'strict@example.com', password: 'twenty characters ok' })).toMatchObject({ email: 'strict@example.com' });
+  });
+
   it('authenticates with the right password in any email case', async () => {
     expect(await users.authenticate('ADA@example.com', 'correct horse battery')).toMatchObject({ email: 'ada@example.com' });
     expect(await users.authenticate('ada@example.com', 'correct horse battery')).not.toHaveProperty('passwordHash');

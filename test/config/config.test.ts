@@ -66,6 +66,7 @@ describe('configuration', () => {
     [{ GATEHOUSE_ACCESS_TOKEN_TTL: '0' }, /^GATEHOUSE_ACCESS_TOKEN_TTL must be greater than zero/],
     [{ GATEHOUSE_SIGNING_KEY_BITS: '1024' }, /^GATEHOUSE_SIGNING_KEY_BITS /],
     [{ GATEHOUSE_KEY_CHECK_INTERVAL: '30d' }, /^GATEHOUSE_KEY_CHECK_INTERVAL must be at most 86400 seconds/],
+    [{ GATEHOUSE_PASSWORD_MIN_LENGTH: '6' }, /^GATEHOUSE_PASSWORD_MIN_LENGTH must be at least 8/],
     [{ GATEHOUSE_SESSION_TTL: '400d' }, /^GATEHOUSE_SESSION_TTL must be at most 31536000 seconds/],
     [{ GATEHOUSE_JWKS_MAX_AGE: '1d' }, /^GATEHOUSE_KEY_PUBLISH_LEAD must be longer than GATEHOUSE_JWKS_MAX_AGE \+ GATEHOUSE_KEY_CHECK_INTERVAL/],
     [{ GATEHOUSE_ADMIN_EMAIL: 'admin@example.com' }, /^GATEHOUSE_ADMIN_PASSWORD .*set together/],

@@ -253,6 +253,22 @@ describe('bad input', () => {
     });
   });
 
+  describe('device verification page', () => {
+    it('answers a code form posted without a session with the form-expired page, not a 500', async () => {
+      for (const body of ['user_code=WDJB-MJHT', '', 'xsrf=x&user_code=BCDF-GHJK&confirm=yes']) {
+        const response = await fetch(`${gatehouse.issuer}/device`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body,
+        });
+        expect(response.status).toBe(403);
+        expect(await response.text()).toContain('The form expired');
+      }
+      const json = await fetch(`${gatehouse.issuer}/device`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(json.status).toBe(403);
+    });
+  });
+
   describe('public clients', () => {
     it('sign in with PKCE and no secret', async () => {
       const publicClient = await gatehouse.clients.registerClient({

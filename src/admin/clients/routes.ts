@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { clientMetadataChanges, clientMetadataSchema } from '../../clients/client-metadata.js';
 import { metadataErrorCode, type ClientRecord, type ClientService } from '../../clients/clients.js';
-import { defineRoute, notFound, type AdminRoute } from '../admin-route.js';
+import type { AdminCaller } from '../admin-auth.js';
+import { defineRoute, grantsAdminAccess, notFound, requireFullAdmin, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page, pageQuery, pageSchema } from '../pagination.js';
 
 // Documentation of what comes back; the presenter below decides what may leave.
@@ -13,12 +14,23 @@ function presentClient(client: ClientRecord): z.infer<typeof clientView> {
   return { ...client, created_at: client.created_at.toISOString(), updated_at: client.updated_at.toISOString() };
 }
 
-export function clientRoutes(clients: ClientService): AdminRoute[] {
+export function clientRoutes(clients: ClientService, adminResource: string): AdminRoute[] {
+  /** A client that reaches the admin API is only created, changed or removed with `admin` itself. */
+  const guardAdminClient = async (clientId: string | undefined, caller: AdminCaller, changes?: Record<string, unknown>) => {
+    const current = await clients.getClient(clientId ?? '');
+    if (!current) throw notFound('client', clientId);
+    if (grantsAdminAccess(current, adminResource) || (changes && grantsAdminAccess({ ...current, ...changes }, adminResource))) {
+      requireFullAdmin(caller, 'a client with access to the admin API');
+    }
+  };
   return [
     defineRoute({
       method: 'post', path: '/clients', summary: 'Register a client (RFC 7591 metadata); the client_secret is shown once', scope: 'admin:clients:write',
       status: 201, body: clientMetadataSchema, bodyErrorCode: metadataErrorCode, response: clientView,
-      handle: ({ body, audit }) => clients.registerClient(body, audit),
+      handle: ({ body, audit, caller }) => {
+        if (grantsAdminAccess(body, adminResource)) requireFullAdmin(caller, 'a client with access to the admin API');
+        return clients.registerClient(body, audit);
+      },
     }),
     defineRoute({
       method: 'get', path: '/clients', summary: 'List clients', scope: 'admin:clients:read', status: 200,
@@ -39,16 +51,25 @@ export function clientRoutes(clients: ClientService): AdminRoute[] {
     defineRoute({
       method: 'patch', path: '/clients/:id', summary: 'Change client metadata', scope: 'admin:clients:write', status: 200,
       body: clientMetadataChanges, bodyErrorCode: metadataErrorCode, response: clientView,
-      handle: async ({ params, body, audit }) => presentClient(await clients.updateClient(params.id ?? '', body, audit)),
+      handle: async ({ params, body, audit, caller }) => {
+        await guardAdminClient(params.id, caller, body);
+        return presentClient(await clients.updateClient(params.id ?? '', body, audit));
+      },
     }),
     defineRoute({
       method: 'delete', path: '/clients/:id', summary: 'Delete a client and revoke its grants and tokens', scope: 'admin:clients:write', status: 204,
-      handle: ({ params, audit }) => clients.deleteClient(params.id ?? '', audit),
+      handle: async ({ params, audit, caller }) => {
+        await guardAdminClient(params.id, caller);
+        await clients.deleteClient(params.id ?? '', audit);
+      },
     }),
     defineRoute({
       method: 'post', path: '/clients/:id/secret', summary: 'Rotate the client secret: the old one stops working', scope: 'admin:clients:write',
       status: 200, response: secretView,
-      handle: ({ params, audit }) => clients.rotateClientSecret(params.id ?? '', audit),
+      handle: async ({ params, audit, caller }) => {
+        await guardAdminClient(params.id, caller);
+        return clients.rotateClientSecret(params.id ?? '', audit);
+      },
     }),
   ];
 }

@@ -8,7 +8,10 @@ import { AppError } from '../../http/errors.js';
 const eventsQuery = z
   .object({
     type: z.enum(EVENT_TYPES).optional(),
-    since: z.iso.datetime({ offset: true }).optional(),
+    since: z.iso
+      .datetime({ offset: true })
+      .refine((value) => new Date(value).getUTCFullYear() >= 1970 && new Date(value).getUTCFullYear() <= 9999, 'must be a date from 1970 to 9999')
+      .optional(),
     ...pageQuery,
   })
   .strict();
@@ -31,7 +34,8 @@ export function eventRoutes(prisma: PrismaClient): AdminRoute[] {
       query: eventsQuery, response: pageSchema(eventView),
       handle: async ({ query }) => {
         const cursor = decodeCursor(query.cursor);
-        if (cursor !== undefined && !/^\d{1,19}$/.test(cursor)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
+        // Ids are bigints: at most 18 digits stays inside Postgres's int8.
+        if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
         const { events, nextCursor } = await listEvents(prisma, {
           type: query.type,
           since: query.since ? new Date(query.since) : undefined,

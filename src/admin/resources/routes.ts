@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { newResourceSchema, resourceChangesSchema, type Resource, type ResourceService } from '../../clients/resources.js';
+import { AppError } from '../../http/errors.js';
 import { defineRoute, notFound, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page, pageQuery, pageSchema } from '../pagination.js';
 
@@ -15,7 +16,13 @@ function presentResource(resource: Resource): z.infer<typeof resourceView> {
   return { id: resource.id, identifier: resource.identifier, name: resource.name, scopes: resource.scopes, access_token_ttl: resource.accessTokenTtl };
 }
 
-export function resourceRoutes(resources: ResourceService): AdminRoute[] {
+export function resourceRoutes(resources: ResourceService, adminResource: string): AdminRoute[] {
+  /** The admin API's own resource is Gatehouse's: changing or deleting it would cut admins off. */
+  const refuseBuiltIn = async (id: string | undefined) => {
+    const resource = await resources.getResource(id ?? '');
+    if (!resource) throw notFound('resource', id);
+    if (resource.identifier === adminResource) throw new AppError(409, 'resource_reserved', `${adminResource} is built in and cannot be changed`);
+  };
   return [
     defineRoute({
       method: 'post', path: '/resources', summary: 'Register an API (RFC 8707 resource)', scope: 'admin:resources:write', status: 201,
@@ -41,11 +48,17 @@ export function resourceRoutes(resources: ResourceService): AdminRoute[] {
     defineRoute({
       method: 'patch', path: '/resources/:id', summary: 'Change an API (not its identifier)', scope: 'admin:resources:write', status: 200,
       body: resourceChangesSchema, response: resourceView,
-      handle: async ({ params, body }) => presentResource(await resources.updateResource(params.id ?? '', body)),
+      handle: async ({ params, body }) => {
+        await refuseBuiltIn(params.id);
+        return presentResource(await resources.updateResource(params.id ?? '', body));
+      },
     }),
     defineRoute({
       method: 'delete', path: '/resources/:id', summary: 'Delete an API', scope: 'admin:resources:write', status: 204,
-      handle: ({ params }) => resources.deleteResource(params.id ?? ''),
+      handle: async ({ params }) => {
+        await refuseBuiltIn(params.id);
+        await resources.deleteResource(params.id ?? '');
+      },
     }),
   ];
 }
