@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { deriveSecrets } from '../config/master-secret.js';
 import { reencryptSigningKeys } from '../keys/signing-keys.js';
-import type { ClientMetadataInput } from '../clients/client-metadata.js';
+import { DEVICE_CODE_GRANT, type ClientMetadataInput } from '../clients/client-metadata.js';
 import { AppError } from '../http/errors.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
@@ -26,7 +26,6 @@ export const CLI_ACTOR = { actor: 'cli' } as const;
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
 const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code' as const;
 
 /**
  * --grant as given, else authorization_code (none for a device-only client:

@@ -29,10 +29,10 @@ export function redirectUriProblem(value: string, applicationType: 'web' | 'nati
 }
 
 // RFC 8628: devices without a browser sign in with the device grant.
-const DEVICE_CODE = 'urn:ietf:params:oauth:grant-type:device_code';
-const grantType = z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE]);
+export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const grantType = z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT]);
 /** Grants that can issue a refresh token. */
-const USER_GRANTS: readonly string[] = ['authorization_code', DEVICE_CODE];
+const USER_GRANTS: readonly string[] = ['authorization_code', DEVICE_CODE_GRANT];
 
 const scopeToken = /^[\x21\x23-\x5B\x5D-\x7E]+( [\x21\x23-\x5B\x5D-\x7E]+)*$/;
 

@@ -7,11 +7,16 @@ export interface CodeEntrant {
   readonly sessionId: string | undefined;
 }
 
+export type AttemptReservation = { readonly allowed: false } | { readonly allowed: true; release(): Promise<void> };
+
 export interface UserCodeAttemptLimiter {
-  /** True when the IP or the session has used up its wrong entries for the window. */
-  isLockedOut(entrant: CodeEntrant): Promise<boolean>;
-  /** Counts one wrong user code against the IP and the session. */
-  recordFailure(entrant: CodeEntrant): Promise<void>;
+  /**
+   * Atomically: refuses when the IP or the session has used up its wrong
+   * entries for the window; otherwise counts this entry as wrong until
+   * `release()` says the code was right. Check and count are one step, so
+   * concurrent guesses cannot all slip past the limit.
+   */
+  reserve(entrant: CodeEntrant): Promise<AttemptReservation>;
 }
 
 export interface AttemptLimits {
@@ -39,18 +44,26 @@ export function attemptSubjects(entrant: CodeEntrant): string[] {
 export function createUserCodeAttemptLimiter(prisma: PrismaClient, limits: AttemptLimits): UserCodeAttemptLimiter {
   const windowStart = () => new Date(Date.now() - limits.windowSeconds * 1000);
   return {
-    async isLockedOut(entrant) {
-      const since = windowStart();
-      const counts = await Promise.all(
-        attemptSubjects(entrant).map((subject) => prisma.userCodeFailure.count({ where: { subject, failedAt: { gt: since } } })),
-      );
-      return counts.some((count) => count >= limits.attempts);
-    },
-
-    async recordFailure(entrant) {
-      await prisma.userCodeFailure.createMany({ data: attemptSubjects(entrant).map((subject) => ({ subject, failedAt: new Date() })) });
-      // Failures older than the window no longer count for anyone.
-      await prisma.userCodeFailure.deleteMany({ where: { failedAt: { lte: windowStart() } } });
+    async reserve(entrant) {
+      const subjects = attemptSubjects(entrant).sort(); // one lock order for everyone: no deadlock
+      const ids = await prisma.$transaction(async (tx) => {
+        for (const subject of subjects) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${subject}))`;
+        const since = windowStart();
+        for (const subject of subjects) {
+          if ((await tx.userCodeFailure.count({ where: { subject, failedAt: { gt: since } } })) >= limits.attempts) return undefined;
+        }
+        const rows = await Promise.all(subjects.map((subject) => tx.userCodeFailure.create({ data: { subject }, select: { id: true } })));
+        // Failures older than the window no longer count for anyone.
+        await tx.userCodeFailure.deleteMany({ where: { failedAt: { lte: since } } });
+        return rows.map((row) => row.id);
+      });
+      if (!ids) return { allowed: false };
+      return {
+        allowed: true,
+        async release() {
+          await prisma.userCodeFailure.deleteMany({ where: { id: { in: ids } } });
+        },
+      };
     },
   };
 }

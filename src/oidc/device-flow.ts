@@ -6,12 +6,12 @@ import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { PageRenderer } from '../http/pages.js';
 import { createDevicePages, type CodeEntryProblem, type DevicePages, type RenderedPage } from '../interactions/device-pages.js';
-import { createUserCodeAttemptLimiter, type CodeEntrant, type UserCodeAttemptLimiter } from '../interactions/user-code-attempts.js';
+import { createUserCodeAttemptLimiter, type AttemptReservation, type CodeEntrant, type UserCodeAttemptLimiter } from '../interactions/user-code-attempts.js';
 import type { Logger } from '../log.js';
 import { createDevicePollPacing, type DevicePollPacing } from './device-poll-pacing.js';
 
 /** RFC 8628 §3.4: the device code grant type. */
-export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
 
 // oidc-provider's default routes for the device flow (config `routes`):
 // device_authorization is /device/auth, code_verification (the verification_uri) is /device.
@@ -76,13 +76,20 @@ export function deviceFlowFeature(deps: DeviceFlowDependencies): DeviceFlowFeatu
  * give (interval, unauthorized_client, slow_down). Install with `provider.use`.
  */
 export function deviceFlowMiddleware(provider: Provider, deps: DeviceFlowDependencies): Middleware {
-  const steps = [addPollingInterval(deps.config.deviceFlow.pollInterval), answerUnauthorizedClient, answerSlowDown(deps.deviceFlowStores.polls)];
+  // unauthorized_client for clients without the device grant: token-errors.ts, for every grant.
+  const steps = [addPollingInterval(deps.config.deviceFlow.pollInterval), answerSlowDown(deps.deviceFlowStores.polls)];
   const devicePages = createDevicePages(deps.pages, deps.resources);
   return async (ctx, next) => {
     if (refuseFormWithoutSession(provider, devicePages, ctx)) return;
-    if (await refuseLockedOutEntrant(provider, deps, devicePages, ctx)) return;
+    const attempt = await reserveCodeEntry(provider, deps, devicePages, ctx);
+    if (attempt && !attempt.allowed) return;
     prefillWithoutSubmitting(ctx);
-    await next();
+    try {
+      await next();
+    } finally {
+      // A code that was found (right, or expired/used) gives its attempt back; a wrong one keeps it.
+      if (attempt?.allowed && !ctx.state.wrongUserCode) await attempt.release();
+    }
     const oidcCtx = ctx as unknown as KoaContextWithOIDC;
     if (!oidcCtx.oidc) return;
     for (const step of steps) await step(oidcCtx);
@@ -104,19 +111,6 @@ function addPollingInterval(seconds: number): ResponseStep {
     }
   };
 }
-
-/**
- * RFC 6749 §5.2 / RFC 8628 §3.1: a client not registered for the device grant
- * gets `unauthorized_client`; oidc-provider answers `invalid_request`.
- */
-const answerUnauthorizedClient: ResponseStep = (ctx) => {
-  const isDeviceRequest = ctx.oidc.route === 'device_authorization'
-    || (ctx.oidc.route === 'token' && ctx.oidc.params?.grant_type === DEVICE_CODE_GRANT);
-  const { client } = ctx.oidc;
-  if (!isDeviceRequest || (ctx.body as ErrorBody | undefined)?.error !== 'invalid_request' || !client) return;
-  if (client.grantTypeAllowed(DEVICE_CODE_GRANT)) return;
-  sendError(ctx, new errors.UnauthorizedClient(`the ${DEVICE_CODE_GRANT} grant is not allowed for this client`));
-};
 
 /**
  * RFC 8628 §3.5: a device polling a pending code before `interval` has passed
@@ -151,23 +145,25 @@ function refuseFormWithoutSession(provider: Provider, devicePages: DevicePages, 
 }
 
 /**
- * RFC 8628 §5.1: once an IP or browser session has entered too many wrong
- * codes, refuse further entries without looking the code up.
+ * RFC 8628 §5.1: every code entry takes one of the IP's and the session's
+ * attempts before the code is looked up (atomically, so parallel guesses are
+ * counted too); once they are used up, entries are refused unseen.
  */
-async function refuseLockedOutEntrant(
+async function reserveCodeEntry(
   provider: Provider,
   deps: DeviceFlowDependencies,
   devicePages: DevicePages,
   ctx: Parameters<Middleware>[0],
-): Promise<boolean> {
-  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH) return false;
+): Promise<AttemptReservation | undefined> {
+  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH) return undefined;
   // Only a real session gets past oidc-provider's xsrf check, so an invented
   // cookie value buys no fresh attempts; the IP limit holds regardless.
-  if (!(await deps.deviceFlowStores.userCodeAttempts.isLockedOut(entrantOf(provider, ctx)))) return false;
+  const attempt = await deps.deviceFlowStores.userCodeAttempts.reserve(entrantOf(provider, ctx));
+  if (attempt.allowed) return attempt;
   const page = devicePages.codeEntry({ action: CODE_VERIFICATION_PATH, problem: 'locked_out' });
   ctx.set('Retry-After', String(deps.config.deviceFlow.userCodeWindow));
   send(ctx, page);
-  return true;
+  return attempt;
 }
 
 /** The browser entering a code: its IP (behind a trusted proxy, the forwarded one) and its session cookie. */
@@ -195,9 +191,8 @@ async function renderCodeEntry(
   error: Error | undefined,
 ): Promise<void> {
   if (error?.name === 'AbortedError') return send(ctx, devicePages.denied(await clientNameOf(ctx)));
-  if (error?.name === 'NotFoundError') {
-    await deps.deviceFlowStores.userCodeAttempts.recordFailure(entrantOf(ctx.oidc.provider, ctx));
-  }
+  // The attempt reserved for this entry stays counted (see reserveCodeEntry).
+  if (error?.name === 'NotFoundError') ctx.state.wrongUserCode = true;
   const action = ctx.oidc.urlFor('code_verification');
   const xsrf = xsrfOf(ctx);
   if (!error) return send(ctx, devicePages.codeEntry({ action, xsrf, userCode: prefilledUserCode(ctx) }));
