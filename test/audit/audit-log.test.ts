@@ -2,9 +2,8 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailFingerprint } from '../../src/audit/events.js';
 import { Browser } from '../support/browser.js';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { discover, registerSampleApp, signIn } from '../support/sample-app.js';
+import { type TestGatehouse } from '../support/gatehouse.js';
+import { startWithSampleApp, stopAndDrop, registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('audit log', () => {
   let gatehouse: TestGatehouse;
@@ -15,15 +14,9 @@ describe('audit log', () => {
   const events = (type: string) => gatehouse.prisma.event.findMany({ where: { type }, orderBy: { id: 'asc' } });
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl);
-    sample = await registerSampleApp(gatehouse);
-    config = await discover(gatehouse, sample.client);
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
   });
-  afterAll(async () => {
-    await gatehouse?.stop();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   it('records logins, failed ones by a hash of the email and never the password', async () => {
     const browser = new Browser();

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
 import { silentLogger } from '../../src/log.js';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { connectToTestDatabase } from '../support/database.js';
 
 async function waitFor<T>(read: () => T | undefined, timeoutMs = 10_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -15,18 +15,15 @@ async function waitFor<T>(read: () => T | undefined, timeoutMs = 10_000): Promis
 }
 
 describe('change notifications', () => {
+  let database: Awaited<ReturnType<typeof connectToTestDatabase>>;
   let databaseUrl: string;
   let client: pg.Client;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
+    database = await connectToTestDatabase();
+    ({ databaseUrl, client } = database);
   });
-  afterAll(async () => {
-    await client?.end();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => database?.close());
 
   const execute = (sql: string, ...values: unknown[]) => client.query(sql, values);
 

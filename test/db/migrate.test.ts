@@ -3,21 +3,18 @@ import { readFile } from 'node:fs/promises';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, listMigrations } from '../../src/db/migrate.js';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { connectToTestDatabase } from '../support/database.js';
 
 describe('migrations', () => {
+  let database: Awaited<ReturnType<typeof connectToTestDatabase>>;
   let databaseUrl: string;
   let client: pg.Client;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    client = new pg.Client({ connectionString: databaseUrl });
-    await client.connect();
+    database = await connectToTestDatabase();
+    ({ databaseUrl, client } = database);
   });
-  afterAll(async () => {
-    await client?.end();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => database?.close());
 
   it('applies every committed migration and records it as the Prisma CLI would', async () => {
     const migrations = await listMigrations();

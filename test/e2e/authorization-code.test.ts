@@ -1,9 +1,8 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { API, discover, PASSWORD, registerSampleApp, signIn } from '../support/sample-app.js';
+import { type TestGatehouse } from '../support/gatehouse.js';
+import { API, PASSWORD, registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('authorization code flow with PKCE', () => {
   let gatehouse: TestGatehouse;
@@ -12,15 +11,9 @@ describe('authorization code flow with PKCE', () => {
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl);
-    sample = await registerSampleApp(gatehouse);
-    config = await discover(gatehouse, sample.client);
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
   });
-  afterAll(async () => {
-    await gatehouse?.stop();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   it('publishes discovery with code flow, S256 only and RS256', () => {
     const metadata = config.serverMetadata();

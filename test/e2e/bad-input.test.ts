@@ -1,9 +1,8 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm } from '../support/browser.js';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
+import { type TestGatehouse } from '../support/gatehouse.js';
+import { discover, startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('bad input', () => {
   let gatehouse: TestGatehouse;
@@ -37,15 +36,9 @@ describe('bad input', () => {
   };
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl);
-    sample = await registerSampleApp(gatehouse);
-    config = await discover(gatehouse, sample.client);
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
   });
-  afterAll(async () => {
-    await gatehouse?.stop();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   describe('authorization endpoint', () => {
     it('shows an error page, and never redirects, for an unregistered redirect_uri', async () => {

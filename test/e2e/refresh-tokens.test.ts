@@ -1,9 +1,8 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
+import { startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
 
 /** RFC 6749 §6 with rotation (RFC 9700 §4.14.2); offline_access needs prompt=consent (OIDC Core §11). */
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
@@ -23,15 +22,9 @@ describe('refresh tokens', () => {
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl, { GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '2d', GATEHOUSE_REFRESH_TOKEN_TTL: '30d' });
-    sample = await registerSampleApp(gatehouse);
-    config = await discover(gatehouse, sample.client);
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp({ GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '2d', GATEHOUSE_REFRESH_TOKEN_TTL: '30d' }));
   });
-  afterAll(async () => {
-    await gatehouse?.stop();
-    await dropTestDatabase(databaseUrl);
-  });
+  afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   it('every refresh returns a new refresh token and a working access token', async () => {
     const { tokens } = await signIn(config, OFFLINE);

@@ -29,3 +29,18 @@ export async function dropTestDatabase(databaseUrl: string): Promise<void> {
     await client.end();
   }
 }
+
+/** A fresh test database with a connected pg client; `close()` ends the client and drops the database. */
+export async function connectToTestDatabase(): Promise<{ databaseUrl: string; client: pg.Client; close(): Promise<void> }> {
+  const databaseUrl = await createTestDatabase();
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  return {
+    databaseUrl,
+    client,
+    async close() {
+      await client.end();
+      await dropTestDatabase(databaseUrl);
+    },
+  };
+}

@@ -1,7 +1,8 @@
 import * as oidc from 'openid-client';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser, type Page } from './browser.js';
-import type { TestGatehouse } from './gatehouse.js';
+import { createTestDatabase, dropTestDatabase } from './database.js';
+import { startTestGatehouse, type TestGatehouse } from './gatehouse.js';
 
 export const REDIRECT_URI = 'http://127.0.0.1:8765/callback';
 export const API = 'https://api.example.test/';
@@ -68,4 +69,21 @@ export async function signIn(config: oidc.Configuration, options: SignInOptions 
     options.resource ? { resource: options.resource } : undefined,
   );
   return { tokens, browser, callbackUrl: page.url, nonce };
+}
+
+/**
+ * What most end-to-end files start with: a database of their own, a running
+ * Gatehouse on it, the sample app registered and openid-client configured.
+ */
+export async function startWithSampleApp(environment: Record<string, string> = {}) {
+  const databaseUrl = await createTestDatabase();
+  const gatehouse = await startTestGatehouse(databaseUrl, environment);
+  const sample = await registerSampleApp(gatehouse);
+  return { databaseUrl, gatehouse, sample, config: await discover(gatehouse, sample.client) };
+}
+
+/** Stops the server (if it started) and drops its database. */
+export async function stopAndDrop(gatehouse: TestGatehouse | undefined, databaseUrl: string | undefined): Promise<void> {
+  await gatehouse?.stop();
+  if (databaseUrl) await dropTestDatabase(databaseUrl);
 }
