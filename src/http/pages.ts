@@ -29,9 +29,11 @@ export function createPageRenderer(): PageRenderer {
   const pages = new Map<PageName, string>(
     PAGE_NAMES.map((name) => [name, read(name)]),
   );
+  // Pieces that pages include with {{> name}}.
+  const partials = { 'api-scopes': read('api-scopes') };
   return {
     render(page, view) {
-      const body = Mustache.render(pages.get(page) ?? '', view);
+      const body = Mustache.render(pages.get(page) ?? '', view, partials);
       return Mustache.render(layout, { ...view, body });
     },
   };

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailFingerprint } from '../../src/audit/events.js';
 import { Browser } from '../support/browser.js';
-import { type TestGatehouse } from '../support/gatehouse.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
 import { startWithSampleApp, stopAndDrop, registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('audit log', () => {

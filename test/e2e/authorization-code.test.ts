@@ -1,8 +1,9 @@
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type TestGatehouse } from '../support/gatehouse.js';
-import { API, PASSWORD, registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
+import { Browser } from '../support/browser.js';
+import { API, PASSWORD, REDIRECT_URI, registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('authorization code flow with PKCE', () => {
   let gatehouse: TestGatehouse;
@@ -72,6 +73,19 @@ describe('authorization code flow with PKCE', () => {
     expect(payload).toMatchObject({ sub: sample.user.id, client_id: sample.client.client_id, scope: 'items:read' });
     expect(payload.jti).toEqual(expect.any(String));
     expect(payload.exp! - payload.iat!).toBe(sample.api.accessTokenTtl);
+  });
+
+  it('the consent page names the API and describes its scopes', async () => {
+    const browser = new Browser();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI, scope: 'openid items:read', resource: API,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+    });
+    const login = await browser.open(url.toString());
+    const consent = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD });
+    expect(consent.html).toContain('and to call on your behalf');
+    expect(consent.html).toContain('<strong>Items API</strong>');
+    expect(consent.html).toContain('Read your items');
   });
 
   it('reuses the consent already given: a second sign-in in the same browser skips both pages', async () => {
