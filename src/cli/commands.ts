@@ -12,6 +12,8 @@ export interface Command {
   readonly options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }>;
   /** The name of the one positional argument the command takes, if any (e.g. an id). */
   readonly positional?: string;
+  /** The positional may be given as this option instead (kept for scripts that use it). */
+  readonly positionalOption?: string;
   /** A record prints as "key value" lines, rows as a table; both as JSON with --json. */
   run(
     context: CliContext,
@@ -86,11 +88,12 @@ export const commands: Record<string, Command> = {
 
   'clients rotate-secret': {
     summary: "Replace a client's secret (the old one stops working at every instance)",
-    usage: 'clients rotate-secret --client-id ID [--json]',
+    usage: 'clients rotate-secret CLIENT_ID [--json]',
     options: { 'client-id': { type: 'string' } },
-    async run({ clients }, values) {
-      const clientId = text(values['client-id']);
-      if (!clientId) throw new UsageError('--client-id is required');
+    positional: 'CLIENT_ID',
+    positionalOption: 'client-id',
+    async run({ clients }, _values, positionals) {
+      const [clientId = ''] = positionals;
       const rotated = await clients.rotateClientSecret(clientId, CLI_ACTOR);
       return { record: { ...rotated }, note: 'Store the client_secret now: it is not shown again.' };
     },
@@ -98,11 +101,12 @@ export const commands: Record<string, Command> = {
 
   'clients delete': {
     summary: 'Delete a client (it stops authenticating at every instance; its tokens introspect as inactive)',
-    usage: 'clients delete --client-id ID [--json]',
+    usage: 'clients delete CLIENT_ID [--json]',
     options: { 'client-id': { type: 'string' } },
-    async run({ clients }, values) {
-      const clientId = text(values['client-id']);
-      if (!clientId) throw new UsageError('--client-id is required');
+    positional: 'CLIENT_ID',
+    positionalOption: 'client-id',
+    async run({ clients }, _values, positionals) {
+      const [clientId = ''] = positionals;
       await clients.deleteClient(clientId, CLI_ACTOR);
       return { record: { client_id: clientId, deleted: true } };
     },
@@ -181,11 +185,12 @@ Object.assign(commands, {
   },
   'clients show': {
     summary: "Show a client's metadata (never its secret)",
-    usage: 'clients show --client-id ID [--json]',
+    usage: 'clients show CLIENT_ID [--json]',
     options: { 'client-id': { type: 'string' } },
-    async run({ clients }, values) {
-      const clientId = text(values['client-id']);
-      if (!clientId) throw new UsageError('--client-id is required');
+    positional: 'CLIENT_ID',
+    positionalOption: 'client-id',
+    async run({ clients }, _values, positionals) {
+      const [clientId = ''] = positionals;
       const client = await clients.getClient(clientId);
       if (!client) throw new AppError(404, 'not_found', `no client ${clientId}`);
       return { record: { ...client } };

@@ -67,6 +67,8 @@ export async function runCli(argv: string[], environment: Record<string, string 
     return EXIT.usage;
   }
   if (values.help) return print(`${command.summary}\n\nUsage: gatehouse ${command.usage}`);
+  const fromOption = command.positionalOption ? values[command.positionalOption] : undefined;
+  if (typeof fromOption === 'string' && positionals.length === 0) positionals = [fromOption];
   if (positionals.length !== (command.positional ? 1 : 0)) {
     console.error(`gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`);
     return EXIT.usage;

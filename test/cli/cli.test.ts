@@ -140,7 +140,7 @@ describe('gatehouse CLI', () => {
     const created = JSON.parse((await gatehouseCli(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
     const listed = JSON.parse((await gatehouseCli(['clients', 'list', '--json'], environment)).stdout) as { client_id: string }[];
     expect(listed.map((client) => client.client_id)).toContain(created.client_id);
-    const shown = await gatehouseCli(['clients', 'show', '--client-id', created.client_id], environment);
+    const shown = await gatehouseCli(['clients', 'show', created.client_id], environment); // positional, like users
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^client_name\s+Listed$/m);
     expect(shown.stdout).not.toContain(created.client_secret);
