@@ -1,6 +1,6 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
-import { isUniqueViolation } from '../db/prisma.js';
+import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -120,8 +120,8 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
         take: filter.limit + 1,
         select: publicFields,
       });
-      const users = rows.slice(0, filter.limit);
-      return { users, nextCursor: rows.length > filter.limit ? (users.at(-1)?.id ?? null) : null };
+      const { page, nextCursor } = splitPage(rows, filter.limit, (user) => user.id);
+      return { users: page, nextCursor };
     },
 
     async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM): Promise<User> {
@@ -212,7 +212,3 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
 }
 
 export type UserService = ReturnType<typeof createUserService>;
-
-export function isUuid(value: string): boolean {
-  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
-}

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { splitPage } from '../db/prisma.js';
 
 export const EVENT_TYPES = [
   'client.created',
@@ -95,7 +96,7 @@ export async function listEvents(
     orderBy: { id: 'desc' },
     take: filter.limit + 1,
   });
-  const page = rows.slice(0, filter.limit);
+  const { page, nextCursor } = splitPage(rows, filter.limit, (row) => row.id.toString());
   return {
     events: page.map((row) => ({
       id: row.id.toString(),
@@ -107,6 +108,6 @@ export async function listEvents(
       client_ip: row.clientIp,
       details: row.details,
     })),
-    nextCursor: rows.length > filter.limit ? (page.at(-1)?.id.toString() ?? null) : null,
+    nextCursor,
   };
 }

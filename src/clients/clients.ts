@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
-import { isUniqueViolation } from '../db/prisma.js';
+import { isUniqueViolation, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
 import { clientMetadataSchema, type ClientMetadata, type ClientMetadataInput } from './client-metadata.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
@@ -135,8 +135,8 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         orderBy: { id: 'asc' },
         take: filter.limit + 1,
       });
-      const page = rows.slice(0, filter.limit).map(toRecord);
-      return { clients: page, nextCursor: rows.length > filter.limit ? (page.at(-1)?.client_id ?? null) : null };
+      const { page, nextCursor } = splitPage(rows, filter.limit, (row) => row.id);
+      return { clients: page.map(toRecord), nextCursor };
     },
 
     async getClient(clientId: string): Promise<ClientRecord | null> {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
-import { isUniqueViolation } from '../db/prisma.js';
+import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
 import { notifierFor } from './clients.js';
 
@@ -35,7 +35,6 @@ export const resourceChangesSchema = z
   .strict();
 
 const notFound = (id: string) => new AppError(404, 'not_found', `no resource ${id}`);
-const isUuid = (value: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
 
 export function createResourceService(prisma: PrismaClient) {
   /** Every change tells the other instances (their cached copies go stale). */
@@ -93,8 +92,8 @@ export function createResourceService(prisma: PrismaClient) {
         orderBy: { id: 'asc' },
         take: filter.limit + 1,
       });
-      const page = rows.slice(0, filter.limit).map(toResource);
-      return { resources: page, nextCursor: rows.length > filter.limit ? (page.at(-1)?.id ?? null) : null };
+      const { page, nextCursor } = splitPage(rows, filter.limit, (row) => row.id);
+      return { resources: page.map(toResource), nextCursor };
     },
 
     async getResource(id: string): Promise<Resource | null> {

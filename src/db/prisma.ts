@@ -14,3 +14,18 @@ export function createPrismaClient(connectionString: string): PrismaClient {
 export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
+
+/** Whether a value can be compared with a Postgres uuid column (else the query fails). */
+export function isUuid(value: string): boolean {
+  return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value);
+}
+
+/**
+ * Keyset pagination: callers fetch `limit + 1` rows in key order; the extra
+ * row only says that a next page exists, which starts after the last key shown.
+ */
+export function splitPage<T>(rows: T[], limit: number, keyOf: (row: T) => string): { page: T[]; nextCursor: string | null } {
+  const page = rows.slice(0, limit);
+  const last = page.at(-1);
+  return { page, nextCursor: rows.length > limit && last !== undefined ? keyOf(last) : null };
+}
