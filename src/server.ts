@@ -1,5 +1,6 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { createLoginThrottle } from './accounts/login-throttle.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
@@ -73,6 +74,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     }
     await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
+    const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     const firstStart = await keys.ensure();
@@ -120,8 +122,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle }),
       log,
+      loginThrottle,
+      interactionTtl: config.ttl.interaction,
     });
     const server = await listen(app.callback(), config.port, config.host);
     closers.push(() => closeServer(server));

@@ -93,6 +93,16 @@ const environmentSchema = z
     GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
     /** Shortest password accepted for users (NIST SP 800-63B: at least 8; 12 by default). */
     GATEHOUSE_PASSWORD_MIN_LENGTH: integer(8, 128).default(12),
+    /** Least zxcvbn strength score (0-4) a new password needs; common passwords, names and repeats score low. */
+    GATEHOUSE_PASSWORD_MIN_SCORE: integer(0, 4).default(3),
+    /** Sign-in throttling: consecutive failures per account before each further attempt must wait. */
+    GATEHOUSE_LOGIN_FREE_FAILURES: integer(1, 1000).default(5),
+    /** Sign-in throttling: the first wait after those failures; it doubles with each further failure. */
+    GATEHOUSE_LOGIN_FIRST_DELAY: interval.default(1),
+    /** Sign-in throttling: the longest wait. */
+    GATEHOUSE_LOGIN_MAX_DELAY: interval.default(900),
+    /** Sign-in throttling: failed sign-ins allowed per client IP per hour, across any accounts. */
+    GATEHOUSE_LOGIN_IP_FAILURES: integer(1, 1_000_000).default(100),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -164,6 +174,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  readonly passwordMinScore: number;
+  readonly loginThrottle: { readonly freeFailures: number; readonly firstDelay: number; readonly maxDelay: number; readonly ipFailures: number };
 }
 
 export class ConfigError extends Error {
@@ -226,6 +238,13 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
+    loginThrottle: {
+      freeFailures: env.GATEHOUSE_LOGIN_FREE_FAILURES,
+      firstDelay: env.GATEHOUSE_LOGIN_FIRST_DELAY,
+      maxDelay: env.GATEHOUSE_LOGIN_MAX_DELAY,
+      ipFailures: env.GATEHOUSE_LOGIN_IP_FAILURES,
+    },
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

@@ -1,6 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -16,7 +17,7 @@ import {
   type PendingInteraction,
   type ProviderRef,
 } from '../oidc/interaction-steps.js';
-import { csrfToken, csrfTokenValid } from './csrf.js';
+import { csrfToken, csrfTokenValid, loginFormToken, loginFormTokenNumber } from './csrf.js';
 import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
 
 export interface InteractionDependencies {
@@ -29,6 +30,9 @@ export interface InteractionDependencies {
   readonly adminResource: string;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly loginThrottle: LoginThrottle;
+  /** Seconds an interaction lives (its login form tokens live as long). */
+  readonly interactionTtl: number;
 }
 
 // Unknown email, wrong password and disabled account read the same.
@@ -55,20 +59,39 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   router.post('/login', form, async (ctx) => {
-    const interaction = await loadForPost(ctx, deps, 'login');
+    const interaction = await loadForPost(ctx, deps, 'login', { loginForm: true });
     const body = ctx.request.body as Record<string, unknown>;
     const email = typeof body.email === 'string' ? body.email : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const user = email && password ? await deps.users.authenticate(email, password) : null;
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+    const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
+    if (attempt && !attempt.allowed) {
+      await deps.audit.record(
+        { actor: 'anonymous', ...origin },
+        { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
+      );
+      ctx.status = 429;
+      ctx.set('Retry-After', String(attempt.retryAfterSeconds));
+      return renderLogin(ctx, deps, interaction, { email, error: tooManyAttempts(attempt.retryAfterSeconds) });
+    }
+    const user = attempt ? await deps.users.authenticate(email, password) : null;
     if (!user) {
+      const outcome = await attempt?.failed();
       await deps.audit.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
       );
+      if (outcome?.delayed) {
+        const { users: [account] } = await deps.users.listUsers({ email, limit: 1 });
+        await deps.audit.record(
+          { actor: 'anonymous', ...origin },
+          { type: 'login.account_delayed', subject: account?.id, details: { email: emailFingerprint(email), failures: outcome.failures } },
+        );
+      }
       ctx.status = 401;
       return renderLogin(ctx, deps, interaction, { email, error: LOGIN_FAILED });
     }
+    await attempt?.succeeded();
     await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
     return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
   });
@@ -97,11 +120,21 @@ async function load(ctx: Context, deps: InteractionDependencies): Promise<Pendin
   return interaction;
 }
 
-async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?: string): Promise<PendingInteraction> {
+async function loadForPost(
+  ctx: Context,
+  deps: InteractionDependencies,
+  prompt?: string,
+  options: { loginForm?: boolean } = {},
+): Promise<PendingInteraction> {
   const interaction = await load(ctx, deps);
   const body = ctx.request.body as Record<string, unknown> | undefined;
-  if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
-    throw Object.assign(new Error('the form expired or did not come from this site; please try again'), { status: 403 });
+  const formExpired = () => Object.assign(new Error('the form expired or did not come from this site; please try again'), { status: 403 });
+  if (options.loginForm) {
+    // Each login form token is good for one submission (a failed one renders the next).
+    const attempt = loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf);
+    if (attempt === undefined || !(await deps.loginThrottle.useFormToken(interaction.uid, attempt, deps.interactionTtl))) throw formExpired();
+  } else if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
+    throw formExpired();
   }
   if (prompt && interaction.prompt !== prompt) {
     throw Object.assign(new Error(`this sign-in request is not waiting for ${prompt}`), { status: 400 });
@@ -109,19 +142,26 @@ async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?:
   return interaction;
 }
 
-function renderLogin(
+async function renderLogin(
   ctx: Context,
   deps: InteractionDependencies,
   interaction: PendingInteraction,
   extra: { email?: string; error?: string } = {},
-): void {
+): Promise<void> {
   renderPage(ctx, deps, 'login', {
     title: 'Sign in',
     uid: interaction.uid,
     client: interaction.clientName,
     csrf: csrfToken(deps.csrfKey, interaction.uid),
+    loginToken: loginFormToken(deps.csrfKey, interaction.uid, await deps.loginThrottle.formAttempts(interaction.uid)),
     ...extra,
   });
+}
+
+/** The page's answer while an account or IP has to wait: whole minutes, rounded up. */
+export function tooManyAttempts(retryAfterSeconds: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+  return `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
 }
 
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {

@@ -1,3 +1,4 @@
+import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
@@ -23,7 +24,7 @@ export async function deleteExpiredRows(prisma: PrismaClient): Promise<number> {
 /** Runs deleteExpiredRows every `intervalSeconds`. */
 export function scheduleExpiredRowCleanup(prisma: PrismaClient, intervalSeconds: number, log: Logger): PeriodicJob {
   return runPeriodically('cleanup', intervalSeconds, async () => {
-    const deleted = await deleteExpiredRows(prisma);
+    const deleted = (await deleteExpiredRows(prisma)) + (await deleteExpiredLoginCounters(prisma));
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);
 }
