@@ -1,4 +1,6 @@
 import type Router from '@koa/router';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
+import { createSignInLockout } from '../accounts/sign-in-lockout.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
@@ -14,6 +16,7 @@ import { eventRoutes } from './events/routes.js';
 import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
+import { signInRoutes } from './users/sign-in-routes.js';
 
 export interface AdminApiDependencies {
   readonly issuer: string;
@@ -27,6 +30,7 @@ export interface AdminApiDependencies {
   readonly adapterFor: AdapterFactory;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly loginThrottle: LoginThrottle;
 }
 
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
@@ -40,6 +44,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
       ...userRoutes(deps.users),
+      ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
     ],

@@ -1,3 +1,4 @@
+import { createLoginThrottle } from '../accounts/login-throttle.js';
 import { createPasswordHasher } from '../accounts/passwords.js';
 import { createUserService } from '../accounts/users.js';
 import { createClientService } from '../clients/clients.js';
@@ -17,6 +18,7 @@ export async function openCliContext(config: Config, log: Logger) {
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
+    loginThrottle: createLoginThrottle(database.prisma, config.loginThrottle),
     prisma: database.prisma,
     keyEncryptionKey: secrets.keyEncryptionKey,
     close: database.close,
