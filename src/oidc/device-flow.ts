@@ -17,6 +17,16 @@ import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
 // device_authorization is /device/auth, code_verification (the verification_uri) is /device.
 const CODE_VERIFICATION_PATH = '/device';
 
+/**
+ * Whether oidc-provider will route this request to code_verification. Its
+ * router runs after this middleware (so `ctx.oidc.route` is not known yet) and
+ * matches paths case-insensitively with an optional trailing slash: `/device/`
+ * and `/DEVICE` are the same page, and must be counted the same.
+ */
+export function isCodeVerificationPath(path: string): boolean {
+  return path.replace(/\/$/, '').toUpperCase() === CODE_VERIFICATION_PATH.toUpperCase();
+}
+
 export interface DeviceFlowStores {
   readonly polls: DevicePollPacing;
   readonly userCodeAttempts: UserCodeAttemptLimiter;
@@ -139,7 +149,7 @@ function sendError(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError): vo
  * expired page, as for a bad xsrf token.
  */
 function refuseFormWithoutSession(provider: Provider, devicePages: DevicePages, ctx: Parameters<Middleware>[0]): boolean {
-  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH || ctx.cookies.get(provider.cookieName('session'))) return false;
+  if (ctx.method !== 'POST' || !isCodeVerificationPath(ctx.path) || ctx.cookies.get(provider.cookieName('session'))) return false;
   send(ctx, devicePages.codeEntry({ action: CODE_VERIFICATION_PATH, problem: 'form_expired' }));
   return true;
 }
@@ -155,7 +165,7 @@ async function reserveCodeEntry(
   devicePages: DevicePages,
   ctx: Parameters<Middleware>[0],
 ): Promise<AttemptReservation | undefined> {
-  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH) return undefined;
+  if (ctx.method !== 'POST' || !isCodeVerificationPath(ctx.path)) return undefined;
   // Only a real session gets past oidc-provider's xsrf check, so an invented
   // cookie value buys no fresh attempts; the IP limit holds regardless.
   const attempt = await deps.deviceFlowStores.userCodeAttempts.reserve(entrantOf(provider, ctx));
@@ -224,7 +234,7 @@ function prefilledUserCode(ctx: KoaContextWithOIDC): string | undefined {
  * shows it prefilled.
  */
 function prefillWithoutSubmitting(ctx: Parameters<Middleware>[0]): void {
-  if (ctx.method === 'GET' && ctx.path === CODE_VERIFICATION_PATH && typeof ctx.query.user_code === 'string') {
+  if (ctx.method === 'GET' && isCodeVerificationPath(ctx.path) && typeof ctx.query.user_code === 'string') {
     (ctx.state as { prefilledUserCode?: string }).prefilledUserCode = ctx.query.user_code;
     ctx.querystring = '';
   }

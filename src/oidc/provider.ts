@@ -55,6 +55,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   };
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
+  // The provider is a Koa app of its own: like the outer app, only the last
+  // X-Forwarded-For hop (the trusted proxy's) names the client.
+  provider.maxIpsCount = 1;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
