@@ -3,6 +3,7 @@ import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
+import { createPasswordPolicy } from './password-policy.js';
 
 export interface User {
   readonly id: string;
@@ -38,13 +39,6 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-/** NIST SP 800-63B §5.1.1.2: length over composition rules. */
-export function passwordProblem(password: string, email: string, minLength: number): string | undefined {
-  if ([...password].length < minLength) return `password must be at least ${minLength} characters`;
-  if (normalizeEmail(password) === normalizeEmail(email)) return 'password must not be the email address';
-  return undefined;
-}
-
 const publicFields = {
   id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
 } as const;
@@ -56,7 +50,18 @@ function assertEmail(email: string): void {
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
-export function createUserService(prisma: PrismaClient, passwords: PasswordHasher, policy: { minPasswordLength: number } = { minPasswordLength: 12 }) {
+export function createUserService(
+  prisma: PrismaClient,
+  passwords: PasswordHasher,
+  policy: { minPasswordLength: number; minPasswordScore?: number } = { minPasswordLength: 12 },
+) {
+  const passwordPolicy = createPasswordPolicy({ minLength: policy.minPasswordLength, minScore: policy.minPasswordScore ?? 3 });
+  /** Throws a 400 saying why, when the password may not be set for this user. */
+  const assertPasswordAllowed = async (password: string, owner: { email: string; name?: string | null }) => {
+    const problem = await passwordPolicy.problem(password, owner);
+    if (problem) throw new AppError(400, 'invalid_password', problem);
+  };
+
   /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
   const endSessions = (db: Prisma.TransactionClient, id: string) =>
     db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
@@ -64,8 +69,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
       assertEmail(input.email);
-      const problem = passwordProblem(input.password, input.email, policy.minPasswordLength);
-      if (problem) throw new AppError(400, 'invalid_password', problem);
+      await assertPasswordAllowed(input.password, { email: input.email, name: input.name });
       const passwordHash = await passwords.hash(input.password);
       try {
         return await prisma.$transaction(async (tx) => {
@@ -130,8 +134,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
       if (!current) throw notFound(id);
       if (changes.password !== undefined) {
-        const problem = passwordProblem(changes.password, changes.email ?? current.email, policy.minPasswordLength);
-        if (problem) throw new AppError(400, 'invalid_password', problem);
+        await assertPasswordAllowed(changes.password, { email: changes.email ?? current.email, name: changes.name === undefined ? current.name : changes.name });
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
