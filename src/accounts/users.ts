@@ -47,6 +47,15 @@ function assertEmail(email: string): void {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
 }
 
+/** Why a change must end the user's sessions: a new password or email, or disabling. */
+function sessionEndingChanges(current: User, changes: UserChanges): string[] {
+  const reasons: string[] = [];
+  if (changes.password !== undefined) reasons.push('password_changed');
+  if (changes.email !== undefined && normalizeEmail(changes.email) !== current.email) reasons.push('email_changed');
+  if (changes.disabled === true && !current.disabled) reasons.push('disabled');
+  return reasons;
+}
+
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
@@ -62,9 +71,11 @@ export function createUserService(
     if (problem) throw new AppError(400, 'invalid_password', problem);
   };
 
-  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
-  const endSessions = (db: Prisma.TransactionClient, id: string) =>
-    db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
+  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId), but the session kept. */
+  const endSessions = (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) =>
+    keepSessionUid
+      ? db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id} AND NOT (model = 'Session' AND uid = ${keepSessionUid})`
+      : db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
 
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -128,7 +139,12 @@ export function createUserService(
       return { users: page, nextCursor };
     },
 
-    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM): Promise<User> {
+    /**
+     * Changes a user. A new password or email, or disabling, ends the user's
+     * sessions and grants; `keepSessionUid` spares the browser session that
+     * made the change itself (the account page).
+     */
+    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM, options: { keepSessionUid?: string } = {}): Promise<User> {
       if (!isUuid(id)) throw notFound(id);
       if (changes.email !== undefined) assertEmail(changes.email);
       const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
@@ -157,8 +173,14 @@ export function createUserService(
             subject: id,
             details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
           });
+          // What the old password (or address) started ends with it: every
+          // browser session, grant and refresh token, at every instance.
+          const reasons = sessionEndingChanges(current, changes);
+          if (reasons.length > 0) {
+            const removed = await endSessions(tx, id, options.keepSessionUid);
+            await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed, reasons } });
+          }
           if (changes.disabled === true && !current.disabled) {
-            await endSessions(tx, id);
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;

@@ -1,5 +1,6 @@
 import { createSignInLockout, type SignInThrottleState } from '../../accounts/sign-in-lockout.js';
 import { createAuditLog } from '../../audit/events.js';
+import { AppError } from '../../http/errors.js';
 import type { Command } from '../commands.js';
 import type { CliContext } from '../context.js';
 import type { Row } from '../output.js';
@@ -14,6 +15,12 @@ const present = (state: SignInThrottleState): Row => ({
   delayed_until: state.delayedUntil?.toISOString() ?? null,
 });
 
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+}
+
 /** An account's sign-in throttling, as the admin API's /users/:id/sign-in and /users/:id/unlock. */
 export const usersSecurityCommands: Record<string, Command> = {
   'users sign-in': {
@@ -23,6 +30,18 @@ export const usersSecurityCommands: Record<string, Command> = {
     positional: 'ID',
     async run(context, _values, [id]) {
       return { record: present(await lockoutOf(context).signInState(id ?? '')) };
+    },
+  },
+  'users set-password': {
+    summary: "Set a user's password (the policy applies) and end their sessions and refresh tokens",
+    usage: 'users set-password ID (--password-stdin | --password PASSWORD) [--json]',
+    options: { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    positional: 'ID',
+    async run({ users }, values, [id]) {
+      const password = values['password-stdin'] ? await readStdin() : typeof values.password === 'string' ? values.password : undefined;
+      if (!password) throw new AppError(400, 'invalid_request', 'a password is required (--password-stdin or --password)');
+      const user = await users.updateUser(id ?? '', { password }, CLI);
+      return { record: { id: user.id, email: user.email, sessions_ended: true } };
     },
   },
   'users unlock': {

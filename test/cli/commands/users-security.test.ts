@@ -2,9 +2,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginThrottle } from '../../../src/accounts/login-throttle.js';
 import { runGatehouseCli } from '../../support/cli.js';
 import { TEST_SECRET } from '../../support/gatehouse.js';
-import { startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
+import * as oidc from 'openid-client';
+import { signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
 
-describe('gatehouse users sign-in | unlock', () => {
+describe('gatehouse users sign-in | unlock | set-password', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>> | undefined;
   let environment: Record<string, string>;
 
@@ -37,5 +38,19 @@ describe('gatehouse users sign-in | unlock', () => {
     const unknown = await runGatehouseCli(['users', 'unlock', '00000000-0000-4000-8000-000000000000'], environment);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('no user');
+  });
+
+  it('sets a password under the policy and ends the sessions and refresh tokens of the old one', async () => {
+    const { gatehouse, sample, config } = started ?? (() => { throw new Error('not started'); })();
+    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
+
+    const weak = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin'], environment, 'password1234\n');
+    expect(weak.code).not.toBe(0);
+    expect(weak.stderr).toContain('too easy to guess');
+
+    const set = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin', '--json'], environment, 'a sturdier passphrase\n');
+    expect(set.code).toBe(0);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await gatehouse.users.authenticate(sample.user.email, 'a sturdier passphrase')).toMatchObject({ id: sample.user.id });
   });
 });
