@@ -5,6 +5,7 @@ import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
 import { errorMiddleware } from './http/error-middleware.js';
 import { healthRoutes } from './http/health-routes.js';
+import { warnOnPlainHttp } from './http/plain-http-warning.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
+  app.use(warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log));
   app.use(errorMiddleware(deps.log));
   app.use((ctx, next) => {
     if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) return adminRoutes(ctx, () => adminNotFound(ctx));

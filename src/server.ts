@@ -15,6 +15,7 @@ import { listenForChanges } from './db/change-notifications.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
+import { createRequestCounters } from './http/request-counters.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
@@ -85,8 +86,9 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const pages = createPageRenderer();
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const requestCounters = createRequestCounters(prisma);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, requestCounters });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
@@ -107,7 +109,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     keyWatcher.reload(); // a change between the load above and now
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
     closers.push(() => keyMaintenance.stop());
-    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
     closers.push(() => cleanup.stop());
 
     const app = createApp({
@@ -122,7 +124,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute }),
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,

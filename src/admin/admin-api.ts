@@ -9,6 +9,8 @@ import type { PrismaClient } from '../db/prisma.js';
 import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
 import { createAccessTokenLiveness, type AdapterFactory } from '../oidc/access-token-jwts.js';
+import { createRequestCounters } from '../http/request-counters.js';
+import { createAdminAuthFailures } from './admin-auth-failures.js';
 import { createAdminAuthenticator } from './admin-auth.js';
 import { adminRouter } from './admin-router.js';
 import { clientRoutes } from './clients/routes.js';
@@ -31,12 +33,15 @@ export interface AdminApiDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly loginThrottle: LoginThrottle;
+  /** Failed admin authentications looked at per client IP per minute. */
+  readonly authFailuresPerMinute: number;
 }
 
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
 export const adminAudience = (issuer: string) => `${issuer}/admin`;
 
 export function createAdminApi(deps: AdminApiDependencies): Router {
+  const failures = createAdminAuthFailures(createRequestCounters(deps.prisma), deps.audit, deps.authFailuresPerMinute);
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
@@ -56,7 +61,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       clients: deps.clients,
       liveness: createAccessTokenLiveness(deps.adapterFor),
     }),
-    recordAuthenticationFailure: (context, reason) => deps.audit.record(context, { type: 'admin.authentication_failed', details: { reason } }),
+    recordAuthenticationFailure: (context, reason) => failures.record(context, reason),
+    authenticationRetryAfter: (ip) => failures.retryAfter(ip),
   });
 }
 

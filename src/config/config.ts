@@ -103,6 +103,12 @@ const environmentSchema = z
     GATEHOUSE_LOGIN_MAX_DELAY: interval.default(900),
     /** Sign-in throttling: failed sign-ins allowed per client IP per hour, across any accounts. */
     GATEHOUSE_LOGIN_IP_FAILURES: integer(1, 1_000_000).default(100),
+    /** Failed admin API authentications looked at per client IP per minute; more get 429 (each IP's failures are one audit event a minute). */
+    GATEHOUSE_ADMIN_AUTH_FAILURES: integer(1, 100_000).default(20),
+    /** Sign-ins (GET/POST /auth) and device authorizations (/device/auth) started per client IP per minute; more get 429. */
+    GATEHOUSE_FLOW_STARTS_PER_IP: integer(1, 1_000_000).default(100),
+    /** How long audit events are kept; the cleanup job deletes older ones. */
+    GATEHOUSE_EVENT_RETENTION: lifetime.default(90 * DAY),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -175,6 +181,10 @@ export interface Config {
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
   readonly passwordMinScore: number;
+  readonly adminAuthFailuresPerMinute: number;
+  readonly flowStartsPerIpPerMinute: number;
+  /** Seconds audit events are kept. */
+  readonly eventRetention: number;
   readonly loginThrottle: { readonly freeFailures: number; readonly firstDelay: number; readonly maxDelay: number; readonly ipFailures: number };
 }
 
@@ -239,6 +249,9 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
     passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
+    adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
+    flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
+    eventRetention: env.GATEHOUSE_EVENT_RETENTION,
     loginThrottle: {
       freeFailures: env.GATEHOUSE_LOGIN_FREE_FAILURES,
       firstDelay: env.GATEHOUSE_LOGIN_FIRST_DELAY,

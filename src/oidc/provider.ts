@@ -13,6 +13,9 @@ import { createAccessTokenJwts } from './access-token-jwts.js';
 import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
+import type { RequestCounters } from '../http/request-counters.js';
+import { flowStartLimit } from './flow-start-limit.js';
+import { alwaysSecureCookies } from './secure-cookies.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
 
 export interface ProviderDependencies {
@@ -27,6 +30,7 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  readonly requestCounters: RequestCounters;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -58,7 +62,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // The provider is a Koa app of its own: like the outer app, only the last
   // X-Forwarded-For hop (the trusted proxy's) names the client.
   provider.maxIpsCount = 1;
+  if (new URL(deps.config.issuer).protocol === 'https:') alwaysSecureCookies(provider);
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  provider.use(flowStartLimit(deps.requestCounters, deps.config.flowStartsPerIpPerMinute, deps.pages) as unknown as Koa.Middleware);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
@@ -127,7 +133,9 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
     // RFC 6749 §4.4 tokens: the API's lifetime (resource-indicators.ts caps it).
     ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? Math.min(600, config.maxAccessTokenTtl),
     Grant: ttl.refreshToken,
-    Session: ttl.session,
+    // A session nobody signed in to (a cookie-less visit to /device or
+    // /session/end) lives as long as an interaction, not for weeks.
+    Session: (_ctx, session) => (session.accountId ? ttl.session : ttl.interaction),
     Interaction: ttl.interaction,
     DeviceCode: config.deviceFlow.codeTtl,
   };
