@@ -67,8 +67,9 @@ export function createPasswordPolicy(settings: PasswordPolicySettings): Password
       const lower = password.toLowerCase();
       const words = ownerWords(owner);
       if (lower.trim() === owner.email.trim().toLowerCase()) return 'password must not be the email address';
-      const own = words.find((word) => word.length >= 4 && lower.includes(word));
-      if (own) return 'password must not contain your email address or name';
+      // Mostly the user's own words (ada.lovelace1815): what is left is too little.
+      const rest = words.reduce((left, word) => left.replaceAll(word, ''), lower).replace(/[^\p{L}\p{N}]/gu, '');
+      if (rest.length < Math.min(8, settings.minLength)) return 'password must not be mostly your email address or name';
       if (/(.)\1{3,}/u.test(password) || /^(.{1,4})\1+$/su.test(password)) {
         return 'password must not be repeated characters (such as "aaaa" or "abab")';
       }

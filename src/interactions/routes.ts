@@ -133,7 +133,8 @@ async function loadForPost(
     // Each login form token is good for one submission (a failed one renders the next).
     const attempt = loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf);
     if (attempt === undefined || !(await deps.loginThrottle.useFormToken(interaction.uid, attempt, deps.interactionTtl))) throw formExpired();
-  } else if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
+  } else if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf) && loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf) === undefined) {
+    // The login page's Cancel form carries the login form's token.
     throw formExpired();
   }
   if (prompt && interaction.prompt !== prompt) {
