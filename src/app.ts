@@ -20,6 +20,8 @@ export interface AppDependencies extends InteractionDependencies {
   readonly prisma: PrismaClient;
   /** The admin API router (/admin). */
   readonly admin: Router;
+  /** Account self-service pages (password reset, email verification), and the paths they answer. */
+  readonly account: { readonly router: Router; readonly paths: readonly string[] };
 }
 
 /**
@@ -51,6 +53,8 @@ export function createApp(deps: AppDependencies): Koa {
     },
     interactions.routes() as Koa.Middleware,
     interactions.allowedMethods() as Koa.Middleware,
+    deps.account.router.routes() as Koa.Middleware,
+    deps.account.router.allowedMethods() as Koa.Middleware,
   ]);
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
   // Nothing under /admin reaches oidc-provider: an unknown endpoint is a JSON 404 like every admin error.
@@ -66,7 +70,7 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(errorMiddleware(deps.log));
   app.use((ctx, next) => {
     if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) return adminRoutes(ctx, () => adminNotFound(ctx));
-    return isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next();
+    return isOwnPath(ctx.path) || deps.account.paths.includes(ctx.path) ? ownRoutes(ctx, next) : next();
   });
   app.use(async (ctx, next) => {
     if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);

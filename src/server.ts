@@ -1,6 +1,12 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createAccountRecovery } from './accounts/account-recovery.js';
+import { createAccountTokenStore } from './accounts/account-tokens.js';
 import { createLoginThrottle } from './accounts/login-throttle.js';
+import { RECOVERY_PATHS, recoveryRoutes } from './account/recovery-routes.js';
+import { createAccountEmails } from './email/account-emails.js';
+import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
@@ -87,6 +93,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const requestCounters = createRequestCounters(prisma);
+    const mailer = createMailer({ ...config.email, outboxDir: join(config.dataDir, 'outbox') }, log);
+    if (!mailer.available) log.warn('no SMTP configured (GATEHOUSE_SMTP_URL) in production: password reset and email verification are off');
+    const recovery = createAccountRecovery({
+      issuer: config.issuer,
+      users,
+      tokens: createAccountTokenStore(prisma),
+      emails: createAccountEmails(mailer, config.issuer),
+      counters: requestCounters,
+      audit,
+      log,
+      resetTtl: config.email.passwordResetTtl,
+      verificationTtl: config.email.verificationTtl,
+    });
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, requestCounters });
     // Swapped whole when the keys change: requests in flight finish on the
@@ -124,10 +143,11 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,
+      account: { router: recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }), paths: RECOVERY_PATHS },
     });
     const server = await listen(app.callback(), config.port, config.host);
     closers.push(() => closeServer(server));

@@ -78,6 +78,14 @@ export function createUserService(
       : db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
 
   const service = {
+    /** Throws a 400 saying why, when this password may not be set for this user (NIST SP 800-63B §5.1.1.2). */
+    assertPasswordAllowed,
+
+    /** The user with this email (any letter case), or null. */
+    async findUserByEmail(email: string): Promise<User | null> {
+      return prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
+    },
+
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
       assertEmail(input.email);
       await assertPasswordAllowed(input.password, { email: input.email, name: input.name });

@@ -1,4 +1,5 @@
 import type Router from '@koa/router';
+import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import { createSignInLockout } from '../accounts/sign-in-lockout.js';
 import type { UserService } from '../accounts/users.js';
@@ -35,6 +36,8 @@ export interface AdminApiDependencies {
   readonly loginThrottle: LoginThrottle;
   /** Failed admin authentications looked at per client IP per minute. */
   readonly authFailuresPerMinute: number;
+  /** Sends verification emails (send_verification_email). */
+  readonly recovery: AccountRecovery;
 }
 
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
@@ -48,7 +51,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     routes: [
       ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
-      ...userRoutes(deps.users),
+      ...userRoutes(deps.users, deps.recovery),
       ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),

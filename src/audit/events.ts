@@ -17,6 +17,8 @@ export const EVENT_TYPES = [
   'login.throttled',
   'login.account_delayed',
   'user.unlocked',
+  'user.password_reset',
+  'user.email_verified',
   'refresh_token.reuse_detected',
   'key.rotated',
   'admin.authentication_failed',

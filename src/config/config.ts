@@ -109,6 +109,14 @@ const environmentSchema = z
     GATEHOUSE_FLOW_STARTS_PER_IP: integer(1, 1_000_000).default(100),
     /** How long audit events are kept; the cleanup job deletes older ones. */
     GATEHOUSE_EVENT_RETENTION: lifetime.default(90 * DAY),
+    /** SMTP server for email (password reset, verification), e.g. smtp://user:pass@mail.example.com:587. Unset: .eml files in $GATEHOUSE_DATA_DIR/outbox (none in production). */
+    GATEHOUSE_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
+    /** The From of Gatehouse's emails. Default: Gatehouse <no-reply@the issuer's host>. */
+    GATEHOUSE_EMAIL_FROM: z.string().trim().min(3).max(320).optional(),
+    /** How long a password reset link works. */
+    GATEHOUSE_PASSWORD_RESET_TTL: interval.default(1800),
+    /** How long an email verification link works. */
+    GATEHOUSE_EMAIL_VERIFICATION_TTL: lifetime.default(3 * DAY),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -181,6 +189,15 @@ export interface Config {
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
   readonly passwordMinScore: number;
+  readonly email: {
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
+    /** Seconds a reset link works. */
+    readonly passwordResetTtl: number;
+    /** Seconds a verification link works. */
+    readonly verificationTtl: number;
+    readonly production: boolean;
+  };
   readonly adminAuthFailuresPerMinute: number;
   readonly flowStartsPerIpPerMinute: number;
   /** Seconds audit events are kept. */
@@ -201,7 +218,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const given = present[name];
-    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
+    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
     throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
   }
   const env = parsed.data;
@@ -249,6 +266,13 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
     passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
+    email: {
+      smtpUrl: env.GATEHOUSE_SMTP_URL,
+      from: env.GATEHOUSE_EMAIL_FROM ?? `Gatehouse <no-reply@${new URL(env.ISSUER ?? 'http://localhost').hostname}>`,
+      passwordResetTtl: env.GATEHOUSE_PASSWORD_RESET_TTL,
+      verificationTtl: env.GATEHOUSE_EMAIL_VERIFICATION_TTL,
+      production: env.NODE_ENV === 'production',
+    },
     adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
     flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
     eventRetention: env.GATEHOUSE_EVENT_RETENTION,

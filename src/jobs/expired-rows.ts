@@ -1,3 +1,4 @@
+import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
@@ -43,6 +44,7 @@ export function scheduleExpiredRowCleanup(
   return runPeriodically('cleanup', intervalSeconds, async () => {
     const deleted = (await deleteExpiredRows(prisma))
       + (await deleteExpiredLoginCounters(prisma))
+      + (await deleteExpiredAccountTokens(prisma))
       + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);

@@ -134,7 +134,7 @@ describe('admin API authentication', () => {
     const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: object; additionalProperties: boolean } }> } }>> };
     expect(document.openapi).toBe('3.1.0');
     const createUser = document.paths['/admin/users']?.post;
-    expect(Object.keys(createUser?.requestBody?.content['application/json']?.schema.properties ?? {})).toEqual(['email', 'password', 'name', 'roles', 'email_verified']);
+    expect(Object.keys(createUser?.requestBody?.content['application/json']?.schema.properties ?? {})).toEqual(['email', 'password', 'name', 'roles', 'email_verified', 'send_verification_email']);
     expect(createUser?.requestBody?.content['application/json']?.schema.additionalProperties).toBe(false);
     expect(document.paths['/admin/users/{id}']).toHaveProperty('patch');
     expect(document.paths['/admin/keys/rotate']).toHaveProperty('post');
