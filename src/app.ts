@@ -22,6 +22,8 @@ export interface AppDependencies extends InteractionDependencies {
   readonly admin: Router;
   /** Account self-service pages (password reset, email verification), and the paths they answer. */
   readonly account: { readonly router: Router; readonly paths: readonly string[] };
+  /** Self-registration pages under /interaction/:uid/register, when open. */
+  readonly registration?: Router;
 }
 
 /**
@@ -51,6 +53,7 @@ export function createApp(deps: AppDependencies): Koa {
       ctx.set('Cache-Control', 'public, max-age=3600');
       ctx.body = css;
     },
+    ...(deps.registration ? [deps.registration.routes() as Koa.Middleware] : []),
     interactions.routes() as Koa.Middleware,
     interactions.allowedMethods() as Koa.Middleware,
     deps.account.router.routes() as Koa.Middleware,

@@ -5,6 +5,7 @@ import { createAccountRecovery } from './accounts/account-recovery.js';
 import { createAccountTokenStore } from './accounts/account-tokens.js';
 import { createLoginThrottle } from './accounts/login-throttle.js';
 import { RECOVERY_PATHS, recoveryRoutes } from './account/recovery-routes.js';
+import { registrationRoutes } from './account/registration-routes.js';
 import { createAccountEmails } from './email/account-emails.js';
 import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
@@ -148,6 +149,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       loginThrottle,
       interactionTtl: config.ttl.interaction,
       account: { router: recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }), paths: RECOVERY_PATHS },
+      registration: config.registrationOpen
+        ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })
+        : undefined,
+      registrationOpen: config.registrationOpen,
     });
     const server = await listen(app.callback(), config.port, config.host);
     closers.push(() => closeServer(server));

@@ -117,6 +117,8 @@ const environmentSchema = z
     GATEHOUSE_PASSWORD_RESET_TTL: interval.default(1800),
     /** How long an email verification link works. */
     GATEHOUSE_EMAIL_VERIFICATION_TTL: lifetime.default(3 * DAY),
+    /** Self-registration: `open` links "Create an account" from the login page; `off` (default) lets only admins create users. */
+    GATEHOUSE_REGISTRATION: z.enum(['open', 'off']).default('off'),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -198,6 +200,7 @@ export interface Config {
     readonly verificationTtl: number;
     readonly production: boolean;
   };
+  readonly registrationOpen: boolean;
   readonly adminAuthFailuresPerMinute: number;
   readonly flowStartsPerIpPerMinute: number;
   /** Seconds audit events are kept. */
@@ -273,6 +276,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       verificationTtl: env.GATEHOUSE_EMAIL_VERIFICATION_TTL,
       production: env.NODE_ENV === 'production',
     },
+    registrationOpen: env.GATEHOUSE_REGISTRATION === 'open',
     adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
     flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
     eventRetention: env.GATEHOUSE_EVENT_RETENTION,

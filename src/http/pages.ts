@@ -18,6 +18,7 @@ const PAGE_NAMES = [
   'reset-password',
   'verify-email',
   'notice',
+  'register',
 ] as const;
 
 export type PageName = (typeof PAGE_NAMES)[number];

@@ -33,6 +33,8 @@ export interface InteractionDependencies {
   readonly loginThrottle: LoginThrottle;
   /** Seconds an interaction lives (its login form tokens live as long). */
   readonly interactionTtl: number;
+  /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
+  readonly registrationOpen?: boolean;
 }
 
 // Unknown email, wrong password and disabled account read the same.
@@ -155,6 +157,7 @@ async function renderLogin(
     client: interaction.clientName,
     csrf: csrfToken(deps.csrfKey, interaction.uid),
     loginToken: loginFormToken(deps.csrfKey, interaction.uid, await deps.loginThrottle.formAttempts(interaction.uid)),
+    registration: deps.registrationOpen ?? false,
     ...extra,
   });
 }
