@@ -20,8 +20,8 @@ export interface AppDependencies extends InteractionDependencies {
   readonly prisma: PrismaClient;
   /** The admin API router (/admin). */
   readonly admin: Router;
-  /** Account self-service pages (password reset, email verification), and the paths they answer. */
-  readonly account: { readonly router: Router; readonly paths: readonly string[] };
+  /** Account self-service pages (account page, password reset, email verification), and the paths they answer. */
+  readonly account: { readonly routers: readonly Router[]; readonly paths: readonly string[] };
   /** Self-registration pages under /interaction/:uid/register, when open. */
   readonly registration?: Router;
 }
@@ -56,8 +56,7 @@ export function createApp(deps: AppDependencies): Koa {
     ...(deps.registration ? [deps.registration.routes() as Koa.Middleware] : []),
     interactions.routes() as Koa.Middleware,
     interactions.allowedMethods() as Koa.Middleware,
-    deps.account.router.routes() as Koa.Middleware,
-    deps.account.router.allowedMethods() as Koa.Middleware,
+    ...deps.account.routers.flatMap((router) => [router.routes() as Koa.Middleware, router.allowedMethods() as Koa.Middleware]),
   ]);
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
   // Nothing under /admin reaches oidc-provider: an unknown endpoint is a JSON 404 like every admin error.

@@ -6,6 +6,9 @@ import { createAccountTokenStore } from './accounts/account-tokens.js';
 import { createLoginThrottle } from './accounts/login-throttle.js';
 import { RECOVERY_PATHS, recoveryRoutes } from './account/recovery-routes.js';
 import { registrationRoutes } from './account/registration-routes.js';
+import { ACCOUNT_CLIENT_ID, ACCOUNT_PATHS, accountRoutes } from './account/account-routes.js';
+import { ensureAccountClient } from './account/account-client.js';
+import { createSessionActivityStore } from './account/session-activity.js';
 import { createAccountEmails } from './email/account-emails.js';
 import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
@@ -107,8 +110,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       resetTtl: config.email.passwordResetTtl,
       verificationTtl: config.email.verificationTtl,
     });
+    const sessionActivity = createSessionActivityStore(prisma);
+    await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, requestCounters });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, requestCounters, onSessionUse: sessionActivity.touch });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
@@ -148,11 +153,18 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,
-      account: { router: recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }), paths: RECOVERY_PATHS },
+      account: {
+        routers: [
+          recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
+        ],
+        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS],
+      },
       registration: config.registrationOpen
         ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })
         : undefined,
       registrationOpen: config.registrationOpen,
+      firstPartyClients: [ACCOUNT_CLIENT_ID],
     });
     const server = await listen(app.callback(), config.port, config.host);
     closers.push(() => closeServer(server));

@@ -19,6 +19,7 @@ const PAGE_NAMES = [
   'verify-email',
   'notice',
   'register',
+  'account',
 ] as const;
 
 export type PageName = (typeof PAGE_NAMES)[number];

@@ -35,6 +35,8 @@ export interface InteractionDependencies {
   readonly interactionTtl: number;
   /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
   readonly registrationOpen?: boolean;
+  /** Gatehouse's own clients (the account page): consent is not asked. */
+  readonly firstPartyClients?: readonly string[];
 }
 
 // Unknown email, wrong password and disabled account read the same.
@@ -56,6 +58,10 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
+    // Gatehouse's own account page asks nothing of the user beyond signing in.
+    if (interaction.prompt === 'consent' && deps.firstPartyClients?.includes(interaction.clientId)) {
+      return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res));
+    }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
     throw Object.assign(new Error(`unsupported prompt ${interaction.prompt}`), { status: 400 });
   });

@@ -1,3 +1,4 @@
+import { deleteExpiredSessionActivity } from '../account/session-activity.js';
 import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
@@ -45,6 +46,7 @@ export function scheduleExpiredRowCleanup(
     const deleted = (await deleteExpiredRows(prisma))
       + (await deleteExpiredLoginCounters(prisma))
       + (await deleteExpiredAccountTokens(prisma))
+      + (await deleteExpiredSessionActivity(prisma))
       + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);

@@ -14,6 +14,7 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import type { RequestCounters } from '../http/request-counters.js';
+import { onSessionUse } from './browser-session.js';
 import { flowStartLimit } from './flow-start-limit.js';
 import { alwaysSecureCookies } from './secure-cookies.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
@@ -31,6 +32,8 @@ export interface ProviderDependencies {
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
   readonly requestCounters: RequestCounters;
+  /** Records where and when a signed-in browser session was used (the account page lists them). */
+  readonly onSessionUse?: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -69,6 +72,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
   provider.use(deviceFlowMiddleware(provider, deps));
+  if (deps.onSessionUse) onSessionUse(provider, deps.onSessionUse, deps.log.warn);
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
