@@ -35,6 +35,7 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
+import { createMfa } from './mfa/mfa-module.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -117,6 +118,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    const mfa = createMfa({ prisma, config, secrets, audit, users, pages, provider });
     let currentKeys = initialKeys;
     const keyWatcher = watchSigningKeys({
       initial: initialKeys,
@@ -152,13 +154,14 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
+      secondFactor: mfa.hooks,
       interactionTtl: config.ttl.interaction,
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
-          accountRoutes({ provider, users, recovery, sessions: sessionActivity, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength, sections: [mfa.accountSection] }),
         ],
-        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS],
+        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS, ...mfa.accountPaths],
       },
       registration: config.registrationOpen
         ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })

@@ -119,6 +119,10 @@ const environmentSchema = z
     GATEHOUSE_EMAIL_VERIFICATION_TTL: lifetime.default(3 * DAY),
     /** Self-registration: `open` links "Create an account" from the login page; `off` (default) lets only admins create users. */
     GATEHOUSE_REGISTRATION: z.enum(['open', 'off']).default('off'),
+    /** Second factors: `off` (never asked), `optional` (default: users who set one up are asked for it), `required` (everyone; users without one set it up at their next sign-in). */
+    GATEHOUSE_MFA: z.enum(['off', 'optional', 'required']).default('optional'),
+    /** `required`: users with the `admin` role must use a second factor (setting one up at their next sign-in), whatever GATEHOUSE_MFA says (except `off`). Default `optional`: like everyone else. */
+    GATEHOUSE_ADMIN_MFA: z.enum(['required', 'optional']).default('optional'),
     /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
@@ -201,6 +205,7 @@ export interface Config {
     readonly production: boolean;
   };
   readonly registrationOpen: boolean;
+  readonly mfa: { readonly mode: 'off' | 'optional' | 'required'; readonly admins: 'required' | 'optional' };
   readonly adminAuthFailuresPerMinute: number;
   readonly flowStartsPerIpPerMinute: number;
   /** Seconds audit events are kept. */
@@ -277,6 +282,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       production: env.NODE_ENV === 'production',
     },
     registrationOpen: env.GATEHOUSE_REGISTRATION === 'open',
+    mfa: { mode: env.GATEHOUSE_MFA, admins: env.GATEHOUSE_ADMIN_MFA },
     adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
     flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
     eventRetention: env.GATEHOUSE_EVENT_RETENTION,

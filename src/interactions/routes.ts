@@ -8,6 +8,8 @@ import type { ResourceService } from '../clients/resources.js';
 import { describe } from '../http/error-middleware.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
+import type { SecondFactorHooks } from '../mfa/mfa-interaction.js';
+import { authenticationMethods } from '../mfa/mfa-policy.js';
 import {
   completeConsent,
   completeLogin,
@@ -33,6 +35,8 @@ export interface InteractionDependencies {
   readonly loginThrottle: LoginThrottle;
   /** Seconds an interaction lives (its login form tokens live as long). */
   readonly interactionTtl: number;
+  /** The second-factor step after the password (src/mfa/); without it, a password alone signs in. */
+  readonly secondFactor?: SecondFactorHooks;
   /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
   readonly registrationOpen?: boolean;
   /** Gatehouse's own clients (the account page): consent is not asked. */
@@ -57,6 +61,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
+    if (await deps.secondFactor?.page(ctx, interaction)) return;
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
     // Gatehouse's own account page asks nothing of the user beyond signing in.
     if (interaction.prompt === 'consent' && deps.firstPartyClients?.includes(interaction.clientId)) {
@@ -101,8 +106,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     }
     await attempt?.succeeded();
     await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
-    return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
+    if (deps.secondFactor) return redirect(ctx, await deps.secondFactor.afterPassword(ctx, interaction, user));
+    return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id, authenticationMethods(['pwd'])));
   });
+
+  for (const [path, action] of Object.entries(deps.secondFactor?.actions ?? {})) {
+    router.post(`/${path}`, form, async (ctx) => action(ctx, await loadForPost(ctx, deps, 'login')));
+  }
 
   router.post('/confirm', form, async (ctx) => {
     const interaction = await loadForPost(ctx, deps, 'consent');

@@ -3,6 +3,7 @@ import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
+import { deleteExpiredPendingLogins } from '../mfa/mfa-store.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer
@@ -47,6 +48,7 @@ export function scheduleExpiredRowCleanup(
       + (await deleteExpiredLoginCounters(prisma))
       + (await deleteExpiredAccountTokens(prisma))
       + (await deleteExpiredSessionActivity(prisma))
+      + (await deleteExpiredPendingLogins(prisma))
       + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);

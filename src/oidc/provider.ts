@@ -17,6 +17,8 @@ import type { RequestCounters } from '../http/request-counters.js';
 import { onSessionUse } from './browser-session.js';
 import { flowStartLimit } from './flow-start-limit.js';
 import { alwaysSecureCookies } from './secure-cookies.js';
+import { mfaInteractionPolicy } from './mfa-prompt.js';
+import { ACR_VALUES } from '../mfa/mfa-policy.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
 
 export interface ProviderDependencies {
@@ -43,7 +45,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     adapter: deps.adapter,
     jwks: { keys: deps.keys.keys },
     cookies: { keys: deps.cookieKeys },
-    claims: { ...CLAIMS_BY_SCOPE } as unknown as Configuration['claims'],
+    // acr, amr (RFC 8176) and auth_time in every ID token (OIDC Core §2): released with `openid`.
+    claims: { ...CLAIMS_BY_SCOPE, openid: [...CLAIMS_BY_SCOPE.openid, 'acr', 'amr', 'auth_time'] } as unknown as Configuration['claims'],
     scopes: [...OIDC_SCOPES],
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
@@ -54,7 +57,12 @@ export function createProvider(deps: ProviderDependencies): Provider {
     extraTokenClaims,
     ttl: lifetimes(deps.config),
     features: features(deps),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(deps.config.mfa.mode === 'off' ? {} : { policy: mfaInteractionPolicy() }),
+    },
+    // Gatehouse's acr convention: src/mfa/mfa-policy.ts (discovery's acr_values_supported).
+    acrValues: [...ACR_VALUES],
     renderError: async (ctx, out) => {
       ctx.type = 'html';
       ctx.body = deps.pages.render('error', { title: 'Sign-in error', error: out.error, description: out.error_description });

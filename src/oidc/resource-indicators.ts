@@ -14,7 +14,7 @@ export interface ResourceIndicatorDependencies {
 }
 
 /** Extra client metadata (RFC 7591 §2 allows extensions) that Gatehouse reads. */
-export const EXTRA_CLIENT_METADATA = ['default_resource', 'introspection_resources', 'allowed_scope'] as const;
+export const EXTRA_CLIENT_METADATA = ['default_resource', 'introspection_resources', 'allowed_scope', 'require_mfa'] as const;
 
 /**
  * RFC 8707: access tokens for a registered API are RS256 JWTs (RFC 9068).
