@@ -20,6 +20,9 @@ import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
 import { signInRoutes } from './users/sign-in-routes.js';
+import { mfaRoutes } from './users/mfa-routes.js';
+import { createMfaAdmin } from '../mfa/mfa-service.js';
+import { createMfaStore } from '../mfa/mfa-store.js';
 
 export interface AdminApiDependencies {
   readonly issuer: string;
@@ -53,6 +56,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
       ...userRoutes(deps.users, deps.recovery),
       ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
+      ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
     ],

@@ -6,6 +6,7 @@ import { AppError } from '../http/errors.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
 import { usersSecurityCommands } from './commands/users-security.js';
+import { mfaCommands } from './commands/mfa.js';
 
 export interface Command {
   readonly summary: string;
@@ -290,3 +291,4 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 Object.assign(commands, usersSecurityCommands);
+Object.assign(commands, mfaCommands);

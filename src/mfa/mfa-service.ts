@@ -68,17 +68,10 @@ export function createMfaService(deps: MfaServiceDependencies) {
   };
 
   const service = {
-    /** The user's confirmed factors: type, name, created and last used (never a secret). */
-    listFactors(userId: string): Promise<FactorSummary[]> {
-      return isUuid(userId) ? store.listFactors(userId) : Promise.resolve([]);
-    },
+    ...createMfaAdmin(store),
 
     async hasFactor(userId: string): Promise<boolean> {
       return (await service.listFactors(userId)).length > 0;
-    },
-
-    recoveryCodesLeft(userId: string): Promise<number> {
-      return store.recoveryCodesLeft(userId);
     },
 
     /** Starts TOTP enrolment: a new secret, kept sealed until a code confirms it. */
@@ -147,6 +140,24 @@ export function createMfaService(deps: MfaServiceDependencies) {
       return { ok: false, reason: 'wrong_code' };
     },
 
+  };
+  return service;
+}
+
+export type MfaService = ReturnType<typeof createMfaService>;
+
+/** What admins (API and CLI) do with a user's factors: no keys needed. */
+export function createMfaAdmin(store: MfaStore) {
+  return {
+    /** The user's confirmed factors: type, name, created and last used (never a secret). */
+    listFactors(userId: string): Promise<FactorSummary[]> {
+      return isUuid(userId) ? store.listFactors(userId) : Promise.resolve([]);
+    },
+
+    recoveryCodesLeft(userId: string): Promise<number> {
+      return isUuid(userId) ? store.recoveryCodesLeft(userId) : Promise.resolve(0);
+    },
+
     /**
      * Removes one factor, or all (`factorId` undefined), ending the user's
      * sessions when `endSessions` (an admin reset). 404 when there is none.
@@ -158,7 +169,6 @@ export function createMfaService(deps: MfaServiceDependencies) {
       return removed;
     },
   };
-  return service;
 }
 
-export type MfaService = ReturnType<typeof createMfaService>;
+export type MfaAdmin = ReturnType<typeof createMfaAdmin>;
