@@ -156,7 +156,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
-          accountRoutes({ provider, users, recovery, sessions: sessionActivity, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
         ],
         paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS],
       },

@@ -171,6 +171,10 @@ export function createUserService(
               ...(changes.name !== undefined ? { name: changes.name } : {}),
               ...(changes.roles !== undefined ? { roles: changes.roles } : {}),
               ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
+              // A new address is not verified until its owner confirms it (or an admin says so).
+              ...(changes.emailVerified === undefined && changes.email !== undefined && normalizeEmail(changes.email) !== current.email
+                ? { emailVerified: false }
+                : {}),
               ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
             },
             select: publicFields,

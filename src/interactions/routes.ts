@@ -1,7 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
+import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -168,11 +168,6 @@ async function renderLogin(
   });
 }
 
-/** The page's answer while an account or IP has to wait: whole minutes, rounded up. */
-export function tooManyAttempts(retryAfterSeconds: number): string {
-  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
-  return `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
-}
 
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
