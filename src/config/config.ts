@@ -97,7 +97,7 @@ const environmentSchema = z
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
-    /** `production` refuses to start without GATEHOUSE_SECRET. */
+    /** `production` refuses to start without GATEHOUSE_SECRET, and strips admin API responses to their schema instead of failing on a mismatch. */
     NODE_ENV: z.string().default('development'),
   })
   .refine((env) => Boolean(env.GATEHOUSE_ADMIN_EMAIL) === Boolean(env.GATEHOUSE_ADMIN_PASSWORD), {
@@ -164,6 +164,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  /** NODE_ENV=production: admin API responses are stripped to their schema rather than checked strictly. */
+  readonly production: boolean;
 }
 
 export class ConfigError extends Error {
@@ -226,6 +228,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

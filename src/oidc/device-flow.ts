@@ -191,10 +191,16 @@ async function renderCodeEntry(
   error: Error | undefined,
 ): Promise<void> {
   if (error?.name === 'AbortedError') return send(ctx, devicePages.denied(await clientNameOf(ctx)));
+  // A browser without a stored session (no cookie, or an unknown or expired one) that hits an
+  // error here: oidc-provider has just given the fresh session an xsrf secret, and would then
+  // fail to persist a session it never saved (a 500). Leave it unsaved and show no form: the
+  // page links to a fresh start instead.
+  const unsaved = Boolean(error) && ctx.oidc.session !== undefined && typeof ctx.oidc.session.exp !== 'number';
+  if (unsaved) (ctx.oidc.session as { touched?: boolean }).touched = false;
   // The attempt reserved for this entry stays counted (see reserveCodeEntry).
   if (error?.name === 'NotFoundError') ctx.state.wrongUserCode = true;
   const action = ctx.oidc.urlFor('code_verification');
-  const xsrf = xsrfOf(ctx);
+  const xsrf = unsaved ? undefined : xsrfOf(ctx);
   if (!error) return send(ctx, devicePages.codeEntry({ action, xsrf, userCode: prefilledUserCode(ctx) }));
 
   const userCode = (error as { userCode?: unknown }).userCode;
