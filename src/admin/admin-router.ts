@@ -90,7 +90,7 @@ function parseParams(route: AdminRoute, params: Record<string, string>): Record<
 }
 
 async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
-  if (!ctx.is('application/json')) throw new AppError(415, 'unsupported_media_type', 'the body must be application/json');
+  if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
   await json(ctx, async () => {});
   const body: unknown = ctx.request.body ?? {};
   // Postgres cannot store NUL or lone surrogates (22021, 22P05): refused here, naming the field, before any query.
