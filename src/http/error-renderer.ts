@@ -1,4 +1,5 @@
 import type { Context, Middleware } from 'koa';
+import { isUnstorableTextError } from '../db/prisma.js';
 import type { Logger } from '../log.js';
 import { AppError } from './errors.js';
 import type { PageRenderer } from './pages.js';
@@ -29,6 +30,10 @@ const UNEXPECTED: Failure = { status: 500, code: 'server_error', description: 'u
 export function describeError(error: unknown): Failure {
   if (error instanceof AppError) return { status: error.status, code: error.code, description: error.description, headers: error.headers };
   if (!error || typeof error !== 'object') return UNEXPECTED;
+  // A safety net under input validation: Postgres refused a NUL byte or a lone surrogate the caller sent.
+  if (isUnstorableTextError(error)) {
+    return { status: 400, code: 'invalid_request', description: 'the request contains a NUL character or an unpaired surrogate', headers: {} };
+  }
   const { status, statusCode, expose, code, error: oauthCode, error_description: oauthDescription, message } = error as Record<string, unknown>;
   // zlib, under the body parsers: the body is not what its Content-Encoding says.
   if (typeof code === 'string' && code.startsWith('Z_')) {

@@ -4,7 +4,7 @@ import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provid
 import type { ResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/prisma.js';
-import type { PageRenderer } from '../http/pages.js';
+import { sendPage, type PageRenderer } from '../http/pages.js';
 import { createDevicePages, type CodeEntryProblem, type DevicePages, type RenderedPage } from '../interactions/device-pages.js';
 import { createUserCodeAttemptLimiter, type AttemptReservation, type CodeEntrant, type UserCodeAttemptLimiter } from '../interactions/user-code-attempts.js';
 import type { Logger } from '../log.js';
@@ -249,8 +249,5 @@ async function clientNameOf(ctx: KoaContextWithOIDC): Promise<string | undefined
 }
 
 function send(ctx: KoaContextWithOIDC | Parameters<Middleware>[0], page: RenderedPage): void {
-  ctx.status = page.status;
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = page.html;
+  sendPage(ctx, page);
 }
