@@ -26,6 +26,14 @@ export function routerMethods(...routers: Router[]): (path: string) => string[] 
 export function answerUnrouted(errors: ErrorRenderer, methodsFor: (path: string) => readonly string[]): Middleware {
   return async (ctx, next) => {
     await next();
-    if (ctx.status === 404 && ctx.body == null) errors.render(ctx, notRouted(ctx.method, ctx.path, methodsFor(ctx.path)), 'negotiate');
+    if (ctx.status !== 404 || ctx.body != null) return;
+    const allowed = methodsFor(ctx.path);
+    // An OPTIONS request that is not a CORS preflight: the methods, nothing else (RFC 9110 §9.3.7).
+    if (ctx.method === 'OPTIONS' && allowed.includes('OPTIONS')) {
+      ctx.status = 204;
+      ctx.set('Allow', allowed.join(', '));
+      return;
+    }
+    errors.render(ctx, notRouted(ctx.method, ctx.path, allowed), 'negotiate');
   };
 }

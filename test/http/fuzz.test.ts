@@ -1,5 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { protocolMethodsFor } from '../../src/oidc/protocol-routes.js';
 import { adminTokenForClient } from '../support/admin.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -276,6 +277,25 @@ describe('malformed requests to every endpoint', () => {
     const post = await send('POST', '/device', { headers: { ...cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: 'xsrf=abc&user_code=WDJBMJHT' });
     expect(post.status).toBe(403);
     expect(post.text).toContain('The form expired');
+  });
+
+  it('oidc-provider serves exactly the methods protocol-routes.ts lists for it (the 405 answers rely on that list)', async () => {
+    const paths = ['/auth', '/auth/some-uid', '/me', '/token', '/token/introspection', '/token/revocation', '/jwks', '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server', '/session/end', '/session/end/success', '/session/end/confirm', '/device', '/device/auth', '/device/some-uid'];
+    const mismatches: string[] = [];
+    for (const path of paths) {
+      const listed = protocolMethodsFor(path);
+      for (const method of ['GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) {
+        const headers: Record<string, string> = {};
+        if (method === 'OPTIONS') Object.assign(headers, { origin: 'https://app.example.test', 'access-control-request-method': 'POST' });
+        if (method === 'POST') headers['content-type'] = 'application/x-www-form-urlencoded';
+        const response = await send(method, path, { headers, ...(method === 'POST' ? { body: 'x=1' } : {}) });
+        const unrouted = response.status === 405 || (response.status === 404 && /nothing here/.test(response.text));
+        if (unrouted === listed.includes(method)) mismatches.push(`${method} ${path}: ${response.status}, listed ${listed.join(',')}`);
+        if (response.status === 405 && response.headers.get('allow') !== listed.join(', ')) mismatches.push(`${method} ${path}: Allow ${response.headers.get('allow')}`);
+      }
+    }
+    expect(mismatches).toEqual([]);
   });
 
   it('nothing it was sent was logged as a server failure', () => {
