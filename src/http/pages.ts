@@ -1,4 +1,3 @@
-import type { Context } from 'koa';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import Mustache from 'mustache';
@@ -41,17 +40,3 @@ export function createPageRenderer(): PageRenderer {
 }
 
 export const stylesheet = (): string => readFileSync(`${viewsDir}gatehouse.css`, 'utf8');
-
-/** A page drawn with its status. */
-export interface RenderedPage {
-  readonly status: number;
-  readonly html: string;
-}
-
-/** Sends a page: never cached (pages carry CSRF tokens and per-request state). */
-export function sendPage(ctx: Pick<Context, 'status' | 'type' | 'set' | 'body'>, page: RenderedPage): void {
-  ctx.status = page.status;
-  ctx.type = 'html';
-  ctx.set('Cache-Control', 'no-store');
-  ctx.body = page.html;
-}

@@ -1,5 +1,5 @@
 import type { ResourceService } from '../clients/resources.js';
-import type { PageRenderer, RenderedPage } from '../http/pages.js';
+import type { PageRenderer } from '../http/pages.js';
 import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
 
 /** Why the code entry page is shown again. */
@@ -22,7 +22,10 @@ const PROBLEMS: Record<CodeEntryProblem, { status: number; message: string }> = 
   server_error: { status: 500, message: 'Something went wrong on our side. Try again in a moment.' },
 };
 
-export type { RenderedPage } from '../http/pages.js';
+export interface RenderedPage {
+  readonly status: number;
+  readonly html: string;
+}
 
 export interface CodeEntryInput {
   /** Where the form posts (oidc-provider's code verification endpoint). */

@@ -4,11 +4,12 @@ import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provid
 import type { ResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
 import type { PrismaClient } from '../db/prisma.js';
-import { sendPage, type PageRenderer } from '../http/pages.js';
+import type { PageRenderer } from '../http/pages.js';
 import { createDevicePages, type CodeEntryProblem, type DevicePages, type RenderedPage } from '../interactions/device-pages.js';
 import { createUserCodeAttemptLimiter, type AttemptReservation, type CodeEntrant, type UserCodeAttemptLimiter } from '../interactions/user-code-attempts.js';
 import type { Logger } from '../log.js';
 import { createDevicePollPacing, type DevicePollPacing } from './device-poll-pacing.js';
+import { untouchUnsavedSession } from './unsaved-session.js';
 
 /** RFC 8628 §3.4: the device code grant type. */
 import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
@@ -191,12 +192,7 @@ async function renderCodeEntry(
   error: Error | undefined,
 ): Promise<void> {
   if (error?.name === 'AbortedError') return send(ctx, devicePages.denied(await clientNameOf(ctx)));
-  // A browser without a stored session (no cookie, or an unknown or expired one) that hits an
-  // error here: oidc-provider has just given the fresh session an xsrf secret, and would then
-  // fail to persist a session it never saved (a 500). Leave it unsaved and show no form: the
-  // page links to a fresh start instead.
-  const unsaved = Boolean(error) && ctx.oidc.session !== undefined && typeof ctx.oidc.session.exp !== 'number';
-  if (unsaved) (ctx.oidc.session as { touched?: boolean }).touched = false;
+  const unsaved = error !== undefined && untouchUnsavedSession(ctx);
   // The attempt reserved for this entry stays counted (see reserveCodeEntry).
   if (error?.name === 'NotFoundError') ctx.state.wrongUserCode = true;
   const action = ctx.oidc.urlFor('code_verification');
@@ -249,5 +245,8 @@ async function clientNameOf(ctx: KoaContextWithOIDC): Promise<string | undefined
 }
 
 function send(ctx: KoaContextWithOIDC | Parameters<Middleware>[0], page: RenderedPage): void {
-  sendPage(ctx, page);
+  ctx.status = page.status;
+  ctx.type = 'html';
+  ctx.set('Cache-Control', 'no-store');
+  ctx.body = page.html;
 }

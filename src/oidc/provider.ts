@@ -58,10 +58,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
     },
   };
   const provider = new Provider(deps.config.issuer, configuration);
+  // First and outermost: a request no route took gets the same error shape as everything else (405 with Allow where the path exists).
+  provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
-  // A request no route took: the same error shape as everything else (405 with Allow where the path exists).
-  provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
