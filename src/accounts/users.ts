@@ -1,8 +1,8 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
+import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
-import { isStorableText } from '../http/storable-text.js';
 import type { PasswordHasher } from './passwords.js';
 
 export interface User {

@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import { isStorableText } from '../http/storable-text.js';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
-import { isStorableText } from '../http/storable-text.js';
 import { clientMetadataSchema, type ClientMetadata, type ClientMetadataInput } from './client-metadata.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
 
