@@ -1,7 +1,7 @@
 /**
  * The configuration reference, generated from the zod schema's doc comments
  * in src/config/config.ts (one source): `npm run docs:config` writes
- * docs/configuration.md; test/config/configuration-reference.test.ts fails
+ * docs/configuration.md; test/config/configuration-reference.unit.test.ts fails
  * when that file is out of date.
  */
 import { readFile, writeFile } from 'node:fs/promises';

@@ -4,7 +4,6 @@ import { applyMigrations } from '../../src/db/migrate.js';
 import { createPrismaClient } from '../../src/db/prisma.js';
 import { describeError } from '../../src/http/error-renderer.js';
 import { AppError } from '../../src/http/errors.js';
-import { findUnstorableText, isStorableText } from '../../src/http/storable-text.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 
 const thrownBy = (work: () => unknown): unknown => {
@@ -40,20 +39,5 @@ describe('describeError', () => {
     await prisma.$disconnect();
     await dropTestDatabase(databaseUrl);
     expect(describeError(error)).toMatchObject({ status: 400, code: 'invalid_request' });
-  });
-});
-
-describe('storable text', () => {
-  it('refuses NUL and unpaired surrogates, and accepts paired ones', () => {
-    expect(isStorableText('plain \u00e9 \ud83d\ude00')).toBe(true);
-    expect(isStorableText('a\u0000')).toBe(false);
-    expect(isStorableText('\ud800')).toBe(false);
-    expect(isStorableText('x\udc00y')).toBe(false);
-  });
-
-  it('names the first field that carries one, keys included', () => {
-    expect(findUnstorableText({ a: 'ok', b: ['ok', { c: 'bad\u0000' }] })).toBe('b.1.c');
-    expect(findUnstorableText({ ['k\ud800']: 1 })).toBe('"k\\ud800"');
-    expect(findUnstorableText({ a: 1, b: null, c: ['x'] })).toBeUndefined();
   });
 });
