@@ -6,7 +6,17 @@ import { AppError } from './errors.js';
  * can neither be stored nor match anything stored.
  */
 export function isStorableText(value: string): boolean {
-  return !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value);
+  for (let index = 0; index < value.length; index += 1) {
+    const code = value.charCodeAt(index);
+    if (code === 0) return false;
+    if (code >= 0xdc00 && code <= 0xdfff) return false; // a low surrogate with no high one before it
+    if (code >= 0xd800 && code <= 0xdbff) {
+      const next = value.charCodeAt(index + 1);
+      if (!(next >= 0xdc00 && next <= 0xdfff)) return false; // a high surrogate with no low one after it
+      index += 1;
+    }
+  }
+  return true;
 }
 
 /** The path (`a.b.0`) of the first string, or object key, in `value` that is not storable text; undefined if none. */

@@ -184,9 +184,9 @@ describe('malformed requests to every endpoint', () => {
   let token: string;
 
   beforeAll(async () => {
-    let sample;
-    ({ gatehouse, databaseUrl, sample } = await startWithSampleApp(ADMIN_CLIENT));
-    clientId = sample.client.client_id;
+    const started = await startWithSampleApp(ADMIN_CLIENT);
+    ({ gatehouse, databaseUrl } = started);
+    clientId = started.sample.client.client_id;
     token = await adminTokenForClient(gatehouse, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_SECRET);
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
