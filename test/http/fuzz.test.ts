@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { protocolMethodsFor } from '../../src/oidc/protocol-routes.js';
 import { adminTokenForClient } from '../support/admin.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { Browser } from '../support/browser.js';
+import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const ADMIN_CLIENT = { GATEHOUSE_ADMIN_CLIENT_ID: 'fuzz-robot', GATEHOUSE_ADMIN_CLIENT_SECRET: 'a-long-admin-client-secret-for-fuzzing-0123' };
 
@@ -60,6 +61,15 @@ function protocolProbes(clientId: string): Probe[] {
         );
       }
     }
+  }
+  const formHeaders = { 'content-type': 'application/x-www-form-urlencoded' };
+  for (const path of ['/token', '/device/auth', '/token/introspection', '/token/revocation']) {
+    probes.push(
+      { name: 'a body that is not gzip, labelled gzip', method: 'POST', path, headers: { ...formHeaders, 'content-encoding': 'gzip' }, body: `client_id=${clientId}` },
+      { name: 'a JSON body', method: 'POST', path, headers: { 'content-type': 'application/json' }, body: `{"client_id":"${clientId}"}` },
+      { name: 'a body over the engine limit', method: 'POST', path, headers: formHeaders, body: `client_id=${'a'.repeat(60 * 1024)}` },
+      { name: 'a repeated parameter', method: 'POST', path, headers: formHeaders, body: `client_id=${clientId}&client_id=${clientId}${NUL}` },
+    );
   }
   return probes;
 }
@@ -221,6 +231,17 @@ describe('malformed requests to every endpoint', () => {
     // RFC 8707 §2: invalid_target, sent back to the (valid) redirect URI.
     expect(authorize.status).toBe(303);
     expect(new URL(authorize.headers.get('location') ?? '').searchParams.get('error')).toBe('invalid_target');
+  });
+
+  it('a NUL byte in the login email is a failed sign-in like any other, not a 500', async () => {
+    const browser = new Browser();
+    const url = `${gatehouse.issuer}/auth?client_id=${clientId}&response_type=code&scope=openid&redirect_uri=${encodeURIComponent(REDIRECT_URI)}&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256`;
+    const login = await browser.open(url);
+    expect(login.html).toContain('name="password"');
+    const answer = await browser.submit(login, '/login', { email: 'ada\u0000@example.test', password: PASSWORD });
+    expect(answer.status).toBe(401);
+    expect(answer.html).toContain('Incorrect email or password.');
+    expect(answer.html).not.toContain('\u0000');
   });
 
   it('refuses NUL and lone surrogates in admin bodies as 400, naming the field', async () => {
