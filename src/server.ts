@@ -149,7 +149,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,

@@ -6,7 +6,7 @@ import type { AccountRecovery } from '../accounts/account-recovery.js';
 import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { User, UserService } from '../accounts/users.js';
 import type { AuditContext } from '../audit/events.js';
-import { describe } from '../http/error-middleware.js';
+import { describeError as describe } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import type { PageRenderer } from '../http/pages.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
