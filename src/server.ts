@@ -151,7 +151,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
       secondFactor: mfa.hooks,
@@ -159,7 +159,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
-          accountRoutes({ provider, users, recovery, sessions: sessionActivity, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength, sections: [mfa.accountSection] }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength, sections: [mfa.accountSection] }),
         ],
         paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS, ...mfa.accountPaths],
       },

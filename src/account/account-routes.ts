@@ -3,9 +3,10 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
+import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { User, UserService } from '../accounts/users.js';
 import type { AuditContext } from '../audit/events.js';
-import { describe } from '../http/error-middleware.js';
+import { describeError as describe } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import type { PageRenderer } from '../http/pages.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
@@ -24,6 +25,8 @@ export interface AccountPageDependencies {
   readonly users: UserService;
   readonly recovery: AccountRecovery;
   readonly sessions: SessionActivityStore;
+  /** The current password is guessed no faster here than on the login page. */
+  readonly loginThrottle: LoginThrottle;
   readonly pages: PageRenderer;
   readonly csrfKey: Buffer;
   readonly issuer: string;
@@ -172,9 +175,13 @@ function passwordSection(deps: AccountPageDependencies): AccountSection {
     view: async () => ({}),
     actions: {
       password: async ({ user, session, audit }, body) => {
+        const attempt = await deps.loginThrottle.attempt(user.email, audit.clientIp ?? '');
+        if (!attempt.allowed) throw new AppError(429, 'too_many_attempts', tooManyAttempts(attempt.retryAfterSeconds));
         if (!(await deps.users.authenticate(user.email, text(body.current)))) {
+          await attempt.failed();
           throw new AppError(400, 'invalid_password', 'Your current password is not right.');
         }
+        await attempt.succeeded();
         // Ends every other session and refresh token; this browser stays signed in.
         await deps.users.updateUser(user.id, { password: text(body.password) }, audit, { keepSessionUid: session.uid });
         return 'Your password was changed, and you were signed out everywhere else.';

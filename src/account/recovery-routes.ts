@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
-import { describe } from '../http/error-middleware.js';
+import { createErrorRenderer, describeError as describe } from '../http/error-renderer.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 
@@ -29,19 +29,13 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
   const origin = (ctx: Context) => ({ actor: 'anonymous', requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip });
 
+  // Errors on these pages are the error page (a bad or used link: a plain sentence).
+  const errors = createErrorRenderer(deps.pages, deps.log);
   router.use(async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      const failure = describe(error);
-      if (failure.status === 500) deps.log.error(`${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-      ctx.status = failure.status;
-      render(ctx, deps, 'notice', {
-        title: 'Something went wrong',
-        heading: 'Something went wrong',
-        message: failure.status === 500 ? 'Something went wrong on our side. Please try again.' : failure.description,
-        alert: true,
-      });
+      errors.render(ctx, error, 'page');
     }
   });
 

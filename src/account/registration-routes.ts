@@ -4,7 +4,7 @@ import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
-import { describe } from '../http/error-middleware.js';
+import { createErrorRenderer, describeError as describe } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import type { PageRenderer } from '../http/pages.js';
 import { ipCounterKey, type RequestCounters } from '../http/request-counters.js';
@@ -24,6 +24,8 @@ export interface RegistrationDependencies {
   readonly passwordMinLength: number;
 }
 
+const EXPIRED = new AppError(400, 'invalid_request', 'This sign-in request has expired or was already completed.');
+
 // New accounts per client IP per hour.
 const REGISTRATIONS_PER_IP_PER_HOUR = 10;
 
@@ -38,21 +40,12 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid/register' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
+  const errors = createErrorRenderer(deps.pages, deps.log);
   router.use(async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      const failure = isExpiredInteraction(error)
-        ? { status: 400, code: 'invalid_request', description: 'This sign-in request has expired or was already completed.' }
-        : describe(error);
-      if (failure.status === 500) deps.log.error(`${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-      ctx.status = failure.status;
-      ctx.type = 'html';
-      ctx.body = deps.pages.render('error', {
-        title: 'Sign-in error',
-        error: failure.code,
-        description: failure.status === 500 ? 'Something went wrong on our side.' : failure.description,
-      });
+      errors.render(ctx, isExpiredInteraction(error) ? EXPIRED : error, 'page');
     }
   });
 

@@ -36,6 +36,12 @@ const IP_WINDOW = '1 hour';
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 const formKey = (interactionUid: string) => `form:${digest(interactionUid)}`;
 
+/** The page's answer while an account or IP has to wait: whole minutes, rounded up. */
+export function tooManyAttempts(retryAfterSeconds: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+  return `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
 /** Seconds an account waits after its `failures`-th consecutive failure (0: none yet). */
 export function loginDelaySeconds(failures: number, settings: Pick<LoginThrottleSettings, 'freeFailures' | 'firstDelay' | 'maxDelay'>): number {
   if (failures < settings.freeFailures) return 0;

@@ -14,7 +14,12 @@ describe('the account page (/account)', () => {
 
   beforeAll(async () => {
     mail = await startMailServer();
-    started = await startWithSampleApp({ GATEHOUSE_SMTP_URL: mail.url, GATEHOUSE_TRUST_PROXY: 'true' });
+    started = await startWithSampleApp({
+      GATEHOUSE_SMTP_URL: mail.url,
+      GATEHOUSE_TRUST_PROXY: 'true',
+      GATEHOUSE_LOGIN_FREE_FAILURES: '3',
+      GATEHOUSE_LOGIN_FIRST_DELAY: '1h',
+    });
   });
   afterAll(async () => {
     await stopAndDrop(started?.gatehouse, started?.databaseUrl);
@@ -107,6 +112,19 @@ describe('the account page (/account)', () => {
     const confirm = await new Browser().open(linkIn(message, `${started.gatehouse.issuer}/verify-email?token=`));
     await new Browser().submit(confirm, '/verify-email');
     expect((await accountPage(browser)).html).toContain('ada@example.test · verified');
+  });
+
+  it('guesses at the current password wait like guesses on the login page', async () => {
+    const { browser, page } = await signedInBrowser(FIREFOX, '203.0.113.76', 'a calm new passphrase');
+    let answer = page;
+    for (let guess = 1; guess <= 3; guess += 1) {
+      answer = await browser.submit(answer, '/account/password', { current: `guess number ${guess}`, password: 'an entirely new phrase' });
+      expect(answer.status).toBe(400);
+    }
+    const right = await browser.submit(answer, '/account/password', { current: 'a calm new passphrase', password: 'an entirely new phrase' });
+    expect(right.status).toBe(429);
+    expect(right.html).toContain('Too many attempts, try again in 15 minutes.');
+    expect(await started.gatehouse.users.authenticate('ada@example.test', 'a calm new passphrase')).toMatchObject({ id: started.sample.user.id });
   });
 
   it('names devices from their browser', () => {

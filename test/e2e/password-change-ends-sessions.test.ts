@@ -54,12 +54,13 @@ describe('a new password, a new email or disabling ends what the old one started
     expect(again.tokens.refresh_token).toEqual(expect.any(String));
   });
 
-  it('a new name keeps sessions; a new email ends them', async () => {
+  it('a new name keeps sessions; a new email ends them and is not verified yet', async () => {
     const { tokens, browser } = await signIn(started.config, { ...OFFLINE, password: 'a brand new passphrase' });
     expect((await admin('PATCH', `/users/${started.sample.user.id}`, { name: 'Augusta Ada King' })).status).toBe(200);
     const refreshed = await oidc.refreshTokenGrant(started.config, tokens.refresh_token as string);
 
-    expect((await admin('PATCH', `/users/${started.sample.user.id}`, { email: 'augusta@example.test' })).status).toBe(200);
+    const moved = await admin('PATCH', `/users/${started.sample.user.id}`, { email: 'augusta@example.test' });
+    expect(moved).toMatchObject({ status: 200, body: { email: 'augusta@example.test', email_verified: false } });
     await expect(oidc.refreshTokenGrant(started.config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await silentSignIn(browser)).get('error')).toBe('login_required');
   });

@@ -43,7 +43,7 @@ export function mfaRoutes(users: UserService, mfa: MfaAdmin): AdminRoute[] {
   };
   return [
     defineRoute({
-      method: 'get', path: '/users/:id/mfa', summary: "Show a user's second factors (types, names, created, last used) and recovery codes left", scope: 'admin:users:read', status: 200,
+      method: 'get', path: '/users/:id/mfa', operationId: 'listUserMfaFactors', summary: "Show a user's second factors (types, names, created, last used) and recovery codes left", scope: 'admin:users:read', status: 200,
       response: factorsView,
       handle: async ({ params }) => {
         const user = await existingUser(params.id);
@@ -51,14 +51,14 @@ export function mfaRoutes(users: UserService, mfa: MfaAdmin): AdminRoute[] {
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id/mfa', summary: "Remove all of a user's second factors and recovery codes, and end their sessions", scope: 'admin:users:write', status: 204,
+      method: 'delete', path: '/users/:id/mfa', operationId: 'resetUserMfa', summary: "Remove all of a user's second factors and recovery codes, and end their sessions", scope: 'admin:users:write', status: 204,
       handle: async ({ params, audit, caller }) => {
         const user = await existingUser(params.id, caller);
         await mfa.removeFactors(user.id, undefined, audit, { endSessions: true });
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id/mfa/:factorId', summary: "Remove one of a user's second factors, and end their sessions", scope: 'admin:users:write', status: 204,
+      method: 'delete', path: '/users/:id/mfa/:factorId', operationId: 'removeUserMfaFactor', summary: "Remove one of a user's second factors, and end their sessions", scope: 'admin:users:write', status: 204,
       handle: async ({ params, audit, caller }) => {
         const user = await existingUser(params.id, caller);
         await mfa.removeFactors(user.id, params.factorId ?? '', audit, { endSessions: true });

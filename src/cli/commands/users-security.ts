@@ -1,11 +1,8 @@
 import { createSignInLockout, type SignInThrottleState } from '../../accounts/sign-in-lockout.js';
 import { createAuditLog } from '../../audit/events.js';
-import { AppError } from '../../http/errors.js';
-import type { Command } from '../commands.js';
+import { CLI_ACTOR, text, UsageError, type Command } from './command.js';
 import type { CliContext } from '../context.js';
 import type { Row } from '../output.js';
-
-const CLI = { actor: 'cli' } as const;
 
 const lockoutOf = (context: CliContext) => createSignInLockout(context.users, context.loginThrottle, createAuditLog(context.prisma));
 
@@ -14,12 +11,6 @@ const present = (state: SignInThrottleState): Row => ({
   failed_attempts: state.failures,
   delayed_until: state.delayedUntil?.toISOString() ?? null,
 });
-
-async function readStdin(): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
-  return Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
-}
 
 /** An account's sign-in throttling, as the admin API's /users/:id/sign-in and /users/:id/unlock. */
 export const usersSecurityCommands: Record<string, Command> = {
@@ -37,10 +28,10 @@ export const usersSecurityCommands: Record<string, Command> = {
     usage: 'users set-password ID (--password-stdin | --password PASSWORD) [--json]',
     options: { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
     positional: 'ID',
-    async run({ users }, values, [id]) {
-      const password = values['password-stdin'] ? await readStdin() : typeof values.password === 'string' ? values.password : undefined;
-      if (!password) throw new AppError(400, 'invalid_request', 'a password is required (--password-stdin or --password)');
-      const user = await users.updateUser(id ?? '', { password }, CLI);
+    async run({ users }, values, [id], io) {
+      const password = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : text(values.password);
+      if (!password) throw new UsageError('a password is required (--password-stdin or --password)');
+      const user = await users.updateUser(id ?? '', { password }, CLI_ACTOR);
       return { record: { id: user.id, email: user.email, sessions_ended: true } };
     },
   },
@@ -50,7 +41,7 @@ export const usersSecurityCommands: Record<string, Command> = {
     options: {},
     positional: 'ID',
     async run(context, _values, [id]) {
-      return { record: present(await lockoutOf(context).unlockUser(id ?? '', CLI)) };
+      return { record: present(await lockoutOf(context).unlockUser(id ?? '', CLI_ACTOR)) };
     },
   },
 };
