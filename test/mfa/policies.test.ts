@@ -142,3 +142,28 @@ describe('GATEHOUSE_MFA=required', () => {
     expect(next.tokens.claims()?.acr).toBe(ACR_MFA);
   });
 });
+
+describe('GATEHOUSE_MFA=off', () => {
+  let started: Awaited<ReturnType<typeof startWithSampleApp>>;
+
+  beforeAll(async () => {
+    started = await startWithSampleApp({ GATEHOUSE_MFA: 'off' });
+  });
+  afterAll(async () => {
+    await stopAndDrop(started?.gatehouse, started?.databaseUrl);
+  });
+
+  it('never asks for a second factor, not even for a require_mfa client or acr_values, and the account page has no two-step section', async () => {
+    const client = await started.gatehouse.clients.registerClient({ client_name: 'Payroll', redirect_uris: [REDIRECT_URI], require_mfa: true });
+    const config = await discover(started.gatehouse, client);
+    const browser = new Browser();
+    const { page, codeVerifier } = await authorize(config, browser, 'ada@example.test', { acr_values: ACR_MFA });
+    const tokens = await tokensFrom(config, browser, page, codeVerifier);
+    expect(tokens.claims()?.acr).toBe('urn:gatehouse:acr:pwd');
+    const account = await browser.open(`${started.gatehouse.url}/account`);
+    expect(account.html).toContain('Your account');
+    expect(account.html).not.toContain('Two-step verification');
+    const post = await browser.fetch(`${started.gatehouse.url}/account/mfa/totp`, { method: 'POST' });
+    expect(post.status).toBe(404);
+  });
+});

@@ -116,6 +116,23 @@ describe('TOTP second factor with recovery codes', () => {
     expect(next.html).toContain('You have 9 recovery codes left');
   });
 
+  it('removes the authenticator app on the account page with the password, and the next sign-in needs the password only', async () => {
+    const user = await newUser('remove@example.test');
+    const { browser, page } = await accountPage('remove@example.test');
+    const { page: enrolledPage } = await enrolTotpOnAccountPage(browser, page);
+    const wrong = await browser.submit(enrolledPage, '/account/mfa/remove', { password: 'not it' });
+    expect(wrong.status).toBe(400);
+    expect(wrong.html).toContain('Your current password is not right.');
+    const removed = await browser.submit(enrolledPage, '/account/mfa/remove', { password: PASSWORD });
+    expect(removed.status).toBe(200);
+    expect(removed.html).toContain('Two-step verification is off.');
+    expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.removed', subject: user.id } })).toBe(1);
+    // This browser stays signed in (the user removed it themselves).
+    expect((await browser.open(`${started.gatehouse.url}/account`)).url).toBe(`${started.gatehouse.url}/account`);
+    const next = await passwordStep('remove@example.test');
+    expect(next.page.html).not.toContain('/mfa"');
+  });
+
   it('throttles wrong codes per account like passwords, even for the right code, and audits them', async () => {
     await newUser('grace@example.test');
     const { browser: accountBrowser, page } = await accountPage('grace@example.test');
