@@ -10,6 +10,7 @@ import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
+import { passkeyAssets } from './mfa/passkey-assets.js';
 import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 
@@ -48,6 +49,13 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
+  for (const [path, script] of passkeyAssets()) {
+    assets.get(path, (ctx) => {
+      ctx.type = 'text/javascript';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = script;
+    });
+  }
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
   const errors = createErrorRenderer(deps.pages, deps.log);
 
@@ -91,7 +99,7 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...passkeyAssets().keys()]);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');

@@ -182,6 +182,7 @@ async function renderLogin(
     csrf: csrfToken(deps.csrfKey, interaction.uid),
     loginToken: loginFormToken(deps.csrfKey, interaction.uid, await deps.loginThrottle.formAttempts(interaction.uid)),
     registration: deps.registrationOpen ?? false,
+    ...(await deps.secondFactor?.loginView(interaction)),
     ...extra,
   });
 }

@@ -4,6 +4,7 @@ import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
 import { deleteExpiredPendingLogins } from '../mfa/mfa-store.js';
+import { deleteExpiredChallenges } from '../mfa/passkeys.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer
@@ -49,6 +50,7 @@ export function scheduleExpiredRowCleanup(
       + (await deleteExpiredAccountTokens(prisma))
       + (await deleteExpiredSessionActivity(prisma))
       + (await deleteExpiredPendingLogins(prisma))
+      + (await deleteExpiredChallenges(prisma))
       + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);

@@ -8,6 +8,7 @@ import { completeLogin, type PendingInteraction, type ProviderRef } from '../oid
 import { asksForMfa, authenticationMethods, secondFactorStep, type MfaPolicy } from './mfa-policy.js';
 import type { MfaService } from './mfa-service.js';
 import type { MfaStore } from './mfa-store.js';
+import { passkeyMethods, type Passkeys } from './passkeys.js';
 
 export interface SecondFactorDependencies {
   readonly provider: ProviderRef;
@@ -21,6 +22,7 @@ export interface SecondFactorDependencies {
   readonly interactionTtl: number;
   /** The issuer's name shown in authenticator apps. */
   readonly issuerName: string;
+  readonly passkeys: Passkeys;
 }
 
 /** The login flow's hooks for a second factor (src/interactions/routes.ts calls them). */
@@ -29,6 +31,8 @@ export interface SecondFactorHooks {
   afterPassword(ctx: Context, interaction: PendingInteraction, user: User): Promise<string>;
   /** Renders the second-factor page when this interaction waits for one (or asks a step-up); false otherwise. */
   page(ctx: Context, interaction: PendingInteraction): Promise<boolean>;
+  /** What the login page adds: "Sign in with a passkey" (passwordless). */
+  loginView(interaction: PendingInteraction): Promise<Record<string, unknown>>;
   /** POST /interaction/:uid/<path> handlers, called after the CSRF check. */
   readonly actions: Record<string, (ctx: Context, interaction: PendingInteraction) => Promise<void>>;
 }
@@ -89,10 +93,21 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
       const enrolment = (await deps.mfa.pendingTotp(user.id, label(user))) ?? (await deps.mfa.startTotp(user.id, label(user)));
       return render(ctx, interaction, { heading: 'Set up two-step verification', enrol: true, qrDataUrl: enrolment.qrDataUrl, secret: enrolment.secret, error });
     }
-    return render(ctx, interaction, { verify: true, error });
+    return render(ctx, interaction, { verify: true, error, ...(await passkeyView(interaction, user)) });
+  };
+
+  /** The user's passkeys as a second factor, when they have any. */
+  const passkeyView = async (interaction: PendingInteraction, user: User) => {
+    const factors = await deps.mfa.listFactors(user.id);
+    if (!factors.some((factor) => factor.type === 'passkey')) return {};
+    return { passkey: { options: JSON.stringify(await deps.passkeys.authenticationOptions(interaction.uid, user.id)) } };
   };
 
   return {
+    async loginView(interaction) {
+      return { passwordless: { options: JSON.stringify(await deps.passkeys.authenticationOptions(interaction.uid)) } };
+    },
+
     async afterPassword(ctx, interaction, user) {
       const step = await stepFor(interaction, user);
       if (step === 'none') return finish(ctx, user.id, ['pwd']);
@@ -137,7 +152,7 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
           const error = outcome.reason === 'throttled'
             ? `Too many attempts, try again in ${Math.max(1, Math.ceil(outcome.retryAfterSeconds / 60))} minute(s).`
             : WRONG_CODE;
-          return render(ctx, interaction, { verify: true, error });
+          return render(ctx, interaction, { verify: true, error, ...(await passkeyView(interaction, user)) });
         }
         const amr = [...pending.amr, 'otp'];
         if (outcome.method === 'recovery_code') {
@@ -164,6 +179,28 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
         }
         await deps.store.startPendingLogin(interaction.uid, { userId: user.id, amr: [...pending.amr, 'otp'] }, deps.interactionTtl);
         return render(ctx, interaction, { heading: 'Save your recovery codes', recoveryCodes, continue: true });
+      },
+
+      // A passkey after the password.
+      'mfa/passkey': async (ctx, interaction) => {
+        const found = await pendingOf(interaction);
+        if (!found) throw notWaiting();
+        const { pending, user } = found;
+        const assertion = await deps.passkeys.authenticate(interaction.uid, String((ctx.request.body as Record<string, unknown>).response ?? ''), { userId: user.id, context: audit(ctx, user.id) });
+        if (!assertion) {
+          ctx.status = 401;
+          return render(ctx, interaction, { verify: true, error: 'That passkey was not accepted. Try again.', ...(await passkeyView(interaction, user)) });
+        }
+        return redirect(ctx, await finish(ctx, user.id, [...pending.amr, ...passkeyMethods(assertion)]));
+      },
+
+      // "Sign in with a passkey": no password; the passkey must verify the user (PIN, biometrics).
+      passkey: async (ctx, interaction) => {
+        const context: AuditContext = { actor: 'anonymous', requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+        const assertion = await deps.passkeys.authenticate(interaction.uid, String((ctx.request.body as Record<string, unknown>).response ?? ''), { context });
+        const user = assertion ? await deps.users.findUserById(assertion.userId) : null;
+        if (!assertion || !user || user.disabled) throw new AppError(401, 'invalid_passkey', 'That passkey was not accepted. Go back and try again, or sign in with your password.');
+        return redirect(ctx, await finish(ctx, user.id, passkeyMethods(assertion)));
       },
 
       'mfa/continue': async (ctx, interaction) => {

@@ -10,6 +10,7 @@ import { MFA_ACCOUNT_PATHS, mfaAccountSection } from './mfa-account-section.js';
 import { secondFactorHooks } from './mfa-interaction.js';
 import { createMfaService } from './mfa-service.js';
 import { createMfaStore } from './mfa-store.js';
+import { createPasskeys } from './passkeys.js';
 
 /** Second factors wired together: the service (admin API, CLI), the login hooks and the account page's section. */
 export function createMfa(deps: {
@@ -34,12 +35,13 @@ export function createMfa(deps: {
     audit: deps.audit,
   });
   const enabled = config.mfa.mode !== 'off';
+  const passkeys = createPasskeys(deps.prisma, { rpId: config.mfa.rpId, origin: new URL(config.issuer).origin, rpName: issuerName }, deps.audit);
   return {
     service,
     hooks: enabled
-      ? secondFactorHooks({ provider: deps.provider, users: deps.users, mfa: service, store, policy: config.mfa, pages: deps.pages, csrfKey: deps.secrets.csrfKey, interactionTtl: config.ttl.interaction, issuerName })
+      ? secondFactorHooks({ provider: deps.provider, users: deps.users, mfa: service, store, policy: config.mfa, pages: deps.pages, csrfKey: deps.secrets.csrfKey, interactionTtl: config.ttl.interaction, issuerName, passkeys })
       : undefined,
-    accountSection: mfaAccountSection({ mfa: service, users: deps.users, enabled }),
+    accountSection: mfaAccountSection({ mfa: service, users: deps.users, passkeys, enabled }),
     accountPaths: enabled ? MFA_ACCOUNT_PATHS : [],
   };
 }

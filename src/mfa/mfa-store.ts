@@ -5,7 +5,7 @@ import type { PrismaClient } from '../db/prisma.js';
 /** A second factor as the pages, API and CLI see it: never its secret. */
 export interface FactorSummary {
   readonly id: string;
-  readonly type: 'totp';
+  readonly type: 'totp' | 'passkey';
   readonly name: string;
   readonly createdAt: Date;
   readonly lastUsedAt: Date | null;
@@ -39,7 +39,7 @@ export function createMfaStore(prisma: PrismaClient) {
         orderBy: { createdAt: 'asc' },
         select: { id: true, type: true, name: true, createdAt: true, lastUsedAt: true },
       });
-      return rows.map((row) => ({ ...row, type: 'totp' as const }));
+      return rows.map((row) => ({ ...row, type: row.type === 'passkey' ? 'passkey' as const : 'totp' as const }));
     },
 
     async totpFactor(userId: string): Promise<TotpRow | undefined> {

@@ -32,3 +32,14 @@ describe('second-factor policy', () => {
     expect(authenticationMethods(['otp'])).toEqual({ amr: ['otp'], acr: ACR_PASSWORD });
   });
 });
+
+describe('GATEHOUSE_WEBAUTHN_RP_ID', () => {
+  it("defaults to the issuer's host and must be that host or a domain it is under", async () => {
+    const { loadConfig } = await import('../../src/config/config.js');
+    const base = { DATABASE_URL: 'postgres://localhost/x', ISSUER: 'https://id.example.com' };
+    expect(loadConfig(base).mfa.rpId).toBe('id.example.com');
+    expect(loadConfig({ ...base, GATEHOUSE_WEBAUTHN_RP_ID: 'example.com' }).mfa.rpId).toBe('example.com');
+    expect(() => loadConfig({ ...base, GATEHOUSE_WEBAUTHN_RP_ID: 'evil.com' })).toThrow(/GATEHOUSE_WEBAUTHN_RP_ID must be the issuer's host/);
+    expect(() => loadConfig({ ...base, GATEHOUSE_MFA: 'sometimes' })).toThrow(/GATEHOUSE_MFA/);
+  });
+});

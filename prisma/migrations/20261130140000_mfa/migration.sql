@@ -6,6 +6,10 @@ CREATE TABLE "mfa_factors" (
     "name" TEXT NOT NULL,
     "secret" TEXT,
     "last_step" BIGINT,
+    "credential_id" TEXT,
+    "public_key" TEXT,
+    "counter" BIGINT,
+    "transports" TEXT[] DEFAULT ARRAY[]::TEXT[],
     "created_at" TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "confirmed_at" TIMESTAMPTZ(3),
     "last_used_at" TIMESTAMPTZ(3),
@@ -14,6 +18,7 @@ CREATE TABLE "mfa_factors" (
 );
 
 CREATE INDEX "mfa_factors_user_id_idx" ON "mfa_factors"("user_id");
+CREATE UNIQUE INDEX "mfa_factors_credential_id_key" ON "mfa_factors"("credential_id");
 ALTER TABLE "mfa_factors" ADD CONSTRAINT "mfa_factors_user_id_fkey" FOREIGN KEY ("user_id") REFERENCES "users"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
 CREATE TABLE "mfa_recovery_codes" (
@@ -38,3 +43,13 @@ CREATE TABLE "mfa_pending_logins" (
 );
 
 CREATE INDEX "mfa_pending_logins_expires_at_idx" ON "mfa_pending_logins"("expires_at");
+
+CREATE TABLE "webauthn_challenges" (
+    "key" TEXT NOT NULL,
+    "challenge" TEXT NOT NULL,
+    "expires_at" TIMESTAMPTZ(3) NOT NULL,
+
+    CONSTRAINT "webauthn_challenges_pkey" PRIMARY KEY ("key")
+);
+
+CREATE INDEX "webauthn_challenges_expires_at_idx" ON "webauthn_challenges"("expires_at");

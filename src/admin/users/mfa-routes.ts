@@ -9,7 +9,7 @@ export const factorsView = z.object({
   user_id: z.uuid(),
   factors: z.array(z.object({
     id: z.uuid(),
-    type: z.enum(['totp']),
+    type: z.enum(['totp', 'passkey']),
     name: z.string(),
     created_at: z.string(),
     last_used_at: z.string().nullable(),

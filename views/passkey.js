@@ -1,0 +1,28 @@
+// Passkey forms (WebAuthn) on Gatehouse's pages. Without JavaScript the
+// pages still work for everything else and say that a passkey needs it.
+/* global SimpleWebAuthnBrowser */
+for (const form of document.querySelectorAll('form[data-passkey]')) {
+  const status = form.querySelector('.passkey-status');
+  const button = form.querySelector('button');
+  if (!window.PublicKeyCredential || typeof SimpleWebAuthnBrowser === 'undefined') {
+    if (status) status.textContent = 'This browser cannot use passkeys.';
+    continue;
+  }
+  if (status) status.textContent = '';
+  if (button) button.hidden = false;
+  form.addEventListener('submit', async (event) => {
+    if (form.dataset.answered) return;
+    event.preventDefault();
+    const optionsJSON = JSON.parse(form.dataset.passkeyOptions);
+    try {
+      const answer = form.dataset.passkey === 'register'
+        ? await SimpleWebAuthnBrowser.startRegistration({ optionsJSON })
+        : await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
+      form.querySelector('input[name="response"]').value = JSON.stringify(answer);
+      form.dataset.answered = 'true';
+      form.submit();
+    } catch (error) {
+      if (status) status.textContent = `The passkey did not answer (${error.name}). Try again.`;
+    }
+  });
+}
