@@ -153,6 +153,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,
+      requestCounters,
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),

@@ -4,6 +4,8 @@ import type { Context } from 'koa';
 import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
+import { createRepeatedEventLog } from '../audit/repeated-events.js';
+import type { RequestCounters } from '../http/request-counters.js';
 import type { ResourceService } from '../clients/resources.js';
 import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
@@ -37,6 +39,8 @@ export interface InteractionDependencies {
   readonly interactionTtl: number;
   /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
   readonly registrationOpen?: boolean;
+  /** Throttled sign-ins are recorded once per client IP a minute, with a count. */
+  readonly requestCounters: RequestCounters;
   /** Gatehouse's own clients (the account page): consent is not asked. */
   readonly firstPartyClients?: readonly string[];
 }
@@ -50,6 +54,7 @@ const LOGIN_FAILED = 'Incorrect email or password.';
 /** Login, consent and cancel pages for oidc-provider's interactions. */
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const throttledEvents = createRepeatedEventLog(deps.requestCounters, deps.audit);
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
   // Errors on these pages are the error page (JSON only for a client that asks for it).
@@ -81,7 +86,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
     const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
     if (attempt && !attempt.allowed) {
-      await deps.audit.record(
+      await throttledEvents.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
       );
