@@ -92,7 +92,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
       );
       ctx.status = 429;
       ctx.set('Retry-After', String(attempt.retryAfterSeconds));
-      return renderLogin(ctx, deps, interaction, { email, error: tooManyAttempts(attempt.retryAfterSeconds) });
+      return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
     }
     const user = attempt ? await deps.users.authenticate(email, password) : null;
     if (!user) {
@@ -102,7 +102,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
       );
       if (outcome?.delayed) {
-        const { users: [account] } = await deps.users.listUsers({ email, limit: 1 });
+        const account = isStorableText(email) ? await deps.users.findUserByEmail(email) : null;
         await deps.audit.record(
           { actor: 'anonymous', ...origin },
           { type: 'login.account_delayed', subject: account?.id, details: { email: emailFingerprint(email), failures: outcome.failures } },
