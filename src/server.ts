@@ -156,6 +156,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       loginThrottle,
       secondFactor: mfa.hooks,
       interactionTtl: config.ttl.interaction,
+      requestCounters,
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),

@@ -3,6 +3,7 @@ import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import { createErrorRenderer, describeError as describe } from '../http/error-renderer.js';
+import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 
@@ -52,7 +53,7 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
       return render(ctx, deps, 'forgot-password', view);
     }
     const email = text(body.email).trim();
-    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320) {
+    if (!/^[^\s@]+@[^\s@]+$/.test(email) || email.length > 320 || !isStorableText(email)) {
       ctx.status = 400;
       return render(ctx, deps, 'forgot-password', { ...view, error: 'Enter the email address of your account.' });
     }

@@ -1,4 +1,5 @@
 import type { AuditContext, AuditLog } from '../audit/events.js';
+import { createRepeatedEventLog } from '../audit/repeated-events.js';
 import { ipCounterKey, type RequestCounters } from '../http/request-counters.js';
 
 const WINDOW_SECONDS = 60;
@@ -9,6 +10,7 @@ const WINDOW_SECONDS = 60;
  * one audit event with a count, so junk tokens cannot grow the log.
  */
 export function createAdminAuthFailures(counters: RequestCounters, audit: AuditLog, limit: number) {
+  const events = createRepeatedEventLog(counters, audit, WINDOW_SECONDS);
   return {
     /** Seconds to wait when this IP has used up its failures for the minute; undefined when it may try. */
     async retryAfter(ip: string): Promise<number | undefined> {
@@ -17,14 +19,8 @@ export function createAdminAuthFailures(counters: RequestCounters, audit: AuditL
     },
 
     async record(context: AuditContext, reason: string): Promise<void> {
-      const ip = context.clientIp ?? '';
-      const { count, retryAfterSeconds } = await counters.hit(ipCounterKey('admin-auth', ip), WINDOW_SECONDS);
-      if (count === 1) {
-        await audit.record(context, { type: 'admin.authentication_failed', details: { reason, count: 1 } });
-        return;
-      }
-      const windowStart = new Date(Date.now() - (WINDOW_SECONDS - retryAfterSeconds + 1) * 1000);
-      await counters.countRepeatedEvent('admin.authentication_failed', ip, windowStart, count);
+      await counters.hit(ipCounterKey('admin-auth', context.clientIp ?? ''), WINDOW_SECONDS);
+      await events.record(context, { type: 'admin.authentication_failed', details: { reason } });
     },
   };
 }

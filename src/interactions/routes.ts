@@ -4,6 +4,8 @@ import type { Context } from 'koa';
 import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
+import { createRepeatedEventLog } from '../audit/repeated-events.js';
+import type { RequestCounters } from '../http/request-counters.js';
 import type { ResourceService } from '../clients/resources.js';
 import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
@@ -41,6 +43,8 @@ export interface InteractionDependencies {
   readonly secondFactor?: SecondFactorHooks;
   /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
   readonly registrationOpen?: boolean;
+  /** Throttled sign-ins are recorded once per client IP a minute, with a count. */
+  readonly requestCounters: RequestCounters;
   /** Gatehouse's own clients (the account page): consent is not asked. */
   readonly firstPartyClients?: readonly string[];
 }
@@ -54,6 +58,7 @@ const LOGIN_FAILED = 'Incorrect email or password.';
 /** Login, consent and cancel pages for oidc-provider's interactions. */
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const throttledEvents = createRepeatedEventLog(deps.requestCounters, deps.audit);
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
   // Errors on these pages are the error page (JSON only for a client that asks for it).
@@ -86,13 +91,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
     const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
     if (attempt && !attempt.allowed) {
-      await deps.audit.record(
+      await throttledEvents.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
       );
       ctx.status = 429;
       ctx.set('Retry-After', String(attempt.retryAfterSeconds));
-      return renderLogin(ctx, deps, interaction, { email, error: tooManyAttempts(attempt.retryAfterSeconds) });
+      return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
     }
     const user = attempt ? await deps.users.authenticate(email, password) : null;
     if (!user) {
@@ -102,7 +107,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
       );
       if (outcome?.delayed) {
-        const { users: [account] } = await deps.users.listUsers({ email, limit: 1 });
+        const account = isStorableText(email) ? await deps.users.findUserByEmail(email) : null;
         await deps.audit.record(
           { actor: 'anonymous', ...origin },
           { type: 'login.account_delayed', subject: account?.id, details: { email: emailFingerprint(email), failures: outcome.failures } },

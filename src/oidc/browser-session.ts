@@ -7,7 +7,13 @@ export interface SignedInSession {
   readonly accountId: string;
 }
 
-/** The browser's signed-in session at Gatehouse (its `_session` cookie), if any. */
+/**
+ * The browser's signed-in session at Gatehouse (its `_session` cookie), if any.
+ * Seam, oidc-provider 9.13 (lib/models/session.js `get`): Session.get reads the
+ * cookie through a context made with the provider's own `createContext`, and
+ * returns an unsaved, account-less session when there is none.
+ * test/account/account-routes.test.ts covers it.
+ */
 export async function signedInSession(ref: ProviderRef, req: IncomingMessage, res: ServerResponse): Promise<SignedInSession | undefined> {
   const provider = ref.current;
   const session = await provider.Session.get(provider.createContext(req, res));
@@ -15,6 +21,8 @@ export async function signedInSession(ref: ProviderRef, req: IncomingMessage, re
 }
 
 /**
+ * Seam, oidc-provider 9.13 (lib/models/base_model.js `emit`): `session.saved` is
+ * emitted inside the request, so `Provider.ctx` is that request's context.
  * Calls `record` whenever a signed-in session is saved (at sign-in, and when
  * it is used again), with the request's client IP and browser.
  */

@@ -107,6 +107,9 @@ describe('password reset and email verification over real email', () => {
     const bad = await browser.submit(forgot, '/forgot-password', { email: 'not an email' });
     expect(bad.status).toBe(400);
     expect(bad.html).toContain('Enter the email address of your account.');
+    const nul = await browser.submit(forgot, '/forgot-password', { email: 'ada\u0000@example.test' });
+    expect(nul.status).toBe(400);
+    expect(nul.html).toContain('Enter the email address of your account.');
     expect((await browser.open(`${started.gatehouse.url}/reset-password?token=nonsense`)).status).toBe(400);
   });
 

@@ -60,6 +60,11 @@ describe('sign-in throttling across instances (brute force and password spraying
     browser.submit(page, '/login', { email, password }, { stopAt: REDIRECT_URI });
   /** Past the login page: on to consent (or back at the app). */
   const signedIn = (page: Page) => page.url.startsWith(REDIRECT_URI) || page.html.includes('/confirm"');
+  /** Throttled sign-ins the audit log counts (from one IP, or all). */
+  const throttledAttempts = async (ip?: string) => {
+    const events = await first.prisma.event.findMany({ where: { type: 'login.throttled', ...(ip ? { clientIp: ip } : {}) } });
+    return events.reduce((total, event) => total + Number((event.details as { count?: number }).count ?? 0), 0);
+  };
   const admin = async () => adminClient(first, await adminTokenForClient(first, ADMIN_ID, ADMIN_SECRET));
 
   it('refuses 30 wrong passwords and then the right one with 429 and Retry-After, on either instance, until an admin unlocks', async () => {
@@ -92,7 +97,9 @@ describe('sign-in throttling across instances (brute force and password spraying
     const delayed = await first.prisma.event.findMany({ where: { type: 'login.account_delayed' } });
     expect(delayed).toHaveLength(1);
     expect(delayed[0]?.subject).toBe(userId);
-    expect(await first.prisma.event.count({ where: { type: 'login.throttled' } })).toBe(29);
+    // Every throttled attempt is counted, in one event per client IP a minute.
+    expect(await throttledAttempts()).toBe(29);
+    expect(await first.prisma.event.count({ where: { type: 'login.throttled' } })).toBeLessThan(29);
 
     const unlocked = await call('POST', `/users/${userId}/unlock`);
     expect(unlocked).toMatchObject({ status: 200, body: { failed_attempts: 0, delayed_until: null } });
@@ -142,7 +149,7 @@ describe('sign-in throttling across instances (brute force and password spraying
     expect((await signInWith(browser, page, 'ada@example.test', PASSWORD)).status).toBe(429);
     ({ browser, page } = await loginPage('192.0.2.78'));
     expect(signedIn(await signInWith(browser, page, 'ada@example.test', PASSWORD))).toBe(true);
-    expect(await first.prisma.event.count({ where: { type: 'login.throttled', details: { path: ['limit'], equals: 'ip' } } })).toBe(11);
+    expect(await throttledAttempts(ip)).toBe(11);
   });
 
   it('takes each login form token once: a failed attempt renders a new one', async () => {
