@@ -3,8 +3,7 @@ import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
-import { deleteExpiredPendingLogins } from '../mfa/mfa-store.js';
-import { deleteExpiredChallenges } from '../mfa/passkeys.js';
+import { deleteExpiredChallenges, deleteExpiredPendingLogins } from '../mfa/mfa-store.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer

@@ -35,7 +35,7 @@ export function createMfa(deps: {
     audit: deps.audit,
   });
   const enabled = config.mfa.mode !== 'off';
-  const passkeys = createPasskeys(deps.prisma, { rpId: config.mfa.rpId, origin: new URL(config.issuer).origin, rpName: issuerName }, deps.audit);
+  const passkeys = createPasskeys(store, { rpId: config.mfa.rpId, origin: new URL(config.issuer).origin, rpName: issuerName }, deps.audit);
   return {
     service,
     hooks: enabled

@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { recordEvent, type AuditContext, type NewEvent } from '../audit/events.js';
-import type { PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation, type PrismaClient } from '../db/prisma.js';
 
 /** A second factor as the pages, API and CLI see it: never its secret. */
 export interface FactorSummary {
@@ -16,6 +16,14 @@ export interface TotpRow {
   readonly id: string;
   readonly secret: string;
   readonly confirmed: boolean;
+}
+
+/** A passkey's public part: credential id and COSE public key (base64url), counter, transports. */
+export interface StoredPasskey {
+  readonly credentialId: string;
+  readonly publicKey: string;
+  readonly counter: number;
+  readonly transports: string[];
 }
 
 export interface PendingLogin {
@@ -132,6 +140,64 @@ export function createMfaStore(prisma: PrismaClient) {
       });
     },
 
+    /** Saves a WebAuthn challenge for `key` (replacing an earlier one). */
+    async saveChallenge(key: string, challenge: string, ttlSeconds: number): Promise<void> {
+      const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
+      await prisma.webauthnChallenge.upsert({ where: { key }, create: { key, challenge, expiresAt }, update: { challenge, expiresAt } });
+    },
+
+    /** The challenge of `key`, used up (deleted) as it is read; undefined when none is live. */
+    async takeChallenge(key: string): Promise<string | undefined> {
+      const rows = await prisma.$queryRaw<{ challenge: string }[]>`DELETE FROM webauthn_challenges WHERE key = ${key} AND expires_at > now() RETURNING challenge`;
+      return rows[0]?.challenge;
+    },
+
+    /** The credential ids of a user's passkeys. */
+    async passkeyIds(userId: string): Promise<string[]> {
+      const rows = await prisma.mfaFactor.findMany({ where: { userId, type: 'passkey', confirmedAt: { not: null } }, select: { credentialId: true } });
+      return rows.flatMap((row) => (row.credentialId ? [row.credentialId] : []));
+    },
+
+    /** Stores a verified passkey and its audit event; false when the credential is already registered. */
+    async addPasskey(userId: string, passkey: StoredPasskey & { name: string }, audit: AuditContext): Promise<boolean> {
+      const id = randomUUID();
+      try {
+        await prisma.$transaction(async (tx) => {
+          await tx.mfaFactor.create({
+            data: {
+              id, userId, type: 'passkey', name: passkey.name, confirmedAt: new Date(),
+              credentialId: passkey.credentialId, publicKey: passkey.publicKey, counter: BigInt(passkey.counter), transports: passkey.transports,
+            },
+          });
+          await recordEvent(tx, audit, { type: 'mfa.enrolled', subject: userId, details: { factor_id: id, type: 'passkey' } });
+        });
+        return true;
+      } catch (error) {
+        if (isUniqueViolation(error)) return false;
+        throw error;
+      }
+    },
+
+    async findPasskey(credentialId: string): Promise<(StoredPasskey & { factorId: string; userId: string }) | undefined> {
+      const row = await prisma.mfaFactor.findFirst({ where: { credentialId, type: 'passkey', confirmedAt: { not: null } } });
+      if (!row?.credentialId || !row.publicKey) return undefined;
+      return { factorId: row.id, userId: row.userId, credentialId: row.credentialId, publicKey: row.publicKey, counter: Number(row.counter ?? 0n), transports: row.transports };
+    },
+
+    /**
+     * Records a passkey's new signature counter: true only when it grew (or
+     * both are 0, an authenticator without a counter). WebAuthn §6.1.1: a
+     * counter that does not grow may mean a cloned authenticator. One
+     * conditional update, so a replay racing the original loses.
+     */
+    async usePasskeyCounter(factorId: string, counter: number): Promise<boolean> {
+      const next = BigInt(counter);
+      const updated = await prisma.$executeRaw`
+        UPDATE mfa_factors SET counter = ${next}, last_used_at = now()
+        WHERE id = ${factorId}::uuid AND (counter < ${next} OR (counter = 0 AND ${next} = 0))`;
+      return updated === 1;
+    },
+
     async startPendingLogin(interactionUid: string, login: PendingLogin, ttlSeconds: number): Promise<void> {
       const key = pendingKey(interactionUid);
       const expiresAt = new Date(Date.now() + ttlSeconds * 1000);
@@ -158,5 +224,11 @@ export type MfaStore = ReturnType<typeof createMfaStore>;
 /** Deletes sign-ins that waited too long for their second factor; returns how many. */
 export async function deleteExpiredPendingLogins(prisma: PrismaClient): Promise<number> {
   const { count } = await prisma.mfaPendingLogin.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  return count;
+}
+
+/** Deletes WebAuthn challenges nobody answered; returns how many. */
+export async function deleteExpiredChallenges(prisma: PrismaClient): Promise<number> {
+  const { count } = await prisma.webauthnChallenge.deleteMany({ where: { expiresAt: { lt: new Date() } } });
   return count;
 }

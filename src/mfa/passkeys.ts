@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import {
   generateAuthenticationOptions,
   generateRegistrationOptions,
@@ -9,9 +9,9 @@ import {
   type PublicKeyCredentialRequestOptionsJSON,
   type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { recordEvent, type AuditContext, type AuditLog } from '../audit/events.js';
-import type { PrismaClient } from '../db/prisma.js';
+import type { AuditContext, AuditLog } from '../audit/events.js';
 import { AppError } from '../http/errors.js';
+import type { MfaStore } from './mfa-store.js';
 
 const CHALLENGE_TTL_SECONDS = 300;
 const challengeKey = (purpose: string, owner: string) => createHash('sha256').update(`webauthn:${purpose}:${owner}`).digest('base64url');
@@ -48,42 +48,34 @@ const parseJson = <T>(text: string): T => {
  * library and again by a conditional update (§6.1.1: a counter that does not
  * grow means a cloned authenticator).
  */
-export function createPasskeys(prisma: PrismaClient, settings: PasskeySettings, audit: AuditLog) {
-  const saveChallenge = async (key: string, challenge: string) => {
-    const expiresAt = new Date(Date.now() + CHALLENGE_TTL_SECONDS * 1000);
-    await prisma.webauthnChallenge.upsert({ where: { key }, create: { key, challenge, expiresAt }, update: { challenge, expiresAt } });
-  };
-  /** The challenge, used up: a response can be checked against it once. */
+export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit: AuditLog) {
   const takeChallenge = async (key: string): Promise<string> => {
-    const rows = await prisma.$queryRaw<{ challenge: string }[]>`DELETE FROM webauthn_challenges WHERE key = ${key} AND expires_at > now() RETURNING challenge`;
-    const challenge = rows[0]?.challenge;
+    const challenge = await store.takeChallenge(key);
     if (!challenge) throw new AppError(400, 'invalid_passkey', 'The passkey request expired; please try again.');
     return challenge;
   };
-  const credentialsOf = (userId: string) =>
-    prisma.mfaFactor.findMany({ where: { userId, type: 'passkey', confirmedAt: { not: null } }, select: { credentialId: true, transports: true } });
 
   return {
     async registrationOptions(user: { id: string; email: string }, sessionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
-      const existing = await credentialsOf(user.id);
+      const existing = await store.passkeyIds(user.id);
       const options = await generateRegistrationOptions({
         rpName: settings.rpName,
         rpID: settings.rpId,
         userName: user.email,
         userID: new TextEncoder().encode(user.id),
         attestationType: 'none',
-        excludeCredentials: existing.map((credential) => ({ id: credential.credentialId as string })),
+        excludeCredentials: existing.map((id) => ({ id })),
         // Discoverable, so it also signs in without a password.
         authenticatorSelection: { residentKey: 'required', userVerification: 'preferred' },
       });
-      await saveChallenge(challengeKey('register', sessionUid), options.challenge);
+      await store.saveChallenge(challengeKey('register', sessionUid), options.challenge, CHALLENGE_TTL_SECONDS);
       return options;
     },
 
     async register(user: { id: string }, sessionUid: string, responseJson: string, name: string, context: AuditContext): Promise<void> {
       const response = parseJson<RegistrationResponseJSON>(responseJson);
       const expectedChallenge = await takeChallenge(challengeKey('register', sessionUid));
-      let verified;
+      let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
         verified = await verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: settings.origin, expectedRPID: settings.rpId, requireUserVerification: false });
       } catch (error) {
@@ -91,30 +83,25 @@ export function createPasskeys(prisma: PrismaClient, settings: PasskeySettings, 
       }
       if (!verified.verified) throw new AppError(400, 'invalid_passkey', 'The passkey was not accepted.');
       const { credential } = verified.registrationInfo;
-      const id = randomUUID();
-      await prisma.$transaction(async (tx) => {
-        await tx.mfaFactor.create({
-          data: {
-            id, userId: user.id, type: 'passkey', name: name.trim().slice(0, 100) || 'Passkey', confirmedAt: new Date(),
-            credentialId: credential.id, publicKey: Buffer.from(credential.publicKey).toString('base64url'), counter: BigInt(credential.counter), transports: credential.transports ?? [],
-          },
-        });
-        await recordEvent(tx, context, { type: 'mfa.enrolled', subject: user.id, details: { factor_id: id, type: 'passkey' } });
-      }).catch((error: unknown) => {
-        if ((error as { code?: string }).code === 'P2002') throw new AppError(409, 'passkey_exists', 'That passkey is already registered.');
-        throw error;
-      });
+      const added = await store.addPasskey(user.id, {
+        name: name.trim().slice(0, 100) || 'Passkey',
+        credentialId: credential.id,
+        publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+        counter: credential.counter,
+        transports: credential.transports ?? [],
+      }, context);
+      if (!added) throw new AppError(409, 'passkey_exists', 'That passkey is already registered.');
     },
 
     /** Options for a sign-in: the user's passkeys (second factor), or any discoverable one (`userId` undefined: passwordless). */
     async authenticationOptions(interactionUid: string, userId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
-      const allow = userId ? await credentialsOf(userId) : [];
+      const allow = userId ? await store.passkeyIds(userId) : [];
       const options = await generateAuthenticationOptions({
         rpID: settings.rpId,
-        allowCredentials: allow.map((credential) => ({ id: credential.credentialId as string })),
+        allowCredentials: allow.map((id) => ({ id })),
         userVerification: userId ? 'preferred' : 'required',
       });
-      await saveChallenge(challengeKey('sign-in', interactionUid), options.challenge);
+      await store.saveChallenge(challengeKey('sign-in', interactionUid), options.challenge, CHALLENGE_TTL_SECONDS);
       return options;
     },
 
@@ -122,21 +109,19 @@ export function createPasskeys(prisma: PrismaClient, settings: PasskeySettings, 
     async authenticate(interactionUid: string, responseJson: string, options: { userId?: string; context: AuditContext }): Promise<PasskeyAssertion | undefined> {
       const response = parseJson<AuthenticationResponseJSON>(responseJson);
       const expectedChallenge = await takeChallenge(challengeKey('sign-in', interactionUid));
-      const row = typeof response?.id === 'string' && response.id.length <= 1024
-        ? await prisma.mfaFactor.findFirst({ where: { credentialId: response.id, type: 'passkey', confirmedAt: { not: null } } })
-        : null;
+      const passkey = typeof response?.id === 'string' && response.id.length <= 1024 ? await store.findPasskey(response.id) : undefined;
       const refuse = async (reason: string) => {
-        await audit.record(options.context, { type: 'mfa.failed', subject: row?.userId ?? options.userId, details: { type: 'passkey', reason } });
+        await audit.record(options.context, { type: 'mfa.failed', subject: passkey?.userId ?? options.userId, details: { type: 'passkey', reason } });
         return undefined;
       };
-      if (!row?.publicKey || !row.credentialId) return refuse('unknown_credential');
-      if (options.userId && row.userId !== options.userId) return refuse('other_user');
+      if (!passkey) return refuse('unknown_credential');
+      if (options.userId && passkey.userId !== options.userId) return refuse('other_user');
       const passwordless = options.userId === undefined;
-      let result;
+      let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
       try {
         result = await verifyAuthenticationResponse({
           response, expectedChallenge, expectedOrigin: settings.origin, expectedRPID: settings.rpId,
-          credential: { id: row.credentialId, publicKey: Buffer.from(row.publicKey, 'base64url'), counter: Number(row.counter ?? 0n), transports: row.transports },
+          credential: { id: passkey.credentialId, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports },
           // Alone, a passkey must be two factors in one: possession and verification.
           requireUserVerification: passwordless,
         });
@@ -144,12 +129,8 @@ export function createPasskeys(prisma: PrismaClient, settings: PasskeySettings, 
         return refuse((error as Error).message.slice(0, 200));
       }
       if (!result.verified) return refuse('not_verified');
-      const next = BigInt(result.authenticationInfo.newCounter);
-      const updated = await prisma.$executeRaw`
-        UPDATE mfa_factors SET counter = ${next}, last_used_at = now()
-        WHERE id = ${row.id}::uuid AND (counter < ${next} OR (counter = 0 AND ${next} = 0))`;
-      if (updated !== 1) return refuse('counter_replayed');
-      return { userId: row.userId, userVerified: result.authenticationInfo.userVerified, backedUp: result.authenticationInfo.credentialBackedUp };
+      if (!(await store.usePasskeyCounter(passkey.factorId, result.authenticationInfo.newCounter))) return refuse('counter_replayed');
+      return { userId: passkey.userId, userVerified: result.authenticationInfo.userVerified, backedUp: result.authenticationInfo.credentialBackedUp };
     },
   };
 }
@@ -159,10 +140,4 @@ export type Passkeys = ReturnType<typeof createPasskeys>;
 /** RFC 8176 methods a passkey assertion proves. */
 export function passkeyMethods(assertion: PasskeyAssertion): string[] {
   return [assertion.backedUp ? 'swk' : 'hwk', ...(assertion.userVerified ? ['user'] : [])];
-}
-
-/** Deletes challenges nobody answered; returns how many. */
-export async function deleteExpiredChallenges(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.webauthnChallenge.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
 }
