@@ -205,7 +205,7 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
 
       'mfa/continue': async (ctx, interaction) => {
         const found = await pendingOf(interaction);
-        if (!found || !found.pending.amr.includes(SECOND_FACTOR_DONE)) {
+        if (!found?.pending.amr.includes(SECOND_FACTOR_DONE)) {
           throw notWaiting();
         }
         return redirect(ctx, await finish(ctx, found.user.id, found.pending.amr));
