@@ -1,6 +1,12 @@
 // Passkey forms (WebAuthn) on Gatehouse's pages. Without JavaScript the
 // pages still work for everything else and say that a passkey needs it.
 /* global SimpleWebAuthnBrowser */
+const answerWith = (form, answer) => {
+  form.querySelector('input[name="response"]').value = JSON.stringify(answer);
+  form.dataset.answered = 'true';
+  form.submit();
+};
+
 for (const form of document.querySelectorAll('form[data-passkey]')) {
   const status = form.querySelector('.passkey-status');
   const button = form.querySelector('button');
@@ -18,11 +24,24 @@ for (const form of document.querySelectorAll('form[data-passkey]')) {
       const answer = form.dataset.passkey === 'register'
         ? await SimpleWebAuthnBrowser.startRegistration({ optionsJSON })
         : await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
-      form.querySelector('input[name="response"]').value = JSON.stringify(answer);
-      form.dataset.answered = 'true';
-      form.submit();
+      answerWith(form, answer);
     } catch (error) {
       if (status) status.textContent = `The passkey did not answer (${error.name}). Try again.`;
+    }
+  });
+}
+
+// Conditional UI: where the browser supports it, the email field offers the
+// user's passkeys as autofill (the login page's passwordless form).
+const conditional = document.querySelector('form[data-passkey="authenticate"][data-conditional]');
+if (conditional && window.PublicKeyCredential && typeof SimpleWebAuthnBrowser !== 'undefined') {
+  SimpleWebAuthnBrowser.browserSupportsWebAuthnAutofill().then(async (supported) => {
+    if (!supported) return;
+    try {
+      const answer = await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: JSON.parse(conditional.dataset.passkeyOptions), useBrowserAutofill: true });
+      answerWith(conditional, answer);
+    } catch {
+      // Cancelled, or replaced by the button's own request: nothing to say.
     }
   });
 }

@@ -99,8 +99,9 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
   /** The user's passkeys as a second factor, when they have any. */
   const passkeyView = async (interaction: PendingInteraction, user: User) => {
     const factors = await deps.mfa.listFactors(user.id);
-    if (!factors.some((factor) => factor.type === 'passkey')) return {};
-    return { passkey: { options: JSON.stringify(await deps.passkeys.authenticationOptions(interaction.uid, user.id)) } };
+    const hasTotp = factors.some((factor) => factor.type === 'totp');
+    if (!factors.some((factor) => factor.type === 'passkey')) return { hasTotp };
+    return { hasTotp, passkey: { options: JSON.stringify(await deps.passkeys.authenticationOptions(interaction.uid, user.id)) } };
   };
 
   return {
