@@ -51,7 +51,11 @@ export function mfaAccountSection(deps: { readonly mfa: MfaService; readonly use
         },
         'passkeys/register': async ({ user, session, audit }, body) => {
           await deps.passkeys.register(user, session.uid, text(body.response), text(body.name), audit);
-          return 'Your passkey was added. You can sign in with it, with or without your password.';
+          const added = 'Your passkey was added. You can sign in with it, with or without your password.';
+          // The first factor comes with recovery codes, whichever kind it is.
+          if ((await deps.mfa.recoveryCodesLeft(user.id)) > 0) return added;
+          const recoveryCodes = await deps.mfa.regenerateRecoveryCodes(user.id, audit);
+          return { notice: `${added} Save your recovery codes now: they are not shown again.`, view: { recoveryCodes } };
         },
         'mfa/remove': async ({ user, audit }, body) => {
           await requirePassword(user.email, text(body.password));

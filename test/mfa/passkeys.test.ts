@@ -1,6 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
+import { shownRecoveryCodes } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { passkeyOptions, SoftwareAuthenticator } from '../support/webauthn.js';
 
@@ -54,6 +55,8 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     expect(added.status).toBe(200);
     expect(added.html).toContain('Your passkey was added.');
     expect(added.html).toContain('<strong>Laptop</strong>');
+    // The first factor comes with ten recovery codes.
+    expect(shownRecoveryCodes(added)).toHaveLength(10);
     // The challenge was used up: the same answer again is refused.
     expect((await browser.submit(garbage, '/account/passkeys/register', { name: 'Again', response: '{}' })).status).toBe(400);
     expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.enrolled', details: { path: ['type'], equals: 'passkey' } } })).toBe(1);
