@@ -1,6 +1,24 @@
 // Passkey forms (WebAuthn) on Gatehouse's pages. Without JavaScript the
 // pages still work for everything else and say that a passkey needs it.
 /* global SimpleWebAuthnBrowser */
+/** The form's WebAuthn options: in the page, or fetched (a fresh challenge) from its options URL. */
+const fetched = new WeakMap();
+const optionsOf = (form) => {
+  if (!form.dataset.passkeyOptionsUrl) return Promise.resolve(JSON.parse(form.dataset.passkeyOptions));
+  // One challenge per page: the autofill request and the button share it.
+  if (!fetched.has(form)) fetched.set(form, fetchOptions(form));
+  return fetched.get(form);
+};
+const fetchOptions = async (form) => {
+  const response = await fetch(form.dataset.passkeyOptionsUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ csrf: form.querySelector('input[name="csrf"]').value }),
+  });
+  if (!response.ok) throw new Error('options');
+  return response.json();
+};
+
 const answerWith = (form, answer) => {
   form.querySelector('input[name="response"]').value = JSON.stringify(answer);
   form.dataset.answered = 'true';
@@ -19,8 +37,8 @@ for (const form of document.querySelectorAll('form[data-passkey]')) {
   form.addEventListener('submit', async (event) => {
     if (form.dataset.answered) return;
     event.preventDefault();
-    const optionsJSON = JSON.parse(form.dataset.passkeyOptions);
     try {
+      const optionsJSON = await optionsOf(form);
       const answer = form.dataset.passkey === 'register'
         ? await SimpleWebAuthnBrowser.startRegistration({ optionsJSON })
         : await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
@@ -38,7 +56,7 @@ if (conditional && window.PublicKeyCredential && typeof SimpleWebAuthnBrowser !=
   SimpleWebAuthnBrowser.browserSupportsWebAuthnAutofill().then(async (supported) => {
     if (!supported) return;
     try {
-      const answer = await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: JSON.parse(conditional.dataset.passkeyOptions), useBrowserAutofill: true });
+      const answer = await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: await optionsOf(conditional), useBrowserAutofill: true });
       answerWith(conditional, answer);
     } catch {
       // Cancelled, or replaced by the button's own request: nothing to say.

@@ -105,8 +105,10 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
   };
 
   return {
-    async loginView(interaction) {
-      return { passwordless: { options: JSON.stringify(await deps.passkeys.authenticationOptions(interaction.uid)) } };
+    // The page stays the same for every visitor (its challenge is fetched by
+    // the script), so a wrong password and an unknown email still read alike.
+    async loginView() {
+      return { passwordless: true };
     },
 
     async afterPassword(ctx, interaction, user) {
@@ -193,6 +195,12 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
           return render(ctx, interaction, { verify: true, error: 'That passkey was not accepted. Try again.', ...(await passkeyView(interaction, user)) });
         }
         return redirect(ctx, await finish(ctx, user.id, [...pending.amr, ...passkeyMethods(assertion)]));
+      },
+
+      // The passwordless challenge, for the login page's script (JSON).
+      'passkey/options': async (ctx, interaction) => {
+        ctx.set('Cache-Control', 'no-store');
+        ctx.body = await deps.passkeys.authenticationOptions(interaction.uid);
       },
 
       // "Sign in with a passkey": no password; the passkey must verify the user (PIN, biometrics).

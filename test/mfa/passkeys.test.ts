@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, type Page } from '../support/browser.js';
+import { Browser, findForm, type Page } from '../support/browser.js';
 import { shownRecoveryCodes } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { passkeyOptions, SoftwareAuthenticator } from '../support/webauthn.js';
@@ -26,6 +26,15 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
       redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
     });
     return { page: await browser.open(url.toString(), { stopAt: REDIRECT_URI }), codeVerifier };
+  };
+  /** What the login page's script does: fetch a fresh passwordless challenge. */
+  const passwordlessOptions = async (browser: Browser, page: Page) => {
+    const form = findForm(page, '/passkey');
+    const response = await browser.fetch(new URL(form.action.replace(/\/passkey$/, '/passkey/options'), page.url).toString(), {
+      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: form.fields.csrf as string }),
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as Parameters<SoftwareAuthenticator['authenticate']>[0];
   };
   const tokens = async (browser: Browser, page: Page, codeVerifier: string) => {
     let done = page;
@@ -66,7 +75,8 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     const browser = new Browser();
     const { page, codeVerifier } = await authorize(browser);
     expect(page.html).toContain('Signing in with a passkey needs JavaScript in your browser.');
-    const options = passkeyOptions(page, '/passkey');
+    expect(page.html).not.toContain('data-passkey-options=');
+    const options = await passwordlessOptions(browser, page);
     expect(options.allowCredentials ?? []).toEqual([]);
     const signedIn = await browser.submit(page, '/passkey', { response: JSON.stringify(authenticator.authenticate(options)) }, { stopAt: REDIRECT_URI });
     const claims = (await tokens(browser, signedIn, codeVerifier)).claims();
@@ -78,7 +88,7 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     const attempt = async (lie: Parameters<SoftwareAuthenticator['authenticate']>[1]) => {
       const browser = new Browser();
       const { page } = await authorize(browser);
-      return browser.submit(page, '/passkey', { response: JSON.stringify(authenticator.authenticate(passkeyOptions(page, '/passkey'), lie)) }, { stopAt: REDIRECT_URI });
+      return browser.submit(page, '/passkey', { response: JSON.stringify(authenticator.authenticate(await passwordlessOptions(browser, page), lie)) }, { stopAt: REDIRECT_URI });
     };
     expect((await attempt({ userVerified: false })).status).toBe(401);
     expect((await attempt({ origin: 'https://evil.example' })).status).toBe(401);
