@@ -1,7 +1,7 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AuditContext } from '../audit/events.js';
 import { describe } from '../http/error-middleware.js';
 import { AppError, parseOrThrow } from '../http/errors.js';

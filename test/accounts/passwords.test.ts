@@ -27,9 +27,9 @@ describe('password hashing', () => {
     const started = [work(), work(), work()];
     await expect(work()).rejects.toMatchObject({ status: 503, code: 'temporarily_unavailable' });
     while (releases.length < 2) await new Promise((resolve) => setImmediate(resolve));
-    releases.splice(0).forEach((release) => release());
+    for (const release of releases.splice(0)) release();
     while (releases.length < 1) await new Promise((resolve) => setImmediate(resolve));
-    releases.splice(0).forEach((release) => release());
+    for (const release of releases.splice(0)) release();
     await Promise.all(started);
     expect(peak).toBe(2);
   });

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailFingerprint } from '../../src/audit/events.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { startWithSampleApp, stopAndDrop, registerSampleApp, signIn } from '../support/sample-app.js';
+import { startWithSampleApp, stopAndDrop, type registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('audit log', () => {
   let gatehouse: TestGatehouse;

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
 import { silentLogger } from '../../src/log.js';
