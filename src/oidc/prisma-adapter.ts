@@ -193,7 +193,7 @@ function clientAdapter(clients: StoredClients): Adapter {
       const stored = await clients.findStoredClient(clientId);
       if (!stored) return undefined;
       // oidc-provider requires `client_secret` for secret-based auth methods; it
-      // gets the keyed hash, and compareClientSecret (provider.ts) hashes what
+      // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
       // the client presents before comparing.
       return {
         ...withScopeSplit(stored.metadata),
