@@ -26,7 +26,8 @@ export default defineConfig({
     pool: 'forks',
     // Each integration file gets its own database; two at a time suits a 2-core machine.
     maxWorkers: 2,
-    testTimeout: 60_000,
+    // Generous: the spawned-CLI tests take tens of seconds on a shared, loaded 2-core machine.
+    testTimeout: 120_000,
     hookTimeout: 120_000,
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT_TESTS } },
