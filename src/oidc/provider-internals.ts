@@ -197,6 +197,26 @@ export function isDeviceFormWithoutSession(provider: Provider, ctx: Parameterize
 }
 
 /**
+ * Seam (lib/shared/error_handler.js, lib/helpers/initialize_app.js
+ * `ensureSessionSave`, lib/models/session.js `persist`): on its user-input
+ * routes (code_verification, device_resume) the engine's error handler gives
+ * the browser's session an xsrf secret before calling `userCodeInputSource`,
+ * which marks the session touched; `ensureSessionSave` then calls `persist()`,
+ * which throws ("persist can only be called on previously persisted
+ * Sessions", a 500) for a session that was never saved: the browser sent no
+ * session cookie, or an unknown or expired one. Marking such a session
+ * untouched skips that persist. Returns whether the session is such an
+ * unsaved one (its xsrf secret cannot be checked later, so the page shows no
+ * form). Call it from `userCodeInputSource` when there is an error.
+ */
+export function untouchUnsavedSession(ctx: KoaContextWithOIDC): boolean {
+  const session = ctx.oidc.session as ({ exp?: unknown; touched?: boolean } & object) | undefined;
+  if (!session || typeof session.exp === 'number') return false;
+  session.touched = false;
+  return true;
+}
+
+/**
  * Seam: `GET /device?user_code=…` (verification_uri_complete) makes the
  * engine submit the code at once with an auto-posting form. RFC 8628 §3.3.1
  * and §5.4 want the user to submit and confirm it: the query parameter is

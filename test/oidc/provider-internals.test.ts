@@ -20,6 +20,7 @@ import {
   pendingDeviceCodePolled,
   takePrefilledUserCode,
   unauthorizedClientForDisallowedGrants,
+  untouchUnsavedSession,
   useAroundEngine,
   userCodeOf,
 } from '../../src/oidc/provider-internals.js';
@@ -84,6 +85,7 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   let lastFormWithoutSession: boolean | undefined;
   let lastPrefilledCode: string | undefined;
   let lastPendingPoll: string | undefined;
+  let lastUnsaved: boolean | undefined;
 
   beforeAll(async () => {
     engine = await startEngine(clients, {
@@ -99,6 +101,7 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
           charset: 'base-20',
           mask: '****-****',
           userCodeInputSource: async (ctx, form, out, error) => {
+            lastUnsaved = error && ctx.get('x-untouch') === 'gatehouse' ? untouchUnsavedSession(ctx) : undefined;
             codeEntries.push({ xsrf: deviceFormXsrf(ctx), formXsrf: /name="xsrf" value="([^"]+)"/.exec(form)?.[1], out, error });
             ctx.body = 'code entry page';
           },
@@ -305,6 +308,22 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       const answer = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' });
       expect(lastFormWithoutSession).toBe(true);
       expect(answer.status).toBe(500);
+    });
+
+    it('fails with a 500 re-rendering the code form on a session it never saved; the seam marks it untouched', async () => {
+      const unknownSession = { cookie: '_session=not-a-session-of-this-server' };
+      const stock = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, unknownSession);
+      expect(stock.status).toBe(500);
+
+      const ours = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, { ...unknownSession, 'x-untouch': 'gatehouse' });
+      expect(lastUnsaved).toBe(true);
+      expect(ours.status).toBe(400);
+      expect(ours.text).toBe('code entry page');
+
+      // A session the engine saved is left alone.
+      const { cookie } = await openEntryPage();
+      await postForm(`${engine.url}/device`, { xsrf: 'forged', user_code: 'BCDF-GHJK' }, { cookie, 'x-untouch': 'gatehouse' });
+      expect(lastUnsaved).toBe(false);
     });
 
     it('auto-submits verification_uri_complete; the seam moves the code aside so the entry page shows it', async () => {

@@ -14,6 +14,7 @@ import {
   pendingDeviceCodePolled,
   sendProtocolError,
   takePrefilledUserCode,
+  untouchUnsavedSession,
   userCodeOf,
 } from '../provider-internals.js';
 import type { CodeEntryProblem, DevicePages, RenderedPage } from './pages.js';
@@ -173,10 +174,11 @@ async function renderCodeEntry(
   const { devicePages } = deps;
   const failure = codeEntryFailureOf(error);
   if (failure === 'aborted') return send(ctx, devicePages.denied(await clientNameOf(ctx)));
+  const unsaved = error !== undefined && untouchUnsavedSession(ctx);
   // The attempt reserved for this entry stays counted (see reserveCodeEntry).
   if (failure === 'not_found') ctx.state.wrongUserCode = true;
   const action = ctx.oidc.urlFor('code_verification');
-  const xsrf = deviceFormXsrf(ctx);
+  const xsrf = unsaved ? undefined : deviceFormXsrf(ctx);
   if (!error) return send(ctx, devicePages.codeEntry({ action, xsrf, userCode: prefilledUserCode(ctx) }));
 
   const problem = failure ?? problemOf(out);
