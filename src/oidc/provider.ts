@@ -17,10 +17,8 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import type { RequestCounters } from '../http/request-counters.js';
-import { onSessionUse } from './browser-session.js';
 import { flowStartLimit } from './flow-start-limit.js';
-import { alwaysSecureCookies } from './secure-cookies.js';
-import { compareClientSecretsWith, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import { alwaysSecureCookies, compareClientSecretsWith, onSessionUse, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
