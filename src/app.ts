@@ -12,7 +12,7 @@ import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
 import type { Logger } from './log.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
+import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;

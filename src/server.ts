@@ -31,10 +31,10 @@ import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
-import { createDeviceFlowStores } from './oidc/device-flow.js';
+import { createDevicePages } from './interactions/device-pages.js';
+import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
-import { createProvider } from './oidc/provider.js';
+import { createProvider, type ProviderRef } from './oidc/provider.js';
 import { createMfa } from './mfa/mfa-module.js';
 
 export interface RunningGatehouse {
@@ -97,6 +97,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const pages = createPageRenderer();
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const devicePages = createDevicePages(pages, cached.resources);
     const requestCounters = createRequestCounters(prisma);
     const mailer = createMailer({ ...config.email, outboxDir: join(config.dataDir, 'outbox') }, log);
     if (!mailer.available) log.warn('no SMTP configured (GATEHOUSE_SMTP_URL) in production: password reset and email verification are off');
@@ -114,7 +115,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const sessionActivity = createSessionActivityStore(prisma);
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, requestCounters, onSessionUse: sessionActivity.touch });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, requestCounters, onSessionUse: sessionActivity.touch });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

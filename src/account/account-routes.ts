@@ -11,7 +11,7 @@ import { AppError } from '../http/errors.js';
 import type { PageRenderer } from '../http/pages.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
 import type { Logger } from '../log.js';
-import { signedInSession, type SignedInSession } from '../oidc/browser-session.js';
+import { signedInSession, type SignedInSession } from '../oidc/provider-internals.js';
 import type { ProviderRef } from '../oidc/interaction-steps.js';
 import type { SessionActivityStore } from './session-activity.js';
 

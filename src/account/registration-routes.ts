@@ -2,7 +2,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
-import type { UserService } from '../accounts/users.js';
+import type { User, UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
 import { createErrorRenderer, describeError as describe } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
@@ -67,7 +67,7 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
       return render(ctx, deps, interaction, { ...input, error: `Too many new accounts from this address, try again in ${Math.ceil(byIp.retryAfterSeconds / 60)} minutes.` });
     }
     const origin = { actor: 'anonymous', requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
-    let user;
+    let user: User;
     try {
       if (input.name && input.name.length > 200) throw new AppError(400, 'invalid_name', 'Your name must be at most 200 characters.');
       user = await deps.users.createUser(input, origin);

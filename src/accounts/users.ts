@@ -3,6 +3,7 @@ import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
+import { revokeByAccount } from '../oidc/prisma-adapter.js';
 import type { PasswordHasher } from './passwords.js';
 import { createPasswordPolicy } from './password-policy.js';
 
@@ -72,11 +73,8 @@ export function createUserService(
     if (problem) throw new AppError(400, 'invalid_password', problem);
   };
 
-  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId), but the session kept. */
-  const endSessions = (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) =>
-    keepSessionUid
-      ? db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id} AND NOT (model = 'Session' AND uid = ${keepSessionUid})`
-      : db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
+  /** Ends every session, grant and token of a user, but the browser session `keepSessionUid`. */
+  const endSessions = (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) => revokeByAccount(db, id, keepSessionUid);
 
   const service = {
     /** Throws a 400 saying why, when this password may not be set for this user (NIST SP 800-63B §5.1.1.2). */
