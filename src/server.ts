@@ -23,6 +23,8 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
+import { createRefreshRetries } from './oidc/refresh-grace.js';
+import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -81,10 +83,12 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const initialKeys = await keys.load();
 
     const pages = createPageRenderer();
-    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
+    const grace = config.ttl.refreshTokenReuseGrace;
+    const refreshRetries = grace > 0 ? createRefreshRetries(createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace)) : undefined;
+    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, refreshRetries);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, refreshRetries });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

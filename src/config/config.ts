@@ -15,6 +15,15 @@ const duration = (max: number) =>
     })
     .pipe(z.number().int().positive('must be greater than zero').max(max, `must be at most ${max} seconds`));
 
+/** Like `duration`, but 0 is allowed (it switches the feature off). */
+const durationOrOff = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+[smhd]?$/, 'must be a duration such as 0, 30, 30s or 2m')
+    .transform((value) => Number.parseInt(value, 10) * ({ s: 1, m: 60, h: 3600, d: 86400 }[value.at(-1) ?? ''] ?? 1))
+    .pipe(z.number().int().min(0).max(max, `must be at most ${max} seconds`));
+
 // Lifetimes up to a year; timer intervals up to a day (setInterval overflows past 24.8 days).
 const lifetime = duration(365 * DAY);
 const interval = duration(DAY);
@@ -64,6 +73,13 @@ const environmentSchema = z
     GATEHOUSE_AUTHORIZATION_CODE_TTL: lifetime.default(60),
     GATEHOUSE_REFRESH_TOKEN_TTL: lifetime.default(30 * 86400),
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: lifetime.default(14 * 86400),
+    /**
+     * How long a just-rotated refresh token may be presented again by its
+     * client (a retry after a lost response, concurrent refreshes) and get the
+     * same successor back instead of revoking the grant. 0 turns it off: any
+     * reuse revokes the grant.
+     */
+    GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: durationOrOff(300).default(30),
     GATEHOUSE_SESSION_TTL: lifetime.default(14 * 86400),
     GATEHOUSE_INTERACTION_TTL: lifetime.default(3600),
     /** Signing keys: how long a key signs before the schedule rotates it. */
@@ -142,6 +158,8 @@ export interface Config {
     readonly authorizationCode: number;
     readonly refreshToken: number;
     readonly refreshTokenIdle: number;
+    /** Seconds; 0 = off. See GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE. */
+    readonly refreshTokenReuseGrace: number;
     readonly session: number;
     readonly interaction: number;
   };
@@ -207,6 +225,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       authorizationCode: env.GATEHOUSE_AUTHORIZATION_CODE_TTL,
       refreshToken: env.GATEHOUSE_REFRESH_TOKEN_TTL,
       refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
+      refreshTokenReuseGrace: env.GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
     },

@@ -3,6 +3,7 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../db/prisma.js';
 import type { ClientService } from '../clients/clients.js';
 import { seal, unseal } from '../keys/encryption.js';
+import type { RefreshRetries } from './refresh-grace.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
@@ -25,9 +26,11 @@ export function storageId(id: string): string {
  * oidc-provider's adapter for every model it stores, on one Postgres table.
  * `Client` reads Gatehouse's own clients table (read-only).
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer) {
+export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer, retries?: RefreshRetries) {
   return function adapterFor(model: string): Adapter {
-    return model === 'Client' ? clientAdapter(clients) : payloadAdapter(prisma, model, sealKey);
+    if (model === 'Client') return clientAdapter(clients);
+    const adapter = payloadAdapter(prisma, model, sealKey);
+    return model === 'RefreshToken' && retries ? retryingRefreshTokenAdapter(prisma, adapter, retries) : adapter;
   };
 }
 
@@ -114,12 +117,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
          WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
         RETURNING grant_id`;
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
-      const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-      // The grant's tokens and the Grant itself: tokens the winner saves later
-      // are refused (validateGrant: "grant not found"), and JWT access tokens,
-      // which are not stored, introspect as inactive once their grant is gone.
-      if (row?.grantId) await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
-      throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
+      await revokeReplayedGrant(prisma, model, id);
     },
 
     async destroy(id) {
@@ -128,6 +126,66 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 
     async revokeByGrantId(grantId) {
       await rows.deleteMany({ where: { model, grantId } });
+    },
+  };
+}
+
+/**
+ * A single-use value was used twice: the grant's tokens and the Grant itself
+ * go. Tokens the winner saves later are refused (validateGrant: "grant not
+ * found"), and JWT access tokens, which are not stored, introspect as inactive
+ * once their grant is gone.
+ */
+async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: string): Promise<never> {
+  const row = await prisma.oidcPayload.findUnique({ where: { model_id: { model, id: storageId(id) } } });
+  if (row?.grantId) await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
+  throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model] ?? model} already used`);
+}
+
+/**
+ * Refresh tokens with the reuse grace window (refresh-grace.ts). Within a
+ * token request: a consumed token whose successor can still be handed out
+ * reads as unconsumed; `consume` only notes the token; saving the successor
+ * consumes it in the same transaction (so a crash leaves either the old token
+ * or both, never neither), or finds that a concurrent request won and answers
+ * with that request's successor.
+ */
+function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, retries: RefreshRetries): Adapter {
+  const { successors } = retries;
+  return {
+    ...stock,
+    async find(id) {
+      const payload = await stock.find(id);
+      if (!payload?.consumed || !retries.current()) return payload;
+      if (!(await successors.find(storageId(id)))) return payload;
+      const { consumed: _consumed, ...unconsumed } = payload;
+      return unconsumed as AdapterPayload;
+    },
+
+    async consume(id) {
+      const attempt = retries.current();
+      if (!attempt) return stock.consume(id);
+      attempt.consuming = id;
+    },
+
+    async upsert(id, payload, expiresIn) {
+      const attempt = retries.current();
+      const consuming = attempt?.consuming;
+      if (!attempt || consuming === undefined) return stock.upsert(id, payload, expiresIn);
+      attempt.consuming = undefined;
+      const { jti: _jti, ...rest } = payload;
+      const row = {
+        payload: rest,
+        grantId: payload.grantId ?? null,
+        userCode: null,
+        uid: null,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      };
+      const consumedId = storageId(consuming);
+      if ((await successors.rotate({ consumedId, successorId: storageId(id), successor: id, row })) === 'rotated') return;
+      const successor = await successors.find(consumedId);
+      if (successor === undefined) await revokeReplayedGrant(prisma, 'RefreshToken', consuming);
+      attempt.successor = successor;
     },
   };
 }

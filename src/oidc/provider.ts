@@ -14,6 +14,7 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
+import type { RefreshRetries } from './refresh-grace.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -27,6 +28,8 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  /** Refresh-token retries within the reuse grace window; absent when the window is 0. */
+  readonly refreshRetries?: RefreshRetries;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -56,6 +59,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  if (deps.refreshRetries) provider.use(deps.refreshRetries.middleware());
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);

@@ -25,8 +25,15 @@ describe('configuration', () => {
     });
     expect(config.ttl).toEqual({
       accessToken: 3600, idToken: 3600, authorizationCode: 60, refreshToken: 30 * 86400,
-      refreshTokenIdle: 14 * 86400, session: 14 * 86400, interaction: 3600,
+      refreshTokenIdle: 14 * 86400, refreshTokenReuseGrace: 30, session: 14 * 86400, interaction: 3600,
     });
+  });
+
+  it('takes a refresh-token reuse grace of 0 (off) up to 5 minutes', () => {
+    expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }).ttl.refreshTokenReuseGrace).toBe(0);
+    expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '2m' }).ttl.refreshTokenReuseGrace).toBe(120);
+    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '1h' }).message).toBe('GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE must be at most 300 seconds (got "1h")');
+    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '-1' })).toBeInstanceOf(ConfigError);
   });
 
   it('has device flow defaults: 10-minute codes, 5-second interval, 10 wrong codes per 5 minutes', () => {
