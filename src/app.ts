@@ -7,6 +7,7 @@ import { errorMiddleware } from './http/error-middleware.js';
 import { healthRoutes } from './http/health-routes.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
+import { retryAfterOn503 } from './http/unavailable.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
@@ -61,6 +62,7 @@ export function createApp(deps: AppDependencies): Koa {
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
+  app.use(retryAfterOn503());
   app.use(errorMiddleware(deps.log));
   app.use((ctx, next) => {
     if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) return adminRoutes(ctx, () => adminNotFound(ctx));
@@ -101,9 +103,25 @@ function requestLog(log: Logger): Koa.Middleware {
     const requestId = /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
+    const took = () => `${Math.round(performance.now() - started)}ms`;
     ctx.res.once('finish', () => {
-      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
+      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()}`);
     });
-    await next();
+    // A client that gave up never sees 'finish': say what became of its
+    // request once it is done (or now, if it already is).
+    let handled = false;
+    let abandoned = false;
+    const logAbandoned = () => log.warn(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()} abandoned: the client closed the connection first`);
+    ctx.res.once('close', () => {
+      if (ctx.res.writableFinished) return;
+      abandoned = true;
+      if (handled) logAbandoned();
+    });
+    try {
+      await next();
+    } finally {
+      handled = true;
+      if (abandoned) logAbandoned();
+    }
   };
 }

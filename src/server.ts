@@ -23,8 +23,8 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
-import { createRefreshRetries } from './oidc/refresh-grace.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
+import { createTokenRequests } from './oidc/token-requests.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -84,11 +84,11 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
 
     const pages = createPageRenderer();
     const grace = config.ttl.refreshTokenReuseGrace;
-    const refreshRetries = grace > 0 ? createRefreshRetries(createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace)) : undefined;
-    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, refreshRetries);
+    const tokenRequests = createTokenRequests(grace > 0 ? createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace) : undefined);
+    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, refreshRetries });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, tokenRequests });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

@@ -51,6 +51,18 @@ const environmentSchema = z
     ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
     /** Postgres connection string. When unset, an embedded Postgres runs under the data dir. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+    /**
+     * Longest a database query may run (pg `query_timeout`, Postgres
+     * `statement_timeout`). A request that needs a stalled database fails
+     * with 503 temporarily_unavailable after this, instead of hanging.
+     */
+    GATEHOUSE_DATABASE_TIMEOUT: duration(300).default(5),
+    /** Longest to wait for a database connection (connecting, or a free one from the pool). */
+    GATEHOUSE_DATABASE_CONNECT_TIMEOUT: duration(300).default(5),
+    /** At start, how long to keep retrying (with back-off) a DATABASE_URL that refuses connections or does not resolve. 0: fail at once. */
+    GATEHOUSE_DATABASE_WAIT: durationOrOff(3600).default(30),
+    /** Deadline for a graceful stop (SIGTERM/SIGINT); after it, connections are cut and the process exits non-zero. */
+    GATEHOUSE_SHUTDOWN_TIMEOUT: duration(3600).default(10),
     /** Where the embedded Postgres and a generated dev secret live. */
     GATEHOUSE_DATA_DIR: z.string().min(1).default('./.data'),
     /** Master secret: cookie keys, client-secret hashing and private-key encryption derive from it. */
@@ -145,6 +157,10 @@ export interface Config {
   readonly issuer: string;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** Seconds: query/statement timeout, connect/acquire timeout, and how long start-up waits for DATABASE_URL. */
+  readonly database: { readonly queryTimeout: number; readonly connectTimeout: number; readonly wait: number };
+  /** Seconds; see GATEHOUSE_SHUTDOWN_TIMEOUT. */
+  readonly shutdownTimeout: number;
   /** Undefined means "use or create the dev secret file in the data dir". */
   readonly secret: string | undefined;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
@@ -207,6 +223,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
     dataDir: env.GATEHOUSE_DATA_DIR,
+    database: { queryTimeout: env.GATEHOUSE_DATABASE_TIMEOUT, connectTimeout: env.GATEHOUSE_DATABASE_CONNECT_TIMEOUT, wait: env.GATEHOUSE_DATABASE_WAIT },
+    shutdownTimeout: env.GATEHOUSE_SHUTDOWN_TIMEOUT,
     secret: env.GATEHOUSE_SECRET,
     admin:
       env.GATEHOUSE_ADMIN_EMAIL && env.GATEHOUSE_ADMIN_PASSWORD

@@ -26,7 +26,7 @@ export async function openDatabase(config: Config, log: Logger, options: { reuse
     databaseUrl = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
   }
-  const prisma = createPrismaClient(databaseUrl);
+  const prisma = createPrismaClient(databaseUrl, config.database);
   const close = async () => {
     await prisma.$disconnect();
     await stopEmbedded();

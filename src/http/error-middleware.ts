@@ -1,5 +1,6 @@
 import type { Middleware } from 'koa';
 import type { Logger } from '../log.js';
+import { isDatabaseUnavailable } from '../db/prisma.js';
 import { AppError } from './errors.js';
 
 /**
@@ -22,6 +23,8 @@ export function errorMiddleware(log: Logger): Middleware {
 
 export function describe(error: unknown): { status: number; code: string; description: string } {
   if (error instanceof AppError) return { status: error.status, code: error.code, description: error.description };
+  // A stalled or unreachable database: the client may retry (Retry-After: unavailable.ts).
+  if (isDatabaseUnavailable(error)) return { status: 503, code: 'temporarily_unavailable', description: 'the service is temporarily unavailable; try again shortly' };
   const { status, error_description: oauthDescription } = error as { status?: unknown; error_description?: unknown };
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const code = status === 413 ? 'request_too_large' : 'invalid_request';

@@ -3,7 +3,8 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { PrismaClient } from '../db/prisma.js';
 import type { ClientService } from '../clients/clients.js';
 import { seal, unseal } from '../keys/encryption.js';
-import type { RefreshRetries } from './refresh-grace.js';
+import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
+import type { TokenRequests } from './token-requests.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
@@ -26,11 +27,12 @@ export function storageId(id: string): string {
  * oidc-provider's adapter for every model it stores, on one Postgres table.
  * `Client` reads Gatehouse's own clients table (read-only).
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer, retries?: RefreshRetries) {
+export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer, requests?: TokenRequests) {
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
-    const adapter = payloadAdapter(prisma, model, sealKey);
-    return model === 'RefreshToken' && retries ? retryingRefreshTokenAdapter(prisma, adapter, retries) : adapter;
+    const adapter = payloadAdapter(prisma, model, sealKey, requests);
+    const successors = requests?.successors;
+    return model === 'RefreshToken' && requests && successors ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors) : adapter;
   };
 }
 
@@ -58,7 +60,7 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterP
   return { ...payload, session: { ...rest, cookie: unseal(sealed, sealKey, 'session-cookie') } } as AdapterPayload;
 }
 
-function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): Adapter {
+function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, requests: TokenRequests | undefined): Adapter {
   const rows = prisma.oidcPayload;
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
     if (!row) return undefined;
@@ -110,6 +112,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
      * (RFC 6749 §4.1.2 and §10.4, RFC 9700 §4.14.2).
      */
     async consume(id) {
+      assertClientStillThere(requests);
       const epoch = Math.floor(Date.now() / 1000);
       const consumed = await prisma.$queryRaw<{ grant_id: string | null }[]>`
         UPDATE oidc_payloads
@@ -143,6 +146,18 @@ async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: stri
 }
 
 /**
+ * A client that closed its connection (it timed out, on a stalled database)
+ * would never receive what a consume pays for, and would retry with the same
+ * code or token: nothing single-use is consumed for it. The request is logged
+ * as abandoned (app.ts).
+ */
+function assertClientStillThere(requests: TokenRequests | undefined): void {
+  if (requests?.current()?.clientGone()) {
+    throw Object.assign(new errors.TemporarilyUnavailable('the client closed the connection before the token was issued'), { status: 503, statusCode: 503 });
+  }
+}
+
+/**
  * Refresh tokens with the reuse grace window (refresh-grace.ts). Within a
  * token request: a consumed token whose successor can still be handed out
  * reads as unconsumed; `consume` only notes the token; saving the successor
@@ -150,29 +165,29 @@ async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: stri
  * or both, never neither), or finds that a concurrent request won and answers
  * with that request's successor.
  */
-function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, retries: RefreshRetries): Adapter {
-  const { successors } = retries;
+function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, requests: TokenRequests, successors: RefreshTokenSuccessors): Adapter {
   return {
     ...stock,
     async find(id) {
       const payload = await stock.find(id);
-      if (!payload?.consumed || !retries.current()) return payload;
+      if (!payload?.consumed || !requests.current()) return payload;
       if (!(await successors.find(storageId(id)))) return payload;
       const { consumed: _consumed, ...unconsumed } = payload;
       return unconsumed as AdapterPayload;
     },
 
     async consume(id) {
-      const attempt = retries.current();
+      const attempt = requests.current();
       if (!attempt) return stock.consume(id);
       attempt.consuming = id;
     },
 
     async upsert(id, payload, expiresIn) {
-      const attempt = retries.current();
+      const attempt = requests.current();
       const consuming = attempt?.consuming;
       if (!attempt || consuming === undefined) return stock.upsert(id, payload, expiresIn);
       attempt.consuming = undefined;
+      assertClientStillThere(requests);
       const { jti: _jti, ...rest } = payload;
       const row = {
         payload: rest,

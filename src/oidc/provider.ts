@@ -14,7 +14,8 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
-import type { RefreshRetries } from './refresh-grace.js';
+import type { TokenRequests } from './token-requests.js';
+import { databaseOutageAnswers } from './database-outages.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -28,8 +29,8 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
-  /** Refresh-token retries within the reuse grace window; absent when the window is 0. */
-  readonly refreshRetries?: RefreshRetries;
+  /** What the adapter learns about each token request (client gone, refresh retries). */
+  readonly tokenRequests?: TokenRequests;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -59,12 +60,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
-  if (deps.refreshRetries) provider.use(deps.refreshRetries.middleware());
+  const outages = databaseOutageAnswers(deps.pages, deps.log);
+  provider.use(outages.middleware());
+  if (deps.tokenRequests) provider.use(deps.tokenRequests.middleware());
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
   provider.use(deviceFlowMiddleware(provider, deps));
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => outages.onServerError(ctx, error));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
 }
