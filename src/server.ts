@@ -10,7 +10,9 @@ import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
 import type { Config } from './config/config.js';
 import { deriveSecrets, resolveMasterSecret } from './config/master-secret.js';
+import { ConfigError } from './config/config.js';
 import { listenForChanges } from './db/change-notifications.js';
+import { ensureSameIssuer } from './db/instance-settings.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
@@ -69,6 +71,11 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       if (topic === 'keys') reloadKeys();
     }, log);
     closers.push(() => listener.close());
+    // Before anything is changed: the secret must open the stored keys (a
+    // wrong one throws UnsealError), and the database must be this issuer's.
+    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
+    await keys.verifySecret();
+    await ensureSameIssuer(prisma, config.issuer);
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
@@ -76,7 +83,6 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
 
-    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     const firstStart = await keys.ensure();
     await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
@@ -143,7 +149,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
 async function listen(handler: RequestListener, port: number, host: string): Promise<Server> {
   const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // The two an operator causes, in one line naming the setting.
+      if (error.code === 'EADDRINUSE') reject(new ConfigError(`PORT ${port} is already in use on ${host}`));
+      else if (error.code === 'EADDRNOTAVAIL') reject(new ConfigError(`HOST ${host} is not an address of this machine`));
+      else if (error.code === 'EACCES') reject(new ConfigError(`PORT ${port} needs privileges this process does not have`));
+      else reject(error);
+    });
     server.listen(port, host, () => resolve());
   });
   return server;

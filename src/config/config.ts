@@ -48,7 +48,11 @@ const environmentSchema = z
     /** Address to bind. */
     HOST: z.string().min(1).default('0.0.0.0'),
     /** Public issuer URL (what clients see in discovery). Default http://localhost:$PORT. */
-    ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    ISSUER: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      // OpenID Connect Discovery §3 / RFC 8414 §2: an issuer has no query or fragment.
+      .refine((value) => !/[?#]/.test(value), 'must not have a query or fragment')
+      .optional(),
     /** Postgres connection string. When unset, an embedded Postgres runs under the data dir. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
     /**

@@ -29,6 +29,19 @@ describe('configuration', () => {
     });
   });
 
+  it('refuses an ISSUER with a query or a fragment (OpenID Discovery §3: the issuer has neither)', () => {
+    expect(errorOf({ ISSUER: 'https://id.example.com/?tenant=a' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/?tenant=a")');
+    expect(errorOf({ ISSUER: 'https://id.example.com/#x' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/#x")');
+    expect(loadConfig({ ISSUER: 'https://id.example.com/tenant' }).issuer).toBe('https://id.example.com/tenant');
+  });
+
+  it('has fault defaults: 5 s database timeouts, a 30 s wait for the database at start, a 10 s shutdown deadline', () => {
+    const config = loadConfig({});
+    expect(config.database).toEqual({ queryTimeout: 5, connectTimeout: 5, wait: 30 });
+    expect(config.shutdownTimeout).toBe(10);
+    expect(loadConfig({ GATEHOUSE_DATABASE_WAIT: '0' }).database.wait).toBe(0);
+  });
+
   it('takes a refresh-token reuse grace of 0 (off) up to 5 minutes', () => {
     expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }).ttl.refreshTokenReuseGrace).toBe(0);
     expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '2m' }).ttl.refreshTokenReuseGrace).toBe(120);
