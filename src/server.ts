@@ -25,6 +25,7 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
+import { closeInOrder, drainable, type Closer } from './shutdown.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
 
@@ -38,7 +39,11 @@ export interface RunningGatehouse {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly keys: KeyService;
-  /** Closes the HTTP server, then the database (and the embedded Postgres). */
+  /**
+   * Drains the HTTP server, then closes the rest and the database (and the
+   * embedded Postgres), within GATEHOUSE_SHUTDOWN_TIMEOUT; rejects with a
+   * ShutdownTimeoutError naming what did not close.
+   */
   stop(): Promise<void>;
 }
 
@@ -53,11 +58,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   const secrets = deriveSecrets(masterSecret);
 
   const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
-  // Everything started is stopped in reverse order: on stop(), and when a later step fails.
-  const closers: (() => Promise<void>)[] = [closeDatabase];
-  const closeAll = async () => {
-    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
-  };
+  // Everything started is stopped in reverse order: on stop(), and when a
+  // later step fails; each bounded by GATEHOUSE_SHUTDOWN_TIMEOUT (shutdown.ts).
+  const closers: Closer[] = [{ name: 'database', close: closeDatabase }];
+  const closeAll = () => closeInOrder(closers.splice(0).reverse(), config.shutdownTimeout * 1000, log);
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
     const clients = createClientService(prisma, secrets.clientSecretKey);
@@ -70,7 +74,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       cached.onChange(topic);
       if (topic === 'keys') reloadKeys();
     }, log);
-    closers.push(() => listener.close());
+    closers.push({ name: 'change listener (LISTEN connection)', close: () => listener.close() });
     // Before anything is changed: the secret must open the stored keys (a
     // wrong one throws UnsealError), and the database must be this issuer's.
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
@@ -110,13 +114,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       intervalSeconds: config.keys.checkInterval,
       log,
     });
-    closers.push(() => keyWatcher.close());
+    closers.push({ name: 'signing-key watcher', close: () => keyWatcher.close() });
     reloadKeys = keyWatcher.reload;
     keyWatcher.reload(); // a change between the load above and now
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
-    closers.push(() => keyMaintenance.stop());
+    closers.push({ name: 'key maintenance job', close: () => keyMaintenance.stop() });
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
-    closers.push(() => cleanup.stop());
+    closers.push({ name: 'cleanup job', close: () => cleanup.stop() });
 
     const app = createApp({
       https: config.issuer.startsWith('https:'),
@@ -134,14 +138,17 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);
-    closers.push(() => closeServer(server));
+    const http = drainable(server);
+    // Requests in flight get most of the deadline; the rest is for the database.
+    const shutdownMs = config.shutdownTimeout * 1000;
+    closers.push({ name: 'HTTP server', close: () => http.drain(Math.max(shutdownMs / 2, shutdownMs - 3000)) });
 
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
     return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
   } catch (error) {
-    await closeAll();
+    await closeAll().catch((failure: unknown) => log.warn(`stop after a failed start: ${(failure as Error).message}`));
     throw error;
   }
 }
@@ -159,13 +166,4 @@ async function listen(handler: RequestListener, port: number, host: string): Pro
     server.listen(port, host, () => resolve());
   });
   return server;
-}
-
-/** Stops accepting, lets requests in flight finish (up to 5 s), then closes. */
-async function closeServer(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const force = setTimeout(() => server.closeAllConnections(), 5000);
-  await closed;
-  clearTimeout(force);
 }

@@ -243,7 +243,7 @@ describe('gatehouse keys re-encrypt', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ re_encrypted: 2 });
 
-    const second = await startTestGatehouse(databaseUrl, { GATEHOUSE_SECRET: newSecret });
+    const second = await startTestGatehouse(databaseUrl, { ...first.environment, GATEHOUSE_SECRET: newSecret });
     expect((await second.keys.load()).keys).toEqual(before);
     await second.stop();
     await dropTestDatabase(databaseUrl);

@@ -19,7 +19,7 @@ describe('client and API caches across instances', () => {
   let second: TestGatehouse;
 
   const tokenStatus = async (gatehouse: TestGatehouse, credentials: [string, string], resource = ITEMS) => {
-    const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource }, credentials);
+    const response = await postForm(`${gatehouse.url}/token`, { grant_type: 'client_credentials', resource }, credentials);
     await response.body?.cancel();
     return response.status;
   };
@@ -29,7 +29,8 @@ describe('client and API caches across instances', () => {
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     first = await startTestGatehouse(databaseUrl);
-    second = await startTestGatehouse(databaseUrl);
+    // Instances that share a database share ISSUER; each is reached at its own address.
+    second = await startTestGatehouse(databaseUrl, { ISSUER: first.issuer });
     await first.resources.createResource({ identifier: ITEMS, name: 'Items', scopes: ['items:read'] });
   });
   afterAll(async () => {

@@ -21,8 +21,13 @@ export function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessE
   return { ...environment, ...extra };
 }
 
-export function spawnGatehouse(environment: Record<string, string>, entry = ['--import', 'tsx', 'src/main.ts']): SpawnedGatehouse {
-  const child = spawn(process.execPath, entry, { cwd: root, env: cleanEnvironment(environment), stdio: ['ignore', 'pipe', 'pipe'] });
+/**
+ * `detached` puts it in a process group of its own, as a shell does for a
+ * foreground job: `process.kill(-child.pid, 'SIGINT')` is then Ctrl-C.
+ */
+export function spawnGatehouse(environment: Record<string, string>, options: { entry?: string[]; detached?: boolean } = {}): SpawnedGatehouse {
+  const entry = options.entry ?? ['--import', 'tsx', 'src/main.ts'];
+  const child = spawn(process.execPath, entry, { cwd: root, env: cleanEnvironment(environment), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
   spawned.add(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
