@@ -24,7 +24,7 @@ export async function openDatabase(config: Config, log: Logger, options: { reuse
   if (!databaseUrl && options.reuseRunning) databaseUrl = await findRunningEmbeddedPostgres(config.dataDir);
   if (!databaseUrl) {
     log.info(`DATABASE_URL is not set: starting embedded Postgres in ${config.dataDir}`);
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, warn: log.warn });
     databaseUrl = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
   }

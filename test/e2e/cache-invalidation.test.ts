@@ -78,7 +78,7 @@ describe('client and API caches across instances', () => {
 
   it('serves clients from memory: a change made behind Gatehouse\'s back (no notification) waits for the TTL', async () => {
     const client = await newService();
-    const shortLived = await startTestGatehouse(databaseUrl, { GATEHOUSE_CACHE_TTL: '2s' });
+    const shortLived = await startTestGatehouse(databaseUrl, { ISSUER: first.issuer, GATEHOUSE_CACHE_TTL: '2s' });
     try {
       expect(await tokenStatus(second, credentialsOf(client))).toBe(200);
       expect(await tokenStatus(shortLived, credentialsOf(client))).toBe(200);
