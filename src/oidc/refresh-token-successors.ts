@@ -28,6 +28,10 @@ export interface RefreshTokenSuccessors {
   find(consumedId: string): Promise<string | undefined>;
 }
 
+// Concurrent refreshes of one token queue for pool connections and the row
+// lock; Prisma's defaults (2 s to start, 5 s to finish) are short for a burst.
+const TRANSACTION_LIMITS = { maxWait: 10_000, timeout: 15_000 };
+
 // Binds a sealed successor to the row of the token it replaced.
 const associatedData = (consumedId: string) => `refresh-token-successor:${consumedId}`;
 
@@ -53,7 +57,7 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buff
           INSERT INTO refresh_token_successors (model, id, successor_id, sealed_successor, expires_at)
           VALUES ('RefreshToken', ${consumedId}, ${successorId}, ${sealed}, now() + make_interval(secs => ${graceSeconds}))`;
         return 'rotated' as const;
-      });
+      }, TRANSACTION_LIMITS);
     },
 
     async find(consumedId) {
