@@ -11,6 +11,6 @@ export const RETRY_AFTER_SECONDS = 5;
 export function retryAfterOn503(): Middleware {
   return async function sayWhenToRetry(ctx, next) {
     await next();
-    if (ctx.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
+    if (ctx.status === 503 && !ctx.headerSent && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(RETRY_AFTER_SECONDS));
   };
 }
