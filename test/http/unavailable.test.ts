@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { describe, expect, it } from 'vitest';
 import { createConcurrencyLimit } from '../../src/accounts/passwords.js';
-import { errorMiddleware } from '../../src/http/error-middleware.js';
-import { RETRY_AFTER_SECONDS, retryAfterOn503 } from '../../src/http/unavailable.js';
+import { createErrorRenderer } from '../../src/http/error-renderer.js';
+import { createPageRenderer } from '../../src/http/pages.js';
+import { RETRY_AFTER_SECONDS } from '../../src/http/unavailable.js';
 import { silentLogger } from '../../src/log.js';
 
 describe('503 answers', () => {
@@ -14,8 +15,7 @@ describe('503 answers', () => {
     let release = () => {};
     const busy = new Promise<void>((resolve) => (release = resolve));
     const app = new Koa();
-    app.use(retryAfterOn503());
-    app.use(errorMiddleware(silentLogger));
+    app.use(createErrorRenderer(createPageRenderer(), silentLogger).middleware('json'));
     app.use(async (ctx) => {
       await limit(() => (ctx.path === '/slow' ? busy : Promise.resolve()));
       ctx.body = { ok: true };

@@ -1,6 +1,6 @@
 import { loadConfig } from '../../config/config.js';
 import { readRecordedIssuer, recordIssuer } from '../../db/instance-settings.js';
-import type { Command } from '../commands.js';
+import type { Command } from './command.js';
 
 /**
  * The issuer is recorded in the database at the first start, and every
