@@ -26,7 +26,8 @@ async function until(check: () => boolean, what: string): Promise<void> {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-describe('the embedded Postgres under faults', () => {
+// Spawned servers and Postgres clusters: slow to start on a loaded 2-core machine.
+describe('the embedded Postgres under faults', { timeout: 180_000 }, () => {
   const dirs: string[] = [];
   const orphans: number[] = [];
   afterEach(killSpawnedGatehouses);

@@ -7,7 +7,8 @@ import { killSpawnedGatehouses, spawnGatehouse, waitForListening } from '../supp
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
 const FAMILIES = 12;
 
-describe('kill -9 of the server in the middle of refreshes', () => {
+// Spawned servers and Postgres clusters: slow to start on a loaded 2-core machine.
+describe('kill -9 of the server in the middle of refreshes', { timeout: 180_000 }, () => {
   let gatehouse: TestGatehouse | undefined;
   let databaseUrl: string | undefined;
   afterAll(async () => {

@@ -24,7 +24,8 @@ function get(url: string, agent: Agent): Promise<Outcome> {
   });
 }
 
-describe('stopping', () => {
+// Spawned servers and Postgres clusters: slow to start on a loaded 2-core machine.
+describe('stopping', { timeout: 180_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   let postgres: OwnPostgres | undefined;
   afterEach(async () => {

@@ -27,7 +27,8 @@ async function failedStart(environment: Record<string, string>): Promise<string>
   return output;
 }
 
-describe('a start that cannot be safe stops with one line and exit code 1', () => {
+// Spawned servers and Postgres clusters: slow to start on a loaded 2-core machine.
+describe('a start that cannot be safe stops with one line and exit code 1', { timeout: 180_000 }, () => {
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(killSpawnedGatehouses);
   afterAll(async () => {
