@@ -87,7 +87,8 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
     const password = 'late-postgres-password';
     await writeFile(join(dataDir, 'postgres-password'), `${password}\n`, { mode: 0o600 });
     const started = spawnGatehouse({
-      DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/gatehouse`,
+      // The `postgres` database: it exists the moment the server accepts connections.
+      DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
       GATEHOUSE_DATABASE_WAIT: '120s',
       GATEHOUSE_SECRET: TEST_SECRET,
       PORT: String(await findFreePort()),
