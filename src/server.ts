@@ -21,13 +21,13 @@ import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
-import { createDeviceFlowStores } from './oidc/device-flow.js';
+import { createDevicePages } from './interactions/device-pages.js';
+import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
-import { createProvider } from './oidc/provider.js';
-import { closeInOrder, drainable, type Closer } from './shutdown.js';
+import { createProvider, type ProviderRef } from './oidc/provider.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
+import { closeInOrder, drainable, type Closer } from './shutdown.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -97,8 +97,9 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const tokenRequests = createTokenRequests(grace > 0 ? createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace) : undefined);
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const devicePages = createDevicePages(pages, cached.resources);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores, tokenRequests });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
