@@ -5,6 +5,7 @@ import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
 import { usersSecurityCommands } from './commands/users-security.js';
 import { mfaCommands } from './commands/mfa.js';
+import { issuerCommands } from './commands/issuer.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -21,3 +22,4 @@ Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
 Object.assign(commands, usersSecurityCommands);
 Object.assign(commands, mfaCommands);
+Object.assign(commands, issuerCommands);
