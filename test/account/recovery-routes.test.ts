@@ -157,7 +157,7 @@ describe('password reset and email verification over real email', () => {
 
   it('without SMTP writes emails to the outbox and logs where; in production says reset is unavailable', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
-    const development = await startTestGatehouse(started.databaseUrl, { GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_TRUST_PROXY: 'true' });
+    const development = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_TRUST_PROXY: 'true' });
     others.push(development);
     const browser = new Browser();
     browser.headers['x-forwarded-for'] = '198.51.100.91'; // loopback used up its reset requests above
@@ -173,7 +173,7 @@ describe('password reset and email verification over real email', () => {
     expect(eml.text).toContain(`${development.issuer}/reset-password?token=`);
     expect(development.log.lines.join('\n')).not.toMatch(/token=/);
 
-    const production = await startTestGatehouse(started.databaseUrl, { NODE_ENV: 'production' });
+    const production = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer, NODE_ENV: 'production' });
     others.push(production);
     const page = await new Browser().open(`${production.url}/forgot-password`);
     expect(page.html).toContain('Password reset by email is not available on this server');

@@ -60,7 +60,8 @@ describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
   });
 
   it('is off by default: no link, and no page', async () => {
-    closed = await startTestGatehouse(started.databaseUrl, {});
+    // Another instance on the same database (same ISSUER), with registration left off.
+    closed = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer });
     const config = await discover(closed, started.sample.client);
     const { browser, page } = await loginPage(config, closed.url);
     expect(page.html).toContain('/login"');
