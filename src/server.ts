@@ -129,7 +129,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const sessionActivity = createSessionActivityStore(prisma);
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, requestCounters, onSessionUse: sessionActivity.touch, tokenRequests });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

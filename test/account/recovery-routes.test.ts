@@ -6,8 +6,6 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
-import { recordIssuer } from '../../src/db/instance-settings.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { linkIn, startMailServer } from '../support/mail.js';
 import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -159,13 +157,7 @@ describe('password reset and email verification over real email', () => {
 
   it('without SMTP writes emails to the outbox and logs where; in production says reset is unavailable', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
-    // Other instances on this database with their own issuers: moved there first, as `gatehouse issuer set` does.
-    const onNewIssuer = async (environment: Record<string, string>) => {
-      const port = String(await findFreePort());
-      await recordIssuer(started.gatehouse.prisma, `http://127.0.0.1:${port}`);
-      return startTestGatehouse(started.databaseUrl, { PORT: port, ...environment });
-    };
-    const development = await onNewIssuer({ GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_TRUST_PROXY: 'true' });
+    const development = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_TRUST_PROXY: 'true' });
     others.push(development);
     const browser = new Browser();
     browser.headers['x-forwarded-for'] = '198.51.100.91'; // loopback used up its reset requests above
@@ -181,7 +173,7 @@ describe('password reset and email verification over real email', () => {
     expect(eml.text).toContain(`${development.issuer}/reset-password?token=`);
     expect(development.log.lines.join('\n')).not.toMatch(/token=/);
 
-    const production = await onNewIssuer({ NODE_ENV: 'production' });
+    const production = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer, NODE_ENV: 'production' });
     others.push(production);
     const page = await new Browser().open(`${production.url}/forgot-password`);
     expect(page.html).toContain('Password reset by email is not available on this server');

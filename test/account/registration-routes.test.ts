@@ -1,8 +1,6 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
-import { recordIssuer } from '../../src/db/instance-settings.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { linkIn, startMailServer } from '../support/mail.js';
 import { discover, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -62,10 +60,8 @@ describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
   });
 
   it('is off by default: no link, and no page', async () => {
-    // Another instance on this database with its own issuer: moved there first, as `gatehouse issuer set` does.
-    const port = String(await findFreePort());
-    await recordIssuer(started.gatehouse.prisma, `http://127.0.0.1:${port}`);
-    closed = await startTestGatehouse(started.databaseUrl, { PORT: port });
+    // Another instance on the same database (same ISSUER), with registration left off.
+    closed = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer });
     const config = await discover(closed, started.sample.client);
     const { browser, page } = await loginPage(config, closed.url);
     expect(page.html).toContain('/login"');
