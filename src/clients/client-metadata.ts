@@ -66,6 +66,12 @@ const publicJwk = z
     }
   });
 
+/**
+ * Gatehouse's own per-client policies (RFC 7591 §2 allows extensions), read
+ * by oidc-provider as extra client metadata.
+ */
+export const CLIENT_POLICY_METADATA = ['require_pkce', 'first_party'] as const;
+
 /** RFC 7591 §2 client metadata fields that Gatehouse accepts, each checked alone. */
 const clientMetadataFields = z
   .object({
@@ -91,6 +97,13 @@ const clientMetadataFields = z
      * tokens whose audience is one of them (RFC 7662 §2.1, §4).
      */
     introspection_resources: z.array(resourceIndicator).max(100).optional(),
+    /**
+     * false lets a confidential client sign in without PKCE (e.g.
+     * passport-openidconnect), sending an OpenID nonce instead (RFC 9700 §2.1.1).
+     */
+    require_pkce: z.boolean().optional(),
+    /** The operator's own app: consent to its scopes is implied, and it gets refresh tokens without prompt=consent. */
+    first_party: z.boolean().optional(),
   })
   .strict();
 
@@ -138,6 +151,10 @@ export const clientMetadataSchema = clientMetadataFields
     }
     if (!usesKeys && (metadata.jwks || metadata.jwks_uri || metadata.token_endpoint_auth_signing_alg)) {
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients' });
+    }
+    // RFC 9700 §2.1.1: only a confidential OpenID client may rely on nonce instead of PKCE.
+    if (metadata.require_pkce === false && metadata.token_endpoint_auth_method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['require_pkce'], message: 'PKCE can be turned off only for confidential clients' });
     }
     if (metadata.default_resource && !grants.has('client_credentials')) {
       ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'is for client_credentials clients' });

@@ -14,6 +14,13 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
+import { pkcePolicy } from './pkce-policy.js';
+import { enforceRegisteredSecretMethod } from './client-auth-method.js';
+import { emptyRevocationResponses } from './revocation-response.js';
+import { acceptPostedRequests } from './post-requests.js';
+import { clientBasedCors } from './cors-policy.js';
+import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
+import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -43,7 +50,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
     findAccount: findAccount(deps.users),
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA, ...CLIENT_POLICY_METADATA] },
+    discovery: discoveryExtras(),
+    clientBasedCORS: clientBasedCors,
     extraTokenClaims,
     ttl: lifetimes(deps.config),
     features: features(deps),
@@ -56,7 +65,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const provider = new Provider(deps.config.issuer, configuration);
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
+  enforceRegisteredSecretMethod(provider);
+  provider.use(acceptPostedRequests(['/auth', '/session/end']) as unknown as Koa.Middleware);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
+  provider.use(emptyRevocationResponses() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
   provider.use(deviceFlowMiddleware(provider, deps));
@@ -86,16 +98,20 @@ function protocolPolicy(): Partial<Configuration> {
   return {
     // Authorization code flow only (RFC 9700 §2.1.2: no implicit grant).
     responseTypes: ['code'],
-    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client; only S256 is accepted.
-    pkce: { required: () => true },
+    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client but confidential ones registered without it.
+    pkce: pkcePolicy(),
+    // OIDC Core §3.1.2.1: redirect_uri is required, even with a single registered URI.
+    allowOmittingSingleRegisteredRedirectUri: false,
     // Rotating refresh tokens: every use returns a new one (RFC 9700 §4.14.2).
     rotateRefreshToken: true,
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      // OIDC Core §2: every ID token carries auth_time (max_age and prompt=login need it).
+      require_auth_time: true,
     },
     // No HMAC algorithms: client secrets are stored hashed, so they cannot be
     // used as HMAC keys; and no `none`.
