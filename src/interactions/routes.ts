@@ -50,6 +50,10 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
+    // A first-party app's consent is implied: granted and recorded without a page.
+    if (interaction.prompt === 'consent' && interaction.firstParty) {
+      return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
+    }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
     throw Object.assign(new Error(`unsupported prompt ${interaction.prompt}`), { status: 400 });
   });
@@ -75,10 +79,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
   router.post('/confirm', form, async (ctx) => {
     const interaction = await loadForPost(ctx, deps, 'consent');
-    const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
-    const isAdmin = user?.roles.includes('admin') ?? false;
-    const mayGrant = (indicator: string) => indicator !== deps.adminResource || isAdmin;
-    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, mayGrant));
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
   });
 
   router.post('/abort', form, async (ctx) => {
@@ -87,6 +88,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   return router;
+}
+
+/** What consent may grant: the admin API's scopes only to users with the `admin` role. */
+async function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<(indicator: string) => boolean> {
+  const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+  const isAdmin = user?.roles.includes('admin') ?? false;
+  return (indicator) => indicator !== deps.adminResource || isAdmin;
 }
 
 async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
+import { isFirstParty } from './first-party.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
@@ -13,6 +14,8 @@ export interface PendingInteraction {
   readonly prompt: 'login' | 'consent' | string;
   readonly clientId: string;
   readonly clientName: string;
+  /** The operator's own app (`first_party: true`): consent is implied. */
+  readonly firstParty: boolean;
   readonly accountId: string | undefined;
   /** OIDC scopes the user is asked to grant. */
   readonly missingScopes: string[];
@@ -38,6 +41,7 @@ export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Pro
     prompt: details.prompt.name,
     clientId,
     clientName: client?.clientName ?? clientId,
+    firstParty: isFirstParty(client),
     accountId: details.session?.accountId,
     missingScopes: promptDetails.missingOIDCScope ?? [],
     missingResourceScopes: promptDetails.missingResourceScopes ?? {},

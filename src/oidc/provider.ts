@@ -21,6 +21,7 @@ import { acceptPostedRequests } from './post-requests.js';
 import { clientBasedCors } from './cors-policy.js';
 import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
+import { firstPartyOfflineAccess } from './first-party.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -67,6 +68,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   enforceRegisteredSecretMethod(provider);
   provider.use(acceptPostedRequests(['/auth', '/session/end']) as unknown as Koa.Middleware);
+  provider.use(firstPartyOfflineAccess(provider) as unknown as Koa.Middleware);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
   provider.use(emptyRevocationResponses() as unknown as Koa.Middleware);
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
