@@ -4,6 +4,7 @@ import Koa from 'koa';
 import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
 import { errorMiddleware } from './http/error-middleware.js';
+import { favicon, FAVICON_PATHS } from './http/favicon.js';
 import { healthRoutes } from './http/health-routes.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -42,6 +43,7 @@ export function createApp(deps: AppDependencies): Koa {
   // (the hot path) skip their routers' matching altogether.
   const ownRoutes = compose<Koa.Context>([
     health.routes() as Koa.Middleware,
+    favicon(),
     async (ctx: Koa.Context, next: Koa.Next) => {
       if (ctx.path !== '/assets/gatehouse.css') return next();
       ctx.type = 'text/css';
@@ -83,7 +85,7 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS]);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');

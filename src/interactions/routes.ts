@@ -50,8 +50,9 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
-    // A first-party app's consent is implied: granted and recorded without a page.
-    if (interaction.prompt === 'consent' && interaction.firstParty) {
+    // A first-party app's consent is implied, and a device's scopes were approved on
+    // the code confirmation page: granted and recorded without another page.
+    if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow)) {
       return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
     }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);

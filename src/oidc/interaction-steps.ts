@@ -16,6 +16,8 @@ export interface PendingInteraction {
   readonly clientName: string;
   /** The operator's own app (`first_party: true`): consent is implied. */
   readonly firstParty: boolean;
+  /** A device-flow sign-in: the user already saw and approved the scopes on the code confirmation page. */
+  readonly deviceFlow: boolean;
   readonly accountId: string | undefined;
   /** OIDC scopes the user is asked to grant. */
   readonly missingScopes: string[];
@@ -42,6 +44,7 @@ export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Pro
     clientId,
     clientName: client?.clientName ?? clientId,
     firstParty: isFirstParty(client),
+    deviceFlow: typeof (details as { deviceCode?: unknown }).deviceCode === 'string',
     accountId: details.session?.accountId,
     missingScopes: promptDetails.missingOIDCScope ?? [],
     missingResourceScopes: promptDetails.missingResourceScopes ?? {},

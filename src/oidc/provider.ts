@@ -171,7 +171,7 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
       enabled: true,
       logoutSource: async (ctx, form) => {
         ctx.type = 'html';
-        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, host: ctx.host });
+        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
       },
       postLogoutSuccessSource: async (ctx) => {
         ctx.type = 'html';
