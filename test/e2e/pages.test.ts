@@ -42,8 +42,9 @@ describe('pages', () => {
     const page = await browser.open(url.toString());
     expect(page.html).toContain('<strong>Sample App</strong> asks to sign you out.');
     expect(page.html).not.toMatch(/sign out of 127\.0\.0\.1/);
-    const anonymous = await new Browser().open(`${gatehouse.issuer}/session/end`);
-    expect(anonymous.html).toContain('Do you want to sign out of Gatehouse?');
+    // Without id_token_hint or client_id, no app is known: the product is named.
+    const withoutHint = await browser.open(`${gatehouse.issuer}/session/end`);
+    expect(withoutHint.html).toContain('Do you want to sign out of Gatehouse?');
   });
 
   it('the error page says what happened in a sentence, with the technical error folded away', async () => {
