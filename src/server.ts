@@ -23,6 +23,7 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
+import { notifyEndedSessions, type EndedSession } from './oidc/backchannel-logout.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -55,7 +56,12 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
   };
   try {
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
+    // Sessions ended by an admin (or a password change) are announced to their apps by back-channel logout.
+    let liveProvider: ProviderRef | undefined;
+    const sessionsEnded = (accountId: string, sessions: EndedSession[]) => {
+      if (liveProvider) notifyEndedSessions(liveProvider.current, accountId, sessions).catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`));
+    };
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }, { sessionsEnded });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
@@ -88,6 +94,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    liveProvider = provider;
     let currentKeys = initialKeys;
     const keyWatcher = watchSigningKeys({
       initial: initialKeys,

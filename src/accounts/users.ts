@@ -1,6 +1,7 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
+import type { EndedSession } from '../oidc/backchannel-logout.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -56,10 +57,31 @@ function assertEmail(email: string): void {
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
-export function createUserService(prisma: PrismaClient, passwords: PasswordHasher, policy: { minPasswordLength: number } = { minPasswordLength: 12 }) {
-  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
-  const endSessions = (db: Prisma.TransactionClient, id: string) =>
-    db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
+export interface UserServiceHooks {
+  /** After a commit that ended sessions: back-channel logout tells their apps (oidc/backchannel-logout.ts). */
+  readonly sessionsEnded?: (accountId: string, sessions: EndedSession[]) => void;
+}
+
+export function createUserService(
+  prisma: PrismaClient,
+  passwords: PasswordHasher,
+  policy: { minPasswordLength: number } = { minPasswordLength: 12 },
+  hooks: UserServiceHooks = {},
+) {
+  /**
+   * Ends every session, grant and token of a user (they live in oidc_payloads
+   * with its accountId); returns how many rows went and the sessions among them.
+   */
+  const endSessions = async (db: Prisma.TransactionClient, id: string) => {
+    const rows = await db.$queryRaw<{ model: string; payload: { authorizations?: EndedSession['authorizations'] } }[]>`
+      DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id} RETURNING model, payload`;
+    const sessions = rows.filter((row) => row.model === 'Session').map((row) => ({ authorizations: row.payload.authorizations ?? {} }));
+    return { removed: rows.length, sessions };
+  };
+  /** Called once the transaction committed, never for a change that rolled back. */
+  const announceEnded = (id: string, sessions: EndedSession[]) => {
+    if (sessions.length) hooks.sessionsEnded?.(id, sessions);
+  };
 
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -134,8 +156,9 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
         if (problem) throw new AppError(400, 'invalid_password', problem);
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
+      let ended: EndedSession[] = [];
       try {
-        return await prisma.$transaction(async (tx) => {
+        const updated = await prisma.$transaction(async (tx) => {
           const user = await tx.user.update({
             where: { id },
             data: {
@@ -155,11 +178,13 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
             details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
           });
           if (changes.disabled === true && !current.disabled) {
-            await endSessions(tx, id);
+            ({ sessions: ended } = await endSessions(tx, id));
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;
         });
+        announceEnded(id, ended);
+        return updated;
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
         throw error;
@@ -173,22 +198,26 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
     /** Deletes the user and ends everything it was signed in to. */
     async deleteUser(id: string, audit: AuditContext = SYSTEM): Promise<void> {
       if (!isUuid(id)) throw notFound(id);
-      await prisma.$transaction(async (tx) => {
+      const { sessions } = await prisma.$transaction(async (tx) => {
         const deleted = await tx.user.deleteMany({ where: { id } });
         if (deleted.count === 0) throw notFound(id);
-        await endSessions(tx, id);
+        const ended = await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
+        return ended;
       });
+      announceEnded(id, sessions);
     },
 
     /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
     async revokeUserSessions(id: string, audit: AuditContext = SYSTEM): Promise<number> {
       if (!isUuid(id) || !(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw notFound(id);
-      return prisma.$transaction(async (tx) => {
-        const removed = await endSessions(tx, id);
-        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
-        return removed;
+      const { removed, sessions } = await prisma.$transaction(async (tx) => {
+        const ended = await endSessions(tx, id);
+        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed: ended.removed } });
+        return ended;
       });
+      announceEnded(id, sessions);
+      return removed;
     },
 
     /**

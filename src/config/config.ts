@@ -97,6 +97,18 @@ const environmentSchema = z
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
+    /** Back-Channel Logout: deliveries of a logout token to a client that fails or times out, first try included. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS: integer(1, 20).default(3),
+    /** Back-Channel Logout: wait before the first retry; it doubles for each later one. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: interval.default(5),
+    /** Timeout of each outgoing HTTP request (back-channel logout tokens, clients' jwks_uri). */
+    GATEHOUSE_OUTBOUND_TIMEOUT: interval.default(5),
+    /**
+     * Let outgoing requests reach loopback and private-network addresses
+     * (apps in the same cluster). Off by default: oidc-provider refuses them
+     * to prevent server-side request forgery.
+     */
+    GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS: flag.default(false),
     /** `production` refuses to start without GATEHOUSE_SECRET. */
     NODE_ENV: z.string().default('development'),
   })
@@ -164,6 +176,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  readonly backchannelLogout: { readonly attempts: number; readonly retryDelaySeconds: number };
+  readonly outbound: { readonly timeoutSeconds: number; readonly allowPrivateNetworks: boolean };
 }
 
 export class ConfigError extends Error {
@@ -226,6 +240,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    backchannelLogout: { attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS, retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY },
+    outbound: { timeoutSeconds: env.GATEHOUSE_OUTBOUND_TIMEOUT, allowPrivateNetworks: env.GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS },
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

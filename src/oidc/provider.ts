@@ -22,6 +22,7 @@ import { clientBasedCors } from './cors-policy.js';
 import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 import { firstPartyOfflineAccess } from './first-party.js';
+import { deliverLogoutTokensInBackground, outboundFetch } from './backchannel-logout.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -54,6 +55,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA, ...CLIENT_POLICY_METADATA] },
     discovery: discoveryExtras(),
     clientBasedCORS: clientBasedCors,
+    fetch: outboundFetch(deps.config.outbound),
     extraTokenClaims,
     ttl: lifetimes(deps.config),
     features: features(deps),
@@ -67,6 +69,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   enforceRegisteredSecretMethod(provider);
+  deliverLogoutTokensInBackground(provider, deps.config.backchannelLogout, deps.log);
   provider.use(acceptPostedRequests(['/auth', '/session/end']) as unknown as Koa.Middleware);
   provider.use(firstPartyOfflineAccess(provider) as unknown as Koa.Middleware);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
@@ -166,6 +169,8 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     userinfo: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
     clientCredentials: { enabled: true },
+    // OpenID Connect Back-Channel Logout 1.0 (deliveries: backchannel-logout.ts).
+    backchannelLogout: { enabled: true },
     ...introspectionFeatures(),
     rpInitiatedLogout: {
       enabled: true,
