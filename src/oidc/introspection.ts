@@ -98,8 +98,13 @@ async function introspect(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller
     iat: claims.iat,
     iss: claims.iss,
     jti: claims.jti,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a DPoP-bound token says so, with its key thumbprint.
+    ...(isDpopBound(claims.cnf) ? { cnf: claims.cnf, token_type: 'DPoP' } : { token_type: 'Bearer' }),
   };
+}
+
+function isDpopBound(cnf: unknown): cnf is { jkt: string } {
+  return typeof (cnf as { jkt?: unknown } | undefined)?.jkt === 'string';
 }
 
 function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTokenClaims): Promise<boolean> {

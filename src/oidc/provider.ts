@@ -163,9 +163,11 @@ export function refreshTokenLifetime(input: { now: number; familyStart: number; 
 function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {
   return {
     devInteractions: { enabled: false },
-    // On by oidc-provider's default; off until Gatehouse tests and documents them.
-    pushedAuthorizationRequests: { enabled: false },
-    dPoP: { enabled: false },
+    // RFC 9126: PAR for every client, required for those registered with
+    // `require_pushed_authorization_requests`; registered redirect URIs only.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    // RFC 9449: DPoP for every client, required for those registered with `dpop_bound_access_tokens`.
+    dPoP: { enabled: true, allowReplay: false },
     userinfo: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
     clientCredentials: { enabled: true },
