@@ -1,4 +1,6 @@
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import * as oidc from 'openid-client';
+import { expect } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser, type Page } from './browser.js';
 import type { TestGatehouse } from './gatehouse.js';
@@ -113,4 +115,39 @@ export async function signInForTokens(gatehouse: TestGatehouse, client: Register
 /** The claims of a JWT, unverified (verification is asserted separately, with jose). */
 export function claimsOf(jwt: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(jwt.split('.')[1] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
+}
+
+/**
+ * Checks a discovery document the way the conformance suite's
+ * oidcc-discovery-endpoint-verification does (OIDC Discovery 1.0 §3, §4.3).
+ * Shared with the Dynamic plan's copy of the module.
+ */
+export async function verifyDiscovery(issuer: string): Promise<Record<string, unknown>> {
+  const response = await fetch(`${issuer}/.well-known/openid-configuration`);
+  expect(response.status).toBe(200);
+  expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+  const metadata = (await response.json()) as Record<string, unknown>;
+  // §4.3: the issuer is exactly the one the document was fetched for.
+  expect(metadata.issuer).toBe(issuer);
+  for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint']) {
+    expect(String(metadata[endpoint]).startsWith(`${issuer}/`), endpoint).toBe(true);
+  }
+  expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid']));
+  expect(metadata.response_types_supported).toEqual(['code']);
+  expect(metadata.subject_types_supported).toEqual(['public']);
+  expect(metadata.id_token_signing_alg_values_supported).toEqual(['RS256']);
+  expect(metadata.claims_parameter_supported).toBe(false);
+  expect(metadata.code_challenge_methods_supported).toEqual(['S256']);
+  expect(metadata.grant_types_supported).toEqual(expect.arrayContaining(['authorization_code', 'refresh_token']));
+
+  // The JWKS: public signing keys only, each with a distinct kid, each usable.
+  const jwks = (await (await fetch(String(metadata.jwks_uri))).json()) as { keys: (JsonWebKey & { kid?: string; use?: string })[] };
+  expect(jwks.keys.length).toBeGreaterThan(0);
+  expect(new Set(jwks.keys.map((key) => key.kid)).size).toBe(jwks.keys.length);
+  for (const key of jwks.keys) {
+    expect(key).toMatchObject({ kty: 'RSA', use: 'sig', kid: expect.any(String) });
+    expect(key).not.toHaveProperty('d');
+    expect(() => createPublicKey({ key, format: 'jwk' })).not.toThrow();
+  }
+  return metadata;
 }
