@@ -118,6 +118,18 @@ describe('interop with client libraries', () => {
       expect(done.url).toBe('http://127.0.0.1:8765/signed-out');
     });
 
+    it('answers bad POSTs with a 4xx, never a 5xx', async () => {
+      const post = (body: string, contentType: string) => fetch(`${gatehouse.issuer}/auth`, { method: 'POST', headers: { 'content-type': contentType }, body, redirect: 'manual' });
+      const tooLarge = await post(`client_id=${'x'.repeat(70 * 1024)}`, 'application/x-www-form-urlencoded');
+      expect(tooLarge.status).toBe(413);
+      const json = await post('{"client_id":"x"}', 'application/json');
+      expect(json.status).toBeGreaterThanOrEqual(400);
+      expect(json.status).toBeLessThan(500);
+      const garbage = await post('%%%&&&===\u0000', 'application/x-www-form-urlencoded');
+      expect(garbage.status).toBeGreaterThanOrEqual(400);
+      expect(garbage.status).toBeLessThan(500);
+    });
+
     it('requires redirect_uri even when the client registered only one', async () => {
       const { challenge } = await pkce();
       const url = new URL(`${gatehouse.issuer}/auth`);

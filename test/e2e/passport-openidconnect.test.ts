@@ -103,6 +103,11 @@ describe('passport-openidconnect', () => {
 
   it('signs in once the admin API turns PKCE off for this confidential client', async () => {
     const admin = adminClient(gatehouse, await adminTokenForUser(gatehouse, 'root@example.test', PASSWORD, 'admin:clients:write admin:clients:read'));
+    for (const bad of [{ require_pkce: 'no' }, { first_party: 1 }, { backchannel_logout_uri: 'javascript:alert(1)' }, { dpop_bound_access_tokens: null }]) {
+      const refused = await admin('PATCH', `/clients/${client.client_id}`, bad);
+      expect(refused.status, JSON.stringify(bad)).toBe(400);
+      expect(refused.body).toMatchObject({ error: 'invalid_client_metadata' });
+    }
     const patched = await admin('PATCH', `/clients/${client.client_id}`, { require_pkce: false });
     expect(patched.status).toBe(200);
     expect(patched.body).toMatchObject({ require_pkce: false });
