@@ -115,4 +115,17 @@ describe('OpenID Connect Back-Channel Logout', () => {
     await gatehouse.users.setUserDisabled(claims.sub as string, true);
     expect(await delivered).toMatchObject({ sub: claims.sub, sid: claims.sid });
   });
+
+  it('tells the app when an admin deletes the user or ends their sessions', async () => {
+    for (const [email, end] of [
+      ['lin@example.test', (id: string) => gatehouse.users.deleteUser(id)],
+      ['kay@example.test', (id: string) => gatehouse.users.revokeUserSessions(id)],
+    ] as const) {
+      const user = await gatehouse.users.createUser({ email, password: 'correct horse battery staple', emailVerified: true });
+      const { tokens } = await signIn(config, { email });
+      const delivered = app.next();
+      await end(user.id);
+      expect(await delivered).toMatchObject({ sub: user.id, sid: decodeJwt(tokens.id_token as string).sid });
+    }
+  });
 });
