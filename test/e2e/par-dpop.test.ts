@@ -96,6 +96,8 @@ describe('pushed authorization requests and DPoP', () => {
       const otherKey = oidc.getDPoPHandle(spaConfig, await oidc.randomDPoPKeyPair());
       await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP: otherKey })).rejects.toMatchObject({ error: 'invalid_grant' });
       await expect(oidc.refreshTokenGrant(spaConfig, refreshToken)).rejects.toMatchObject({ error: expect.stringMatching(/invalid_grant|invalid_dpop_proof/) });
+      // Its own key still works: the refusals were the binding, not a broken token.
+      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP })).resolves.toMatchObject({ token_type: expect.stringMatching(/^dpop$/i) });
     });
 
     it('refreshes with the same key', async () => {
