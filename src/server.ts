@@ -23,7 +23,8 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
-import { notifyEndedSessions, type EndedSession } from './oidc/backchannel-logout.js';
+import { deliverQueuedLogouts } from './oidc/backchannel-logout.js';
+import { createLogoutOutbox } from './oidc/backchannel-outbox.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -56,12 +57,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
   };
   try {
-    // Sessions ended by an admin (or a password change) are announced to their apps by back-channel logout.
+    // Back-channel logout tokens are queued in Postgres (by the logout page, and
+    // with any change that ends a user's sessions) and delivered by this job.
+    const logoutOutbox = createLogoutOutbox(prisma);
     let liveProvider: ProviderRef | undefined;
-    const sessionsEnded = (accountId: string, sessions: EndedSession[]) => {
-      if (liveProvider) notifyEndedSessions(liveProvider.current, accountId, sessions).catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`));
-    };
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }, { sessionsEnded });
+    const logoutDelivery = deliverQueuedLogouts({
+      outbox: logoutOutbox,
+      provider: () => liveProvider?.current,
+      settings: config.backchannelLogout,
+      timeoutSeconds: config.outbound.timeoutSeconds,
+      log,
+    });
+    closers.push(() => logoutDelivery.stop());
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }, { sessionsEnded: logoutDelivery.kick });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
@@ -90,7 +98,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores });
+      createProvider({
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores,
+        queueLogout: async (logout) => {
+          await logoutOutbox.queue(logout);
+          logoutDelivery.kick();
+        },
+      });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

@@ -1,7 +1,7 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
-import type { EndedSession } from '../oidc/backchannel-logout.js';
+import { endSessionsQueueingLogouts } from '../oidc/backchannel-outbox.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 
@@ -58,8 +58,8 @@ const emailTaken = () => new AppError(409, 'email_taken', 'a user with this emai
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
 export interface UserServiceHooks {
-  /** After a commit that ended sessions: back-channel logout tells their apps (oidc/backchannel-logout.ts). */
-  readonly sessionsEnded?: (accountId: string, sessions: EndedSession[]) => void;
+  /** After a change that ended a user's sessions: deliver the back-channel logout tokens it queued now (oidc/backchannel-logout.ts). */
+  readonly sessionsEnded?: () => void;
 }
 
 export function createUserService(
@@ -70,18 +70,12 @@ export function createUserService(
 ) {
   /**
    * Ends every session, grant and token of a user (they live in oidc_payloads
-   * with its accountId); returns how many rows went and the sessions among them.
+   * with its accountId) and queues back-channel logout tokens for their apps,
+   * in the caller's transaction; returns how many rows went.
    */
-  const endSessions = async (db: Prisma.TransactionClient, id: string) => {
-    const rows = await db.$queryRaw<{ model: string; payload: { authorizations?: EndedSession['authorizations'] } }[]>`
-      DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id} RETURNING model, payload`;
-    const sessions = rows.filter((row) => row.model === 'Session').map((row) => ({ authorizations: row.payload.authorizations ?? {} }));
-    return { removed: rows.length, sessions };
-  };
-  /** Called once the transaction committed, never for a change that rolled back. */
-  const announceEnded = (id: string, sessions: EndedSession[]) => {
-    if (sessions.length) hooks.sessionsEnded?.(id, sessions);
-  };
+  const endSessions = async (db: Prisma.TransactionClient, id: string) => (await endSessionsQueueingLogouts(db, id)).removed;
+  /** After the transaction (a rolled-back one queued nothing, and the delivery finds nothing). */
+  const deliverQueued = () => hooks.sessionsEnded?.();
 
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -156,9 +150,8 @@ export function createUserService(
         if (problem) throw new AppError(400, 'invalid_password', problem);
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
-      let ended: EndedSession[] = [];
       try {
-        const updated = await prisma.$transaction(async (tx) => {
+        return await prisma.$transaction(async (tx) => {
           const user = await tx.user.update({
             where: { id },
             data: {
@@ -178,13 +171,13 @@ export function createUserService(
             details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
           });
           if (changes.disabled === true && !current.disabled) {
-            ({ sessions: ended } = await endSessions(tx, id));
+            await endSessions(tx, id);
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;
+        }).finally(() => {
+          if (changes.disabled === true && !current.disabled) deliverQueued();
         });
-        announceEnded(id, ended);
-        return updated;
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
         throw error;
@@ -198,26 +191,22 @@ export function createUserService(
     /** Deletes the user and ends everything it was signed in to. */
     async deleteUser(id: string, audit: AuditContext = SYSTEM): Promise<void> {
       if (!isUuid(id)) throw notFound(id);
-      const { sessions } = await prisma.$transaction(async (tx) => {
+      await prisma.$transaction(async (tx) => {
         const deleted = await tx.user.deleteMany({ where: { id } });
         if (deleted.count === 0) throw notFound(id);
-        const ended = await endSessions(tx, id);
+        await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
-        return ended;
-      });
-      announceEnded(id, sessions);
+      }).finally(deliverQueued);
     },
 
     /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
     async revokeUserSessions(id: string, audit: AuditContext = SYSTEM): Promise<number> {
       if (!isUuid(id) || !(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw notFound(id);
-      const { removed, sessions } = await prisma.$transaction(async (tx) => {
-        const ended = await endSessions(tx, id);
-        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed: ended.removed } });
-        return ended;
-      });
-      announceEnded(id, sessions);
-      return removed;
+      return prisma.$transaction(async (tx) => {
+        const removed = await endSessions(tx, id);
+        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
+        return removed;
+      }).finally(deliverQueued);
     },
 
     /**

@@ -99,7 +99,7 @@ const environmentSchema = z
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
     /** Back-Channel Logout: deliveries of a logout token to a client that fails or times out, first try included. */
     GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS: integer(1, 20).default(3),
-    /** Back-Channel Logout: wait before the first retry; it doubles for each later one. */
+    /** Back-Channel Logout: wait before the first retry; it doubles for each later one. Also how often queued tokens are looked for. */
     GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: interval.default(5),
     /** Timeout of each outgoing HTTP request (back-channel logout tokens, clients' jwks_uri). */
     GATEHOUSE_OUTBOUND_TIMEOUT: interval.default(5),

@@ -1,72 +1,113 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
+import { runPeriodically } from '../jobs/run-periodically.js';
 import type { Logger } from '../log.js';
+import type { LogoutOutbox, PendingLogout } from './backchannel-outbox.js';
 
 export interface BackchannelLogoutSettings {
   /** Deliveries per logout token, first try included. */
   readonly attempts: number;
-  /** Before the first retry; doubles for each later one. */
+  /** Before the first retry; doubles for each later one. Also how often queued tokens are looked for. */
   readonly retryDelaySeconds: number;
-}
-
-/** A session that ended, as stored: client id → that client's session id (`sid`). */
-export interface EndedSession {
-  readonly authorizations: Record<string, { readonly sid?: string }>;
 }
 
 interface ClientWithLogout {
   readonly clientId: string;
   readonly backchannelLogoutUri?: string;
   backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+  /** oidc-provider's own delivery: signs the logout token and POSTs it, once. */
+  sendLogoutTokenNow(sub: string, sid: string | undefined): Promise<void>;
 }
 
 /**
  * OpenID Connect Back-Channel Logout 1.0. oidc-provider signs the logout
  * token (§2.4) and POSTs it to each client of the ending session that
- * registered a `backchannel_logout_uri` (§2.5), but it waits for every client
- * before it answers the user and tries once. Gatehouse hands each delivery to
- * the background instead: the logout page never waits, and a failed or timed
- * out delivery is tried again with a doubling delay (§2.8 lets the OP retry;
- * each try is a fresh token with its own `jti`). Deliveries live in memory: a
- * restart drops the retries still pending.
+ * registered a `backchannel_logout_uri` (§2.5), but it makes the user's
+ * logout page wait for every client and tries once. Gatehouse queues each
+ * token in Postgres instead (table backchannel_logouts, which also receives
+ * the tokens of sessions ended by an admin, in that change's transaction);
+ * the delivery job sends them.
  */
-export function deliverLogoutTokensInBackground(provider: Provider, settings: BackchannelLogoutSettings, log: Logger): void {
+export function queueLogoutTokens(provider: Provider, queue: (logout: { clientId: string; accountId: string; sid: string | undefined }) => Promise<void>): void {
   const prototype = provider.Client.prototype as unknown as ClientWithLogout;
-  const sendOnce = prototype.backchannelLogout;
-  prototype.backchannelLogout = function sendInBackground(this: ClientWithLogout, sub, sid) {
-    void deliver(() => sendOnce.call(this, sub, sid), this.clientId, settings, log);
-    return Promise.resolve();
+  prototype.sendLogoutTokenNow = prototype.backchannelLogout;
+  prototype.backchannelLogout = function queueLogoutToken(this: ClientWithLogout, sub, sid) {
+    return queue({ clientId: this.clientId, accountId: sub, sid });
   };
 }
 
-async function deliver(send: () => Promise<void>, clientId: string, settings: BackchannelLogoutSettings, log: Logger): Promise<void> {
-  for (let attempt = 1; attempt <= settings.attempts; attempt += 1) {
-    try {
-      await send();
-      return;
-    } catch (error) {
-      const last = attempt === settings.attempts;
-      log.warn(`back-channel logout to client ${clientId} failed (try ${attempt} of ${settings.attempts}${last ? ', giving up' : ''}): ${(error as Error).message}`);
-      if (last) return;
-      await sleep(settings.retryDelaySeconds * 1000 * 2 ** (attempt - 1), undefined, { ref: false });
-    }
-  }
+export interface LogoutDelivery {
+  /** Look for queued tokens now (after a logout or an admin change), not at the next tick. */
+  kick(): void;
+  stop(): Promise<void>;
 }
 
+const BATCH = 20;
+
 /**
- * Sends logout tokens for sessions ended outside the logout page (a user
- * disabled or deleted, their sessions revoked, their password changed):
- * each client of each session that registered a back-channel logout URI is
- * told, in the background.
+ * Delivers queued logout tokens: every `retryDelaySeconds`, and at once when
+ * kicked. A failed or timed-out delivery (§2.8 lets the OP retry) is tried
+ * again after a doubling delay, each time with a fresh token (its own `jti`),
+ * until `attempts` tries; then it is dropped with a warning. Each row is
+ * claimed by one instance at a time.
  */
-export async function notifyEndedSessions(provider: Provider, accountId: string, sessions: readonly EndedSession[]): Promise<void> {
-  for (const session of sessions) {
-    for (const [clientId, { sid }] of Object.entries(session.authorizations)) {
-      const client = (await provider.Client.find(clientId).catch(() => undefined)) as unknown as ClientWithLogout | undefined;
-      if (client?.backchannelLogoutUri) await client.backchannelLogout(accountId, sid);
+export function deliverQueuedLogouts(deps: {
+  outbox: LogoutOutbox;
+  /** Undefined until the provider is built: nothing is claimed before. */
+  provider: () => Provider | undefined;
+  settings: BackchannelLogoutSettings;
+  /** Seconds one delivery may take (the outbound timeout): a claim lasts longer. */
+  timeoutSeconds: number;
+  log: Logger;
+}): LogoutDelivery {
+  const { outbox, settings, log } = deps;
+  let running: Promise<void> | undefined;
+  let again = false;
+
+  const deliverOne = async (provider: Provider, logout: PendingLogout) => {
+    const client = (await provider.Client.find(logout.clientId).catch(() => undefined)) as unknown as ClientWithLogout | undefined;
+    if (!client?.backchannelLogoutUri) return outbox.forget(logout.id);
+    try {
+      await client.sendLogoutTokenNow(logout.accountId, logout.sid ?? undefined);
+      await outbox.forget(logout.id);
+    } catch (error) {
+      const last = logout.attempts >= settings.attempts;
+      log.warn(`back-channel logout to client ${logout.clientId} failed (try ${logout.attempts} of ${settings.attempts}${last ? ', giving up' : ''}): ${(error as Error).message}`);
+      await (last ? outbox.forget(logout.id) : outbox.retryIn(logout.id, settings.retryDelaySeconds * 2 ** (logout.attempts - 1)));
     }
-  }
+  };
+  const deliverDue = async () => {
+    for (;;) {
+      const provider = deps.provider();
+      if (!provider) return;
+      const due = await outbox.claimDue(BATCH, deps.timeoutSeconds * 2 + 5);
+      await Promise.all(due.map((logout) => deliverOne(provider, logout).catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`))));
+      if (due.length < BATCH) return;
+    }
+  };
+  const kick = () => {
+    if (running) {
+      again = true;
+      return;
+    }
+    running = deliverDue()
+      .catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`))
+      .finally(() => {
+        running = undefined;
+        if (again) {
+          again = false;
+          kick();
+        }
+      });
+  };
+  const schedule = runPeriodically('back-channel logout', settings.retryDelaySeconds, async () => kick(), log);
+  return {
+    kick,
+    async stop() {
+      await schedule.stop();
+      await running;
+    },
+  };
 }
 
 /**

@@ -22,7 +22,8 @@ import { clientBasedCors } from './cors-policy.js';
 import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 import { firstPartyOfflineAccess } from './first-party.js';
-import { deliverLogoutTokensInBackground, outboundFetch } from './backchannel-logout.js';
+import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
+import type { LogoutToQueue } from './backchannel-outbox.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -36,6 +37,8 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  /** Back-channel logout tokens go to the outbox (backchannel-outbox.ts); a job delivers them. */
+  readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -69,7 +72,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   enforceRegisteredSecretMethod(provider);
-  deliverLogoutTokensInBackground(provider, deps.config.backchannelLogout, deps.log);
+  queueLogoutTokens(provider, deps.queueLogout);
   provider.use(acceptPostedRequests(['/auth', '/session/end']) as unknown as Koa.Middleware);
   provider.use(firstPartyOfflineAccess(provider) as unknown as Koa.Middleware);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
@@ -171,7 +174,7 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
     userinfo: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
     clientCredentials: { enabled: true },
-    // OpenID Connect Back-Channel Logout 1.0 (deliveries: backchannel-logout.ts).
+    // OpenID Connect Back-Channel Logout 1.0 (queued and delivered: backchannel-logout.ts).
     backchannelLogout: { enabled: true },
     ...introspectionFeatures(),
     rpInitiatedLogout: {

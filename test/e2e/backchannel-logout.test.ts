@@ -4,7 +4,8 @@ import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose'
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
-import type { TestGatehouse } from '../support/gatehouse.js';
+import { runCli } from '../support/cli.js';
+import { TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { discover, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -127,5 +128,14 @@ describe('OpenID Connect Back-Channel Logout', () => {
       await end(user.id);
       expect(await delivered).toMatchObject({ sub: user.id, sid: decodeJwt(tokens.id_token as string).sid });
     }
+  });
+
+  it('tells the app when the CLI disables the user: the token queued by the CLI is delivered by the server', async () => {
+    const user = await gatehouse.users.createUser({ email: 'cli@example.test', password: 'correct horse battery staple', emailVerified: true });
+    const { tokens } = await signIn(config, { email: 'cli@example.test' });
+    const delivered = app.next();
+    const result = await runCli(['users', 'disable', user.id], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET });
+    expect(result.code, result.stderr).toBe(0);
+    expect(await delivered).toMatchObject({ sub: user.id, sid: decodeJwt(tokens.id_token as string).sid });
   });
 });
