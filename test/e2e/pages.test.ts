@@ -54,7 +54,7 @@ describe('pages', () => {
     const response = await fetch(url, { redirect: 'manual' });
     expect(response.status).toBe(400);
     const html = await response.text();
-    expect(html).toContain('This sign-in could not continue. Go back to the application and try again');
+    expect(html).toContain('Gatehouse could not complete this request. If an application sent you here, go back to it and try again');
     expect(html).toMatch(/<details>\s*<summary>Technical details<\/summary>\s*<p><code>invalid_redirect_uri<\/code>/);
     expect(html).not.toContain('class="alert"');
   });

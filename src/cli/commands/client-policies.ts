@@ -1,5 +1,6 @@
+import { presentClient } from '../../admin/clients/presenter.js';
 import type { ClientMetadataInput } from '../../clients/client-metadata.js';
-import { CLI_ACTOR, UsageError, type Command } from '../commands.js';
+import { CLI_ACTOR, UsageError, type Command } from './command.js';
 
 /** CLI flag → client metadata field, for the per-client policies `clients set` changes. */
 const BOOLEAN_POLICIES = {
@@ -37,7 +38,7 @@ export const clientPolicyCommands: Record<string, Command> = {
       if (typeof uri === 'string') changes.backchannel_logout_uri = uri === '' ? undefined : uri;
       if (Object.keys(changes).length === 0) throw new UsageError('name at least one policy to change');
       const client = await clients.updateClient(clientId, changes as Partial<Omit<ClientMetadataInput, 'client_id'>>, CLI_ACTOR);
-      return { record: { ...client } };
+      return { record: presentClient(client) };
     },
   },
 };
