@@ -5,7 +5,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { runCli } from '../support/cli.js';
-import { TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
+import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { discover, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const BACKCHANNEL_EVENT = 'http://schemas.openid.net/event/backchannel-logout';
@@ -137,5 +137,19 @@ describe('OpenID Connect Back-Channel Logout', () => {
     const result = await runCli(['users', 'disable', user.id], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET });
     expect(result.code, result.stderr).toBe(0);
     expect(await delivered).toMatchObject({ sub: user.id, sid: decodeJwt(tokens.id_token as string).sid });
+  });
+
+  it('keeps a logout token that failed across a restart, and delivers it after', async () => {
+    const { tokens, browser } = await signIn(config);
+    app.answerNext((response) => response.writeHead(503).end());
+    const failed = app.next();
+    const page = await browser.open(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token as string }).toString());
+    await browser.submit(page, '/session/end/confirm', { logout: 'yes' });
+    await failed;
+    // stop() lets the delivery in progress record its retry first.
+    await gatehouse.stop();
+    const retried = app.next();
+    gatehouse = await startTestGatehouse(databaseUrl, gatehouse.environment);
+    expect((await retried).sid).toBe(decodeJwt(tokens.id_token as string).sid);
   });
 });
