@@ -149,7 +149,10 @@ describe('OpenID Connect Back-Channel Logout', () => {
     // stop() lets the delivery in progress record its retry first.
     await gatehouse.stop();
     const retried = app.next();
-    gatehouse = await startTestGatehouse(databaseUrl, gatehouse.environment);
+    // A new instance of the same issuer, on a port of its own (reusing the old
+    // one could race another test file that just picked it as free).
+    const { PORT: _oldPort, ...environment } = gatehouse.environment;
+    gatehouse = await startTestGatehouse(databaseUrl, { ...environment, ISSUER: gatehouse.issuer });
     expect((await retried).sid).toBe(decodeJwt(tokens.id_token as string).sid);
   });
 });
