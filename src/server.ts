@@ -19,12 +19,12 @@ import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
-import { createDeviceFlowStores } from './oidc/device-flow.js';
+import { createDevicePages } from './interactions/device-pages.js';
+import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
-import { createProvider } from './oidc/provider.js';
+import { createProvider, type ProviderRef } from './oidc/provider.js';
 import { deliverQueuedLogouts } from './oidc/backchannel-logout.js';
-import { createLogoutOutbox } from './oidc/backchannel-outbox.js';
+import { createLogoutOutbox } from './oidc/backchannel-logout-store.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -97,9 +97,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const pages = createPageRenderer();
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const devicePages = createDevicePages(pages, cached.resources);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({
-        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores,
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores,
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);
           logoutDelivery.kick();

@@ -2,7 +2,7 @@ import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
-import { endSessionsQueueingLogouts } from '../oidc/backchannel-outbox.js';
+import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 

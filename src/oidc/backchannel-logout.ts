@@ -2,7 +2,7 @@ import type Provider from 'oidc-provider';
 import type { Configuration } from 'oidc-provider';
 import { runPeriodically } from '../jobs/run-periodically.js';
 import type { Logger } from '../log.js';
-import type { LogoutOutbox, PendingLogout } from './backchannel-outbox.js';
+import type { LogoutOutbox, PendingLogout } from './backchannel-logout-store.js';
 
 export interface BackchannelLogoutSettings {
   /** Deliveries per logout token, first try included. */
