@@ -4,6 +4,7 @@ import { clientPolicyCommands } from './commands/client-policies.js';
 import { keysCommands } from './commands/keys.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
+import { issuerCommands } from './commands/issuer.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -18,4 +19,5 @@ Object.assign(commands, clientsCommands);
 Object.assign(commands, usersCommands);
 Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
+Object.assign(commands, issuerCommands);
 Object.assign(commands, clientPolicyCommands);

@@ -17,6 +17,8 @@ import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } fro
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { compareClientSecretsWith, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import type { TokenRequests } from './token-requests.js';
+import { databaseOutageAnswers } from './database-outages.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
@@ -52,6 +54,8 @@ export interface ProviderDependencies {
   readonly deviceFlowStores: DeviceFlowStores;
   /** Back-channel logout tokens go to the outbox (backchannel-logout-store.ts); a job delivers them. */
   readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
+  /** What the adapter learns about each token request (client gone, refresh retries). */
+  readonly tokenRequests?: TokenRequests;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -89,6 +93,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  const outages = databaseOutageAnswers(errorRenderer, deps.log);
+  useAroundEngine(provider, outages.middleware());
+  if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
   useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
   enforceRegisteredSecretMethod(provider);
   queueLogoutTokens(provider, deps.queueLogout);
@@ -98,7 +105,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => outages.onServerError(ctx, error));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
 }
