@@ -1,5 +1,6 @@
 import type { Command } from './commands/command.js';
 import { clientsCommands } from './commands/clients.js';
+import { clientPolicyCommands } from './commands/client-policies.js';
 import { keysCommands } from './commands/keys.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
@@ -19,3 +20,4 @@ Object.assign(commands, usersCommands);
 Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
 Object.assign(commands, issuerCommands);
+Object.assign(commands, clientPolicyCommands);
