@@ -6,6 +6,7 @@ import type { PrismaClient } from './db/prisma.js';
 import { createErrorRenderer, type ErrorFormat } from './http/error-renderer.js';
 import { FAVICON_PATHS, sendFavicon } from './http/favicon.js';
 import { healthRoutes } from './http/health-routes.js';
+import { warnOnPlainHttp } from './http/plain-http-warning.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
@@ -21,6 +22,10 @@ export interface AppDependencies extends InteractionDependencies {
   readonly prisma: PrismaClient;
   /** The admin API router (/admin). */
   readonly admin: Router;
+  /** Account self-service pages (account page, password reset, email verification), and the paths they answer. */
+  readonly account: { readonly routers: readonly Router[]; readonly paths: readonly string[] };
+  /** Self-registration pages under /interaction/:uid/register, when open. */
+  readonly registration?: Router;
 }
 
 /**
@@ -50,18 +55,25 @@ export function createApp(deps: AppDependencies): Koa {
 
   // Gatehouse's own pages and APIs, reached by path prefix: protocol requests
   // (the hot path) skip their routers' matching altogether.
-  const ownRoutes = compose<Koa.Context>([health.routes() as Koa.Middleware, assets.routes() as Koa.Middleware, interactions.routes() as Koa.Middleware]);
-  const ownMethods = routerMethods(health, assets, interactions);
+  const accountRouters = [...(deps.registration ? [deps.registration] : []), ...deps.account.routers];
+  const ownRoutes = compose<Koa.Context>([
+    health.routes() as Koa.Middleware,
+    assets.routes() as Koa.Middleware,
+    ...accountRouters.map((router) => router.routes() as Koa.Middleware),
+    interactions.routes() as Koa.Middleware,
+  ]);
+  const ownMethods = routerMethods(health, assets, interactions, ...accountRouters);
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
   const adminMethods = routerMethods(deps.admin);
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
-  app.use(errors.middleware(errorFormatFor));
+  app.use(warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log));
+  app.use(errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)));
   // Nothing under /admin or an own path reaches oidc-provider: an unknown route is a 404 (405 if only the method is wrong) like every other error.
   app.use((ctx, next) => {
     if (isAdminPath(ctx.path)) return adminRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, adminMethods(ctx.path)); });
-    if (isOwnPath(ctx.path)) return ownRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path)); });
+    if (isOwnPath(ctx.path) || deps.account.paths.includes(ctx.path)) return ownRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path)); });
     return next();
   });
   app.use(async (ctx, next) => {
@@ -90,9 +102,9 @@ function isOwnPath(path: string): boolean {
 const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
 
 /** The admin API always speaks JSON; the interaction pages show the error page to browsers; the rest negotiates. */
-function errorFormatFor(ctx: Koa.Context): ErrorFormat {
+function errorFormatFor(ctx: Koa.Context, pagePaths: readonly string[]): ErrorFormat {
   if (isAdminPath(ctx.path)) return 'json';
-  return ctx.path.startsWith('/interaction/') ? 'page' : 'negotiate';
+  return ctx.path.startsWith('/interaction/') || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
 }
 
 /**

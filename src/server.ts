@@ -1,5 +1,16 @@
 import { createServer, type RequestListener, type Server } from 'node:http';
+import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
+import { createAccountRecovery } from './accounts/account-recovery.js';
+import { createAccountTokenStore } from './accounts/account-tokens.js';
+import { createLoginThrottle } from './accounts/login-throttle.js';
+import { RECOVERY_PATHS, recoveryRoutes } from './account/recovery-routes.js';
+import { registrationRoutes } from './account/registration-routes.js';
+import { ACCOUNT_CLIENT_ID, ACCOUNT_PATHS, accountRoutes } from './account/account-routes.js';
+import { ensureAccountClient } from './account/account-client.js';
+import { createSessionActivityStore } from './account/session-activity.js';
+import { createAccountEmails } from './email/account-emails.js';
+import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
@@ -16,6 +27,7 @@ import { ensureSameIssuer } from './db/instance-settings.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
+import { createRequestCounters } from './http/request-counters.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
@@ -77,7 +89,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
     });
     closers.push({ name: 'back-channel logout delivery', close: () => logoutDelivery.stop() });
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }, { sessionsEnded: logoutDelivery.kick });
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }, { sessionsEnded: logoutDelivery.kick });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
@@ -100,6 +112,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     }
     await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
+    const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
     const firstStart = await keys.ensure();
     await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
@@ -112,9 +125,25 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const devicePages = createDevicePages(pages, cached.resources);
+    const requestCounters = createRequestCounters(prisma);
+    const mailer = createMailer({ ...config.email, outboxDir: join(config.dataDir, 'outbox') }, log);
+    if (!mailer.available) log.warn('no SMTP configured (GATEHOUSE_SMTP_URL) in production: password reset and email verification are off');
+    const recovery = createAccountRecovery({
+      issuer: config.issuer,
+      users,
+      tokens: createAccountTokenStore(prisma),
+      emails: createAccountEmails(mailer, config.issuer),
+      counters: requestCounters,
+      audit,
+      log,
+      resetTtl: config.email.passwordResetTtl,
+      verificationTtl: config.email.verificationTtl,
+    });
+    const sessionActivity = createSessionActivityStore(prisma);
+    await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({
-        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests,
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch,
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);
           logoutDelivery.kick();
@@ -141,7 +170,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     keyWatcher.reload(); // a change between the load above and now
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
     closers.push({ name: 'key maintenance job', close: () => keyMaintenance.stop() });
-    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
+    const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
     closers.push({ name: 'cleanup job', close: () => cleanup.stop() });
 
     const app = createApp({
@@ -156,8 +185,23 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
+      loginThrottle,
+      interactionTtl: config.ttl.interaction,
+      requestCounters,
+      account: {
+        routers: [
+          recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
+        ],
+        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS],
+      },
+      registration: config.registrationOpen
+        ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })
+        : undefined,
+      registrationOpen: config.registrationOpen,
+      firstPartyClients: [ACCOUNT_CLIENT_ID],
     });
     const server = await listen(app.callback(), config.port, config.host);
     const http = drainable(server);

@@ -5,6 +5,7 @@ import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
+import { createPasswordPolicy } from './password-policy.js';
 
 export interface User {
   readonly id: string;
@@ -40,19 +41,21 @@ export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
 
-/** NIST SP 800-63B §5.1.1.2: length over composition rules. */
-export function passwordProblem(password: string, email: string, minLength: number): string | undefined {
-  if ([...password].length < minLength) return `password must be at least ${minLength} characters`;
-  if (normalizeEmail(password) === normalizeEmail(email)) return 'password must not be the email address';
-  return undefined;
-}
-
 const publicFields = {
   id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
 } as const;
 
 function assertEmail(email: string): void {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
+}
+
+/** Why a change must end the user's sessions: a new password or email, or disabling. */
+function sessionEndingChanges(current: User, changes: UserChanges): string[] {
+  const reasons: string[] = [];
+  if (changes.password !== undefined) reasons.push('password_changed');
+  if (changes.email !== undefined && normalizeEmail(changes.email) !== current.email) reasons.push('email_changed');
+  if (changes.disabled === true && !current.disabled) reasons.push('disabled');
+  return reasons;
 }
 
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
@@ -66,23 +69,39 @@ export interface UserServiceHooks {
 export function createUserService(
   prisma: PrismaClient,
   passwords: PasswordHasher,
-  policy: { minPasswordLength: number } = { minPasswordLength: 12 },
+  policy: { minPasswordLength: number; minPasswordScore?: number } = { minPasswordLength: 12 },
   hooks: UserServiceHooks = {},
 ) {
+  const passwordPolicy = createPasswordPolicy({ minLength: policy.minPasswordLength, minScore: policy.minPasswordScore ?? 3 });
+  /** Throws a 400 saying why, when the password may not be set for this user. */
+  const assertPasswordAllowed = async (password: string, owner: { email: string; name?: string | null }) => {
+    const problem = await passwordPolicy.problem(password, owner);
+    if (problem) throw new AppError(400, 'invalid_password', problem);
+  };
+
   /**
    * Ends every session, grant and token of a user (they live in oidc_payloads
-   * with its accountId) and queues back-channel logout tokens for their apps,
-   * in the caller's transaction; returns how many rows went.
+   * with its accountId), but the browser session `keepSessionUid`, and queues
+   * back-channel logout tokens for their apps, in the caller's transaction;
+   * returns how many rows went.
    */
-  const endSessions = async (db: Prisma.TransactionClient, id: string) => (await endSessionsQueueingLogouts(db, id)).removed;
+  const endSessions = async (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) =>
+    (await endSessionsQueueingLogouts(db, id, keepSessionUid)).removed;
   /** After the transaction (a rolled-back one queued nothing, and the delivery finds nothing). */
   const deliverQueued = () => hooks.sessionsEnded?.();
 
   const service = {
+    /** Throws a 400 saying why, when this password may not be set for this user (NIST SP 800-63B §5.1.1.2). */
+    assertPasswordAllowed,
+
+    /** The user with this email (any letter case), or null. */
+    async findUserByEmail(email: string): Promise<User | null> {
+      return prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
+    },
+
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
       assertEmail(input.email);
-      const problem = passwordProblem(input.password, input.email, policy.minPasswordLength);
-      if (problem) throw new AppError(400, 'invalid_password', problem);
+      await assertPasswordAllowed(input.password, { email: input.email, name: input.name });
       const passwordHash = await passwords.hash(input.password);
       try {
         return await prisma.$transaction(async (tx) => {
@@ -142,14 +161,18 @@ export function createUserService(
       return { users: page, nextCursor };
     },
 
-    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM): Promise<User> {
+    /**
+     * Changes a user. A new password or email, or disabling, ends the user's
+     * sessions and grants; `keepSessionUid` spares the browser session that
+     * made the change itself (the account page).
+     */
+    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM, options: { keepSessionUid?: string } = {}): Promise<User> {
       if (!isUuid(id)) throw notFound(id);
       if (changes.email !== undefined) assertEmail(changes.email);
       const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
       if (!current) throw notFound(id);
       if (changes.password !== undefined) {
-        const problem = passwordProblem(changes.password, changes.email ?? current.email, policy.minPasswordLength);
-        if (problem) throw new AppError(400, 'invalid_password', problem);
+        await assertPasswordAllowed(changes.password, { email: changes.email ?? current.email, name: changes.name === undefined ? current.name : changes.name });
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
@@ -162,6 +185,10 @@ export function createUserService(
               ...(changes.name !== undefined ? { name: changes.name } : {}),
               ...(changes.roles !== undefined ? { roles: changes.roles } : {}),
               ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
+              // A new address is not verified until its owner confirms it (or an admin says so).
+              ...(changes.emailVerified === undefined && changes.email !== undefined && normalizeEmail(changes.email) !== current.email
+                ? { emailVerified: false }
+                : {}),
               ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
             },
             select: publicFields,
@@ -172,14 +199,18 @@ export function createUserService(
             subject: id,
             details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
           });
+          // What the old password (or address) started ends with it: every
+          // browser session, grant and refresh token, at every instance.
+          const reasons = sessionEndingChanges(current, changes);
+          if (reasons.length > 0) {
+            const removed = await endSessions(tx, id, options.keepSessionUid);
+            await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed, reasons } });
+          }
           if (changes.disabled === true && !current.disabled) {
-            await endSessions(tx, id);
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;
-        }).finally(() => {
-          if (changes.disabled === true && !current.disabled) deliverQueued();
-        });
+        }).finally(deliverQueued);
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
         throw error;

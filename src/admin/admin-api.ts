@@ -1,4 +1,7 @@
 import type Router from '@koa/router';
+import type { AccountRecovery } from '../accounts/account-recovery.js';
+import type { LoginThrottle } from '../accounts/login-throttle.js';
+import { createSignInLockout } from '../accounts/sign-in-lockout.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
@@ -8,6 +11,8 @@ import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
 import { createAccessTokenLiveness } from '../oidc/access-token-jwts.js';
 import type { AdapterFactory } from '../oidc/provider.js';
+import { createRequestCounters } from '../http/request-counters.js';
+import { createAdminAuthFailures } from './admin-auth-failures.js';
 import { createAdminAuthenticator } from './admin-auth.js';
 import { adminRouter } from './admin-router.js';
 import { clientRoutes } from './clients/routes.js';
@@ -15,6 +20,7 @@ import { eventRoutes } from './events/routes.js';
 import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
+import { signInRoutes } from './users/sign-in-routes.js';
 
 export interface AdminApiDependencies {
   readonly issuer: string;
@@ -28,6 +34,11 @@ export interface AdminApiDependencies {
   readonly adapterFor: AdapterFactory;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly loginThrottle: LoginThrottle;
+  /** Failed admin authentications looked at per client IP per minute. */
+  readonly authFailuresPerMinute: number;
+  /** Sends verification emails (send_verification_email). */
+  readonly recovery: AccountRecovery;
   /** Check responses against their schemas exactly (development, tests) rather than strip them (production). */
   readonly strictResponses: boolean;
 }
@@ -36,6 +47,7 @@ export interface AdminApiDependencies {
 export const adminAudience = (issuer: string) => `${issuer}/admin`;
 
 export function createAdminApi(deps: AdminApiDependencies): Router {
+  const failures = createAdminAuthFailures(createRequestCounters(deps.prisma), deps.audit, deps.authFailuresPerMinute);
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
@@ -43,7 +55,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
     routes: [
       ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
-      ...userRoutes(deps.users),
+      ...userRoutes(deps.users, deps.recovery),
+      ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
     ],
@@ -55,7 +68,8 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       clients: deps.clients,
       liveness: createAccessTokenLiveness(deps.adapterFor),
     }),
-    recordAuthenticationFailure: (context, reason) => deps.audit.record(context, { type: 'admin.authentication_failed', details: { reason } }),
+    recordAuthenticationFailure: (context, reason) => failures.record(context, reason),
+    authenticationRetryAfter: (ip) => failures.retryAfter(ip),
   });
 }
 

@@ -16,6 +16,8 @@ export interface AdminRouterDependencies {
   readonly issuer: string;
   readonly authenticate: (authorization: string | undefined) => Promise<AdminAuthResult>;
   readonly recordAuthenticationFailure: (audit: AuditContext, reason: string) => Promise<void>;
+  /** Seconds a client IP must wait after too many failed authentications; undefined when it may try. */
+  readonly authenticationRetryAfter?: (ip: string) => Promise<number | undefined>;
   readonly log: Logger;
   /**
    * true (development, tests): a response that does not match its declared
@@ -65,6 +67,13 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
 /** RFC 6750 §3: 401 with the reason for a bad token, 403 insufficient_scope for a missing scope. */
 async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDependencies): Promise<{ audit: AuditContext; caller: AdminCaller } | undefined> {
   const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+  const retryAfter = await deps.authenticationRetryAfter?.(ctx.ip);
+  if (retryAfter !== undefined) {
+    ctx.set('Retry-After', String(retryAfter));
+    ctx.status = 429;
+    ctx.body = { error: 'too_many_requests', error_description: `too many failed authentications from this address; try again in ${retryAfter} seconds` };
+    return undefined;
+  }
   const result = await deps.authenticate(ctx.get('authorization') || undefined);
   if (!result.ok) {
     // Only presented tokens are audited: bare requests (scanners) would flood the log.

@@ -5,6 +5,7 @@ import { keysCommands } from './commands/keys.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
 import { issuerCommands } from './commands/issuer.js';
+import { usersSecurityCommands } from './commands/users-security.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -21,3 +22,4 @@ Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
 Object.assign(commands, issuerCommands);
 Object.assign(commands, clientPolicyCommands);
+Object.assign(commands, usersSecurityCommands);

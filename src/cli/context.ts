@@ -1,3 +1,4 @@
+import { createLoginThrottle } from '../accounts/login-throttle.js';
 import { createPasswordHasher } from '../accounts/passwords.js';
 import { createUserService } from '../accounts/users.js';
 import { createClientService } from '../clients/clients.js';
@@ -13,10 +14,11 @@ export async function openCliContext(config: Config, log: Logger) {
   const secrets = deriveSecrets(await resolveMasterSecret(config.secret, config.dataDir, log.warn));
   const database = await openDatabase(config, log, { reuseRunning: true });
   return {
-    users: createUserService(database.prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }),
+    users: createUserService(database.prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }),
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
+    loginThrottle: createLoginThrottle(database.prisma, config.loginThrottle),
     prisma: database.prisma,
     keyEncryptionKey: secrets.keyEncryptionKey,
     close: database.close,

@@ -185,6 +185,32 @@ export const environmentSchema = z
      * a password may not be the email either.
      */
     GATEHOUSE_PASSWORD_MIN_LENGTH: integer(8, 128).default(12),
+    /** Least zxcvbn strength score (0-4) a new password needs; common passwords, names and repeats score low. */
+    GATEHOUSE_PASSWORD_MIN_SCORE: integer(0, 4).default(3),
+    /** Sign-in throttling: consecutive failures per account before each further attempt must wait. */
+    GATEHOUSE_LOGIN_FREE_FAILURES: integer(1, 1000).default(5),
+    /** Sign-in throttling: the first wait after those failures; it doubles with each further failure. */
+    GATEHOUSE_LOGIN_FIRST_DELAY: interval.default(1),
+    /** Sign-in throttling: the longest wait. */
+    GATEHOUSE_LOGIN_MAX_DELAY: interval.default(900),
+    /** Sign-in throttling: failed sign-ins allowed per client IP per hour, across any accounts. */
+    GATEHOUSE_LOGIN_IP_FAILURES: integer(1, 1_000_000).default(100),
+    /** Failed admin API authentications looked at per client IP per minute; more get 429 (each IP's failures are one audit event a minute). */
+    GATEHOUSE_ADMIN_AUTH_FAILURES: integer(1, 100_000).default(20),
+    /** Sign-ins (GET/POST /auth) and device authorizations (/device/auth) started per client IP per minute; more get 429. */
+    GATEHOUSE_FLOW_STARTS_PER_IP: integer(1, 1_000_000).default(100),
+    /** How long audit events are kept; the cleanup job deletes older ones. */
+    GATEHOUSE_EVENT_RETENTION: lifetime.default(90 * DAY),
+    /** SMTP server for email (password reset, verification), e.g. smtp://user:pass@mail.example.com:587. Unset: .eml files in $GATEHOUSE_DATA_DIR/outbox (none in production). */
+    GATEHOUSE_SMTP_URL: z.url({ protocol: /^smtps?$/, error: 'must be an smtp:// or smtps:// URL' }).optional(),
+    /** The From of Gatehouse's emails. Default: Gatehouse <no-reply@the issuer's host>. */
+    GATEHOUSE_EMAIL_FROM: z.string().trim().min(3).max(320).optional(),
+    /** How long a password reset link works. */
+    GATEHOUSE_PASSWORD_RESET_TTL: interval.default(1800),
+    /** How long an email verification link works. */
+    GATEHOUSE_EMAIL_VERIFICATION_TTL: lifetime.default(3 * DAY),
+    /** Self-registration: `open` links "Create an account" from the login page; `off` (default) lets only admins create users. */
+    GATEHOUSE_REGISTRATION: z.enum(['open', 'off']).default('off'),
     /** argon2id memory cost in KiB for user passwords (8192 to 4194304; OWASP: 19 MiB). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     /** argon2id iterations (1 to 100). */
@@ -281,6 +307,22 @@ export interface Config {
   readonly passwordMinLength: number;
   readonly backchannelLogout: { readonly attempts: number; readonly retryDelaySeconds: number };
   readonly outbound: { readonly timeoutSeconds: number; readonly allowPrivateNetworks: boolean };
+  readonly passwordMinScore: number;
+  readonly email: {
+    readonly smtpUrl: string | undefined;
+    readonly from: string;
+    /** Seconds a reset link works. */
+    readonly passwordResetTtl: number;
+    /** Seconds a verification link works. */
+    readonly verificationTtl: number;
+    readonly production: boolean;
+  };
+  readonly registrationOpen: boolean;
+  readonly adminAuthFailuresPerMinute: number;
+  readonly flowStartsPerIpPerMinute: number;
+  /** Seconds audit events are kept. */
+  readonly eventRetention: number;
+  readonly loginThrottle: { readonly freeFailures: number; readonly firstDelay: number; readonly maxDelay: number; readonly ipFailures: number };
   /** NODE_ENV=production: admin API responses are stripped to their schema rather than checked strictly. */
   readonly production: boolean;
 }
@@ -298,7 +340,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const given = present[name];
-    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
+    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
     throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
   }
   const env = parsed.data;
@@ -350,6 +392,24 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
     backchannelLogout: { attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS, retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY },
     outbound: { timeoutSeconds: env.GATEHOUSE_OUTBOUND_TIMEOUT, allowPrivateNetworks: env.GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS },
+    passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
+    email: {
+      smtpUrl: env.GATEHOUSE_SMTP_URL,
+      from: env.GATEHOUSE_EMAIL_FROM ?? `Gatehouse <no-reply@${new URL(env.ISSUER ?? 'http://localhost').hostname}>`,
+      passwordResetTtl: env.GATEHOUSE_PASSWORD_RESET_TTL,
+      verificationTtl: env.GATEHOUSE_EMAIL_VERIFICATION_TTL,
+      production: env.NODE_ENV === 'production',
+    },
+    registrationOpen: env.GATEHOUSE_REGISTRATION === 'open',
+    adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
+    flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
+    eventRetention: env.GATEHOUSE_EVENT_RETENTION,
+    loginThrottle: {
+      freeFailures: env.GATEHOUSE_LOGIN_FREE_FAILURES,
+      firstDelay: env.GATEHOUSE_LOGIN_FIRST_DELAY,
+      maxDelay: env.GATEHOUSE_LOGIN_MAX_DELAY,
+      ipFailures: env.GATEHOUSE_LOGIN_IP_FAILURES,
+    },
     production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,

@@ -14,6 +14,12 @@ const PAGE_NAMES = [
   'device-confirm',
   'device-approved',
   'device-denied',
+  'forgot-password',
+  'reset-password',
+  'verify-email',
+  'notice',
+  'register',
+  'account',
 ] as const;
 
 export type PageName = (typeof PAGE_NAMES)[number];

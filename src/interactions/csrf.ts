@@ -15,3 +15,21 @@ export function csrfTokenValid(key: Buffer, interactionUid: string, presented: u
   const actual = Buffer.from(presented);
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }
+
+/**
+ * The login form's token: numbered, so each submission uses one up and a
+ * failed attempt renders the next (a token cannot be replayed for more
+ * guesses). `n.HMAC(uid, n)`.
+ */
+export function loginFormToken(key: Buffer, interactionUid: string, attempt: number): string {
+  return `${attempt}.${createHmac('sha256', key).update(`login:${interactionUid}:${attempt}`).digest('base64url')}`;
+}
+
+/** The number of a genuine login form token of this interaction, else undefined. */
+export function loginFormTokenNumber(key: Buffer, interactionUid: string, presented: unknown): number | undefined {
+  if (typeof presented !== 'string' || !/^\d{1,6}\.[\w-]{43}$/.test(presented)) return undefined;
+  const attempt = Number.parseInt(presented, 10);
+  const expected = Buffer.from(loginFormToken(key, interactionUid, attempt));
+  const actual = Buffer.from(presented);
+  return expected.length === actual.length && timingSafeEqual(expected, actual) ? attempt : undefined;
+}

@@ -1,8 +1,11 @@
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
+import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
+import { createRepeatedEventLog } from '../audit/repeated-events.js';
+import type { RequestCounters } from '../http/request-counters.js';
 import type { ResourceService } from '../clients/resources.js';
 import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
@@ -18,7 +21,7 @@ import {
   type PendingInteraction,
   type ProviderRef,
 } from '../oidc/interaction-steps.js';
-import { csrfToken, csrfTokenValid } from './csrf.js';
+import { csrfToken, csrfTokenValid, loginFormToken, loginFormTokenNumber } from './csrf.js';
 import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
 
 export interface InteractionDependencies {
@@ -31,6 +34,15 @@ export interface InteractionDependencies {
   readonly adminResource: string;
   readonly audit: AuditLog;
   readonly log: Logger;
+  readonly loginThrottle: LoginThrottle;
+  /** Seconds an interaction lives (its login form tokens live as long). */
+  readonly interactionTtl: number;
+  /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
+  readonly registrationOpen?: boolean;
+  /** Throttled sign-ins are recorded once per client IP a minute, with a count. */
+  readonly requestCounters: RequestCounters;
+  /** Gatehouse's own clients (the account page): consent is not asked. */
+  readonly firstPartyClients?: readonly string[];
 }
 
 /** oidc-provider's "interaction cookie missing or expired", said plainly. */
@@ -42,6 +54,7 @@ const LOGIN_FAILED = 'Incorrect email or password.';
 /** Login, consent and cancel pages for oidc-provider's interactions. */
 export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
+  const throttledEvents = createRepeatedEventLog(deps.requestCounters, deps.audit);
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
   // Errors on these pages are the error page (JSON only for a client that asks for it).
@@ -57,9 +70,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
-    // A first-party app's consent is implied, and a device's scopes were approved on
-    // the code confirmation page: granted and recorded without another page.
-    if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow)) {
+    // A first-party app's consent is implied (and so is that of Gatehouse's own
+    // account page), and a device's scopes were approved on the code
+    // confirmation page: granted and recorded without another page.
+    const ownClient = deps.firstPartyClients?.includes(interaction.clientId) ?? false;
+    if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow || ownClient)) {
       return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
     }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
@@ -67,21 +82,40 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   router.post('/login', form, async (ctx) => {
-    const interaction = await loadForPost(ctx, deps, 'login');
+    const interaction = await loadForPost(ctx, deps, 'login', { loginForm: true });
     const body = ctx.request.body as Record<string, unknown>;
     const email = typeof body.email === 'string' ? body.email : '';
     const password = typeof body.password === 'string' ? body.password : '';
-    const user = email && password ? await deps.users.authenticate(email, password) : null;
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+    const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
+    if (attempt && !attempt.allowed) {
+      await throttledEvents.record(
+        { actor: 'anonymous', ...origin },
+        { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
+      );
+      ctx.status = 429;
+      ctx.set('Retry-After', String(attempt.retryAfterSeconds));
+      return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
+    }
+    const user = attempt ? await deps.users.authenticate(email, password) : null;
     if (!user) {
+      const outcome = await attempt?.failed();
       await deps.audit.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
       );
+      if (outcome?.delayed) {
+        const account = isStorableText(email) ? await deps.users.findUserByEmail(email) : null;
+        await deps.audit.record(
+          { actor: 'anonymous', ...origin },
+          { type: 'login.account_delayed', subject: account?.id, details: { email: emailFingerprint(email), failures: outcome.failures } },
+        );
+      }
       ctx.status = 401;
       // The email is shown again, unless it carries a NUL or lone surrogate (it matched no one anyway).
       return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: LOGIN_FAILED });
     }
+    await attempt?.succeeded();
     await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
     return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
   });
@@ -114,11 +148,22 @@ async function load(ctx: Context, deps: InteractionDependencies): Promise<Pendin
   return interaction;
 }
 
-async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?: string): Promise<PendingInteraction> {
+async function loadForPost(
+  ctx: Context,
+  deps: InteractionDependencies,
+  prompt?: string,
+  options: { loginForm?: boolean } = {},
+): Promise<PendingInteraction> {
   const interaction = await load(ctx, deps);
   const body = ctx.request.body as Record<string, unknown> | undefined;
-  if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
-    throw new AppError(403, 'invalid_request', 'the form expired or did not come from this site; please try again');
+  const formExpired = () => new AppError(403, 'invalid_request', 'the form expired or did not come from this site; please try again');
+  if (options.loginForm) {
+    // Each login form token is good for one submission (a failed one renders the next).
+    const attempt = loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf);
+    if (attempt === undefined || !(await deps.loginThrottle.useFormToken(interaction.uid, attempt, deps.interactionTtl))) throw formExpired();
+  } else if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf) && loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf) === undefined) {
+    // The login page's Cancel form carries the login form's token.
+    throw formExpired();
   }
   if (prompt && interaction.prompt !== prompt) {
     throw new AppError(400, 'invalid_request', `this sign-in request is not waiting for ${prompt}`);
@@ -126,20 +171,23 @@ async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?:
   return interaction;
 }
 
-function renderLogin(
+async function renderLogin(
   ctx: Context,
   deps: InteractionDependencies,
   interaction: PendingInteraction,
   extra: { email?: string; error?: string } = {},
-): void {
+): Promise<void> {
   renderPage(ctx, deps, 'login', {
     title: 'Sign in',
     uid: interaction.uid,
     client: interaction.clientName,
     csrf: csrfToken(deps.csrfKey, interaction.uid),
+    loginToken: loginFormToken(deps.csrfKey, interaction.uid, await deps.loginThrottle.formAttempts(interaction.uid)),
+    registration: deps.registrationOpen ?? false,
     ...extra,
   });
 }
+
 
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;

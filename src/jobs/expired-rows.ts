@@ -1,3 +1,6 @@
+import { deleteExpiredSessionActivity } from '../account/session-activity.js';
+import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
+import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
 import { deleteExpiredSuccessors } from '../oidc/refresh-token-successors.js';
@@ -22,10 +25,31 @@ export async function deleteExpiredRows(prisma: PrismaClient): Promise<number> {
   }
 }
 
-/** Runs deleteExpiredRows every `intervalSeconds`. */
-export function scheduleExpiredRowCleanup(prisma: PrismaClient, intervalSeconds: number, log: Logger): PeriodicJob {
+/** Deletes audit events older than the retention (GATEHOUSE_EVENT_RETENTION) in batches; returns how many. */
+export async function deleteOldEvents(prisma: PrismaClient, retentionSeconds: number): Promise<number> {
+  let total = 0;
+  for (;;) {
+    const deleted = await prisma.$executeRaw`
+      DELETE FROM events WHERE id IN (
+        SELECT id FROM events WHERE occurred_at < now() - ${retentionSeconds}::int * interval '1 second' LIMIT ${BATCH})`;
+    total += deleted;
+    if (deleted < BATCH) return total;
+  }
+}
+
+/** Runs deleteExpiredRows (and the counters' and events' cleanup) every `intervalSeconds`. */
+export function scheduleExpiredRowCleanup(
+  prisma: PrismaClient,
+  intervalSeconds: number,
+  log: Logger,
+  options: { eventRetentionSeconds?: number } = {},
+): PeriodicJob {
   return runPeriodically('cleanup', intervalSeconds, async () => {
-    const deleted = await deleteExpiredRows(prisma);
+    const deleted = (await deleteExpiredRows(prisma))
+      + (await deleteExpiredLoginCounters(prisma))
+      + (await deleteExpiredAccountTokens(prisma))
+      + (await deleteExpiredSessionActivity(prisma))
+      + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);
 }

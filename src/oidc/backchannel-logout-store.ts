@@ -25,10 +25,14 @@ type Db = Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>;
  * Run it inside the transaction that disables, deletes or re-passwords the
  * user: the sessions end and the apps are told, or neither.
  */
-export async function endSessionsQueueingLogouts(db: Db, accountId: string): Promise<{ removed: number; queued: number }> {
+export async function endSessionsQueueingLogouts(db: Db, accountId: string, exceptSessionUid?: string): Promise<{ removed: number; queued: number }> {
+  // The account page's own password change keeps the browser session that made it.
+  const keep = exceptSessionUid ?? null;
   const [counts] = await db.$queryRaw<{ removed: number; queued: number }[]>`
     WITH ended AS (
-      DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${accountId} RETURNING model, payload
+      DELETE FROM oidc_payloads
+       WHERE payload->>'accountId' = ${accountId} AND NOT (model = 'Session' AND uid IS NOT DISTINCT FROM ${keep}::text)
+      RETURNING model, payload
     ), queued AS (
       INSERT INTO backchannel_logouts (client_id, account_id, sid)
       SELECT authorization_entry.key, ${accountId}, authorization_entry.value->>'sid'

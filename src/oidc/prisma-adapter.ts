@@ -214,7 +214,11 @@ function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, reque
  * payload carries its accountId). Run inside the caller's transaction; returns
  * how many rows went.
  */
-export function revokeByAccount(db: Prisma.TransactionClient, accountId: string): Promise<number> {
+export function revokeByAccount(db: Prisma.TransactionClient, accountId: string, exceptSessionUid?: string): Promise<number> {
+  if (exceptSessionUid) {
+    // The account page's own password change keeps the browser session that made it.
+    return db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${accountId} AND NOT (model = 'Session' AND uid = ${exceptSessionUid})`;
+  }
   return db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${accountId}`;
 }
 

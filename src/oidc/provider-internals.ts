@@ -1,7 +1,8 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware, ParameterizedContext } from 'koa';
-import type Provider from 'oidc-provider';
-import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider';
 import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
+import type { ProviderRef } from './provider.js';
 
 /**
  * Every place Gatehouse relies on oidc-provider behaviour that is not part of
@@ -193,7 +194,20 @@ export function deviceFormXsrf(ctx: KoaContextWithOIDC): string | undefined {
  * answered before the engine sees it.
  */
 export function isDeviceFormWithoutSession(provider: Provider, ctx: ParameterizedContext, codeVerificationPath: string): boolean {
-  return ctx.method === 'POST' && ctx.path === codeVerificationPath && !ctx.cookies.get(provider.cookieName('session'));
+  return ctx.method === 'POST' && routesTo(ctx.path, codeVerificationPath) && !ctx.cookies.get(provider.cookieName('session'));
+}
+
+/**
+ * Seam (lib/helpers/router.js `match`): the engine's router runs after
+ * middleware added around it, so `ctx.oidc.route` is not known yet; it matches
+ * a static path case-insensitively, with or without one trailing slash
+ * (`/device/` and `/DEVICE` are the code verification page). A check on a
+ * route's path, made before the engine routes, must match the same way.
+ * test/e2e/device-flow-limits.test.ts covers it.
+ */
+export function routesTo(path: string, routePath: string): boolean {
+  const withoutSlash = path.length > 1 && path.endsWith('/') ? path.slice(0, -1) : path;
+  return withoutSlash.toUpperCase() === routePath.toUpperCase();
 }
 
 /**
@@ -224,7 +238,7 @@ export function untouchUnsavedSession(ctx: KoaContextWithOIDC): boolean {
  * (`userCodeInputSource`), which shows the code prefilled.
  */
 export function takePrefilledUserCode(ctx: ParameterizedContext, codeVerificationPath: string): string | undefined {
-  if (ctx.method !== 'GET' || ctx.path !== codeVerificationPath || typeof ctx.query.user_code !== 'string') return undefined;
+  if (ctx.method !== 'GET' || !routesTo(ctx.path, codeVerificationPath) || typeof ctx.query.user_code !== 'string') return undefined;
   const userCode = ctx.query.user_code;
   ctx.querystring = '';
   return userCode;
@@ -236,3 +250,57 @@ export function takePrefilledUserCode(ctx: ParameterizedContext, codeVerificatio
  * though the types say `string`.
  */
 export const NO_DEFAULT_RESOURCE = undefined as unknown as string;
+
+/**
+ * Seam, oidc-provider 9.13 (lib/helpers/oidc_context.js `cookies`,
+ * lib/models/session.js `get`): the engine's cookie jar is Secure when
+ * `ctx.secure` is; the provider is a Koa app, so its `request.secure` getter
+ * decides. test/e2e/secure-cookies.test.ts covers it.
+ *
+ * With an https issuer, oidc-provider's cookies (`_session`, `_interaction`,
+ * `_interaction_resume`) are always `Secure`, even when TLS ends at a proxy
+ * that is not trusted to say so (GATEHOUSE_TRUST_PROXY unset): the provider's
+ * requests count as secure, so its cookie jar marks every cookie Secure.
+ */
+export function alwaysSecureCookies(provider: Provider): void {
+  Object.defineProperty(provider.request, 'secure', { configurable: true, get: () => true });
+}
+
+export interface SignedInSession {
+  readonly uid: string;
+  readonly accountId: string;
+}
+
+/**
+ * The browser's signed-in session at Gatehouse (its `_session` cookie), if any.
+ * Seam, oidc-provider 9.13 (lib/models/session.js `get`): Session.get reads the
+ * cookie through a context made with the provider's own `createContext`, and
+ * returns an unsaved, account-less session when there is none.
+ * test/account/account-routes.test.ts covers it.
+ */
+export async function signedInSession(ref: ProviderRef, req: IncomingMessage, res: ServerResponse): Promise<SignedInSession | undefined> {
+  const provider = ref.current;
+  const session = await provider.Session.get(provider.createContext(req, res));
+  return session.accountId ? { uid: session.uid, accountId: session.accountId } : undefined;
+}
+
+/**
+ * Seam, oidc-provider 9.13 (lib/models/base_model.js `emit`): `session.saved` is
+ * emitted inside the request, so `Provider.ctx` is that request's context.
+ * Calls `record` whenever a signed-in session is saved (at sign-in, and when
+ * it is used again), with the request's client IP and browser.
+ */
+export function onSessionUse(
+  provider: Provider,
+  record: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>,
+  warn: (message: string) => void,
+): void {
+  provider.on('session.saved', (session: { uid: string; accountId?: string; exp?: number }) => {
+    const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
+    if (!ctx || !session.accountId || !session.exp) return;
+    record(
+      { uid: session.uid, accountId: session.accountId, expiresAt: new Date(session.exp * 1000) },
+      { ip: ctx.ip, userAgent: ctx.get('user-agent') },
+    ).catch((error: unknown) => warn(`session activity: ${(error as Error).message}`));
+  });
+}

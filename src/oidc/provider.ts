@@ -16,7 +16,9 @@ import { createAccessTokenJwts } from './access-token-jwts.js';
 import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
-import { compareClientSecretsWith, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import type { RequestCounters } from '../http/request-counters.js';
+import { flowStartLimit } from './flow-start-limit.js';
+import { alwaysSecureCookies, compareClientSecretsWith, onSessionUse, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
 import type { TokenRequests } from './token-requests.js';
 import { databaseOutageAnswers } from './database-outages.js';
 
@@ -54,6 +56,9 @@ export interface ProviderDependencies {
   readonly deviceFlowStores: DeviceFlowStores;
   /** Back-channel logout tokens go to the outbox (backchannel-logout-store.ts); a job delivers them. */
   readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
+  readonly requestCounters: RequestCounters;
+  /** Records where and when a signed-in browser session was used (the account page lists them). */
+  readonly onSessionUse?: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>;
   /** What the adapter learns about each token request (client gone, refresh retries). */
   readonly tokenRequests?: TokenRequests;
 }
@@ -90,12 +95,17 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // First and outermost: a request no route took gets the same error shape as everything else (405 with Allow where the path exists).
   provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.proxy = deps.config.trustProxy;
+  // The provider is a Koa app of its own: like the outer app, only the last
+  // X-Forwarded-For hop (the trusted proxy's) names the client.
+  provider.maxIpsCount = 1;
+  if (new URL(deps.config.issuer).protocol === 'https:') alwaysSecureCookies(provider);
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
   const outages = databaseOutageAnswers(errorRenderer, deps.log);
   useAroundEngine(provider, outages.middleware());
   if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
+  useAroundEngine(provider, flowStartLimit(deps.requestCounters, deps.config.flowStartsPerIpPerMinute, deps.pages));
   useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
   enforceRegisteredSecretMethod(provider);
   queueLogoutTokens(provider, deps.queueLogout);
@@ -105,6 +115,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
+  if (deps.onSessionUse) onSessionUse(provider, deps.onSessionUse, deps.log.warn);
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => outages.onServerError(ctx, error));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
@@ -173,7 +184,9 @@ function lifetimes(config: Config): NonNullable<Configuration['ttl']> {
     // RFC 6749 §4.4 tokens: the API's lifetime (resource-indicators.ts caps it).
     ClientCredentials: (_ctx, token) => token.resourceServer?.accessTokenTTL ?? Math.min(600, config.maxAccessTokenTtl),
     Grant: ttl.refreshToken,
-    Session: ttl.session,
+    // A session nobody signed in to (a cookie-less visit to /device or
+    // /session/end) lives as long as an interaction, not for weeks.
+    Session: (_ctx, session) => (session.accountId ? ttl.session : ttl.interaction),
     Interaction: ttl.interaction,
     DeviceCode: config.deviceFlow.codeTtl,
   };

@@ -157,7 +157,7 @@ describe('gatehouse CLI', () => {
     expect((await inProcess(['users', 'delete'], environment)).code).toBe(2);
     const events = await gatehouse.prisma.event.findMany({ where: { subject: created.id }, orderBy: { id: 'asc' } });
     expect(events.map((event) => [event.type, event.actor])).toEqual([
-      ['user.created', 'cli'], ['user.updated', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
+      ['user.created', 'cli'], ['user.updated', 'cli'], ['user.sessions_revoked', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
     ]);
   }, 180_000);
 

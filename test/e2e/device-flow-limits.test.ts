@@ -1,6 +1,6 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Browser, type Page } from '../support/browser.js';
+import { Browser, findForm, type Page } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { registerDeviceApp } from '../support/device.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
@@ -81,5 +81,35 @@ describe('device flow: wrong user codes are limited (RFC 8628 §5.1)', () => {
     }
         const recent = await gatehouse.prisma.userCodeFailure.count({ where: { failedAt: { gt: new Date(Date.now() - 5 * 60_000) } } });
     expect(recent).toBe(0);
+  });
+
+  it('counts wrong codes posted to /device/ and /DEVICE (the same page to oidc-provider) as to /device', async () => {
+    const { user_code: userCode } = await oidc.initiateDeviceAuthorization(device, { scope: 'openid' });
+    let { browser, page } = await browserAt('203.0.113.30');
+    for (const path of ['/device/', '/DEVICE', '/Device/']) {
+      const { fields } = findForm(page, '/device');
+      page = await browser.open(`${gatehouse.issuer}${path}`, {
+        init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, user_code: WRONG_CODE }) },
+      });
+      expect(page.status).toBe(400);
+      expect(page.html).toContain('That code is not valid');
+    }
+    expect((await enter(browser, page, userCode)).status).toBe(429);
+  });
+
+  it('knows the client by the last X-Forwarded-For hop, whatever earlier hops claim', async () => {
+    const { user_code: userCode } = await oidc.initiateDeviceAuthorization(device, { scope: 'openid' });
+    const spoofing = async (attempt: number) => {
+      const browser = new Browser();
+      // A new session each time, and an invented first hop: only the proxy's last hop counts.
+      browser.headers['x-forwarded-for'] = `10.0.0.${attempt}, 203.0.113.40`;
+      return { browser, page: await browser.open(`${gatehouse.issuer}/device`) };
+    };
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      const { browser, page } = await spoofing(attempt);
+      expect((await enter(browser, page, WRONG_CODE)).status).toBe(400);
+    }
+    const { browser, page } = await spoofing(99);
+    expect((await enter(browser, page, userCode)).status).toBe(429);
   });
 });

@@ -92,6 +92,14 @@ function pageProbes(): Probe[] {
     { name: 'the device resume path with an unknown session cookie', method: 'GET', path: '/device/abc/def/', headers: unknownSession },
     { name: 'the logout confirmation with an unknown session cookie', method: 'POST', path: '/session/end/confirm', headers: { ...formHeaders, ...unknownSession }, body: 'xsrf=abc&logout=yes' },
     { name: 'the authorization endpoint with an unknown session cookie', method: 'GET', path: '/auth', headers: unknownSession },
+    { name: 'NUL in the forgot-password email', method: 'POST', path: '/forgot-password', headers: formHeaders, body: `email=a${NUL}%40example.test&interaction=${NUL}` },
+    { name: 'NUL in a reset link', method: 'GET', path: `/reset-password?token=${NUL}` },
+    { name: 'NUL in the reset form', method: 'POST', path: '/reset-password', headers: formHeaders, body: `token=${NUL}&password=${NUL}` },
+    { name: 'NUL in a verification link', method: 'GET', path: `/verify-email?token=a${NUL}` },
+    { name: 'NUL in the verification form', method: 'POST', path: '/verify-email', headers: formHeaders, body: `token=${NUL}` },
+    { name: 'the account page with an unknown session cookie', method: 'GET', path: '/account', headers: unknownSession },
+    { name: 'an account form with an unknown session cookie', method: 'POST', path: '/account/password', headers: { ...formHeaders, ...unknownSession }, body: `csrf=${NUL}&current=${NUL}&password=x` },
+    { name: 'the registration page when registration is off', method: 'GET', path: '/interaction/abc/register' },
   ];
 }
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deleteExpiredRows } from '../../src/jobs/expired-rows.js';
+import { deleteExpiredRows, deleteOldEvents } from '../../src/jobs/expired-rows.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 describe('expired row cleanup', () => {
@@ -22,6 +22,20 @@ describe('expired row cleanup', () => {
     expect(await deleteExpiredRows(database.prisma)).toBe(2500);
     const left = await database.prisma.oidcPayload.findMany({ select: { id: true }, orderBy: { id: 'asc' } });
     expect(left.map((row) => row.id)).toEqual(['just-expired', 'live', 'no-expiry']);
+  });
+
+  it('deletes audit events older than the retention and keeps newer ones', async () => {
+    const daysAgo = (days: number) => new Date(Date.now() - days * 86400_000);
+    await database.prisma.event.createMany({
+      data: [
+        { type: 'login.failed', occurredAt: daysAgo(91) },
+        { type: 'login.failed', occurredAt: daysAgo(120) },
+        { type: 'user.created', occurredAt: daysAgo(89) },
+        { type: 'user.created', occurredAt: daysAgo(0) },
+      ],
+    });
+    expect(await deleteOldEvents(database.prisma, 90 * 86400)).toBe(2);
+    expect(await database.prisma.event.count()).toBe(2);
   });
 });
 

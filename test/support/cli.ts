@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { runCli as runCliInProcess } from '../../src/cli/main.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -13,4 +14,17 @@ export function runCli(args: string[], environment: Record<string, string>, stdi
     child.stderr.on('data', (chunk) => (stderr += chunk));
     child.on('exit', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+
+/** Runs a `gatehouse` command line in this process, through the CLI's own entry (runCli), capturing its output. */
+export async function runGatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runCliInProcess(args, environment, {
+    stdout: (text) => void stdout.push(`${text}\n`),
+    stderr: (text) => void stderr.push(`${text}\n`),
+    readStdin: async () => stdin,
+  });
+  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
 }

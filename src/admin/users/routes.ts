@@ -1,11 +1,13 @@
+import type { AccountRecovery } from '../../accounts/account-recovery.js';
 import type { UserService } from '../../accounts/users.js';
+import { AppError } from '../../http/errors.js';
 import type { AdminCaller } from '../admin-auth.js';
 import { defineRoute, notFound, requireFullAdmin, uuidParams, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page } from '../pagination.js';
 import { presentUser } from './presenter.js';
 import { createUserBody, listUsersQuery, updateUserBody, userPage, userView } from './schema.js';
 
-export function userRoutes(users: UserService): AdminRoute[] {
+export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail'>): AdminRoute[] {
   /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
   const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
     const user = await users.findUserById(id);
@@ -18,7 +20,13 @@ export function userRoutes(users: UserService): AdminRoute[] {
       body: createUserBody, response: userView,
       handle: async ({ body, audit, caller }) => {
         if (body.roles?.includes('admin')) requireFullAdmin(caller, 'the admin role');
-        return presentUser(await users.createUser({ ...body, emailVerified: body.email_verified }, audit));
+        const { send_verification_email: sendVerification, email_verified: emailVerified, ...fields } = body;
+        if (sendVerification && !recovery?.available) {
+          throw new AppError(400, 'email_unavailable', 'send_verification_email needs email delivery (GATEHOUSE_SMTP_URL)');
+        }
+        const user = await users.createUser({ ...fields, emailVerified }, audit);
+        if (sendVerification && !user.emailVerified) await recovery?.sendVerificationEmail(user);
+        return presentUser(user);
       },
     }),
     defineRoute({

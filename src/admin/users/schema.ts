@@ -10,6 +10,8 @@ export const createUserBody = z
     name: z.string().max(200).nullable().optional(),
     roles: roles.optional(),
     email_verified: z.boolean().optional(),
+    /** Email the user a link that confirms their address (when email_verified is not true). */
+    send_verification_email: z.boolean().optional(),
   })
   .strict();
 

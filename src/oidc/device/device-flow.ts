@@ -11,6 +11,7 @@ import {
   engineContext,
   isDeviceFormRefused,
   isDeviceFormWithoutSession,
+  routesTo,
   pendingDeviceCodePolled,
   sendProtocolError,
   takePrefilledUserCode,
@@ -144,7 +145,7 @@ async function reserveCodeEntry(
   deps: DeviceFlowDependencies,
   ctx: ParameterizedContext,
 ): Promise<AttemptReservation | undefined> {
-  if (ctx.method !== 'POST' || ctx.path !== CODE_VERIFICATION_PATH) return undefined;
+  if (ctx.method !== 'POST' || !routesTo(ctx.path, CODE_VERIFICATION_PATH)) return undefined;
   // Only a real session gets past oidc-provider's xsrf check, so an invented
   // cookie value buys no fresh attempts; the IP limit holds regardless.
   const attempt = await deps.deviceFlowStores.userCodeAttempts.reserve(entrantOf(provider, ctx));

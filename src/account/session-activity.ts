@@ -1,0 +1,64 @@
+import type { PrismaClient } from '../db/prisma.js';
+
+export interface BrowserSessionView {
+  readonly uid: string;
+  readonly signedInAt: Date | null;
+  readonly lastSeen: Date | null;
+  readonly ip: string | null;
+  readonly userAgent: string | null;
+}
+
+/**
+ * A user's signed-in browser sessions (oidc-provider's Session rows) with where
+ * and when each was last used, and ending them.
+ */
+export function createSessionActivityStore(prisma: PrismaClient) {
+  return {
+    /** Records that a signed-in session was used now, from this IP and browser. */
+    async touch(session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }): Promise<void> {
+      const data = { accountId: session.accountId, ip: from.ip.slice(0, 100), userAgent: from.userAgent.slice(0, 300), lastSeen: new Date(), expiresAt: session.expiresAt };
+      await prisma.sessionActivity.upsert({ where: { sessionUid: session.uid }, create: { sessionUid: session.uid, ...data }, update: data });
+    },
+
+    /** The account's live sessions, most recently used first. */
+    async listSessions(accountId: string): Promise<BrowserSessionView[]> {
+      const rows = await prisma.$queryRaw<{ uid: string; login_ts: number | null; last_seen: Date | null; ip: string | null; user_agent: string | null }[]>`
+        SELECT p.uid, (p.payload->>'loginTs')::bigint AS login_ts, a.last_seen, a.ip, a.user_agent
+        FROM oidc_payloads p LEFT JOIN session_activity a ON a.session_uid = p.uid
+        WHERE p.model = 'Session' AND p.payload->>'accountId' = ${accountId} AND p.uid IS NOT NULL
+          AND (p.expires_at IS NULL OR p.expires_at > now())
+        ORDER BY a.last_seen DESC NULLS LAST, p.uid`;
+      return rows.map((row) => ({
+        uid: row.uid,
+        signedInAt: row.login_ts ? new Date(Number(row.login_ts) * 1000) : null,
+        lastSeen: row.last_seen,
+        ip: row.ip,
+        userAgent: row.user_agent,
+      }));
+    },
+
+    /** Ends one of the account's sessions (that browser must sign in again); whether there was one. */
+    async endSession(accountId: string, uid: string): Promise<boolean> {
+      const removed = await prisma.$executeRaw`
+        DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = ${uid} AND payload->>'accountId' = ${accountId}`;
+      await prisma.sessionActivity.deleteMany({ where: { sessionUid: uid } });
+      return removed > 0;
+    },
+
+    /** Ends all the account's sessions but `keepUid`; how many. */
+    async endOtherSessions(accountId: string, keepUid: string): Promise<number> {
+      const removed = await prisma.$executeRaw`
+        DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = ${accountId} AND uid IS DISTINCT FROM ${keepUid}`;
+      await prisma.sessionActivity.deleteMany({ where: { accountId, sessionUid: { not: keepUid } } });
+      return removed;
+    },
+  };
+}
+
+export type SessionActivityStore = ReturnType<typeof createSessionActivityStore>;
+
+/** Deletes activity of sessions past their expiry; returns how many. */
+export async function deleteExpiredSessionActivity(prisma: PrismaClient): Promise<number> {
+  const { count } = await prisma.sessionActivity.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  return count;
+}

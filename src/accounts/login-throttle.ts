@@ -1,0 +1,183 @@
+import { createHash } from 'node:crypto';
+import type { PrismaClient } from '../db/prisma.js';
+import { normalizeEmail } from './users.js';
+
+export interface LoginThrottleSettings {
+  /** Consecutive failures per account before each attempt must wait. */
+  readonly freeFailures: number;
+  /** Seconds of the first wait; each further failure doubles it. */
+  readonly firstDelay: number;
+  /** Seconds: the longest wait. */
+  readonly maxDelay: number;
+  /** Failures per client IP per hour, across any accounts. */
+  readonly ipFailures: number;
+}
+
+/** What a sign-in attempt may do: go ahead (and report how it went), or wait. */
+export type LoginAttempt =
+  | { readonly allowed: false; readonly reason: 'account' | 'ip'; readonly retryAfterSeconds: number }
+  | {
+      readonly allowed: true;
+      /** The password was right: the account's counter starts over. */
+      succeeded(): Promise<void>;
+      /** The password was wrong (or the account unknown): `delayed` when the account now has to wait. */
+      failed(): Promise<{ readonly delayed: boolean; readonly failures: number }>;
+    };
+
+export interface AccountThrottleState {
+  readonly failures: number;
+  readonly delayedUntil: Date | null;
+}
+
+// Keycloak's "failure reset time": consecutive failures are forgotten this long after the last one.
+const ACCOUNT_COUNTER_LIFETIME = '12 hours';
+const IP_WINDOW = '1 hour';
+
+const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
+const accountKey = (email: string) => `account:${digest(normalizeEmail(email))}`;
+const ipKey = (ip: string) => `ip:${digest(ip)}`;
+const formKey = (interactionUid: string) => `form:${digest(interactionUid)}`;
+
+/** The page's answer while an account or IP has to wait: whole minutes, rounded up. */
+export function tooManyAttempts(retryAfterSeconds: number): string {
+  const minutes = Math.max(1, Math.ceil(retryAfterSeconds / 60));
+  return `Too many attempts, try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`;
+}
+
+/** Seconds an account waits after its `failures`-th consecutive failure (0: none yet). */
+export function loginDelaySeconds(failures: number, settings: Pick<LoginThrottleSettings, 'freeFailures' | 'firstDelay' | 'maxDelay'>): number {
+  if (failures < settings.freeFailures) return 0;
+  const doublings = Math.min(failures - settings.freeFailures, 40);
+  return Math.min(settings.firstDelay * 2 ** doublings, settings.maxDelay);
+}
+
+/**
+ * Sign-in throttling shared by every instance through Postgres (Keycloak's
+ * brute-force detection with a "wait increment", not a lockout):
+ *
+ * - per account: after `freeFailures` consecutive failures each attempt waits
+ *   an exponentially growing delay, even with the right password; unknown
+ *   emails are counted the same way, so the answer does not say which exist;
+ * - per client IP: more than `ipFailures` failures in an hour refuses the IP
+ *   (one password sprayed over many accounts).
+ *
+ * An attempt is counted as a failure before the password is checked, in one
+ * conditional upsert, so parallel guesses cannot slip past the limit; a right
+ * password gives it back.
+ */
+export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottleSettings) {
+  const delayOf = (count: string) =>
+    `CASE WHEN ${count} >= $2 THEN now() + least($3::float8 * power(2, least(${count} - $2, 40)), $4::float8) * interval '1 second' END`;
+  // $1 key, $2 free failures, $3 first delay, $4 max delay.
+  const newAccountCount = 'CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END';
+  const reserveAccountSql = `
+    INSERT INTO login_counters (key, count, blocked_until, expires_at)
+    VALUES ($1, 1, ${delayOf('1')}, now() + interval '${ACCOUNT_COUNTER_LIFETIME}')
+    ON CONFLICT (key) DO UPDATE SET
+      count = ${newAccountCount},
+      blocked_until = ${delayOf(newAccountCount)},
+      expires_at = now() + interval '${ACCOUNT_COUNTER_LIFETIME}'
+    WHERE login_counters.expires_at <= now() OR login_counters.blocked_until IS NULL OR login_counters.blocked_until <= now()
+    RETURNING count`;
+  // $1 key, $2 limit.
+  const reserveIpSql = `
+    INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + interval '${IP_WINDOW}')
+    ON CONFLICT (key) DO UPDATE SET
+      count = CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END,
+      expires_at = CASE WHEN login_counters.expires_at <= now() THEN now() + interval '${IP_WINDOW}' ELSE login_counters.expires_at END
+    WHERE login_counters.expires_at <= now() OR login_counters.count < $2
+    RETURNING count`;
+
+  const secondsUntil = async (key: string, column: 'blocked_until' | 'expires_at'): Promise<number> => {
+    const rows = await prisma.$queryRawUnsafe<{ seconds: number | null }[]>(
+      `SELECT ceil(extract(epoch FROM ${column} - now()))::int AS seconds FROM login_counters WHERE key = $1`,
+      key,
+    );
+    return Math.max(1, rows[0]?.seconds ?? 1);
+  };
+  const giveBackIp = (key: string) =>
+    prisma.$executeRawUnsafe('UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $1 AND expires_at > now()', key);
+
+  return {
+    /** Counts an attempt for `email` from `ip` as a failure, unless either has to wait. */
+    async attempt(email: string, ip: string): Promise<LoginAttempt> {
+      const byIp = ipKey(ip);
+      const ipRows = await prisma.$queryRawUnsafe<{ count: number }[]>(reserveIpSql, byIp, settings.ipFailures);
+      if (ipRows.length === 0) return { allowed: false, reason: 'ip', retryAfterSeconds: await secondsUntil(byIp, 'expires_at') };
+
+      const byAccount = accountKey(email);
+      const accountRows = await prisma.$queryRawUnsafe<{ count: number }[]>(
+        reserveAccountSql, byAccount, settings.freeFailures, settings.firstDelay, settings.maxDelay,
+      );
+      const failures = accountRows[0]?.count;
+      if (failures === undefined) {
+        await giveBackIp(byIp);
+        return { allowed: false, reason: 'account', retryAfterSeconds: await secondsUntil(byAccount, 'blocked_until') };
+      }
+      return {
+        allowed: true,
+        async succeeded() {
+          await prisma.loginCounter.deleteMany({ where: { key: byAccount } });
+          await giveBackIp(byIp);
+        },
+        async failed() {
+          const delay = loginDelaySeconds(failures, settings);
+          // The wait starts when the failure is answered, not when the attempt began.
+          if (delay > 0) {
+            await prisma.$executeRawUnsafe(
+              `UPDATE login_counters SET blocked_until = greatest(blocked_until, now() + $2::float8 * interval '1 second') WHERE key = $1`,
+              byAccount, delay,
+            );
+          }
+          return { delayed: delay > 0 && failures === settings.freeFailures, failures };
+        },
+      };
+    },
+
+    /** An account's consecutive failures and how long it must wait (for the admin API and CLI). */
+    async accountState(email: string): Promise<AccountThrottleState> {
+      const row = await prisma.loginCounter.findFirst({ where: { key: accountKey(email), expiresAt: { gt: new Date() } } });
+      const delayedUntil = row?.blockedUntil && row.blockedUntil > new Date() ? row.blockedUntil : null;
+      return { failures: row?.count ?? 0, delayedUntil };
+    },
+
+    /** Clears an account's failures and wait; whether there was anything to clear. */
+    async unlockAccount(email: string): Promise<boolean> {
+      const { count } = await prisma.loginCounter.deleteMany({ where: { key: accountKey(email), expiresAt: { gt: new Date() } } });
+      return count > 0;
+    },
+
+    /** How many login forms of this interaction have been submitted (the next form token's number). */
+    async formAttempts(interactionUid: string): Promise<number> {
+      const row = await prisma.loginCounter.findFirst({ where: { key: formKey(interactionUid), expiresAt: { gt: new Date() } } });
+      return row?.count ?? 0;
+    },
+
+    /**
+     * Uses up login form token number `attempt` of an interaction: true once,
+     * false for a token already used (or not yet issued).
+     */
+    async useFormToken(interactionUid: string, attempt: number, lifetimeSeconds: number): Promise<boolean> {
+      const key = formKey(interactionUid);
+      const rows = attempt === 0
+        ? await prisma.$queryRawUnsafe<{ count: number }[]>(
+          `INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + $2::int * interval '1 second')
+           ON CONFLICT (key) DO NOTHING RETURNING count`,
+          key, lifetimeSeconds,
+        )
+        : await prisma.$queryRawUnsafe<{ count: number }[]>(
+          `UPDATE login_counters SET count = count + 1 WHERE key = $1 AND count = $2::int AND expires_at > now() RETURNING count`,
+          key, attempt,
+        );
+      return rows.length === 1;
+    },
+  };
+}
+
+export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
+
+/** Deletes expired counters; returns how many. */
+export async function deleteExpiredLoginCounters(prisma: PrismaClient): Promise<number> {
+  const { count } = await prisma.loginCounter.deleteMany({ where: { expiresAt: { lt: new Date() } } });
+  return count;
+}

@@ -1,0 +1,56 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLoginThrottle } from '../../../src/accounts/login-throttle.js';
+import { runGatehouseCli } from '../../support/cli.js';
+import { TEST_SECRET } from '../../support/gatehouse.js';
+import * as oidc from 'openid-client';
+import { signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
+
+describe('gatehouse users sign-in | unlock | set-password', () => {
+  let started: Awaited<ReturnType<typeof startWithSampleApp>> | undefined;
+  let environment: Record<string, string>;
+
+  beforeAll(async () => {
+    started = await startWithSampleApp({ GATEHOUSE_LOGIN_FREE_FAILURES: '2', GATEHOUSE_LOGIN_FIRST_DELAY: '1h' });
+    environment = { DATABASE_URL: started.databaseUrl, GATEHOUSE_SECRET: TEST_SECRET, GATEHOUSE_LOGIN_FREE_FAILURES: '2' };
+  });
+  afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
+
+  it("shows an account's failed sign-ins and clears them", async () => {
+    const { gatehouse, sample } = started ?? (() => { throw new Error('not started'); })();
+    // Two failures, counted as the login page counts them.
+    const throttle = createLoginThrottle(gatehouse.prisma, { freeFailures: 2, firstDelay: 3600, maxDelay: 3600, ipFailures: 100 });
+    for (let failure = 0; failure < 2; failure += 1) {
+      const attempt = await throttle.attempt(sample.user.email, '192.0.2.1');
+      if (!attempt.allowed) throw new Error('refused');
+      await attempt.failed();
+    }
+
+    const shown = await runGatehouseCli(['users', 'sign-in', sample.user.id, '--json'], environment);
+    expect(shown.code).toBe(0);
+    expect(JSON.parse(shown.stdout)).toMatchObject({ id: sample.user.id, failed_attempts: 2, delayed_until: expect.any(String) });
+
+    const unlocked = await runGatehouseCli(['users', 'unlock', sample.user.id, '--json'], environment);
+    expect(unlocked.code).toBe(0);
+    expect(JSON.parse(unlocked.stdout)).toMatchObject({ failed_attempts: 0, delayed_until: null });
+    expect(await throttle.accountState(sample.user.email)).toEqual({ failures: 0, delayedUntil: null });
+    expect(await gatehouse.prisma.event.count({ where: { type: 'user.unlocked', actor: 'cli' } })).toBe(1);
+
+    const unknown = await runGatehouseCli(['users', 'unlock', '00000000-0000-4000-8000-000000000000'], environment);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('no user');
+  });
+
+  it('sets a password under the policy and ends the sessions and refresh tokens of the old one', async () => {
+    const { gatehouse, sample, config } = started ?? (() => { throw new Error('not started'); })();
+    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
+
+    const weak = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin'], environment, 'password1234\n');
+    expect(weak.code).not.toBe(0);
+    expect(weak.stderr).toContain('too easy to guess');
+
+    const set = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin', '--json'], environment, 'a sturdier passphrase\n');
+    expect(set.code).toBe(0);
+    await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect(await gatehouse.users.authenticate(sample.user.email, 'a sturdier passphrase')).toMatchObject({ id: sample.user.id });
+  });
+});

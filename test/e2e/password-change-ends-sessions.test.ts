@@ -1,0 +1,67 @@
+import * as oidc from 'openid-client';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, adminTokenForClient } from '../support/admin.js';
+import type { Browser } from '../support/browser.js';
+import { REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+
+const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
+const ADMIN = { GATEHOUSE_ADMIN_CLIENT_ID: 'sessions-admin', GATEHOUSE_ADMIN_CLIENT_SECRET: 'sessions-admin-secret-long-enough-for-this' };
+
+describe('a new password, a new email or disabling ends what the old one started', () => {
+  let started: Awaited<ReturnType<typeof startWithSampleApp>>;
+  let admin: ReturnType<typeof adminClient>;
+
+  beforeAll(async () => {
+    started = await startWithSampleApp(ADMIN);
+    admin = adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET));
+  });
+  afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
+
+  /** prompt=none with the browser's session: back at the app with a code, or with an error. */
+  const silentSignIn = async (browser: Browser) => {
+    const url = oidc.buildAuthorizationUrl(started.config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    return new URL(page.url).searchParams;
+  };
+
+  it('refuses a guessable password at the admin API, saying why, and changes nothing', async () => {
+    const { tokens, browser } = await signIn(started.config, OFFLINE);
+    const refused = await admin('PATCH', `/users/${started.sample.user.id}`, { password: 'password1234' });
+    expect(refused.status).toBe(400);
+    expect(refused.body).toMatchObject({ error: 'invalid_password', error_description: expect.stringContaining('commonly used password') });
+    expect((await oidc.refreshTokenGrant(started.config, tokens.refresh_token as string)).access_token).toEqual(expect.any(String));
+    expect((await silentSignIn(browser)).get('code')).toEqual(expect.any(String));
+  });
+
+  it('after PATCH /admin/users/:id {password} the old refresh token is invalid_grant and prompt=none says login_required', async () => {
+    const { tokens, browser } = await signIn(started.config, OFFLINE);
+    const changed = await admin('PATCH', `/users/${started.sample.user.id}`, { password: 'a brand new passphrase' });
+    expect(changed.status).toBe(200);
+
+    await expect(oidc.refreshTokenGrant(started.config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await silentSignIn(browser)).get('error')).toBe('login_required');
+    const revoked = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.sessions_revoked', subject: started.sample.user.id } });
+    expect(revoked?.details).toMatchObject({ reasons: ['password_changed'] });
+
+    // The new password signs in.
+    const again = await signIn(started.config, { ...OFFLINE, password: 'a brand new passphrase' });
+    expect(again.tokens.refresh_token).toEqual(expect.any(String));
+  });
+
+  it('a new name keeps sessions; a new email ends them and is not verified yet', async () => {
+    const { tokens, browser } = await signIn(started.config, { ...OFFLINE, password: 'a brand new passphrase' });
+    expect((await admin('PATCH', `/users/${started.sample.user.id}`, { name: 'Augusta Ada King' })).status).toBe(200);
+    const refreshed = await oidc.refreshTokenGrant(started.config, tokens.refresh_token as string);
+
+    const moved = await admin('PATCH', `/users/${started.sample.user.id}`, { email: 'augusta@example.test' });
+    expect(moved).toMatchObject({ status: 200, body: { email: 'augusta@example.test', email_verified: false } });
+    await expect(oidc.refreshTokenGrant(started.config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    expect((await silentSignIn(browser)).get('error')).toBe('login_required');
+  });
+});
