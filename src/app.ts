@@ -1,14 +1,13 @@
-import { randomUUID } from 'node:crypto';
 import type Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
+import { accessLog } from './http/access-log.js';
 import { errorMiddleware } from './http/error-middleware.js';
 import { healthRoutes } from './http/health-routes.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
-import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 
 export interface AppDependencies extends InteractionDependencies {
@@ -59,7 +58,7 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.body = { error: 'not_found', error_description: `no admin endpoint ${ctx.method} ${ctx.path}` };
   };
 
-  app.use(requestLog(deps.log));
+  app.use(accessLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(errorMiddleware(deps.log));
   app.use((ctx, next) => {
@@ -87,23 +86,4 @@ const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');
-}
-
-/**
- * A request id (the caller's X-Request-Id when sane, else a new one), echoed
- * back and logged with method, path (never the query string: it can carry
- * codes), status and duration.
- */
-function requestLog(log: Logger): Koa.Middleware {
-  return async (ctx, next) => {
-    const started = performance.now();
-    const given = ctx.get('x-request-id');
-    const requestId = /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
-    ctx.res.once('finish', () => {
-      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
-    });
-    await next();
-  };
 }

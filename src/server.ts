@@ -5,6 +5,7 @@ import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
+import { announceCredentials } from './admin/bootstrap-credentials.js';
 import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -23,6 +24,9 @@ import { createDeviceFlowStores } from './oidc/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
 import { createProvider } from './oidc/provider.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
+import { registerMetricSources } from './metrics/metrics.js';
+import { metricSourcesFor } from './metrics/sources.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -52,7 +56,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   // Everything started is stopped in reverse order: on stop(), and when a later step fails.
   const closers: (() => Promise<void>)[] = [closeDatabase];
   const closeAll = async () => {
-    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
+    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn('stop step failed', { err: error }));
   };
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
@@ -76,7 +80,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
 
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     const firstStart = await keys.ensure();
-    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
+    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? announceCredentials(config.dataDir, log, process.stdout.isTTY === true));
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 
@@ -125,7 +129,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     });
     const server = await listen(app.callback(), config.port, config.host);
     closers.push(() => closeServer(server));
+    const unregisterMetricSources = registerMetricSources(metricSourcesFor(prisma, keys, config.keys));
+    closers.push(async () => unregisterMetricSources());
 
+    if (config.metrics) {
+      const metrics = await startMetricsServer(config.metrics.port, config.metrics.host, log);
+      closers.push(() => metrics.close());
+    }
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);

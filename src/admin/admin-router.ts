@@ -35,7 +35,7 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
       await next();
     } catch (error) {
       const { status, code, description } = describe(error);
-      if (status >= 500) deps.log.error(`admin ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+      if (status >= 500) deps.log.error(`admin ${ctx.method} ${ctx.path} failed`, { err: error });
       ctx.status = status;
       ctx.body = { error: code, error_description: description };
     }

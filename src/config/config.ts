@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { readSettingFiles, unknownSettingWarnings } from './environment-files.js';
 
 const DAY = 86400;
 
@@ -30,7 +32,9 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 
 
 /**
  * Every setting Gatehouse reads, from environment variables. Each documents
- * itself here; README.md carries the same table for operators.
+ * itself here; README.md carries the same table for operators. Any setting
+ * NAME may instead come from a file named by NAME_FILE (secrets mounted by
+ * Docker or Kubernetes): see environment-files.ts.
  */
 const environmentSchema = z
   .object({
@@ -97,6 +101,12 @@ const environmentSchema = z
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
+    /** Least severe log level written (JSON lines on stdout): fatal, error, warn, info, debug, trace or silent. */
+    GATEHOUSE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    /** Port of the Prometheus endpoint (GET /metrics), a listener of its own. Unset: no metrics listener. */
+    GATEHOUSE_METRICS_PORT: integer(0, 65535).optional(),
+    /** Address the metrics listener binds; loopback unless a scraper elsewhere needs it (e.g. 0.0.0.0 in Kubernetes). */
+    GATEHOUSE_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     /** `production` refuses to start without GATEHOUSE_SECRET. */
     NODE_ENV: z.string().default('development'),
   })
@@ -164,16 +174,28 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  readonly logLevel: LogLevel;
+  /** Undefined: no metrics listener. */
+  readonly metrics: { readonly port: number; readonly host: string } | undefined;
 }
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The names of all settings, as environment variables. */
+export const SETTINGS: readonly string[] = Object.freeze(Object.keys(environmentSchema.shape));
+
+/** Warnings to log at start: GATEHOUSE_* variables that are not settings (typos), with the closest setting. */
+export function configWarnings(environment: Record<string, string | undefined>): string[] {
+  return unknownSettingWarnings(environment, SETTINGS);
+}
+
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as in most twelve-factor apps.
-  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const given = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const present = readSettingFiles(given, SETTINGS);
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
@@ -226,6 +248,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    logLevel: env.GATEHOUSE_LOG_LEVEL,
+    metrics: env.GATEHOUSE_METRICS_PORT === undefined ? undefined : { port: env.GATEHOUSE_METRICS_PORT, host: env.GATEHOUSE_METRICS_HOST },
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/client.js';
 
 export type { PrismaClient } from './generated/client.js';
@@ -7,7 +8,19 @@ export { Prisma };
 
 export function createPrismaClient(connectionString: string): PrismaClient {
   // A bounded connect timeout: an unreachable Postgres fails requests (and readyz) instead of hanging them.
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString, connectionTimeoutMillis: 5000 }) });
+  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: 5000 });
+  // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  pools.set(prisma, pool);
+  return prisma;
+}
+
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+/** Connections of the client's pool: open, idle, and requests waiting for one (for metrics). */
+export function connectionPoolState(prisma: PrismaClient): { total: number; idle: number; waiting: number } {
+  const pool = pools.get(prisma);
+  return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
 }
 
 /** A unique constraint was violated (Prisma's P2002): the caller maps it to a 409. */

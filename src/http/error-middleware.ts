@@ -13,7 +13,7 @@ export function errorMiddleware(log: Logger): Middleware {
       await next();
     } catch (error) {
       const { status, code, description } = describe(error);
-      if (status >= 500) log.error(`${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+      if (status >= 500) log.error(`${ctx.method} ${ctx.path} failed`, { err: error });
       ctx.status = status;
       ctx.body = { error: code, error_description: description };
     }

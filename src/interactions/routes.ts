@@ -6,7 +6,8 @@ import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
 import { describe } from '../http/error-middleware.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
-import type { Logger } from '../log.js';
+import { currentRequest, type Logger } from '../log.js';
+import { recordLogin } from '../metrics/metrics.js';
 import {
   completeConsent,
   completeLogin,
@@ -61,6 +62,9 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const password = typeof body.password === 'string' ? body.password : '';
     const user = email && password ? await deps.users.authenticate(email, password) : null;
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+    const request = currentRequest();
+    if (request) request.clientId = interaction.clientId;
+    recordLogin(user ? 'success' : 'failure');
     if (!user) {
       await deps.audit.record(
         { actor: 'anonymous', ...origin },
@@ -155,7 +159,7 @@ function renderFailure(ctx: Context, deps: InteractionDependencies, error: unkno
   const failure = expired
     ? { status: 400, code: 'invalid_request', description: 'This sign-in request has expired or was already completed.' }
     : describe(error);
-  if (failure.status === 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
+  if (failure.status === 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed`, { err: error });
   ctx.status = failure.status;
   ctx.type = 'html';
   ctx.body = deps.pages.render('error', {

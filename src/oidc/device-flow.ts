@@ -200,7 +200,7 @@ async function renderCodeEntry(
   const userCode = (error as { userCode?: unknown }).userCode;
   const shown = typeof userCode === 'string' ? userCode : undefined;
   const problem = PROBLEM_BY_ERROR[error.name] ?? problemOf(out);
-  if (problem === 'server_error') deps.log.error(`device verification failed: ${error.stack ?? error.message}`);
+  if (problem === 'server_error') deps.log.error('device verification failed', { err: error });
   const page = devicePages.codeEntry({ action, xsrf, userCode: shown, problem, description: problem ? undefined : out?.error_description });
   send(ctx, problem ? page : { ...page, status: ctx.status >= 400 && ctx.status < 500 ? ctx.status : 400 });
 }

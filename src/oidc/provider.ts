@@ -10,6 +10,8 @@ import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
+import { observeProvider } from './observability.js';
+import { recordRefreshReuse } from '../metrics/metrics.js';
 import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
@@ -60,7 +62,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
   provider.use(deviceFlowMiddleware(provider, deps));
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  observeProvider(provider, deps.log);
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
 }
@@ -73,12 +75,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
 function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError, deps: ProviderDependencies): void {
   if (ctx.oidc.params?.grant_type !== 'refresh_token' || !/already used/.test(error.error_detail ?? '')) return;
   const token = ctx.oidc.entities.RefreshToken;
+  recordRefreshReuse();
   deps.audit
     .record(
       { actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`, requestId: String(ctx.state.requestId ?? '') || undefined, clientIp: ctx.ip },
       { type: 'refresh_token.reuse_detected', subject: token?.accountId, details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true } },
     )
-    .catch((failure: unknown) => deps.log.warn(`audit: ${(failure as Error).message}`));
+    .catch((failure: unknown) => deps.log.warn('audit record failed', { err: failure }));
 }
 
 /** Secure-by-default protocol choices. */
