@@ -201,7 +201,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const given = present[name];
-    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
+    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL|SMTP/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
     throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
   }
   const env = parsed.data;
