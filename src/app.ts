@@ -9,7 +9,7 @@ import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
+import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;

@@ -1,8 +1,8 @@
-import type Koa from 'koa';
 import type Provider from 'oidc-provider';
 import type { errors, KoaContextWithOIDC } from 'oidc-provider';
 import { currentRequest, type Logger } from '../log.js';
 import { recordTokenError, recordTokenIssued } from '../metrics/metrics.js';
+import { useAroundEngine } from './provider-internals.js';
 
 // Every endpoint error event oidc-provider emits (lib/helpers/initialize_app.js).
 const ERROR_EVENTS = [
@@ -34,15 +34,16 @@ const ERROR_EVENTS = [
  * access log. Lines carry the request id (log.ts); never a token or a code.
  */
 export function observeProvider(provider: Provider, log: Logger): void {
-  provider.use((async (ctx: KoaContextWithOIDC, next: Koa.Next) => {
+  useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     try {
       await next();
     } finally {
-      const clientId = ctx.oidc?.client?.clientId;
+      // ctx.oidc is set by the engine's routes; undefined for a request none took.
+      const clientId = (ctx.oidc as KoaContextWithOIDC['oidc'] | undefined)?.client?.clientId;
       const request = currentRequest();
       if (request && clientId) request.clientId = clientId;
     }
-  }) as unknown as Koa.Middleware);
+  });
 
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => log.error('oidc-provider server_error', { err: error }));
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => recordTokenIssued(ctx.oidc.params?.grant_type));

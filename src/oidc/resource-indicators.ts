@@ -1,5 +1,6 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Resource } from '../clients/resources.js';
+import { NO_DEFAULT_RESOURCE } from './provider-internals.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
 type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -28,8 +29,8 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
     useGrantedResource: () => true,
     defaultResource: async (ctx, client, oneOf) => {
       if (oneOf) return oneOf;
-      if (ctx.oidc.params?.grant_type !== 'client_credentials') return undefined as unknown as string;
-      const resource = defaultResourceOf(client);
+      if (ctx.oidc.params?.grant_type !== 'client_credentials') return NO_DEFAULT_RESOURCE;
+      const resource = client.default_resource;
       // RFC 8707 §2: invalid_target covers a "missing" resource too.
       if (!resource) throw new errors.InvalidTarget('resource is required: name an API, or register the client with a default_resource');
       return resource;
@@ -63,15 +64,10 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
  * registered without `scope` gets any API's scopes but the admin API's.
  */
 function scopesForClient(client: OidcClient | undefined, apiScopes: string[], isAdminApi: boolean): string[] {
-  const allowed = (client as unknown as Record<string, unknown> | undefined)?.allowed_scope; // see prisma-adapter.ts
+  const allowed = client?.allowed_scope; // see prisma-adapter.ts
   if (typeof allowed !== 'string') return isAdminApi ? [] : apiScopes;
   const registered = new Set(allowed.split(' '));
   return apiScopes.filter((scope) => registered.has(scope));
-}
-
-function defaultResourceOf(client: OidcClient): string | undefined {
-  const value = (client as unknown as Record<string, unknown>).default_resource;
-  return typeof value === 'string' ? value : undefined;
 }
 
 /**
@@ -82,7 +78,7 @@ function defaultResourceOf(client: OidcClient): string | undefined {
  * API (RFC 6749 §3.3 lets the server pick a default).
  */
 function checkClientCredentialsScope(ctx: KoaContextWithOIDC, client: OidcClient | undefined, apiScopes: string[]): void {
-  const allowed = (client as unknown as Record<string, unknown> | undefined)?.allowed_scope; // see prisma-adapter.ts
+  const allowed = client?.allowed_scope; // see prisma-adapter.ts
   const allowedForClient = new Set(typeof allowed === 'string' ? allowed.split(' ') : []);
   const grantable = apiScopes.filter((scope) => allowedForClient.has(scope));
   const params = ctx.oidc.params as Record<string, unknown>;

@@ -5,8 +5,6 @@ import type { TestGatehouse } from '../support/gatehouse.js';
 import { API, PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { postForm } from '../support/service-client.js';
 
-type LogRecord = Record<string, unknown>;
-
 describe('the access log', () => {
   let gatehouse: TestGatehouse;
   let databaseUrl: string;

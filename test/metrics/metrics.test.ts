@@ -31,7 +31,7 @@ describe('the Prometheus endpoint', () => {
     expect(response.headers.get('content-type')).toMatch(/^text\/plain; version=0\.0\.4/);
     return parseMetrics(await response.text());
   };
-  const valueOf = (metrics: Map<string, number>, series: string) => metrics.get(series) ?? 0;
+  const seriesValue = (metrics: Map<string, number>, series: string) => metrics.get(series) ?? 0;
 
   beforeAll(async () => {
     metricsPort = await findFreePort();
@@ -62,14 +62,14 @@ describe('the Prometheus endpoint', () => {
     const after = await scrape();
 
     const issued = 'gatehouse_tokens_issued_total{grant_type="client_credentials"}';
-    expect(valueOf(after, issued) - valueOf(before, issued)).toBe(1);
+    expect(seriesValue(after, issued) - seriesValue(before, issued)).toBe(1);
     const invalidClient = 'gatehouse_token_errors_total{grant_type="client_credentials",error="invalid_client"}';
-    expect(valueOf(after, invalidClient) - valueOf(before, invalidClient)).toBe(1);
+    expect(seriesValue(after, invalidClient) - seriesValue(before, invalidClient)).toBe(1);
     expect([...after.keys()].some((series) => series.includes('xxxxx'))).toBe(false);
     expect([...after.keys()].some((series) => series.startsWith('gatehouse_token_errors_total{grant_type="other"'))).toBe(true);
 
     const timed = 'gatehouse_http_request_duration_seconds_count{route="/token",method="POST",status="200"}';
-    expect(valueOf(after, timed) - valueOf(before, timed)).toBe(1);
+    expect(seriesValue(after, timed) - seriesValue(before, timed)).toBe(1);
   });
 
   it('counts sign-ins by result and refresh-token reuse', async () => {
@@ -84,7 +84,7 @@ describe('the Prometheus endpoint', () => {
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toThrow();
     const after = await scrape();
 
-    const delta = (series: string) => valueOf(after, series) - valueOf(before, series);
+    const delta = (series: string) => seriesValue(after, series) - seriesValue(before, series);
     expect(delta('gatehouse_logins_total{result="failure"}')).toBe(1);
     expect(delta('gatehouse_logins_total{result="success"}')).toBe(1);
     expect(delta('gatehouse_logins_total{result="throttled"}')).toBe(0);
@@ -105,7 +105,7 @@ describe('the Prometheus endpoint', () => {
     expect(dueIn).toBeGreaterThan(30 * 86400 - 3600);
     expect(dueIn).toBeLessThanOrEqual(30 * 86400);
     expect(metrics.get('gatehouse_password_hash_queue_depth')).toBe(0);
-    const open = valueOf(metrics, 'gatehouse_db_pool_connections{state="idle"}') + valueOf(metrics, 'gatehouse_db_pool_connections{state="active"}');
+    const open = seriesValue(metrics, 'gatehouse_db_pool_connections{state="idle"}') + seriesValue(metrics, 'gatehouse_db_pool_connections{state="active"}');
     expect(open).toBeGreaterThanOrEqual(1);
     expect(metrics.has('gatehouse_db_pool_connections{state="waiting"}')).toBe(true);
   });

@@ -1,0 +1,21 @@
+import 'oidc-provider';
+
+/**
+ * Gatehouse's extra client metadata (RFC 7591 §2 allows extensions), declared
+ * to oidc-provider in `extraClientMetadata.properties` (EXTRA_CLIENT_METADATA
+ * in resource-indicators.ts). The engine hands each back on Client instances
+ * under its own name (a seam: see provider-internals.ts and its test).
+ */
+declare module 'oidc-provider' {
+  interface Client {
+    /**
+     * Every scope the client may ask for, API scopes included; oidc-provider's
+     * own `scope` holds only the OpenID ones (see prisma-adapter.ts).
+     */
+    readonly allowed_scope?: string | undefined;
+    /** RFC 8707 resource used for client_credentials when the request names none. */
+    readonly default_resource?: string | undefined;
+    /** API identifiers this client is the resource server for: it may introspect their tokens (RFC 7662 §4). */
+    readonly introspection_resources?: readonly string[] | undefined;
+  }
+}
