@@ -18,10 +18,14 @@ function newestChange(dir) {
   return newest;
 }
 
+// `gatehouse serve` (npm start) loads only the server, as `node dist/main.js`
+// does, not the CLI's commands: a configuration error is then the only line.
+const entry = process.argv.length === 3 && process.argv[2] === 'serve' ? 'main' : 'cli/bin';
+
 const compiledIsCurrent = existsSync(stamp) && (!existsSync(src) || newestChange(src) <= statSync(stamp).mtimeMs);
 
 if (compiledIsCurrent) {
-  await import('../dist/cli/bin.js');
+  await import(`../dist/${entry}.js`);
 } else {
   let register;
   try {
@@ -31,5 +35,5 @@ if (compiledIsCurrent) {
     process.exit(1);
   }
   register();
-  await import('../src/cli/bin.ts');
+  await import(`../src/${entry}.ts`);
 }
