@@ -3,6 +3,7 @@ import { clientsCommands } from './commands/clients.js';
 import { keysCommands } from './commands/keys.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
+import { issuerCommands } from './commands/issuer.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -17,3 +18,4 @@ Object.assign(commands, clientsCommands);
 Object.assign(commands, usersCommands);
 Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
+Object.assign(commands, issuerCommands);

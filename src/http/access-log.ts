@@ -56,7 +56,12 @@ export function accessLog(log: Logger): Koa.Middleware {
     const request: RequestContext = { requestId: /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID() };
     ctx.state.requestId = request.requestId;
     ctx.set('X-Request-Id', request.requestId);
-    ctx.res.once('close', () => {
+    let handled = false;
+    let abandoned = false;
+    let logged = false;
+    const write = () => {
+      if (logged) return;
+      logged = true;
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(ctx);
       const status = ctx.res.statusCode;
@@ -68,10 +73,25 @@ export function accessLog(log: Logger): Koa.Middleware {
         status,
         durationMs: Math.round(seconds * 10_000) / 10,
         ...(request.clientId ? { clientId: request.clientId } : {}),
-        ...(ctx.res.writableFinished ? {} : { aborted: true }),
+        ...(abandoned ? { abandoned: true } : {}),
       };
-      log.info(`${ctx.method} ${route} ${status} ${fields.durationMs}ms`, fields);
+      const line = `${ctx.method} ${route} ${status} ${fields.durationMs}ms`;
+      if (abandoned) log.warn(`${line} abandoned: the client closed the connection first`, fields);
+      else log.info(line, fields);
+    };
+    ctx.res.once('finish', write);
+    // A client that gave up never sees 'finish': say what became of its
+    // request once it is done (or now, if it already is).
+    ctx.res.once('close', () => {
+      if (ctx.res.writableFinished) return;
+      abandoned = true;
+      if (handled) write();
     });
-    await runInRequestContext(request, next);
+    try {
+      await runInRequestContext(request, next);
+    } finally {
+      handled = true;
+      if (abandoned) write();
+    }
   };
 }

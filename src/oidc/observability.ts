@@ -45,7 +45,7 @@ export function observeProvider(provider: Provider, log: Logger): void {
     }
   });
 
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => log.error('oidc-provider server_error', { err: error }));
+  // server_error is logged by database-outages.ts (a 503 when the database is down, else an error line).
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => recordTokenIssued(ctx.oidc.params?.grant_type));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordTokenError(ctx.oidc?.params?.grant_type, error.error));
   for (const event of ERROR_EVENTS) {
