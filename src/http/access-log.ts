@@ -75,7 +75,7 @@ export function accessLog(log: Logger): Koa.Middleware {
         ...(request.clientId ? { clientId: request.clientId } : {}),
         ...(abandoned ? { abandoned: true } : {}),
       };
-      const line = `${ctx.method} ${route} ${status} ${fields.durationMs}ms`;
+      const line = `${ctx.method} ${route} ${status} ${Math.round(seconds * 1000)}ms`;
       if (abandoned) log.warn(`${line} abandoned: the client closed the connection first`, fields);
       else log.info(line, fields);
     };
