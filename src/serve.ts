@@ -33,7 +33,7 @@ async function start(environment: Record<string, string | undefined>): Promise<v
     gatehouse.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        log.error('shutdown failed', { err: error });
+        log.error(`shutdown failed: ${(error as Error).message}`, { err: error });
         process.exit(1);
       },
     );

@@ -62,7 +62,7 @@ describe('the access log', () => {
       sample.client.client_secret as string, service.client_secret as string, browser.cookie('_session') as string,
     ];
     expect(secrets.every(Boolean)).toBe(true);
-    const log = gatehouse.log.lines.join('\n');
+    const log = JSON.stringify(gatehouse.log.records);
     expect(accessLines().some((record) => record.route === '/interaction/:uid/login' && record.clientId === sample.client.client_id)).toBe(true);
     for (const secret of secrets) expect(log).not.toContain(secret);
   });

@@ -7,9 +7,8 @@ export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
 /**
  * The server's real JSON logger (pino, with its redaction), writing into
- * memory. `records` are the parsed JSON lines; `lines` read
- * `<level> <message> <the JSON line as written>`, so tests can assert what
- * is (not) logged, fields included.
+ * memory. `records` are the parsed JSON lines (fields included, as
+ * written); `lines` read `<level> <message>`.
  */
 export function createRecordingLogger(): Logger & { lines: string[]; records: Record<string, unknown>[] } {
   const lines: string[] = [];
@@ -20,7 +19,7 @@ export function createRecordingLogger(): Logger & { lines: string[]; records: Re
       write(line: string) {
         const record = JSON.parse(line) as Record<string, unknown>;
         records.push(record);
-        lines.push(`${String(record.level)} ${String(record.msg)} ${line.trim()}`);
+        lines.push(`${String(record.level)} ${String(record.msg)}`);
       },
     },
   });
