@@ -16,6 +16,7 @@ import { createUserService, type UserService } from './accounts/users.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
+import { announceCredentials } from './admin/bootstrap-credentials.js';
 import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -37,6 +38,9 @@ import { createDevicePages } from './interactions/device-pages.js';
 import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import { createProvider, type ProviderRef } from './oidc/provider.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
+import { registerMetricSources } from './metrics/metrics.js';
+import { metricSourcesFor } from './metrics/sources.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
 import { closeInOrder, drainable, type Closer } from './shutdown.js';
@@ -115,7 +119,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
     const firstStart = await keys.ensure();
-    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
+    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? announceCredentials(config.dataDir, log, process.stdout.isTTY === true));
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 
@@ -208,13 +212,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;
     closers.push({ name: 'HTTP server', close: () => http.drain(Math.max(shutdownMs / 2, shutdownMs - 3000)) });
+    const unregisterMetricSources = registerMetricSources(metricSourcesFor(prisma, keys, config.keys));
+    closers.push({ name: 'metric sources', close: async () => unregisterMetricSources() });
 
+    if (config.metrics) {
+      const metrics = await startMetricsServer(config.metrics.port, config.metrics.host, log);
+      closers.push({ name: 'metrics listener', close: () => metrics.close() });
+    }
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
     return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
   } catch (error) {
-    await closeAll().catch((failure: unknown) => log.warn(`stop after a failed start: ${(failure as Error).message}`));
+    await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;
   }
 }

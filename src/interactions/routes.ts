@@ -11,7 +11,8 @@ import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
-import type { Logger } from '../log.js';
+import { currentRequest, type Logger } from '../log.js';
+import { recordLogin } from '../metrics/metrics.js';
 import {
   completeConsent,
   completeLogin,
@@ -87,17 +88,21 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const email = typeof body.email === 'string' ? body.email : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+    const request = currentRequest();
+    if (request) request.clientId = interaction.clientId;
     const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
     if (attempt && !attempt.allowed) {
       await throttledEvents.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
       );
+      recordLogin('throttled');
       ctx.status = 429;
       ctx.set('Retry-After', String(attempt.retryAfterSeconds));
       return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
     }
     const user = attempt ? await deps.users.authenticate(email, password) : null;
+    recordLogin(user ? 'success' : 'failure');
     if (!user) {
       const outcome = await attempt?.failed();
       await deps.audit.record(

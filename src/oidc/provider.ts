@@ -13,6 +13,8 @@ import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device/device-flow.js';
 import type { DevicePages } from './device/pages.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
+import { observeProvider } from './observability.js';
+import { recordRefreshReuse } from '../metrics/metrics.js';
 import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
@@ -102,6 +104,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  observeProvider(provider, deps.log); // before the other middleware, so it sees every request through
   const outages = databaseOutageAnswers(errorRenderer, deps.log);
   useAroundEngine(provider, outages.middleware());
   if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
@@ -129,12 +132,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
 function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError, deps: ProviderDependencies): void {
   if (!isRefreshTokenReuse(ctx, error)) return;
   const token = ctx.oidc.entities.RefreshToken;
+  recordRefreshReuse();
   deps.audit
     .record(
       { actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`, requestId: String(ctx.state.requestId ?? '') || undefined, clientIp: ctx.ip },
       { type: 'refresh_token.reuse_detected', subject: token?.accountId, details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true } },
     )
-    .catch((failure: unknown) => deps.log.warn(`audit: ${(failure as Error).message}`));
+    .catch((failure: unknown) => deps.log.warn('audit record failed', { err: failure }));
 }
 
 /** Secure-by-default protocol choices. */
