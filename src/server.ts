@@ -2,6 +2,7 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
+import { createRoleService, type RoleService } from './accounts/roles.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
@@ -33,6 +34,7 @@ export interface RunningGatehouse {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly keys: KeyService;
   /** Closes the HTTP server, then the database (and the embedded Postgres). */
   stop(): Promise<void>;
@@ -58,6 +60,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
+    const roles = createRoleService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
     // anything is cached or loaded, so no change can be missed.
     const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
@@ -67,11 +70,12 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       if (topic === 'keys') reloadKeys();
     }, log);
     closers.push(() => listener.close());
+    await ensureAdminApiResource(resources, config.issuer);
+    await roles.ensureAdminRole(adminAudience(config.issuer));
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
     }
-    await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
 
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
@@ -84,7 +88,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, audit, log, deviceFlowStores });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
@@ -120,7 +124,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log }),
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);
@@ -129,7 +133,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-    return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
+    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
   } catch (error) {
     await closeAll();
     throw error;

@@ -3,6 +3,7 @@ import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
+import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
 
 export interface User {
   readonly id: string;
@@ -46,8 +47,16 @@ export function passwordProblem(password: string, email: string, minLength: numb
 }
 
 const publicFields = {
-  id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+  id: true, email: true, name: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+  roles: { select: { role: { select: { name: true } } } },
 } as const;
+
+type UserRow = Prisma.UserGetPayload<{ select: typeof publicFields }>;
+
+/** Role names come from the user_roles join, sorted. */
+function toUser(row: UserRow): User {
+  return { ...row, roles: row.roles.map((item) => item.role.name).sort() };
+}
 
 function assertEmail(email: string): void {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
@@ -69,17 +78,18 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       const passwordHash = await passwords.hash(input.password);
       try {
         return await prisma.$transaction(async (tx) => {
-          const user = await tx.user.create({
+          const roleIds = await resolveRoleIds(tx, input.roles ?? []);
+          const user = toUser(await tx.user.create({
             data: {
               email: normalizeEmail(input.email),
               passwordHash,
               name: input.name ?? null,
-              roles: input.roles ?? [],
+              roles: { createMany: { data: roleIds.map((roleId) => ({ roleId })) } },
               emailVerified: input.emailVerified ?? false,
               disabled: input.disabled ?? false,
             },
             select: publicFields,
-          });
+          }));
           await recordEvent(tx, audit, { type: 'user.created', subject: user.id, details: { roles: user.roles } });
           return user;
         });
@@ -92,20 +102,25 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
     /** Creates the user, or resets password and adds the `admin` role when the email exists. */
     async ensureAdminUser(email: string, password: string): Promise<User> {
       const passwordHash = await passwords.hash(password);
-      const existing = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
-      if (!existing) {
-        return prisma.user.create({
-          data: { email: normalizeEmail(email), passwordHash, roles: ['admin'], emailVerified: true },
-          select: publicFields,
-        });
-      }
-      const roles = existing.roles.includes('admin') ? existing.roles : [...existing.roles, 'admin'];
-      return prisma.user.update({ where: { id: existing.id }, data: { passwordHash, roles, disabled: false }, select: publicFields });
+      return prisma.$transaction(async (tx) => {
+        const [adminRoleId] = await resolveRoleIds(tx, [ADMIN_ROLE]);
+        const roleId = adminRoleId as string;
+        const existing = await tx.user.findUnique({ where: { email: normalizeEmail(email) }, select: { id: true } });
+        if (!existing) {
+          return toUser(await tx.user.create({
+            data: { email: normalizeEmail(email), passwordHash, emailVerified: true, roles: { create: { roleId } } },
+            select: publicFields,
+          }));
+        }
+        await tx.userRole.upsert({ where: { userId_roleId: { userId: existing.id, roleId } }, create: { userId: existing.id, roleId }, update: {} });
+        return toUser(await tx.user.update({ where: { id: existing.id }, data: { passwordHash, disabled: false }, select: publicFields }));
+      });
     },
 
-    findUserById(id: string): Promise<User | null> {
-      if (!isUuid(id)) return Promise.resolve(null);
-      return prisma.user.findUnique({ where: { id }, select: publicFields });
+    async findUserById(id: string): Promise<User | null> {
+      if (!isUuid(id)) return null;
+      const row = await prisma.user.findUnique({ where: { id }, select: publicFields });
+      return row ? toUser(row) : null;
     },
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
@@ -121,14 +136,15 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
         select: publicFields,
       });
       const { page, nextCursor } = splitPage(rows, filter.limit, (user) => user.id);
-      return { users: page, nextCursor };
+      return { users: page.map(toUser), nextCursor };
     },
 
     async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM): Promise<User> {
       if (!isUuid(id)) throw notFound(id);
       if (changes.email !== undefined) assertEmail(changes.email);
-      const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
-      if (!current) throw notFound(id);
+      const currentRow = await prisma.user.findUnique({ where: { id }, select: publicFields });
+      if (!currentRow) throw notFound(id);
+      const current = toUser(currentRow);
       if (changes.password !== undefined) {
         const problem = passwordProblem(changes.password, changes.email ?? current.email, policy.minPasswordLength);
         if (problem) throw new AppError(400, 'invalid_password', problem);
@@ -136,18 +152,21 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
         return await prisma.$transaction(async (tx) => {
-          const user = await tx.user.update({
+          if (changes.roles !== undefined) {
+            await replaceUserRoles(tx, id, changes.roles);
+            await recordEvent(tx, audit, { type: 'user.roles_changed', subject: id, details: { before: current.roles, after: [...new Set(changes.roles)].sort() } });
+          }
+          const user = toUser(await tx.user.update({
             where: { id },
             data: {
               ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}),
               ...(passwordHash ? { passwordHash } : {}),
               ...(changes.name !== undefined ? { name: changes.name } : {}),
-              ...(changes.roles !== undefined ? { roles: changes.roles } : {}),
               ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
               ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
             },
             select: publicFields,
-          });
+          }));
           const fields = Object.keys(changes).filter((field) => field !== 'password');
           await recordEvent(tx, audit, {
             type: 'user.updated',
@@ -197,7 +216,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
      * unknown emails still pay for one argon2 verification.
      */
     async authenticate(email: string, password: string): Promise<User | null> {
-      const row = await prisma.user.findUnique({ where: { email: normalizeEmail(email) } });
+      const row = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } });
       if (!row) {
         await passwords.verifyDummy(password);
         return null;
@@ -205,7 +224,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
       const valid = await passwords.verify(row.passwordHash, password);
       if (!valid || row.disabled) return null;
       const { passwordHash: _hash, ...user } = row;
-      return user;
+      return toUser(user);
     },
   };
   return service;

@@ -1,5 +1,6 @@
 import type Router from '@koa/router';
 import type { UserService } from '../accounts/users.js';
+import type { RoleService } from '../accounts/roles.js';
 import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -14,6 +15,7 @@ import { eventRoutes } from './events/routes.js';
 import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
+import { roleRoutes } from './roles/routes.js';
 
 export interface AdminApiDependencies {
   readonly issuer: string;
@@ -21,6 +23,7 @@ export interface AdminApiDependencies {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly keys: KeyService;
   readonly currentKeys: () => SigningKeySet;
   /** oidc-provider's storage, for the revocation and grant checks of admin tokens. */
@@ -40,6 +43,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
       ...userRoutes(deps.users),
+      ...roleRoutes(deps.roles, deps.users),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
     ],
@@ -66,7 +70,8 @@ const ADMIN_SCOPES = [
 
 /** The admin API is itself a registered API (RFC 8707): its tokens name it as audience. */
 export function ensureAdminApiResource(resources: ResourceService, issuer: string) {
-  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600 });
+  // RBAC on: a user gets admin scopes only through the built-in admin role.
+  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600, rbac: true });
 }
 
 /** The admin client's metadata: a service that may get admin tokens with client credentials (RFC 6749 §4.4). */
@@ -74,7 +79,7 @@ const adminClientMetadata = (issuer: string) => ({
   client_name: 'Gatehouse admin',
   grant_types: ['client_credentials' as const],
   token_endpoint_auth_method: 'client_secret_basic' as const,
-  scope: 'admin',
+  api_access: [{ resource: adminAudience(issuer), scopes: ['admin'] }],
   default_resource: adminAudience(issuer),
 });
 

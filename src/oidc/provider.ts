@@ -10,7 +10,9 @@ import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
-import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
+import { introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
+import { accessTokenClaims } from './access-token-claims.js';
+import type { RoleService } from '../accounts/roles.js';
 import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
@@ -23,6 +25,7 @@ export interface ProviderDependencies {
   readonly adapter: (model: string) => Adapter;
   readonly users: UserService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly pages: PageRenderer;
   readonly audit: AuditLog;
   readonly log: Logger;
@@ -44,7 +47,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
-    extraTokenClaims,
+    extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
     features: features(deps),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -160,11 +163,16 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
         ctx.body = deps.pages.render('logged-out', { title: 'Signed out', client: ctx.oidc.client?.clientName });
       },
     },
-    resourceIndicators: resourceIndicators({
-      findResourceByIdentifier: (identifier) => deps.resources.findResourceByIdentifier(identifier),
-      maxAccessTokenTtl: deps.config.maxAccessTokenTtl,
-      adminResource: `${deps.config.issuer}/admin`,
-    }),
+    resourceIndicators: resourceIndicators({ ...rbacLookups(deps), maxAccessTokenTtl: deps.config.maxAccessTokenTtl }),
+  };
+}
+
+/** What token issuance reads about APIs, roles and permissions. */
+function rbacLookups(deps: ProviderDependencies) {
+  return {
+    findResourceByIdentifier: (identifier: string) => deps.resources.findResourceByIdentifier(identifier),
+    permissionsOf: async (accountId: string, resource: string) => (await deps.roles.permissionsOf(accountId, resource))[resource] ?? [],
+    rolesOf: (accountId: string) => deps.roles.roleNamesOf(accountId),
   };
 }
 

@@ -10,10 +10,20 @@ const resourceView = z.object({
   name: z.string(),
   scopes: z.array(z.object({ name: z.string(), description: z.string().optional() })),
   access_token_ttl: z.number().int(),
+  rbac: z.enum(['on', 'off']),
+  permissions_claim: z.boolean(),
 });
 
 function presentResource(resource: Resource): z.infer<typeof resourceView> {
-  return { id: resource.id, identifier: resource.identifier, name: resource.name, scopes: resource.scopes, access_token_ttl: resource.accessTokenTtl };
+  return {
+    id: resource.id,
+    identifier: resource.identifier,
+    name: resource.name,
+    scopes: resource.scopes,
+    access_token_ttl: resource.accessTokenTtl,
+    rbac: resource.rbac ? 'on' : 'off',
+    permissions_claim: resource.permissionsClaim,
+  };
 }
 
 export function resourceRoutes(resources: ResourceService, adminResource: string): AdminRoute[] {
