@@ -5,6 +5,7 @@ import { DEVICE_CODE_GRANT, type ClientMetadataInput } from '../clients/client-m
 import { AppError } from '../http/errors.js';
 import type { CliContext } from './context.js';
 import type { Row } from './output.js';
+import { rolesCommands } from './commands/roles.js';
 
 export interface Command {
   readonly summary: string;
@@ -288,3 +289,5 @@ async function readStdin(): Promise<string> {
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+Object.assign(commands, rolesCommands);

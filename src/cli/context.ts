@@ -1,5 +1,6 @@
 import { createPasswordHasher } from '../accounts/passwords.js';
 import { createUserService } from '../accounts/users.js';
+import { createRoleService } from '../accounts/roles.js';
 import { createClientService } from '../clients/clients.js';
 import { createResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
@@ -16,6 +17,7 @@ export async function openCliContext(config: Config, log: Logger) {
     users: createUserService(database.prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }),
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
+    roles: createRoleService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
     prisma: database.prisma,
     keyEncryptionKey: secrets.keyEncryptionKey,
