@@ -26,7 +26,8 @@ export function createExpressApi(options: { issuer: string; audience: string }) 
   const app = express();
   // Verifies every request's Bearer token (RFC 6750 §2.1). `strict` makes it
   // insist on the RFC 9068 shape: typ at+jwt, iat, sub, client_id, jti.
-  app.use(auth({ issuerBaseURL: options.issuer, audience: options.audience, strict: true }));
+  // Gatehouse issues Bearer tokens only (DPoP is off there): no DPoP challenge.
+  app.use(auth({ issuerBaseURL: options.issuer, audience: options.audience, strict: true, dpop: { enabled: false } }));
 
   app.get('/invoices', requiredScopes('read:invoices'), (req, res) => {
     res.json({ invoices: [{ id: 'inv-1', amount: 120 }], for: req.auth?.payload.sub });
