@@ -230,8 +230,9 @@ export function createRoleService(prisma: PrismaClient) {
         const api = await tx.resource.findUnique({ where: { identifier: adminResource }, select: { id: true, scopes: true } });
         if (!api) return;
         const scopes = (api.scopes as { name: string }[]).map((item) => item.name);
-        await tx.rolePermission.deleteMany({ where: { roleId: role.id } });
-        await tx.rolePermission.createMany({ data: scopes.map((scope) => ({ roleId: role.id, resourceId: api.id, scope })) });
+        // Idempotent, so instances starting at once do not trip over each other.
+        await tx.rolePermission.deleteMany({ where: { roleId: role.id, NOT: { resourceId: api.id, scope: { in: scopes } } } });
+        await tx.rolePermission.createMany({ data: scopes.map((scope) => ({ roleId: role.id, resourceId: api.id, scope })), skipDuplicates: true });
       });
     },
   };
