@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser } from '../support/browser.js';
-import { approveOnPages, DEVICE_GRANT, pollOnce } from '../support/device.js';
+import { approveOnPages, DEVICE_GRANT, pollOnce, registerDeviceApp } from '../support/device.js';
 import { API, discover, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { postForm } from '../support/service-client.js';
 
@@ -123,10 +123,13 @@ describe('roles, permissions and client grants in tokens', () => {
       expect(new URL(invoices.url).searchParams.get('error')).toBe('invalid_scope');
     });
 
-    it('device: another API is invalid_target and an ungranted scope invalid_scope, at the device authorization endpoint', async () => {
+    it('device: another API is invalid_target (the cross-API case) and an ungranted scope invalid_scope, at the device authorization endpoint', async () => {
       const deviceAuth = `${gatehouse().issuer}/device/auth`;
-      const target = await postForm(deviceAuth, { client_id: finance.client_id, scope: 'openid items:read', resource: OTHER_ITEMS });
+      const { client: tv } = await registerDeviceApp(gatehouse(), 'Items TV');
+      const target = await postForm(deviceAuth, { client_id: tv.client_id, scope: 'openid items:read', resource: OTHER_ITEMS });
       expect(await target.json()).toMatchObject({ error: 'invalid_target' });
+      const granted = await postForm(deviceAuth, { client_id: tv.client_id, scope: 'openid items:read', resource: API });
+      expect(granted.status).toBe(200);
       const scope = await postForm(deviceAuth, { client_id: finance.client_id, scope: 'openid items:read', resource: INVOICES });
       expect(await scope.json()).toMatchObject({ error: 'invalid_scope' });
     });
