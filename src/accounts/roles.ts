@@ -24,13 +24,16 @@ export interface Role {
 }
 
 export const roleName = z.string().regex(/^[\w:.-]{1,64}$/, 'role names are 1-64 characters of letters, digits, _ : . -');
-const permission = z.object({ resource: z.string().min(1).max(2000), scope: z.string().min(1).max(200) }).strict();
+// Postgres refuses NUL bytes and lone surrogates in text (a 500 if they reached a query).
+const storableText = (max: number) =>
+  z.string().max(max).refine((value) => !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value), 'must not contain NUL or unpaired surrogate characters');
+const permission = z.object({ resource: storableText(2000).pipe(z.string().min(1)), scope: storableText(200).pipe(z.string().min(1)) }).strict();
 
 export const newRoleSchema = z
-  .object({ name: roleName, description: z.string().max(500).default(''), permissions: z.array(permission).max(500).default([]) })
+  .object({ name: roleName, description: storableText(500).default(''), permissions: z.array(permission).max(500).default([]) })
   .strict();
 export const roleChangesSchema = z
-  .object({ name: roleName.optional(), description: z.string().max(500).optional(), permissions: z.array(permission).max(500).optional() })
+  .object({ name: roleName.optional(), description: storableText(500).optional(), permissions: z.array(permission).max(500).optional() })
   .strict();
 export const roleNamesSchema = z.array(roleName).max(50);
 

@@ -45,7 +45,9 @@ export const DEFAULT_CLIENT_SCOPE = 'openid profile email offline_access';
 /** An RFC 8707 resource indicator: an absolute URI without a fragment (§2). */
 const resourceIndicator = z
   .url({ error: 'must be an absolute URI' })
-  .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)');
+  .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)')
+  // Postgres refuses NUL and unpaired surrogates in text and JSON (a 500 if they reached a query).
+  .refine((value) => !/\u0000|[\uD800-\uDFFF]/.test(value), 'must not contain NUL or surrogate characters');
 
 /**
  * Signature algorithms a `private_key_jwt` client may sign its assertion with

@@ -51,6 +51,8 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
     ['a scope the API does not define', { name: 'r2', permissions: [{ resource: INVOICES, scope: 'delete:invoices' }] }, 'delete:invoices is not a scope of'],
     ['a bad name', { name: 'has spaces' }, 'name'],
     ['an unknown field', { name: 'r3', require_mfa: true }, 'require_mfa'],
+    ['a NUL byte in the description', { name: 'r4', description: 'a\u0000b' }, 'NUL'],
+    ['a lone surrogate in a permission', { name: 'r5', permissions: [{ resource: INVOICES, scope: 'read:\ud800' }] }, 'surrogate'],
   ])('refuses %s with a 400 naming it', async (_case, body, named) => {
     const answer = await api('POST', '/roles', body);
     expect(answer.status).toBe(400);
@@ -95,6 +97,7 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
       status: 400, body: { error: 'invalid_client_metadata', error_description: `api_access: bogus is not a scope of ${INVOICES}` },
     });
     expect(await api('POST', '/clients', { grant_types: ['client_credentials'], scope: 'items:read' })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    expect(await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://a.example/\u0000', scopes: [] }] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
     expect((await api('PATCH', `/clients/${clientId}`, { api_access: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }] })).status).toBe(200);
     expect((await eventsOf('client.grants_changed'))[0]).toMatchObject({
       actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`, subject: clientId,
