@@ -150,6 +150,23 @@ describe('roles, permissions and client grants in tokens', () => {
       expect(await refresh(refreshToken, API)).toMatchObject({ error: 'invalid_target' });
     });
 
+    it('refresh: a scope taken from the client grant leaves the next token, and asking for it is invalid_scope', async () => {
+      const client = await gatehouse().clients.registerClient({
+        redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none',
+        scope: 'openid offline_access', api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
+      });
+      const config = await discover(gatehouse(), client);
+      const { tokens } = await signIn(config, { scope: 'openid offline_access items:read items:write', resource: API, prompt: 'consent' });
+      expect(decodeJwt(tokens.access_token).scope).toBe('items:read items:write');
+      await gatehouse().clients.updateClient(client.client_id, { api_access: [{ resource: API, scopes: ['items:read'] }] });
+      const narrowed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, { resource: API });
+      expect(decodeJwt(narrowed.access_token).scope).toBe('items:read');
+      const asked = await postForm(`${gatehouse().issuer}/token`, {
+        grant_type: 'refresh_token', client_id: client.client_id, refresh_token: narrowed.refresh_token as string, resource: API, scope: 'items:write',
+      });
+      expect(await asked.json()).toMatchObject({ error: 'invalid_scope' });
+    });
+
     it('client credentials: the cross-API case is invalid_target; an ungranted scope invalid_scope; no grant, no token', async () => {
       const api = await gatehouse().clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
       const basic: [string, string] = [api.client_id, api.client_secret as string];
