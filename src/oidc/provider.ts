@@ -13,7 +13,7 @@ import { createAccessTokenJwts } from './access-token-jwts.js';
 import { introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import type { RoleService } from '../accounts/roles.js';
-import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
+import { checkBeforeRotating, EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
 
@@ -46,6 +46,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
     findAccount: findAccount(deps.users),
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
+    // Still rotates every time; checks grants first so a refused refresh loses nothing.
+    rotateRefreshToken: checkBeforeRotating(rbacLookups(deps)),
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),

@@ -77,6 +77,32 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
   };
 }
 
+/**
+ * oidc-provider rotates (uses up) the refresh token before it resolves the
+ * resource, so a refused refresh would cost the client its refresh token.
+ * This runs as its `rotateRefreshToken` policy, just before the rotation: the
+ * same resource and scope checks as getResourceServerInfo, so a refused
+ * refresh loses nothing. Then it always rotates (RFC 9700 §4.14.2).
+ */
+export function checkBeforeRotating(deps: Pick<ResourceIndicatorDependencies, 'findResourceByIdentifier'>) {
+  return async (ctx: KoaContextWithOIDC): Promise<boolean> => {
+    const token = ctx.oidc.entities.RefreshToken as { resource?: string | string[]; resourceIndicators?: Set<string> } | undefined;
+    const asked = ctx.oidc.params?.resource as string | string[] | undefined;
+    const indicators = [asked ?? token?.resource ?? []].flat();
+    for (const indicator of indicators) {
+      // RFC 8707 §2.2: a refresh may only name a resource of the original grant.
+      if (asked !== undefined && !token?.resourceIndicators?.has(indicator)) throw new errors.InvalidTarget(`${indicator} was not part of this grant`);
+      const resource = await deps.findResourceByIdentifier(indicator);
+      if (!resource) throw new errors.InvalidTarget(`${indicator} is not a registered API`);
+      if (!apiAccessOf(ctx.oidc.client).some((grant) => grant.resource === resource.identifier)) {
+        throw new errors.InvalidTarget(`this client is not granted access to ${indicator}`);
+      }
+    }
+    refuseUngrantedScopes(ctx, ctx.oidc.client);
+    return true;
+  };
+}
+
 /** The user this request acts for: the code's, refresh token's or device code's account, or the browser session's. */
 export function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
   const account = ctx.oidc.entities.Account as { accountId?: string } | undefined;
