@@ -1,12 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import type Router from '@koa/router';
+import Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
-import { errorMiddleware } from './http/error-middleware.js';
+import { createErrorRenderer, type ErrorFormat } from './http/error-renderer.js';
 import { healthRoutes } from './http/health-routes.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
+import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/interaction-steps.js';
@@ -36,35 +37,30 @@ export function createApp(deps: AppDependencies): Koa {
   const css = stylesheet();
   const interactions = interactionRoutes(deps);
   const health = healthRoutes(deps.prisma);
+  const assets = new Router();
+  assets.get('/assets/gatehouse.css', (ctx) => {
+    ctx.type = 'text/css';
+    ctx.set('Cache-Control', 'public, max-age=3600');
+    ctx.body = css;
+  });
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
+  const errors = createErrorRenderer(deps.pages, deps.log);
 
   // Gatehouse's own pages and APIs, reached by path prefix: protocol requests
   // (the hot path) skip their routers' matching altogether.
-  const ownRoutes = compose<Koa.Context>([
-    health.routes() as Koa.Middleware,
-    async (ctx: Koa.Context, next: Koa.Next) => {
-      if (ctx.path !== '/assets/gatehouse.css') return next();
-      ctx.type = 'text/css';
-      ctx.set('Cache-Control', 'public, max-age=3600');
-      ctx.body = css;
-    },
-    interactions.routes() as Koa.Middleware,
-    interactions.allowedMethods() as Koa.Middleware,
-  ]);
+  const ownRoutes = compose<Koa.Context>([health.routes() as Koa.Middleware, assets.routes() as Koa.Middleware, interactions.routes() as Koa.Middleware]);
+  const ownMethods = routerMethods(health, assets, interactions);
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
-  // Nothing under /admin reaches oidc-provider: an unknown endpoint is a JSON 404 like every admin error.
-  const adminNotFound = async (ctx: Koa.Context) => {
-    ctx.status = 404;
-    ctx.set('Cache-Control', 'no-store');
-    ctx.body = { error: 'not_found', error_description: `no admin endpoint ${ctx.method} ${ctx.path}` };
-  };
+  const adminMethods = routerMethods(deps.admin);
 
   app.use(requestLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
-  app.use(errorMiddleware(deps.log));
+  app.use(errors.middleware(errorFormatFor));
+  // Nothing under /admin or an own path reaches oidc-provider: an unknown route is a 404 (405 if only the method is wrong) like every other error.
   app.use((ctx, next) => {
-    if (ctx.path === '/admin' || ctx.path.startsWith('/admin/')) return adminRoutes(ctx, () => adminNotFound(ctx));
-    return isOwnPath(ctx.path) ? ownRoutes(ctx, next) : next();
+    if (isAdminPath(ctx.path)) return adminRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, adminMethods(ctx.path)); });
+    if (isOwnPath(ctx.path)) return ownRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path)); });
+    return next();
   });
   app.use(async (ctx, next) => {
     if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
@@ -87,6 +83,14 @@ const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');
+}
+
+const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
+
+/** The admin API always speaks JSON; the interaction pages show the error page to browsers; the rest negotiates. */
+function errorFormatFor(ctx: Koa.Context): ErrorFormat {
+  if (isAdminPath(ctx.path)) return 'json';
+  return ctx.path.startsWith('/interaction/') ? 'page' : 'negotiate';
 }
 
 /**

@@ -124,7 +124,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production }),
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);

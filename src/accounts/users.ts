@@ -1,4 +1,5 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
+import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
@@ -126,6 +127,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
     /** Page of users ordered by id; `after` is the last id of the previous page. */
     async listUsers(filter: { email?: string; limit: number; after?: string }): Promise<{ users: User[]; nextCursor: string | null }> {
       if (filter.after !== undefined && !isUuid(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
+      if (filter.email !== undefined && !isStorableText(filter.email)) return { users: [], nextCursor: null };
       const rows = await prisma.user.findMany({
         where: {
           ...(filter.email ? { email: normalizeEmail(filter.email) } : {}),
@@ -216,7 +218,8 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
      * unknown emails still pay for one argon2 verification.
      */
     async authenticate(email: string, password: string): Promise<User | null> {
-      const row = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } });
+      // A NUL byte or lone surrogate matches no stored email (and Postgres would refuse the query).
+      const row = isStorableText(email) ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } }) : null;
       if (!row) {
         await passwords.verifyDummy(password);
         return null;

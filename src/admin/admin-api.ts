@@ -30,6 +30,8 @@ export interface AdminApiDependencies {
   readonly adapterFor: AdapterFactory;
   readonly audit: AuditLog;
   readonly log: Logger;
+  /** Check responses against their schemas exactly (development, tests) rather than strip them (production). */
+  readonly strictResponses: boolean;
 }
 
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
@@ -39,6 +41,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
+    strictResponses: deps.strictResponses,
     routes: [
       ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),

@@ -1,10 +1,11 @@
+import { isDeepStrictEqual } from 'node:util';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { AuditContext } from '../audit/events.js';
-import { describe } from '../http/error-middleware.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
+import { refuseUnstorableText } from '../http/storable-text.js';
 import type { Logger } from '../log.js';
 import { scopeAllows, type AdminAuthResult, type AdminCaller } from './admin-auth.js';
 import type { AdminRoute } from './admin-route.js';
@@ -16,14 +17,21 @@ export interface AdminRouterDependencies {
   readonly authenticate: (authorization: string | undefined) => Promise<AdminAuthResult>;
   readonly recordAuthenticationFailure: (audit: AuditContext, reason: string) => Promise<void>;
   readonly log: Logger;
+  /**
+   * true (development, tests): a response that does not match its declared
+   * schema exactly is a failure. false (production): unknown fields are
+   * stripped; a response missing a declared field is still refused.
+   */
+  readonly strictResponses: boolean;
 }
 
 const REALM = 'Bearer realm="gatehouse-admin"';
 const json = bodyParser({ enableTypes: ['json'], jsonLimit: '1mb', encoding: 'utf-8' });
 
 /**
- * /admin: each declared route reads as auth → scope → validate → handler.
- * Every error is JSON `{ error, error_description }`.
+ * /admin: each declared route reads as auth → scope → validate (params, query,
+ * body) → handler → response checked against its schema. Errors are thrown
+ * and rendered as JSON by the app's one error renderer.
  */
 export function adminRouter(deps: AdminRouterDependencies): Router {
   const router = new Router({ prefix: '/admin' });
@@ -31,14 +39,7 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
 
   router.use(async (ctx, next) => {
     ctx.set('Cache-Control', 'no-store');
-    try {
-      await next();
-    } catch (error) {
-      const { status, code, description } = describe(error);
-      if (status >= 500) deps.log.error(`admin ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-      ctx.status = status;
-      ctx.body = { error: code, error_description: description };
-    }
+    await next();
   });
 
   router.get('/openapi.json', (ctx) => {
@@ -50,11 +51,12 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
       const authorized = await authorize(ctx, route, deps);
       if (!authorized) return;
       const { audit, caller } = authorized;
-      const body = route.body ? await parseBody(ctx, route.body, route.bodyErrorCode) : undefined;
+      const params = parseParams(route, ctx.params as Record<string, string>);
       const query = route.query ? parseOrThrow(route.query, ctx.query) : undefined;
-      const result = await route.handle({ params: ctx.params as Record<string, string>, body, query, audit, caller });
+      const body = route.body ? await parseBody(ctx, route.body, route.bodyErrorCode) : undefined;
+      const result = await route.handle({ params, body, query, audit, caller });
       ctx.status = route.status;
-      if (route.status !== 204) ctx.body = result;
+      if (route.status !== 204) ctx.body = bindResponse(route, result, deps);
     });
   }
   return router;
@@ -68,22 +70,47 @@ async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDepen
     // Only presented tokens are audited: bare requests (scanners) would flood the log.
     if (!result.missing) await deps.recordAuthenticationFailure({ actor: 'anonymous', ...origin }, result.reason);
     // §3.1: a request without credentials gets no error code, only the challenge.
-    ctx.set('WWW-Authenticate', result.missing ? REALM : `${REALM}, error="invalid_token", error_description="${result.reason}"`);
-    ctx.status = 401;
-    ctx.body = { error: 'invalid_token', error_description: result.reason };
-    return undefined;
+    const challenge = result.missing ? REALM : `${REALM}, error="invalid_token", error_description="${result.reason}"`;
+    throw new AppError(401, 'invalid_token', result.reason, { 'WWW-Authenticate': challenge });
   }
   if (!scopeAllows(result.caller.scopes, route.scope)) {
-    ctx.set('WWW-Authenticate', `${REALM}, error="insufficient_scope", scope="${route.scope}"`);
-    ctx.status = 403;
-    ctx.body = { error: 'insufficient_scope', error_description: `this endpoint needs the scope ${route.scope} (or admin)` };
-    return undefined;
+    throw new AppError(403, 'insufficient_scope', `this endpoint needs the scope ${route.scope} (or admin)`, {
+      'WWW-Authenticate': `${REALM}, error="insufficient_scope", scope="${route.scope}"`,
+    });
   }
   return { audit: { actor: result.caller.actor, ...origin }, caller: result.caller };
+}
+
+/** A path parameter that fails its schema names no resource: 404, as an unknown id does. */
+function parseParams(route: AdminRoute, params: Record<string, string>): Record<string, string> {
+  if (!route.params) return params;
+  const parsed = route.params.safeParse(params);
+  if (parsed.success) return parsed.data;
+  throw new AppError(404, 'not_found', `nothing at ${route.path.replace(/:(\w+)/g, (_, name: string) => JSON.stringify(params[name] ?? ''))}`);
 }
 
 async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
   if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
   await json(ctx, async () => {});
-  return parseOrThrow(schema, ctx.request.body ?? {}, codeFor);
+  const body: unknown = ctx.request.body ?? {};
+  // Postgres cannot store NUL or lone surrogates (22021, 22P05): refused here, naming the field, before any query.
+  refuseUnstorableText(body, codeFor);
+  return parseOrThrow(schema, body, codeFor);
+}
+
+/**
+ * The response schema binds: what leaves is what the schema declares. A
+ * mismatch is a bug in Gatehouse (a 500, logged), never a leak.
+ */
+function bindResponse(route: AdminRoute, result: unknown, deps: AdminRouterDependencies): unknown {
+  if (!route.response) return result;
+  const plain: unknown = JSON.parse(JSON.stringify(result ?? null));
+  const parsed = route.response.safeParse(plain);
+  if (!parsed.success) {
+    throw new Error(`${route.operationId}: response does not match its schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+  }
+  if (deps.strictResponses && !isDeepStrictEqual(parsed.data, plain)) {
+    throw new Error(`${route.operationId}: response has fields its schema does not declare`);
+  }
+  return parsed.data;
 }

@@ -14,6 +14,7 @@ const ERROR_STATUSES: Record<number, string> = {
   404: 'No such resource',
   409: 'Conflicts with existing data',
   413: 'Body over 1 MB',
+  415: 'A body in a Content-Encoding other than gzip or deflate',
 };
 
 /**
@@ -27,7 +28,13 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
   );
   for (const route of routes) {
     const path = `/admin${route.path.replace(/:(\w+)/g, '{$1}')}`;
-    const pathParameters = [...route.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const paramSchemas = route.params ? (jsonSchema(route.params) as { properties?: Record<string, unknown> }).properties ?? {} : {};
+    const pathParameters = [...route.path.matchAll(/:(\w+)/g)].map(([, name = '']) => ({
+      name,
+      in: 'path',
+      required: true,
+      schema: paramSchemas[name] ?? { type: 'string' },
+    }));
     const query = route.query ? (jsonSchema(route.query) as { properties?: Record<string, unknown>; required?: string[] }) : undefined;
     const queryParameters = Object.entries(query?.properties ?? {}).map(([name, schema]) => ({
       name,
@@ -46,7 +53,9 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
     paths[path] = {
       ...paths[path],
       [route.method]: {
+        operationId: route.operationId,
         summary: route.summary,
+        tags: [route.path.split('/')[1] ?? 'admin'],
         security: [{ gatehouse: [route.scope] }],
         parameters: [...pathParameters, ...queryParameters],
         ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(route.body) } } } } : {}),
@@ -56,7 +65,12 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'Gatehouse admin API', version: '1' },
+    info: {
+      title: 'Gatehouse admin API',
+      version: '1',
+      description: 'Manage clients, APIs, users, signing keys and the audit log of a Gatehouse server.',
+      license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
+    },
     servers: [{ url: issuer }],
     paths,
     components: {

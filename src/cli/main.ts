@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../config/config.js';
 import { AppError } from '../http/errors.js';
 import type { Logger } from '../log.js';
-import { commands, UsageError } from './commands.js';
+import { commands, UsageError, type CliIo } from './commands.js';
 import { openCliContext } from './context.js';
 import { openDatabase } from '../db/open-database.js';
 import { serve } from '../serve.js';
@@ -11,24 +11,33 @@ import { formatRecord, formatTable } from './output.js';
 // Exit codes scripts can rely on.
 const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3 } as const;
 
-// Progress goes to stderr so that stdout is only the result.
-const progressLog: Logger = { info: (line) => console.error(line), warn: (line) => console.error(line), error: (line) => console.error(line) };
+/** The real process's streams. */
+export const processIo: CliIo = {
+  stdout: (text) => console.log(text),
+  stderr: (text) => console.error(text),
+  async readStdin() {
+    const chunks: Buffer[] = [];
+    for await (const chunk of process.stdin) chunks.push(Buffer.from(chunk as Buffer));
+    return Buffer.concat(chunks).toString('utf8');
+  },
+};
 
-function print(text: string): number {
-  console.log(text);
-  return EXIT.ok;
-}
+// Progress goes to stderr so that stdout is only the result.
+const progressLogOn = (io: CliIo): Logger => ({ info: io.stderr, warn: io.stderr, error: io.stderr });
 
 /** `gatehouse migrate`: applies the committed migrations and says which. */
-async function migrate(argv: string[], environment: Record<string, string | undefined>): Promise<number> {
-  if (argv.includes('--help')) return print('gatehouse migrate: apply database migrations (the server also does at start)');
+async function migrate(argv: string[], environment: Record<string, string | undefined>, io: CliIo): Promise<number> {
+  if (argv.includes('--help')) {
+    io.stdout('gatehouse migrate: apply database migrations (the server also does at start)');
+    return EXIT.ok;
+  }
   try {
-    const database = await openDatabase(loadConfig(environment), progressLog, { reuseRunning: true });
+    const database = await openDatabase(loadConfig(environment), progressLogOn(io), { reuseRunning: true });
     await database.close();
-    console.log('database schema is up to date');
+    io.stdout('database schema is up to date');
     return EXIT.ok;
   } catch (error) {
-    console.error(`gatehouse migrate: ${(error as Error).message}`);
+    io.stderr(`gatehouse migrate: ${(error as Error).message}`);
     return error instanceof ConfigError ? EXIT.usage : EXIT.failed;
   }
 }
@@ -39,20 +48,29 @@ function help(): string {
   return `Usage:\n${lines.join('\n')}\n\nConfiguration comes from the same environment variables as the server (DATABASE_URL or GATEHOUSE_DATA_DIR, GATEHOUSE_SECRET).\nExit codes: 0 done, 1 failed, 2 usage error, 3 rejected input (validation or conflict).`;
 }
 
-export async function runCli(argv: string[], environment: Record<string, string | undefined>): Promise<number> {
+/**
+ * Runs one `gatehouse` command line and returns its exit code. bin.ts runs it
+ * on the process; tests run it in process with their own `io`.
+ */
+export async function runCli(argv: string[], environment: Record<string, string | undefined>, io: CliIo = processIo): Promise<number> {
+  const print = (text: string) => {
+    io.stdout(text);
+    return EXIT.ok;
+  };
   if (argv[0] === 'serve') {
     if (argv.includes('--help')) return print('gatehouse serve: run the server (what npm start does), configured by the environment');
     await serve(environment);
     return new Promise<number>(() => {}); // runs until a signal; serve() exits the process
   }
-  if (argv[0] === 'migrate') return migrate(argv, environment);
+  if (argv[0] === 'migrate') return migrate(argv, environment, io);
   // Commands are two words (`users create`) or three (`users roles set`).
   const words = commands[argv.slice(0, 3).join(' ')] ? 3 : 2;
   const name = argv.slice(0, words).join(' ');
   const command = commands[name];
   if (!command) {
     const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
-    (wantsHelp ? console.log : console.error)(wantsHelp ? help() : `gatehouse: unknown command "${argv.join(' ')}"\n\n${help()}`);
+    if (wantsHelp) io.stdout(help());
+    else io.stderr(`gatehouse: unknown command "${argv.join(' ')}"\n\n${help()}`);
     return wantsHelp ? EXIT.ok : EXIT.usage;
   }
   let values: Record<string, string | boolean | string[] | undefined>;
@@ -65,38 +83,38 @@ export async function runCli(argv: string[], environment: Record<string, string 
       allowPositionals: true,
     }));
   } catch (error) {
-    console.error(`gatehouse ${name}: ${(error as Error).message}\nUsage: gatehouse ${command.usage}`);
+    io.stderr(`gatehouse ${name}: ${(error as Error).message}\nUsage: gatehouse ${command.usage}`);
     return EXIT.usage;
   }
   if (values.help) return print(`${command.summary}\n\nUsage: gatehouse ${command.usage}`);
   const fromOption = command.positionalOption ? values[command.positionalOption] : undefined;
   if (typeof fromOption === 'string' && positionals.length === 0) positionals = [fromOption];
   if (positionals.length !== (command.positional ? 1 : 0)) {
-    console.error(`gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`);
+    io.stderr(`gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`);
     return EXIT.usage;
   }
 
   let context: Awaited<ReturnType<typeof openCliContext>> | undefined;
   try {
-    context = await openCliContext(loadConfig(environment), progressLog);
-    const { record, rows, note } = await command.run(context, values, positionals);
-    console.log(rows ? formatTable(rows, Boolean(values.json)) : formatRecord(record ?? {}, Boolean(values.json)));
-    if (note && !values.json) console.error(note);
+    context = await openCliContext(loadConfig(environment), progressLogOn(io));
+    const { record, rows, columns, note } = await command.run(context, values, positionals, io);
+    io.stdout(rows ? formatTable(rows, Boolean(values.json), columns) : formatRecord(record ?? {}, Boolean(values.json)));
+    if (note && !values.json) io.stderr(note);
     return EXIT.ok;
   } catch (error) {
     if (error instanceof UsageError) {
-      console.error(`gatehouse ${name}: ${error.message}\nUsage: gatehouse ${command.usage}`);
+      io.stderr(`gatehouse ${name}: ${error.message}\nUsage: gatehouse ${command.usage}`);
       return EXIT.usage;
     }
     if (error instanceof AppError) {
-      console.error(`gatehouse ${name}: ${error.code}: ${error.description}`);
+      io.stderr(`gatehouse ${name}: ${error.code}: ${error.description}`);
       return EXIT.rejected;
     }
     if (error instanceof ConfigError) {
-      console.error(`gatehouse: configuration error: ${error.message}`);
+      io.stderr(`gatehouse: configuration error: ${error.message}`);
       return EXIT.usage;
     }
-    console.error(`gatehouse ${name}: ${(error as Error).message}`);
+    io.stderr(`gatehouse ${name}: ${(error as Error).message}`);
     return EXIT.failed;
   } finally {
     await context?.close();

@@ -1,13 +1,24 @@
 export type Row = Record<string, unknown>;
 
-const show = (value: unknown): string =>
-  value === undefined || value === null ? '' : value instanceof Date ? value.toISOString() : Array.isArray(value) ? value.join(', ') : typeof value === 'object' ? JSON.stringify(value) : String(value);
+/** A list of named things (API scopes) shows their names. */
+const nameOf = (item: unknown): unknown => (item && typeof item === 'object' && 'name' in item ? item.name : item);
 
-/** `--json`: the rows as a JSON array; otherwise an aligned table with a header. */
-export function formatTable(rows: Row[], json: boolean): string {
+const show = (value: unknown): string =>
+  value === undefined || value === null
+    ? ''
+    : value instanceof Date
+      ? value.toISOString()
+      : Array.isArray(value)
+        ? value.map((item) => show(nameOf(item))).join(', ')
+        : typeof value === 'object'
+          ? JSON.stringify(value)
+          : String(value);
+
+/** `--json`: the rows as a JSON array; otherwise an aligned table with a header (of `only` these columns, if given). */
+export function formatTable(rows: Row[], json: boolean, only?: readonly string[]): string {
   if (json) return JSON.stringify(rows, null, 2);
   if (rows.length === 0) return '(none)';
-  const columns = [...new Set(rows.flatMap((row) => Object.keys(row)))];
+  const columns = only ? [...only] : [...new Set(rows.flatMap((row) => Object.keys(row)))];
   const cells = [columns, ...rows.map((row) => columns.map((column) => show(row[column])))];
   const widths = columns.map((_, i) => Math.max(...cells.map((line) => (line[i] ?? '').length)));
   return cells.map((line) => line.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n');

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { isStorableText } from '../http/storable-text.js';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
@@ -11,6 +12,8 @@ export interface RegisteredClient extends Omit<ClientMetadata, 'client_id'> {
   readonly client_id: string;
   /** Present once, at registration or secret rotation, for confidential clients. */
   readonly client_secret?: string;
+  readonly created_at: Date;
+  readonly updated_at: Date;
 }
 
 /** A client as the admin API and CLI show it: metadata, never the secret or its hash. */
@@ -40,21 +43,23 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       const { client_id: requestedId, ...metadata } = parseOrThrow(clientMetadataSchema, input, metadataErrorCode);
       const clientId = requestedId ?? randomBytes(16).toString('base64url');
       const secret = usesSecret(metadata.token_endpoint_auth_method) ? generateClientSecret() : undefined;
+      let created: { createdAt: Date; updatedAt: Date };
       try {
-        await prisma.$transaction(async (tx) => {
+        created = await prisma.$transaction(async (tx) => {
           await checkApiAccess(tx, metadata.api_access);
-          await tx.client.create({
+          const row = await tx.client.create({
             data: { id: clientId, metadata: metadata as Prisma.InputJsonObject, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
           });
           await recordEvent(tx, audit, { type: 'client.created', subject: clientId, details: { grant_types: metadata.grant_types, api_access: metadata.api_access } });
           // Instances that cached "no such client" must look again.
           await notifyChange(notifierFor(tx), 'clients');
+          return row;
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw new AppError(409, 'client_exists', `client_id ${clientId} is already registered`);
         throw error;
       }
-      return { client_id: clientId, ...metadata, ...(secret ? { client_secret: secret } : {}) };
+      return { client_id: clientId, ...metadata, ...(secret ? { client_secret: secret } : {}), created_at: created.createdAt, updated_at: created.updatedAt };
     },
 
     /**
@@ -62,7 +67,7 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      * registration. A client cannot switch between secret and no secret.
      */
     async updateClient(clientId: string, changes: Partial<Omit<ClientMetadataInput, 'client_id'>>, audit: AuditContext = SYSTEM): Promise<ClientRecord> {
-      const row = await prisma.client.findUnique({ where: { id: clientId } });
+      const row = isStorableText(clientId) ? await prisma.client.findUnique({ where: { id: clientId } }) : null;
       if (!row) throw notFound(clientId);
       const { response_types: derived, ...stored } = row.metadata as ClientMetadataInput;
       // response_types follows grant_types unless the change names it (it was derived at registration).
@@ -92,6 +97,7 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      */
     async rotateClientSecret(clientId: string, audit: AuditContext = SYSTEM): Promise<{ client_id: string; client_secret: string }> {
       const secret = generateClientSecret();
+      if (!isStorableText(clientId)) throw notFound(clientId);
       await prisma.$transaction(async (tx) => {
         const row = await tx.client.findUnique({ where: { id: clientId } });
         if (!row) throw notFound(clientId);
@@ -110,6 +116,7 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      * inactive.
      */
     async deleteClient(clientId: string, audit: AuditContext = SYSTEM): Promise<void> {
+      if (!isStorableText(clientId)) throw notFound(clientId);
       await prisma.$transaction(async (tx) => {
         const { count } = await tx.client.deleteMany({ where: { id: clientId } });
         if (count === 0) throw notFound(clientId);
@@ -152,6 +159,7 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
 
     /** Page of clients ordered by id; `after` is the last id of the previous page. */
     async listClients(filter: { limit: number; after?: string }): Promise<{ clients: ClientRecord[]; nextCursor: string | null }> {
+      if (filter.after !== undefined && !isStorableText(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       const rows = await prisma.client.findMany({
         where: filter.after ? { id: { gt: filter.after } } : {},
         orderBy: { id: 'asc' },
@@ -161,12 +169,15 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       return { clients: page.map(toRecord), nextCursor };
     },
 
+    // A client id with a NUL byte or lone surrogate names no client (and Postgres would refuse the query).
     async getClient(clientId: string): Promise<ClientRecord | null> {
+      if (!isStorableText(clientId)) return null;
       const row = await prisma.client.findUnique({ where: { id: clientId } });
       return row ? toRecord(row) : null;
     },
 
     async findStoredClient(clientId: string): Promise<StoredClient | null> {
+      if (!isStorableText(clientId)) return null;
       const row = await prisma.client.findUnique({ where: { id: clientId } });
       if (!row) return null;
       return { metadata: row.metadata as Record<string, unknown>, secretHash: row.secretHash };

@@ -3,6 +3,7 @@ import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
+import { isStorableText } from '../http/storable-text.js';
 import { notifierFor } from './clients.js';
 
 /** An API that access tokens are issued for (RFC 8707 resource indicator). */
@@ -130,6 +131,8 @@ export function createResourceService(prisma: PrismaClient) {
     },
 
     async findResourceByIdentifier(identifier: string): Promise<Resource | null> {
+      // A NUL byte or lone surrogate names no API (and Postgres would refuse the query): invalid_target, not a 500.
+      if (!isStorableText(identifier)) return null;
       const row = await prisma.resource.findUnique({ where: { identifier } });
       return row ? toResource(row) : null;
     },

@@ -30,56 +30,105 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 
 
 /**
  * Every setting Gatehouse reads, from environment variables. Each documents
- * itself here; README.md carries the same table for operators.
+ * itself here, in the doc comment above it: `npm run docs:config` turns these
+ * into docs/configuration.md (a `@default` tag names a default the schema
+ * computes elsewhere).
  */
-const environmentSchema = z
+export const environmentSchema = z
   .object({
-    /** TCP port the HTTP server listens on. */
+    /** TCP port of the HTTP server. */
     PORT: integer(0, 65535).default(3000),
     /** Address to bind. */
     HOST: z.string().min(1).default('0.0.0.0'),
-    /** Public issuer URL (what clients see in discovery). Default http://localhost:$PORT. */
+    /**
+     * Public issuer URL, as clients see it in discovery and tokens (trailing
+     * slash removed). HSTS is sent when it is `https`.
+     * @default http://localhost:$PORT
+     */
     ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
-    /** Postgres connection string. When unset, an embedded Postgres runs under the data dir. */
+    /** `postgres://` or `postgresql://` URL. Unset: the embedded Postgres in the data directory. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
-    /** Where the embedded Postgres and a generated dev secret live. */
+    /** Holds the embedded Postgres (`postgres/`, `postgres-password`) and the generated secret (`secret`). */
     GATEHOUSE_DATA_DIR: z.string().min(1).default('./.data'),
-    /** Master secret: cookie keys, client-secret hashing and private-key encryption derive from it. */
+    /**
+     * Master secret, at least 32 characters. Cookie keys, the client-secret
+     * hashing key, the key that encrypts signing keys and the CSRF key are
+     * derived from it. Unset: a generated one in `<data dir>/secret` (refused
+     * with `NODE_ENV=production`).
+     */
     GATEHOUSE_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    /** Ensure this admin user exists at start (with GATEHOUSE_ADMIN_PASSWORD). */
+    /**
+     * With `GATEHOUSE_ADMIN_PASSWORD` (both or neither): ensure this user
+     * exists at start, with the `admin` role, enabled, and this password.
+     */
     GATEHOUSE_ADMIN_EMAIL: z.email('must be an email address').optional(),
+    /** The password of `GATEHOUSE_ADMIN_EMAIL`: at least 12 characters. */
     GATEHOUSE_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
-    /** Ensure this confidential client for the admin API (client_credentials, scope admin) at start, with exactly this secret. */
+    /**
+     * With `GATEHOUSE_ADMIN_CLIENT_SECRET` (both or neither): ensure at every
+     * start a confidential client with exactly these credentials, allowed
+     * `client_credentials` for the admin API with scope `admin` (a changed
+     * secret replaces the old). Without them, the first start creates
+     * `gatehouse-admin` and prints its secret once to the console.
+     */
     GATEHOUSE_ADMIN_CLIENT_ID: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
+    /** The secret of `GATEHOUSE_ADMIN_CLIENT_ID`: at least 32 characters. */
     GATEHOUSE_ADMIN_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-    /** Trust X-Forwarded-* headers (set when behind a TLS-terminating proxy). */
+    /**
+     * `true`/`1` to trust `X-Forwarded-*` headers, behind one TLS-terminating
+     * proxy (the client IP is the last `X-Forwarded-For` hop).
+     */
     GATEHOUSE_TRUST_PROXY: flag.default(false),
-    /** Port for the embedded Postgres (0 picks a free one at each start). */
+    /** Port of the embedded Postgres; `0` picks a free one at each start. */
     GATEHOUSE_EMBEDDED_PG_PORT: integer(0, 65535).default(0),
-    /** RSA modulus length of generated signing keys. */
+    /** RSA key size (`2048`, `3072` or `4096`) of signing keys generated from now on. */
     GATEHOUSE_SIGNING_KEY_BITS: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
-    /** Lifetimes. */
+    /**
+     * Lifetime of opaque access tokens. JWT access tokens for an API use that
+     * API's lifetime (600 s unless registered with `--ttl`).
+     */
     GATEHOUSE_ACCESS_TOKEN_TTL: lifetime.default(3600),
+    /** Lifetime of ID tokens. */
     GATEHOUSE_ID_TOKEN_TTL: lifetime.default(3600),
+    /** Lifetime of authorization codes. */
     GATEHOUSE_AUTHORIZATION_CODE_TTL: lifetime.default(60),
+    /** Absolute lifetime of a refresh token family (and of the grant): rotation never extends past it. */
     GATEHOUSE_REFRESH_TOKEN_TTL: lifetime.default(30 * 86400),
+    /** A refresh token unused this long expires. Must not exceed `GATEHOUSE_REFRESH_TOKEN_TTL`. */
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: lifetime.default(14 * 86400),
+    /** Lifetime of the browser session at Gatehouse (signed in without re-entering the password). */
     GATEHOUSE_SESSION_TTL: lifetime.default(14 * 86400),
+    /** How long a login/consent page stays valid. */
     GATEHOUSE_INTERACTION_TTL: lifetime.default(3600),
-    /** Signing keys: how long a key signs before the schedule rotates it. */
+    /** How long a signing key signs before the schedule rotates it. */
     GATEHOUSE_KEY_ROTATION_INTERVAL: lifetime.default(30 * 86400),
-    /** How long a `next` key is published in the JWKS before it may sign. Must exceed GATEHOUSE_JWKS_MAX_AGE. */
+    /**
+     * How long a `next` key is published in the JWKS before it may sign. Must
+     * be longer than `GATEHOUSE_JWKS_MAX_AGE` + `GATEHOUSE_KEY_CHECK_INTERVAL`.
+     */
     GATEHOUSE_KEY_PUBLISH_LEAD: lifetime.default(86400),
-    /** Cache-Control max-age of the JWKS response. */
+    /** `Cache-Control: public, max-age=N` of `/jwks`. */
     GATEHOUSE_JWKS_MAX_AGE: lifetime.default(600),
-    /** How often each instance checks the rotation schedule and re-reads the keys (a safety net for missed notifications). */
+    /**
+     * How often each instance checks the rotation schedule and re-reads the
+     * keys (a safety net; changes normally arrive within a second through
+     * Postgres `LISTEN/NOTIFY`).
+     */
     GATEHOUSE_KEY_CHECK_INTERVAL: interval.default(60),
-    /** Device flow (RFC 8628): how long a device code and its user code stay valid. */
+    /** How long a device code and its user code stay valid (RFC 8628 `expires_in`). */
     GATEHOUSE_DEVICE_CODE_TTL: interval.default(600),
-    /** Device flow: the polling `interval` a device is told to keep (§3.2); polling faster gets slow_down (§3.5). */
+    /**
+     * The polling `interval` devices are told (RFC 8628 §3.2); polling sooner
+     * answers `slow_down` and adds 5 seconds to that device's interval (§3.5).
+     */
     GATEHOUSE_DEVICE_POLL_INTERVAL: interval.default(5),
-    /** Device flow: wrong user codes allowed per client IP and per browser session within the window (§5.1). */
+    /**
+     * Wrong user codes allowed per client IP and per browser session within
+     * the window (RFC 8628 §5.1); then the page refuses entries (429) until
+     * the window has passed.
+     */
     GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: integer(1, 10_000).default(10),
+    /** The sliding window of `GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS`. */
     GATEHOUSE_DEVICE_USER_CODE_WINDOW: interval.default(300),
     /** Upper bound on any access token's lifetime, whatever an API asks for. */
     GATEHOUSE_MAX_ACCESS_TOKEN_TTL: lifetime.default(3600),
@@ -91,13 +140,21 @@ const environmentSchema = z
     GATEHOUSE_CACHE_TTL: interval.default(30),
     /** How often expired protocol rows are deleted. */
     GATEHOUSE_CLEANUP_INTERVAL: interval.default(600),
-    /** Shortest password accepted for users (NIST SP 800-63B: at least 8; 12 by default). */
+    /**
+     * Shortest user password accepted (8 to 128; NIST SP 800-63B: at least 8);
+     * a password may not be the email either.
+     */
     GATEHOUSE_PASSWORD_MIN_LENGTH: integer(8, 128).default(12),
-    /** argon2id cost (OWASP: 19 MiB, t=2, p=1). */
+    /** argon2id memory cost in KiB for user passwords (8192 to 4194304; OWASP: 19 MiB). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
+    /** argon2id iterations (1 to 100). */
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
+    /** argon2id lanes (1 to 64). */
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
-    /** `production` refuses to start without GATEHOUSE_SECRET. */
+    /**
+     * `production` refuses to start without `GATEHOUSE_SECRET`, and strips
+     * admin API responses to their schema instead of failing on a mismatch.
+     */
     NODE_ENV: z.string().default('development'),
   })
   .refine((env) => Boolean(env.GATEHOUSE_ADMIN_EMAIL) === Boolean(env.GATEHOUSE_ADMIN_PASSWORD), {
@@ -164,6 +221,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  /** NODE_ENV=production: admin API responses are stripped to their schema rather than checked strictly. */
+  readonly production: boolean;
 }
 
 export class ConfigError extends Error {
@@ -226,6 +285,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,
       timeCost: env.GATEHOUSE_ARGON2_TIME_COST,

@@ -29,3 +29,14 @@ export function splitPage<T>(rows: T[], limit: number, keyOf: (row: T) => string
   const last = page.at(-1);
   return { page, nextCursor: rows.length > limit && last !== undefined ? keyOf(last) : null };
 }
+
+/**
+ * Postgres refused text it cannot store: a NUL byte (22021) or a lone
+ * surrogate (22P05). Input validation should have caught it; the error
+ * renderer answers it as the caller's 400, never a 500.
+ */
+export function isUnstorableTextError(error: unknown): boolean {
+  if (!(error instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  const cause = (error.meta as { driverAdapterError?: { cause?: { originalCode?: unknown } } } | undefined)?.driverAdapterError?.cause;
+  return cause?.originalCode === '22021' || cause?.originalCode === '22P05';
+}

@@ -1,14 +1,20 @@
+/** The HTTP statuses Gatehouse's own errors use. */
+export type AppErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 413 | 415 | 429 | 503;
+
 /**
  * The one error type for everything that is not an OAuth protocol error
- * (those are oidc-provider's own classes). Rendered by errorMiddleware as
- * JSON `{ error, error_description }`.
+ * (those are oidc-provider's own classes). Rendered by the error renderer
+ * (error-renderer.ts) as JSON `{ error, error_description }` or the HTML
+ * error page.
  */
 export class AppError extends Error {
   override name = 'AppError';
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 429 | 503,
+    readonly status: AppErrorStatus,
     readonly code: string,
     readonly description: string,
+    /** Response headers that belong to the error (`Allow` with a 405, `Retry-After` with a 429). */
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(description);
   }

@@ -4,7 +4,9 @@ import type { Context } from 'koa';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import type { ResourceService } from '../clients/resources.js';
-import { describe } from '../http/error-middleware.js';
+import { createErrorRenderer } from '../http/error-renderer.js';
+import { AppError } from '../http/errors.js';
+import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
 import type { Logger } from '../log.js';
 import {
@@ -31,6 +33,9 @@ export interface InteractionDependencies {
   readonly log: Logger;
 }
 
+/** oidc-provider's "interaction cookie missing or expired", said plainly. */
+const EXPIRED = new AppError(400, 'invalid_request', 'This sign-in request has expired or was already completed.');
+
 // Unknown email, wrong password and disabled account read the same.
 const LOGIN_FAILED = 'Incorrect email or password.';
 
@@ -39,11 +44,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
+  // Errors on these pages are the error page (JSON only for a client that asks for it).
+  const errors = createErrorRenderer(deps.pages, deps.log);
   router.use(async (ctx, next) => {
     try {
       await next();
     } catch (error) {
-      renderFailure(ctx, deps, error);
+      errors.render(ctx, isExpiredInteraction(error) ? EXPIRED : error, 'page');
     }
   });
 
@@ -51,7 +58,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
-    throw Object.assign(new Error(`unsupported prompt ${interaction.prompt}`), { status: 400 });
+    throw new AppError(400, 'invalid_request', `unsupported prompt ${interaction.prompt}`);
   });
 
   router.post('/login', form, async (ctx) => {
@@ -67,7 +74,8 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         { type: 'login.failed', details: { email: emailFingerprint(email), client_id: interaction.clientId } },
       );
       ctx.status = 401;
-      return renderLogin(ctx, deps, interaction, { email, error: LOGIN_FAILED });
+      // The email is shown again, unless it carries a NUL or lone surrogate (it matched no one anyway).
+      return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: LOGIN_FAILED });
     }
     await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
     return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
@@ -92,7 +100,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {
   const interaction = await loadInteraction(deps.provider, ctx.req, ctx.res);
   if (interaction.uid !== ctx.params.uid) {
-    throw Object.assign(new Error('this sign-in request does not match the one in progress'), { status: 400 });
+    throw new AppError(400, 'invalid_request', 'this sign-in request does not match the one in progress');
   }
   return interaction;
 }
@@ -101,10 +109,10 @@ async function loadForPost(ctx: Context, deps: InteractionDependencies, prompt?:
   const interaction = await load(ctx, deps);
   const body = ctx.request.body as Record<string, unknown> | undefined;
   if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf)) {
-    throw Object.assign(new Error('the form expired or did not come from this site; please try again'), { status: 403 });
+    throw new AppError(403, 'invalid_request', 'the form expired or did not come from this site; please try again');
   }
   if (prompt && interaction.prompt !== prompt) {
-    throw Object.assign(new Error(`this sign-in request is not waiting for ${prompt}`), { status: 400 });
+    throw new AppError(400, 'invalid_request', `this sign-in request is not waiting for ${prompt}`);
   }
   return interaction;
 }
@@ -148,19 +156,4 @@ function renderPage(ctx: Context, deps: InteractionDependencies, page: PageName,
 function redirect(ctx: Context, location: string): void {
   ctx.status = 303;
   ctx.redirect(location);
-}
-
-function renderFailure(ctx: Context, deps: InteractionDependencies, error: unknown): void {
-  const expired = isExpiredInteraction(error);
-  const failure = expired
-    ? { status: 400, code: 'invalid_request', description: 'This sign-in request has expired or was already completed.' }
-    : describe(error);
-  if (failure.status === 500) deps.log.error(`interaction ${ctx.method} ${ctx.path} failed: ${(error as Error).stack ?? String(error)}`);
-  ctx.status = failure.status;
-  ctx.type = 'html';
-  ctx.body = deps.pages.render('error', {
-    title: 'Sign-in error',
-    error: failure.code,
-    description: failure.status === 500 ? 'Something went wrong on our side.' : failure.description,
-  });
 }

@@ -56,7 +56,9 @@ export function createUserCodeAttemptLimiter(prisma: PrismaClient, limits: Attem
         // Failures older than the window no longer count for anyone.
         await tx.userCodeFailure.deleteMany({ where: { failedAt: { lte: since } } });
         return rows.map((row) => row.id);
-      });
+        // A burst of entries from one browser waits its turn for the lock and a pooled
+        // connection rather than failing after Prisma's default 2 seconds (a 500).
+      }, { maxWait: 15_000, timeout: 15_000 });
       if (!ids) return { allowed: false };
       return {
         allowed: true,

@@ -9,6 +9,7 @@ import { createDevicePages, type CodeEntryProblem, type DevicePages, type Render
 import { createUserCodeAttemptLimiter, type AttemptReservation, type CodeEntrant, type UserCodeAttemptLimiter } from '../interactions/user-code-attempts.js';
 import type { Logger } from '../log.js';
 import { createDevicePollPacing, type DevicePollPacing } from './device-poll-pacing.js';
+import { untouchUnsavedSession } from './unsaved-session.js';
 
 /** RFC 8628 §3.4: the device code grant type. */
 import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
@@ -191,10 +192,11 @@ async function renderCodeEntry(
   error: Error | undefined,
 ): Promise<void> {
   if (error?.name === 'AbortedError') return send(ctx, devicePages.denied(await clientNameOf(ctx)));
+  const unsaved = error !== undefined && untouchUnsavedSession(ctx);
   // The attempt reserved for this entry stays counted (see reserveCodeEntry).
   if (error?.name === 'NotFoundError') ctx.state.wrongUserCode = true;
   const action = ctx.oidc.urlFor('code_verification');
-  const xsrf = xsrfOf(ctx);
+  const xsrf = unsaved ? undefined : xsrfOf(ctx);
   if (!error) return send(ctx, devicePages.codeEntry({ action, xsrf, userCode: prefilledUserCode(ctx) }));
 
   const userCode = (error as { userCode?: unknown }).userCode;

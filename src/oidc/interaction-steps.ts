@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type Provider from 'oidc-provider';
 import type { InteractionResults } from 'oidc-provider';
+import { AppError } from '../http/errors.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
@@ -75,7 +76,7 @@ export async function completeConsent(
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
-  if (!grant) throw Object.assign(new Error('this sign-in request has expired; please start again'), { status: 400 });
+  if (!grant) throw new AppError(400, 'invalid_request', 'this sign-in request has expired; please start again');
   if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
   if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
   for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {

@@ -6,6 +6,9 @@ import type { ResourceService } from '../clients/resources.js';
 import { clientSecretMatches } from '../clients/client-secrets.js';
 import type { SigningKeySet } from '../keys/signing-keys.js';
 import type { PageRenderer } from '../http/pages.js';
+import { createErrorRenderer } from '../http/error-renderer.js';
+import { answerUnrouted } from '../http/unrouted.js';
+import { protocolMethodsFor } from './protocol-routes.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
@@ -35,6 +38,7 @@ export interface ProviderDependencies {
 export { CLAIMS_BY_SCOPE } from './scopes.js';
 
 export function createProvider(deps: ProviderDependencies): Provider {
+  const errorRenderer = createErrorRenderer(deps.pages, deps.log);
   const configuration: Configuration = {
     adapter: deps.adapter,
     jwks: { keys: deps.keys.keys },
@@ -53,12 +57,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
     ttl: lifetimes(deps.config),
     features: features(deps),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    // oidc-provider has chosen HTML (a browser) and set the status; the one renderer draws the page.
     renderError: async (ctx, out) => {
-      ctx.type = 'html';
-      ctx.body = deps.pages.render('error', { title: 'Sign-in error', error: out.error, description: out.error_description });
+      errorRenderer.write(ctx, { status: ctx.status, code: out.error, description: out.error_description ?? out.error, headers: {} }, 'page');
     },
   };
   const provider = new Provider(deps.config.issuer, configuration);
+  // First and outermost: a request no route took gets the same error shape as everything else (405 with Allow where the path exists).
+  provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.proxy = deps.config.trustProxy;
   storeClientSecretsHashed(provider, deps.clientSecretKey);
   provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);

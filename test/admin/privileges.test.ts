@@ -90,7 +90,10 @@ describe('admin API privileges', () => {
     expect(await root('GET', `/events?cursor=${cursor('9999999999999999999')}`)).toMatchObject({ status: 400 });
     expect(await root('GET', '/events?since=0000-01-01T00:00:00Z')).toMatchObject({ status: 400 });
     expect(await root('GET', '/nope')).toMatchObject({ status: 404, body: { error: 'not_found' } });
-    expect(await root('PUT', '/clients')).toMatchObject({ status: 404, body: { error: 'not_found' } });
+    // The path exists, the method does not: 405 with Allow (RFC 9110 §15.5.6).
+    const put = await root('PUT', '/clients');
+    expect(put).toMatchObject({ status: 405, body: { error: 'method_not_allowed' } });
+    expect(put.headers.get('allow')?.split(', ').sort()).toEqual(['GET', 'HEAD', 'POST']);
   });
 
   it('does not audit requests that present no token, and answers a Basic header with the bare challenge', async () => {

@@ -6,11 +6,30 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
+import { runCli } from '../../src/cli/main.js';
 
 const root = new URL('../../', import.meta.url);
 
-/** Runs the real `gatehouse` command: the package's bin, as a child process. */
-function gatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a `gatehouse` command line in this process, through the CLI's own entry (runCli), capturing its output. */
+async function inProcess(args: string[], environment: Record<string, string>, stdin = ''): Promise<CliRun> {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  const code = await runCli(args, environment, {
+    stdout: (text) => void stdout.push(`${text}\n`),
+    stderr: (text) => void stderr.push(`${text}\n`),
+    readStdin: async () => stdin,
+  });
+  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
+}
+
+/** Runs the real `gatehouse` command: the package's bin, as a child process (the smoke tests). */
+function gatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<CliRun> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], {
       cwd: root,
@@ -42,6 +61,7 @@ describe('gatehouse CLI', () => {
   });
 
   it('registers a client whose secret works at the running server', async () => {
+    // Spawned: the real bin, end to end (a smoke test).
     const created = await gatehouseCli(
       ['clients', 'create', '--name', 'CLI App', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--refresh-tokens', '--json'],
       environment,
@@ -65,15 +85,15 @@ describe('gatehouse CLI', () => {
 
   it('registers a service client; rotate-secret and delete take effect at the running server', async () => {
     await gatehouse.resources.createResource({ identifier: 'https://reports.example.test/', name: 'Reports', scopes: ['reports:read'] });
-    const created = await gatehouseCli(
+    const created = await inProcess(
       ['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--json'],
       environment,
     );
     expect(created.code).toBe(0);
     const client = JSON.parse(created.stdout) as { client_id: string; client_secret: string; redirect_uris: string[] };
     expect(client.redirect_uris).toEqual([]);
-    const granted = await gatehouseCli(['clients', 'grant', client.client_id, '--resource', 'https://reports.example.test/', '--scope', 'reports:read', '--default', '--json'], environment);
-    expect(JSON.parse(granted.stdout)).toEqual({ client_id: client.client_id, api_access: ['https://reports.example.test/ reports:read'], default_resource: 'https://reports.example.test/' });
+    const granted = await inProcess(['clients', 'grant', client.client_id, '--resource', 'https://reports.example.test/', '--scope', 'reports:read', '--default', '--json'], environment);
+    expect(JSON.parse(granted.stdout)).toMatchObject({ client_id: client.client_id, api_access: [{ resource: 'https://reports.example.test/', scopes: ['reports:read'] }], default_resource: 'https://reports.example.test/' });
     const tokenStatus = async (secret: string) => {
       const response = await fetch(`${gatehouse.issuer}/token`, {
         method: 'POST',
@@ -85,20 +105,20 @@ describe('gatehouse CLI', () => {
     };
     expect(await tokenStatus(client.client_secret)).toEqual({ status: 200, scope: 'reports:read' });
 
-    const rotated = await gatehouseCli(['clients', 'rotate-secret', '--client-id', client.client_id, '--json'], environment);
+    const rotated = await inProcess(['clients', 'rotate-secret', '--client-id', client.client_id, '--json'], environment);
     expect(rotated.code).toBe(0);
     const { client_secret: newSecret } = JSON.parse(rotated.stdout) as { client_secret: string };
     await expect.poll(async () => (await tokenStatus(client.client_secret)).status, { timeout: 15_000, interval: 100 }).toBe(401);
     expect((await tokenStatus(newSecret)).status).toBe(200);
 
-    const deleted = await gatehouseCli(['clients', 'delete', '--client-id', client.client_id], environment);
+    const deleted = await inProcess(['clients', 'delete', '--client-id', client.client_id], environment);
     expect(deleted.code).toBe(0);
     await expect.poll(async () => (await tokenStatus(newSecret)).status, { timeout: 15_000, interval: 100 }).toBe(401);
-    expect((await gatehouseCli(['clients', 'delete', '--client-id', client.client_id], environment)).code).toBe(3);
+    expect((await inProcess(['clients', 'delete', '--client-id', client.client_id], environment)).code).toBe(3);
   });
 
   it('prints a readable record by default', async () => {
-    const created = await gatehouseCli(['clients', 'create', '--name', 'Native', '--public', '--native', '--redirect-uri', 'com.example.app:/cb'], environment);
+    const created = await inProcess(['clients', 'create', '--name', 'Native', '--public', '--native', '--redirect-uri', 'com.example.app:/cb'], environment);
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^client_id\s+\S+$/m);
     expect(created.stdout).toMatch(/^token_endpoint_auth_method\s+none$/m);
@@ -106,6 +126,7 @@ describe('gatehouse CLI', () => {
   });
 
   it('creates a user who can then sign in, reading the password from stdin', async () => {
+    // Spawned: the real bin, end to end (a smoke test).
     await gatehouse.roles.createRole({ name: 'ops' });
     const created = await gatehouseCli(['users', 'create', '--email', 'Cli@Example.test', '--password-stdin', '--name', 'Cli User', '--roles', 'admin, ops', '--json'], environment, 'a long cli password\n');
     expect(created.code).toBe(0);
@@ -115,24 +136,27 @@ describe('gatehouse CLI', () => {
   });
 
   it('lists, disables and deletes users', async () => {
-    const created = JSON.parse((await gatehouseCli(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234')).stdout) as { id: string };
-    const listed = await gatehouseCli(['users', 'list', '--email', 'OPS@example.test', '--json'], environment);
-    expect(JSON.parse(listed.stdout)).toEqual([{ id: created.id, email: 'ops@example.test', name: null, roles: [], disabled: false }]);
-    const table = await gatehouseCli(['users', 'list'], environment);
+    const created = JSON.parse((await inProcess(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234')).stdout) as { id: string };
+    const listed = await inProcess(['users', 'list', '--email', 'OPS@example.test', '--json'], environment);
+    // --json prints what the admin API shows (the same presenter); the table, a few columns.
+    expect(JSON.parse(listed.stdout)).toEqual([
+      { id: created.id, email: 'ops@example.test', name: null, roles: [], email_verified: false, disabled: false, created_at: expect.any(String), updated_at: expect.any(String) },
+    ]);
+    const table = await inProcess(['users', 'list'], environment);
     expect(table.stdout).toMatch(/^id\s+email\s+name\s+roles\s+disabled$/m);
     expect(table.stdout).toContain('ops@example.test');
 
-    const disabled = await gatehouseCli(['users', 'disable', created.id, '--json'], environment);
+    const disabled = await inProcess(['users', 'disable', created.id, '--json'], environment);
     expect(JSON.parse(disabled.stdout)).toMatchObject({ id: created.id, disabled: true });
     expect(await gatehouse.users.authenticate('ops@example.test', 'ops password 1234')).toBeNull();
-    await gatehouseCli(['users', 'disable', created.id, '--enable'], environment);
+    await inProcess(['users', 'disable', created.id, '--enable'], environment);
     expect(await gatehouse.users.authenticate('ops@example.test', 'ops password 1234')).not.toBeNull();
 
-    expect((await gatehouseCli(['users', 'delete', created.id], environment)).code).toBe(0);
-    const again = await gatehouseCli(['users', 'delete', created.id], environment);
+    expect((await inProcess(['users', 'delete', created.id], environment)).code).toBe(0);
+    const again = await inProcess(['users', 'delete', created.id], environment);
     expect(again.code).toBe(3);
     expect(again.stderr).toContain('not_found');
-    expect((await gatehouseCli(['users', 'delete'], environment)).code).toBe(2);
+    expect((await inProcess(['users', 'delete'], environment)).code).toBe(2);
     const events = await gatehouse.prisma.event.findMany({ where: { subject: created.id }, orderBy: { id: 'asc' } });
     expect(events.map((event) => [event.type, event.actor])).toEqual([
       ['user.created', 'cli'], ['user.updated', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
@@ -140,53 +164,55 @@ describe('gatehouse CLI', () => {
   });
 
   it('lists and shows clients, and lists APIs', async () => {
-    const created = JSON.parse((await gatehouseCli(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
-    const listed = JSON.parse((await gatehouseCli(['clients', 'list', '--json'], environment)).stdout) as { client_id: string }[];
+    const created = JSON.parse((await inProcess(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
+    const listed = JSON.parse((await inProcess(['clients', 'list', '--json'], environment)).stdout) as { client_id: string }[];
     expect(listed.map((client) => client.client_id)).toContain(created.client_id);
-    const shown = await gatehouseCli(['clients', 'show', created.client_id], environment); // positional, like users
+    const shown = await inProcess(['clients', 'show', created.client_id], environment); // positional, like users
     expect(shown.code).toBe(0);
     expect(shown.stdout).toMatch(/^client_name\s+Listed$/m);
     expect(shown.stdout).not.toContain(created.client_secret);
-    expect((await gatehouseCli(['clients', 'show', '--client-id', 'missing-client'], environment)).code).toBe(3);
-    const apis = await gatehouseCli(['resources', 'list'], environment);
-    expect(apis.stdout).toMatch(/^id\s+identifier\s+name\s+scopes\s+access_token_ttl$/m);
+    expect((await inProcess(['clients', 'show', '--client-id', 'missing-client'], environment)).code).toBe(3);
+    const apis = await inProcess(['resources', 'list'], environment);
+    expect(apis.stdout).toMatch(/^id\s+identifier\s+name\s+scopes\s+access_token_ttl\s+rbac\s+permissions_claim$/m);
     expect(apis.stdout).toContain(`${gatehouse.issuer}/admin`);
   });
 
   it('migrate reports an up-to-date schema', async () => {
-    const migrated = await gatehouseCli(['migrate'], environment);
+    const migrated = await inProcess(['migrate'], environment);
     expect(migrated.code).toBe(0);
     expect(migrated.stdout.trim()).toBe('database schema is up to date');
   });
 
   it('registers an API', async () => {
-    const created = await gatehouseCli(['resources', 'create', '--identifier', 'https://cli.example.test/', '--name', 'CLI API', '--scope', 'a:read', '--scope', 'a:write', '--ttl', '300', '--json'], environment);
+    const created = await inProcess(['resources', 'create', '--identifier', 'https://cli.example.test/', '--name', 'CLI API', '--scope', 'a:read', '--scope', 'a:write', '--ttl', '300', '--json'], environment);
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ identifier: 'https://cli.example.test/', scopes: ['a:read', 'a:write'], access_token_ttl: 300 });
+    expect(JSON.parse(created.stdout)).toMatchObject({ identifier: 'https://cli.example.test/', scopes: [{ name: 'a:read' }, { name: 'a:write' }], access_token_ttl: 300 });
+    const shown = await inProcess(['resources', 'list'], environment);
+    expect(shown.stdout).toMatch(/CLI API\s+a:read, a:write\s+300/);
   });
 
   it('exits 3 on rejected input, 2 on usage errors, 0 on --help', async () => {
-    const badUri = await gatehouseCli(['clients', 'create', '--name', 'X', '--redirect-uri', 'javascript:alert(1)'], environment);
+    const badUri = await inProcess(['clients', 'create', '--name', 'X', '--redirect-uri', 'javascript:alert(1)'], environment);
     expect(badUri.code).toBe(3);
     expect(badUri.stderr).toContain('invalid_redirect_uri');
-    const duplicate = await gatehouseCli(['users', 'create', '--email', 'cli@example.test', '--password', 'a long cli password'], environment);
+    const duplicate = await inProcess(['users', 'create', '--email', 'cli@example.test', '--password', 'a long cli password'], environment);
     expect(duplicate.code).toBe(3);
     expect(duplicate.stderr).toContain('email_taken');
-    expect((await gatehouseCli(['users', 'create', '--unknown-flag'], environment)).code).toBe(2);
-    expect((await gatehouseCli(['nonsense'], environment)).code).toBe(2);
-    expect((await gatehouseCli(['users', 'create', '--email', 'x@example.test'], environment)).code).toBe(2);
-    const help = await gatehouseCli(['--help'], environment);
+    expect((await inProcess(['users', 'create', '--unknown-flag'], environment)).code).toBe(2);
+    expect((await inProcess(['nonsense'], environment)).code).toBe(2);
+    expect((await inProcess(['users', 'create', '--email', 'x@example.test'], environment)).code).toBe(2);
+    const help = await inProcess(['--help'], environment);
     expect(help.code).toBe(0);
     for (const command of ['clients create', 'users create', 'users list', 'users disable', 'users delete', 'resources create', 'keys list', 'keys rotate', 'migrate', 'serve']) {
       expect(help.stdout).toContain(`gatehouse ${command}`);
     }
-    const commandHelp = await gatehouseCli(['users', 'disable', '--help'], environment);
+    const commandHelp = await inProcess(['users', 'disable', '--help'], environment);
     expect(commandHelp.code).toBe(0);
     expect(commandHelp.stdout).toContain('Usage: gatehouse users disable ID');
   });
 
   it('registers a device-only public client that can start the device flow', async () => {
-    const created = await gatehouseCli(['clients', 'create', '--name', 'CLI Tool', '--device', '--public', '--refresh-tokens', '--json'], environment);
+    const created = await inProcess(['clients', 'create', '--name', 'CLI Tool', '--device', '--public', '--refresh-tokens', '--json'], environment);
     expect(created.code).toBe(0);
     const client = JSON.parse(created.stdout) as { client_id: string; client_secret?: string; grant_types: string[]; redirect_uris: string[] };
     expect(client).toMatchObject({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], redirect_uris: [] });
@@ -201,7 +227,7 @@ describe('gatehouse CLI', () => {
   });
 
   it('a client it creates shows its escaped name on the login page', async () => {
-    const created = await gatehouseCli(['clients', 'create', '--name', 'Shown <Name>', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'], environment);
+    const created = await inProcess(['clients', 'create', '--name', 'Shown <Name>', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'], environment);
     const { client_id } = JSON.parse(created.stdout) as { client_id: string };
     const url = new URL(`${gatehouse.issuer}/auth`);
     url.search = new URLSearchParams({
@@ -213,20 +239,20 @@ describe('gatehouse CLI', () => {
   });
 
   it('lists keys without private parts and rotates on request', async () => {
-    const listed = await gatehouseCli(['keys', 'list', '--json'], environment);
+    const listed = await inProcess(['keys', 'list', '--json'], environment);
     expect(listed.code).toBe(0);
     const keys = JSON.parse(listed.stdout) as { kid: string; status: string }[];
     expect(keys.map((key) => key.status)).toEqual(['current', 'next']);
     expect(listed.stdout).not.toMatch(/"(d|p|q|encrypted_?private_?jwk)"/i);
-    const table = await gatehouseCli(['keys', 'list'], environment);
+    const table = await inProcess(['keys', 'list'], environment);
     expect(table.stdout.split('\n')[0]).toMatch(/^kid\s+alg\s+status/);
 
-    const tooSoon = await gatehouseCli(['keys', 'rotate'], environment);
+    const tooSoon = await inProcess(['keys', 'rotate'], environment);
     expect(tooSoon.code).toBe(3);
     expect(tooSoon.stderr).toContain('rotation_too_soon');
 
     await gatehouse.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
-    const rotated = await gatehouseCli(['keys', 'rotate', '--json'], environment);
+    const rotated = await inProcess(['keys', 'rotate', '--json'], environment);
     expect(rotated.code).toBe(0);
     expect(JSON.parse(rotated.stdout)).toMatchObject({ promoted: keys[1]?.kid, retired: keys[0]?.kid, created: expect.any(String) });
   });
@@ -242,7 +268,7 @@ describe('gatehouse keys re-encrypt', () => {
     const oldSecretFile = join(await mkdtemp(join(tmpdir(), 'gatehouse-old-secret-')), 'old');
     await writeFile(oldSecretFile, TEST_SECRET, { mode: 0o600 });
     const newSecret = 'the-new-secret-that-is-long-enough-123456';
-    const result = await gatehouseCli(['keys', 're-encrypt', '--old-secret-file', oldSecretFile, '--json'], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: newSecret });
+    const result = await inProcess(['keys', 're-encrypt', '--old-secret-file', oldSecretFile, '--json'], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: newSecret });
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ re_encrypted: 2 });
 

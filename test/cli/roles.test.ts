@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gatehouseCli } from '../support/cli.js';
+import { runCliInProcess as gatehouseCli } from '../support/cli.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 
@@ -27,9 +27,9 @@ describe('gatehouse roles, users roles set', () => {
 
   it('creates, updates, lists, shows and deletes a role with permissions on an API', async () => {
     const created = await run('roles', 'create', 'finance_admin', '--description', 'Finance', '--resource', INVOICES, '--scope', 'read:invoices');
-    expect(created.json).toMatchObject({ name: 'finance_admin', description: 'Finance', built_in: false, permissions: [`${INVOICES} read:invoices`] });
+    expect(created.json).toMatchObject({ name: 'finance_admin', description: 'Finance', built_in: false, permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
     const updated = await run('roles', 'update', 'finance_admin', '--resource', INVOICES, '--scope', 'read:invoices', '--scope', 'write:invoices');
-    expect(updated.json.permissions).toEqual([`${INVOICES} read:invoices`, `${INVOICES} write:invoices`]);
+    expect(updated.json.permissions).toEqual([{ resource: INVOICES, scope: 'read:invoices' }, { resource: INVOICES, scope: 'write:invoices' }]);
     const listed = await run('roles', 'list');
     expect(listed.json.map((role: { name: string }) => role.name).sort()).toEqual(['admin', 'finance_admin']);
     expect((await run('roles', 'show', 'finance_admin')).json).toMatchObject({ id: created.json.id });

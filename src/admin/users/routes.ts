@@ -1,20 +1,20 @@
 import type { UserService } from '../../accounts/users.js';
 import type { AdminCaller } from '../admin-auth.js';
-import { defineRoute, notFound, requireFullAdmin, type AdminRoute } from '../admin-route.js';
+import { defineRoute, notFound, requireFullAdmin, uuidParams, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page } from '../pagination.js';
 import { presentUser } from './presenter.js';
 import { createUserBody, listUsersQuery, updateUserBody, userPage, userView } from './schema.js';
 
 export function userRoutes(users: UserService): AdminRoute[] {
   /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
-  const guardAdminUser = async (id: string | undefined, caller: AdminCaller, roles?: string[]) => {
-    const user = await users.findUserById(id ?? '');
+  const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
+    const user = await users.findUserById(id);
     if (!user) throw notFound('user', id);
     if (user.roles.includes('admin') || roles?.includes('admin')) requireFullAdmin(caller, 'changing an admin user or the admin role');
   };
   return [
     defineRoute({
-      method: 'post', path: '/users', summary: 'Create a user', scope: 'admin:users:write', status: 201,
+      method: 'post', path: '/users', operationId: 'createUser', summary: 'Create a user', scope: 'admin:users:write', status: 201,
       body: createUserBody, response: userView,
       handle: async ({ body, audit, caller }) => {
         if (body.roles?.includes('admin')) requireFullAdmin(caller, 'the admin role');
@@ -22,7 +22,7 @@ export function userRoutes(users: UserService): AdminRoute[] {
       },
     }),
     defineRoute({
-      method: 'get', path: '/users', summary: 'List users (filter by email)', scope: 'admin:users:read', status: 200,
+      method: 'get', path: '/users', operationId: 'listUsers', summary: 'List users (filter by email)', scope: 'admin:users:read', status: 200,
       query: listUsersQuery, response: userPage,
       handle: async ({ query }) => {
         const { users: found, nextCursor } = await users.listUsers({ email: query.email, limit: query.limit, after: decodeCursor(query.cursor) });
@@ -30,34 +30,34 @@ export function userRoutes(users: UserService): AdminRoute[] {
       },
     }),
     defineRoute({
-      method: 'get', path: '/users/:id', summary: 'Show a user', scope: 'admin:users:read', status: 200, response: userView,
+      method: 'get', path: '/users/:id', operationId: 'getUser', params: uuidParams, summary: 'Show a user', scope: 'admin:users:read', status: 200, response: userView,
       handle: async ({ params }) => {
-        const user = await users.findUserById(params.id ?? '');
+        const user = await users.findUserById(params.id);
         if (!user) throw notFound('user', params.id);
         return presentUser(user);
       },
     }),
     defineRoute({
-      method: 'patch', path: '/users/:id', summary: 'Change a user (disabling ends their sessions)', scope: 'admin:users:write', status: 200,
+      method: 'patch', path: '/users/:id', operationId: 'updateUser', params: uuidParams, summary: 'Change a user (disabling ends their sessions)', scope: 'admin:users:write', status: 200,
       body: updateUserBody, response: userView,
       handle: async ({ params, body, audit, caller }) => {
         await guardAdminUser(params.id, caller, body.roles);
         const { email_verified: emailVerified, ...rest } = body;
-        return presentUser(await users.updateUser(params.id ?? '', { ...rest, ...(emailVerified === undefined ? {} : { emailVerified }) }, audit));
+        return presentUser(await users.updateUser(params.id, { ...rest, ...(emailVerified === undefined ? {} : { emailVerified }) }, audit));
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id', summary: 'Delete a user and end their sessions', scope: 'admin:users:write', status: 204,
+      method: 'delete', path: '/users/:id', operationId: 'deleteUser', params: uuidParams, summary: 'Delete a user and end their sessions', scope: 'admin:users:write', status: 204,
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
-        await users.deleteUser(params.id ?? '', audit);
+        await users.deleteUser(params.id, audit);
       },
     }),
     defineRoute({
-      method: 'post', path: '/users/:id/revoke-sessions', summary: 'End every session, grant and token of a user', scope: 'admin:users:write', status: 204,
+      method: 'post', path: '/users/:id/revoke-sessions', operationId: 'revokeUserSessions', params: uuidParams, summary: 'End every session, grant and token of a user', scope: 'admin:users:write', status: 204,
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
-        await users.revokeUserSessions(params.id ?? '', audit);
+        await users.revokeUserSessions(params.id, audit);
       },
     }),
   ];

@@ -1,20 +1,9 @@
-import type { Permission, Role } from '../../accounts/roles.js';
+import type { Permission } from '../../accounts/roles.js';
+import { presentClient } from '../../admin/clients/presenter.js';
+import { presentRole } from '../../admin/roles/presenter.js';
 import { AppError } from '../../http/errors.js';
-import { CLI_ACTOR, UsageError, type Command } from '../commands.js';
-import type { Row } from '../output.js';
+import { CLI_ACTOR, list, text, UsageError, type Command } from './command.js';
 
-const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : []);
-const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
-
-function roleRecord(role: Role): Row {
-  return {
-    id: role.id,
-    name: role.name,
-    description: role.description,
-    built_in: role.builtIn,
-    permissions: role.permissions.map((permission) => `${permission.resource} ${permission.scope}`),
-  };
-}
 
 /** --resource URI --scope S…: permissions on one API (both or neither). */
 function permissionsFrom(values: Record<string, unknown>): { resource: string; permissions: Permission[] } | undefined {
@@ -25,7 +14,7 @@ function permissionsFrom(values: Record<string, unknown>): { resource: string; p
   return { resource, permissions: scopes.map((scope) => ({ resource, scope })) };
 }
 
-/** Roles (RBAC), users' roles and client grants: the same services as the admin API. */
+/** Roles (RBAC), users' roles and client grants: the same services and presenters as the admin API. */
 export const rolesCommands: Record<string, Command> = {
   'roles create': {
     summary: 'Create a role, optionally with permissions (scopes) on one API',
@@ -34,7 +23,7 @@ export const rolesCommands: Record<string, Command> = {
     positional: 'NAME',
     async run({ roles }, values, [name]) {
       const role = await roles.createRole({ name: name ?? '', description: text(values.description) ?? '', permissions: permissionsFrom(values)?.permissions ?? [] }, CLI_ACTOR);
-      return { record: roleRecord(role) };
+      return { record: presentRole(role) };
     },
   },
   'roles list': {
@@ -43,7 +32,7 @@ export const rolesCommands: Record<string, Command> = {
     options: {},
     async run({ roles }) {
       const { roles: found } = await roles.listRoles({ limit: 1000 });
-      return { rows: found.map(roleRecord) };
+      return { rows: found.map(presentRole), columns: ['id', 'name', 'description', 'built_in'] };
     },
   },
   'roles show': {
@@ -54,7 +43,7 @@ export const rolesCommands: Record<string, Command> = {
     async run({ roles }, _values, [name]) {
       const role = await roles.findRole(name ?? '');
       if (!role) throw new AppError(404, 'not_found', `no role ${name}`);
-      return { record: roleRecord(role) };
+      return { record: presentRole(role) };
     },
   },
   'roles update': {
@@ -68,7 +57,7 @@ export const rolesCommands: Record<string, Command> = {
       const onApi = permissionsFrom(values);
       const permissions = onApi ? [...current.permissions.filter((permission) => permission.resource !== onApi.resource), ...onApi.permissions] : undefined;
       const role = await roles.updateRole(current.id, { name: text(values.name), description: text(values.description), permissions }, CLI_ACTOR);
-      return { record: roleRecord(role) };
+      return { record: presentRole(role) };
     },
   },
   'roles delete': {
@@ -103,7 +92,7 @@ export const rolesCommands: Record<string, Command> = {
       if (!resource) throw new UsageError('--resource is required');
       let client = await clients.grantApiAccess(clientId ?? '', resource, list(values.scope), CLI_ACTOR);
       if (values.default) client = await clients.updateClient(client.client_id, { default_resource: resource }, CLI_ACTOR);
-      return { record: { client_id: client.client_id, api_access: (client.api_access ?? []).map((grant) => `${grant.resource} ${grant.scopes.join(' ')}`.trim()), default_resource: client.default_resource } };
+      return { record: presentClient(client) };
     },
   },
 };

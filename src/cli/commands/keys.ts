@@ -1,0 +1,38 @@
+import { readFile } from 'node:fs/promises';
+import { presentKey, presentRotation } from '../../admin/keys/presenter.js';
+import { deriveSecrets } from '../../config/master-secret.js';
+import { reencryptSigningKeys } from '../../keys/signing-keys.js';
+import { CLI_ACTOR, text, UsageError, type Command } from './command.js';
+
+export const keysCommands: Record<string, Command> = {
+  'keys list': {
+    summary: 'List signing keys (public information only)',
+    usage: 'keys list [--json]',
+    options: {},
+    async run({ keys }) {
+      return { rows: (await keys.list()).map(presentKey) };
+    },
+  },
+
+  'keys rotate': {
+    summary: 'Rotate now: next becomes current, current retires, a new next is published',
+    usage: 'keys rotate [--json]',
+    options: {},
+    async run({ keys }) {
+      return { record: presentRotation(await keys.rotate(CLI_ACTOR)) };
+    },
+  },
+
+  'keys re-encrypt': {
+    summary: 'After changing GATEHOUSE_SECRET: re-encrypt the private keys sealed under the old secret',
+    usage: 'keys re-encrypt --old-secret-file PATH [--json]   (GATEHOUSE_SECRET holds the new secret)',
+    options: { 'old-secret-file': { type: 'string' } },
+    async run({ prisma, keyEncryptionKey }, values) {
+      const file = text(values['old-secret-file']);
+      if (!file) throw new UsageError('--old-secret-file is required');
+      const oldSecret = (await readFile(file, 'utf8')).trim();
+      const count = await reencryptSigningKeys(prisma, deriveSecrets(oldSecret).keyEncryptionKey, keyEncryptionKey);
+      return { record: { re_encrypted: count }, note: 'Client secrets and signed-in sessions do not carry over to a new secret: rotate client secrets and expect users to sign in again.' };
+    },
+  },
+};
