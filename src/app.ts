@@ -10,7 +10,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import type { Logger } from './log.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
+import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;

@@ -20,10 +20,10 @@ import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
 import { watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
-import { createDeviceFlowStores } from './oidc/device-flow.js';
+import { createDevicePages } from './interactions/device-pages.js';
+import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
-import type { ProviderRef } from './oidc/interaction-steps.js';
-import { createProvider } from './oidc/provider.js';
+import { createProvider, type ProviderRef } from './oidc/provider.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -87,8 +87,9 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const pages = createPageRenderer();
     const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
+    const devicePages = createDevicePages(pages, cached.resources);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };

@@ -3,6 +3,7 @@ import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
+import { isStorableText } from '../http/storable-text.js';
 
 /** The built-in role: it grants the admin API's permissions and cannot be deleted or renamed. */
 export const ADMIN_ROLE = 'admin';
@@ -25,8 +26,7 @@ export interface Role {
 
 export const roleName = z.string().regex(/^[\w:.-]{1,64}$/, 'role names are 1-64 characters of letters, digits, _ : . -');
 // Postgres refuses NUL bytes and lone surrogates in text (a 500 if they reached a query).
-const storableText = (max: number) =>
-  z.string().max(max).refine((value) => !/\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(value), 'must not contain NUL or unpaired surrogate characters');
+const storableText = (max: number) => z.string().max(max).refine(isStorableText, 'must not contain NUL or unpaired surrogate characters');
 const permission = z.object({ resource: storableText(2000).pipe(z.string().min(1)), scope: storableText(200).pipe(z.string().min(1)) }).strict();
 
 export const newRoleSchema = z
@@ -102,7 +102,11 @@ export async function permissionsOf(db: Db, userId: string, resource?: string): 
     select: { scope: true, resource: { select: { identifier: true } } },
   });
   const byApi: Record<string, string[]> = {};
-  for (const row of rows) (byApi[row.resource.identifier] ??= []).push(row.scope);
+  for (const row of rows) {
+    const scopes = byApi[row.resource.identifier] ?? [];
+    scopes.push(row.scope);
+    byApi[row.resource.identifier] = scopes;
+  }
   for (const [api, scopes] of Object.entries(byApi)) byApi[api] = [...new Set(scopes)].sort();
   return byApi;
 }

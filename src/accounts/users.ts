@@ -3,6 +3,7 @@ import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
+import { revokeByAccount } from '../oidc/prisma-adapter.js';
 import type { PasswordHasher } from './passwords.js';
 import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
 
@@ -67,9 +68,8 @@ const emailTaken = () => new AppError(409, 'email_taken', 'a user with this emai
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
 export function createUserService(prisma: PrismaClient, passwords: PasswordHasher, policy: { minPasswordLength: number } = { minPasswordLength: 12 }) {
-  /** Ends every session, grant and token of a user (they live in oidc_payloads with its accountId). */
-  const endSessions = (db: Prisma.TransactionClient, id: string) =>
-    db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${id}`;
+  /** Ends every session, grant and token of a user. */
+  const endSessions = (db: Prisma.TransactionClient, id: string) => revokeByAccount(db, id);
 
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {

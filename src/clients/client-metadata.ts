@@ -1,5 +1,6 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { z } from 'zod';
+import { isStorableText } from '../http/storable-text.js';
 
 const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
 const FORBIDDEN_SCHEMES = new Set(['javascript:', 'data:', 'vbscript:', 'file:']);
@@ -47,7 +48,7 @@ const resourceIndicator = z
   .url({ error: 'must be an absolute URI' })
   .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)')
   // Postgres refuses NUL and unpaired surrogates in text and JSON (a 500 if they reached a query).
-  .refine((value) => !/\u0000|[\uD800-\uDFFF]/.test(value), 'must not contain NUL or surrogate characters');
+  .refine(isStorableText, 'must not contain NUL or unpaired surrogate characters');
 
 /**
  * Signature algorithms a `private_key_jwt` client may sign its assertion with

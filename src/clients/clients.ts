@@ -5,6 +5,7 @@ import { notifyChange, type Notifier } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, splitPage } from '../db/prisma.js';
 import { AppError, parseOrThrow } from '../http/errors.js';
+import { revokeByClient } from '../oidc/prisma-adapter.js';
 import { clientMetadataSchema, type ClientMetadata, type ClientMetadataInput } from './client-metadata.js';
 import { generateClientSecret, hashClientSecret } from './client-secrets.js';
 
@@ -120,9 +121,8 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       await prisma.$transaction(async (tx) => {
         const { count } = await tx.client.deleteMany({ where: { id: clientId } });
         if (count === 0) throw notFound(clientId);
-        // Its grants, codes and tokens go; the record of revoked JWTs stays until they expire,
-        // so a client registered again under this id does not revive them.
-        const revoked = await tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'clientId' = ${clientId} AND model <> 'RevokedAccessToken'`;
+        // Its grants, codes and tokens go; the record of revoked JWTs stays until they expire.
+        const revoked = await revokeByClient(tx, clientId);
         await recordEvent(tx, audit, { type: 'client.deleted', subject: clientId, details: { revoked } });
         await notifyChange(notifierFor(tx), 'clients');
       });

@@ -30,7 +30,7 @@ export const newResourceSchema = z
     identifier: z
       .url({ error: 'must be an absolute URI' })
       .refine((value) => !value.includes('#'), 'must not contain a fragment (RFC 8707 §2)')
-      .refine((value) => !/\u0000|[\uD800-\uDFFF]/.test(value), 'must not contain NUL or surrogate characters'),
+      .refine(isStorableText, 'must not contain NUL or unpaired surrogate characters'),
     name: z.string().min(1).max(200),
     scopes: scopes.default([]),
     access_token_ttl: z.number().int().min(30).max(86400).default(600),

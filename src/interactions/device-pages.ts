@@ -1,16 +1,7 @@
 import type { ResourceService } from '../clients/resources.js';
 import type { PageRenderer } from '../http/pages.js';
+import type { CodeEntryInput, CodeEntryProblem, ConfirmInput, DevicePages, RenderedPage } from '../oidc/device/pages.js';
 import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
-
-/** Why the code entry page is shown again. */
-export type CodeEntryProblem =
-  | 'missing'
-  | 'not_found'
-  | 'expired'
-  | 'already_used'
-  | 'form_expired'
-  | 'locked_out'
-  | 'server_error';
 
 const PROBLEMS: Record<CodeEntryProblem, { status: number; message: string }> = {
   missing: { status: 400, message: 'Enter the code shown on your device.' },
@@ -22,39 +13,11 @@ const PROBLEMS: Record<CodeEntryProblem, { status: number; message: string }> = 
   server_error: { status: 500, message: 'Something went wrong on our side. Try again in a moment.' },
 };
 
-export interface RenderedPage {
-  readonly status: number;
-  readonly html: string;
-}
-
-export interface CodeEntryInput {
-  /** Where the form posts (oidc-provider's code verification endpoint). */
-  readonly action: string;
-  /** oidc-provider's xsrf secret for this browser session; without it the page shows no form. */
-  readonly xsrf?: string;
-  readonly userCode?: string;
-  readonly problem?: CodeEntryProblem;
-  /** A message for a failure that has no problem of its own (shown with status 400). */
-  readonly description?: string;
-}
-
-export interface ConfirmInput {
-  readonly action: string;
-  readonly xsrf: string;
-  /** As shown on the device, e.g. WDJB-MJHT. */
-  readonly userCode: string;
-  readonly clientName: string;
-  /** The scope the device asked for (space-separated). */
-  readonly scope: string | undefined;
-  /** The APIs (RFC 8707 resource) the device asked for. */
-  readonly resource: string | string[] | undefined;
-}
-
 // User codes are short (RFC 8628 §6.1); anything much longer is not one.
 const MAX_SHOWN_CODE_LENGTH = 32;
 
 /** The device verification pages (RFC 8628 §3.3): code entry, confirmation, and the final pages. */
-export function createDevicePages(pages: PageRenderer, resources: ResourceService) {
+export function createDevicePages(pages: PageRenderer, resources: ResourceService): DevicePages {
   return {
     codeEntry(input: CodeEntryInput): RenderedPage {
       const problem = input.problem ? PROBLEMS[input.problem] : undefined;
@@ -66,7 +29,6 @@ export function createDevicePages(pages: PageRenderer, resources: ResourceServic
       return { status: problem?.status ?? (error ? 400 : 200), html };
     },
 
-    /** RFC 8628 §5.4: the user confirms the code matches the device, even when it came prefilled. */
     async confirm(input: ConfirmInput): Promise<RenderedPage> {
       const requested = input.scope?.split(' ').filter(Boolean) ?? [];
       const scopes = requested.flatMap((scope) => (SCOPE_DESCRIPTIONS[scope] ? [SCOPE_DESCRIPTIONS[scope]] : []));
@@ -92,8 +54,6 @@ export function createDevicePages(pages: PageRenderer, resources: ResourceServic
     },
   };
 }
-
-export type DevicePages = ReturnType<typeof createDevicePages>;
 
 /** API identifier → the requested scopes that API defines. */
 async function apiScopesOf(resources: ResourceService, requested: string[], resource: string | string[] | undefined) {

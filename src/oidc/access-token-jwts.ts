@@ -55,7 +55,7 @@ export type AccessTokenJwts = ReturnType<typeof createAccessTokenJwts>;
  * still registered, and the user's grant it came from (if any) not revoked
  * or expired. The one rule for introspection and the admin API alike.
  */
-export function createAccessTokenLiveness(adapterFor: AdapterFactory) {
+export function createAccessTokenLiveness(adapterFor: (model: string) => Adapter) {
   const revoked = adapterFor('RevokedAccessToken');
   const grants = adapterFor('Grant');
   const isRevoked = async (claims: AccessTokenClaims): Promise<boolean> => (await revoked.find(claims.jti)) !== undefined;
@@ -74,6 +74,3 @@ export function createAccessTokenLiveness(adapterFor: AdapterFactory) {
 }
 
 export type AccessTokenLiveness = ReturnType<typeof createAccessTokenLiveness>;
-
-/** oidc-provider's storage by model name, for code outside src/oidc/. */
-export type AdapterFactory = (model: string) => Adapter;

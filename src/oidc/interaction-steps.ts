@@ -1,12 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type Provider from 'oidc-provider';
-import type { InteractionResults } from 'oidc-provider';
+import { errors, type InteractionResults } from 'oidc-provider';
 import { AppError } from '../http/errors.js';
+import type { ProviderRef } from './provider.js';
 
-/** The live provider; swapped when signing keys change, so read `current` per request. */
-export interface ProviderRef {
-  current: Provider;
-}
+export type { ProviderRef } from './provider.js';
 
 /** What the login and consent pages need to know about a pending interaction. */
 export interface PendingInteraction {
@@ -96,5 +93,5 @@ export function denyInteraction(ref: ProviderRef, req: Req, res: Res): Promise<s
 
 /** oidc-provider's "interaction cookie missing or expired" error. */
 export function isExpiredInteraction(error: unknown): boolean {
-  return (error as { name?: string })?.name === 'SessionNotFound';
+  return error instanceof errors.SessionNotFound;
 }

@@ -1,5 +1,6 @@
 import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
 import type { AccessTokenClaims, AccessTokenJwts } from './access-token-jwts.js';
+import { onStructuredTokenRefused, type EngineMiddleware } from './provider-internals.js';
 
 type Features = NonNullable<Configuration['features']>;
 type OidcClient = NonNullable<KoaContextWithOIDC['oidc']['client']>;
@@ -20,8 +21,7 @@ export function mayIntrospect(caller: OidcClient, tokenClientId: string | undefi
 }
 
 function introspectionResourcesOf(client: OidcClient): Set<string> {
-  const value = (client as unknown as Record<string, unknown>).introspection_resources;
-  return new Set(Array.isArray(value) ? value.filter((item): item is string => typeof item === 'string') : []);
+  return new Set(client.introspection_resources ?? []);
 }
 
 /** RFC 7662 introspection and RFC 7009 revocation, with Gatehouse's policies. */
@@ -49,27 +49,19 @@ export const extraTokenClaims: NonNullable<Configuration['extraTokenClaims']> = 
 /**
  * oidc-provider authenticates the caller at its introspection and revocation
  * endpoints, then refuses JWTs (`unsupported_token_type`: it does not store
- * them). Gatehouse answers for its own JWT access tokens here, after that
+ * them). Gatehouse answers for its own JWT access tokens instead, after that
  * client authentication: verified signature, not revoked, client still
  * registered, grant still live.
  */
-export function structuredTokenEndpoints(jwts: AccessTokenJwts) {
-  return async function answerForJwtAccessTokens(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
-    await next();
-    const route = ctx.oidc?.route;
-    if (route !== 'introspection' && route !== 'revocation') return;
-    const caller = ctx.oidc.client;
-    const token = ctx.oidc.params?.token;
-    const body = ctx.body as { error?: unknown } | undefined;
-    if (!caller || typeof token !== 'string' || ctx.status !== 400 || body?.error !== 'unsupported_token_type') return;
-
-    if (route === 'introspection') {
+export function structuredTokenEndpoints(jwts: AccessTokenJwts): EngineMiddleware {
+  return onStructuredTokenRefused(async (ctx, caller, token) => {
+    if (ctx.oidc.route === 'introspection') {
       ctx.status = 200;
       ctx.body = await introspect(ctx, jwts, caller, token);
     } else {
       await revoke(ctx, jwts, caller, token);
     }
-  };
+  });
 }
 
 /** RFC 7662 §2.2. */

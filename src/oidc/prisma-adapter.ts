@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { PrismaClient } from '../db/prisma.js';
-import type { ClientService } from '../clients/clients.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 
@@ -21,11 +20,16 @@ export function storageId(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+/** Where the adapter reads clients from: Gatehouse's own clients table (ClientService, maybe cached). */
+export interface StoredClients {
+  findStoredClient(clientId: string): Promise<{ readonly metadata: Record<string, unknown>; readonly secretHash: string | null } | null>;
+}
+
 /**
  * oidc-provider's adapter for every model it stores, on one Postgres table.
  * `Client` reads Gatehouse's own clients table (read-only).
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: ClientService, sealKey: Buffer) {
+export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer) {
   return function adapterFor(model: string): Adapter {
     return model === 'Client' ? clientAdapter(clients) : payloadAdapter(prisma, model, sealKey);
   };
@@ -133,6 +137,25 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 }
 
 /**
+ * Ends every session, grant, code and token of an account (the rows whose
+ * payload carries its accountId). Run inside the caller's transaction; returns
+ * how many rows went.
+ */
+export function revokeByAccount(db: Prisma.TransactionClient, accountId: string): Promise<number> {
+  return db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${accountId}`;
+}
+
+/**
+ * Ends every grant, code and token of a client. The record of its revoked JWT
+ * access tokens stays until they expire, so a client registered again under
+ * the same id does not revive them. Run inside the caller's transaction;
+ * returns how many rows went.
+ */
+export function revokeByClient(db: Prisma.TransactionClient, clientId: string): Promise<number> {
+  return db.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'clientId' = ${clientId} AND model <> 'RevokedAccessToken'`;
+}
+
+/**
  * ReplayDetection rows remember a client assertion's `jti` (RFC 7523 §3 item
  * 7: single use). oidc-provider checks `find` then saves, which two concurrent
  * requests (or two instances) could both pass: the insert is conditional, and
@@ -158,7 +181,7 @@ function withScopeDefault(metadata: Record<string, unknown>): Record<string, unk
   return { ...metadata, scope: typeof metadata.scope === 'string' ? metadata.scope : DEFAULT_CLIENT_SCOPE };
 }
 
-function clientAdapter(clients: ClientService): Adapter {
+function clientAdapter(clients: StoredClients): Adapter {
   const readOnly = async () => {
     throw new Error('clients are managed by Gatehouse, not through oidc-provider');
   };
@@ -167,7 +190,7 @@ function clientAdapter(clients: ClientService): Adapter {
       const stored = await clients.findStoredClient(clientId);
       if (!stored) return undefined;
       // oidc-provider requires `client_secret` for secret-based auth methods; it
-      // gets the keyed hash, and compareClientSecret (provider.ts) hashes what
+      // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
       // the client presents before comparing.
       return {
         ...withScopeDefault(stored.metadata),

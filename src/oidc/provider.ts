@@ -1,5 +1,4 @@
-import type Koa from 'koa';
-import Provider, { errors, type Adapter, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
+import Provider, { type Adapter, type Configuration, type errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/config.js';
 import type { UserService } from '../accounts/users.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -11,25 +10,36 @@ import { answerUnrouted } from '../http/unrouted.js';
 import { protocolMethodsFor } from './protocol-routes.js';
 import type { Logger } from '../log.js';
 import type { AuditLog } from '../audit/events.js';
-import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device-flow.js';
+import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device/device-flow.js';
+import type { DevicePages } from './device/pages.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
 import { introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import type { RoleService } from '../accounts/roles.js';
-import { checkBeforeRotating, EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
+import { EXTRA_CLIENT_METADATA, refreshGrantCheck, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
-import { unauthorizedClientForDisallowedGrants } from './token-errors.js';
+import { checkBeforeRefreshRotation, compareClientSecretsWith, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+
+/** The live provider; swapped when signing keys change, so read `current` per request. */
+export interface ProviderRef {
+  current: Provider;
+}
+
+/** oidc-provider's storage by model name (the Prisma adapter), also for code outside src/oidc/. */
+export type AdapterFactory = (model: string) => Adapter;
 
 export interface ProviderDependencies {
   readonly config: Config;
   readonly cookieKeys: string[];
   readonly clientSecretKey: Buffer;
   readonly keys: SigningKeySet;
-  readonly adapter: (model: string) => Adapter;
+  readonly adapter: AdapterFactory;
   readonly users: UserService;
   readonly resources: ResourceService;
   readonly roles: RoleService;
   readonly pages: PageRenderer;
+  /** The device verification pages (RFC 8628 §3.3), built by the composition root. */
+  readonly devicePages: DevicePages;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
@@ -43,7 +53,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     adapter: deps.adapter,
     jwks: { keys: deps.keys.keys },
     cookies: { keys: deps.cookieKeys },
-    claims: { ...CLAIMS_BY_SCOPE } as unknown as Configuration['claims'],
+    claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
     scopes: [...OIDC_SCOPES],
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
@@ -51,7 +61,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
     // Still rotates every time; checks grants first so a refused refresh loses nothing.
-    rotateRefreshToken: checkBeforeRotating(rbacLookups(deps)),
+    rotateRefreshToken: checkBeforeRefreshRotation(refreshGrantCheck(rbacLookups(deps))),
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
     extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
@@ -66,11 +76,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // First and outermost: a request no route took gets the same error shape as everything else (405 with Allow where the path exists).
   provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.proxy = deps.config.trustProxy;
-  storeClientSecretsHashed(provider, deps.clientSecretKey);
-  provider.use(unauthorizedClientForDisallowedGrants() as unknown as Koa.Middleware);
+  // oidc-provider compares the presented secret with `client_secret` from the
+  // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
+  compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
-  provider.use(structuredTokenEndpoints(jwts) as unknown as Koa.Middleware);
-  provider.use(deviceFlowMiddleware(provider, deps));
+  useAroundEngine(provider, structuredTokenEndpoints(jwts));
+  useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
   provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
@@ -82,7 +94,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
  * grant. The audit log says so.
  */
 function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError, deps: ProviderDependencies): void {
-  if (ctx.oidc.params?.grant_type !== 'refresh_token' || !/already used/.test(error.error_detail ?? '')) return;
+  if (!isRefreshTokenReuse(ctx, error)) return;
   const token = ctx.oidc.entities.RefreshToken;
   deps.audit
     .record(
@@ -220,20 +232,5 @@ function findAccount(users: UserService): NonNullable<Configuration['findAccount
         roles: user.roles,
       }),
     };
-  };
-}
-
-/**
- * oidc-provider compares the presented secret with `client_secret` from the
- * adapter, which for Gatehouse is a keyed hash: hash, then compare in constant
- * time.
- */
-function storeClientSecretsHashed(provider: Provider, key: Buffer): void {
-  const prototype = provider.Client.prototype as unknown as {
-    clientSecret?: string;
-    compareClientSecret(this: { clientSecret?: string }, actual: string): boolean;
-  };
-  prototype.compareClientSecret = function compareHashedClientSecret(actual) {
-    return typeof this.clientSecret === 'string' && clientSecretMatches(actual, this.clientSecret, key);
   };
 }

@@ -1,5 +1,6 @@
 import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Resource } from '../clients/resources.js';
+import { NO_DEFAULT_RESOURCE } from './provider-internals.js';
 import { OIDC_SCOPES } from './scopes.js';
 
 type ResourceIndicators = NonNullable<NonNullable<Configuration['features']>['resourceIndicators']>;
@@ -24,9 +25,8 @@ export interface ApiGrant {
 }
 
 /** The client's `api_access` metadata. */
-export function apiAccessOf(client: OidcClient | undefined): ApiGrant[] {
-  const value = (client as unknown as Record<string, unknown> | undefined)?.api_access;
-  return Array.isArray(value) ? (value as ApiGrant[]) : [];
+export function apiAccessOf(client: OidcClient | undefined): readonly ApiGrant[] {
+  return client?.api_access ?? [];
 }
 
 /**
@@ -43,8 +43,8 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
     useGrantedResource: () => true,
     defaultResource: async (ctx, client, oneOf) => {
       if (oneOf) return oneOf;
-      if (ctx.oidc.params?.grant_type !== 'client_credentials') return undefined as unknown as string;
-      const resource = defaultResourceOf(client);
+      if (ctx.oidc.params?.grant_type !== 'client_credentials') return NO_DEFAULT_RESOURCE;
+      const resource = client.default_resource;
       // RFC 8707 §2: invalid_target covers a "missing" resource too.
       if (!resource) throw new errors.InvalidTarget('resource is required: name an API, or register the client with a default_resource');
       return resource;
@@ -78,14 +78,12 @@ export function resourceIndicators(deps: ResourceIndicatorDependencies): Resourc
 }
 
 /**
- * oidc-provider rotates (uses up) the refresh token before it resolves the
- * resource, so a refused refresh would cost the client its refresh token.
- * This runs as its `rotateRefreshToken` policy, just before the rotation: the
- * same resource and scope checks as getResourceServerInfo, so a refused
- * refresh loses nothing. Then it always rotates (RFC 9700 §4.14.2).
+ * The same resource and scope checks as getResourceServerInfo, run before a
+ * refresh token is rotated (provider-internals.ts), so a refused refresh
+ * loses nothing.
  */
-export function checkBeforeRotating(deps: Pick<ResourceIndicatorDependencies, 'findResourceByIdentifier'>) {
-  return async (ctx: KoaContextWithOIDC): Promise<boolean> => {
+export function refreshGrantCheck(deps: Pick<ResourceIndicatorDependencies, 'findResourceByIdentifier'>) {
+  return async (ctx: KoaContextWithOIDC): Promise<void> => {
     const token = ctx.oidc.entities.RefreshToken as { resource?: string | string[]; resourceIndicators?: Set<string> } | undefined;
     const asked = ctx.oidc.params?.resource as string | string[] | undefined;
     const indicators = [asked ?? token?.resource ?? []].flat();
@@ -99,7 +97,6 @@ export function checkBeforeRotating(deps: Pick<ResourceIndicatorDependencies, 'f
       }
     }
     refuseUngrantedScopes(ctx, ctx.oidc.client);
-    return true;
   };
 }
 
@@ -138,11 +135,6 @@ function refuseUngrantedScopes(ctx: KoaContextWithOIDC, client: OidcClient | und
   const mayAsk = new Set(grants.flatMap((grant) => grant.scopes));
   const refused = params.scope.split(' ').filter((scope) => !OIDC_SCOPES.has(scope) && !mayAsk.has(scope));
   if (refused.length) throw new errors.InvalidScope('requested scope is not granted to this client for the requested API', refused.join(' '));
-}
-
-function defaultResourceOf(client: OidcClient): string | undefined {
-  const value = (client as unknown as Record<string, unknown>).default_resource;
-  return typeof value === 'string' ? value : undefined;
 }
 
 /**

@@ -26,10 +26,10 @@ describe('password hashing', () => {
       });
     const started = [work(), work(), work()];
     await expect(work()).rejects.toMatchObject({ status: 503, code: 'temporarily_unavailable' });
-    while (releases.length < 2) await new Promise((resolve) => setImmediate(resolve));
-    releases.splice(0).forEach((release) => release());
-    while (releases.length < 1) await new Promise((resolve) => setImmediate(resolve));
-    releases.splice(0).forEach((release) => release());
+    await expect.poll(() => releases.length).toBe(2);
+    for (const release of releases.splice(0)) release();
+    await expect.poll(() => releases.length).toBe(1);
+    for (const release of releases.splice(0)) release();
     await Promise.all(started);
     expect(peak).toBe(2);
   });

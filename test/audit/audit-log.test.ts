@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailFingerprint } from '../../src/audit/events.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { startWithSampleApp, stopAndDrop, registerSampleApp, signIn } from '../support/sample-app.js';
+import { startWithSampleApp, stopAndDrop, type registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('audit log', () => {
   let gatehouse: TestGatehouse;
@@ -43,10 +43,7 @@ describe('audit log', () => {
     await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     // Written from oidc-provider's grant.error event, alongside the response: wait for it.
-    const deadline = Date.now() + 10_000;
-    while ((await events('refresh_token.reuse_detected')).length === 0 && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+    await expect.poll(() => events('refresh_token.reuse_detected'), { timeout: 10_000 }).toHaveLength(1);
     const [reuse] = await events('refresh_token.reuse_detected');
     expect(reuse).toMatchObject({ actor: `client:${sample.client.client_id}`, subject: sample.user.id, details: { grant_revoked: true } });
   });

@@ -1,18 +1,11 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
 import { silentLogger } from '../../src/log.js';
 import { connectToTestDatabase } from '../support/database.js';
 
-async function waitFor<T>(read: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = read();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+// Notifications arrive on their own connection, a moment after the commit.
+const arrival = { timeout: 10_000, interval: 20 };
 
 describe('change notifications', () => {
   let database: Awaited<ReturnType<typeof connectToTestDatabase>>;
@@ -31,7 +24,8 @@ describe('change notifications', () => {
     const seen: ChangeTopic[][] = [[], []];
     const listeners = await Promise.all(seen.map((topics) => listenForChanges(databaseUrl, (topic) => topics.push(topic), silentLogger)));
     await notifyChange(execute, 'clients');
-    await waitFor(() => (seen.every((topics) => topics.includes('clients')) ? true : undefined));
+    // Each listener hears the topic exactly once, and nothing else.
+    await expect.poll(() => seen, arrival).toEqual([['clients'], ['clients']]);
     await Promise.all(listeners.map((listener) => listener.close()));
   });
 
@@ -44,7 +38,7 @@ describe('change notifications', () => {
     await client.query('BEGIN');
     await notifyChange(execute, 'resources');
     await client.query('COMMIT');
-    await waitFor(() => (seen.includes('resources') ? true : undefined));
+    await expect.poll(() => seen, arrival).toContain('resources');
     expect(seen).toEqual(['resources']);
     await listener.close();
   });
@@ -55,10 +49,10 @@ describe('change notifications', () => {
     await client.query(
       "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid() AND query LIKE 'LISTEN%'",
     );
-    await waitFor(() => (seen.length >= 3 ? true : undefined));
+    await expect.poll(() => seen.length, arrival).toBeGreaterThanOrEqual(3);
     expect(new Set(seen)).toEqual(new Set(['clients', 'resources', 'keys']));
     await notifyChange(execute, 'clients');
-    await waitFor(() => (seen.length >= 4 ? true : undefined));
+    await expect.poll(() => seen.slice(3), arrival).toEqual(['clients']);
     await listener.close();
   });
 });

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyMigrations, listMigrations } from '../../src/db/migrate.js';
 import { connectToTestDatabase } from '../support/database.js';
@@ -21,7 +21,8 @@ describe('migrations', () => {
     expect(migrations.length).toBeGreaterThan(0);
     expect(await applyMigrations(databaseUrl)).toEqual(migrations.map((migration) => migration.name));
     const { rows } = await client.query('SELECT migration_name, checksum, finished_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name');
-    const first = migrations[0]!;
+    const [first] = migrations;
+    if (!first) throw new Error('no migrations to check');
     const sql = await readFile(new URL(`../../prisma/migrations/${first.name}/migration.sql`, import.meta.url), 'utf8');
     expect(rows[0]).toMatchObject({
       migration_name: first.name,

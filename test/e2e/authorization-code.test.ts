@@ -3,7 +3,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { API, PASSWORD, REDIRECT_URI, registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { API, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('authorization code flow with PKCE', () => {
   let gatehouse: TestGatehouse;
@@ -72,7 +72,7 @@ describe('authorization code flow with PKCE', () => {
     expect(protectedHeader.kid).toBe(decodeProtectedHeader(tokens.id_token as string).kid);
     expect(payload).toMatchObject({ sub: sample.user.id, client_id: sample.client.client_id, scope: 'items:read' });
     expect(payload.jti).toEqual(expect.any(String));
-    expect(payload.exp! - payload.iat!).toBe(sample.api.accessTokenTtl);
+    expect(Number(payload.exp) - Number(payload.iat)).toBe(sample.api.accessTokenTtl);
   });
 
   it('the consent page names the API and describes its scopes', async () => {

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { discover, startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
+import { discover, startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('bad input', () => {
   let gatehouse: TestGatehouse;

@@ -5,13 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 
-async function eventually(check: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + 30_000;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const recovery = { timeout: 30_000, interval: 200 };
 
 describe('when Postgres goes away and comes back', () => {
   let dataDir: string;
@@ -43,14 +37,16 @@ describe('when Postgres goes away and comes back', () => {
     expect(discovery.status).toBe(200); // needs no database
 
     postgres = await startEmbeddedPostgres({ dataDir, port });
-    await eventually(async () => (await fetch(`${a.url}/readyz`)).status === 200, 'readyz to recover');
+    await expect.poll(async () => (await fetch(`${a.url}/readyz`)).status, { ...recovery, message: 'readyz to recover' }).toBe(200);
 
     // The change listener reconnected: a rotation at A reaches B without a restart.
     await a.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
     const rotation = await a.keys.rotate();
-    await eventually(async () => {
-      const { keys } = (await (await fetch(`${b.url}/jwks`)).json()) as { keys: { kid: string }[] };
-      return keys[0]?.kid === rotation.promoted;
-    }, "B's JWKS to follow the rotation");
+    await expect
+      .poll(async () => {
+        const { keys } = (await (await fetch(`${b.url}/jwks`)).json()) as { keys: { kid: string }[] };
+        return keys[0]?.kid;
+      }, { ...recovery, message: "B's JWKS to follow the rotation" })
+      .toBe(rotation.promoted);
   });
 });

@@ -10,15 +10,6 @@ import { discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../
 // pick-up; the test ages the next key in the database instead of waiting out the lead time.
 const KEY_SETTINGS = { GATEHOUSE_KEY_PUBLISH_LEAD: '2h', GATEHOUSE_JWKS_MAX_AGE: '1s', GATEHOUSE_KEY_CHECK_INTERVAL: '1h' };
 
-async function eventually<T>(read: () => Promise<T>, accept: (value: T) => boolean, what: string): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await read();
-    if (accept(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${JSON.stringify(value)}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('signing key rotation across instances', () => {
   let databaseUrl: string;
@@ -91,7 +82,7 @@ describe('signing key rotation across instances', () => {
 
     // B publishes the new set: the promoted key first, the new next key, and the retired key until its tokens expire.
     const expected = [oldNext?.kid, rotation.created, oldCurrent?.kid];
-    await eventually(() => kidsOf(b), (kids) => JSON.stringify(kids) === JSON.stringify(expected), "B's JWKS after rotation");
+    await expect.poll(() => kidsOf(b), { timeout: 15_000, interval: 100, message: "B's JWKS after rotation" }).toEqual(expected);
     const jwksAtB = createLocalJWKSet(await jwksOf(b));
 
     // A token signed before the rotation still verifies against B's JWKS.

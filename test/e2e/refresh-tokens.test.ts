@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
+import { startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn } from '../support/sample-app.js';
 
 /** RFC 6749 §6 with rotation (RFC 9700 §4.14.2); offline_access needs prompt=consent (OIDC Core §11). */
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
@@ -67,14 +67,14 @@ describe('refresh tokens', () => {
   it('a refresh token lives for the idle lifetime', async () => {
     await signIn(config, OFFLINE);
     const rows = await gatehouse.prisma.oidcPayload.findMany({ where: { model: 'RefreshToken' }, orderBy: { expiresAt: 'desc' }, take: 1 });
-    const secondsLeft = (rows[0]!.expiresAt!.getTime() - Date.now()) / 1000;
+    const secondsLeft = (Number(rows[0]?.expiresAt?.getTime()) - Date.now()) / 1000;
     expect(secondsLeft).toBeGreaterThan(2 * 86400 - 60);
     expect(secondsLeft).toBeLessThanOrEqual(2 * 86400);
   });
 
   it('every sign-in renews the grant, so a family started late still gets its full lifetime', async () => {
     const { browser } = await signIn(config, OFFLINE);
-    const grantRow = async () => (await gatehouse.prisma.oidcPayload.findMany({ where: { model: 'Grant' }, orderBy: { expiresAt: 'desc' } }))[0]!; // the newest
+    const grantRow = () => gatehouse.prisma.oidcPayload.findFirstOrThrow({ where: { model: 'Grant' }, orderBy: { expiresAt: 'desc' } }); // the newest
     const soon = Math.floor(Date.now() / 1000) + 60;
     const aged = await grantRow();
     await gatehouse.prisma.oidcPayload.update({
@@ -85,7 +85,7 @@ describe('refresh tokens', () => {
     const again = await signIn(config, { ...OFFLINE, prompt: undefined, browser, password: 'not asked' });
     expect(again.tokens.refresh_token).toBeUndefined(); // offline_access needs prompt=consent (OIDC Core §11)
     const renewed = await gatehouse.prisma.oidcPayload.findUniqueOrThrow({ where: { model_id: { model: 'Grant', id: aged.id } } });
-    expect(renewed.expiresAt!.getTime()).toBeGreaterThan(Date.now() + 29 * 86400_000);
+    expect(Number(renewed.expiresAt?.getTime())).toBeGreaterThan(Date.now() + 29 * 86400_000);
   });
 
   it('survives a server restart between issuing and refreshing', async () => {

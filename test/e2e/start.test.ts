@@ -36,12 +36,14 @@ function startMain(environment: NodeJS.ProcessEnv, entry = NPM_START): Started {
 }
 
 async function waitForListening(started: Started): Promise<void> {
-  const deadline = Date.now() + 90_000;
-  while (!started.output().includes('Gatehouse listening on')) {
-    if (started.child.exitCode !== null) throw new Error(`exited early:\n${started.output()}`);
-    if (Date.now() > deadline) throw new Error(`did not start:\n${started.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+  const listening = () => started.output().includes('Gatehouse listening on');
+  // Stops polling when the process exits, so an early exit fails at once with its output.
+  try {
+    await expect.poll(() => listening() || started.child.exitCode !== null, { timeout: 90_000, interval: 100 }).toBe(true);
+  } catch {
+    throw new Error(`did not start:\n${started.output()}`);
   }
+  if (!listening()) throw new Error(`exited early:\n${started.output()}`);
 }
 
 const children: ChildProcess[] = [];

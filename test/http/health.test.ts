@@ -12,6 +12,7 @@ describe('health endpoints', () => {
   });
   afterAll(async () => {
     await gatehouse?.stop();
+    if (databaseUrl) await dropTestDatabase(databaseUrl);
   });
 
   it('/healthz and /readyz answer 200 with security headers', async () => {
@@ -28,11 +29,25 @@ describe('health endpoints', () => {
     expect(response.status).toBe(404);
   });
 
-  it('/readyz answers 503 when Postgres does not, while /healthz stays up', async () => {
-    await dropTestDatabase(databaseUrl);
-    const ready = await fetch(`${gatehouse.url}/readyz`);
-    expect(ready.status).toBe(503);
-    expect(await ready.json()).toEqual({ status: 'unavailable', error: 'database_unavailable' });
-    expect((await fetch(`${gatehouse.url}/healthz`)).status).toBe(200);
+  describe('when its database is gone', () => {
+    // An instance of its own: dropping the database must not change what the tests above see, in any order.
+    let doomed: TestGatehouse;
+    let doomedUrl: string;
+
+    beforeAll(async () => {
+      doomedUrl = await createTestDatabase();
+      doomed = await startTestGatehouse(doomedUrl);
+    });
+    afterAll(async () => {
+      await doomed?.stop();
+    });
+
+    it('/readyz answers 503 when Postgres does not, while /healthz stays up', async () => {
+      await dropTestDatabase(doomedUrl);
+      const ready = await fetch(`${doomed.url}/readyz`);
+      expect(ready.status).toBe(503);
+      expect(await ready.json()).toEqual({ status: 'unavailable', error: 'database_unavailable' });
+      expect((await fetch(`${doomed.url}/healthz`)).status).toBe(200);
+    });
   });
 });

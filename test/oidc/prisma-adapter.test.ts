@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientService } from '../../src/clients/clients.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
-import { createAdapterFactory, storageId } from '../../src/oidc/prisma-adapter.js';
+import { createAdapterFactory, revokeByAccount, revokeByClient, storageId } from '../../src/oidc/prisma-adapter.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 const key = randomBytes(32);
@@ -107,6 +107,28 @@ describe('Prisma adapter for oidc-provider', () => {
     await adapterFor('AccessToken').destroy(b);
     expect(await adapterFor('AccessToken').find(a)).toBeUndefined();
     expect(await adapterFor('AccessToken').find(b)).toBeUndefined();
+  });
+
+  it("revokes an account's sessions, grants and tokens, and nobody else's", async () => {
+    const [session, token, other] = [id(), id(), id()];
+    await adapterFor('Session').upsert(session, { jti: session, accountId: 'leaving' }, 60);
+    await adapterFor('RefreshToken').upsert(token, { jti: token, accountId: 'leaving', grantId: 'g4' }, 60);
+    await adapterFor('RefreshToken').upsert(other, { jti: other, accountId: 'staying', grantId: 'g5' }, 60);
+    expect(await revokeByAccount(prisma, 'leaving')).toBe(2);
+    expect(await adapterFor('Session').find(session)).toBeUndefined();
+    expect(await adapterFor('RefreshToken').find(token)).toBeUndefined();
+    expect(await adapterFor('RefreshToken').find(other)).toMatchObject({ accountId: 'staying' });
+  });
+
+  it("revokes a client's grants and tokens but keeps the record of its revoked JWTs", async () => {
+    const [token, revokedJwt, other] = [id(), id(), id()];
+    await adapterFor('AccessToken').upsert(token, { jti: token, clientId: 'gone' }, 60);
+    await adapterFor('RevokedAccessToken').upsert(revokedJwt, { clientId: 'gone' }, 60);
+    await adapterFor('AccessToken').upsert(other, { jti: other, clientId: 'kept' }, 60);
+    expect(await revokeByClient(prisma, 'gone')).toBe(1);
+    expect(await adapterFor('AccessToken').find(token)).toBeUndefined();
+    expect(await adapterFor('RevokedAccessToken').find(revokedJwt)).toMatchObject({ clientId: 'gone' });
+    expect(await adapterFor('AccessToken').find(other)).toMatchObject({ clientId: 'kept' });
   });
 
   it('reads clients from the clients table with the secret as its hash only', async () => {

@@ -2,9 +2,16 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { inject } from 'vitest';
 
+/** The test Postgres; only the integration tier has one (vitest.config.ts). */
+function postgresUrl(): string {
+  const url = inject('postgresUrl');
+  if (!url) throw new Error('this test needs Postgres, so it is an integration test: leave it out of UNIT_TESTS in vitest.config.ts');
+  return url;
+}
+
 /** Creates an empty database for one test file; returns its URL. */
 export async function createTestDatabase(): Promise<string> {
-  const serverUrl = inject('postgresUrl');
+  const serverUrl = postgresUrl();
   const name = `gatehouse_test_${randomBytes(6).toString('hex')}`;
   const client = new pg.Client({ connectionString: serverUrl });
   await client.connect();
@@ -21,7 +28,7 @@ export async function createTestDatabase(): Promise<string> {
 /** Drops a test database, disconnecting whoever is still on it. */
 export async function dropTestDatabase(databaseUrl: string): Promise<void> {
   const name = new URL(databaseUrl).pathname.slice(1);
-  const client = new pg.Client({ connectionString: inject('postgresUrl') });
+  const client = new pg.Client({ connectionString: postgresUrl() });
   await client.connect();
   try {
     await client.query(`DROP DATABASE IF EXISTS ${client.escapeIdentifier(name)} WITH (FORCE)`);

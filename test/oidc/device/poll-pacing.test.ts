@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createClientService } from '../../src/clients/clients.js';
-import type { PrismaClient } from '../../src/db/prisma.js';
-import { createDevicePollPacing, type DevicePollPacing } from '../../src/oidc/device-poll-pacing.js';
-import { createAdapterFactory, storageId } from '../../src/oidc/prisma-adapter.js';
-import { createMigratedDatabase } from '../support/services.js';
+import { createClientService } from '../../../src/clients/clients.js';
+import type { PrismaClient } from '../../../src/db/prisma.js';
+import { createDevicePollPacing, type DevicePollPacing } from '../../../src/oidc/device/poll-pacing.js';
+import { createAdapterFactory, storageId } from '../../../src/oidc/prisma-adapter.js';
+import { createMigratedDatabase } from '../../support/services.js';
 
 const key = randomBytes(32);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { PrismaClient } from '../../src/db/prisma.js';
-import { attemptSubjects, createUserCodeAttemptLimiter, type UserCodeAttemptLimiter } from '../../src/interactions/user-code-attempts.js';
-import { createMigratedDatabase } from '../support/services.js';
+import type { PrismaClient } from '../../../src/db/prisma.js';
+import { attemptSubjects, createUserCodeAttemptLimiter, type UserCodeAttemptLimiter } from '../../../src/oidc/device/user-code-attempts.js';
+import { createMigratedDatabase } from '../../support/services.js';
 
 describe('wrong user code limit (RFC 8628 §5.1)', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;

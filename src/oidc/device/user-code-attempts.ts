@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PrismaClient } from '../db/prisma.js';
+import type { PrismaClient } from '../../db/prisma.js';
 
 /** Who entered a user code: the client IP and, when there is one, the browser session. */
 export interface CodeEntrant {

@@ -1,5 +1,5 @@
-import type { PrismaClient } from '../db/prisma.js';
-import { storageId } from './prisma-adapter.js';
+import type { PrismaClient } from '../../db/prisma.js';
+import { storageId } from '../prisma-adapter.js';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for this and all later requests. */
 export const SLOW_DOWN_STEP_SECONDS = 5;

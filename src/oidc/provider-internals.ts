@@ -1,0 +1,254 @@
+import type { Middleware, ParameterizedContext } from 'koa';
+import type Provider from 'oidc-provider';
+import { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider';
+import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
+
+/**
+ * Every place Gatehouse relies on oidc-provider behaviour that is not part of
+ * its documented configuration API: patched methods, the text of its error
+ * messages, the names of its internal error classes, where it keeps state,
+ * and the answers it writes that Gatehouse corrects afterwards. Nothing else
+ * in Gatehouse depends on the engine's internals.
+ *
+ * Upgrading oidc-provider: read each seam below against the new version's
+ * `lib/`, then run test/oidc/provider-internals.test.ts, which checks every
+ * one against the real engine (and fails on a version it was not checked
+ * against). package.json pins the exact version for this reason.
+ *
+ * The extra client metadata Gatehouse reads (`api_access`,
+ * `default_resource`, `introspection_resources`) is typed once, in
+ * oidc-provider.d.ts; that the engine hands it back on Client instances is
+ * a seam tested there too.
+ */
+export const CHECKED_ENGINE_VERSION = '9.13.3';
+
+/** A middleware installed on the provider: it runs around the engine's own routes. */
+export type EngineMiddleware = (ctx: KoaContextWithOIDC, next: () => Promise<void>) => Promise<void>;
+
+/**
+ * Seam: middleware installed with `provider.use` wraps the engine's routes,
+ * and after `await next()` finds `ctx.oidc` (route, params, client, entities)
+ * and the engine's JSON answer in `ctx.body`, which it may still change. The
+ * types say a plain Koa context; the engine's context is a superset.
+ */
+export function useAroundEngine(provider: Provider, middleware: EngineMiddleware | Middleware): void {
+  provider.use(middleware as Middleware);
+}
+
+/** A plain Koa context seen as the engine's, once the engine has set `ctx.oidc` (undefined before). */
+export function engineContext(ctx: ParameterizedContext): KoaContextWithOIDC | undefined {
+  const oidcCtx = ctx as KoaContextWithOIDC;
+  return oidcCtx.oidc ? oidcCtx : undefined;
+}
+
+/**
+ * Seam: client authentication with a secret (`client_secret_basic`/`_post`)
+ * calls `Client.prototype.compareClientSecret(presented)` and nothing else;
+ * `this.clientSecret` is the `client_secret` the adapter returned. Gatehouse's
+ * adapter returns a keyed hash there, so the comparison is replaced with
+ * `matches(presented, stored)`.
+ */
+export function compareClientSecretsWith(provider: Provider, matches: (presented: string, stored: string) => boolean): void {
+  const prototype: Pick<Client, 'compareClientSecret'> = provider.Client.prototype;
+  prototype.compareClientSecret = function compareHashedClientSecret(this: Client, presented: string): boolean {
+    const stored = this.clientSecret;
+    return typeof stored === 'string' && matches(presented, stored);
+  };
+}
+
+/**
+ * Seam: the refresh token grant answers a consumed refresh token with
+ * `InvalidGrant('refresh token already used')` (lib/actions/grants/refresh_token.js),
+ * after revoking the grant; the Prisma adapter's `consume` says the same for
+ * the loser of a race. The detail text is the only mark of that case.
+ */
+export function isRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError): boolean {
+  return ctx.oidc.params?.grant_type === 'refresh_token' && /already used/.test(error.error_detail ?? '');
+}
+
+/**
+ * Seam: the engine answers `invalid_request` (not RFC 6749 §5.2's
+ * `unauthorized_client`) when an authenticated client asks for a grant type it
+ * is not registered for, at the token endpoint and (for the device grant) the
+ * device authorization endpoint. The answer is corrected after the engine
+ * wrote it: the client is authenticated, the grant type is one the server
+ * supports, and the client may not use it.
+ */
+export function unauthorizedClientForDisallowedGrants(): EngineMiddleware {
+  return async function correctDisallowedGrantError(ctx, next) {
+    await next();
+    const route = ctx.oidc?.route;
+    if ((route !== 'token' && route !== 'device_authorization') || ctx.status !== 400) return;
+    const client = ctx.oidc.client;
+    // RFC 8628 §3.1: the device authorization endpoint is for clients with the device grant.
+    const grantType = route === 'device_authorization' ? DEVICE_CODE_GRANT : ctx.oidc.params?.grant_type;
+    if (errorCodeOf(ctx) !== 'invalid_request' || !client || typeof grantType !== 'string') return;
+    if (client.grantTypeAllowed(grantType)) return;
+    sendProtocolError(ctx, new errors.UnauthorizedClient(`this client is not registered for the ${grantType} grant`));
+  };
+}
+
+/**
+ * Seam: the introspection and revocation endpoints authenticate the caller,
+ * then refuse any JWT with 400 `unsupported_token_type`
+ * (lib/shared/reject_structured_tokens.js), since JWT access tokens are not
+ * stored. `answer` replaces that answer for a token the engine refused so,
+ * with the authenticated caller.
+ */
+export function onStructuredTokenRefused(
+  answer: (ctx: KoaContextWithOIDC, caller: Client, token: string) => Promise<void>,
+): EngineMiddleware {
+  return async function answerForStructuredTokens(ctx, next) {
+    await next();
+    const route = ctx.oidc?.route;
+    if (route !== 'introspection' && route !== 'revocation') return;
+    const caller = ctx.oidc.client;
+    const token = ctx.oidc.params?.token;
+    if (!caller || typeof token !== 'string' || ctx.status !== 400 || errorCodeOf(ctx) !== 'unsupported_token_type') return;
+    await answer(ctx, caller, token);
+  };
+}
+
+/** Seam: the device authorization answer (RFC 8628 §3.2) leaves out `interval`; it is added to the engine's body. */
+export function addDevicePollingInterval(ctx: KoaContextWithOIDC, seconds: number): void {
+  const body = ctx.body as Record<string, unknown> | undefined;
+  if (ctx.oidc.route === 'device_authorization' && ctx.status === 200 && typeof body?.device_code === 'string') {
+    body.interval = seconds;
+  }
+}
+
+/**
+ * Seam: the engine answers a poll of a pending device code with
+ * `authorization_pending` and never sends `slow_down` (RFC 8628 §3.5). The
+ * device code polled, when that is the engine's answer.
+ */
+export function pendingDeviceCodePolled(ctx: KoaContextWithOIDC): string | undefined {
+  if (ctx.oidc.route !== 'token' || ctx.oidc.params?.grant_type !== DEVICE_CODE_GRANT) return undefined;
+  if (errorCodeOf(ctx) !== 'authorization_pending') return undefined;
+  const deviceCode = ctx.oidc.params.device_code;
+  return typeof deviceCode === 'string' ? deviceCode : undefined;
+}
+
+/** Replaces the engine's answer with a protocol error, in the engine's JSON shape. */
+export function sendProtocolError(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError): void {
+  ctx.status = error.status;
+  ctx.body = { error: error.error, error_description: error.error_description };
+}
+
+function errorCodeOf(ctx: KoaContextWithOIDC): unknown {
+  return (ctx.body as { error?: unknown } | undefined)?.error;
+}
+
+/** What went wrong with a submitted user code, as the verification pages tell it. */
+export type CodeEntryFailure = 'missing' | 'not_found' | 'expired' | 'already_used' | 'aborted';
+
+/**
+ * Seam: the code verification endpoint (lib/actions/code_verification.js)
+ * signals the outcome of a submitted user code by throwing internal
+ * "re-render" errors, known only by `name`: NoCodeError, NotFoundError,
+ * ExpiredError, AlreadyUsedError, AbortedError (lib/helpers/re_render_errors.js).
+ * It passes them to `userCodeInputSource` as its `err` argument.
+ */
+const FAILURE_BY_ERROR_NAME: Record<string, CodeEntryFailure> = {
+  NoCodeError: 'missing',
+  NotFoundError: 'not_found',
+  ExpiredError: 'expired',
+  AlreadyUsedError: 'already_used',
+  AbortedError: 'aborted',
+};
+
+export function codeEntryFailureOf(error: Error | undefined): CodeEntryFailure | undefined {
+  return error ? FAILURE_BY_ERROR_NAME[error.name] : undefined;
+}
+
+/** Seam: those re-render errors carry the code as the user typed it in `userCode` (not NoCodeError, AbortedError). */
+export function userCodeOf(error: Error | undefined): string | undefined {
+  const userCode = (error as { userCode?: unknown } | undefined)?.userCode;
+  return typeof userCode === 'string' ? userCode : undefined;
+}
+
+/**
+ * Seam: a code form whose xsrf token is wrong, or that has no form state in
+ * its session, fails with `invalid_request` and the texts "xsrf token invalid"
+ * or "could not find device form details" (lib/shared/xsrf.js).
+ */
+export function isDeviceFormRefused(out: { error: string; error_description?: string } | undefined): boolean {
+  return out?.error === 'invalid_request' && /xsrf|form details/.test(out.error_description ?? '');
+}
+
+/**
+ * Seam: the device pages' xsrf token is the secret the engine keeps in the
+ * browser session's `state.secret` (set when the code form is rendered,
+ * checked when it is posted), so Gatehouse's own form can carry it.
+ */
+export function deviceFormXsrf(ctx: KoaContextWithOIDC): string | undefined {
+  const secret = ctx.oidc.session?.state?.secret;
+  return typeof secret === 'string' ? secret : undefined;
+}
+
+/**
+ * Seam: a code form posted with no session cookie makes the engine create a
+ * fresh session, fail the xsrf check, then fail again when it re-renders the
+ * form on that unsaved session: a 500. Such a form cannot be genuine, so it is
+ * answered before the engine sees it.
+ */
+export function isDeviceFormWithoutSession(provider: Provider, ctx: ParameterizedContext, codeVerificationPath: string): boolean {
+  return ctx.method === 'POST' && ctx.path === codeVerificationPath && !ctx.cookies.get(provider.cookieName('session'));
+}
+
+/**
+ * Seam (lib/shared/error_handler.js, lib/helpers/initialize_app.js
+ * `ensureSessionSave`, lib/models/session.js `persist`): on its user-input
+ * routes (code_verification, device_resume) the engine's error handler gives
+ * the browser's session an xsrf secret before calling `userCodeInputSource`,
+ * which marks the session touched; `ensureSessionSave` then calls `persist()`,
+ * which throws ("persist can only be called on previously persisted
+ * Sessions", a 500) for a session that was never saved: the browser sent no
+ * session cookie, or an unknown or expired one. Marking such a session
+ * untouched skips that persist. Returns whether the session is such an
+ * unsaved one (its xsrf secret cannot be checked later, so the page shows no
+ * form). Call it from `userCodeInputSource` when there is an error.
+ */
+export function untouchUnsavedSession(ctx: KoaContextWithOIDC): boolean {
+  const session = ctx.oidc.session as ({ exp?: unknown; touched?: boolean } & object) | undefined;
+  if (!session || typeof session.exp === 'number') return false;
+  session.touched = false;
+  return true;
+}
+
+/**
+ * Seam: `GET /device?user_code=…` (verification_uri_complete) makes the
+ * engine submit the code at once with an auto-posting form. RFC 8628 §3.3.1
+ * and §5.4 want the user to submit and confirm it: the query parameter is
+ * moved aside before the engine sees it, so the engine renders the entry page
+ * (`userCodeInputSource`), which shows the code prefilled.
+ */
+export function takePrefilledUserCode(ctx: ParameterizedContext, codeVerificationPath: string): string | undefined {
+  if (ctx.method !== 'GET' || ctx.path !== codeVerificationPath || typeof ctx.query.user_code !== 'string') return undefined;
+  const userCode = ctx.query.user_code;
+  ctx.querystring = '';
+  return userCode;
+}
+
+/**
+ * Seam: `features.resourceIndicators.defaultResource` may resolve to
+ * `undefined` (no resource: the engine issues a token without an audience),
+ * though the types say `string`.
+ */
+export const NO_DEFAULT_RESOURCE = undefined as unknown as string;
+
+/**
+ * oidc-provider's refresh_token grant consumes (rotates) the refresh token
+ * before it resolves the resource, so a request refused there would cost the
+ * client its refresh token. Its `rotateRefreshToken` policy is called just
+ * before that, with `ctx.oidc.entities.RefreshToken`, `Account` and the client
+ * loaded: `check` runs there and may throw a protocol error, which then leaves
+ * the refresh token as it was. The policy always rotates (RFC 9700 §4.14.2).
+ * Tested end to end in test/e2e/rbac.test.ts ("a refused refresh loses nothing").
+ */
+export function checkBeforeRefreshRotation(check: (ctx: KoaContextWithOIDC) => Promise<void>): (ctx: KoaContextWithOIDC) => Promise<boolean> {
+  return async (ctx) => {
+    await check(ctx);
+    return true;
+  };
+}

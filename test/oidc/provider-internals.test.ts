@@ -1,0 +1,353 @@
+import { readFile } from 'node:fs/promises';
+import { SignJWT } from 'jose';
+import type Provider from 'oidc-provider';
+import type { Client, ClientMetadata, errors, KoaContextWithOIDC } from 'oidc-provider';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addDevicePollingInterval,
+  CHECKED_ENGINE_VERSION,
+  codeEntryFailureOf,
+  compareClientSecretsWith,
+  type CodeEntryFailure,
+  deviceFormXsrf,
+  type EngineMiddleware,
+  engineContext,
+  isDeviceFormRefused,
+  isDeviceFormWithoutSession,
+  isRefreshTokenReuse,
+  NO_DEFAULT_RESOURCE,
+  onStructuredTokenRefused,
+  pendingDeviceCodePolled,
+  takePrefilledUserCode,
+  unauthorizedClientForDisallowedGrants,
+  untouchUnsavedSession,
+  useAroundEngine,
+  userCodeOf,
+} from '../../src/oidc/provider-internals.js';
+import { EXTRA_CLIENT_METADATA } from '../../src/oidc/resource-indicators.js';
+import { basicAuth, cookieHeader, postForm, startEngine, type TestEngine } from '../support/engine.js';
+
+// Each test pins one behaviour of oidc-provider that src/oidc/provider-internals.ts
+// relies on, against the real engine (in memory, its own memory adapter). When
+// one fails after an upgrade, the seam named in the test needs a new look.
+
+const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
+const SECRET = 'a client secret that is long enough';
+
+/** The engine's own answer, as it left the engine: recorded innermost, before any seam rewrites it. */
+interface EngineAnswer {
+  readonly route: string | undefined;
+  readonly status: number;
+  readonly body: unknown;
+}
+
+function recordEngineAnswers(answers: EngineAnswer[]): EngineMiddleware {
+  return async (ctx, next) => {
+    await next();
+    answers.push({ route: ctx.oidc?.route, status: ctx.status, body: structuredClone(ctx.body) });
+  };
+}
+
+const clients: ClientMetadata[] = [
+  {
+    client_id: 'service',
+    client_secret: `hashed:${SECRET}`,
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    api_access: [{ resource: 'https://api.test', scopes: ['read:things'] }],
+    default_resource: 'https://api.test',
+    introspection_resources: ['https://api.test'],
+  },
+  {
+    client_id: 'web',
+    client_secret: `hashed:${SECRET}`,
+    grant_types: ['authorization_code', 'refresh_token'],
+    redirect_uris: ['https://rp.test/cb'],
+  },
+  {
+    client_id: 'tv',
+    grant_types: [DEVICE_GRANT],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'none',
+  },
+];
+
+describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
+  let engine: TestEngine;
+  const answers: EngineAnswer[] = [];
+  const secretComparisons: { presented: string; stored: string }[] = [];
+  const structuredTokens: { route: string; caller: string; token: string }[] = [];
+  const grantErrors: { reuse: boolean; detail: string | undefined }[] = [];
+  const codeEntries: { xsrf: string | undefined; formXsrf: string | undefined; out: { error: string; error_description?: string } | undefined; error: Error | undefined }[] = [];
+  const confirmations: { xsrf: string | undefined; userCode: string }[] = [];
+  let lastFormWithoutSession: boolean | undefined;
+  let lastPrefilledCode: string | undefined;
+  let lastPendingPoll: string | undefined;
+  let lastUnsaved: boolean | undefined;
+
+  beforeAll(async () => {
+    engine = await startEngine(clients, {
+      extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+      scopes: ['openid', 'offline_access'],
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        introspection: { enabled: true },
+        revocation: { enabled: true },
+        deviceFlow: {
+          enabled: true,
+          charset: 'base-20',
+          mask: '****-****',
+          userCodeInputSource: async (ctx, form, out, error) => {
+            lastUnsaved = error && ctx.get('x-untouch') === 'gatehouse' ? untouchUnsavedSession(ctx) : undefined;
+            codeEntries.push({ xsrf: deviceFormXsrf(ctx), formXsrf: /name="xsrf" value="([^"]+)"/.exec(form)?.[1], out, error });
+            ctx.body = 'code entry page';
+          },
+          userCodeConfirmSource: async (ctx, _form, _client, _deviceInfo, userCode) => {
+            confirmations.push({ xsrf: deviceFormXsrf(ctx), userCode });
+            ctx.body = 'confirm page';
+          },
+        },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => NO_DEFAULT_RESOURCE,
+          getResourceServerInfo: () => {
+            throw new Error('no resource server in these tests');
+          },
+        },
+      },
+    }, (provider) => installSeams(provider));
+  });
+
+  function installSeams(provider: Provider): void {
+    compareClientSecretsWith(provider, (presented, stored) => {
+      secretComparisons.push({ presented, stored });
+      return stored === `hashed:${presented}`;
+    });
+    provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {
+      grantErrors.push({ reuse: isRefreshTokenReuse(ctx, error), detail: error.error_detail });
+    });
+    useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      lastFormWithoutSession = isDeviceFormWithoutSession(provider, ctx, '/device');
+      await next();
+    });
+    useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
+    useAroundEngine(provider, onStructuredTokenRefused(async (ctx, caller, token) => {
+      structuredTokens.push({ route: ctx.oidc.route, caller: caller.clientId, token });
+      ctx.status = 200;
+      ctx.body = { answered: 'by Gatehouse' };
+    }));
+    useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      await next();
+      const oidcCtx = engineContext(ctx);
+      if (!oidcCtx) return;
+      addDevicePollingInterval(oidcCtx, 7);
+      lastPendingPoll = pendingDeviceCodePolled(oidcCtx);
+    });
+    useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      if (ctx.get('x-prefill') === 'gatehouse') lastPrefilledCode = takePrefilledUserCode(ctx, '/device');
+      await next();
+    });
+    useAroundEngine(provider, recordEngineAnswers(answers));
+  }
+
+  afterAll(async () => {
+    await engine?.close();
+  });
+
+  const lastAnswer = () => answers.at(-1);
+
+  it('is the engine version these seams were checked against, pinned exactly in package.json', async () => {
+    const installed = JSON.parse(await readFile('node_modules/oidc-provider/package.json', 'utf8')) as { version: string };
+    const ours = JSON.parse(await readFile('package.json', 'utf8')) as { dependencies: Record<string, string> };
+    expect(installed.version).toBe(CHECKED_ENGINE_VERSION);
+    expect(ours.dependencies['oidc-provider']).toBe(CHECKED_ENGINE_VERSION);
+  });
+
+  it('authenticates client secrets through Client.prototype.compareClientSecret, with the stored client_secret as this.clientSecret', async () => {
+    secretComparisons.length = 0;
+    const right = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    expect(right.status).toBe(200);
+    expect(secretComparisons).toEqual([{ presented: SECRET, stored: `hashed:${SECRET}` }]);
+
+    const storedValue = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', `hashed:${SECRET}`) });
+    expect(storedValue.status).toBe(401);
+    expect(storedValue.json?.error).toBe('invalid_client');
+  });
+
+  it('accepts no resource from defaultResource (undefined, though typed string): a token without an audience', async () => {
+    const answer = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    expect(answer.status).toBe(200);
+    expect(typeof answer.json?.access_token).toBe('string');
+  });
+
+  it('hands extra client metadata back on Client instances under its own name', async () => {
+    const client: Client | undefined = await engine.provider.Client.find('service');
+    expect(client?.api_access).toEqual([{ resource: 'https://api.test', scopes: ['read:things'] }]);
+    expect(client?.default_resource).toBe('https://api.test');
+    expect(client?.introspection_resources).toEqual(['https://api.test']);
+  });
+
+  it('answers invalid_request for a grant type the client is not registered for; the seam makes it unauthorized_client', async () => {
+    const token = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('web', SECRET) });
+    expect(lastAnswer()).toMatchObject({ route: 'token', status: 400, body: { error: 'invalid_request' } });
+    expect(token.status).toBe(400);
+    expect(token.json?.error).toBe('unauthorized_client');
+
+    const device = await postForm(`${engine.url}/device/auth`, { client_id: 'web' }, { authorization: basicAuth('web', SECRET) });
+    expect(lastAnswer()).toMatchObject({ route: 'device_authorization', status: 400, body: { error: 'invalid_request' } });
+    expect(device.json?.error).toBe('unauthorized_client');
+  });
+
+  it('refuses JWTs at introspection and revocation with unsupported_token_type after authenticating the caller', async () => {
+    const jwt = await new SignJWT({ sub: 'someone' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('k'.repeat(32)));
+    for (const [path, route] of [['/token/introspection', 'introspection'], ['/token/revocation', 'revocation']] as const) {
+      structuredTokens.length = 0;
+      const answer = await postForm(`${engine.url}${path}`, { token: jwt }, { authorization: basicAuth('service', SECRET) });
+      expect(lastAnswer()).toMatchObject({ route, status: 400, body: { error: 'unsupported_token_type' } });
+      expect(structuredTokens).toEqual([{ route, caller: 'service', token: jwt }]);
+      expect(answer.json).toEqual({ answered: 'by Gatehouse' });
+    }
+  });
+
+  it("answers a consumed refresh token with InvalidGrant whose detail says 'already used'", async () => {
+    const { provider } = engine;
+    const client = await provider.Client.find('web');
+    const grant = new provider.Grant({ accountId: 'ada', clientId: 'web' });
+    grant.addOIDCScope('openid offline_access');
+    const grantId = await grant.save();
+    if (!client) throw new Error('client web is registered above');
+    const refreshToken = new provider.RefreshToken({ client, accountId: 'ada', grantId, scope: 'openid offline_access', gty: 'authorization_code' });
+    refreshToken.consumed = Math.floor(Date.now() / 1000);
+    const value = await refreshToken.save();
+
+    grantErrors.length = 0;
+    const answer = await postForm(`${engine.url}/token`, { grant_type: 'refresh_token', refresh_token: value }, { authorization: basicAuth('web', SECRET) });
+    expect(answer.json?.error).toBe('invalid_grant');
+    expect(grantErrors).toEqual([{ reuse: true, detail: 'refresh token already used' }]);
+  });
+
+  describe('device flow', () => {
+    async function startDevice() {
+      const answer = await postForm(`${engine.url}/device/auth`, { client_id: 'tv', scope: 'openid' });
+      return { deviceCode: String(answer.json?.device_code), userCode: String(answer.json?.user_code), answer };
+    }
+
+    /** A browser session on the code entry page: its cookie and the form's xsrf token. */
+    async function openEntryPage() {
+      codeEntries.length = 0;
+      const page = await fetch(`${engine.url}/device`);
+      expect(await page.text()).toBe('code entry page');
+      const entry = codeEntries[0];
+      return { cookie: cookieHeader(page.headers.getSetCookie()), xsrf: entry?.formXsrf ?? '', entry };
+    }
+
+    async function submitCode(form: Record<string, string>) {
+      const { cookie, xsrf } = await openEntryPage();
+      codeEntries.length = 0;
+      confirmations.length = 0;
+      const answer = await postForm(`${engine.url}/device`, { xsrf, ...form }, { cookie });
+      return { answer, entry: codeEntries[0], confirmation: confirmations[0], xsrf };
+    }
+
+    async function failureFor(form: Record<string, string>): Promise<{ failure: CodeEntryFailure | undefined; userCode: string | undefined }> {
+      const { entry } = await submitCode(form);
+      return { failure: codeEntryFailureOf(entry?.error), userCode: userCodeOf(entry?.error) };
+    }
+
+    it('leaves interval out of the device authorization answer; the seam adds it', async () => {
+      const { answer } = await startDevice();
+      expect(lastAnswer()?.body).not.toHaveProperty('interval');
+      expect(answer.json?.interval).toBe(7);
+    });
+
+    it('keeps the code form xsrf secret in session.state.secret', async () => {
+      const { entry, xsrf } = await openEntryPage();
+      expect(xsrf).toMatch(/^[0-9a-f]{48}$/);
+      expect(entry?.xsrf).toBe(xsrf);
+
+      const { userCode } = await startDevice();
+      const confirm = await submitCode({ user_code: userCode });
+      expect(confirm.answer.text).toBe('confirm page');
+      expect(confirm.confirmation).toEqual({ xsrf: confirm.xsrf, userCode });
+    });
+
+    it('names what went wrong with a code by internal error name, with the code as typed', async () => {
+      expect(await failureFor({ user_code: '' })).toEqual({ failure: 'missing', userCode: undefined });
+      expect(await failureFor({ user_code: 'bcdf-ghjk' })).toEqual({ failure: 'not_found', userCode: 'bcdf-ghjk' });
+
+      const { provider } = engine;
+      const client = await provider.Client.find('tv');
+      if (!client) throw new Error('client tv is registered above');
+      const stored = { client, grantId: 'grant', deviceInfo: {}, params: { client_id: 'tv', scope: 'openid' } };
+      const expired = new provider.DeviceCode({ ...stored, userCode: 'XWXWXWXW', expiresIn: 60 });
+      expired.exp = Math.floor(Date.now() / 1000) - 5;
+      await expired.save();
+      expect(await failureFor({ user_code: 'XWXW-XWXW' })).toEqual({ failure: 'expired', userCode: 'XWXW-XWXW' });
+
+      const used = new provider.DeviceCode({ ...stored, userCode: 'ZQZQZQZQ', accountId: 'ada' });
+      await used.save();
+      expect(await failureFor({ user_code: 'ZQZQ-ZQZQ' })).toEqual({ failure: 'already_used', userCode: 'ZQZQ-ZQZQ' });
+
+      const { userCode } = await startDevice();
+      expect(await failureFor({ user_code: userCode, abort: 'yes' })).toEqual({ failure: 'aborted', userCode: undefined });
+    });
+
+    it("refuses a code form with a wrong xsrf token as invalid_request 'xsrf token invalid'", async () => {
+      const { cookie } = await openEntryPage();
+      codeEntries.length = 0;
+      await postForm(`${engine.url}/device`, { xsrf: 'forged', user_code: 'BCDF-GHJK' }, { cookie });
+      expect(codeEntries[0]?.out).toMatchObject({ error: 'invalid_request', error_description: 'xsrf token invalid' });
+      expect(isDeviceFormRefused(codeEntries[0]?.out)).toBe(true);
+    });
+
+    it('fails with a 500 on a code form posted without a session cookie, so the seam answers it first', async () => {
+      codeEntries.length = 0;
+      const answer = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' });
+      expect(lastFormWithoutSession).toBe(true);
+      expect(answer.status).toBe(500);
+    });
+
+    it('fails with a 500 re-rendering the code form on a session it never saved; the seam marks it untouched', async () => {
+      const unknownSession = { cookie: '_session=not-a-session-of-this-server' };
+      const stock = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, unknownSession);
+      expect(stock.status).toBe(500);
+
+      const ours = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, { ...unknownSession, 'x-untouch': 'gatehouse' });
+      expect(lastUnsaved).toBe(true);
+      expect(ours.status).toBe(400);
+      expect(ours.text).toBe('code entry page');
+
+      // A session the engine saved is left alone.
+      const { cookie } = await openEntryPage();
+      await postForm(`${engine.url}/device`, { xsrf: 'forged', user_code: 'BCDF-GHJK' }, { cookie, 'x-untouch': 'gatehouse' });
+      expect(lastUnsaved).toBe(false);
+    });
+
+    it('auto-submits verification_uri_complete; the seam moves the code aside so the entry page shows it', async () => {
+      const { userCode } = await startDevice();
+      const complete = `${engine.url}/device?user_code=${encodeURIComponent(userCode)}`;
+      codeEntries.length = 0;
+      const stock = await (await fetch(complete)).text();
+      expect(stock).toContain('method="post"');
+      expect(stock).toContain(userCode);
+      expect(codeEntries).toHaveLength(0);
+
+      const ours = await (await fetch(complete, { headers: { 'x-prefill': 'gatehouse' } })).text();
+      expect(ours).toBe('code entry page');
+      expect(lastPrefilledCode).toBe(userCode);
+    });
+
+    it('answers a poll of a pending code with authorization_pending, never slow_down', async () => {
+      const { deviceCode } = await startDevice();
+      for (let poll = 0; poll < 2; poll += 1) {
+        const answer = await postForm(`${engine.url}/token`, { grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: 'tv' });
+        expect(answer.json?.error).toBe('authorization_pending');
+      }
+      expect(lastAnswer()).toMatchObject({ route: 'token', status: 400, body: { error: 'authorization_pending' } });
+      expect(lastPendingPoll).toBe(deviceCode);
+    });
+  });
+});
