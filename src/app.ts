@@ -105,9 +105,25 @@ function requestLog(log: Logger): Koa.Middleware {
     const requestId = /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
+    const took = () => `${Math.round(performance.now() - started)}ms`;
     ctx.res.once('finish', () => {
-      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${Math.round(performance.now() - started)}ms`);
+      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()}`);
     });
-    await next();
+    // A client that gave up never sees 'finish': say what became of its
+    // request once it is done (or now, if it already is).
+    let handled = false;
+    let abandoned = false;
+    const logAbandoned = () => log.warn(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()} abandoned: the client closed the connection first`);
+    ctx.res.once('close', () => {
+      if (ctx.res.writableFinished) return;
+      abandoned = true;
+      if (handled) logAbandoned();
+    });
+    try {
+      await next();
+    } finally {
+      handled = true;
+      if (abandoned) logAbandoned();
+    }
   };
 }

@@ -11,7 +11,9 @@ import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
 import type { Config } from './config/config.js';
 import { deriveSecrets, resolveMasterSecret } from './config/master-secret.js';
+import { ConfigError } from './config/config.js';
 import { listenForChanges } from './db/change-notifications.js';
+import { ensureSameIssuer } from './db/instance-settings.js';
 import { openDatabase } from './db/open-database.js';
 import type { PrismaClient } from './db/prisma.js';
 import { createPageRenderer } from './http/pages.js';
@@ -24,6 +26,9 @@ import { createDevicePages } from './interactions/device-pages.js';
 import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import { createProvider, type ProviderRef } from './oidc/provider.js';
+import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
+import { createTokenRequests } from './oidc/token-requests.js';
+import { closeInOrder, drainable, type Closer } from './shutdown.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -36,7 +41,11 @@ export interface RunningGatehouse {
   readonly resources: ResourceService;
   readonly roles: RoleService;
   readonly keys: KeyService;
-  /** Closes the HTTP server, then the database (and the embedded Postgres). */
+  /**
+   * Drains the HTTP server, then closes the rest and the database (and the
+   * embedded Postgres), within GATEHOUSE_SHUTDOWN_TIMEOUT; rejects with a
+   * ShutdownTimeoutError naming what did not close.
+   */
   stop(): Promise<void>;
 }
 
@@ -51,11 +60,10 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   const secrets = deriveSecrets(masterSecret);
 
   const { databaseUrl, prisma, close: closeDatabase } = await openDatabase(config, log);
-  // Everything started is stopped in reverse order: on stop(), and when a later step fails.
-  const closers: (() => Promise<void>)[] = [closeDatabase];
-  const closeAll = async () => {
-    for (const close of closers.splice(0).reverse()) await close().catch((error: unknown) => log.warn(`stop: ${(error as Error).message}`));
-  };
+  // Everything started is stopped in reverse order: on stop(), and when a
+  // later step fails; each bounded by GATEHOUSE_SHUTDOWN_TIMEOUT (shutdown.ts).
+  const closers: Closer[] = [{ name: 'database', close: closeDatabase }];
+  const closeAll = () => closeInOrder(closers.splice(0).reverse(), config.shutdownTimeout * 1000, log);
   try {
     const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
     const clients = createClientService(prisma, secrets.clientSecretKey);
@@ -69,7 +77,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       cached.onChange(topic);
       if (topic === 'keys') reloadKeys();
     }, log);
-    closers.push(() => listener.close());
+    closers.push({ name: 'change listener (LISTEN connection)', close: () => listener.close() });
+    // Before anything is changed: the secret must open the stored keys (a
+    // wrong one throws UnsealError), and the database must be this issuer's.
+    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
+    await keys.verifySecret();
+    await ensureSameIssuer(prisma, config.issuer);
+    // The admin API and its built-in role before the admin user, who is given that role.
     await ensureAdminApiResource(resources, config.issuer);
     await roles.ensureAdminRole(adminAudience(config.issuer));
     if (config.admin) {
@@ -78,18 +92,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     }
     const audit = createAuditLog(prisma);
 
-    const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     const firstStart = await keys.ensure();
     await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 
     const pages = createPageRenderer();
-    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey);
+    const grace = config.ttl.refreshTokenReuseGrace;
+    const tokenRequests = createTokenRequests(grace > 0 ? createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace) : undefined);
+    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const devicePages = createDevicePages(pages, cached.resources);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores });
+      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
@@ -105,13 +120,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       intervalSeconds: config.keys.checkInterval,
       log,
     });
-    closers.push(() => keyWatcher.close());
+    closers.push({ name: 'signing-key watcher', close: () => keyWatcher.close() });
     reloadKeys = keyWatcher.reload;
     keyWatcher.reload(); // a change between the load above and now
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
-    closers.push(() => keyMaintenance.stop());
+    closers.push({ name: 'key maintenance job', close: () => keyMaintenance.stop() });
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log);
-    closers.push(() => cleanup.stop());
+    closers.push({ name: 'cleanup job', close: () => cleanup.stop() });
 
     const app = createApp({
       https: config.issuer.startsWith('https:'),
@@ -129,14 +144,17 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
     });
     const server = await listen(app.callback(), config.port, config.host);
-    closers.push(() => closeServer(server));
+    const http = drainable(server);
+    // Requests in flight get most of the deadline; the rest is for the database.
+    const shutdownMs = config.shutdownTimeout * 1000;
+    closers.push({ name: 'HTTP server', close: () => http.drain(Math.max(shutdownMs / 2, shutdownMs - 3000)) });
 
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
     return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
   } catch (error) {
-    await closeAll();
+    await closeAll().catch((failure: unknown) => log.warn(`stop after a failed start: ${(failure as Error).message}`));
     throw error;
   }
 }
@@ -144,17 +162,14 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
 async function listen(handler: RequestListener, port: number, host: string): Promise<Server> {
   const server = createServer(handler);
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (error: NodeJS.ErrnoException) => {
+      // The two an operator causes, in one line naming the setting.
+      if (error.code === 'EADDRINUSE') reject(new ConfigError(`PORT ${port} is already in use on ${host}`));
+      else if (error.code === 'EADDRNOTAVAIL') reject(new ConfigError(`HOST ${host} is not an address of this machine`));
+      else if (error.code === 'EACCES') reject(new ConfigError(`PORT ${port} needs privileges this process does not have`));
+      else reject(error);
+    });
     server.listen(port, host, () => resolve());
   });
   return server;
-}
-
-/** Stops accepting, lets requests in flight finish (up to 5 s), then closes. */
-async function closeServer(server: Server): Promise<void> {
-  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
-  server.closeIdleConnections();
-  const force = setTimeout(() => server.closeAllConnections(), 5000);
-  await closed;
-  clearTimeout(force);
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import { AppError } from '../http/errors.js';
+import { RETRY_LATER } from '../http/unavailable.js';
 
 export interface PasswordHashing {
   readonly memoryCost: number;
@@ -25,7 +26,7 @@ export function createConcurrencyLimit(concurrent: number, queued: number) {
   const waiting: (() => void)[] = [];
   return async function limit<T>(work: () => Promise<T>): Promise<T> {
     if (active >= concurrent) {
-      if (waiting.length >= queued) throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly');
+      if (waiting.length >= queued) throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', RETRY_LATER);
       await new Promise<void>((resolve) => waiting.push(resolve));
     }
     active += 1;

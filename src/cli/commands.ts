@@ -4,6 +4,7 @@ import { keysCommands } from './commands/keys.js';
 import { rolesCommands } from './commands/roles.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
+import { issuerCommands } from './commands/issuer.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -19,3 +20,4 @@ Object.assign(commands, usersCommands);
 Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
 Object.assign(commands, rolesCommands);
+Object.assign(commands, issuerCommands);

@@ -42,7 +42,7 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      */
     async registerClient(input: ClientMetadataInput, audit: AuditContext = SYSTEM): Promise<RegisteredClient> {
       const { client_id: requestedId, ...metadata } = parseOrThrow(clientMetadataSchema, input, metadataErrorCode);
-      const clientId = requestedId ?? randomBytes(16).toString('base64url');
+      const clientId = requestedId ?? generateClientId();
       const secret = usesSecret(metadata.token_endpoint_auth_method) ? generateClientSecret() : undefined;
       let created: { createdAt: Date; updatedAt: Date };
       try {
@@ -216,4 +216,15 @@ function usesSecret(method: string | undefined): boolean {
 /** notifyChange through a Prisma transaction, so the notice is sent on commit only. */
 export function notifierFor(tx: Pick<Prisma.TransactionClient, '$executeRawUnsafe'>): Notifier {
   return (sql, ...values) => tx.$executeRawUnsafe(sql, ...values);
+}
+
+/**
+ * 128 random bits, base64url, never starting with `-` or `_`: an id that
+ * starts with `-` reads as an option on a command line (`clients show -Abc`).
+ */
+export function generateClientId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString('base64url');
+    if (/^[A-Za-z0-9]/.test(id)) return id;
+  }
 }

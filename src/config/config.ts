@@ -15,6 +15,15 @@ const duration = (max: number) =>
     })
     .pipe(z.number().int().positive('must be greater than zero').max(max, `must be at most ${max} seconds`));
 
+/** Like `duration`, but 0 is allowed (it switches the feature off). */
+const durationOrOff = (max: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+[smhd]?$/, 'must be a duration such as 0, 30, 30s or 2m')
+    .transform((value) => Number.parseInt(value, 10) * ({ s: 1, m: 60, h: 3600, d: 86400 }[value.at(-1) ?? ''] ?? 1))
+    .pipe(z.number().int().min(0).max(max, `must be at most ${max} seconds`));
+
 // Lifetimes up to a year; timer intervals up to a day (setInterval overflows past 24.8 days).
 const lifetime = duration(365 * DAY);
 const interval = duration(DAY);
@@ -45,9 +54,33 @@ export const environmentSchema = z
      * slash removed). HSTS is sent when it is `https`.
      * @default http://localhost:$PORT
      */
-    ISSUER: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    ISSUER: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL' })
+      // OpenID Connect Discovery §3 / RFC 8414 §2: an issuer has no query or fragment.
+      .refine((value) => !/[?#]/.test(value), 'must not have a query or fragment')
+      .optional(),
     /** `postgres://` or `postgresql://` URL. Unset: the embedded Postgres in the data directory. */
     DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/, error: 'must be a postgres:// URL' }).optional(),
+    /**
+     * Longest a database query may run (`pg` `query_timeout` and Postgres
+     * `statement_timeout`). A request that needs a stalled database then fails
+     * with 503 `temporarily_unavailable` and `Retry-After` instead of hanging.
+     */
+    GATEHOUSE_DATABASE_TIMEOUT: duration(300).default(5),
+    /** Longest to wait for a database connection: connecting, or a free one from the pool. */
+    GATEHOUSE_DATABASE_CONNECT_TIMEOUT: duration(300).default(5),
+    /**
+     * At start, how long to keep retrying (with back-off, logging each
+     * attempt) a `DATABASE_URL` that refuses connections or does not resolve,
+     * so a container that starts before its database waits for it. `0`: fail
+     * at once.
+     */
+    GATEHOUSE_DATABASE_WAIT: durationOrOff(3600).default(30),
+    /**
+     * Deadline of a graceful stop (SIGTERM, SIGINT). Past it, open connections
+     * are cut and the process exits 1, naming what did not close.
+     */
+    GATEHOUSE_SHUTDOWN_TIMEOUT: duration(3600).default(10),
     /** Holds the embedded Postgres (`postgres/`, `postgres-password`) and the generated secret (`secret`). */
     GATEHOUSE_DATA_DIR: z.string().min(1).default('./.data'),
     /**
@@ -96,6 +129,13 @@ export const environmentSchema = z
     GATEHOUSE_REFRESH_TOKEN_TTL: lifetime.default(30 * 86400),
     /** A refresh token unused this long expires. Must not exceed `GATEHOUSE_REFRESH_TOKEN_TTL`. */
     GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: lifetime.default(14 * 86400),
+    /**
+     * How long the client may present a just-rotated refresh token again and
+     * get the same successor back (a retry after a lost response, concurrent
+     * refreshes), instead of the grant being revoked. `0` turns it off: any
+     * reuse revokes the grant. At most `5m`.
+     */
+    GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: durationOrOff(300).default(30),
     /** Lifetime of the browser session at Gatehouse (signed in without re-entering the password). */
     GATEHOUSE_SESSION_TTL: lifetime.default(14 * 86400),
     /** How long a login/consent page stays valid. */
@@ -186,6 +226,10 @@ export interface Config {
   readonly issuer: string;
   readonly databaseUrl: string | undefined;
   readonly dataDir: string;
+  /** Seconds: query/statement timeout, connect/acquire timeout, and how long start-up waits for DATABASE_URL. */
+  readonly database: { readonly queryTimeout: number; readonly connectTimeout: number; readonly wait: number };
+  /** Seconds; see GATEHOUSE_SHUTDOWN_TIMEOUT. */
+  readonly shutdownTimeout: number;
   /** Undefined means "use or create the dev secret file in the data dir". */
   readonly secret: string | undefined;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
@@ -199,6 +243,8 @@ export interface Config {
     readonly authorizationCode: number;
     readonly refreshToken: number;
     readonly refreshTokenIdle: number;
+    /** Seconds; 0 = off. See GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE. */
+    readonly refreshTokenReuseGrace: number;
     readonly session: number;
     readonly interaction: number;
   };
@@ -248,6 +294,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
     dataDir: env.GATEHOUSE_DATA_DIR,
+    database: { queryTimeout: env.GATEHOUSE_DATABASE_TIMEOUT, connectTimeout: env.GATEHOUSE_DATABASE_CONNECT_TIMEOUT, wait: env.GATEHOUSE_DATABASE_WAIT },
+    shutdownTimeout: env.GATEHOUSE_SHUTDOWN_TIMEOUT,
     secret: env.GATEHOUSE_SECRET,
     admin:
       env.GATEHOUSE_ADMIN_EMAIL && env.GATEHOUSE_ADMIN_PASSWORD
@@ -266,6 +314,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       authorizationCode: env.GATEHOUSE_AUTHORIZATION_CODE_TTL,
       refreshToken: env.GATEHOUSE_REFRESH_TOKEN_TTL,
       refreshTokenIdle: env.GATEHOUSE_REFRESH_TOKEN_IDLE_TTL,
+      refreshTokenReuseGrace: env.GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
     },

@@ -2,6 +2,10 @@ import { hkdfSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ConfigError } from './config.js';
+
+/** The same rule as GATEHOUSE_SECRET's: anything shorter is guessable, an empty one computable by anyone. */
+const MIN_SECRET_LENGTH = 32;
 
 /**
  * GATEHOUSE_SECRET, or in development without it a secret generated once into
@@ -15,8 +19,14 @@ export async function resolveMasterSecret(
   if (configured) return configured;
   const file = join(dataDir, 'secret');
   if (existsSync(file)) {
+    const secret = (await readFile(file, 'utf8')).trim();
+    if (secret.length < MIN_SECRET_LENGTH) {
+      throw new ConfigError(
+        `the secret in ${file} is ${secret.length} characters long; it must be at least ${MIN_SECRET_LENGTH} characters (restore the file from a backup, or set GATEHOUSE_SECRET)`,
+      );
+    }
     log(`GATEHOUSE_SECRET is not set: using the generated secret in ${file}`);
-    return (await readFile(file, 'utf8')).trim();
+    return secret;
   }
   await mkdir(dataDir, { recursive: true });
   const secret = randomBytes(32).toString('base64url');

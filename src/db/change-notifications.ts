@@ -39,7 +39,8 @@ export async function listenForChanges(
   let retry: NodeJS.Timeout | undefined;
 
   const connect = async (): Promise<void> => {
-    const next = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000 });
+    // Bounded like every pool (a stalled server never answers LISTEN); closing is bounded by the shutdown deadline.
+    const next = new pg.Client({ connectionString: databaseUrl, connectionTimeoutMillis: 5000, query_timeout: 5000 });
     next.on('notification', (message) => {
       if (message.channel === CHANNEL && message.payload && TOPICS.has(message.payload)) onChange(message.payload as ChangeTopic);
     });

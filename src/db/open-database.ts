@@ -2,6 +2,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../log.js';
 import { findRunningEmbeddedPostgres, startEmbeddedPostgres } from './embedded-postgres.js';
 import { applyMigrations } from './migrate.js';
+import { waitForDatabase } from './wait-for-database.js';
 import { createPrismaClient, type PrismaClient } from './prisma.js';
 
 export interface OpenDatabase {
@@ -19,14 +20,15 @@ export interface OpenDatabase {
 export async function openDatabase(config: Config, log: Logger, options: { reuseRunning?: boolean } = {}): Promise<OpenDatabase> {
   let databaseUrl = config.databaseUrl;
   let stopEmbedded = async () => {};
+  if (databaseUrl) await waitForDatabase(databaseUrl, { waitSeconds: config.database.wait, connectTimeout: config.database.connectTimeout }, log);
   if (!databaseUrl && options.reuseRunning) databaseUrl = await findRunningEmbeddedPostgres(config.dataDir);
   if (!databaseUrl) {
     log.info(`DATABASE_URL is not set: starting embedded Postgres in ${config.dataDir}`);
-    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort });
+    const embedded = await startEmbeddedPostgres({ dataDir: config.dataDir, port: config.embeddedPostgresPort, warn: log.warn });
     databaseUrl = embedded.connectionString;
     stopEmbedded = () => embedded.stop();
   }
-  const prisma = createPrismaClient(databaseUrl);
+  const prisma = createPrismaClient(databaseUrl, config.database);
   const close = async () => {
     await prisma.$disconnect();
     await stopEmbedded();

@@ -5,9 +5,53 @@ export type { PrismaClient } from './generated/client.js';
 import { Prisma } from './generated/client.js';
 export { Prisma };
 
-export function createPrismaClient(connectionString: string): PrismaClient {
-  // A bounded connect timeout: an unreachable Postgres fails requests (and readyz) instead of hanging them.
-  return new PrismaClient({ adapter: new PrismaPg({ connectionString, connectionTimeoutMillis: 5000 }) });
+/** Seconds; see GATEHOUSE_DATABASE_TIMEOUT and GATEHOUSE_DATABASE_CONNECT_TIMEOUT. */
+export interface DatabaseTimeouts {
+  readonly queryTimeout: number;
+  readonly connectTimeout: number;
+}
+
+export function createPrismaClient(connectionString: string, timeouts: DatabaseTimeouts = { queryTimeout: 5, connectTimeout: 5 }): PrismaClient {
+  // Bounded everywhere: an unreachable or stalled Postgres fails requests (and
+  // readyz) instead of hanging them. `connectionTimeoutMillis` bounds both
+  // connecting and waiting for a pooled connection; `query_timeout` is the
+  // client-side bound (a stopped server never answers), `statement_timeout`
+  // the server-side one (lock waits, slow plans). pg stops waiting on a
+  // stalled server only with query_timeout (STACK-NOTES).
+  const queryMs = timeouts.queryTimeout * 1000;
+  return new PrismaClient({
+    adapter: new PrismaPg({ connectionString, connectionTimeoutMillis: timeouts.connectTimeout * 1000, query_timeout: queryMs, statement_timeout: queryMs }),
+  });
+}
+
+// Driver-adapter error kinds and Postgres SQLSTATEs that mean "the database is
+// not answering right now", not "this request is wrong".
+const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TlsConnectionError']);
+// 57014 query_canceled (statement_timeout), 57P01-03 shutdown / cannot connect now, 53300 too many connections, class 08 connection exceptions.
+const UNAVAILABLE_SQLSTATE = /^(57014|57P0[1-3]|53300|08...)$/;
+// Errors pg and pg-pool throw themselves.
+const UNAVAILABLE_MESSAGE = /Query read timeout|timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|ECONNRESET|getaddrinfo|Client has encountered a connection error/;
+// Prisma's codes: can't reach (P1001), timed out (P1002), closed connection (P1017), pool timeout (P2024), transaction timed out (P2028).
+const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024', 'P2028']);
+
+/**
+ * Whether an error from a query means the database is unreachable, stalled or
+ * overloaded: callers answer 503 temporarily_unavailable with Retry-After.
+ */
+export function isDatabaseUnavailable(error: unknown): boolean {
+  let current: unknown = error;
+  for (let depth = 0; current && depth < 5; depth++) {
+    if (current instanceof Prisma.PrismaClientInitializationError) return true;
+    if (current instanceof Prisma.PrismaClientKnownRequestError) {
+      if (UNAVAILABLE_PRISMA_CODES.has(current.code)) return true;
+      const cause = (current.meta?.driverAdapterError as { cause?: { kind?: string; code?: string } } | undefined)?.cause;
+      if (cause?.kind && UNAVAILABLE_KINDS.has(cause.kind)) return true;
+      if (cause?.kind === 'postgres' && UNAVAILABLE_SQLSTATE.test(cause.code ?? '')) return true;
+    }
+    if (current instanceof Error && UNAVAILABLE_MESSAGE.test(current.message)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
 }
 
 /** A unique constraint was violated (Prisma's P2002): the caller maps it to a 409. */

@@ -1,8 +1,9 @@
 import type { Context, Middleware } from 'koa';
-import { isUnstorableTextError } from '../db/prisma.js';
+import { isDatabaseUnavailable, isUnstorableTextError } from '../db/prisma.js';
 import type { Logger } from '../log.js';
 import { AppError } from './errors.js';
 import type { PageRenderer } from './pages.js';
+import { RETRY_LATER } from './unavailable.js';
 
 /** What an error becomes in a response. */
 export interface Failure {
@@ -30,6 +31,10 @@ const UNEXPECTED: Failure = { status: 500, code: 'server_error', description: 'u
 export function describeError(error: unknown): Failure {
   if (error instanceof AppError) return { status: error.status, code: error.code, description: error.description, headers: error.headers };
   if (!error || typeof error !== 'object') return UNEXPECTED;
+  // A stalled or unreachable database (query and connect timeouts): the client may retry.
+  if (isDatabaseUnavailable(error)) {
+    return { status: 503, code: 'temporarily_unavailable', description: 'the service is temporarily unavailable; try again shortly', headers: RETRY_LATER };
+  }
   // A safety net under input validation: Postgres refused a NUL byte or a lone surrogate the caller sent.
   if (isUnstorableTextError(error)) {
     return { status: 400, code: 'invalid_request', description: 'the request contains a NUL character or an unpaired surrogate', headers: {} };

@@ -1,5 +1,6 @@
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
+import { deleteExpiredSuccessors } from '../oidc/refresh-token-successors.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer
@@ -9,7 +10,8 @@ const BATCH = 1000;
 
 /** Deletes expired protocol rows in batches; returns how many. */
 export async function deleteExpiredRows(prisma: PrismaClient): Promise<number> {
-  let total = 0;
+  // Refresh-token successors kept for retries: gone as soon as their window passes.
+  let total = await deleteExpiredSuccessors(prisma);
   for (;;) {
     const deleted = await prisma.$executeRawUnsafe(
       `DELETE FROM oidc_payloads WHERE ctid IN (

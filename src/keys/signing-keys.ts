@@ -240,8 +240,18 @@ export function keySettingsFrom(config: Config): KeySettings {
 }
 
 /** Key operations bound to one database and secret: what the server, CLI and (later) admin API call. */
+/**
+ * Throws UnsealError when stored keys exist and `encryptionKey` cannot open
+ * them (a wrong GATEHOUSE_SECRET): checked at start before anything changes.
+ */
+export async function verifyKeyEncryptionKey(prisma: PrismaClient, encryptionKey: Buffer): Promise<void> {
+  const row = await prisma.signingKey.findFirst({ orderBy: { createdAt: 'desc' } });
+  if (row) unseal(row.encryptedPrivateJwk, encryptionKey, row.kid);
+}
+
 export function createKeyService(prisma: PrismaClient, encryptionKey: Buffer, settings: KeySettings) {
   return {
+    verifySecret: () => verifyKeyEncryptionKey(prisma, encryptionKey),
     ensure: () => ensureSigningKeys(prisma, encryptionKey, settings.modulusLength),
     load: () => loadSigningKeys(prisma, encryptionKey),
     list: () => listSigningKeys(prisma),

@@ -3,6 +3,8 @@ import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
+import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
+import type { TokenRequests } from './token-requests.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
 const CONSUMABLE_LABEL: Record<string, string> = {
@@ -29,9 +31,12 @@ export interface StoredClients {
  * oidc-provider's adapter for every model it stores, on one Postgres table.
  * `Client` reads Gatehouse's own clients table (read-only).
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer) {
+export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer, requests?: TokenRequests) {
   return function adapterFor(model: string): Adapter {
-    return model === 'Client' ? clientAdapter(clients) : payloadAdapter(prisma, model, sealKey);
+    if (model === 'Client') return clientAdapter(clients);
+    const adapter = payloadAdapter(prisma, model, sealKey, requests);
+    const successors = requests?.successors;
+    return model === 'RefreshToken' && requests && successors ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors) : adapter;
   };
 }
 
@@ -59,7 +64,7 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterP
   return { ...payload, session: { ...rest, cookie: unseal(sealed, sealKey, 'session-cookie') } } as AdapterPayload;
 }
 
-function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): Adapter {
+function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, requests: TokenRequests | undefined): Adapter {
   const rows = prisma.oidcPayload;
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
     if (!row) return undefined;
@@ -111,6 +116,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
      * (RFC 6749 §4.1.2 and §10.4, RFC 9700 §4.14.2).
      */
     async consume(id) {
+      assertClientStillThere(requests);
       const epoch = Math.floor(Date.now() / 1000);
       const consumed = await prisma.$queryRaw<{ grant_id: string | null }[]>`
         UPDATE oidc_payloads
@@ -118,12 +124,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
          WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
         RETURNING grant_id`;
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
-      const row = await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-      // The grant's tokens and the Grant itself: tokens the winner saves later
-      // are refused (validateGrant: "grant not found"), and JWT access tokens,
-      // which are not stored, introspect as inactive once their grant is gone.
-      if (row?.grantId) await rows.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
-      throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model]} already used`);
+      await revokeReplayedGrant(prisma, model, id);
     },
 
     async destroy(id) {
@@ -132,6 +133,78 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer): A
 
     async revokeByGrantId(grantId) {
       await rows.deleteMany({ where: { model, grantId } });
+    },
+  };
+}
+
+/**
+ * A single-use value was used twice: the grant's tokens and the Grant itself
+ * go. Tokens the winner saves later are refused (validateGrant: "grant not
+ * found"), and JWT access tokens, which are not stored, introspect as inactive
+ * once their grant is gone.
+ */
+async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: string): Promise<never> {
+  const row = await prisma.oidcPayload.findUnique({ where: { model_id: { model, id: storageId(id) } } });
+  if (row?.grantId) await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
+  throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model] ?? model} already used`);
+}
+
+/**
+ * A client that closed its connection (it timed out, on a stalled database)
+ * would never receive what a consume pays for, and would retry with the same
+ * code or token: nothing single-use is consumed for it. The request is logged
+ * as abandoned (app.ts).
+ */
+function assertClientStillThere(requests: TokenRequests | undefined): void {
+  if (requests?.current()?.clientGone()) {
+    throw Object.assign(new errors.TemporarilyUnavailable('the client closed the connection before the token was issued'), { status: 503, statusCode: 503 });
+  }
+}
+
+/**
+ * Refresh tokens with the reuse grace window (refresh-grace.ts). Within a
+ * token request: a consumed token whose successor can still be handed out
+ * reads as unconsumed; `consume` only notes the token; saving the successor
+ * consumes it in the same transaction (so a crash leaves either the old token
+ * or both, never neither), or finds that a concurrent request won and answers
+ * with that request's successor.
+ */
+function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, requests: TokenRequests, successors: RefreshTokenSuccessors): Adapter {
+  return {
+    ...stock,
+    async find(id) {
+      const payload = await stock.find(id);
+      if (!payload?.consumed || !requests.current()) return payload;
+      if (!(await successors.find(storageId(id)))) return payload;
+      const { consumed: _consumed, ...unconsumed } = payload;
+      return unconsumed as AdapterPayload;
+    },
+
+    async consume(id) {
+      const attempt = requests.current();
+      if (!attempt) return stock.consume(id);
+      attempt.consuming = id;
+    },
+
+    async upsert(id, payload, expiresIn) {
+      const attempt = requests.current();
+      const consuming = attempt?.consuming;
+      if (!attempt || consuming === undefined) return stock.upsert(id, payload, expiresIn);
+      attempt.consuming = undefined;
+      assertClientStillThere(requests);
+      const { jti: _jti, ...rest } = payload;
+      const row = {
+        payload: rest,
+        grantId: payload.grantId ?? null,
+        userCode: null,
+        uid: null,
+        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      };
+      const consumedId = storageId(consuming);
+      if ((await successors.rotate({ consumedId, successorId: storageId(id), successor: id, row })) === 'rotated') return;
+      const successor = await successors.find(consumedId);
+      if (successor === undefined) await revokeReplayedGrant(prisma, 'RefreshToken', consuming);
+      attempt.successor = successor;
     },
   };
 }

@@ -19,6 +19,8 @@ import type { RoleService } from '../accounts/roles.js';
 import { EXTRA_CLIENT_METADATA, refreshGrantCheck, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import { checkBeforeRefreshRotation, compareClientSecretsWith, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import type { TokenRequests } from './token-requests.js';
+import { databaseOutageAnswers } from './database-outages.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
@@ -43,6 +45,8 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  /** What the adapter learns about each token request (client gone, refresh retries). */
+  readonly tokenRequests?: TokenRequests;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -79,11 +83,14 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  const outages = databaseOutageAnswers(errorRenderer, deps.log);
+  useAroundEngine(provider, outages.middleware());
+  if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
   useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
-  provider.on('server_error', (_ctx: KoaContextWithOIDC, error: Error) => deps.log.error(`oidc-provider server_error: ${error.message}`));
+  provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => outages.onServerError(ctx, error));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;
 }

@@ -40,7 +40,8 @@ describe('audit log', () => {
 
   it('records refresh-token reuse and the revocation of the grant', async () => {
     const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
-    await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
+    await oidc.refreshTokenGrant(config, rotated.refresh_token as string); // the successor used: no retry grace left
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     // Written from oidc-provider's grant.error event, alongside the response: wait for it.
     await expect.poll(() => events('refresh_token.reuse_detected'), { timeout: 10_000 }).toHaveLength(1);

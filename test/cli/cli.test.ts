@@ -135,6 +135,7 @@ describe('gatehouse CLI', () => {
     expect(await gatehouse.users.authenticate('cli@example.test', 'a long cli password')).not.toBeNull();
   });
 
+  // Nine CLI processes, each starting Node and tsx: on a loaded 2-core machine that can outlast the default 60 s.
   it('lists, disables and deletes users', async () => {
     const created = JSON.parse((await inProcess(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234')).stdout) as { id: string };
     const listed = await inProcess(['users', 'list', '--email', 'OPS@example.test', '--json'], environment);
@@ -161,7 +162,7 @@ describe('gatehouse CLI', () => {
     expect(events.map((event) => [event.type, event.actor])).toEqual([
       ['user.created', 'cli'], ['user.updated', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
     ]);
-  });
+  }, 180_000);
 
   it('lists and shows clients, and lists APIs', async () => {
     const created = JSON.parse((await inProcess(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
@@ -272,7 +273,7 @@ describe('gatehouse keys re-encrypt', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ re_encrypted: 2 });
 
-    const second = await startTestGatehouse(databaseUrl, { GATEHOUSE_SECRET: newSecret });
+    const second = await startTestGatehouse(databaseUrl, { ...first.environment, GATEHOUSE_SECRET: newSecret });
     expect((await second.keys.load()).keys).toEqual(before);
     await second.stop();
     await dropTestDatabase(databaseUrl);

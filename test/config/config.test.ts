@@ -25,8 +25,28 @@ describe('configuration', () => {
     });
     expect(config.ttl).toEqual({
       accessToken: 3600, idToken: 3600, authorizationCode: 60, refreshToken: 30 * 86400,
-      refreshTokenIdle: 14 * 86400, session: 14 * 86400, interaction: 3600,
+      refreshTokenIdle: 14 * 86400, refreshTokenReuseGrace: 30, session: 14 * 86400, interaction: 3600,
     });
+  });
+
+  it('refuses an ISSUER with a query or a fragment (OpenID Discovery §3: the issuer has neither)', () => {
+    expect(errorOf({ ISSUER: 'https://id.example.com/?tenant=a' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/?tenant=a")');
+    expect(errorOf({ ISSUER: 'https://id.example.com/#x' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/#x")');
+    expect(loadConfig({ ISSUER: 'https://id.example.com/tenant' }).issuer).toBe('https://id.example.com/tenant');
+  });
+
+  it('has fault defaults: 5 s database timeouts, a 30 s wait for the database at start, a 10 s shutdown deadline', () => {
+    const config = loadConfig({});
+    expect(config.database).toEqual({ queryTimeout: 5, connectTimeout: 5, wait: 30 });
+    expect(config.shutdownTimeout).toBe(10);
+    expect(loadConfig({ GATEHOUSE_DATABASE_WAIT: '0' }).database.wait).toBe(0);
+  });
+
+  it('takes a refresh-token reuse grace of 0 (off) up to 5 minutes', () => {
+    expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }).ttl.refreshTokenReuseGrace).toBe(0);
+    expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '2m' }).ttl.refreshTokenReuseGrace).toBe(120);
+    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '1h' }).message).toBe('GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE must be at most 300 seconds (got "1h")');
+    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '-1' })).toBeInstanceOf(ConfigError);
   });
 
   it('has device flow defaults: 10-minute codes, 5-second interval, 10 wrong codes per 5 minutes', () => {

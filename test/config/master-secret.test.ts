@@ -1,7 +1,8 @@
-import { mkdtemp, stat } from 'node:fs/promises';
+import { mkdtemp, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ConfigError } from '../../src/config/config.js';
 import { deriveSecrets, resolveMasterSecret } from '../../src/config/master-secret.js';
 
 describe('master secret', () => {
@@ -21,6 +22,19 @@ describe('master secret', () => {
     expect((await stat(join(dir, 'secret'))).mode & 0o777).toBe(0o600);
     expect(lines[0]).toMatch(/generated one into .*secret \(mode 0600\)/);
     expect(lines.join('\n')).not.toContain(first);
+  });
+
+  it('refuses an empty or short secret file in the data dir, as it refuses a short GATEHOUSE_SECRET', async () => {
+    for (const content of ['', '\n', 'short-secret\n', `${'x'.repeat(31)}\n`]) {
+      const dir = await mkdtemp(join(tmpdir(), 'gatehouse-secret-'));
+      await writeFile(join(dir, 'secret'), content, { mode: 0o600 });
+      const refused = resolveMasterSecret(undefined, dir, () => {});
+      await expect(refused).rejects.toBeInstanceOf(ConfigError);
+      await expect(refused).rejects.toThrow(/secret .* at least 32 characters/);
+    }
+    const dir = await mkdtemp(join(tmpdir(), 'gatehouse-secret-'));
+    await writeFile(join(dir, 'secret'), `${'y'.repeat(32)}\n`, { mode: 0o600 });
+    expect(await resolveMasterSecret(undefined, dir, () => {})).toBe('y'.repeat(32));
   });
 
   it('derives different keys for each purpose, stable for one secret', () => {

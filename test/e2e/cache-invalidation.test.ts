@@ -19,7 +19,7 @@ describe('client and API caches across instances', () => {
   let second: TestGatehouse;
 
   const tokenStatus = async (gatehouse: TestGatehouse, credentials: [string, string], resource = ITEMS) => {
-    const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource }, credentials);
+    const response = await postForm(`${gatehouse.url}/token`, { grant_type: 'client_credentials', resource }, credentials);
     await response.body?.cancel();
     return response.status;
   };
@@ -29,7 +29,8 @@ describe('client and API caches across instances', () => {
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     first = await startTestGatehouse(databaseUrl);
-    second = await startTestGatehouse(databaseUrl);
+    // Instances that share a database share ISSUER; each is reached at its own address.
+    second = await startTestGatehouse(databaseUrl, { ISSUER: first.issuer });
     await first.resources.createResource({ identifier: ITEMS, name: 'Items', scopes: ['items:read'] });
   });
   afterAll(async () => {
@@ -78,7 +79,7 @@ describe('client and API caches across instances', () => {
 
   it('serves clients from memory: a change made behind Gatehouse\'s back (no notification) waits for the TTL', async () => {
     const client = await newService();
-    const shortLived = await startTestGatehouse(databaseUrl, { GATEHOUSE_CACHE_TTL: '2s' });
+    const shortLived = await startTestGatehouse(databaseUrl, { ISSUER: first.issuer, GATEHOUSE_CACHE_TTL: '2s' });
     try {
       expect(await tokenStatus(second, credentialsOf(client))).toBe(200);
       expect(await tokenStatus(shortLived, credentialsOf(client))).toBe(200);

@@ -191,7 +191,9 @@ describe('device authorization grant (RFC 8628)', () => {
   });
 
   it('answers slow_down when the device polls again before the interval has passed', async () => {
-    const slow = await startTestGatehouse(databaseUrl, { GATEHOUSE_DEVICE_POLL_INTERVAL: '1h' });
+    // A database of its own: instances that share one share ISSUER, and this one is discovered at its own address.
+    const slowDatabase = await createTestDatabase();
+    const slow = await startTestGatehouse(slowDatabase, { GATEHOUSE_DEVICE_POLL_INTERVAL: '1h' });
     try {
       const slowDevice = await discover(slow, (await registerDeviceApp(slow, 'Slow TV')).client);
       const response = await oidc.initiateDeviceAuthorization(slowDevice, { scope: 'openid' });
@@ -200,6 +202,7 @@ describe('device authorization grant (RFC 8628)', () => {
       expect(await pollOnce(slowDevice, response.device_code)).toMatchObject({ error: 'slow_down', status: 400 });
     } finally {
       await slow.stop();
+      await dropTestDatabase(slowDatabase);
     }
   });
 

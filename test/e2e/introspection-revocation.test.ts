@@ -223,6 +223,7 @@ describe('introspection and revocation', () => {
       const { tokens } = await signIn(config, OFFLINE);
       const rotated = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, { resource: API });
       expect(await introspect(itemsApi, rotated.access_token)).toMatchObject({ active: true });
+      await oidc.refreshTokenGrant(config, rotated.refresh_token as string, { resource: API }); // the successor used: no retry grace left
       await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
       expect(await introspect(itemsApi, rotated.access_token)).toEqual({ active: false });
       expect(await introspect(itemsApi, tokens.access_token)).toEqual({ active: false });

@@ -24,3 +24,25 @@ describe('expired row cleanup', () => {
     expect(left.map((row) => row.id)).toEqual(['just-expired', 'live', 'no-expiry']);
   });
 });
+
+describe('expired refresh-token successor cleanup', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+  });
+  afterAll(() => database?.drop());
+
+  it('forgets a successor as soon as its retry window has passed, and keeps the live ones', async () => {
+    const ago = (seconds: number) => new Date(Date.now() - seconds * 1000);
+    await database.prisma.oidcPayload.createMany({ data: ['a', 'b'].map((id) => ({ model: 'RefreshToken', id, payload: {}, expiresAt: ago(-3600) })) });
+    await database.prisma.refreshTokenSuccessor.createMany({
+      data: [
+        { id: 'a', successorId: 'a2', sealedSuccessor: 'v1.x.y.z', expiresAt: ago(1) },
+        { id: 'b', successorId: 'b2', sealedSuccessor: 'v1.x.y.z', expiresAt: ago(-30) },
+      ],
+    });
+    expect(await deleteExpiredRows(database.prisma)).toBe(1);
+    expect((await database.prisma.refreshTokenSuccessor.findMany()).map((row) => row.id)).toEqual(['b']);
+  });
+});

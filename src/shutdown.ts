@@ -1,0 +1,94 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Logger } from './log.js';
+
+/** One thing a stop closes, named for the log line when it does not close in time. */
+export interface Closer {
+  readonly name: string;
+  close(): Promise<void>;
+}
+
+/** A closer that gave up (e.g. cut connections) rather than closing cleanly. */
+export class NotClosedError extends Error {
+  override name = 'NotClosedError';
+}
+
+/** A stop that passed its deadline: the message names what did not close. */
+export class ShutdownTimeoutError extends Error {
+  override name = 'ShutdownTimeoutError';
+}
+
+// However late, each closer gets this long to try (a stopped job closes at once).
+const MINIMUM_CLOSER_MS = 200;
+
+/**
+ * Runs the closers one after the other, each bounded by what is left of the
+ * deadline. A closer that does not finish in time is left behind (named) and
+ * the next one runs. Throws ShutdownTimeoutError naming every closer that did
+ * not close, so the process can exit non-zero saying so.
+ */
+export async function closeInOrder(closers: readonly Closer[], deadlineMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  const notClosed: string[] = [];
+  for (const closer of closers) {
+    const budget = Math.max(deadline - Date.now(), MINIMUM_CLOSER_MS);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(() => resolve('timeout'), budget);
+      timer.unref();
+    });
+    try {
+      const outcome = await Promise.race([closer.close().then(() => 'closed' as const), timedOut]);
+      if (outcome === 'timeout') {
+        notClosed.push(closer.name);
+        log.warn(`stop: ${closer.name} did not close in time`);
+      }
+    } catch (error) {
+      if (error instanceof NotClosedError) notClosed.push(`${closer.name} (${error.message})`);
+      log.warn(`stop: ${closer.name}: ${(error as Error).message}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+  if (notClosed.length) throw new ShutdownTimeoutError(`did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (${deadlineMs / 1000} s): ${notClosed.join(', ')}`);
+}
+
+/**
+ * An HTTP server that can be drained: once `drain` starts, every response
+ * says `Connection: close` (so keep-alive clients reconnect elsewhere instead
+ * of being reset later), idle keep-alive sockets are closed, and requests in
+ * flight finish.
+ */
+export function drainable(server: Server): { drain(graceMs: number): Promise<void> } {
+  let draining = false;
+  const inFlight = new Set<ServerResponse>();
+  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
+    if (draining) closeAfter(res);
+    inFlight.add(res);
+    res.once('close', () => inFlight.delete(res));
+  });
+  return {
+    async drain(graceMs) {
+      draining = true;
+      for (const res of inFlight) closeAfter(res);
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+      });
+      const outcome = await Promise.race([closed.then(() => 'closed' as const), late]);
+      clearTimeout(timer);
+      if (outcome === 'closed') return;
+      const cut = inFlight.size;
+      server.closeAllConnections();
+      await closed;
+      throw new NotClosedError(`${cut} request${cut === 1 ? '' : 's'} still in flight, connections cut`);
+    },
+  };
+}
+
+function closeAfter(res: ServerResponse): void {
+  if (res.headersSent) return;
+  res.shouldKeepAlive = false;
+  res.setHeader('Connection', 'close');
+}
