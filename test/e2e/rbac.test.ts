@@ -149,8 +149,10 @@ describe('roles, permissions and client grants in tokens', () => {
       expect(next).toMatchObject({ scope: 'items:read', refresh_token: expect.any(String) });
 
       await gatehouse().clients.updateClient(client.client_id, { api_access: [] });
+      await untilAuthorization(config, { scope: 'openid items:read', resource: API }, 'invalid_target');
       expect(await refresh(next.refresh_token as string, API)).toMatchObject({ error: 'invalid_target' });
       await gatehouse().clients.updateClient(client.client_id, { api_access: [{ resource: API, scopes: ['items:read'] }] });
+      await untilAuthorization(config, { scope: 'openid items:read', resource: API }, null);
       expect(await refresh(next.refresh_token as string, API)).toMatchObject({ scope: 'items:read' });
     });
 
@@ -163,6 +165,7 @@ describe('roles, permissions and client grants in tokens', () => {
       const { tokens } = await signIn(config, { scope: 'openid offline_access items:read items:write', resource: API, prompt: 'consent' });
       expect(decodeJwt(tokens.access_token).scope).toBe('items:read items:write');
       await gatehouse().clients.updateClient(client.client_id, { api_access: [{ resource: API, scopes: ['items:read'] }] });
+      await untilAuthorization(config, { scope: 'openid items:write', resource: API }, 'invalid_scope');
       const narrowed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, { resource: API });
       expect(decodeJwt(narrowed.access_token).scope).toBe('items:read');
       const asked = await postForm(`${gatehouse().issuer}/token`, {
@@ -187,6 +190,16 @@ describe('roles, permissions and client grants in tokens', () => {
     });
   });
 });
+
+/**
+ * Client changes reach the server's client cache by LISTEN/NOTIFY, a moment
+ * after the commit: waits until an authorization request (which uses nothing
+ * up) for `resource` and `scope` is refused with `error`, or not refused.
+ */
+async function untilAuthorization(config: oidc.Configuration, parameters: Record<string, string>, error: string | null): Promise<void> {
+  const answer = async () => new URL((await new Browser().open(authorizationUrl(config, parameters), { stopAt: REDIRECT_URI })).url).searchParams.get('error');
+  await expect.poll(answer, { timeout: 15_000, interval: 100 }).toBe(error);
+}
 
 function authorizationUrl(config: oidc.Configuration, parameters: Record<string, string>): string {
   return oidc
