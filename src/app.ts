@@ -4,6 +4,7 @@ import Koa from 'koa';
 import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
 import { createErrorRenderer, type ErrorFormat } from './http/error-renderer.js';
+import { FAVICON_PATHS, sendFavicon } from './http/favicon.js';
 import { healthRoutes } from './http/health-routes.js';
 import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
@@ -43,6 +44,7 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
+  for (const path of FAVICON_PATHS) assets.get(path, sendFavicon);
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
   const errors = createErrorRenderer(deps.pages, deps.log);
 
@@ -79,7 +81,7 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css']);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS]);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');

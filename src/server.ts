@@ -29,6 +29,8 @@ import { createProvider, type ProviderRef } from './oidc/provider.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
 import { closeInOrder, drainable, type Closer } from './shutdown.js';
+import { deliverQueuedLogouts } from './oidc/backchannel-logout.js';
+import { createLogoutOutbox } from './oidc/backchannel-logout-store.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -65,7 +67,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   const closers: Closer[] = [{ name: 'database', close: closeDatabase }];
   const closeAll = () => closeInOrder(closers.splice(0).reverse(), config.shutdownTimeout * 1000, log);
   try {
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength });
+    // Back-channel logout tokens are queued in Postgres (by the logout page, and
+    // with any change that ends a user's sessions) and delivered by this job.
+    const logoutOutbox = createLogoutOutbox(prisma);
+    let liveProvider: ProviderRef | undefined;
+    const logoutDelivery = deliverQueuedLogouts({
+      outbox: logoutOutbox,
+      provider: () => liveProvider?.current,
+      settings: config.backchannelLogout,
+      timeoutSeconds: config.outbound.timeoutSeconds,
+      log,
+    });
+    closers.push({ name: 'back-channel logout delivery', close: () => logoutDelivery.stop() });
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength }, { sessionsEnded: logoutDelivery.kick });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     const roles = createRoleService(prisma);
@@ -104,10 +118,17 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const devicePages = createDevicePages(pages, cached.resources);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests });
+      createProvider({
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests,
+        queueLogout: async (logout) => {
+          await logoutOutbox.queue(logout);
+          logoutDelivery.kick();
+        },
+      });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    liveProvider = provider;
     let currentKeys = initialKeys;
     const keyWatcher = watchSigningKeys({
       initial: initialKeys,

@@ -2,8 +2,8 @@ import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
+import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
-import { revokeByAccount } from '../oidc/prisma-adapter.js';
 import type { PasswordHasher } from './passwords.js';
 import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
 
@@ -67,9 +67,25 @@ function assertEmail(email: string): void {
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
-export function createUserService(prisma: PrismaClient, passwords: PasswordHasher, policy: { minPasswordLength: number } = { minPasswordLength: 12 }) {
-  /** Ends every session, grant and token of a user. */
-  const endSessions = (db: Prisma.TransactionClient, id: string) => revokeByAccount(db, id);
+export interface UserServiceHooks {
+  /** After a change that ended a user's sessions: deliver the back-channel logout tokens it queued now (oidc/backchannel-logout.ts). */
+  readonly sessionsEnded?: () => void;
+}
+
+export function createUserService(
+  prisma: PrismaClient,
+  passwords: PasswordHasher,
+  policy: { minPasswordLength: number } = { minPasswordLength: 12 },
+  hooks: UserServiceHooks = {},
+) {
+  /**
+   * Ends every session, grant and token of a user (they live in oidc_payloads
+   * with its accountId) and queues back-channel logout tokens for their apps,
+   * in the caller's transaction; returns how many rows went.
+   */
+  const endSessions = async (db: Prisma.TransactionClient, id: string) => (await endSessionsQueueingLogouts(db, id)).removed;
+  /** After the transaction (a rolled-back one queued nothing, and the delivery finds nothing). */
+  const deliverQueued = () => hooks.sessionsEnded?.();
 
   const service = {
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -180,6 +196,8 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;
+        }).finally(() => {
+          if (changes.disabled === true && !current.disabled) deliverQueued();
         });
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
@@ -199,7 +217,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
         if (deleted.count === 0) throw notFound(id);
         await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
-      });
+      }).finally(deliverQueued);
     },
 
     /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
@@ -209,7 +227,7 @@ export function createUserService(prisma: PrismaClient, passwords: PasswordHashe
         const removed = await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
         return removed;
-      });
+      }).finally(deliverQueued);
     },
 
     /**

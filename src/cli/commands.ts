@@ -1,5 +1,6 @@
 import type { Command } from './commands/command.js';
 import { clientsCommands } from './commands/clients.js';
+import { clientPolicyCommands } from './commands/client-policies.js';
 import { keysCommands } from './commands/keys.js';
 import { rolesCommands } from './commands/roles.js';
 import { resourcesCommands } from './commands/resources.js';
@@ -21,3 +22,4 @@ Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
 Object.assign(commands, rolesCommands);
 Object.assign(commands, issuerCommands);
+Object.assign(commands, clientPolicyCommands);

@@ -29,6 +29,14 @@ export function redirectUriProblem(value: string, applicationType: 'web' | 'nati
     : `${value} uses a custom scheme, allowed for native clients only`;
 }
 
+/** Back-Channel Logout §2.2: an absolute https URL (http on loopback), no fragment. */
+function backchannelUriProblem(value: string): string | undefined {
+  const url = new URL(value);
+  if (url.hash || value.includes('#')) return 'must not contain a fragment';
+  if (url.protocol === 'http:' && !LOOPBACK_HOSTS.has(url.hostname)) return 'must use https (http is allowed for loopback only)';
+  return undefined;
+}
+
 // RFC 8628: devices without a browser sign in with the device grant.
 export const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 const grantType = z.enum(['authorization_code', 'refresh_token', 'client_credentials', DEVICE_CODE_GRANT]);
@@ -74,6 +82,12 @@ const publicJwk = z
       ctx.addIssue({ code: 'custom', message: 'is not a usable public key' });
     }
   });
+
+/**
+ * Gatehouse's own per-client policies (RFC 7591 §2 allows extensions), read
+ * by oidc-provider as extra client metadata.
+ */
+export const CLIENT_POLICY_METADATA = ['require_pkce', 'first_party'] as const;
 
 /** RFC 7591 §2 client metadata fields that Gatehouse accepts, each checked alone. */
 const clientMetadataFields = z
@@ -125,6 +139,21 @@ const clientMetadataFields = z
      * tokens whose audience is one of them (RFC 7662 §2.1, §4).
      */
     introspection_resources: z.array(resourceIndicator).max(100).optional(),
+    /**
+     * false lets a confidential client sign in without PKCE (e.g.
+     * passport-openidconnect), sending an OpenID nonce instead (RFC 9700 §2.1.1).
+     */
+    require_pkce: z.boolean().optional(),
+    /** The operator's own app: consent to its scopes is implied, and it gets refresh tokens without prompt=consent. */
+    first_party: z.boolean().optional(),
+    /** OpenID Connect Back-Channel Logout 1.0 §2.2: where logout tokens are POSTed. */
+    backchannel_logout_uri: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL' }).optional(),
+    /** Back-Channel Logout §2.2: the logout token (and ID tokens) carry `sid`. */
+    backchannel_logout_session_required: z.boolean().optional(),
+    /** RFC 9126 §6: authorization requests only through PAR. */
+    require_pushed_authorization_requests: z.boolean().optional(),
+    /** RFC 9449 §5.2: access tokens always DPoP-bound. */
+    dpop_bound_access_tokens: z.boolean().optional(),
   })
   .strict();
 
@@ -172,6 +201,14 @@ export const clientMetadataSchema = clientMetadataFields
     }
     if (!usesKeys && (metadata.jwks || metadata.jwks_uri || metadata.token_endpoint_auth_signing_alg)) {
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients' });
+    }
+    // RFC 9700 §2.1.1: only a confidential OpenID client may rely on nonce instead of PKCE.
+    if (metadata.require_pkce === false && metadata.token_endpoint_auth_method === 'none') {
+      ctx.addIssue({ code: 'custom', path: ['require_pkce'], message: 'PKCE can be turned off only for confidential clients' });
+    }
+    if (metadata.backchannel_logout_uri) {
+      const problem = backchannelUriProblem(metadata.backchannel_logout_uri);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['backchannel_logout_uri'], message: problem });
     }
     if (metadata.default_resource && !grants.has('client_credentials')) {
       ctx.addIssue({ code: 'custom', path: ['default_resource'], message: 'is for client_credentials clients' });

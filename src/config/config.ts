@@ -191,6 +191,18 @@ export const environmentSchema = z
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
     /** argon2id lanes (1 to 64). */
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
+    /** Back-Channel Logout: deliveries of a logout token to a client that fails or times out, first try included. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS: integer(1, 20).default(3),
+    /** Back-Channel Logout: wait before the first retry; it doubles for each later one. Also how often queued tokens are looked for. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: interval.default(5),
+    /** Timeout of each outgoing HTTP request (back-channel logout tokens, clients' jwks_uri). */
+    GATEHOUSE_OUTBOUND_TIMEOUT: interval.default(5),
+    /**
+     * Let outgoing requests reach loopback and private-network addresses
+     * (apps in the same cluster). Off by default: oidc-provider refuses them
+     * to prevent server-side request forgery.
+     */
+    GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS: flag.default(false),
     /**
      * `production` refuses to start without `GATEHOUSE_SECRET`, and strips
      * admin API responses to their schema instead of failing on a mismatch.
@@ -267,6 +279,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  readonly backchannelLogout: { readonly attempts: number; readonly retryDelaySeconds: number };
+  readonly outbound: { readonly timeoutSeconds: number; readonly allowPrivateNetworks: boolean };
   /** NODE_ENV=production: admin API responses are stripped to their schema rather than checked strictly. */
   readonly production: boolean;
 }
@@ -334,6 +348,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    backchannelLogout: { attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS, retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY },
+    outbound: { timeoutSeconds: env.GATEHOUSE_OUTBOUND_TIMEOUT, allowPrivateNetworks: env.GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS },
     production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,

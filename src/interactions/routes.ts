@@ -57,6 +57,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
+    // A first-party app's consent is implied, and a device's scopes were approved on
+    // the code confirmation page: granted and recorded without another page.
+    if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow)) {
+      return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
+    }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
     throw new AppError(400, 'invalid_request', `unsupported prompt ${interaction.prompt}`);
   });
@@ -83,10 +88,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
   router.post('/confirm', form, async (ctx) => {
     const interaction = await loadForPost(ctx, deps, 'consent');
-    const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
-    const isAdmin = user?.roles.includes('admin') ?? false;
-    const mayGrant = (indicator: string) => indicator !== deps.adminResource || isAdmin;
-    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, mayGrant));
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
   });
 
   router.post('/abort', form, async (ctx) => {
@@ -95,6 +97,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   return router;
+}
+
+/** What consent may grant: the admin API's scopes only to users with the `admin` role. */
+async function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<(indicator: string) => boolean> {
+  const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+  const isAdmin = user?.roles.includes('admin') ?? false;
+  return (indicator) => indicator !== deps.adminResource || isAdmin;
 }
 
 async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
@@ -232,8 +232,9 @@ export function revokeByClient(db: Prisma.TransactionClient, clientId: string): 
  * ReplayDetection rows remember a client assertion's `jti` (RFC 7523 §3 item
  * 7: single use). oidc-provider checks `find` then saves, which two concurrent
  * requests (or two instances) could both pass: the insert is conditional, and
- * the loser is refused as the stock check would refuse it. DPoP, the other
- * user of this model, is not enabled.
+ * the loser is refused as the stock check would refuse it. DPoP proofs
+ * (RFC 9449 §11.1) are the other user of this model: a request that carries
+ * only a DPoP proof is refused as a replayed proof.
  */
 async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
   const { jti: _jti, ...rest } = payload;
@@ -241,7 +242,14 @@ async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayl
     INSERT INTO oidc_payloads (model, id, payload, expires_at)
     VALUES ('ReplayDetection', ${storageId(id)}, ${JSON.stringify(rest)}::jsonb, now() + make_interval(secs => ${expiresIn ?? 600}))
     ON CONFLICT (model, id) DO NOTHING`;
-  if (inserted === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+  if (inserted === 0) throw replayError();
+}
+
+/** The error the stock check would give: for a client assertion, or for a request with only a DPoP proof. */
+function replayError(): Error {
+  const ctx = Provider.ctx;
+  const onlyDpop = ctx?.get('dpop') && !(ctx.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
+  return onlyDpop ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected') : new errors.InvalidClientAuth('client assertion tokens must only be used once');
 }
 
 /**

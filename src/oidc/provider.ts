@@ -29,6 +29,16 @@ export interface ProviderRef {
 
 /** oidc-provider's storage by model name (the Prisma adapter), also for code outside src/oidc/. */
 export type AdapterFactory = (model: string) => Adapter;
+import { pkcePolicy } from './pkce-policy.js';
+import { enforceRegisteredSecretMethod } from './client-auth-method.js';
+import { emptyRevocationResponses } from './revocation-response.js';
+import { acceptPostedRequests } from './post-requests.js';
+import { clientBasedCors } from './cors-policy.js';
+import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
+import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
+import { firstPartyOfflineAccess } from './first-party.js';
+import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
+import type { LogoutToQueue } from './backchannel-logout-store.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -45,6 +55,8 @@ export interface ProviderDependencies {
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  /** Back-channel logout tokens go to the outbox (backchannel-logout-store.ts); a job delivers them. */
+  readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
   /** What the adapter learns about each token request (client gone, refresh retries). */
   readonly tokenRequests?: TokenRequests;
 }
@@ -66,7 +78,10 @@ export function createProvider(deps: ProviderDependencies): Provider {
     ...protocolPolicy(),
     // Still rotates every time; checks grants first so a refused refresh loses nothing.
     rotateRefreshToken: checkBeforeRefreshRotation(refreshGrantCheck(rbacLookups(deps))),
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA, ...CLIENT_POLICY_METADATA] },
+    discovery: discoveryExtras(),
+    clientBasedCORS: clientBasedCors,
+    fetch: outboundFetch(deps.config.outbound),
     extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
     features: features(deps),
@@ -87,6 +102,11 @@ export function createProvider(deps: ProviderDependencies): Provider {
   useAroundEngine(provider, outages.middleware());
   if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
   useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
+  enforceRegisteredSecretMethod(provider);
+  queueLogoutTokens(provider, deps.queueLogout);
+  useAroundEngine(provider, acceptPostedRequests(['/auth', '/session/end']));
+  useAroundEngine(provider, firstPartyOfflineAccess(provider));
+  useAroundEngine(provider, emptyRevocationResponses());
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
@@ -116,16 +136,20 @@ function protocolPolicy(): Partial<Configuration> {
   return {
     // Authorization code flow only (RFC 9700 §2.1.2: no implicit grant).
     responseTypes: ['code'],
-    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client; only S256 is accepted.
-    pkce: { required: () => true },
+    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client but confidential ones registered without it.
+    pkce: pkcePolicy(),
+    // OIDC Core §3.1.2.1: redirect_uri is required, even with a single registered URI.
+    allowOmittingSingleRegisteredRedirectUri: false,
     // Rotating refresh tokens: every use returns a new one (RFC 9700 §4.14.2).
     rotateRefreshToken: true,
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      // OIDC Core §2: every ID token carries auth_time (max_age and prompt=login need it).
+      require_auth_time: true,
     },
     // No HMAC algorithms: client secrets are stored hashed, so they cannot be
     // used as HMAC keys; and no `none`.
@@ -172,18 +196,22 @@ export function refreshTokenLifetime(input: { now: number; familyStart: number; 
 function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {
   return {
     devInteractions: { enabled: false },
-    // On by oidc-provider's default; off until Gatehouse tests and documents them.
-    pushedAuthorizationRequests: { enabled: false },
-    dPoP: { enabled: false },
+    // RFC 9126: PAR for every client, required for those registered with
+    // `require_pushed_authorization_requests`; registered redirect URIs only.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    // RFC 9449: DPoP for every client, required for those registered with `dpop_bound_access_tokens`.
+    dPoP: { enabled: true, allowReplay: false },
     userinfo: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
     clientCredentials: { enabled: true },
+    // OpenID Connect Back-Channel Logout 1.0 (queued and delivered: backchannel-logout.ts).
+    backchannelLogout: { enabled: true },
     ...introspectionFeatures(),
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: async (ctx, form) => {
         ctx.type = 'html';
-        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, host: ctx.host });
+        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
       },
       postLogoutSuccessSource: async (ctx) => {
         ctx.type = 'html';

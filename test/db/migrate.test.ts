@@ -31,7 +31,7 @@ describe('migrations', () => {
       applied_steps_count: 1,
     });
     const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-    expect(tables.rows.map((row) => row.tablename)).toEqual(['_prisma_migrations', 'clients', 'device_code_polls', 'events', 'instance_settings', 'oidc_payloads', 'refresh_token_successors', 'resources', 'role_permissions', 'roles', 'signing_keys', 'user_code_failures', 'user_roles', 'users']);
+    expect(tables.rows.map((row) => row.tablename)).toEqual(['_prisma_migrations', 'backchannel_logouts', 'clients', 'device_code_polls', 'events', 'instance_settings', 'oidc_payloads', 'refresh_token_successors', 'resources', 'role_permissions', 'roles', 'signing_keys', 'user_code_failures', 'user_roles', 'users']);
   });
 
   it('applies nothing the second time, also when instances start at once', async () => {
