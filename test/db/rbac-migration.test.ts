@@ -37,7 +37,7 @@ describe('the rbac migration', () => {
     await insertClient('service', { grant_types: ['client_credentials'], scope: 'items:read', default_resource: ITEMS });
     await insertClient('unscoped', { grant_types: ['authorization_code'] });
     await insertClient('stale', { grant_types: ['client_credentials'], scope: 'nothing:defines-this' });
-    expect(await applyMigrations(database.databaseUrl)).toEqual([RBAC_MIGRATION]);
+    expect(await applyMigrations(database.databaseUrl)).toContain(RBAC_MIGRATION);
   });
   afterAll(() => database?.close());
 
