@@ -13,6 +13,7 @@ import { createAccountEmails } from './email/account-emails.js';
 import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
+import { createRoleService, type RoleService } from './accounts/roles.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
@@ -56,6 +57,7 @@ export interface RunningGatehouse {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly keys: KeyService;
   /**
    * Drains the HTTP server, then closes the rest and the database (and the
@@ -96,6 +98,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }, { sessionsEnded: logoutDelivery.kick });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
+    const roles = createRoleService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
     // anything is cached or loaded, so no change can be missed.
     const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
@@ -110,11 +113,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     await keys.verifySecret();
     await ensureSameIssuer(prisma, config.issuer);
+    // The admin API and its built-in role before the admin user, who is given that role.
+    await ensureAdminApiResource(resources, config.issuer);
+    await roles.ensureAdminRole(adminAudience(config.issuer));
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
     }
-    await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
     const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
@@ -147,7 +152,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({
-        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch,
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch,
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);
           logoutDelivery.kick();
@@ -189,7 +194,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
       interactionTtl: config.ttl.interaction,
@@ -222,7 +227,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-    return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
+    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
   } catch (error) {
     await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
+import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
-import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
 const CONSUMABLE_LABEL: Record<string, string> = {
@@ -257,16 +257,13 @@ function replayError(): Error {
 }
 
 /**
- * RFC 7591 `scope` lists every scope a client may ask for, API scopes
- * included. oidc-provider accepts only its own (OpenID) scopes there, so it
- * gets those as `scope` and the whole list as `allowed_scope`, which
- * resource-indicators.ts checks API scopes against.
+ * A client's registered `scope` is the complete list of OpenID scopes it may
+ * receive; a client registered without one gets DEFAULT_CLIENT_SCOPE.
+ * oidc-provider refuses any other OpenID scope with invalid_scope. API scopes
+ * are granted per API in `api_access` (resource-indicators.ts).
  */
-function withScopeSplit(metadata: Record<string, unknown>): Record<string, unknown> {
-  const { scope, ...rest } = metadata;
-  if (typeof scope !== 'string') return rest;
-  const oidcScopes = scope.split(' ').filter((value) => OIDC_SCOPES.has(value));
-  return { ...rest, allowed_scope: scope, ...(oidcScopes.length ? { scope: oidcScopes.join(' ') } : {}) };
+function withScopeDefault(metadata: Record<string, unknown>): Record<string, unknown> {
+  return { ...metadata, scope: typeof metadata.scope === 'string' ? metadata.scope : DEFAULT_CLIENT_SCOPE };
 }
 
 function clientAdapter(clients: StoredClients): Adapter {
@@ -281,7 +278,7 @@ function clientAdapter(clients: StoredClients): Adapter {
       // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
       // the client presents before comparing.
       return {
-        ...withScopeSplit(stored.metadata),
+        ...withScopeDefault(stored.metadata),
         client_id: clientId,
         ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
       } as AdapterPayload;

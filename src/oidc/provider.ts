@@ -16,11 +16,21 @@ import { createAccessTokenJwts } from './access-token-jwts.js';
 import { observeProvider } from './observability.js';
 import { recordRefreshReuse } from '../metrics/metrics.js';
 import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
-import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
+import { accessTokenClaims } from './access-token-claims.js';
+import type { RoleService } from '../accounts/roles.js';
+import { EXTRA_CLIENT_METADATA, refreshGrantCheck, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import type { RequestCounters } from '../http/request-counters.js';
 import { flowStartLimit } from './flow-start-limit.js';
-import { alwaysSecureCookies, compareClientSecretsWith, onSessionUse, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import {
+  alwaysSecureCookies,
+  checkBeforeRefreshRotation,
+  compareClientSecretsWith,
+  isRefreshTokenReuse,
+  onSessionUse,
+  unauthorizedClientForDisallowedGrants,
+  useAroundEngine,
+} from './provider-internals.js';
 import type { TokenRequests } from './token-requests.js';
 import { databaseOutageAnswers } from './database-outages.js';
 
@@ -50,6 +60,7 @@ export interface ProviderDependencies {
   readonly adapter: AdapterFactory;
   readonly users: UserService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly pages: PageRenderer;
   /** The device verification pages (RFC 8628 §3.3), built by the composition root. */
   readonly devicePages: DevicePages;
@@ -80,11 +91,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     findAccount: findAccount(deps.users),
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
+    // Still rotates every time; checks grants first so a refused refresh loses nothing.
+    rotateRefreshToken: checkBeforeRefreshRotation(refreshGrantCheck(rbacLookups(deps))),
     extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA, ...CLIENT_POLICY_METADATA] },
     discovery: discoveryExtras(),
     clientBasedCORS: clientBasedCors,
     fetch: outboundFetch(deps.config.outbound),
-    extraTokenClaims,
+    extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
     features: features(deps),
     interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
@@ -230,11 +243,16 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
         ctx.body = deps.pages.render('logged-out', { title: 'Signed out', client: ctx.oidc.client?.clientName });
       },
     },
-    resourceIndicators: resourceIndicators({
-      findResourceByIdentifier: (identifier) => deps.resources.findResourceByIdentifier(identifier),
-      maxAccessTokenTtl: deps.config.maxAccessTokenTtl,
-      adminResource: `${deps.config.issuer}/admin`,
-    }),
+    resourceIndicators: resourceIndicators({ ...rbacLookups(deps), maxAccessTokenTtl: deps.config.maxAccessTokenTtl }),
+  };
+}
+
+/** What token issuance reads about APIs, roles and permissions. */
+function rbacLookups(deps: ProviderDependencies) {
+  return {
+    findResourceByIdentifier: (identifier: string) => deps.resources.findResourceByIdentifier(identifier),
+    permissionsOf: async (accountId: string, resource: string) => (await deps.roles.permissionsOf(accountId, resource))[resource] ?? [],
+    rolesOf: (accountId: string) => deps.roles.roleNamesOf(accountId),
   };
 }
 

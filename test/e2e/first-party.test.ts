@@ -15,7 +15,7 @@ describe('first-party clients', () => {
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, config: thirdParty } = await startWithSampleApp());
     spa = await gatehouse.clients.registerClient({
-      client_name: 'Own SPA', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], first_party: true,
+      client_name: 'Own SPA', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], first_party: true, api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
     });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));

@@ -21,7 +21,7 @@ describe('interop with client libraries', () => {
     vi.spyOn(console, 'info').mockImplementation((...args: unknown[]) => void notices.push(args.map(String).join(' ')));
     ({ gatehouse, databaseUrl, config, sample } = await startWithSampleApp());
     postClient = await gatehouse.clients.registerClient({
-      client_name: 'Post App', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_resource: API, scope: 'items:read',
+      client_name: 'Post App', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_post', grant_types: ['client_credentials'], default_resource: API, api_access: [{ resource: API, scopes: ['items:read'] }],
     });
   });
   afterAll(async () => {

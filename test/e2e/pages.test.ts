@@ -11,8 +11,10 @@ describe('pages', () => {
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    ({ gatehouse, databaseUrl, config } = await startWithSampleApp());
+    let sample: Awaited<ReturnType<typeof startWithSampleApp>>['sample'];
+    ({ gatehouse, databaseUrl, config, sample } = await startWithSampleApp());
     await gatehouse.resources.createResource({ identifier: 'https://billing.example.test/', name: 'Billing', scopes: ['billing:read'] });
+    await gatehouse.clients.grantApiAccess(sample.client.client_id, 'https://billing.example.test/', ['billing:read']);
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 

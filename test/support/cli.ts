@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { runCli as runCliInProcess } from '../../src/cli/main.js';
+import { runCli as runCliMain } from '../../src/cli/main.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -16,12 +16,11 @@ export function runCli(args: string[], environment: Record<string, string>, stdi
   });
 }
 
-
 /** Runs a `gatehouse` command line in this process, through the CLI's own entry (runCli), capturing its output. */
-export async function runGatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCliInProcess(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
-  const code = await runCliInProcess(args, environment, {
+  const code = await runCliMain(args, environment, {
     stdout: (text) => void stdout.push(`${text}\n`),
     stderr: (text) => void stderr.push(`${text}\n`),
     readStdin: async () => stdin,

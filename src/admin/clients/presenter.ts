@@ -25,6 +25,8 @@ export function presentClient(client: ClientRecord | RegisteredClient): z.infer<
     backchannel_logout_session_required: client.backchannel_logout_session_required,
     require_pushed_authorization_requests: client.require_pushed_authorization_requests,
     dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+    // Clients registered before grants existed (and untouched by the migration) have none.
+    api_access: (client.api_access ?? []).map((grant) => ({ resource: grant.resource, scopes: [...grant.scopes] })),
     created_at: client.created_at.toISOString(),
     updated_at: client.updated_at.toISOString(),
   };

@@ -27,6 +27,8 @@ export const clientView = z
     backchannel_logout_session_required: z.boolean().optional(),
     require_pushed_authorization_requests: z.boolean().optional(),
     dpop_bound_access_tokens: z.boolean().optional(),
+    /** The APIs the client may get tokens for, and the scopes on each. */
+    api_access: z.array(z.object({ resource: z.string(), scopes: z.array(z.string()) })),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   });
