@@ -15,7 +15,7 @@ import type { DevicePages } from './device/pages.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
 import { observeProvider } from './observability.js';
 import { recordRefreshReuse } from '../metrics/metrics.js';
-import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
+import { introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
 import { accessTokenClaims } from './access-token-claims.js';
 import type { RoleService } from '../accounts/roles.js';
 import { EXTRA_CLIENT_METADATA, refreshGrantCheck, resourceIndicators } from './resource-indicators.js';
