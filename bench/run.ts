@@ -94,7 +94,7 @@ async function setUp(databaseUrl: string) {
     const secrets = deriveSecrets(SECRET);
     const clients = createClientService(prisma, secrets.clientSecretKey);
     await createResourceService(prisma).createResource({ identifier: API, name: 'Bench API', scopes: ['bench:read', 'bench:write'], access_token_ttl: 600 });
-    const service = await clients.registerClient({ client_name: 'Bench service', grant_types: ['client_credentials'], scope: 'bench:read', default_resource: API });
+    const service = await clients.registerClient({ client_name: 'Bench service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['bench:read'] }], default_resource: API });
     const app = await clients.registerClient({ client_name: 'Bench app', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'] });
     const users = createUserService(prisma, createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }));
     await users.createUser({ email: 'bench@example.test', password: PASSWORD, emailVerified: true });

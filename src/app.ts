@@ -1,9 +1,10 @@
-import { randomUUID } from 'node:crypto';
 import Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
 import type { PrismaClient } from './db/prisma.js';
+import { accessLog } from './http/access-log.js';
 import { createErrorRenderer, type ErrorFormat } from './http/error-renderer.js';
+import { FAVICON_PATHS, sendFavicon } from './http/favicon.js';
 import { healthRoutes } from './http/health-routes.js';
 import { warnOnPlainHttp } from './http/plain-http-warning.js';
 import { stylesheet } from './http/pages.js';
@@ -11,7 +12,6 @@ import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
-import type { Logger } from './log.js';
 import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
@@ -56,6 +56,7 @@ export function createApp(deps: AppDependencies): Koa {
       ctx.body = script;
     });
   }
+  for (const path of FAVICON_PATHS) assets.get(path, sendFavicon);
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
   const errors = createErrorRenderer(deps.pages, deps.log);
 
@@ -72,7 +73,7 @@ export function createApp(deps: AppDependencies): Koa {
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
   const adminMethods = routerMethods(deps.admin);
 
-  app.use(requestLog(deps.log));
+  app.use(accessLog(deps.log));
   app.use(securityHeaders({ https: deps.https }));
   app.use(warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log));
   app.use(errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)));
@@ -99,7 +100,7 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...passkeyAssets().keys()]);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS, ...passkeyAssets().keys()]);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');
@@ -111,39 +112,4 @@ const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/adm
 function errorFormatFor(ctx: Koa.Context, pagePaths: readonly string[]): ErrorFormat {
   if (isAdminPath(ctx.path)) return 'json';
   return ctx.path.startsWith('/interaction/') || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
-}
-
-/**
- * A request id (the caller's X-Request-Id when sane, else a new one), echoed
- * back and logged with method, path (never the query string: it can carry
- * codes), status and duration.
- */
-function requestLog(log: Logger): Koa.Middleware {
-  return async (ctx, next) => {
-    const started = performance.now();
-    const given = ctx.get('x-request-id');
-    const requestId = /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
-    ctx.state.requestId = requestId;
-    ctx.set('X-Request-Id', requestId);
-    const took = () => `${Math.round(performance.now() - started)}ms`;
-    ctx.res.once('finish', () => {
-      log.info(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()}`);
-    });
-    // A client that gave up never sees 'finish': say what became of its
-    // request once it is done (or now, if it already is).
-    let handled = false;
-    let abandoned = false;
-    const logAbandoned = () => log.warn(`${requestId} ${ctx.method} ${ctx.path} ${ctx.res.statusCode} ${took()} abandoned: the client closed the connection first`);
-    ctx.res.once('close', () => {
-      if (ctx.res.writableFinished) return;
-      abandoned = true;
-      if (handled) logAbandoned();
-    });
-    try {
-      await next();
-    } finally {
-      handled = true;
-      if (abandoned) logAbandoned();
-    }
-  };
 }

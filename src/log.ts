@@ -1,20 +1,111 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { pino, stdSerializers, type DestinationStream } from 'pino';
+
+/** Structured context for one log line: a request's route, an error (as `err`), a count. */
+export type LogFields = Record<string, unknown>;
+
+/**
+ * What the rest of Gatehouse logs through. Callers never pass tokens, secrets,
+ * passwords or query strings (which can carry codes); the JSON logger redacts
+ * the usual field names as a second line of defence.
+ */
 export interface Logger {
-  info(message: string): void;
-  warn(message: string): void;
-  error(message: string): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/**
+ * The request a line is logged for. The access-log middleware opens it;
+ * oidc-provider's hooks fill in the client once authenticated. Every line
+ * logged while a request runs carries its request id.
+ */
+export interface RequestContext {
+  readonly requestId: string;
+  clientId?: string;
+}
+
+const requests = new AsyncLocalStorage<RequestContext>();
+
+export function runInRequestContext<T>(context: RequestContext, run: () => T): T {
+  return requests.run(context, run);
+}
+
+/** The request being served, if any. */
+export function currentRequest(): RequestContext | undefined {
+  return requests.getStore();
 }
 
 /**
- * One line per event on stdout/stderr. Callers never pass tokens, secrets,
- * passwords or query strings (which can carry codes).
+ * Field names that never reach the log, at the top level and one level down
+ * (`{ body: { password } }`). `err.code` (ECONNREFUSED, P2002) stays.
  */
-export function createConsoleLogger(): Logger {
-  const line = (level: string, message: string) => `${new Date().toISOString()} ${level} ${message}`;
-  return {
-    info: (message) => console.log(line('info', message)),
-    warn: (message) => console.warn(line('warn', message)),
-    error: (message) => console.error(line('error', message)),
+const REDACTED = [
+  'password',
+  'token',
+  'access_token',
+  'refresh_token',
+  'id_token',
+  'device_code',
+  'user_code',
+  'client_secret',
+  'secret',
+  'cookie',
+  'authorization',
+  'query',
+  'querystring',
+];
+const REDACT_PATHS = [
+  ...REDACTED.flatMap((name) => [name, `*.${name}`]),
+  'code',
+  'body.code',
+  'params.code',
+  'headers["set-cookie"]',
+  'headers.cookie',
+  'headers.authorization',
+];
+
+export interface JsonLoggerOptions {
+  readonly level?: LogLevel;
+  /** Where the JSON lines go; stdout by default. */
+  readonly destination?: DestinationStream;
+}
+
+/**
+ * JSON lines (pino): `{"level":"info","time":"…","requestId":"…","msg":"…",…}`.
+ * An error goes in as `{ err }` and comes out as one field with its type,
+ * message and stack, never as a multi-line dump. For reading in a terminal,
+ * pipe through `npx pino-pretty`.
+ */
+export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
+  const logger = pino(
+    {
+      level: options.level ?? 'info',
+      timestamp: pino.stdTimeFunctions.isoTime,
+      formatters: { level: (label) => ({ level: label }) },
+      serializers: { err: stdSerializers.err, error: stdSerializers.err },
+      redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      mixin: () => {
+        const request = requests.getStore();
+        if (!request) return {};
+        return request.clientId ? { requestId: request.requestId, clientId: request.clientId } : { requestId: request.requestId };
+      },
+    },
+    options.destination ?? pino.destination({ dest: 1, sync: true }),
+  );
+  const write = (level: 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
+    if (fields) logger[level](fields, message);
+    else logger[level](message);
   };
+  return { info: write('info'), warn: write('warn'), error: write('error') };
+}
+
+/** The server's logger: JSON lines on stdout at level info. */
+export function createConsoleLogger(level: LogLevel = 'info'): Logger {
+  return createJsonLogger({ level });
 }
 
 export const silentLogger: Logger = { info() {}, warn() {}, error() {} };

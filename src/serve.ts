@@ -1,8 +1,9 @@
-import { ConfigError, loadConfig } from './config/config.js';
+import { ConfigError, configWarnings, loadConfig } from './config/config.js';
 import { UnsealError } from './keys/encryption.js';
-import { createConsoleLogger } from './log.js';
+import { createConsoleLogger, type Logger } from './log.js';
 
-const log = createConsoleLogger();
+// Replaced by the configured logger once the configuration is read.
+let log: Logger = createConsoleLogger();
 
 /**
  * Runs the server until SIGINT/SIGTERM: what `npm start` and `gatehouse serve`
@@ -14,6 +15,8 @@ export function serve(environment: Record<string, string | undefined>): Promise<
 
 async function start(environment: Record<string, string | undefined>): Promise<void> {
   const config = loadConfig(environment);
+  log = createConsoleLogger(config.logLevel);
+  for (const warning of configWarnings(environment)) log.warn(warning);
   // Loaded after the configuration is known good, so a config error is the only line printed.
   const { startGatehouse } = await import('./server.js');
   const gatehouse = await startGatehouse(config, log);
@@ -30,7 +33,7 @@ async function start(environment: Record<string, string | undefined>): Promise<v
     gatehouse.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        log.error(`shutdown failed: ${(error as Error).message}`);
+        log.error(`shutdown failed: ${(error as Error).message}`, { err: error });
         process.exit(1);
       },
     );
@@ -45,7 +48,7 @@ function reportStartFailure(error: unknown): never {
   } else if (error instanceof UnsealError) {
     console.error(`gatehouse: signing keys ${error.message}. Start with the GATEHOUSE_SECRET the keys were created with.`);
   } else {
-    console.error(`gatehouse: failed to start: ${(error as Error).stack ?? String(error)}`);
+    log.error('failed to start', { err: error });
   }
   process.exit(1);
 }

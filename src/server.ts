@@ -13,9 +13,11 @@ import { createAccountEmails } from './email/account-emails.js';
 import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
+import { createRoleService, type RoleService } from './accounts/roles.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
 import { createApp } from './app.js';
+import { announceCredentials } from './admin/bootstrap-credentials.js';
 import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
 import { createResourceService, type ResourceService } from './clients/resources.js';
@@ -38,9 +40,14 @@ import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import { createProvider, type ProviderRef } from './oidc/provider.js';
 import { createMfa } from './mfa/mfa-module.js';
+import { startMetricsServer } from './metrics/metrics-server.js';
+import { registerMetricSources } from './metrics/metrics.js';
+import { metricSourcesFor } from './metrics/sources.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
 import { closeInOrder, drainable, type Closer } from './shutdown.js';
+import { deliverQueuedLogouts } from './oidc/backchannel-logout.js';
+import { createLogoutOutbox } from './oidc/backchannel-logout-store.js';
 
 export interface RunningGatehouse {
   /** Where the HTTP server listens (the issuer may differ behind a proxy). */
@@ -51,6 +58,7 @@ export interface RunningGatehouse {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly keys: KeyService;
   /**
    * Drains the HTTP server, then closes the rest and the database (and the
@@ -76,9 +84,22 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
   const closers: Closer[] = [{ name: 'database', close: closeDatabase }];
   const closeAll = () => closeInOrder(closers.splice(0).reverse(), config.shutdownTimeout * 1000, log);
   try {
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore });
+    // Back-channel logout tokens are queued in Postgres (by the logout page, and
+    // with any change that ends a user's sessions) and delivered by this job.
+    const logoutOutbox = createLogoutOutbox(prisma);
+    let liveProvider: ProviderRef | undefined;
+    const logoutDelivery = deliverQueuedLogouts({
+      outbox: logoutOutbox,
+      provider: () => liveProvider?.current,
+      settings: config.backchannelLogout,
+      timeoutSeconds: config.outbound.timeoutSeconds,
+      log,
+    });
+    closers.push({ name: 'back-channel logout delivery', close: () => logoutDelivery.stop() });
+    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }, { sessionsEnded: logoutDelivery.kick });
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
+    const roles = createRoleService(prisma);
     // One LISTEN connection per instance serves every cache. It starts before
     // anything is cached or loaded, so no change can be missed.
     const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
@@ -93,16 +114,18 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const keys = createKeyService(prisma, secrets.keyEncryptionKey, keySettingsFrom(config));
     await keys.verifySecret();
     await ensureSameIssuer(prisma, config.issuer);
+    // The admin API and its built-in role before the admin user, who is given that role.
+    await ensureAdminApiResource(resources, config.issuer);
+    await roles.ensureAdminRole(adminAudience(config.issuer));
     if (config.admin) {
       await users.ensureAdminUser(config.admin.email, config.admin.password);
       log.info(`admin user ${config.admin.email} is ready`);
     }
-    await ensureAdminApiResource(resources, config.issuer);
     const audit = createAuditLog(prisma);
     const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
     const firstStart = await keys.ensure();
-    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? console.log);
+    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? announceCredentials(config.dataDir, log, process.stdout.isTTY === true));
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 
@@ -129,10 +152,17 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const sessionActivity = createSessionActivityStore(prisma);
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
-      createProvider({ config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch });
+      createProvider({
+        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch,
+        queueLogout: async (logout) => {
+          await logoutOutbox.queue(logout);
+          logoutDelivery.kick();
+        },
+      });
     // Swapped whole when the keys change: requests in flight finish on the
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
+    liveProvider = provider;
     const mfa = createMfa({ prisma, config, secrets, audit, users, pages, provider });
     let currentKeys = initialKeys;
     const keyWatcher = watchSigningKeys({
@@ -166,7 +196,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
+      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
       secondFactor: mfa.hooks,
@@ -190,13 +220,19 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;
     closers.push({ name: 'HTTP server', close: () => http.drain(Math.max(shutdownMs / 2, shutdownMs - 3000)) });
+    const unregisterMetricSources = registerMetricSources(metricSourcesFor(prisma, keys, config.keys));
+    closers.push({ name: 'metric sources', close: async () => unregisterMetricSources() });
 
+    if (config.metrics) {
+      const metrics = await startMetricsServer(config.metrics.port, config.metrics.host, log);
+      closers.push({ name: 'metrics listener', close: () => metrics.close() });
+    }
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-    return { url, server, databaseUrl, prisma, users, clients, resources, keys, stop: closeAll };
+    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
   } catch (error) {
-    await closeAll().catch((failure: unknown) => log.warn(`stop after a failed start: ${(failure as Error).message}`));
+    await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;
   }
 }

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import argon2 from 'argon2';
 import { AppError } from '../http/errors.js';
+import { changePasswordHashQueueDepth } from '../metrics/metrics.js';
 import { RETRY_LATER } from '../http/unavailable.js';
 
 export interface PasswordHashing {
@@ -21,13 +22,15 @@ export interface PasswordHasher {
  * KiB), and a bounded queue behind them: a burst of logins waits or gets a
  * 503, instead of exhausting memory.
  */
-export function createConcurrencyLimit(concurrent: number, queued: number) {
+export function createConcurrencyLimit(concurrent: number, queued: number, onQueueChange: (delta: number) => void = () => {}) {
   let active = 0;
   const waiting: (() => void)[] = [];
   return async function limit<T>(work: () => Promise<T>): Promise<T> {
     if (active >= concurrent) {
       if (waiting.length >= queued) throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', RETRY_LATER);
+      onQueueChange(1);
       await new Promise<void>((resolve) => waiting.push(resolve));
+      onQueueChange(-1);
     }
     active += 1;
     try {
@@ -42,7 +45,7 @@ export function createConcurrencyLimit(concurrent: number, queued: number) {
 /** argon2id with the given cost (OWASP's minimum: 19 MiB, t=2, p=1). */
 export function createPasswordHasher(cost: PasswordHashing): PasswordHasher {
   const options = { ...cost, type: argon2.argon2id as 2 };
-  const limit = createConcurrencyLimit(2 * availableParallelism(), 256);
+  const limit = createConcurrencyLimit(2 * availableParallelism(), 256, changePasswordHashQueueDepth);
   let dummyHash: Promise<string> | undefined;
   return {
     hash: (password) => limit(() => argon2.hash(password, options)),

@@ -2,10 +2,11 @@ import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
+import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
-import { revokeByAccount } from '../oidc/prisma-adapter.js';
 import type { PasswordHasher } from './passwords.js';
 import { createPasswordPolicy } from './password-policy.js';
+import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
 
 export interface User {
   readonly id: string;
@@ -42,8 +43,16 @@ export function normalizeEmail(email: string): string {
 }
 
 const publicFields = {
-  id: true, email: true, name: true, roles: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+  id: true, email: true, name: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+  roles: { select: { role: { select: { name: true } } } },
 } as const;
+
+type UserRow = Prisma.UserGetPayload<{ select: typeof publicFields }>;
+
+/** Role names come from the user_roles join, sorted. */
+function toUser(row: UserRow): User {
+  return { ...row, roles: row.roles.map((item) => item.role.name).sort() };
+}
 
 function assertEmail(email: string): void {
   if (!/^[^\s@]+@[^\s@]+$/.test(email.trim())) throw new AppError(400, 'invalid_email', 'email must be an email address');
@@ -61,10 +70,16 @@ function sessionEndingChanges(current: User, changes: UserChanges): string[] {
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
+export interface UserServiceHooks {
+  /** After a change that ended a user's sessions: deliver the back-channel logout tokens it queued now (oidc/backchannel-logout.ts). */
+  readonly sessionsEnded?: () => void;
+}
+
 export function createUserService(
   prisma: PrismaClient,
   passwords: PasswordHasher,
   policy: { minPasswordLength: number; minPasswordScore?: number } = { minPasswordLength: 12 },
+  hooks: UserServiceHooks = {},
 ) {
   const passwordPolicy = createPasswordPolicy({ minLength: policy.minPasswordLength, minScore: policy.minPasswordScore ?? 3 });
   /** Throws a 400 saying why, when the password may not be set for this user. */
@@ -73,8 +88,16 @@ export function createUserService(
     if (problem) throw new AppError(400, 'invalid_password', problem);
   };
 
-  /** Ends every session, grant and token of a user, but the browser session `keepSessionUid`. */
-  const endSessions = (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) => revokeByAccount(db, id, keepSessionUid);
+  /**
+   * Ends every session, grant and token of a user (they live in oidc_payloads
+   * with its accountId), but the browser session `keepSessionUid`, and queues
+   * back-channel logout tokens for their apps, in the caller's transaction;
+   * returns how many rows went.
+   */
+  const endSessions = async (db: Prisma.TransactionClient, id: string, keepSessionUid?: string) =>
+    (await endSessionsQueueingLogouts(db, id, keepSessionUid)).removed;
+  /** After the transaction (a rolled-back one queued nothing, and the delivery finds nothing). */
+  const deliverQueued = () => hooks.sessionsEnded?.();
 
   const service = {
     /** Throws a 400 saying why, when this password may not be set for this user (NIST SP 800-63B §5.1.1.2). */
@@ -82,7 +105,8 @@ export function createUserService(
 
     /** The user with this email (any letter case), or null. */
     async findUserByEmail(email: string): Promise<User | null> {
-      return prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
+      const row = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
+      return row ? toUser(row) : null;
     },
 
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -91,17 +115,18 @@ export function createUserService(
       const passwordHash = await passwords.hash(input.password);
       try {
         return await prisma.$transaction(async (tx) => {
-          const user = await tx.user.create({
+          const roleIds = await resolveRoleIds(tx, input.roles ?? []);
+          const user = toUser(await tx.user.create({
             data: {
               email: normalizeEmail(input.email),
               passwordHash,
               name: input.name ?? null,
-              roles: input.roles ?? [],
+              roles: { createMany: { data: roleIds.map((roleId) => ({ roleId })) } },
               emailVerified: input.emailVerified ?? false,
               disabled: input.disabled ?? false,
             },
             select: publicFields,
-          });
+          }));
           await recordEvent(tx, audit, { type: 'user.created', subject: user.id, details: { roles: user.roles } });
           return user;
         });
@@ -114,20 +139,25 @@ export function createUserService(
     /** Creates the user, or resets password and adds the `admin` role when the email exists. */
     async ensureAdminUser(email: string, password: string): Promise<User> {
       const passwordHash = await passwords.hash(password);
-      const existing = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
-      if (!existing) {
-        return prisma.user.create({
-          data: { email: normalizeEmail(email), passwordHash, roles: ['admin'], emailVerified: true },
-          select: publicFields,
-        });
-      }
-      const roles = existing.roles.includes('admin') ? existing.roles : [...existing.roles, 'admin'];
-      return prisma.user.update({ where: { id: existing.id }, data: { passwordHash, roles, disabled: false }, select: publicFields });
+      return prisma.$transaction(async (tx) => {
+        const [adminRoleId] = await resolveRoleIds(tx, [ADMIN_ROLE]);
+        const roleId = adminRoleId as string;
+        const existing = await tx.user.findUnique({ where: { email: normalizeEmail(email) }, select: { id: true } });
+        if (!existing) {
+          return toUser(await tx.user.create({
+            data: { email: normalizeEmail(email), passwordHash, emailVerified: true, roles: { create: { roleId } } },
+            select: publicFields,
+          }));
+        }
+        await tx.userRole.upsert({ where: { userId_roleId: { userId: existing.id, roleId } }, create: { userId: existing.id, roleId }, update: {} });
+        return toUser(await tx.user.update({ where: { id: existing.id }, data: { passwordHash, disabled: false }, select: publicFields }));
+      });
     },
 
-    findUserById(id: string): Promise<User | null> {
-      if (!isUuid(id)) return Promise.resolve(null);
-      return prisma.user.findUnique({ where: { id }, select: publicFields });
+    async findUserById(id: string): Promise<User | null> {
+      if (!isUuid(id)) return null;
+      const row = await prisma.user.findUnique({ where: { id }, select: publicFields });
+      return row ? toUser(row) : null;
     },
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
@@ -144,7 +174,7 @@ export function createUserService(
         select: publicFields,
       });
       const { page, nextCursor } = splitPage(rows, filter.limit, (user) => user.id);
-      return { users: page, nextCursor };
+      return { users: page.map(toUser), nextCursor };
     },
 
     /**
@@ -155,21 +185,25 @@ export function createUserService(
     async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM, options: { keepSessionUid?: string } = {}): Promise<User> {
       if (!isUuid(id)) throw notFound(id);
       if (changes.email !== undefined) assertEmail(changes.email);
-      const current = await prisma.user.findUnique({ where: { id }, select: publicFields });
-      if (!current) throw notFound(id);
+      const currentRow = await prisma.user.findUnique({ where: { id }, select: publicFields });
+      if (!currentRow) throw notFound(id);
+      const current = toUser(currentRow);
       if (changes.password !== undefined) {
         await assertPasswordAllowed(changes.password, { email: changes.email ?? current.email, name: changes.name === undefined ? current.name : changes.name });
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
         return await prisma.$transaction(async (tx) => {
-          const user = await tx.user.update({
+          if (changes.roles !== undefined) {
+            await replaceUserRoles(tx, id, changes.roles);
+            await recordEvent(tx, audit, { type: 'user.roles_changed', subject: id, details: { before: current.roles, after: [...new Set(changes.roles)].sort() } });
+          }
+          const user = toUser(await tx.user.update({
             where: { id },
             data: {
               ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}),
               ...(passwordHash ? { passwordHash } : {}),
               ...(changes.name !== undefined ? { name: changes.name } : {}),
-              ...(changes.roles !== undefined ? { roles: changes.roles } : {}),
               ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
               // A new address is not verified until its owner confirms it (or an admin says so).
               ...(changes.emailVerified === undefined && changes.email !== undefined && normalizeEmail(changes.email) !== current.email
@@ -178,7 +212,7 @@ export function createUserService(
               ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
             },
             select: publicFields,
-          });
+          }));
           const fields = Object.keys(changes).filter((field) => field !== 'password');
           await recordEvent(tx, audit, {
             type: 'user.updated',
@@ -196,7 +230,7 @@ export function createUserService(
             await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
           }
           return user;
-        });
+        }).finally(deliverQueued);
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
         throw error;
@@ -215,7 +249,7 @@ export function createUserService(
         if (deleted.count === 0) throw notFound(id);
         await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
-      });
+      }).finally(deliverQueued);
     },
 
     /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
@@ -225,7 +259,7 @@ export function createUserService(
         const removed = await endSessions(tx, id);
         await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
         return removed;
-      });
+      }).finally(deliverQueued);
     },
 
     /**
@@ -235,7 +269,7 @@ export function createUserService(
      */
     async authenticate(email: string, password: string): Promise<User | null> {
       // A NUL byte or lone surrogate matches no stored email (and Postgres would refuse the query).
-      const row = isStorableText(email) ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) } }) : null;
+      const row = isStorableText(email) ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } }) : null;
       if (!row) {
         await passwords.verifyDummy(password);
         return null;
@@ -243,7 +277,7 @@ export function createUserService(
       const valid = await passwords.verify(row.passwordHash, password);
       if (!valid || row.disabled) return null;
       const { passwordHash: _hash, ...user } = row;
-      return user;
+      return toUser(user);
     },
   };
   return service;

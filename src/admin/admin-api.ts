@@ -3,6 +3,7 @@ import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
 import { createSignInLockout } from '../accounts/sign-in-lockout.js';
 import type { UserService } from '../accounts/users.js';
+import type { RoleService } from '../accounts/roles.js';
 import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceService } from '../clients/resources.js';
@@ -24,6 +25,7 @@ import { signInRoutes } from './users/sign-in-routes.js';
 import { mfaRoutes } from './users/mfa-routes.js';
 import { createMfaAdmin } from '../mfa/mfa-service.js';
 import { createMfaStore } from '../mfa/mfa-store.js';
+import { roleRoutes } from './roles/routes.js';
 
 export interface AdminApiDependencies {
   readonly issuer: string;
@@ -31,6 +33,7 @@ export interface AdminApiDependencies {
   readonly users: UserService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly keys: KeyService;
   readonly currentKeys: () => SigningKeySet;
   /** oidc-provider's storage, for the revocation and grant checks of admin tokens. */
@@ -61,6 +64,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       ...userRoutes(deps.users, deps.recovery),
       ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
       ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
+      ...roleRoutes(deps.roles, deps.users),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),
     ],
@@ -88,7 +92,8 @@ const ADMIN_SCOPES = [
 
 /** The admin API is itself a registered API (RFC 8707): its tokens name it as audience. */
 export function ensureAdminApiResource(resources: ResourceService, issuer: string) {
-  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600 });
+  // RBAC on: a user gets admin scopes only through the built-in admin role.
+  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600, rbac: true });
 }
 
 /** The admin client's metadata: a service that may get admin tokens with client credentials (RFC 6749 §4.4). */
@@ -96,7 +101,7 @@ const adminClientMetadata = (issuer: string) => ({
   client_name: 'Gatehouse admin',
   grant_types: ['client_credentials' as const],
   token_endpoint_auth_method: 'client_secret_basic' as const,
-  scope: 'admin',
+  api_access: [{ resource: adminAudience(issuer), scopes: ['admin'] }],
   default_resource: adminAudience(issuer),
 });
 

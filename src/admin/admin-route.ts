@@ -4,7 +4,7 @@ import type { AdminCaller } from './admin-auth.js';
 import { AppError } from '../http/errors.js';
 import { isStorableText } from '../http/storable-text.js';
 
-export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /**
  * One admin endpoint, declared: its scope and schemas drive validation, the
@@ -61,8 +61,8 @@ export function requireFullAdmin(caller: AdminCaller, what: string): void {
 }
 
 /** Whether these client metadata give the client access to the admin API. */
-export function grantsAdminAccess(metadata: { scope?: unknown; default_resource?: unknown; introspection_resources?: unknown }, adminResource: string): boolean {
-  const scopes = typeof metadata.scope === 'string' ? metadata.scope.split(' ') : [];
+export function grantsAdminAccess(metadata: { api_access?: unknown; default_resource?: unknown; introspection_resources?: unknown }, adminResource: string): boolean {
+  const grants = Array.isArray(metadata.api_access) ? (metadata.api_access as { resource?: unknown }[]) : [];
   const introspects = Array.isArray(metadata.introspection_resources) ? metadata.introspection_resources : [];
-  return scopes.some((scope) => scope === 'admin' || scope.startsWith('admin:')) || metadata.default_resource === adminResource || introspects.includes(adminResource);
+  return grants.some((grant) => grant.resource === adminResource) || metadata.default_resource === adminResource || introspects.includes(adminResource);
 }

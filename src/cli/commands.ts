@@ -1,6 +1,8 @@
 import type { Command } from './commands/command.js';
 import { clientsCommands } from './commands/clients.js';
+import { clientPolicyCommands } from './commands/client-policies.js';
 import { keysCommands } from './commands/keys.js';
+import { rolesCommands } from './commands/roles.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
 import { usersSecurityCommands } from './commands/users-security.js';
@@ -20,6 +22,8 @@ Object.assign(commands, clientsCommands);
 Object.assign(commands, usersCommands);
 Object.assign(commands, resourcesCommands);
 Object.assign(commands, keysCommands);
+Object.assign(commands, rolesCommands);
+Object.assign(commands, issuerCommands);
+Object.assign(commands, clientPolicyCommands);
 Object.assign(commands, usersSecurityCommands);
 Object.assign(commands, mfaCommands);
-Object.assign(commands, issuerCommands);

@@ -1,6 +1,7 @@
 import { createLoginThrottle } from '../accounts/login-throttle.js';
 import { createPasswordHasher } from '../accounts/passwords.js';
 import { createUserService } from '../accounts/users.js';
+import { createRoleService } from '../accounts/roles.js';
 import { createClientService } from '../clients/clients.js';
 import { createResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
@@ -17,6 +18,7 @@ export async function openCliContext(config: Config, log: Logger) {
     users: createUserService(database.prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }),
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
+    roles: createRoleService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
     loginThrottle: createLoginThrottle(database.prisma, config.loginThrottle),
     prisma: database.prisma,

@@ -63,7 +63,9 @@ export async function runCli(argv: string[], environment: Record<string, string 
     return new Promise<number>(() => {}); // runs until a signal; serve() exits the process
   }
   if (argv[0] === 'migrate') return migrate(argv, environment, io);
-  const name = argv.slice(0, 2).join(' ');
+  // Commands are two words (`users create`) or three (`users roles set`).
+  const words = commands[argv.slice(0, 3).join(' ')] ? 3 : 2;
+  const name = argv.slice(0, words).join(' ');
   const command = commands[name];
   if (!command) {
     const wantsHelp = argv.length === 0 || argv.includes('--help') || argv.includes('-h');
@@ -75,7 +77,7 @@ export async function runCli(argv: string[], environment: Record<string, string 
   let positionals: string[];
   try {
     ({ values, positionals } = parseArgs({
-      args: argv.slice(2),
+      args: argv.slice(words),
       options: { ...command.options, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals: true,

@@ -47,10 +47,11 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       let created: { createdAt: Date; updatedAt: Date };
       try {
         created = await prisma.$transaction(async (tx) => {
+          await checkApiAccess(tx, metadata.api_access);
           const row = await tx.client.create({
             data: { id: clientId, metadata: metadata as Prisma.InputJsonObject, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
           });
-          await recordEvent(tx, audit, { type: 'client.created', subject: clientId, details: { grant_types: metadata.grant_types } });
+          await recordEvent(tx, audit, { type: 'client.created', subject: clientId, details: { grant_types: metadata.grant_types, api_access: metadata.api_access } });
           // Instances that cached "no such client" must look again.
           await notifyChange(notifierFor(tx), 'clients');
           return row;
@@ -77,8 +78,13 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         throw new AppError(400, 'invalid_client_metadata', 'token_endpoint_auth_method cannot switch between a secret and none/private_key_jwt; register a new client');
       }
       const updated = await prisma.$transaction(async (tx) => {
+        await checkApiAccess(tx, metadata.api_access);
         const saved = await tx.client.update({ where: { id: clientId }, data: { metadata: metadata as Prisma.InputJsonObject } });
         await recordEvent(tx, audit, { type: 'client.updated', subject: clientId, details: { fields: Object.keys(changes) } });
+        const before = (row.metadata as { api_access?: unknown }).api_access ?? [];
+        if (JSON.stringify(before) !== JSON.stringify(metadata.api_access)) {
+          await recordEvent(tx, audit, { type: 'client.grants_changed', subject: clientId, details: { before, after: metadata.api_access } });
+        }
         await notifyChange(notifierFor(tx), 'clients');
         return saved;
       });
@@ -130,9 +136,25 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...input, client_id: clientId }, metadataErrorCode);
       const data = { metadata: metadata as Prisma.InputJsonObject, secretHash: hashClientSecret(secret, secretKey) };
       await prisma.$transaction(async (tx) => {
+        await checkApiAccess(tx, metadata.api_access);
         await tx.client.upsert({ where: { id: clientId }, create: { id: clientId, ...data }, update: data });
         await notifyChange(notifierFor(tx), 'clients');
       });
+    },
+
+    /**
+     * Adds a grant (CLI `clients grant`): these scopes of this API join what
+     * the client may already ask for there.
+     */
+    async grantApiAccess(clientId: string, resource: string, scopes: readonly string[], audit: AuditContext = SYSTEM): Promise<ClientRecord> {
+      const current = await service.getClient(clientId);
+      if (!current) throw notFound(clientId);
+      const grants = current.api_access ?? [];
+      const existing = grants.find((grant) => grant.resource === resource);
+      const merged = existing
+        ? grants.map((grant) => (grant === existing ? { resource, scopes: [...new Set([...grant.scopes, ...scopes])] } : grant))
+        : [...grants, { resource, scopes: [...new Set(scopes)] }];
+      return service.updateClient(clientId, { api_access: merged }, audit);
     },
 
     /** Page of clients ordered by id; `after` is the last id of the previous page. */
@@ -165,6 +187,22 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
 }
 
 export type ClientService = ReturnType<typeof createClientService>;
+
+/**
+ * Every API in `api_access` is registered and defines the scopes granted on
+ * it; otherwise a 400 naming the first that is not.
+ */
+async function checkApiAccess(tx: Prisma.TransactionClient, grants: readonly { resource: string; scopes: readonly string[] }[]): Promise<void> {
+  if (!grants.length) return;
+  const rows = await tx.resource.findMany({ where: { identifier: { in: grants.map((grant) => grant.resource) } }, select: { identifier: true, scopes: true } });
+  for (const grant of grants) {
+    const row = rows.find((candidate) => candidate.identifier === grant.resource);
+    if (!row) throw new AppError(400, 'invalid_client_metadata', `api_access: ${grant.resource} is not a registered API`);
+    const defined = new Set((row.scopes as { name: string }[]).map((scope) => scope.name));
+    const unknown = grant.scopes.filter((scope) => !defined.has(scope));
+    if (unknown.length) throw new AppError(400, 'invalid_client_metadata', `api_access: ${unknown.join(', ')} is not a scope of ${grant.resource}`);
+  }
+}
 
 function toRecord(row: { id: string; metadata: unknown; createdAt: Date; updatedAt: Date }): ClientRecord {
   return { client_id: row.id, ...(row.metadata as Omit<ClientMetadata, 'client_id'>), created_at: row.createdAt, updated_at: row.updatedAt };

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { LOG_LEVELS, type LogLevel } from '../log.js';
+import { readSettingFiles, unknownSettingWarnings } from './environment-files.js';
 
 const DAY = 86400;
 
@@ -41,7 +43,9 @@ const flag = z.enum(['true', 'false', '1', '0']).transform((value) => value === 
  * Every setting Gatehouse reads, from environment variables. Each documents
  * itself here, in the doc comment above it: `npm run docs:config` turns these
  * into docs/configuration.md (a `@default` tag names a default the schema
- * computes elsewhere).
+ * computes elsewhere). Any setting NAME may instead come from a file named
+ * by NAME_FILE (secrets mounted by Docker or Kubernetes): see
+ * environment-files.ts.
  */
 export const environmentSchema = z
   .object({
@@ -102,7 +106,9 @@ export const environmentSchema = z
      * start a confidential client with exactly these credentials, allowed
      * `client_credentials` for the admin API with scope `admin` (a changed
      * secret replaces the old). Without them, the first start creates
-     * `gatehouse-admin` and prints its secret once to the console.
+     * `gatehouse-admin` and shows its secret once: on the terminal when stdout
+     * is one, else (containers) in `<data dir>/admin-client-credentials.txt`
+     * (mode 0600; the log says where, never the secret).
      */
     GATEHOUSE_ADMIN_CLIENT_ID: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
     /** The secret of `GATEHOUSE_ADMIN_CLIENT_ID`: at least 32 characters. */
@@ -223,6 +229,24 @@ export const environmentSchema = z
     GATEHOUSE_ARGON2_TIME_COST: integer(1, 100).default(2),
     /** argon2id lanes (1 to 64). */
     GATEHOUSE_ARGON2_PARALLELISM: integer(1, 64).default(1),
+    /** Back-Channel Logout: deliveries of a logout token to a client that fails or times out, first try included. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS: integer(1, 20).default(3),
+    /** Back-Channel Logout: wait before the first retry; it doubles for each later one. Also how often queued tokens are looked for. */
+    GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: interval.default(5),
+    /** Timeout of each outgoing HTTP request (back-channel logout tokens, clients' jwks_uri). */
+    GATEHOUSE_OUTBOUND_TIMEOUT: interval.default(5),
+    /**
+     * Let outgoing requests reach loopback and private-network addresses
+     * (apps in the same cluster). Off by default: oidc-provider refuses them
+     * to prevent server-side request forgery.
+     */
+    GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS: flag.default(false),
+    /** Least severe log level written (JSON lines on stdout): fatal, error, warn, info, debug, trace or silent. */
+    GATEHOUSE_LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
+    /** Port of the Prometheus endpoint (GET /metrics), a listener of its own. Unset: no metrics listener. */
+    GATEHOUSE_METRICS_PORT: integer(0, 65535).optional(),
+    /** Address the metrics listener binds; loopback unless a scraper elsewhere needs it (e.g. 0.0.0.0 in Kubernetes). */
+    GATEHOUSE_METRICS_HOST: z.string().min(1).default('127.0.0.1'),
     /**
      * `production` refuses to start without `GATEHOUSE_SECRET`, and strips
      * admin API responses to their schema instead of failing on a mismatch.
@@ -305,6 +329,8 @@ export interface Config {
   readonly cacheTtlSeconds: number;
   readonly argon2: { readonly memoryCost: number; readonly timeCost: number; readonly parallelism: number };
   readonly passwordMinLength: number;
+  readonly backchannelLogout: { readonly attempts: number; readonly retryDelaySeconds: number };
+  readonly outbound: { readonly timeoutSeconds: number; readonly allowPrivateNetworks: boolean };
   readonly passwordMinScore: number;
   readonly email: {
     readonly smtpUrl: string | undefined;
@@ -322,6 +348,9 @@ export interface Config {
   /** Seconds audit events are kept. */
   readonly eventRetention: number;
   readonly loginThrottle: { readonly freeFailures: number; readonly firstDelay: number; readonly maxDelay: number; readonly ipFailures: number };
+  readonly logLevel: LogLevel;
+  /** Undefined: no metrics listener. */
+  readonly metrics: { readonly port: number; readonly host: string } | undefined;
   /** NODE_ENV=production: admin API responses are stripped to their schema rather than checked strictly. */
   readonly production: boolean;
 }
@@ -330,16 +359,25 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
+/** The names of all settings, as environment variables. */
+export const SETTINGS: readonly string[] = Object.freeze(Object.keys(environmentSchema.shape));
+
+/** Warnings to log at start: GATEHOUSE_* variables that are not settings (typos), with the closest setting. */
+export function configWarnings(environment: Record<string, string | undefined>): string[] {
+  return unknownSettingWarnings(environment, SETTINGS);
+}
+
 /** Parses the environment once; throws a ConfigError naming the first bad variable. */
 export function loadConfig(environment: Record<string, string | undefined>): Config {
   // An empty variable means "unset", as in most twelve-factor apps.
-  const present = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const given = Object.fromEntries(Object.entries(environment).filter(([, value]) => value !== ''));
+  const present = readSettingFiles(given, SETTINGS);
   const parsed = environmentSchema.safeParse(present);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     const name = String(issue?.path[0] ?? 'environment');
     const given = present[name];
-    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL|SMTP_URL/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
+    const shown = given === undefined || /SECRET|PASSWORD|DATABASE_URL|SMTP/.test(name) ? '' : ` (got ${JSON.stringify(given)})`;
     throw new ConfigError(`${name} ${issue?.message ?? 'is invalid'}${shown}`);
   }
   const env = parsed.data;
@@ -389,6 +427,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
+    backchannelLogout: { attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS, retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY },
+    outbound: { timeoutSeconds: env.GATEHOUSE_OUTBOUND_TIMEOUT, allowPrivateNetworks: env.GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS },
     passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
     email: {
       smtpUrl: env.GATEHOUSE_SMTP_URL,
@@ -408,6 +448,8 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       maxDelay: env.GATEHOUSE_LOGIN_MAX_DELAY,
       ipFailures: env.GATEHOUSE_LOGIN_IP_FAILURES,
     },
+    logLevel: env.GATEHOUSE_LOG_LEVEL,
+    metrics: env.GATEHOUSE_METRICS_PORT === undefined ? undefined : { port: env.GATEHOUSE_METRICS_PORT, host: env.GATEHOUSE_METRICS_HOST },
     production: env.NODE_ENV === 'production',
     argon2: {
       memoryCost: env.GATEHOUSE_ARGON2_MEMORY_KIB,

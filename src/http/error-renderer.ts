@@ -87,7 +87,7 @@ export function createErrorRenderer(pages: PageRenderer, log: Logger): ErrorRend
   };
   const render = (ctx: Context, error: unknown, format: ErrorFormat) => {
     const failure = describeError(error);
-    if (failure.status >= 500) log.error(`${ctx.method} ${ctx.path} failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    if (failure.status >= 500) log.error(`${ctx.method} ${ctx.path} failed: ${String(error instanceof Error ? error.message : error).split('\n')[0]}`, { err: error });
     write(ctx, failure, format);
   };
   return {

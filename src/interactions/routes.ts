@@ -11,9 +11,10 @@ import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
-import type { Logger } from '../log.js';
 import type { SecondFactorHooks } from '../mfa/mfa-interaction.js';
 import { authenticationMethods } from '../mfa/mfa-policy.js';
+import { currentRequest, type Logger } from '../log.js';
+import { recordLogin } from '../metrics/metrics.js';
 import {
   completeConsent,
   completeLogin,
@@ -75,9 +76,12 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const interaction = await load(ctx, deps);
     if (await deps.secondFactor?.page(ctx, interaction)) return;
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
-    // Gatehouse's own account page asks nothing of the user beyond signing in.
-    if (interaction.prompt === 'consent' && deps.firstPartyClients?.includes(interaction.clientId)) {
-      return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res));
+    // A first-party app's consent is implied (and so is that of Gatehouse's own
+    // account page), and a device's scopes were approved on the code
+    // confirmation page: granted and recorded without another page.
+    const ownClient = deps.firstPartyClients?.includes(interaction.clientId) ?? false;
+    if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow || ownClient)) {
+      return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
     }
     if (interaction.prompt === 'consent') return renderConsent(ctx, deps, interaction);
     throw new AppError(400, 'invalid_request', `unsupported prompt ${interaction.prompt}`);
@@ -89,17 +93,21 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     const email = typeof body.email === 'string' ? body.email : '';
     const password = typeof body.password === 'string' ? body.password : '';
     const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
+    const request = currentRequest();
+    if (request) request.clientId = interaction.clientId;
     const attempt = email && password ? await deps.loginThrottle.attempt(email, ctx.ip) : undefined;
     if (attempt && !attempt.allowed) {
       await throttledEvents.record(
         { actor: 'anonymous', ...origin },
         { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
       );
+      recordLogin('throttled');
       ctx.status = 429;
       ctx.set('Retry-After', String(attempt.retryAfterSeconds));
       return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
     }
     const user = attempt ? await deps.users.authenticate(email, password) : null;
+    recordLogin(user ? 'success' : 'failure');
     if (!user) {
       const outcome = await attempt?.failed();
       await deps.audit.record(
@@ -129,10 +137,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
   router.post('/confirm', form, async (ctx) => {
     const interaction = await loadForPost(ctx, deps, 'consent');
-    const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
-    const isAdmin = user?.roles.includes('admin') ?? false;
-    const mayGrant = (indicator: string) => indicator !== deps.adminResource || isAdmin;
-    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, mayGrant));
+    return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
   });
 
   router.post('/abort', form, async (ctx) => {
@@ -141,6 +146,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   });
 
   return router;
+}
+
+/** What consent may grant: the admin API's scopes only to users with the `admin` role. */
+async function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<(indicator: string) => boolean> {
+  const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
+  const isAdmin = user?.roles.includes('admin') ?? false;
+  return (indicator) => indicator !== deps.adminResource || isAdmin;
 }
 
 async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {

@@ -14,7 +14,7 @@ export function runPeriodically(name: string, intervalSeconds: number, task: () 
   const timer = setInterval(() => {
     if (running) return;
     running = task()
-      .catch((error: unknown) => log.warn(`${name} failed: ${(error as Error).message}`))
+      .catch((error: unknown) => log.warn(`${name} failed`, { err: error }))
       .finally(() => {
         running = undefined;
       });

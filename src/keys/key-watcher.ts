@@ -28,7 +28,7 @@ export function watchSigningKeys(options: KeyWatcherOptions): { reload(): void; 
       fingerprint = keys.fingerprint; // only once applied: a failed swap is retried
 
     } catch (error) {
-      options.log.warn(`reloading signing keys failed: ${(error as Error).message}`);
+      options.log.warn('reloading signing keys failed', { err: error });
     }
   };
   // One reload at a time; a request during one runs once more after it.

@@ -22,7 +22,7 @@ export function databaseOutageAnswers(renderer: ErrorRenderer, log: Logger) {
         log.warn(`${ctx.method} ${ctx.path}: database unavailable (${error.message.split('\n').at(-1)?.trim() ?? 'error'}): answered 503`);
         return;
       }
-      log.error(`oidc-provider server_error: ${error.message}`);
+      log.error('oidc-provider server_error', { err: error });
     },
     /** Install with `provider.use`. */
     middleware(): Middleware {

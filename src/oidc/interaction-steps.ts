@@ -2,6 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { errors, type InteractionResults } from 'oidc-provider';
 import { AppError } from '../http/errors.js';
 import type { ProviderRef } from './provider.js';
+import { isFirstParty } from './first-party.js';
 
 export type { ProviderRef } from './provider.js';
 
@@ -11,6 +12,10 @@ export interface PendingInteraction {
   readonly prompt: 'login' | 'consent' | string;
   readonly clientId: string;
   readonly clientName: string;
+  /** The operator's own app (`first_party: true`): consent is implied. */
+  readonly firstParty: boolean;
+  /** A device-flow sign-in: the user already saw and approved the scopes on the code confirmation page. */
+  readonly deviceFlow: boolean;
   readonly accountId: string | undefined;
   /** OIDC scopes the user is asked to grant. */
   readonly missingScopes: string[];
@@ -50,6 +55,8 @@ export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Pro
     prompt: details.prompt.name,
     clientId,
     clientName: client?.clientName ?? clientId,
+    firstParty: isFirstParty(client),
+    deviceFlow: typeof (details as { deviceCode?: unknown }).deviceCode === 'string',
     accountId: details.session?.accountId,
     missingScopes: promptDetails.missingOIDCScope ?? [],
     missingResourceScopes: promptDetails.missingResourceScopes ?? {},

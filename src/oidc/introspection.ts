@@ -1,4 +1,4 @@
-import type { Configuration, KoaContextWithOIDC } from 'oidc-provider';
+import { errors, type Configuration, type KoaContextWithOIDC } from 'oidc-provider';
 import type { AccessTokenClaims, AccessTokenJwts } from './access-token-jwts.js';
 import { onStructuredTokenRefused, type EngineMiddleware } from './provider-internals.js';
 
@@ -32,8 +32,19 @@ export function introspectionFeatures() {
       allowedPolicy: (_ctx: KoaContextWithOIDC, client: OidcClient, token: { clientId?: string | undefined }) =>
         mayIntrospect(client, token.clientId, (token as { aud?: string | string[] }).aud),
     },
-    revocation: { enabled: true } satisfies Features['revocation'],
+    revocation: { enabled: true, allowedPolicy: mayRevoke } satisfies Features['revocation'],
   };
+}
+
+/**
+ * RFC 7009 §2.1: a client may revoke only its own tokens. Another client's
+ * token is refused with invalid_request for a confidential caller; a public
+ * caller is answered 200 without effect, so it cannot probe tokens.
+ */
+export async function mayRevoke(_ctx: KoaContextWithOIDC, client: OidcClient, token: { clientId?: string | undefined }): Promise<boolean> {
+  if (token.clientId === client.clientId) return true;
+  if (client.clientAuthMethod === 'none') return false;
+  throw new errors.InvalidRequest('client is not authorized to revoke the presented token');
 }
 
 /**
@@ -79,8 +90,13 @@ async function introspect(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller
     iat: claims.iat,
     iss: claims.iss,
     jti: claims.jti,
-    token_type: 'Bearer',
+    // RFC 9449 §6.2: a DPoP-bound token says so, with its key thumbprint.
+    ...(isDpopBound(claims.cnf) ? { cnf: claims.cnf, token_type: 'DPoP' } : { token_type: 'Bearer' }),
   };
+}
+
+function isDpopBound(cnf: unknown): cnf is { jkt: string } {
+  return typeof (cnf as { jkt?: unknown } | undefined)?.jkt === 'string';
 }
 
 function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTokenClaims): Promise<boolean> {
@@ -90,6 +106,11 @@ function isLive(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, claims: AccessTo
 /** RFC 7009 §2.1-2.2: only the token's client may revoke it; an invalid token is a 200. */
 async function revoke(ctx: KoaContextWithOIDC, jwts: AccessTokenJwts, caller: OidcClient, token: string) {
   const claims = await jwts.verify(token);
+  if (claims && claims.client_id !== caller.clientId && caller.clientAuthMethod === 'none') {
+    ctx.status = 200; // as mayRevoke: a public client learns nothing
+    ctx.body = '';
+    return;
+  }
   if (claims && claims.client_id !== caller.clientId) {
     // The same answer oidc-provider gives for another client's opaque token.
     ctx.status = 400;

@@ -8,11 +8,8 @@ import 'oidc-provider';
  */
 declare module 'oidc-provider' {
   interface Client {
-    /**
-     * Every scope the client may ask for, API scopes included; oidc-provider's
-     * own `scope` holds only the OpenID ones (see prisma-adapter.ts).
-     */
-    readonly allowed_scope?: string | undefined;
+    /** The APIs the client may get tokens for, and the scopes it may ask for on each (resource-indicators.ts). */
+    readonly api_access?: readonly { readonly resource: string; readonly scopes: readonly string[] }[] | undefined;
     /** RFC 8707 resource used for client_credentials when the request names none. */
     readonly default_resource?: string | undefined;
     /** API identifiers this client is the resource server for: it may introspect their tokens (RFC 7662 §4). */

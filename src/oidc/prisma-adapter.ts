@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
+import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
-import { OIDC_SCOPES } from './scopes.js';
 
 // Models whose stored rows are single-use; a second consume is a replay.
 const CONSUMABLE_LABEL: Record<string, string> = {
@@ -236,8 +236,9 @@ export function revokeByClient(db: Prisma.TransactionClient, clientId: string): 
  * ReplayDetection rows remember a client assertion's `jti` (RFC 7523 §3 item
  * 7: single use). oidc-provider checks `find` then saves, which two concurrent
  * requests (or two instances) could both pass: the insert is conditional, and
- * the loser is refused as the stock check would refuse it. DPoP, the other
- * user of this model, is not enabled.
+ * the loser is refused as the stock check would refuse it. DPoP proofs
+ * (RFC 9449 §11.1) are the other user of this model: a request that carries
+ * only a DPoP proof is refused as a replayed proof.
  */
 async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayload, expiresIn: number | undefined): Promise<void> {
   const { jti: _jti, ...rest } = payload;
@@ -245,20 +246,24 @@ async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayl
     INSERT INTO oidc_payloads (model, id, payload, expires_at)
     VALUES ('ReplayDetection', ${storageId(id)}, ${JSON.stringify(rest)}::jsonb, now() + make_interval(secs => ${expiresIn ?? 600}))
     ON CONFLICT (model, id) DO NOTHING`;
-  if (inserted === 0) throw new errors.InvalidClientAuth('client assertion tokens must only be used once');
+  if (inserted === 0) throw replayError();
+}
+
+/** The error the stock check would give: for a client assertion, or for a request with only a DPoP proof. */
+function replayError(): Error {
+  const ctx = Provider.ctx;
+  const onlyDpop = ctx?.get('dpop') && !(ctx.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
+  return onlyDpop ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected') : new errors.InvalidClientAuth('client assertion tokens must only be used once');
 }
 
 /**
- * RFC 7591 `scope` lists every scope a client may ask for, API scopes
- * included. oidc-provider accepts only its own (OpenID) scopes there, so it
- * gets those as `scope` and the whole list as `allowed_scope`, which
- * resource-indicators.ts checks API scopes against.
+ * A client's registered `scope` is the complete list of OpenID scopes it may
+ * receive; a client registered without one gets DEFAULT_CLIENT_SCOPE.
+ * oidc-provider refuses any other OpenID scope with invalid_scope. API scopes
+ * are granted per API in `api_access` (resource-indicators.ts).
  */
-function withScopeSplit(metadata: Record<string, unknown>): Record<string, unknown> {
-  const { scope, ...rest } = metadata;
-  if (typeof scope !== 'string') return rest;
-  const oidcScopes = scope.split(' ').filter((value) => OIDC_SCOPES.has(value));
-  return { ...rest, allowed_scope: scope, ...(oidcScopes.length ? { scope: oidcScopes.join(' ') } : {}) };
+function withScopeDefault(metadata: Record<string, unknown>): Record<string, unknown> {
+  return { ...metadata, scope: typeof metadata.scope === 'string' ? metadata.scope : DEFAULT_CLIENT_SCOPE };
 }
 
 function clientAdapter(clients: StoredClients): Adapter {
@@ -273,7 +278,7 @@ function clientAdapter(clients: StoredClients): Adapter {
       // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
       // the client presents before comparing.
       return {
-        ...withScopeSplit(stored.metadata),
+        ...withScopeDefault(stored.metadata),
         client_id: clientId,
         ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
       } as AdapterPayload;

@@ -7,14 +7,17 @@
  * table against the engine.
  */
 const PROTOCOL_ROUTES: readonly { readonly path: RegExp; readonly methods: readonly string[] }[] = [
-  { path: /^\/auth$/, methods: ['GET', 'HEAD'] },
+  // POST as a form: post-requests.ts serves it as the GET.
+  { path: /^\/auth$/, methods: ['GET', 'HEAD', 'POST'] },
   { path: /^\/auth\/[^/]+$/, methods: ['GET', 'HEAD'] },
   { path: /^\/me$/, methods: ['GET', 'HEAD', 'POST', 'OPTIONS'] },
   { path: /^\/token$/, methods: ['POST', 'OPTIONS'] },
   { path: /^\/token\/(introspection|revocation)$/, methods: ['POST', 'OPTIONS'] },
   { path: /^\/jwks$/, methods: ['GET', 'HEAD', 'OPTIONS'] },
   { path: /^\/\.well-known\/(openid-configuration|oauth-authorization-server)$/, methods: ['GET', 'HEAD', 'OPTIONS'] },
-  { path: /^\/session\/end$/, methods: ['GET', 'HEAD'] },
+  { path: /^\/session\/end$/, methods: ['GET', 'HEAD', 'POST'] },
+  // RFC 9126 pushed authorization requests.
+  { path: /^\/request$/, methods: ['POST', 'OPTIONS'] },
   { path: /^\/session\/end\/success$/, methods: ['GET', 'HEAD'] },
   { path: /^\/session\/end\/confirm$/, methods: ['POST'] },
   { path: /^\/device\/?$/, methods: ['GET', 'HEAD', 'POST'] },

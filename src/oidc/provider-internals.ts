@@ -16,7 +16,7 @@ import type { ProviderRef } from './provider.js';
  * one against the real engine (and fails on a version it was not checked
  * against). package.json pins the exact version for this reason.
  *
- * The extra client metadata Gatehouse reads (`allowed_scope`,
+ * The extra client metadata Gatehouse reads (`api_access`,
  * `default_resource`, `introspection_resources`) is typed once, in
  * oidc-provider.d.ts; that the engine hands it back on Client instances is
  * a seam tested there too.
@@ -303,4 +303,20 @@ export function onSessionUse(
       { ip: ctx.ip, userAgent: ctx.get('user-agent') },
     ).catch((error: unknown) => warn(`session activity: ${(error as Error).message}`));
   });
+}
+
+/**
+ * oidc-provider's refresh_token grant consumes (rotates) the refresh token
+ * before it resolves the resource, so a request refused there would cost the
+ * client its refresh token. Its `rotateRefreshToken` policy is called just
+ * before that, with `ctx.oidc.entities.RefreshToken`, `Account` and the client
+ * loaded: `check` runs there and may throw a protocol error, which then leaves
+ * the refresh token as it was. The policy always rotates (RFC 9700 §4.14.2).
+ * Tested end to end in test/e2e/rbac.test.ts ("a refused refresh loses nothing").
+ */
+export function checkBeforeRefreshRotation(check: (ctx: KoaContextWithOIDC) => Promise<void>): (ctx: KoaContextWithOIDC) => Promise<boolean> {
+  return async (ctx) => {
+    await check(ctx);
+    return true;
+  };
 }

@@ -13,12 +13,24 @@ import type { AuditLog } from '../audit/events.js';
 import { deviceFlowFeature, deviceFlowMiddleware, type DeviceFlowStores } from './device/device-flow.js';
 import type { DevicePages } from './device/pages.js';
 import { createAccessTokenJwts } from './access-token-jwts.js';
-import { extraTokenClaims, introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
-import { EXTRA_CLIENT_METADATA, resourceIndicators } from './resource-indicators.js';
+import { observeProvider } from './observability.js';
+import { recordRefreshReuse } from '../metrics/metrics.js';
+import { introspectionFeatures, structuredTokenEndpoints } from './introspection.js';
+import { accessTokenClaims } from './access-token-claims.js';
+import type { RoleService } from '../accounts/roles.js';
+import { EXTRA_CLIENT_METADATA, refreshGrantCheck, resourceIndicators } from './resource-indicators.js';
 import { CLAIMS_BY_SCOPE, OIDC_SCOPES } from './scopes.js';
 import type { RequestCounters } from '../http/request-counters.js';
 import { flowStartLimit } from './flow-start-limit.js';
-import { alwaysSecureCookies, compareClientSecretsWith, onSessionUse, isRefreshTokenReuse, unauthorizedClientForDisallowedGrants, useAroundEngine } from './provider-internals.js';
+import {
+  alwaysSecureCookies,
+  checkBeforeRefreshRotation,
+  compareClientSecretsWith,
+  isRefreshTokenReuse,
+  onSessionUse,
+  unauthorizedClientForDisallowedGrants,
+  useAroundEngine,
+} from './provider-internals.js';
 import type { TokenRequests } from './token-requests.js';
 import { databaseOutageAnswers } from './database-outages.js';
 
@@ -31,6 +43,16 @@ export interface ProviderRef {
 export type AdapterFactory = (model: string) => Adapter;
 import { mfaInteractionPolicy } from './mfa-prompt.js';
 import { ACR_VALUES } from '../mfa/mfa-policy.js';
+import { pkcePolicy } from './pkce-policy.js';
+import { enforceRegisteredSecretMethod } from './client-auth-method.js';
+import { emptyRevocationResponses } from './revocation-response.js';
+import { acceptPostedRequests } from './post-requests.js';
+import { clientBasedCors } from './cors-policy.js';
+import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
+import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
+import { firstPartyOfflineAccess } from './first-party.js';
+import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
+import type { LogoutToQueue } from './backchannel-logout-store.js';
 
 export interface ProviderDependencies {
   readonly config: Config;
@@ -40,12 +62,15 @@ export interface ProviderDependencies {
   readonly adapter: AdapterFactory;
   readonly users: UserService;
   readonly resources: ResourceService;
+  readonly roles: RoleService;
   readonly pages: PageRenderer;
   /** The device verification pages (RFC 8628 §3.3), built by the composition root. */
   readonly devicePages: DevicePages;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly deviceFlowStores: DeviceFlowStores;
+  /** Back-channel logout tokens go to the outbox (backchannel-logout-store.ts); a job delivers them. */
+  readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
   readonly requestCounters: RequestCounters;
   /** Records where and when a signed-in browser session was used (the account page lists them). */
   readonly onSessionUse?: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>;
@@ -72,8 +97,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
     findAccount: findAccount(deps.users),
     loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
     ...protocolPolicy(),
-    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
-    extraTokenClaims,
+    // Still rotates every time; checks grants first so a refused refresh loses nothing.
+    rotateRefreshToken: checkBeforeRefreshRotation(refreshGrantCheck(rbacLookups(deps))),
+    extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA, ...CLIENT_POLICY_METADATA] },
+    discovery: discoveryExtras(),
+    clientBasedCORS: clientBasedCors,
+    fetch: outboundFetch(deps.config.outbound),
+    extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
     features: features(deps),
     interactions: {
@@ -98,11 +128,17 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  observeProvider(provider, deps.log); // before the other middleware, so it sees every request through
   const outages = databaseOutageAnswers(errorRenderer, deps.log);
   useAroundEngine(provider, outages.middleware());
   if (deps.tokenRequests) useAroundEngine(provider, deps.tokenRequests.middleware());
   useAroundEngine(provider, flowStartLimit(deps.requestCounters, deps.config.flowStartsPerIpPerMinute, deps.pages));
   useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
+  enforceRegisteredSecretMethod(provider);
+  queueLogoutTokens(provider, deps.queueLogout);
+  useAroundEngine(provider, acceptPostedRequests(['/auth', '/session/end']));
+  useAroundEngine(provider, firstPartyOfflineAccess(provider));
+  useAroundEngine(provider, emptyRevocationResponses());
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
@@ -120,12 +156,13 @@ export function createProvider(deps: ProviderDependencies): Provider {
 function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProviderError, deps: ProviderDependencies): void {
   if (!isRefreshTokenReuse(ctx, error)) return;
   const token = ctx.oidc.entities.RefreshToken;
+  recordRefreshReuse();
   deps.audit
     .record(
       { actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`, requestId: String(ctx.state.requestId ?? '') || undefined, clientIp: ctx.ip },
       { type: 'refresh_token.reuse_detected', subject: token?.accountId, details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true } },
     )
-    .catch((failure: unknown) => deps.log.warn(`audit: ${(failure as Error).message}`));
+    .catch((failure: unknown) => deps.log.warn('audit record failed', { err: failure }));
 }
 
 /** Secure-by-default protocol choices. */
@@ -133,16 +170,20 @@ function protocolPolicy(): Partial<Configuration> {
   return {
     // Authorization code flow only (RFC 9700 §2.1.2: no implicit grant).
     responseTypes: ['code'],
-    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client; only S256 is accepted.
-    pkce: { required: () => true },
+    // RFC 7636 + RFC 9700 §2.1.1: PKCE for every client but confidential ones registered without it.
+    pkce: pkcePolicy(),
+    // OIDC Core §3.1.2.1: redirect_uri is required, even with a single registered URI.
+    allowOmittingSingleRegisteredRedirectUri: false,
     // Rotating refresh tokens: every use returns a new one (RFC 9700 §4.14.2).
     rotateRefreshToken: true,
-    clientAuthMethods: ['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'],
+    clientAuthMethods: [...CLIENT_AUTH_METHODS],
     clientDefaults: {
       grant_types: ['authorization_code'],
       response_types: ['code'],
       token_endpoint_auth_method: 'client_secret_basic',
       id_token_signed_response_alg: 'RS256',
+      // OIDC Core §2: every ID token carries auth_time (max_age and prompt=login need it).
+      require_auth_time: true,
     },
     // No HMAC algorithms: client secrets are stored hashed, so they cannot be
     // used as HMAC keys; and no `none`.
@@ -191,29 +232,38 @@ export function refreshTokenLifetime(input: { now: number; familyStart: number; 
 function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {
   return {
     devInteractions: { enabled: false },
-    // On by oidc-provider's default; off until Gatehouse tests and documents them.
-    pushedAuthorizationRequests: { enabled: false },
-    dPoP: { enabled: false },
+    // RFC 9126: PAR for every client, required for those registered with
+    // `require_pushed_authorization_requests`; registered redirect URIs only.
+    pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: false, allowUnregisteredRedirectUris: false },
+    // RFC 9449: DPoP for every client, required for those registered with `dpop_bound_access_tokens`.
+    dPoP: { enabled: true, allowReplay: false },
     userinfo: { enabled: true },
     deviceFlow: deviceFlowFeature(deps),
     clientCredentials: { enabled: true },
+    // OpenID Connect Back-Channel Logout 1.0 (queued and delivered: backchannel-logout.ts).
+    backchannelLogout: { enabled: true },
     ...introspectionFeatures(),
     rpInitiatedLogout: {
       enabled: true,
       logoutSource: async (ctx, form) => {
         ctx.type = 'html';
-        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, host: ctx.host });
+        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
       },
       postLogoutSuccessSource: async (ctx) => {
         ctx.type = 'html';
         ctx.body = deps.pages.render('logged-out', { title: 'Signed out', client: ctx.oidc.client?.clientName });
       },
     },
-    resourceIndicators: resourceIndicators({
-      findResourceByIdentifier: (identifier) => deps.resources.findResourceByIdentifier(identifier),
-      maxAccessTokenTtl: deps.config.maxAccessTokenTtl,
-      adminResource: `${deps.config.issuer}/admin`,
-    }),
+    resourceIndicators: resourceIndicators({ ...rbacLookups(deps), maxAccessTokenTtl: deps.config.maxAccessTokenTtl }),
+  };
+}
+
+/** What token issuance reads about APIs, roles and permissions. */
+function rbacLookups(deps: ProviderDependencies) {
+  return {
+    findResourceByIdentifier: (identifier: string) => deps.resources.findResourceByIdentifier(identifier),
+    permissionsOf: async (accountId: string, resource: string) => (await deps.roles.permissionsOf(accountId, resource))[resource] ?? [],
+    rolesOf: (accountId: string) => deps.roles.roleNamesOf(accountId),
   };
 }
 

@@ -34,3 +34,20 @@ describe('password hashing', () => {
     expect(peak).toBe(2);
   });
 });
+
+describe('the password-hash queue depth', () => {
+  it('reports each computation that waits for a slot, and each that gets one', async () => {
+    const changes: number[] = [];
+    const limit = createConcurrencyLimit(1, 5, (delta) => changes.push(delta));
+    let release = () => {};
+    const first = limit(() => new Promise<void>((resolve) => (release = resolve)));
+    const second = limit(async () => undefined);
+    const third = limit(async () => undefined);
+    await Promise.resolve();
+    expect(changes).toEqual([1, 1]);
+    release();
+    await Promise.all([first, second, third]);
+    expect(changes.reduce((sum, delta) => sum + delta, 0)).toBe(0);
+    expect(changes).toHaveLength(4);
+  });
+});

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForUser } from '../support/admin.js';
 import { Browser } from '../support/browser.js';
-import { runGatehouseCli } from '../support/cli.js';
+import { runCliInProcess } from '../support/cli.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 import { enrolTotpOnAccountPage, totpCode } from '../support/mfa.js';
 import { PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -46,7 +46,7 @@ describe('admin API and CLI: a user\'s second factors', () => {
     expect(badFactor.status).toBe(404);
     expect(badFactor.body).toMatchObject({ error: 'not_found' });
 
-    const cli = await runGatehouseCli(['users', 'mfa', id, '--json'], environment);
+    const cli = await runCliInProcess(['users', 'mfa', id, '--json'], environment);
     expect(cli.code).toBe(0);
     expect(cli.stdout).toMatch(/"type": ?"totp"/);
     expect(cli.stdout).not.toContain(secret);
@@ -70,11 +70,11 @@ describe('admin API and CLI: a user\'s second factors', () => {
     await enrol();
     const id = started.sample.user.id;
     const [factor] = ((await api('GET', `/users/${id}/mfa`)).body?.factors ?? []) as { id: string }[];
-    const reset = await runGatehouseCli(['users', 'mfa-reset', id, '--factor', factor?.id ?? '', '--json'], environment);
+    const reset = await runCliInProcess(['users', 'mfa-reset', id, '--factor', factor?.id ?? '', '--json'], environment);
     expect(reset.code).toBe(0);
     expect(JSON.parse(reset.stdout)).toEqual({ id, factors_removed: 1, sessions_ended: true });
     expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.removed', subject: id, actor: 'cli' } })).toBe(1);
-    const none = await runGatehouseCli(['users', 'mfa-reset', id], environment);
+    const none = await runCliInProcess(['users', 'mfa-reset', id], environment);
     expect(none.code).not.toBe(0);
     expect(none.stderr).toContain('no second factor');
     expect(await started.gatehouse.prisma.event.count({ where: { type: 'user.sessions_revoked', subject: id, actor: 'cli' } })).toBe(1);

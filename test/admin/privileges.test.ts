@@ -14,7 +14,7 @@ describe('admin API privileges', () => {
 
   /** A service with exactly these admin scopes, registered by root. */
   const serviceWith = async (scope: string) => {
-    const created = (await root('POST', '/clients', { grant_types: ['client_credentials'], scope, default_resource: adminApi() })).body as { client_id: string; client_secret: string };
+    const created = (await root('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: scope.split(' ') }], default_resource: adminApi() })).body as { client_id: string; client_secret: string };
     return { ...created, api: adminClient(gatehouse, await adminTokenForClient(gatehouse, created.client_id, created.client_secret)) };
   };
 
@@ -33,9 +33,10 @@ describe('admin API privileges', () => {
     expect(await api('POST', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}/secret`)).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
     expect((await api('DELETE', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`)).status).toBe(403);
     expect((await api('PATCH', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`, { client_name: 'mine now' })).status).toBe(403);
-    expect((await api('POST', '/clients', { grant_types: ['client_credentials'], scope: 'admin', default_resource: adminApi() })).status).toBe(403);
-    const plain = (await api('POST', '/clients', { grant_types: ['client_credentials'], scope: 'orders:read' })).body as { client_id: string };
-    expect((await api('PATCH', `/clients/${plain.client_id}`, { scope: 'admin' })).status).toBe(403);
+    expect((await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin'] }], default_resource: adminApi() })).status).toBe(403);
+    expect((await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin:events:read'] }] })).status).toBe(403);
+    const plain = (await api('POST', '/clients', { grant_types: ['client_credentials'] })).body as { client_id: string };
+    expect((await api('PATCH', `/clients/${plain.client_id}`, { api_access: [{ resource: adminApi(), scopes: ['admin'] }] })).status).toBe(403);
     // Ordinary clients stay its to manage.
     expect((await api('POST', `/clients/${plain.client_id}/secret`)).status).toBe(200);
   });

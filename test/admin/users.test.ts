@@ -16,6 +16,7 @@ describe('admin API: users', () => {
     databaseUrl = await createTestDatabase();
     gatehouse = await startTestGatehouse(databaseUrl, { GATEHOUSE_ADMIN_EMAIL: 'root@example.test', GATEHOUSE_ADMIN_PASSWORD: 'root password 1234' });
     api = adminClient(gatehouse, await adminTokenForUser(gatehouse, 'root@example.test', 'root password 1234'));
+    await gatehouse.roles.createRole({ name: 'engineer' });
   });
   afterAll(async () => {
     await gatehouse?.stop();
@@ -30,6 +31,10 @@ describe('admin API: users', () => {
       created_at: expect.any(String), updated_at: expect.any(String),
     });
     expect(JSON.stringify(created.body)).not.toMatch(/password|hash|argon/i);
+    expect(await api('POST', '/users', { email: 'nobody@example.test', password: 'correct horse battery', roles: ['ghost'] })).toMatchObject({
+      status: 400, body: { error: 'unknown_role', error_description: 'no role named ghost' },
+    });
+    expect((await api('GET', '/users?email=nobody@example.test')).body).toMatchObject({ data: [] });
   });
 
   it('answers 409 for a duplicate email in any case, 400 for a weak password', async () => {

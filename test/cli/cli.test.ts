@@ -86,12 +86,14 @@ describe('gatehouse CLI', () => {
   it('registers a service client; rotate-secret and delete take effect at the running server', async () => {
     await gatehouse.resources.createResource({ identifier: 'https://reports.example.test/', name: 'Reports', scopes: ['reports:read'] });
     const created = await inProcess(
-      ['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--scope', 'reports:read', '--default-resource', 'https://reports.example.test/', '--json'],
+      ['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--json'],
       environment,
     );
     expect(created.code).toBe(0);
     const client = JSON.parse(created.stdout) as { client_id: string; client_secret: string; redirect_uris: string[] };
     expect(client.redirect_uris).toEqual([]);
+    const granted = await inProcess(['clients', 'grant', client.client_id, '--resource', 'https://reports.example.test/', '--scope', 'reports:read', '--default', '--json'], environment);
+    expect(JSON.parse(granted.stdout)).toMatchObject({ client_id: client.client_id, api_access: [{ resource: 'https://reports.example.test/', scopes: ['reports:read'] }], default_resource: 'https://reports.example.test/' });
     const tokenStatus = async (secret: string) => {
       const response = await fetch(`${gatehouse.issuer}/token`, {
         method: 'POST',
@@ -125,6 +127,7 @@ describe('gatehouse CLI', () => {
 
   it('creates a user who can then sign in, reading the password from stdin', async () => {
     // Spawned: the real bin, end to end (a smoke test).
+    await gatehouse.roles.createRole({ name: 'ops' });
     const created = await gatehouseCli(['users', 'create', '--email', 'Cli@Example.test', '--password-stdin', '--name', 'Cli User', '--roles', 'admin, ops', '--json'], environment, 'a long cli password\n');
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({ email: 'cli@example.test', name: 'Cli User', roles: ['admin', 'ops'] });
@@ -171,7 +174,7 @@ describe('gatehouse CLI', () => {
     expect(shown.stdout).not.toContain(created.client_secret);
     expect((await inProcess(['clients', 'show', '--client-id', 'missing-client'], environment)).code).toBe(3);
     const apis = await inProcess(['resources', 'list'], environment);
-    expect(apis.stdout).toMatch(/^id\s+identifier\s+name\s+scopes\s+access_token_ttl$/m);
+    expect(apis.stdout).toMatch(/^id\s+identifier\s+name\s+scopes\s+access_token_ttl\s+rbac\s+permissions_claim$/m);
     expect(apis.stdout).toContain(`${gatehouse.issuer}/admin`);
   });
 

@@ -98,7 +98,8 @@ describe('service (client_credentials) registration', () => {
   afterAll(() => database?.drop());
 
   it('registers a client_credentials-only client without redirect URIs or response types', async () => {
-    const client = await clients.registerClient({ grant_types: ['client_credentials'], scope: 'items:read', default_resource: 'https://api.example.test/' });
+    await createResourceService(database.prisma).createResource({ identifier: 'https://api.example.test/', name: 'API', scopes: ['items:read'] });
+    const client = await clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: ['items:read'] }], default_resource: 'https://api.example.test/' });
     expect(client).toMatchObject({ redirect_uris: [], response_types: [], grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' });
     expect(client.client_secret).toEqual(expect.any(String));
   });
@@ -131,7 +132,12 @@ describe('service (client_credentials) registration', () => {
     ['a default_resource on a client without client_credentials', { redirect_uris: ['https://a.example.com/cb'], default_resource: 'https://api.example.test/' }],
     ['a JWK that is not a key', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] } }],
     ['an http jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/jwks.json' }],
-    ['a malformed scope', { grant_types: ['client_credentials'], scope: 'items:read  items:write' }],
+    ['a malformed scope', { grant_types: ['client_credentials'], scope: 'openid  email' }],
+    ['an API scope in scope (API scopes are granted with api_access)', { grant_types: ['client_credentials'], scope: 'openid items:read' }],
+    ['a grant on an unregistered API', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://nowhere.example.test/', scopes: [] }] }],
+    ['a grant of a scope the API does not define', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: ['items:delete'] }] }],
+    ['the same API granted twice', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: [] }, { resource: 'https://api.example.test/', scopes: [] }] }],
+    ['a default_resource the client is not granted', { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' }],
   ])('refuses %s with invalid_client_metadata', async (_case, metadata) => {
     await expect(clients.registerClient(metadata as never)).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata' });
   });

@@ -83,7 +83,7 @@ describe('authorization code flow with PKCE', () => {
     });
     const login = await browser.open(url.toString());
     const consent = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD });
-    expect(consent.html).toContain('and to call on your behalf');
+    expect(consent.html).toContain('Use <strong>Items API</strong> for you');
     expect(consent.html).toContain('<strong>Items API</strong>');
     expect(consent.html).toContain('Read your items');
   });

@@ -24,7 +24,7 @@ describe('client and API caches across instances', () => {
     return response.status;
   };
   const credentialsOf = (client: RegisteredClient): [string, string] => [client.client_id, client.client_secret as string];
-  const newService = () => first.clients.registerClient({ grant_types: ['client_credentials'], scope: 'items:read', default_resource: ITEMS });
+  const newService = () => first.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: ['items:read'] }], default_resource: ITEMS });
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
@@ -42,7 +42,7 @@ describe('client and API caches across instances', () => {
   it('a client registered at one instance works at the other, even after the other cached "unknown client"', async () => {
     const clientId = `svc-${Date.now()}`;
     expect(await tokenStatus(second, [clientId, 'anything'])).toBe(401);
-    const client = await first.clients.registerClient({ client_id: clientId, grant_types: ['client_credentials'], default_resource: ITEMS });
+    const client = await first.clients.registerClient({ client_id: clientId, grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: [] }], default_resource: ITEMS });
     await expect.poll(() => tokenStatus(second, credentialsOf(client)), PROMPTLY).toBe(200);
   });
 
@@ -73,6 +73,7 @@ describe('client and API caches across instances', () => {
     const client = await newService();
     expect(await tokenStatus(second, credentialsOf(client), LATER)).toBe(400);
     await first.resources.createResource({ identifier: LATER, name: 'Later' });
+    await first.clients.grantApiAccess(client.client_id, LATER, []);
     await expect.poll(() => tokenStatus(second, credentialsOf(client), LATER), PROMPTLY).toBe(200);
   });
 

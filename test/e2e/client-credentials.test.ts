@@ -38,7 +38,7 @@ describe('client credentials', () => {
     service = await register({
       client_name: 'Reports service',
       grant_types: ['client_credentials'],
-      scope: 'items:read items:write billing:read',
+      api_access: [{ resource: ITEMS, scopes: ['items:read', 'items:write'] }, { resource: BILLING, scopes: ['billing:read'] }, { resource: SLOW, scopes: [] }],
       default_resource: ITEMS,
     });
   });
@@ -88,7 +88,7 @@ describe('client credentials', () => {
     });
 
     it('with client_secret_post too', async () => {
-      const poster = await register({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', scope: 'items:read', default_resource: ITEMS });
+      const poster = await register({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', api_access: [{ resource: ITEMS, scopes: ['items:read'] }], default_resource: ITEMS });
       const response = await postForm(tokenUrl, { grant_type: 'client_credentials', client_id: poster.client_id, client_secret: poster.client_secret as string });
       expect(response.status).toBe(200);
       const config = await discoverAsService(gatehouse, poster);
@@ -96,8 +96,8 @@ describe('client credentials', () => {
       expect(tokens.scope).toBe('items:read');
     });
 
-    it('audience-only, without scope, for a client registered without scopes', async () => {
-      const bare = await register({ grant_types: ['client_credentials'], default_resource: ITEMS });
+    it('audience-only, without scope, for a client granted the API without scopes', async () => {
+      const bare = await register({ grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: [] }], default_resource: ITEMS });
       const response = await postForm(tokenUrl, { grant_type: 'client_credentials' }, basic(bare));
       expect(response.status).toBe(200);
       const body = (await response.json()) as { access_token: string; scope?: string };
@@ -167,7 +167,7 @@ describe('client credentials', () => {
     });
 
     it('no resource from a client without a default_resource: invalid_target', async () => {
-      const noDefault = await register({ grant_types: ['client_credentials'], scope: 'items:read' });
+      const noDefault = await register({ grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: ['items:read'] }] });
       const answer = await errorOf(await postForm(tokenUrl, { grant_type: 'client_credentials', scope: 'items:read' }, basic(noDefault)));
       expect(answer.status).toBe(400);
       expect(answer.body.error).toBe('invalid_target');

@@ -58,9 +58,9 @@ describe('introspection and revocation', () => {
     revocationUrl = `${gatehouse.issuer}/token/revocation`;
     sample = await registerSampleApp(gatehouse);
     await gatehouse.resources.createResource({ identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
-    service = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], scope: 'items:read billing:read', default_resource: API });
+    service = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }, { resource: BILLING, scopes: ['billing:read'] }], default_resource: API });
     itemsApi = await gatehouse.clients.registerClient({ client_name: 'Items API', grant_types: ['client_credentials'], introspection_resources: [API] });
-    stranger = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], default_resource: BILLING });
+    stranger = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: BILLING, scopes: [] }], default_resource: BILLING });
   });
   afterAll(async () => {
     await gatehouse?.stop();
@@ -148,7 +148,7 @@ describe('introspection and revocation', () => {
     });
 
     it('answers active:false once the token\'s client is deleted', async () => {
-      const doomed = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], default_resource: API });
+      const doomed = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: [] }], default_resource: API });
       const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials' }, basic(doomed));
       const { access_token: token } = (await response.json()) as { access_token: string };
       expect(await introspect(itemsApi, token)).toMatchObject({ active: true });

@@ -45,7 +45,7 @@ describe('private_key_jwt client authentication', () => {
       grant_types: ['client_credentials'],
       token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [publicJwk as { kty: 'RSA' }] },
-      scope: 'items:read',
+      api_access: [{ resource: ITEMS, scopes: ['items:read'] }],
       default_resource: ITEMS,
     });
   });

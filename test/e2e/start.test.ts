@@ -22,8 +22,8 @@ interface Started {
   readonly exited: Promise<number | null>;
 }
 
-// What `npm start` runs, without npm in between.
-const NPM_START = ['--import', 'tsx', 'src/main.ts'];
+// What `npm start` runs, without npm in between: dist/ when built and current, else the sources through tsx.
+const NPM_START = ['bin/gatehouse.mjs', 'serve'];
 
 function startMain(environment: NodeJS.ProcessEnv, entry = NPM_START): Started {
   const child = spawn(process.execPath, entry, { cwd: root, env: environment, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -88,7 +88,7 @@ describe('npm start', () => {
     expect(first.output()).toContain('SIGTERM received: shutting down');
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false);
 
-    const second = startMain(environment, ['bin/gatehouse.mjs', 'serve']); // the same server, through the CLI
+    const second = startMain(environment, ['--import', 'tsx', 'src/main.ts']); // the production entry point's source
     await waitForListening(second);
     expect(second.output()).toContain('using the generated secret');
     expect(second.output()).not.toContain('applied migrations');

@@ -280,7 +280,8 @@ describe('malformed requests to every endpoint', () => {
     expect(put.status).toBe(405);
     expect(put.headers.get('allow')).toBe('POST, OPTIONS');
     expect(put.json()).toMatchObject({ error: 'method_not_allowed' });
-    const logout = await send('POST', '/session/end', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' });
+    // (POST /session/end itself is served: OIDC RP-Initiated Logout §2.)
+    const logout = await send('POST', '/session/end/success', { headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'x=1' });
     expect([logout.status, logout.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
     const admin = await send('DELETE', '/admin/clients', { headers: { authorization: `Bearer ${token}` } });
     expect(admin.status).toBe(405);

@@ -55,7 +55,7 @@ const clients: ClientMetadata[] = [
     grant_types: ['client_credentials'],
     response_types: [],
     redirect_uris: [],
-    allowed_scope: 'openid read:things',
+    api_access: [{ resource: 'https://api.test', scopes: ['read:things'] }],
     default_resource: 'https://api.test',
     introspection_resources: ['https://api.test'],
   },
@@ -185,7 +185,7 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
 
   it('hands extra client metadata back on Client instances under its own name', async () => {
     const client: Client | undefined = await engine.provider.Client.find('service');
-    expect(client?.allowed_scope).toBe('openid read:things');
+    expect(client?.api_access).toEqual([{ resource: 'https://api.test', scopes: ['read:things'] }]);
     expect(client?.default_resource).toBe('https://api.test');
     expect(client?.introspection_resources).toEqual(['https://api.test']);
   });

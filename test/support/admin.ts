@@ -12,8 +12,10 @@ export const ADMIN_SCOPES = ['admin', ...['clients', 'users', 'resources', 'keys
 export async function adminTokenForUser(gatehouse: TestGatehouse, email: string, password: string, scope = 'admin'): Promise<string> {
   let client = consoles.get(gatehouse);
   if (!client) {
-    // A client gets admin scopes only when it is registered with them.
-    client = await gatehouse.clients.registerClient({ client_name: 'Admin console', redirect_uris: [REDIRECT_URI], scope: `openid ${ADMIN_SCOPES}` });
+    // A client gets admin scopes only when it is granted them.
+    client = await gatehouse.clients.registerClient({
+      client_name: 'Admin console', redirect_uris: [REDIRECT_URI], scope: 'openid', api_access: [{ resource: `${gatehouse.issuer}/admin`, scopes: ADMIN_SCOPES.split(' ') }],
+    });
     consoles.set(gatehouse, client);
   }
   const { tokens } = await signIn(await discover(gatehouse, client), {

@@ -2,16 +2,19 @@ import * as oidc from 'openid-client';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser, type Page } from './browser.js';
 import type { TestGatehouse } from './gatehouse.js';
-import { discover, PASSWORD } from './sample-app.js';
+import { API, discover, PASSWORD } from './sample-app.js';
 
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** A public device client (a TV app or CLI) with the device grant and refresh tokens. */
 export async function registerDeviceApp(gatehouse: TestGatehouse, name = 'Living Room TV'): Promise<{ client: RegisteredClient; device: oidc.Configuration }> {
+  // Granted the sample API when it is registered (registerSampleApp).
+  const api = await gatehouse.resources.findResourceByIdentifier(API);
   const client = await gatehouse.clients.registerClient({
     client_name: name,
     grant_types: [DEVICE_GRANT, 'refresh_token'],
     token_endpoint_auth_method: 'none',
+    ...(api ? { api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }] } : {}),
   });
   return { client, device: await discover(gatehouse, client) };
 }

@@ -1,19 +1,29 @@
 import { loadConfig } from '../../src/config/config.js';
 import { findFreePort } from '../../src/db/embedded-postgres.js';
-import type { Logger } from '../../src/log.js';
+import { createJsonLogger, type Logger } from '../../src/log.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
 
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-characters-long';
 
-/** Collects every log line, so tests can assert what is (not) logged. */
-export function createRecordingLogger(): Logger & { lines: string[] } {
+/**
+ * The server's real JSON logger (pino, with its redaction), writing into
+ * memory. `records` are the parsed JSON lines (fields included, as
+ * written); `lines` read `<level> <message>`.
+ */
+export function createRecordingLogger(): Logger & { lines: string[]; records: Record<string, unknown>[] } {
   const lines: string[] = [];
-  return {
-    lines,
-    info: (message) => void lines.push(`info ${message}`),
-    warn: (message) => void lines.push(`warn ${message}`),
-    error: (message) => void lines.push(`error ${message}`),
-  };
+  const records: Record<string, unknown>[] = [];
+  const logger = createJsonLogger({
+    level: 'info',
+    destination: {
+      write(line: string) {
+        const record = JSON.parse(line) as Record<string, unknown>;
+        records.push(record);
+        lines.push(`${String(record.level)} ${String(record.msg)}`);
+      },
+    },
+  });
+  return Object.assign(logger, { lines, records });
 }
 
 export interface TestGatehouse extends RunningGatehouse {

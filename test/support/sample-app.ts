@@ -10,15 +10,18 @@ export const PASSWORD = 'correct horse battery staple';
 
 /** A registered confidential app, a user and an API, as the README's walk-through makes them. */
 export async function registerSampleApp(gatehouse: TestGatehouse, email = 'ada@example.test') {
+  const api = (await gatehouse.resources.findResourceByIdentifier(API))
+    ?? (await gatehouse.resources.createResource({ identifier: API, name: 'Items API', scopes: [{ name: 'items:read', description: 'Read your items' }, 'items:write'] }));
   const client = await gatehouse.clients.registerClient({
     client_name: 'Sample App',
     redirect_uris: [REDIRECT_URI],
     post_logout_redirect_uris: ['http://127.0.0.1:8765/signed-out'],
     grant_types: ['authorization_code', 'refresh_token'],
+    scope: 'openid profile email roles offline_access',
+    api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
   });
+  if (!(await gatehouse.roles.findRole('engineer'))) await gatehouse.roles.createRole({ name: 'engineer' });
   const user = await gatehouse.users.createUser({ email, password: PASSWORD, name: 'Ada Lovelace', roles: ['engineer'], emailVerified: true });
-  const api = (await gatehouse.resources.findResourceByIdentifier(API))
-    ?? (await gatehouse.resources.createResource({ identifier: API, name: 'Items API', scopes: [{ name: 'items:read', description: 'Read your items' }, 'items:write'] }));
   return { client, user, api };
 }
 

@@ -20,6 +20,14 @@ export function presentClient(client: ClientRecord | RegisteredClient): z.infer<
     default_resource: client.default_resource,
     introspection_resources: client.introspection_resources,
     require_mfa: client.require_mfa,
+    require_pkce: client.require_pkce,
+    first_party: client.first_party,
+    backchannel_logout_uri: client.backchannel_logout_uri,
+    backchannel_logout_session_required: client.backchannel_logout_session_required,
+    require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+    dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+    // Clients registered before grants existed (and untouched by the migration) have none.
+    api_access: (client.api_access ?? []).map((grant) => ({ resource: grant.resource, scopes: [...grant.scopes] })),
     created_at: client.created_at.toISOString(),
     updated_at: client.updated_at.toISOString(),
   };

@@ -22,6 +22,14 @@ export const clientView = z
     default_resource: z.string().optional(),
     introspection_resources: z.array(z.string()).optional(),
     require_mfa: z.boolean().optional(),
+    require_pkce: z.boolean().optional(),
+    first_party: z.boolean().optional(),
+    backchannel_logout_uri: z.string().optional(),
+    backchannel_logout_session_required: z.boolean().optional(),
+    require_pushed_authorization_requests: z.boolean().optional(),
+    dpop_bound_access_tokens: z.boolean().optional(),
+    /** The APIs the client may get tokens for, and the scopes on each. */
+    api_access: z.array(z.object({ resource: z.string(), scopes: z.array(z.string()) })),
     created_at: z.iso.datetime(),
     updated_at: z.iso.datetime(),
   });

@@ -8,6 +8,10 @@ export const resourceView = z.object({
   name: z.string(),
   scopes: z.array(z.object({ name: z.string(), description: z.string().optional() })),
   access_token_ttl: z.number().int(),
+  /** RBAC: user tokens carry only the requested scopes the user holds through roles. */
+  rbac: z.enum(['on', 'off']),
+  /** With rbac: user tokens carry a `permissions` array. */
+  permissions_claim: z.boolean(),
 });
 
 export const resourcePage = pageSchema(resourceView);

@@ -183,7 +183,7 @@ async function renderCodeEntry(
   if (!error) return send(ctx, devicePages.codeEntry({ action, xsrf, userCode: prefilledUserCode(ctx) }));
 
   const problem = failure ?? problemOf(out);
-  if (problem === 'server_error') deps.log.error(`device verification failed: ${error.stack ?? error.message}`);
+  if (problem === 'server_error') deps.log.error('device verification failed', { err: error });
   const page = devicePages.codeEntry({ action, xsrf, userCode: userCodeOf(error), problem, description: problem ? undefined : out?.error_description });
   send(ctx, problem ? page : { ...page, status: ctx.status >= 400 && ctx.status < 500 ? ctx.status : 400 });
 }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginThrottle } from '../../../src/accounts/login-throttle.js';
-import { runGatehouseCli } from '../../support/cli.js';
+import { runCliInProcess } from '../../support/cli.js';
 import { TEST_SECRET } from '../../support/gatehouse.js';
 import * as oidc from 'openid-client';
 import { signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
@@ -25,17 +25,17 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
       await attempt.failed();
     }
 
-    const shown = await runGatehouseCli(['users', 'sign-in', sample.user.id, '--json'], environment);
+    const shown = await runCliInProcess(['users', 'sign-in', sample.user.id, '--json'], environment);
     expect(shown.code).toBe(0);
     expect(JSON.parse(shown.stdout)).toMatchObject({ id: sample.user.id, failed_attempts: 2, delayed_until: expect.any(String) });
 
-    const unlocked = await runGatehouseCli(['users', 'unlock', sample.user.id, '--json'], environment);
+    const unlocked = await runCliInProcess(['users', 'unlock', sample.user.id, '--json'], environment);
     expect(unlocked.code).toBe(0);
     expect(JSON.parse(unlocked.stdout)).toMatchObject({ failed_attempts: 0, delayed_until: null });
     expect(await throttle.accountState(sample.user.email)).toEqual({ failures: 0, delayedUntil: null });
     expect(await gatehouse.prisma.event.count({ where: { type: 'user.unlocked', actor: 'cli' } })).toBe(1);
 
-    const unknown = await runGatehouseCli(['users', 'unlock', '00000000-0000-4000-8000-000000000000'], environment);
+    const unknown = await runCliInProcess(['users', 'unlock', '00000000-0000-4000-8000-000000000000'], environment);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('no user');
   });
@@ -44,11 +44,11 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
     const { gatehouse, sample, config } = started ?? (() => { throw new Error('not started'); })();
     const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
 
-    const weak = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin'], environment, 'password1234\n');
+    const weak = await runCliInProcess(['users', 'set-password', sample.user.id, '--password-stdin'], environment, 'password1234\n');
     expect(weak.code).not.toBe(0);
     expect(weak.stderr).toContain('too easy to guess');
 
-    const set = await runGatehouseCli(['users', 'set-password', sample.user.id, '--password-stdin', '--json'], environment, 'a sturdier passphrase\n');
+    const set = await runCliInProcess(['users', 'set-password', sample.user.id, '--password-stdin', '--json'], environment, 'a sturdier passphrase\n');
     expect(set.code).toBe(0);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await gatehouse.users.authenticate(sample.user.email, 'a sturdier passphrase')).toMatchObject({ id: sample.user.id });

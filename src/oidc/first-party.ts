@@ -1,0 +1,31 @@
+import type Provider from 'oidc-provider';
+import type { KoaContextWithOIDC } from 'oidc-provider';
+
+/** A client registered with `first_party: true`: the operator's own app. */
+export function isFirstParty(client: unknown): boolean {
+  return (client as Record<string, unknown> | undefined)?.first_party === true;
+}
+
+/**
+ * oidc-provider keeps `offline_access` only when the request says
+ * `prompt=consent` (OIDC Core §11), so a single-page app would see the consent
+ * page at every sign-in to keep its refresh token. A first-party client's
+ * request for offline_access is treated as if it said prompt=consent; the
+ * consent step then completes by itself for such clients (interaction routes).
+ * Not with prompt=none, which must stay silent.
+ */
+export function firstPartyOfflineAccess(provider: Provider) {
+  return async function keepOfflineAccessForFirstParty(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
+    if (ctx.method === 'GET' && ctx.path === '/auth') {
+      const { scope, prompt, client_id: clientId } = ctx.query;
+      const prompts = typeof prompt === 'string' ? prompt.split(' ').filter(Boolean) : [];
+      const wantsOffline = typeof scope === 'string' && scope.split(' ').includes('offline_access');
+      if (wantsOffline && prompt !== undefined && typeof prompt !== 'string') return next(); // duplicate prompt: oidc-provider refuses it
+      if (wantsOffline && !prompts.includes('consent') && !prompts.includes('none') && typeof clientId === 'string') {
+        const client = await provider.Client.find(clientId).catch(() => undefined);
+        if (isFirstParty(client)) ctx.query = { ...ctx.query, prompt: [...prompts, 'consent'].join(' ') };
+      }
+    }
+    return next();
+  };
+}
