@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ConfigError } from '../config/config.js';
@@ -86,9 +86,24 @@ export function isAlive(pid: number): boolean {
   if (!Number.isInteger(pid) || pid <= 0) return false;
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
     return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return !isZombie(pid);
+}
+
+/**
+ * An orphan that has exited but was not yet reaped by whoever adopted it
+ * (PID 1 in a container may reap late, or never) still answers kill(pid, 0):
+ * on Linux its /proc state says so. Elsewhere there is no /proc: not a zombie.
+ */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // "pid (comm) S ...": the state follows the last ')' (comm may hold spaces or parens).
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) === 'Z';
+  } catch {
+    return false;
   }
 }
 
@@ -116,14 +131,22 @@ export async function takeOverDataDir(dataDir: string, clusterDir: string, log: 
   return () => rm(ownerFile, { force: true });
 }
 
+/**
+ * As `pg_ctl stop` escalates: a fast shutdown (SIGINT: clean, rolls back what
+ * was in flight) for 30 s, then an immediate one (SIGQUIT: crash recovery at
+ * the next start, nothing committed is lost) for 30 s more.
+ */
 async function stopOrphan(pid: number): Promise<void> {
-  try {
-    process.kill(pid, 'SIGINT'); // fast shutdown: clean, rolls back what was in flight
-  } catch {
-    return; // gone meanwhile
+  for (const signal of ['SIGINT', 'SIGQUIT'] as const) {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      return; // gone meanwhile
+    }
+    for (let waited = 0; waited < 30_000; waited += 100) {
+      if (!isAlive(pid)) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
-  for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited > 60_000) throw new ConfigError(`the embedded Postgres left running (pid ${pid}) did not stop within 60 s; stop it by hand`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  if (isAlive(pid)) throw new ConfigError(`the embedded Postgres left running (pid ${pid}) did not stop within 60 s; stop it by hand`);
 }

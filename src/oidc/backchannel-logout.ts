@@ -3,20 +3,13 @@ import type { Configuration } from 'oidc-provider';
 import { runPeriodically } from '../jobs/run-periodically.js';
 import type { Logger } from '../log.js';
 import type { LogoutOutbox, PendingLogout } from './backchannel-logout-store.js';
+import { logoutTokenSender, replaceBackchannelLogout } from './provider-internals.js';
 
 export interface BackchannelLogoutSettings {
   /** Deliveries per logout token, first try included. */
   readonly attempts: number;
   /** Before the first retry; doubles for each later one. Also how often queued tokens are looked for. */
   readonly retryDelaySeconds: number;
-}
-
-interface ClientWithLogout {
-  readonly clientId: string;
-  readonly backchannelLogoutUri?: string;
-  backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
-  /** oidc-provider's own delivery: signs the logout token and POSTs it, once. */
-  sendLogoutTokenNow(sub: string, sid: string | undefined): Promise<void>;
 }
 
 /**
@@ -29,11 +22,7 @@ interface ClientWithLogout {
  * the delivery job sends them.
  */
 export function queueLogoutTokens(provider: Provider, queue: (logout: { clientId: string; accountId: string; sid: string | undefined }) => Promise<void>): void {
-  const prototype = provider.Client.prototype as unknown as ClientWithLogout;
-  prototype.sendLogoutTokenNow = prototype.backchannelLogout;
-  prototype.backchannelLogout = function queueLogoutToken(this: ClientWithLogout, sub, sid) {
-    return queue({ clientId: this.clientId, accountId: sub, sid });
-  };
+  replaceBackchannelLogout(provider, queue);
 }
 
 export interface LogoutDelivery {
@@ -65,10 +54,10 @@ export function deliverQueuedLogouts(deps: {
   let again = false;
 
   const deliverOne = async (provider: Provider, logout: PendingLogout) => {
-    const client = (await provider.Client.find(logout.clientId).catch(() => undefined)) as unknown as ClientWithLogout | undefined;
-    if (!client?.backchannelLogoutUri) return outbox.forget(logout.id);
+    const sendLogoutTokenNow = await logoutTokenSender(provider, logout.clientId);
+    if (!sendLogoutTokenNow) return outbox.forget(logout.id);
     try {
-      await client.sendLogoutTokenNow(logout.accountId, logout.sid ?? undefined);
+      await sendLogoutTokenNow(logout.accountId, logout.sid ?? undefined);
       await outbox.forget(logout.id);
     } catch (error) {
       const last = logout.attempts >= settings.attempts;

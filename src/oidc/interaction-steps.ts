@@ -3,6 +3,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { AppError } from '../http/errors.js';
 import type { ProviderRef } from './provider.js';
 import { isFirstParty } from './first-party.js';
+import { isDeviceFlowInteraction } from './provider-internals.js';
 
 export type { ProviderRef } from './provider.js';
 
@@ -56,7 +57,7 @@ export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Pro
     clientId,
     clientName: client?.clientName ?? clientId,
     firstParty: isFirstParty(client),
-    deviceFlow: typeof (details as { deviceCode?: unknown }).deviceCode === 'string',
+    deviceFlow: isDeviceFlowInteraction(details),
     accountId: details.session?.accountId,
     missingScopes: promptDetails.missingOIDCScope ?? [],
     missingResourceScopes: promptDetails.missingResourceScopes ?? {},

@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import Provider, { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
+import { isDpopProofOnlyRequest } from './provider-internals.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
 
@@ -251,9 +252,7 @@ async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayl
 
 /** The error the stock check would give: for a client assertion, or for a request with only a DPoP proof. */
 function replayError(): Error {
-  const ctx = Provider.ctx;
-  const onlyDpop = ctx?.get('dpop') && !(ctx.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
-  return onlyDpop ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected') : new errors.InvalidClientAuth('client assertion tokens must only be used once');
+  return isDpopProofOnlyRequest() ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected') : new errors.InvalidClientAuth('client assertion tokens must only be used once');
 }
 
 /**

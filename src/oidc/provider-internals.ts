@@ -320,3 +320,91 @@ export function checkBeforeRefreshRotation(check: (ctx: KoaContextWithOIDC) => P
     return true;
   };
 }
+
+/** A client as the registered-secret-method check sees it. */
+export interface SecretAuthenticatingClient {
+  readonly clientAuthMethod: string;
+}
+
+/**
+ * Seam (lib/models/client.js `compareClientSecret`, lib/shared/client_auth.js):
+ * the secret comparison runs only for the secret-based methods, once the
+ * client is known, inside the request, so `Provider.ctx` is that request's
+ * context (`ctx.oidc.params` holds a `client_secret` sent in the body).
+ * `check` runs before whatever comparison is installed now and may throw a
+ * protocol error.
+ */
+export function checkBeforeClientSecretComparison(
+  provider: Provider,
+  check: (client: SecretAuthenticatingClient, ctx: KoaContextWithOIDC | undefined) => void,
+): void {
+  const prototype = provider.Client.prototype as unknown as {
+    compareClientSecret(this: SecretAuthenticatingClient, actual: string): boolean | Promise<boolean>;
+  };
+  const compare = prototype.compareClientSecret;
+  prototype.compareClientSecret = function checkedClientSecretComparison(actual) {
+    check(this, Provider.ctx);
+    return compare.call(this, actual);
+  };
+}
+
+interface ClientWithLogout {
+  readonly clientId: string;
+  readonly backchannelLogoutUri?: string;
+  backchannelLogout(sub: string, sid: string | undefined): Promise<void>;
+  /** oidc-provider's own delivery: signs the logout token and POSTs it, once. */
+  sendLogoutTokenNow(sub: string, sid: string | undefined): Promise<void>;
+}
+
+/**
+ * Seam (lib/actions/end_session.js, lib/models/client.js `backchannelLogout`):
+ * ending a session calls `client.backchannelLogout(accountId, sid)` for each
+ * of its clients with a `backchannel_logout_uri`, and waits for it; that
+ * method signs the logout token and POSTs it. It is replaced with `queue`;
+ * the original is kept as `sendLogoutTokenNow` (see `logoutTokenSender`).
+ */
+export function replaceBackchannelLogout(
+  provider: Provider,
+  queue: (logout: { clientId: string; accountId: string; sid: string | undefined }) => Promise<void>,
+): void {
+  const prototype = provider.Client.prototype as unknown as ClientWithLogout;
+  prototype.sendLogoutTokenNow = prototype.backchannelLogout;
+  prototype.backchannelLogout = function queueLogoutToken(this: ClientWithLogout, sub, sid) {
+    return queue({ clientId: this.clientId, accountId: sub, sid });
+  };
+}
+
+/**
+ * The engine's own delivery of a logout token to the client (kept by
+ * `replaceBackchannelLogout`), or undefined when the client is gone or has no
+ * `backchannel_logout_uri`.
+ */
+export async function logoutTokenSender(
+  provider: Provider,
+  clientId: string,
+): Promise<((accountId: string, sid: string | undefined) => Promise<void>) | undefined> {
+  const client = (await provider.Client.find(clientId).catch(() => undefined)) as unknown as ClientWithLogout | undefined;
+  if (!client?.backchannelLogoutUri) return undefined;
+  return (accountId, sid) => client.sendLogoutTokenNow(accountId, sid);
+}
+
+/**
+ * Seam (lib/actions/code_verification.js): an interaction the device flow
+ * started (after the user confirmed a user code) carries the device code's
+ * id as `deviceCode`; the types do not list it, and other interactions lack it.
+ */
+export function isDeviceFlowInteraction(details: object): boolean {
+  return typeof (details as { deviceCode?: unknown }).deviceCode === 'string';
+}
+
+/**
+ * Seam (lib/models/replay_detection.js, used by lib/shared/jwt_client_auth.js
+ * and lib/helpers/validate_dpop.js): the ReplayDetection model holds both client
+ * assertion `jti`s and DPoP proof `jti`s, and the adapter is called inside the
+ * request, so `Provider.ctx` is that request's context. True when that
+ * request carries a DPoP proof and no client assertion.
+ */
+export function isDpopProofOnlyRequest(): boolean {
+  const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
+  return Boolean(ctx?.get('dpop')) && !(ctx?.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
+}

@@ -17,7 +17,7 @@ describe('the access log', () => {
 
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, config, sample } = await startWithSampleApp());
-    service = await gatehouse.clients.registerClient({ client_name: 'Log service', grant_types: ['client_credentials'], scope: 'items:read', default_resource: API });
+    service = await gatehouse.clients.registerClient({ client_name: 'Log service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 

@@ -36,7 +36,7 @@ describe('the Prometheus endpoint', () => {
   beforeAll(async () => {
     metricsPort = await findFreePort();
     ({ gatehouse, databaseUrl, config } = await startWithSampleApp({ GATEHOUSE_METRICS_PORT: String(metricsPort), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }));
-    service = await gatehouse.clients.registerClient({ client_name: 'Metrics service', grant_types: ['client_credentials'], scope: 'items:read', default_resource: API });
+    service = await gatehouse.clients.registerClient({ client_name: 'Metrics service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 

@@ -1,11 +1,12 @@
 import { readFile } from 'node:fs/promises';
-import { SignJWT } from 'jose';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type Provider from 'oidc-provider';
 import type { Client, ClientMetadata, errors, KoaContextWithOIDC } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addDevicePollingInterval,
   CHECKED_ENGINE_VERSION,
+  checkBeforeClientSecretComparison,
   codeEntryFailureOf,
   compareClientSecretsWith,
   type CodeEntryFailure,
@@ -13,11 +14,15 @@ import {
   type EngineMiddleware,
   engineContext,
   isDeviceFormRefused,
+  isDeviceFlowInteraction,
   isDeviceFormWithoutSession,
+  isDpopProofOnlyRequest,
   isRefreshTokenReuse,
+  logoutTokenSender,
   NO_DEFAULT_RESOURCE,
   onStructuredTokenRefused,
   pendingDeviceCodePolled,
+  replaceBackchannelLogout,
   takePrefilledUserCode,
   unauthorizedClientForDisallowedGrants,
   untouchUnsavedSession,
@@ -86,6 +91,8 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   let lastPrefilledCode: string | undefined;
   let lastPendingPoll: string | undefined;
   let lastUnsaved: boolean | undefined;
+  const secretChecks: { method: string; route: string | undefined; secretInBody: boolean }[] = [];
+  const replayChecks: { dpopProofOnly: boolean }[] = [];
 
   beforeAll(async () => {
     engine = await startEngine(clients, {
@@ -126,6 +133,15 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       secretComparisons.push({ presented, stored });
       return stored === `hashed:${presented}`;
     });
+    checkBeforeClientSecretComparison(provider, (client, ctx) => {
+      secretChecks.push({ method: client.clientAuthMethod, route: ctx?.oidc?.route, secretInBody: ctx?.oidc?.params?.client_secret !== undefined });
+    });
+    const replayDetection = provider.ReplayDetection as unknown as { unique(...args: unknown[]): Promise<boolean> };
+    const unique = replayDetection.unique.bind(replayDetection);
+    replayDetection.unique = (...args) => {
+      replayChecks.push({ dpopProofOnly: isDpopProofOnlyRequest() });
+      return unique(...args);
+    };
     provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {
       grantErrors.push({ reuse: isRefreshTokenReuse(ctx, error), detail: error.error_detail });
     });
@@ -175,6 +191,53 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
     const storedValue = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', `hashed:${SECRET}`) });
     expect(storedValue.status).toBe(401);
     expect(storedValue.json?.error).toBe('invalid_client');
+  });
+
+  it('runs the secret comparison inside the request: Provider.ctx is its context, with a body client_secret in ctx.oidc.params', async () => {
+    secretChecks.length = 0;
+    const basic = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    expect(basic.status).toBe(200);
+    const post = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials', client_id: 'service', client_secret: SECRET });
+    expect(post.status).toBe(200);
+    expect(secretChecks).toEqual([
+      { method: 'client_secret_basic', route: 'token', secretInBody: false },
+      { method: 'client_secret_basic', route: 'token', secretInBody: true },
+    ]);
+  });
+
+  it('checks a DPoP proof for replay through ReplayDetection inside the request: Provider.ctx is its context', async () => {
+    const { privateKey, publicKey } = await generateKeyPair('ES256');
+    const proof = await new SignJWT({ htm: 'POST', htu: `${engine.url}/token`, jti: crypto.randomUUID() })
+      .setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await exportJWK(publicKey) })
+      .setIssuedAt()
+      .sign(privateKey);
+    replayChecks.length = 0;
+    const answer = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET), dpop: proof });
+    expect(answer.json?.token_type).toBe('DPoP');
+    expect(replayChecks).toEqual([{ dpopProofOnly: true }]);
+  });
+
+  it('delivers back-channel logout through Client.prototype.backchannelLogout, which end_session calls; the seam queues and keeps the original', async () => {
+    const endSession = await readFile('node_modules/oidc-provider/lib/actions/end_session.js', 'utf8');
+    expect(endSession).toContain('client.backchannelLogout(accountId, sid)');
+    const { provider } = engine;
+    const prototype = provider.Client.prototype as unknown as Record<string, unknown>;
+    const original = prototype.backchannelLogout;
+    expect(typeof original).toBe('function');
+    const queued: unknown[] = [];
+    replaceBackchannelLogout(provider, async (logout) => {
+      queued.push(logout);
+    });
+    try {
+      expect(prototype.sendLogoutTokenNow).toBe(original);
+      const client = (await provider.Client.find('web')) as unknown as { backchannelLogout(sub: string, sid: string): Promise<void> };
+      await client.backchannelLogout('ada', 'sid-1');
+      expect(queued).toEqual([{ clientId: 'web', accountId: 'ada', sid: 'sid-1' }]);
+      expect(await logoutTokenSender(provider, 'web')).toBeUndefined();
+    } finally {
+      prototype.backchannelLogout = original;
+      delete prototype.sendLogoutTokenNow;
+    }
   });
 
   it('accepts no resource from defaultResource (undefined, though typed string): a token without an audience', async () => {
@@ -338,6 +401,27 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       const ours = await (await fetch(complete, { headers: { 'x-prefill': 'gatehouse' } })).text();
       expect(ours).toBe('code entry page');
       expect(lastPrefilledCode).toBe(userCode);
+    });
+
+    it('marks an interaction the device flow started with deviceCode, and no other', async () => {
+      const { userCode } = await startDevice();
+      const { cookie, xsrf } = await openEntryPage();
+      const confirm = await postForm(`${engine.url}/device`, { xsrf, user_code: userCode }, { cookie });
+      expect(confirm.text).toBe('confirm page');
+      const confirmed = await fetch(`${engine.url}/device`, {
+        method: 'POST',
+        body: new URLSearchParams({ xsrf, user_code: userCode, confirm: 'yes' }),
+        headers: { cookie },
+        redirect: 'manual',
+      });
+      const deviceUid = /\/interaction\/([^/?]+)/.exec(confirmed.headers.get('location') ?? '')?.[1];
+      const deviceInteraction = deviceUid ? await engine.provider.Interaction.find(deviceUid) : undefined;
+      expect(deviceInteraction && isDeviceFlowInteraction(deviceInteraction)).toBe(true);
+
+      const authorize = await fetch(`${engine.url}/auth?${new URLSearchParams({ client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: 'https://rp.test/cb' })}`, { redirect: 'manual' });
+      const webUid = /\/interaction\/([^/?]+)/.exec(authorize.headers.get('location') ?? '')?.[1];
+      const webInteraction = webUid ? await engine.provider.Interaction.find(webUid) : undefined;
+      expect(webInteraction && isDeviceFlowInteraction(webInteraction)).toBe(false);
     });
 
     it('answers a poll of a pending code with authorization_pending, never slow_down', async () => {
