@@ -11,6 +11,7 @@ import { stylesheet } from './http/pages.js';
 import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
+import { passkeyAssets } from './mfa/passkey-assets.js';
 import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
@@ -48,6 +49,13 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
+  for (const [path, script] of passkeyAssets()) {
+    assets.get(path, (ctx) => {
+      ctx.type = 'text/javascript';
+      ctx.set('Cache-Control', 'public, max-age=3600');
+      ctx.body = script;
+    });
+  }
   for (const path of FAVICON_PATHS) assets.get(path, sendFavicon);
   const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
   const errors = createErrorRenderer(deps.pages, deps.log);
@@ -92,7 +100,7 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS]);
+const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS, ...passkeyAssets().keys()]);
 
 function isOwnPath(path: string): boolean {
   return OWN_PATHS.has(path) || path.startsWith('/interaction/');

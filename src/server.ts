@@ -39,6 +39,7 @@ import { createDevicePages } from './interactions/device-pages.js';
 import { createDeviceFlowStores } from './oidc/device/device-flow.js';
 import { createAdapterFactory } from './oidc/prisma-adapter.js';
 import { createProvider, type ProviderRef } from './oidc/provider.js';
+import { createMfa } from './mfa/mfa-module.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
 import { registerMetricSources } from './metrics/metrics.js';
 import { metricSourcesFor } from './metrics/sources.js';
@@ -162,6 +163,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // provider they started with; all state lives in Postgres, so none is lost.
     const provider: ProviderRef = { current: buildProvider(initialKeys) };
     liveProvider = provider;
+    const mfa = createMfa({ prisma, config, secrets, audit, users, pages, provider });
     let currentKeys = initialKeys;
     const keyWatcher = watchSigningKeys({
       initial: initialKeys,
@@ -197,14 +199,15 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
       log,
       loginThrottle,
+      secondFactor: mfa.hooks,
       interactionTtl: config.ttl.interaction,
       requestCounters,
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
-          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength }),
+          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength, sections: [mfa.accountSection] }),
         ],
-        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS],
+        paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS, ...mfa.accountPaths],
       },
       registration: config.registrationOpen
         ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })

@@ -32,10 +32,12 @@ export interface AccountPageDependencies {
   readonly issuer: string;
   readonly log: Logger;
   readonly passwordMinLength: number;
+  /** Further sections (two-step verification, src/mfa/). */
+  readonly sections?: readonly AccountSection[];
 }
 
 /** Who is on the account page: their session and account. */
-interface Visitor {
+export interface Visitor {
   readonly session: SignedInSession;
   readonly user: User;
   readonly audit: AuditContext;
@@ -48,8 +50,8 @@ interface Visitor {
  */
 export interface AccountSection {
   view(visitor: Visitor): Promise<Record<string, unknown>>;
-  /** POST /account/<path> → a notice for the page; AppError for a sentence of what is wrong. */
-  readonly actions: Record<string, (visitor: Visitor, body: Record<string, unknown>) => Promise<string>>;
+  /** POST /account/<path> → a notice for the page (and what it shows once); AppError for a sentence of what is wrong. */
+  readonly actions: Record<string, (visitor: Visitor, body: Record<string, unknown>) => Promise<string | { notice: string; view: Record<string, unknown> }>>;
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
@@ -62,7 +64,7 @@ const text = (value: unknown) => (typeof value === 'string' ? value : '');
 export function accountRoutes(deps: AccountPageDependencies): Router {
   const router = new Router({ prefix: '/account' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
-  const sections = [profileSection(deps), passwordSection(deps), sessionsSection(deps)];
+  const sections = [profileSection(deps), passwordSection(deps), sessionsSection(deps), ...(deps.sections ?? [])];
 
   router.get('/', async (ctx) => {
     const visitor = await visitorOf(ctx, deps);
@@ -87,10 +89,10 @@ export function accountRoutes(deps: AccountPageDependencies): Router {
           return render(ctx, deps, sections, visitor, { error: 'The form expired or did not come from this site; please try again.' });
         }
         try {
-          const notice = await action(visitor, body);
+          const result = await action(visitor, body);
           // The action may have changed the user (name, verification).
           const user = (await deps.users.findUserById(visitor.user.id)) ?? visitor.user;
-          await render(ctx, deps, sections, { ...visitor, user }, { notice });
+          await render(ctx, deps, sections, { ...visitor, user }, typeof result === 'string' ? { notice: result } : { notice: result.notice, ...result.view });
         } catch (error) {
           const failure = describe(error);
           if (failure.status === 500) {
@@ -135,7 +137,7 @@ async function render(
   deps: AccountPageDependencies,
   sections: AccountSection[],
   visitor: Visitor,
-  message: { notice?: string; error?: string },
+  message: { notice?: string; error?: string } & Record<string, unknown>,
 ): Promise<void> {
   const views = await Promise.all(sections.map((section) => section.view(visitor)));
   ctx.type = 'html';

@@ -34,8 +34,6 @@ const ACCOUNT_COUNTER_LIFETIME = '12 hours';
 const IP_WINDOW = '1 hour';
 
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
-const accountKey = (email: string) => `account:${digest(normalizeEmail(email))}`;
-const ipKey = (ip: string) => `ip:${digest(ip)}`;
 const formKey = (interactionUid: string) => `form:${digest(interactionUid)}`;
 
 /** The page's answer while an account or IP has to wait: whole minutes, rounded up. */
@@ -65,7 +63,11 @@ export function loginDelaySeconds(failures: number, settings: Pick<LoginThrottle
  * conditional upsert, so parallel guesses cannot slip past the limit; a right
  * password gives it back.
  */
-export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottleSettings) {
+export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottleSettings, namespace = '') {
+  // A namespace (e.g. `mfa:` for second-factor codes) keeps separate counters
+  // that a right password does not reset.
+  const accountKey = (email: string) => `${namespace}account:${digest(normalizeEmail(email))}`;
+  const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
   const delayOf = (count: string) =>
     `CASE WHEN ${count} >= $2 THEN now() + least($3::float8 * power(2, least(${count} - $2, 40)), $4::float8) * interval '1 second' END`;
   // $1 key, $2 free failures, $3 first delay, $4 max delay.

@@ -22,6 +22,9 @@ import { resourceRoutes } from './resources/routes.js';
 import { keyRoutes } from './keys/routes.js';
 import { userRoutes } from './users/routes.js';
 import { signInRoutes } from './users/sign-in-routes.js';
+import { mfaRoutes } from './users/mfa-routes.js';
+import { createMfaAdmin } from '../mfa/mfa-service.js';
+import { createMfaStore } from '../mfa/mfa-store.js';
 import { roleRoutes } from './roles/routes.js';
 
 export interface AdminApiDependencies {
@@ -60,6 +63,7 @@ export function createAdminApi(deps: AdminApiDependencies): Router {
       ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
       ...userRoutes(deps.users, deps.recovery),
       ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
+      ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
       ...roleRoutes(deps.roles, deps.users),
       ...keyRoutes(deps.keys),
       ...eventRoutes(deps.prisma),

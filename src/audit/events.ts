@@ -27,6 +27,12 @@ export const EVENT_TYPES = [
   'refresh_token.reuse_detected',
   'key.rotated',
   'admin.authentication_failed',
+  'mfa.enrolled',
+  'mfa.removed',
+  'mfa.recovery_code_used',
+  'mfa.recovery_codes_regenerated',
+  'mfa.failed',
+  'mfa.throttled',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];

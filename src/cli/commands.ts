@@ -5,8 +5,9 @@ import { keysCommands } from './commands/keys.js';
 import { rolesCommands } from './commands/roles.js';
 import { resourcesCommands } from './commands/resources.js';
 import { usersCommands } from './commands/users.js';
-import { issuerCommands } from './commands/issuer.js';
 import { usersSecurityCommands } from './commands/users-security.js';
+import { mfaCommands } from './commands/mfa.js';
+import { issuerCommands } from './commands/issuer.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -25,3 +26,4 @@ Object.assign(commands, rolesCommands);
 Object.assign(commands, issuerCommands);
 Object.assign(commands, clientPolicyCommands);
 Object.assign(commands, usersSecurityCommands);
+Object.assign(commands, mfaCommands);

@@ -139,6 +139,8 @@ const clientMetadataFields = z
      * tokens whose audience is one of them (RFC 7662 §2.1, §4).
      */
     introspection_resources: z.array(resourceIndicator).max(100).optional(),
+    /** Gatehouse: users of this client must sign in with a second factor (enrolling one if they have none). */
+    require_mfa: z.boolean().optional(),
     /**
      * false lets a confidential client sign in without PKCE (e.g.
      * passport-openidconnect), sending an OpenID nonce instead (RFC 9700 §2.1.1).

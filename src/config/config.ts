@@ -217,6 +217,12 @@ export const environmentSchema = z
     GATEHOUSE_EMAIL_VERIFICATION_TTL: lifetime.default(3 * DAY),
     /** Self-registration: `open` links "Create an account" from the login page; `off` (default) lets only admins create users. */
     GATEHOUSE_REGISTRATION: z.enum(['open', 'off']).default('off'),
+    /** Second factors: `off` (never asked), `optional` (default: users who set one up are asked for it), `required` (everyone; users without one set it up at their next sign-in). */
+    GATEHOUSE_MFA: z.enum(['off', 'optional', 'required']).default('optional'),
+    /** `required`: users with the `admin` role must use a second factor (setting one up at their next sign-in), whatever GATEHOUSE_MFA says (except `off`). Default `optional`: like everyone else. */
+    GATEHOUSE_ADMIN_MFA: z.enum(['required', 'optional']).default('optional'),
+    /** WebAuthn relying party id for passkeys: the issuer's host (default) or a registrable suffix of it (e.g. example.com for id.example.com). */
+    GATEHOUSE_WEBAUTHN_RP_ID: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'must be a host name').optional(),
     /** argon2id memory cost in KiB for user passwords (8192 to 4194304; OWASP: 19 MiB). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     /** argon2id iterations (1 to 100). */
@@ -247,6 +253,12 @@ export const environmentSchema = z
      */
     NODE_ENV: z.string().default('development'),
   })
+  .refine((env) => {
+    // WebAuthn §5.1.4.1: the RP ID is the origin's host or a registrable suffix of it.
+    if (!env.GATEHOUSE_WEBAUTHN_RP_ID) return true;
+    const host = URL.canParse(env.ISSUER ?? '') ? new URL(env.ISSUER as string).hostname : 'localhost';
+    return host === env.GATEHOUSE_WEBAUTHN_RP_ID || host.endsWith(`.${env.GATEHOUSE_WEBAUTHN_RP_ID}`);
+  }, { path: ['GATEHOUSE_WEBAUTHN_RP_ID'], message: "must be the issuer's host or a domain it is under" })
   .refine((env) => Boolean(env.GATEHOUSE_ADMIN_EMAIL) === Boolean(env.GATEHOUSE_ADMIN_PASSWORD), {
     path: ['GATEHOUSE_ADMIN_PASSWORD'],
     message: 'GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together',
@@ -330,6 +342,7 @@ export interface Config {
     readonly production: boolean;
   };
   readonly registrationOpen: boolean;
+  readonly mfa: { readonly mode: 'off' | 'optional' | 'required'; readonly admins: 'required' | 'optional'; readonly rpId: string };
   readonly adminAuthFailuresPerMinute: number;
   readonly flowStartsPerIpPerMinute: number;
   /** Seconds audit events are kept. */
@@ -425,6 +438,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       production: env.NODE_ENV === 'production',
     },
     registrationOpen: env.GATEHOUSE_REGISTRATION === 'open',
+    mfa: { mode: env.GATEHOUSE_MFA, admins: env.GATEHOUSE_ADMIN_MFA, rpId: env.GATEHOUSE_WEBAUTHN_RP_ID ?? new URL(env.ISSUER ?? `http://localhost:${env.PORT}`).hostname },
     adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
     flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
     eventRetention: env.GATEHOUSE_EVENT_RETENTION,

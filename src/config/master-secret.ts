@@ -47,6 +47,8 @@ export interface DerivedSecrets {
   readonly csrfKey: Buffer;
   /** AES-256-GCM key for protocol ids kept beside their hash (sessions, device codes). */
   readonly payloadSealKey: Buffer;
+  /** AES-256-GCM key for TOTP secrets, and HMAC key for recovery codes (src/mfa/). */
+  readonly mfaKeys: { readonly sealKey: Buffer; readonly codeKey: Buffer };
 }
 
 export function deriveSecrets(masterSecret: string): DerivedSecrets {
@@ -58,5 +60,6 @@ export function deriveSecrets(masterSecret: string): DerivedSecrets {
     clientSecretKey: derive('client-secret-hashing'),
     csrfKey: derive('csrf'),
     payloadSealKey: derive('payload-id-sealing'),
+    mfaKeys: { sealKey: derive('mfa-secret-encryption'), codeKey: derive('mfa-recovery-code-hashing') },
   };
 }

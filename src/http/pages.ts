@@ -20,6 +20,7 @@ const PAGE_NAMES = [
   'notice',
   'register',
   'account',
+  'mfa',
 ] as const;
 
 export type PageName = (typeof PAGE_NAMES)[number];

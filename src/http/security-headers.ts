@@ -1,10 +1,12 @@
 import type { Middleware } from 'koa';
 
 // script-src is listed so oidc-provider can append the hash of its form_post
-// auto-submit script (helpers/script_src_sha.js); our own pages use no script.
+// auto-submit script (helpers/script_src_sha.js); our own pages use only the
+// passkey scripts served from /assets, which fetch a challenge (connect-src).
 const CONTENT_SECURITY_POLICY = [
   "default-src 'none'",
   "script-src 'self'",
+  "connect-src 'self'",
   "style-src 'self'",
   "img-src 'self' data:",
   "base-uri 'none'",

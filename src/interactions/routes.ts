@@ -11,6 +11,8 @@ import { createErrorRenderer } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
+import type { SecondFactorHooks } from '../mfa/mfa-interaction.js';
+import { authenticationMethods } from '../mfa/mfa-policy.js';
 import { currentRequest, type Logger } from '../log.js';
 import { recordLogin } from '../metrics/metrics.js';
 import {
@@ -38,6 +40,8 @@ export interface InteractionDependencies {
   readonly loginThrottle: LoginThrottle;
   /** Seconds an interaction lives (its login form tokens live as long). */
   readonly interactionTtl: number;
+  /** The second-factor step after the password (src/mfa/); without it, a password alone signs in. */
+  readonly secondFactor?: SecondFactorHooks;
   /** Whether the login page links to self-registration (GATEHOUSE_REGISTRATION=open). */
   readonly registrationOpen?: boolean;
   /** Throttled sign-ins are recorded once per client IP a minute, with a count. */
@@ -70,6 +74,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
+    if (await deps.secondFactor?.page(ctx, interaction)) return;
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
     // A first-party app's consent is implied (and so is that of Gatehouse's own
     // account page), and a device's scopes were approved on the code
@@ -122,8 +127,13 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     }
     await attempt?.succeeded();
     await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
-    return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
+    if (deps.secondFactor) return redirect(ctx, await deps.secondFactor.afterPassword(ctx, interaction, user));
+    return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id, authenticationMethods(['pwd'])));
   });
+
+  for (const [path, action] of Object.entries(deps.secondFactor?.actions ?? {})) {
+    router.post(`/${path}`, form, async (ctx) => action(ctx, await loadForPost(ctx, deps, 'login')));
+  }
 
   router.post('/confirm', form, async (ctx) => {
     const interaction = await loadForPost(ctx, deps, 'consent');
@@ -189,6 +199,7 @@ async function renderLogin(
     csrf: csrfToken(deps.csrfKey, interaction.uid),
     loginToken: loginFormToken(deps.csrfKey, interaction.uid, await deps.loginThrottle.formAttempts(interaction.uid)),
     registration: deps.registrationOpen ?? false,
+    ...(await deps.secondFactor?.loginView(interaction)),
     ...extra,
   });
 }

@@ -3,6 +3,7 @@ import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
 import type { Logger } from '../log.js';
+import { deleteExpiredChallenges, deleteExpiredPendingLogins } from '../mfa/mfa-store.js';
 import { deleteExpiredSuccessors } from '../oidc/refresh-token-successors.js';
 import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
@@ -49,6 +50,8 @@ export function scheduleExpiredRowCleanup(
       + (await deleteExpiredLoginCounters(prisma))
       + (await deleteExpiredAccountTokens(prisma))
       + (await deleteExpiredSessionActivity(prisma))
+      + (await deleteExpiredPendingLogins(prisma))
+      + (await deleteExpiredChallenges(prisma))
       + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
     if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
   }, log);

@@ -22,6 +22,20 @@ export interface PendingInteraction {
   readonly missingScopes: string[];
   /** API identifier → scopes the user is asked to grant for it. */
   readonly missingResourceScopes: Record<string, string[]>;
+  /** Why the prompt is shown (oidc-provider's check names, e.g. `no_session`, `max_age`, `mfa_required`). */
+  readonly reasons: string[];
+  /** RFC 8176 methods of the browser session's last sign-in. */
+  readonly sessionAmr: string[];
+  /** The `acr_values` request parameter (OIDC Core §3.1.2.1). */
+  readonly acrValues: string | undefined;
+  /** The client's `require_mfa` metadata. */
+  readonly clientRequiresMfa: boolean;
+}
+
+/** How the user authenticated: RFC 8176 `amr` values and the `acr` they add up to. */
+export interface AuthenticationMethods {
+  readonly amr: string[];
+  readonly acr: string;
 }
 
 type Req = IncomingMessage;
@@ -47,6 +61,10 @@ export async function loadInteraction(ref: ProviderRef, req: Req, res: Res): Pro
     accountId: details.session?.accountId,
     missingScopes: promptDetails.missingOIDCScope ?? [],
     missingResourceScopes: promptDetails.missingResourceScopes ?? {},
+    reasons: details.prompt.reasons,
+    sessionAmr: (details.session as { amr?: string[] } | undefined)?.amr ?? [],
+    acrValues: typeof details.params.acr_values === 'string' ? details.params.acr_values : undefined,
+    clientRequiresMfa: client?.metadata().require_mfa === true,
   };
 }
 
@@ -55,8 +73,8 @@ async function finish(ref: ProviderRef, req: Req, res: Res, result: InteractionR
 }
 
 /** Records a successful login; returns where to send the browser next. */
-export function completeLogin(ref: ProviderRef, req: Req, res: Res, accountId: string): Promise<string> {
-  return finish(ref, req, res, { login: { accountId } });
+export function completeLogin(ref: ProviderRef, req: Req, res: Res, accountId: string, methods?: AuthenticationMethods): Promise<string> {
+  return finish(ref, req, res, { login: { accountId, ...(methods ? { amr: methods.amr, acr: methods.acr } : {}) } });
 }
 
 /**

@@ -41,6 +41,8 @@ export interface ProviderRef {
 
 /** oidc-provider's storage by model name (the Prisma adapter), also for code outside src/oidc/. */
 export type AdapterFactory = (model: string) => Adapter;
+import { mfaInteractionPolicy } from './mfa-prompt.js';
+import { ACR_VALUES } from '../mfa/mfa-policy.js';
 import { pkcePolicy } from './pkce-policy.js';
 import { enforceRegisteredSecretMethod } from './client-auth-method.js';
 import { emptyRevocationResponses } from './revocation-response.js';
@@ -84,7 +86,11 @@ export function createProvider(deps: ProviderDependencies): Provider {
     adapter: deps.adapter,
     jwks: { keys: deps.keys.keys },
     cookies: { keys: deps.cookieKeys },
-    claims: Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+    // acr, amr (RFC 8176) and auth_time in every ID token (OIDC Core §2): released with `openid`.
+    claims: {
+      ...Object.fromEntries(Object.entries(CLAIMS_BY_SCOPE).map(([scope, claims]) => [scope, [...claims]])),
+      openid: [...CLAIMS_BY_SCOPE.openid, 'acr', 'amr', 'auth_time'],
+    },
     scopes: [...OIDC_SCOPES],
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
@@ -100,7 +106,12 @@ export function createProvider(deps: ProviderDependencies): Provider {
     extraTokenClaims: accessTokenClaims(rbacLookups(deps)),
     ttl: lifetimes(deps.config),
     features: features(deps),
-    interactions: { url: (_ctx, interaction) => `/interaction/${interaction.uid}` },
+    interactions: {
+      url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
+      ...(deps.config.mfa.mode === 'off' ? {} : { policy: mfaInteractionPolicy() }),
+    },
+    // Gatehouse's acr convention: src/mfa/mfa-policy.ts (discovery's acr_values_supported).
+    acrValues: [...ACR_VALUES],
     // oidc-provider has chosen HTML (a browser) and set the status; the one renderer draws the page.
     renderError: async (ctx, out) => {
       errorRenderer.write(ctx, { status: ctx.status, code: out.error, description: out.error_description ?? out.error, headers: {} }, 'page');

@@ -16,7 +16,7 @@ export interface ResourceIndicatorDependencies {
 }
 
 /** Extra client metadata (RFC 7591 §2 allows extensions) that Gatehouse reads. */
-export const EXTRA_CLIENT_METADATA = ['default_resource', 'introspection_resources', 'api_access'] as const;
+export const EXTRA_CLIENT_METADATA = ['default_resource', 'introspection_resources', 'api_access', 'require_mfa'] as const;
 
 /** One client grant: an API and the scopes the client may ask for there. */
 export interface ApiGrant {

@@ -31,7 +31,7 @@ describe('migrations', () => {
       applied_steps_count: 1,
     });
     const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-    expect(tables.rows.map((row) => row.tablename)).toEqual(['_prisma_migrations', 'account_tokens', 'backchannel_logouts', 'clients', 'device_code_polls', 'events', 'instance_settings', 'login_counters', 'oidc_payloads', 'refresh_token_successors', 'resources', 'role_permissions', 'roles', 'session_activity', 'signing_keys', 'user_code_failures', 'user_roles', 'users']);
+    expect(tables.rows.map((row) => row.tablename)).toEqual(['_prisma_migrations', 'account_tokens', 'backchannel_logouts', 'clients', 'device_code_polls', 'events', 'instance_settings', 'login_counters', 'mfa_factors', 'mfa_pending_logins', 'mfa_recovery_codes', 'oidc_payloads', 'refresh_token_successors', 'resources', 'role_permissions', 'roles', 'session_activity', 'signing_keys', 'user_code_failures', 'user_roles', 'users', 'webauthn_challenges']);
   });
 
   it('applies nothing the second time, also when instances start at once', async () => {

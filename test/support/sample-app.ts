@@ -38,6 +38,10 @@ export interface SignInOptions {
   readonly email?: string;
   readonly password?: string;
   readonly browser?: Browser;
+  /** The second-factor code to enter when the code page comes (computed when it does). */
+  readonly code?: () => Promise<string>;
+  /** More authorization request parameters (acr_values, max_age...). */
+  readonly extra?: Record<string, string>;
 }
 
 /** The authorization-code + PKCE flow through the real login and consent pages. */
@@ -56,10 +60,14 @@ export async function signIn(config: oidc.Configuration, options: SignInOptions 
   };
   if (options.resource) parameters.resource = options.resource;
   if (options.prompt) parameters.prompt = options.prompt;
+  Object.assign(parameters, options.extra);
 
   let page: Page = await browser.open(oidc.buildAuthorizationUrl(config, parameters).toString(), { stopAt: REDIRECT_URI });
   if (page.html.includes('/login"')) {
     page = await browser.submit(page, '/login', { email: options.email ?? 'ada@example.test', password: options.password ?? PASSWORD }, { stopAt: REDIRECT_URI });
+  }
+  if (page.html.includes('/mfa"') && options.code) {
+    page = await browser.submit(page, '/mfa', { code: await options.code() }, { stopAt: REDIRECT_URI });
   }
   if (page.html.includes('/confirm"')) {
     page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });

@@ -19,6 +19,7 @@ export function presentClient(client: ClientRecord | RegisteredClient): z.infer<
     scope: client.scope,
     default_resource: client.default_resource,
     introspection_resources: client.introspection_resources,
+    require_mfa: client.require_mfa,
     require_pkce: client.require_pkce,
     first_party: client.first_party,
     backchannel_logout_uri: client.backchannel_logout_uri,

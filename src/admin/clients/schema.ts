@@ -21,6 +21,7 @@ export const clientView = z
     scope: z.string().optional(),
     default_resource: z.string().optional(),
     introspection_resources: z.array(z.string()).optional(),
+    require_mfa: z.boolean().optional(),
     require_pkce: z.boolean().optional(),
     first_party: z.boolean().optional(),
     backchannel_logout_uri: z.string().optional(),

@@ -21,7 +21,7 @@ const SECRET_NOTE = 'Store the client_secret now: it is not shown again.';
 export const clientsCommands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
-    usage: 'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--json]',
+    usage: 'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--require-mfa] [--json]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -39,6 +39,7 @@ export const clientsCommands: Record<string, Command> = {
       'jwks-file': { type: 'string' },
       'jwks-uri': { type: 'string' },
       'client-id': { type: 'string' },
+      'require-mfa': { type: 'boolean' },
     },
     async run({ clients }, values) {
       const jwksFile = text(values['jwks-file']);
@@ -55,6 +56,7 @@ export const clientsCommands: Record<string, Command> = {
         introspection_resources: list(values.introspects).length ? list(values.introspects) : undefined,
         jwks: jwksFile ? await readJson(jwksFile) : undefined,
         jwks_uri: text(values['jwks-uri']),
+        require_mfa: values['require-mfa'] ? true : undefined,
       };
       // Zod validates the whole object (grant names, auth method, keys) in registerClient.
       const client = await clients.registerClient(metadata as ClientMetadataInput, CLI_ACTOR);
