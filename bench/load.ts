@@ -24,7 +24,12 @@ export function createHttpClient(baseUrl: string, maxSockets: number) {
     get: (path: string) => send('GET', path, {}),
     postForm: (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) => {
       const body = new URLSearchParams(fields).toString();
-      return send('POST', path, { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)), ...headers }, body);
+      return send(
+        'POST',
+        path,
+        { 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)), ...headers },
+        body,
+      );
     },
     close: () => agent.destroy(),
   };

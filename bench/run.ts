@@ -76,7 +76,13 @@ async function main(): Promise<void> {
       loadAverageAtStart,
       loadAverageAtEnd: round(loadavg()[0] ?? 0, 2),
     },
-    settings: { secondsPerRun: SECONDS, rounds: ROUNDS, keyBits: 2048, loadGenerator: 'node:http keep-alive, same machine', figures: 'best round per cell' },
+    settings: {
+      secondsPerRun: SECONDS,
+      rounds: ROUNDS,
+      keyBits: 2048,
+      loadGenerator: 'node:http keep-alive, same machine',
+      figures: 'best round per cell',
+    },
     signingLimitPerCore: signingLimit,
     modes: bestOf(rounds, signingLimit, cores),
     rounds,
@@ -93,9 +99,23 @@ async function setUp(databaseUrl: string) {
   try {
     const secrets = deriveSecrets(SECRET);
     const clients = createClientService(prisma, secrets.clientSecretKey);
-    await createResourceService(prisma).createResource({ identifier: API, name: 'Bench API', scopes: ['bench:read', 'bench:write'], access_token_ttl: 600 });
-    const service = await clients.registerClient({ client_name: 'Bench service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['bench:read'] }], default_resource: API });
-    const app = await clients.registerClient({ client_name: 'Bench app', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'] });
+    await createResourceService(prisma).createResource({
+      identifier: API,
+      name: 'Bench API',
+      scopes: ['bench:read', 'bench:write'],
+      access_token_ttl: 600,
+    });
+    const service = await clients.registerClient({
+      client_name: 'Bench service',
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: API, scopes: ['bench:read'] }],
+      default_resource: API,
+    });
+    const app = await clients.registerClient({
+      client_name: 'Bench app',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     const users = createUserService(prisma, createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }));
     await users.createUser({ email: 'bench@example.test', password: PASSWORD, emailVerified: true });
     return { service, app };
@@ -125,41 +145,71 @@ async function measureMode(
 
     const ccResults = [];
     for (const concurrency of CONCURRENCY) {
-      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, clientCredentials));
+      const result = await measured(server.pids, () =>
+        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, clientCredentials),
+      );
       ccResults.push({ ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) });
-      console.error(`  client_credentials c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
+      console.error(
+        `  client_credentials c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
+      );
     }
 
     const refreshResults = [];
-    const config = await oidc.discovery(new URL(server.url), clients.app.client_id, {}, oidc.ClientSecretBasic(clients.app.client_secret as string), { execute: [oidc.allowInsecureRequests] });
+    const config = await oidc.discovery(
+      new URL(server.url),
+      clients.app.client_id,
+      {},
+      oidc.ClientSecretBasic(clients.app.client_secret as string),
+      { execute: [oidc.allowInsecureRequests] },
+    );
     const appBasic = `Basic ${Buffer.from(`${clients.app.client_id}:${clients.app.client_secret}`).toString('base64')}`;
     for (const concurrency of CONCURRENCY) {
       // One refresh-token chain per loop: each refresh consumes its token and returns the next.
       const chains: string[] = [];
       while (chains.length < concurrency) {
-        const batch = await Promise.all(Array.from({ length: Math.min(4, concurrency - chains.length) }, () =>
-          signInForRefreshToken(config, { email: 'bench@example.test', password: PASSWORD, resource: API })));
+        const batch = await Promise.all(
+          Array.from({ length: Math.min(4, concurrency - chains.length) }, () =>
+            signInForRefreshToken(config, { email: 'bench@example.test', password: PASSWORD, resource: API }),
+          ),
+        );
         chains.push(...batch);
       }
-      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
-        const answer = await http.postForm('/token', { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API }, { authorization: appBasic });
-        if (answer.status !== 200) return false;
-        chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
-        return true;
-      }));
+      const result = await measured(server.pids, () =>
+        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
+          const answer = await http.postForm(
+            '/token',
+            { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
+            { authorization: appBasic },
+          );
+          if (answer.status !== 200) return false;
+          chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+          return true;
+        }),
+      );
       refreshResults.push(result);
-      console.error(`  refresh_token c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
+      console.error(
+        `  refresh_token c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
+      );
     }
 
     const jwksResults = [];
     for (const concurrency of CONCURRENCY) {
-      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async () => (await http.get('/jwks')).status === 200));
+      const result = await measured(server.pids, () =>
+        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async () => (await http.get('/jwks')).status === 200),
+      );
       jwksResults.push(result);
       console.error(`  jwks c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
     }
 
     const peakRssMiB = await peakRss(server.pids);
-    return { mode, serverProcesses: server.pids.length, clientCredentials: ccResults, refreshToken: refreshResults, jwks: jwksResults, peakRssMiB };
+    return {
+      mode,
+      serverProcesses: server.pids.length,
+      clientCredentials: ccResults,
+      refreshToken: refreshResults,
+      jwks: jwksResults,
+      peakRssMiB,
+    };
   } finally {
     http.close();
     await server.stop();
@@ -176,11 +226,24 @@ function bestOf(rounds: ModeResult[][], signingLimit: number, cores: number): Mo
       mode: first.mode,
       serverProcesses: first.serverProcesses,
       clientCredentials: first.clientCredentials.map((_, index) => {
-        const result = best(same.map((mode) => mode.clientCredentials), index);
+        const result = best(
+          same.map((mode) => mode.clientCredentials),
+          index,
+        );
         return { ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) };
       }),
-      refreshToken: first.refreshToken.map((_, index) => best(same.map((mode) => mode.refreshToken), index)),
-      jwks: first.jwks.map((_, index) => best(same.map((mode) => mode.jwks), index)),
+      refreshToken: first.refreshToken.map((_, index) =>
+        best(
+          same.map((mode) => mode.refreshToken),
+          index,
+        ),
+      ),
+      jwks: first.jwks.map((_, index) =>
+        best(
+          same.map((mode) => mode.jwks),
+          index,
+        ),
+      ),
       peakRssMiB: Math.max(...same.map((mode) => mode.peakRssMiB)),
     };
   });
@@ -215,7 +278,10 @@ async function startServer(databaseUrl: string, workers: number) {
 
   for (let attempt = 0; attempt < 600; attempt += 1) {
     if (child.exitCode !== null) throw new Error(`Gatehouse exited at start:\n${stderr}`);
-    const answered = await fetch(`${url}/jwks`).then((response) => response.ok, () => false);
+    const answered = await fetch(`${url}/jwks`).then(
+      (response) => response.ok,
+      () => false,
+    );
     if (answered && (!workers || readyPids)) break;
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
@@ -234,7 +300,10 @@ async function startServer(databaseUrl: string, workers: number) {
  * pool included) spent per successful request: unlike requests per second, it
  * does not depend on what else the shared machine is doing.
  */
-async function measured<T extends LoadResult>(pids: number[], run: () => Promise<T>): Promise<T & { serverCpuMsPerRequest: number; serverCores: number }> {
+async function measured<T extends LoadResult>(
+  pids: number[],
+  run: () => Promise<T>,
+): Promise<T & { serverCpuMsPerRequest: number; serverCores: number }> {
   const before = await cpuMs(pids);
   const result = await run();
   const spent = (await cpuMs(pids)) - before;
@@ -263,26 +332,77 @@ async function peakRss(pids: number[]): Promise<number> {
   return round(kib / 1024, 0);
 }
 
-function printTable(machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number; loadAverageAtEnd: number }, signingLimit: number, cores: number, modes: ModeResult[]): void {
-  console.log(`\nGatehouse benchmark on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (1-min load average ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd} at end)`);
+function printTable(
+  machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number; loadAverageAtEnd: number },
+  signingLimit: number,
+  cores: number,
+  modes: ModeResult[],
+): void {
+  console.log(
+    `\nGatehouse benchmark on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (1-min load average ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd} at end)`,
+  );
   console.log(`RS256 signing limit: ${signingLimit}/s per core → ${signingLimit * cores}/s on ${cores} cores\n`);
-  const header = ['mode', 'endpoint', 'conc.', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'ratio', 'server CPU ms/req', 'server cores', 'loadgen cores'];
+  const header = [
+    'mode',
+    'endpoint',
+    'conc.',
+    'req/s',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'ratio',
+    'server CPU ms/req',
+    'server cores',
+    'loadgen cores',
+  ];
   const rows: string[][] = [];
   for (const mode of modes) {
-    for (const [endpoint, results] of [['client_credentials', mode.clientCredentials], ['refresh_token', mode.refreshToken], ['jwks', mode.jwks]] as const) {
+    for (const [endpoint, results] of [
+      ['client_credentials', mode.clientCredentials],
+      ['refresh_token', mode.refreshToken],
+      ['jwks', mode.jwks],
+    ] as const) {
       for (const result of results as (Measured & { ratio?: number })[]) {
-        rows.push([mode.mode, endpoint, String(result.concurrency), String(result.perSecond), String(result.p50Ms), String(result.p99Ms), String(result.errors), result.ratio === undefined ? '' : result.ratio.toFixed(2), String(result.serverCpuMsPerRequest), String(result.serverCores), String(result.loadGeneratorCores)]);
+        rows.push([
+          mode.mode,
+          endpoint,
+          String(result.concurrency),
+          String(result.perSecond),
+          String(result.p50Ms),
+          String(result.p99Ms),
+          String(result.errors),
+          result.ratio === undefined ? '' : result.ratio.toFixed(2),
+          String(result.serverCpuMsPerRequest),
+          String(result.serverCores),
+          String(result.loadGeneratorCores),
+        ]);
       }
     }
-    rows.push([mode.mode, `peak RSS ${mode.peakRssMiB} MiB (${mode.serverProcesses} process${mode.serverProcesses > 1 ? 'es' : ''})`, '', '', '', '', '', '', '', '', '']);
+    rows.push([
+      mode.mode,
+      `peak RSS ${mode.peakRssMiB} MiB (${mode.serverProcesses} process${mode.serverProcesses > 1 ? 'es' : ''})`,
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+      '',
+    ]);
   }
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
-  console.log(`\nBest of ${ROUNDS} alternating rounds per cell. ratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).`);
-  console.log(`One RS256 signature costs ${round(1000 / signingLimit, 3)} ms of CPU here: server CPU ms/req above that is what is not signing.`);
+  console.log(
+    `\nBest of ${ROUNDS} alternating rounds per cell. ratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).`,
+  );
+  console.log(
+    `One RS256 signature costs ${round(1000 / signingLimit, 3)} ms of CPU here: server CPU ms/req above that is what is not signing.`,
+  );
 }
 
 main().then(

@@ -22,7 +22,8 @@ export async function signInForRefreshToken(
     code_challenge_method: 'S256',
   });
   let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-  if (page.html.includes('/login"')) page = await browser.submit(page, '/login', { email: input.email, password: input.password }, { stopAt: REDIRECT_URI });
+  if (page.html.includes('/login"'))
+    page = await browser.submit(page, '/login', { email: input.email, password: input.password }, { stopAt: REDIRECT_URI });
   if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
   if (!page.url.startsWith(REDIRECT_URI)) throw new Error(`sign-in failed: ${page.status}`);
   const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier }, { resource: input.resource });

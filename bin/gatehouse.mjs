@@ -31,7 +31,9 @@ if (compiledIsCurrent) {
   try {
     ({ register } = await import('tsx/esm/api'));
   } catch {
-    console.error('gatehouse: there is no current build in dist/ and tsx (a development dependency) is not installed: run `npm run build` first.');
+    console.error(
+      'gatehouse: there is no current build in dist/ and tsx (a development dependency) is not installed: run `npm run build` first.',
+    );
     process.exit(1);
   }
   register();

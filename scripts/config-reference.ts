@@ -33,7 +33,12 @@ export function settingsFrom(source: string): Setting[] {
     const trimmed = line.trim();
     if (trimmed.startsWith('/**')) comment = [];
     if (comment) {
-      comment.push(trimmed.replace(/^\/\*\*\s?/, '').replace(/\s?\*\/$/, '').replace(/^\*\s?/, ''));
+      comment.push(
+        trimmed
+          .replace(/^\/\*\*\s?/, '')
+          .replace(/\s?\*\/$/, '')
+          .replace(/^\*\s?/, ''),
+      );
       if (trimmed.endsWith('*/')) {
         pending = comment;
         comment = undefined;
@@ -46,7 +51,10 @@ export function settingsFrom(source: string): Setting[] {
     const text = pending.join('\n').trim();
     pending = [];
     const tagged = /@default\s+(.+)/.exec(text);
-    const doc = text.replace(/@default\s+.+/, '').replace(/\s+/g, ' ').trim();
+    const doc = text
+      .replace(/@default\s+.+/, '')
+      .replace(/\s+/g, ' ')
+      .trim();
     settings.push({ name, doc, shownDefault: tagged?.[1] ? `\`${tagged[1].trim()}\`` : defaultOf(name, property[2] ?? '') });
   }
   return settings;
@@ -63,7 +71,11 @@ function defaultOf(name: string, initializer: string): string {
 
 /** ` (30d)`, ` (1h)`, ` (10m)`; nothing under a minute or when not a whole unit. */
 function humanSeconds(seconds: number): string {
-  for (const [unit, size] of [['d', 86400], ['h', 3600], ['m', 60]] as const) {
+  for (const [unit, size] of [
+    ['d', 86400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
     if (seconds >= size && seconds % size === 0) return ` (${seconds / size}${unit})`;
   }
   return '';

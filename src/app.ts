@@ -79,8 +79,14 @@ export function createApp(deps: AppDependencies): Koa {
   app.use(errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)));
   // Nothing under /admin or an own path reaches oidc-provider: an unknown route is a 404 (405 if only the method is wrong) like every other error.
   app.use((ctx, next) => {
-    if (isAdminPath(ctx.path)) return adminRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, adminMethods(ctx.path)); });
-    if (isOwnPath(ctx.path) || deps.account.paths.includes(ctx.path)) return ownRoutes(ctx, async () => { throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path)); });
+    if (isAdminPath(ctx.path))
+      return adminRoutes(ctx, async () => {
+        throw notRouted(ctx.method, ctx.path, adminMethods(ctx.path));
+      });
+    if (isOwnPath(ctx.path) || deps.account.paths.includes(ctx.path))
+      return ownRoutes(ctx, async () => {
+        throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path));
+      });
     return next();
   });
   app.use(async (ctx, next) => {

@@ -96,7 +96,12 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       log,
     });
     closers.push({ name: 'back-channel logout delivery', close: () => logoutDelivery.stop() });
-    const users = createUserService(prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }, { sessionsEnded: logoutDelivery.kick });
+    const users = createUserService(
+      prisma,
+      createPasswordHasher(config.argon2),
+      { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore },
+      { sessionsEnded: logoutDelivery.kick },
+    );
     const clients = createClientService(prisma, secrets.clientSecretKey);
     const resources = createResourceService(prisma);
     const roles = createRoleService(prisma);
@@ -104,10 +109,14 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     // anything is cached or loaded, so no change can be missed.
     const cached = cacheLookups(clients, resources, config.cacheTtlSeconds);
     let reloadKeys = () => {};
-    const listener = await listenForChanges(databaseUrl, (topic) => {
-      cached.onChange(topic);
-      if (topic === 'keys') reloadKeys();
-    }, log);
+    const listener = await listenForChanges(
+      databaseUrl,
+      (topic) => {
+        cached.onChange(topic);
+        if (topic === 'keys') reloadKeys();
+      },
+      log,
+    );
     closers.push({ name: 'change listener (LISTEN connection)', close: () => listener.close() });
     // Before anything is changed: the secret must open the stored keys (a
     // wrong one throws UnsealError), and the database must be this issuer's.
@@ -125,7 +134,13 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const loginThrottle = createLoginThrottle(prisma, config.loginThrottle);
 
     const firstStart = await keys.ensure();
-    await ensureAdminClient(clients, config.issuer, config.adminClient, firstStart, options.announce ?? announceCredentials(config.dataDir, log, process.stdout.isTTY === true));
+    await ensureAdminClient(
+      clients,
+      config.issuer,
+      config.adminClient,
+      firstStart,
+      options.announce ?? announceCredentials(config.dataDir, log, process.stdout.isTTY === true),
+    );
     await keys.maintain(); // catch up on a rotation that fell due while no instance ran
     const initialKeys = await keys.load();
 
@@ -153,7 +168,22 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({
-        config, cookieKeys: secrets.cookieKeys, clientSecretKey: secrets.clientSecretKey, keys: keySet, adapter, users, resources: cached.resources, roles, pages, devicePages, audit, log, deviceFlowStores, tokenRequests, requestCounters, onSessionUse: sessionActivity.touch,
+        config,
+        cookieKeys: secrets.cookieKeys,
+        clientSecretKey: secrets.clientSecretKey,
+        keys: keySet,
+        adapter,
+        users,
+        resources: cached.resources,
+        roles,
+        pages,
+        devicePages,
+        audit,
+        log,
+        deviceFlowStores,
+        tokenRequests,
+        requestCounters,
+        onSessionUse: sessionActivity.touch,
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);
           logoutDelivery.kick();
@@ -196,7 +226,23 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({ issuer: config.issuer, prisma, users, clients, resources, roles, keys, currentKeys: () => currentKeys, adapterFor: adapter, audit, log, strictResponses: !config.production, loginThrottle, authFailuresPerMinute: config.adminAuthFailuresPerMinute, recovery }),
+      admin: createAdminApi({
+        issuer: config.issuer,
+        prisma,
+        users,
+        clients,
+        resources,
+        roles,
+        keys,
+        currentKeys: () => currentKeys,
+        adapterFor: adapter,
+        audit,
+        log,
+        strictResponses: !config.production,
+        loginThrottle,
+        authFailuresPerMinute: config.adminAuthFailuresPerMinute,
+        recovery,
+      }),
       log,
       loginThrottle,
       secondFactor: mfa.hooks,
@@ -205,12 +251,34 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       account: {
         routers: [
           recoveryRoutes({ recovery, pages, log, passwordMinLength: config.passwordMinLength }),
-          accountRoutes({ provider, users, recovery, sessions: sessionActivity, loginThrottle, pages, csrfKey: secrets.csrfKey, issuer: config.issuer, log, passwordMinLength: config.passwordMinLength, sections: [mfa.accountSection] }),
+          accountRoutes({
+            provider,
+            users,
+            recovery,
+            sessions: sessionActivity,
+            loginThrottle,
+            pages,
+            csrfKey: secrets.csrfKey,
+            issuer: config.issuer,
+            log,
+            passwordMinLength: config.passwordMinLength,
+            sections: [mfa.accountSection],
+          }),
         ],
         paths: [...RECOVERY_PATHS, ...ACCOUNT_PATHS, ...mfa.accountPaths],
       },
       registration: config.registrationOpen
-        ? registrationRoutes({ provider, users, recovery, counters: requestCounters, pages, csrfKey: secrets.csrfKey, audit, log, passwordMinLength: config.passwordMinLength })
+        ? registrationRoutes({
+            provider,
+            users,
+            recovery,
+            counters: requestCounters,
+            pages,
+            csrfKey: secrets.csrfKey,
+            audit,
+            log,
+            passwordMinLength: config.passwordMinLength,
+          })
         : undefined,
       registrationOpen: config.registrationOpen,
       firstPartyClients: [ACCOUNT_CLIENT_ID],

@@ -49,7 +49,8 @@ export async function closeInOrder(closers: readonly Closer[], deadlineMs: numbe
       clearTimeout(timer);
     }
   }
-  if (notClosed.length) throw new ShutdownTimeoutError(`did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (${deadlineMs / 1000} s): ${notClosed.join(', ')}`);
+  if (notClosed.length)
+    throw new ShutdownTimeoutError(`did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (${deadlineMs / 1000} s): ${notClosed.join(', ')}`);
 }
 
 /**

@@ -51,19 +51,31 @@ describe('the JSON logger', () => {
       level: 'error',
       msg: 'GET /me failed',
       requestId: 'req-7',
-      err: { type: 'Error', message: 'connection refused\n  at the database', code: 'ECONNREFUSED', stack: expect.stringContaining('Error: connection refused') },
+      err: {
+        type: 'Error',
+        message: 'connection refused\n  at the database',
+        code: 'ECONNREFUSED',
+        stack: expect.stringContaining('Error: connection refused'),
+      },
     });
   });
 
   it('redacts passwords, tokens, codes, secrets, cookies and query strings, also one level down', () => {
     const { log, lines } = capture();
     log.info('careless caller', {
-      password: 'pw-1', token: 'tok-1', code: 'code-1', client_secret: 'cs-1', refresh_token: 'rt-1', cookie: '_session=ck-1', query: 'code=q-1',
+      password: 'pw-1',
+      token: 'tok-1',
+      code: 'code-1',
+      client_secret: 'cs-1',
+      refresh_token: 'rt-1',
+      cookie: '_session=ck-1',
+      query: 'code=q-1',
       body: { password: 'pw-2', code: 'code-2', access_token: 'at-2' },
       headers: { authorization: 'Bearer at-3', cookie: '_session=ck-3' },
     });
     const line = lines.join('');
-    for (const value of ['pw-1', 'tok-1', 'code-1', 'cs-1', 'rt-1', 'ck-1', 'q-1', 'pw-2', 'code-2', 'at-2', 'at-3', 'ck-3']) expect(line).not.toContain(value);
+    for (const value of ['pw-1', 'tok-1', 'code-1', 'cs-1', 'rt-1', 'ck-1', 'q-1', 'pw-2', 'code-2', 'at-2', 'at-3', 'ck-3'])
+      expect(line).not.toContain(value);
     expect(line).toContain('[redacted]');
   });
 });

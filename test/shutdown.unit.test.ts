@@ -84,7 +84,9 @@ describe('closing in order with a deadline', () => {
       300,
       log,
     );
-    await expect(closing).rejects.toThrow(new ShutdownTimeoutError('did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (0.3 s): LISTEN connection'));
+    await expect(closing).rejects.toThrow(
+      new ShutdownTimeoutError('did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (0.3 s): LISTEN connection'),
+    );
     expect(order).toEqual(['first', 'stuck', 'last']);
     expect(log.lines).toContain('warn stop: LISTEN connection did not close in time');
   });

@@ -39,9 +39,10 @@ for (const form of document.querySelectorAll('form[data-passkey]')) {
     event.preventDefault();
     try {
       const optionsJSON = await optionsOf(form);
-      const answer = form.dataset.passkey === 'register'
-        ? await SimpleWebAuthnBrowser.startRegistration({ optionsJSON })
-        : await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
+      const answer =
+        form.dataset.passkey === 'register'
+          ? await SimpleWebAuthnBrowser.startRegistration({ optionsJSON })
+          : await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON });
       answerWith(form, answer);
     } catch (error) {
       if (status) status.textContent = `The passkey did not answer (${error.name}). Try again.`;
@@ -56,7 +57,10 @@ if (conditional && window.PublicKeyCredential && typeof SimpleWebAuthnBrowser !=
   SimpleWebAuthnBrowser.browserSupportsWebAuthnAutofill().then(async (supported) => {
     if (!supported) return;
     try {
-      const answer = await SimpleWebAuthnBrowser.startAuthentication({ optionsJSON: await optionsOf(conditional), useBrowserAutofill: true });
+      const answer = await SimpleWebAuthnBrowser.startAuthentication({
+        optionsJSON: await optionsOf(conditional),
+        useBrowserAutofill: true,
+      });
       answerWith(conditional, answer);
     } catch {
       // Cancelled, or replaced by the button's own request: nothing to say.

@@ -41,7 +41,10 @@ export function createExpressApi(options: { issuer: string; audience: string }) 
     if (!(error instanceof UnauthorizedError)) return next(error);
     // A request without a token gets the bare challenge and no error code (RFC 6750 §3.1).
     const code = 'code' in error && typeof error.code === 'string' && error.code ? error.code : 'invalid_token';
-    res.status(error.status).set(error.headers).json({ error: code, error_description: error.message || 'a Bearer token is required' });
+    res
+      .status(error.status)
+      .set(error.headers)
+      .json({ error: code, error_description: error.message || 'a Bearer token is required' });
   };
   app.use(answerAuthErrors);
   return app;

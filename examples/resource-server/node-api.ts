@@ -24,7 +24,12 @@ interface Route {
 }
 
 const routes: Route[] = [
-  { method: 'GET', path: '/invoices', scope: 'read:invoices', handle: (claims) => ({ status: 200, body: { invoices: [{ id: 'inv-1', amount: 120 }], for: claims.sub } }) },
+  {
+    method: 'GET',
+    path: '/invoices',
+    scope: 'read:invoices',
+    handle: (claims) => ({ status: 200, body: { invoices: [{ id: 'inv-1', amount: 120 }], for: claims.sub } }),
+  },
   { method: 'POST', path: '/invoices', permission: 'write:invoices', handle: () => ({ status: 201, body: { created: true } }) },
 ];
 
@@ -56,11 +61,14 @@ export async function createNodeApi(options: { issuer: string; audience: string 
   const keys = createRemoteJWKSet(new URL(metadata.jwks_uri));
 
   return async (req, res) => {
-    const route = routes.find((candidate) => candidate.method === req.method && candidate.path === new URL(req.url ?? '/', 'http://x').pathname);
+    const route = routes.find(
+      (candidate) => candidate.method === req.method && candidate.path === new URL(req.url ?? '/', 'http://x').pathname,
+    );
     if (!route) return send(res, 404, { error: 'not_found' });
     const token = bearerToken(req);
     // RFC 6750 §3.1: no credentials at all get the bare challenge, without an error code.
-    if (!token) return send(res, 401, { error: 'invalid_token', error_description: 'a Bearer token is required' }, `Bearer realm="${REALM}"`);
+    if (!token)
+      return send(res, 401, { error: 'invalid_token', error_description: 'a Bearer token is required' }, `Bearer realm="${REALM}"`);
     let claims: JWTPayload;
     try {
       ({ payload: claims } = await jwtVerify(token, keys, {
@@ -74,7 +82,8 @@ export async function createNodeApi(options: { issuer: string; audience: string 
       return refuse(res, 401, 'invalid_token', `the access token is not valid: ${(error as Error).message}`);
     }
     const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ') : [];
-    if (route.scope && !scopes.includes(route.scope)) return refuse(res, 403, 'insufficient_scope', `this route needs the scope ${route.scope}`, route.scope);
+    if (route.scope && !scopes.includes(route.scope))
+      return refuse(res, 403, 'insufficient_scope', `this route needs the scope ${route.scope}`, route.scope);
     const permissions = Array.isArray(claims.permissions) ? claims.permissions : [];
     if (route.permission && !permissions.includes(route.permission)) {
       return refuse(res, 403, 'insufficient_scope', `this route needs the permission ${route.permission}`, route.permission);
@@ -90,5 +99,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     console.error('usage: node --import tsx examples/resource-server/node-api.ts <issuer> <audience> [port=4002]');
     process.exit(2);
   }
-  createServer(await createNodeApi({ issuer, audience })).listen(Number(port), () => console.log(`invoices API (node:http) on http://localhost:${port}`));
+  createServer(await createNodeApi({ issuer, audience })).listen(Number(port), () =>
+    console.log(`invoices API (node:http) on http://localhost:${port}`),
+  );
 }

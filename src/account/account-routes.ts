@@ -18,7 +18,15 @@ import type { SessionActivityStore } from './session-activity.js';
 /** The first-party client the account page signs in with (through the usual login page). */
 export const ACCOUNT_CLIENT_ID = 'gatehouse-account';
 export const ACCOUNT_CALLBACK_PATH = '/account/callback';
-export const ACCOUNT_PATHS = ['/account', ACCOUNT_CALLBACK_PATH, '/account/name', '/account/password', '/account/verify-email', '/account/sessions/end', '/account/sessions/end-others'] as const;
+export const ACCOUNT_PATHS = [
+  '/account',
+  ACCOUNT_CALLBACK_PATH,
+  '/account/name',
+  '/account/password',
+  '/account/verify-email',
+  '/account/sessions/end',
+  '/account/sessions/end-others',
+] as const;
 
 export interface AccountPageDependencies {
   readonly provider: ProviderRef;
@@ -51,7 +59,10 @@ export interface Visitor {
 export interface AccountSection {
   view(visitor: Visitor): Promise<Record<string, unknown>>;
   /** POST /account/<path> → a notice for the page (and what it shows once); AppError for a sentence of what is wrong. */
-  readonly actions: Record<string, (visitor: Visitor, body: Record<string, unknown>) => Promise<string | { notice: string; view: Record<string, unknown> }>>;
+  readonly actions: Record<
+    string,
+    (visitor: Visitor, body: Record<string, unknown>) => Promise<string | { notice: string; view: Record<string, unknown> }>
+  >;
 }
 
 const text = (value: unknown) => (typeof value === 'string' ? value : '');
@@ -92,7 +103,13 @@ export function accountRoutes(deps: AccountPageDependencies): Router {
           const result = await action(visitor, body);
           // The action may have changed the user (name, verification).
           const user = (await deps.users.findUserById(visitor.user.id)) ?? visitor.user;
-          await render(ctx, deps, sections, { ...visitor, user }, typeof result === 'string' ? { notice: result } : { notice: result.notice, ...result.view });
+          await render(
+            ctx,
+            deps,
+            sections,
+            { ...visitor, user },
+            typeof result === 'string' ? { notice: result } : { notice: result.notice, ...result.view },
+          );
         } catch (error) {
           const failure = describe(error);
           if (failure.status === 500) {
@@ -153,7 +170,12 @@ async function render(
 
 function profileSection(deps: AccountPageDependencies): AccountSection {
   return {
-    view: async ({ user }) => ({ name: user.name ?? '', email: user.email, emailVerified: user.emailVerified, canVerify: deps.recovery.available }),
+    view: async ({ user }) => ({
+      name: user.name ?? '',
+      email: user.email,
+      emailVerified: user.emailVerified,
+      canVerify: deps.recovery.available,
+    }),
     actions: {
       name: async ({ user, audit }, body) => {
         const name = text(body.name).trim();
@@ -218,8 +240,20 @@ function sessionsSection(deps: AccountPageDependencies): AccountSection {
 /** "Firefox on Linux" from a User-Agent, roughly; the raw string when unknown. */
 export function describeDevice(userAgent: string | null): string {
   if (!userAgent) return 'Unknown device';
-  const browser = [['Edg/', 'Edge'], ['Firefox/', 'Firefox'], ['Chrome/', 'Chrome'], ['Safari/', 'Safari']].find(([mark]) => userAgent.includes(mark as string))?.[1];
-  const system = [['Android', 'Android'], ['iPhone', 'iPhone'], ['iPad', 'iPad'], ['Windows', 'Windows'], ['Mac OS', 'macOS'], ['Linux', 'Linux']].find(([mark]) => userAgent.includes(mark as string))?.[1];
+  const browser = [
+    ['Edg/', 'Edge'],
+    ['Firefox/', 'Firefox'],
+    ['Chrome/', 'Chrome'],
+    ['Safari/', 'Safari'],
+  ].find(([mark]) => userAgent.includes(mark as string))?.[1];
+  const system = [
+    ['Android', 'Android'],
+    ['iPhone', 'iPhone'],
+    ['iPad', 'iPad'],
+    ['Windows', 'Windows'],
+    ['Mac OS', 'macOS'],
+    ['Linux', 'Linux'],
+  ].find(([mark]) => userAgent.includes(mark as string))?.[1];
   if (browser && system) return `${browser} on ${system}`;
   return browser ?? system ?? userAgent.slice(0, 60);
 }

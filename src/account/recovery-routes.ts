@@ -41,7 +41,11 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
   });
 
   router.get('/forgot-password', (ctx) => {
-    render(ctx, deps, 'forgot-password', { title: 'Forgot your password?', interaction: interactionUidOf(ctx.query.interaction), unavailable: !deps.recovery.available });
+    render(ctx, deps, 'forgot-password', {
+      title: 'Forgot your password?',
+      interaction: interactionUidOf(ctx.query.interaction),
+      unavailable: !deps.recovery.available,
+    });
   });
 
   router.post('/forgot-password', form, async (ctx) => {
@@ -61,7 +65,10 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
     if (answer !== 'answered') {
       ctx.status = 429;
       ctx.set('Retry-After', String(answer.ipLimited));
-      return render(ctx, deps, 'forgot-password', { ...view, error: `Too many requests from this address, try again in ${Math.ceil(answer.ipLimited / 60)} minutes.` });
+      return render(ctx, deps, 'forgot-password', {
+        ...view,
+        error: `Too many requests from this address, try again in ${Math.ceil(answer.ipLimited / 60)} minutes.`,
+      });
     }
     render(ctx, deps, 'forgot-password', { ...view, sent: true });
   });
@@ -88,7 +95,13 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
       const failure = describe(error);
       if (failure.code !== 'invalid_password') throw error;
       ctx.status = 400;
-      render(ctx, deps, 'reset-password', { title: 'Choose a new password', token, email: user.email, minLength: deps.passwordMinLength, error: sentence(failure.description) });
+      render(ctx, deps, 'reset-password', {
+        title: 'Choose a new password',
+        token,
+        email: user.email,
+        minLength: deps.passwordMinLength,
+        error: sentence(failure.description),
+      });
     }
   });
 
@@ -101,7 +114,11 @@ export function recoveryRoutes(deps: RecoveryRouteDependencies): Router {
   router.post('/verify-email', form, async (ctx) => {
     const body = ctx.request.body as Record<string, unknown>;
     const user = await deps.recovery.verifyEmail(text(body.token), origin(ctx));
-    render(ctx, deps, 'notice', { title: 'Email confirmed', heading: 'Email confirmed', message: `${user.email} is confirmed as your email address.` });
+    render(ctx, deps, 'notice', {
+      title: 'Email confirmed',
+      heading: 'Email confirmed',
+      message: `${user.email} is confirmed as your email address.`,
+    });
   });
 
   return router;

@@ -10,7 +10,13 @@ import type { PageRenderer } from '../http/pages.js';
 import { ipCounterKey, type RequestCounters } from '../http/request-counters.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
 import type { Logger } from '../log.js';
-import { completeLogin, isExpiredInteraction, loadInteraction, type PendingInteraction, type ProviderRef } from '../oidc/interaction-steps.js';
+import {
+  completeLogin,
+  isExpiredInteraction,
+  loadInteraction,
+  type PendingInteraction,
+  type ProviderRef,
+} from '../oidc/interaction-steps.js';
 
 export interface RegistrationDependencies {
   readonly provider: ProviderRef;
@@ -64,7 +70,10 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
     if (byIp.count > REGISTRATIONS_PER_IP_PER_HOUR) {
       ctx.status = 429;
       ctx.set('Retry-After', String(byIp.retryAfterSeconds));
-      return render(ctx, deps, interaction, { ...input, error: `Too many new accounts from this address, try again in ${Math.ceil(byIp.retryAfterSeconds / 60)} minutes.` });
+      return render(ctx, deps, interaction, {
+        ...input,
+        error: `Too many new accounts from this address, try again in ${Math.ceil(byIp.retryAfterSeconds / 60)} minutes.`,
+      });
     }
     const origin = { actor: 'anonymous', requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
     let user: User;
@@ -78,7 +87,10 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
       return render(ctx, deps, interaction, { ...input, error: registrationProblem(failure.code, failure.description) });
     }
     if (deps.recovery.available) await deps.recovery.sendVerificationEmail(user, interaction.uid);
-    await deps.audit.record({ ...origin, actor: `user:${user.id}` }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId, registered: true } });
+    await deps.audit.record(
+      { ...origin, actor: `user:${user.id}` },
+      { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId, registered: true } },
+    );
     ctx.status = 303;
     ctx.redirect(await completeLogin(deps.provider, ctx.req, ctx.res, user.id));
   });
@@ -88,7 +100,8 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
 
 async function loginInteraction(ctx: Context, deps: RegistrationDependencies): Promise<PendingInteraction> {
   const interaction = await loadInteraction(deps.provider, ctx.req, ctx.res);
-  if (interaction.uid !== ctx.params.uid) throw new AppError(400, 'invalid_request', 'this sign-in request does not match the one in progress');
+  if (interaction.uid !== ctx.params.uid)
+    throw new AppError(400, 'invalid_request', 'this sign-in request does not match the one in progress');
   if (interaction.prompt !== 'login') throw new AppError(400, 'invalid_request', 'this sign-in request is not waiting for a sign-in');
   return interaction;
 }

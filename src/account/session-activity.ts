@@ -16,13 +16,25 @@ export function createSessionActivityStore(prisma: PrismaClient) {
   return {
     /** Records that a signed-in session was used now, from this IP and browser. */
     async touch(session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }): Promise<void> {
-      const data = { accountId: session.accountId, ip: from.ip.slice(0, 100), userAgent: from.userAgent.slice(0, 300), lastSeen: new Date(), expiresAt: session.expiresAt };
-      await prisma.sessionActivity.upsert({ where: { sessionUid: session.uid }, create: { sessionUid: session.uid, ...data }, update: data });
+      const data = {
+        accountId: session.accountId,
+        ip: from.ip.slice(0, 100),
+        userAgent: from.userAgent.slice(0, 300),
+        lastSeen: new Date(),
+        expiresAt: session.expiresAt,
+      };
+      await prisma.sessionActivity.upsert({
+        where: { sessionUid: session.uid },
+        create: { sessionUid: session.uid, ...data },
+        update: data,
+      });
     },
 
     /** The account's live sessions, most recently used first. */
     async listSessions(accountId: string): Promise<BrowserSessionView[]> {
-      const rows = await prisma.$queryRaw<{ uid: string; login_ts: number | null; last_seen: Date | null; ip: string | null; user_agent: string | null }[]>`
+      const rows = await prisma.$queryRaw<
+        { uid: string; login_ts: number | null; last_seen: Date | null; ip: string | null; user_agent: string | null }[]
+      >`
         SELECT p.uid, (p.payload->>'loginTs')::bigint AS login_ts, a.last_seen, a.ip, a.user_agent
         FROM oidc_payloads p LEFT JOIN session_activity a ON a.session_uid = p.uid
         WHERE p.model = 'Session' AND p.payload->>'accountId' = ${accountId} AND p.uid IS NOT NULL

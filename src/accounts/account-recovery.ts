@@ -24,8 +24,7 @@ export interface AccountRecoveryDependencies {
 const RESETS_PER_EMAIL_PER_HOUR = 5;
 const RESETS_PER_IP_PER_HOUR = 20;
 
-const invalidLink = () =>
-  new AppError(400, 'invalid_token', 'This link has expired or was already used. Ask for a new one.');
+const invalidLink = () => new AppError(400, 'invalid_token', 'This link has expired or was already used. Ask for a new one.');
 
 /** Password reset and email verification by single-use links sent by email. */
 export function createAccountRecovery(deps: AccountRecoveryDependencies) {
@@ -81,7 +80,8 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
 
     /** Sends a link that confirms the user's current email address. */
     async sendVerificationEmail(user: User, interactionUid?: string): Promise<void> {
-      if (!deps.emails.available) throw new AppError(400, 'email_unavailable', 'email is not configured on this server (GATEHOUSE_SMTP_URL)');
+      if (!deps.emails.available)
+        throw new AppError(400, 'email_unavailable', 'email is not configured on this server (GATEHOUSE_SMTP_URL)');
       const token = await deps.tokens.issue('email_verification', user, deps.verificationTtl, interactionUid);
       sendLater(deps.emails.verifyEmail(user, `${deps.issuer}/verify-email?token=${token}`, deps.verificationTtl));
     },

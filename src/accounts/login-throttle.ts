@@ -43,7 +43,10 @@ export function tooManyAttempts(retryAfterSeconds: number): string {
 }
 
 /** Seconds an account waits after its `failures`-th consecutive failure (0: none yet). */
-export function loginDelaySeconds(failures: number, settings: Pick<LoginThrottleSettings, 'freeFailures' | 'firstDelay' | 'maxDelay'>): number {
+export function loginDelaySeconds(
+  failures: number,
+  settings: Pick<LoginThrottleSettings, 'freeFailures' | 'firstDelay' | 'maxDelay'>,
+): number {
   if (failures < settings.freeFailures) return 0;
   const doublings = Math.min(failures - settings.freeFailures, 40);
   return Math.min(settings.firstDelay * 2 ** doublings, settings.maxDelay);
@@ -109,7 +112,11 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
 
       const byAccount = accountKey(email);
       const accountRows = await prisma.$queryRawUnsafe<{ count: number }[]>(
-        reserveAccountSql, byAccount, settings.freeFailures, settings.firstDelay, settings.maxDelay,
+        reserveAccountSql,
+        byAccount,
+        settings.freeFailures,
+        settings.firstDelay,
+        settings.maxDelay,
       );
       const failures = accountRows[0]?.count;
       if (failures === undefined) {
@@ -128,7 +135,8 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
           if (delay > 0) {
             await prisma.$executeRawUnsafe(
               `UPDATE login_counters SET blocked_until = greatest(blocked_until, now() + $2::float8 * interval '1 second') WHERE key = $1`,
-              byAccount, delay,
+              byAccount,
+              delay,
             );
           }
           return { delayed: delay > 0 && failures === settings.freeFailures, failures };
@@ -161,16 +169,19 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
      */
     async useFormToken(interactionUid: string, attempt: number, lifetimeSeconds: number): Promise<boolean> {
       const key = formKey(interactionUid);
-      const rows = attempt === 0
-        ? await prisma.$queryRawUnsafe<{ count: number }[]>(
-          `INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + $2::int * interval '1 second')
+      const rows =
+        attempt === 0
+          ? await prisma.$queryRawUnsafe<{ count: number }[]>(
+              `INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + $2::int * interval '1 second')
            ON CONFLICT (key) DO NOTHING RETURNING count`,
-          key, lifetimeSeconds,
-        )
-        : await prisma.$queryRawUnsafe<{ count: number }[]>(
-          `UPDATE login_counters SET count = count + 1 WHERE key = $1 AND count = $2::int AND expires_at > now() RETURNING count`,
-          key, attempt,
-        );
+              key,
+              lifetimeSeconds,
+            )
+          : await prisma.$queryRawUnsafe<{ count: number }[]>(
+              `UPDATE login_counters SET count = count + 1 WHERE key = $1 AND count = $2::int AND expires_at > now() RETURNING count`,
+              key,
+              attempt,
+            );
       return rows.length === 1;
     },
   };

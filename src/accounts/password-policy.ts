@@ -51,7 +51,13 @@ function loadEstimator(): Promise<ZxcvbnFactory> {
 function ownerWords(owner: PasswordOwner): string[] {
   const email = owner.email.trim().toLowerCase();
   const [local = '', domain = ''] = email.split('@');
-  const words = [email, local, ...local.split(/[^\p{L}\p{N}]+/u), ...domain.split('.').slice(0, -1), ...(owner.name ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u)];
+  const words = [
+    email,
+    local,
+    ...local.split(/[^\p{L}\p{N}]+/u),
+    ...domain.split('.').slice(0, -1),
+    ...(owner.name ?? '').toLowerCase().split(/[^\p{L}\p{N}]+/u),
+  ];
   return [...new Set(words.filter((word) => word.length >= 3))];
 }
 

@@ -27,7 +27,8 @@ export function createConcurrencyLimit(concurrent: number, queued: number, onQue
   const waiting: (() => void)[] = [];
   return async function limit<T>(work: () => Promise<T>): Promise<T> {
     if (active >= concurrent) {
-      if (waiting.length >= queued) throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', RETRY_LATER);
+      if (waiting.length >= queued)
+        throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', RETRY_LATER);
       onQueueChange(1);
       await new Promise<void>((resolve) => waiting.push(resolve));
       onQueueChange(-1);
@@ -49,10 +50,11 @@ export function createPasswordHasher(cost: PasswordHashing): PasswordHasher {
   let dummyHash: Promise<string> | undefined;
   return {
     hash: (password) => limit(() => argon2.hash(password, options)),
-    verify: (hash, password) => limit(() => argon2.verify(hash, password)).catch((error: unknown) => {
-      if (error instanceof AppError) throw error;
-      return false; // a malformed stored hash verifies nothing
-    }),
+    verify: (hash, password) =>
+      limit(() => argon2.verify(hash, password)).catch((error: unknown) => {
+        if (error instanceof AppError) throw error;
+        return false; // a malformed stored hash verifies nothing
+      }),
     async verifyDummy(password) {
       dummyHash ??= argon2.hash('gatehouse-dummy-password', options);
       const hash = await dummyHash;

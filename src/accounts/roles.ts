@@ -27,7 +27,9 @@ export interface Role {
 export const roleName = z.string().regex(/^[\w:.-]{1,64}$/, 'role names are 1-64 characters of letters, digits, _ : . -');
 // Postgres refuses NUL bytes and lone surrogates in text (a 500 if they reached a query).
 const storableText = (max: number) => z.string().max(max).refine(isStorableText, 'must not contain NUL or unpaired surrogate characters');
-const permission = z.object({ resource: storableText(2000).pipe(z.string().min(1)), scope: storableText(200).pipe(z.string().min(1)) }).strict();
+const permission = z
+  .object({ resource: storableText(2000).pipe(z.string().min(1)), scope: storableText(200).pipe(z.string().min(1)) })
+  .strict();
 
 export const newRoleSchema = z
   .object({ name: roleName, description: storableText(500).default(''), permissions: z.array(permission).max(500).default([]) })
@@ -65,7 +67,10 @@ const nameTaken = (name: string) => new AppError(409, 'role_exists', `a role nam
  */
 async function resolvePermissions(db: Db, permissions: readonly Permission[]): Promise<{ resourceId: string; scope: string }[]> {
   const identifiers = [...new Set(permissions.map((item) => item.resource))];
-  const resources = await db.resource.findMany({ where: { identifier: { in: identifiers } }, select: { id: true, identifier: true, scopes: true } });
+  const resources = await db.resource.findMany({
+    where: { identifier: { in: identifiers } },
+    select: { id: true, identifier: true, scopes: true },
+  });
   const byIdentifier = new Map(resources.map((resource) => [resource.identifier, resource]));
   const rows = new Map<string, { resourceId: string; scope: string }>();
   for (const { resource, scope } of permissions) {
@@ -149,7 +154,10 @@ export function createRoleService(prisma: PrismaClient) {
 
     /** By id, or by name (the CLI's way). */
     async findRole(idOrName: string): Promise<Role | null> {
-      const row = await prisma.role.findFirst({ where: isUuid(idOrName) ? { OR: [{ id: idOrName }, { name: idOrName }] } : { name: idOrName }, include: roleInclude });
+      const row = await prisma.role.findFirst({
+        where: isUuid(idOrName) ? { OR: [{ id: idOrName }, { name: idOrName }] } : { name: idOrName },
+        include: roleInclude,
+      });
       return row ? toRole(row) : null;
     },
 
@@ -179,7 +187,11 @@ export function createRoleService(prisma: PrismaClient) {
           await recordEvent(tx, audit, {
             type: 'role.updated',
             subject: current.id,
-            details: { name: updated.name, fields: Object.keys(changes), ...(changes.permissions ? { permissions: updated.permissions } : {}) },
+            details: {
+              name: updated.name,
+              fields: Object.keys(changes),
+              ...(changes.permissions ? { permissions: updated.permissions } : {}),
+            },
           });
           return updated;
         });
@@ -207,7 +219,8 @@ export function createRoleService(prisma: PrismaClient) {
       if (!isUuid(userId)) throw new AppError(404, 'not_found', `no user ${userId}`);
       return prisma.$transaction(async (tx) => {
         const before = await service.roleNamesOf(userId, tx);
-        if (!(await tx.user.findUnique({ where: { id: userId }, select: { id: true } }))) throw new AppError(404, 'not_found', `no user ${userId}`);
+        if (!(await tx.user.findUnique({ where: { id: userId }, select: { id: true } })))
+          throw new AppError(404, 'not_found', `no user ${userId}`);
         await replaceUserRoles(tx, userId, parsed);
         const after = await service.roleNamesOf(userId, tx);
         await recordEvent(tx, audit, { type: 'user.roles_changed', subject: userId, details: { before, after } });
@@ -239,7 +252,10 @@ export function createRoleService(prisma: PrismaClient) {
         const scopes = (api.scopes as { name: string }[]).map((item) => item.name);
         // Idempotent, so instances starting at once do not trip over each other.
         await tx.rolePermission.deleteMany({ where: { roleId: role.id, NOT: { resourceId: api.id, scope: { in: scopes } } } });
-        await tx.rolePermission.createMany({ data: scopes.map((scope) => ({ roleId: role.id, resourceId: api.id, scope })), skipDuplicates: true });
+        await tx.rolePermission.createMany({
+          data: scopes.map((scope) => ({ roleId: role.id, resourceId: api.id, scope })),
+          skipDuplicates: true,
+        });
       });
     },
   };

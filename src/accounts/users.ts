@@ -43,7 +43,13 @@ export function normalizeEmail(email: string): string {
 }
 
 const publicFields = {
-  id: true, email: true, name: true, emailVerified: true, disabled: true, createdAt: true, updatedAt: true,
+  id: true,
+  email: true,
+  name: true,
+  emailVerified: true,
+  disabled: true,
+  createdAt: true,
+  updatedAt: true,
   roles: { select: { role: { select: { name: true } } } },
 } as const;
 
@@ -116,17 +122,19 @@ export function createUserService(
       try {
         return await prisma.$transaction(async (tx) => {
           const roleIds = await resolveRoleIds(tx, input.roles ?? []);
-          const user = toUser(await tx.user.create({
-            data: {
-              email: normalizeEmail(input.email),
-              passwordHash,
-              name: input.name ?? null,
-              roles: { createMany: { data: roleIds.map((roleId) => ({ roleId })) } },
-              emailVerified: input.emailVerified ?? false,
-              disabled: input.disabled ?? false,
-            },
-            select: publicFields,
-          }));
+          const user = toUser(
+            await tx.user.create({
+              data: {
+                email: normalizeEmail(input.email),
+                passwordHash,
+                name: input.name ?? null,
+                roles: { createMany: { data: roleIds.map((roleId) => ({ roleId })) } },
+                emailVerified: input.emailVerified ?? false,
+                disabled: input.disabled ?? false,
+              },
+              select: publicFields,
+            }),
+          );
           await recordEvent(tx, audit, { type: 'user.created', subject: user.id, details: { roles: user.roles } });
           return user;
         });
@@ -144,12 +152,18 @@ export function createUserService(
         const roleId = adminRoleId as string;
         const existing = await tx.user.findUnique({ where: { email: normalizeEmail(email) }, select: { id: true } });
         if (!existing) {
-          return toUser(await tx.user.create({
-            data: { email: normalizeEmail(email), passwordHash, emailVerified: true, roles: { create: { roleId } } },
-            select: publicFields,
-          }));
+          return toUser(
+            await tx.user.create({
+              data: { email: normalizeEmail(email), passwordHash, emailVerified: true, roles: { create: { roleId } } },
+              select: publicFields,
+            }),
+          );
         }
-        await tx.userRole.upsert({ where: { userId_roleId: { userId: existing.id, roleId } }, create: { userId: existing.id, roleId }, update: {} });
+        await tx.userRole.upsert({
+          where: { userId_roleId: { userId: existing.id, roleId } },
+          create: { userId: existing.id, roleId },
+          update: {},
+        });
         return toUser(await tx.user.update({ where: { id: existing.id }, data: { passwordHash, disabled: false }, select: publicFields }));
       });
     },
@@ -182,55 +196,71 @@ export function createUserService(
      * sessions and grants; `keepSessionUid` spares the browser session that
      * made the change itself (the account page).
      */
-    async updateUser(id: string, changes: UserChanges, audit: AuditContext = SYSTEM, options: { keepSessionUid?: string } = {}): Promise<User> {
+    async updateUser(
+      id: string,
+      changes: UserChanges,
+      audit: AuditContext = SYSTEM,
+      options: { keepSessionUid?: string } = {},
+    ): Promise<User> {
       if (!isUuid(id)) throw notFound(id);
       if (changes.email !== undefined) assertEmail(changes.email);
       const currentRow = await prisma.user.findUnique({ where: { id }, select: publicFields });
       if (!currentRow) throw notFound(id);
       const current = toUser(currentRow);
       if (changes.password !== undefined) {
-        await assertPasswordAllowed(changes.password, { email: changes.email ?? current.email, name: changes.name === undefined ? current.name : changes.name });
+        await assertPasswordAllowed(changes.password, {
+          email: changes.email ?? current.email,
+          name: changes.name === undefined ? current.name : changes.name,
+        });
       }
       const passwordHash = changes.password === undefined ? undefined : await passwords.hash(changes.password);
       try {
-        return await prisma.$transaction(async (tx) => {
-          if (changes.roles !== undefined) {
-            await replaceUserRoles(tx, id, changes.roles);
-            await recordEvent(tx, audit, { type: 'user.roles_changed', subject: id, details: { before: current.roles, after: [...new Set(changes.roles)].sort() } });
-          }
-          const user = toUser(await tx.user.update({
-            where: { id },
-            data: {
-              ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}),
-              ...(passwordHash ? { passwordHash } : {}),
-              ...(changes.name !== undefined ? { name: changes.name } : {}),
-              ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
-              // A new address is not verified until its owner confirms it (or an admin says so).
-              ...(changes.emailVerified === undefined && changes.email !== undefined && normalizeEmail(changes.email) !== current.email
-                ? { emailVerified: false }
-                : {}),
-              ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
-            },
-            select: publicFields,
-          }));
-          const fields = Object.keys(changes).filter((field) => field !== 'password');
-          await recordEvent(tx, audit, {
-            type: 'user.updated',
-            subject: id,
-            details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
-          });
-          // What the old password (or address) started ends with it: every
-          // browser session, grant and refresh token, at every instance.
-          const reasons = sessionEndingChanges(current, changes);
-          if (reasons.length > 0) {
-            const removed = await endSessions(tx, id, options.keepSessionUid);
-            await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed, reasons } });
-          }
-          if (changes.disabled === true && !current.disabled) {
-            await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
-          }
-          return user;
-        }).finally(deliverQueued);
+        return await prisma
+          .$transaction(async (tx) => {
+            if (changes.roles !== undefined) {
+              await replaceUserRoles(tx, id, changes.roles);
+              await recordEvent(tx, audit, {
+                type: 'user.roles_changed',
+                subject: id,
+                details: { before: current.roles, after: [...new Set(changes.roles)].sort() },
+              });
+            }
+            const user = toUser(
+              await tx.user.update({
+                where: { id },
+                data: {
+                  ...(changes.email !== undefined ? { email: normalizeEmail(changes.email) } : {}),
+                  ...(passwordHash ? { passwordHash } : {}),
+                  ...(changes.name !== undefined ? { name: changes.name } : {}),
+                  ...(changes.emailVerified !== undefined ? { emailVerified: changes.emailVerified } : {}),
+                  // A new address is not verified until its owner confirms it (or an admin says so).
+                  ...(changes.emailVerified === undefined && changes.email !== undefined && normalizeEmail(changes.email) !== current.email
+                    ? { emailVerified: false }
+                    : {}),
+                  ...(changes.disabled !== undefined ? { disabled: changes.disabled } : {}),
+                },
+                select: publicFields,
+              }),
+            );
+            const fields = Object.keys(changes).filter((field) => field !== 'password');
+            await recordEvent(tx, audit, {
+              type: 'user.updated',
+              subject: id,
+              details: { fields: changes.password === undefined ? fields : [...fields, 'password'] },
+            });
+            // What the old password (or address) started ends with it: every
+            // browser session, grant and refresh token, at every instance.
+            const reasons = sessionEndingChanges(current, changes);
+            if (reasons.length > 0) {
+              const removed = await endSessions(tx, id, options.keepSessionUid);
+              await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed, reasons } });
+            }
+            if (changes.disabled === true && !current.disabled) {
+              await recordEvent(tx, audit, { type: 'user.disabled', subject: id });
+            }
+            return user;
+          })
+          .finally(deliverQueued);
       } catch (error) {
         if (isUniqueViolation(error)) throw emailTaken();
         throw error;
@@ -244,22 +274,26 @@ export function createUserService(
     /** Deletes the user and ends everything it was signed in to. */
     async deleteUser(id: string, audit: AuditContext = SYSTEM): Promise<void> {
       if (!isUuid(id)) throw notFound(id);
-      await prisma.$transaction(async (tx) => {
-        const deleted = await tx.user.deleteMany({ where: { id } });
-        if (deleted.count === 0) throw notFound(id);
-        await endSessions(tx, id);
-        await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
-      }).finally(deliverQueued);
+      await prisma
+        .$transaction(async (tx) => {
+          const deleted = await tx.user.deleteMany({ where: { id } });
+          if (deleted.count === 0) throw notFound(id);
+          await endSessions(tx, id);
+          await recordEvent(tx, audit, { type: 'user.deleted', subject: id });
+        })
+        .finally(deliverQueued);
     },
 
     /** Ends the user's sessions, grants and tokens: every app must sign them in again. */
     async revokeUserSessions(id: string, audit: AuditContext = SYSTEM): Promise<number> {
       if (!isUuid(id) || !(await prisma.user.findUnique({ where: { id }, select: { id: true } }))) throw notFound(id);
-      return prisma.$transaction(async (tx) => {
-        const removed = await endSessions(tx, id);
-        await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
-        return removed;
-      }).finally(deliverQueued);
+      return prisma
+        .$transaction(async (tx) => {
+          const removed = await endSessions(tx, id);
+          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: id, details: { removed } });
+          return removed;
+        })
+        .finally(deliverQueued);
     },
 
     /**
@@ -269,7 +303,9 @@ export function createUserService(
      */
     async authenticate(email: string, password: string): Promise<User | null> {
       // A NUL byte or lone surrogate matches no stored email (and Postgres would refuse the query).
-      const row = isStorableText(email) ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } }) : null;
+      const row = isStorableText(email)
+        ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } })
+        : null;
       if (!row) {
         await passwords.verifyDummy(password);
         return null;

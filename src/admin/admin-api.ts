@@ -93,7 +93,13 @@ const ADMIN_SCOPES = [
 /** The admin API is itself a registered API (RFC 8707): its tokens name it as audience. */
 export function ensureAdminApiResource(resources: ResourceService, issuer: string) {
   // RBAC on: a user gets admin scopes only through the built-in admin role.
-  return resources.ensureResource({ identifier: adminAudience(issuer), name: 'Gatehouse admin API', scopes: ADMIN_SCOPES, accessTokenTtl: 600, rbac: true });
+  return resources.ensureResource({
+    identifier: adminAudience(issuer),
+    name: 'Gatehouse admin API',
+    scopes: ADMIN_SCOPES,
+    accessTokenTtl: 600,
+    rbac: true,
+  });
 }
 
 /** The admin client's metadata: a service that may get admin tokens with client credentials (RFC 6749 §4.4). */

@@ -67,7 +67,8 @@ export function createAdminAuthenticator(options: AdminAuthOptions) {
     // RFC 9068 §2.2: client credentials tokens carry the client as subject.
     if (subject === clientId) return { ok: true, caller: { actor: `client:${clientId}`, scopes } };
     const user = await options.users.findUserById(subject);
-    if (!user || user.disabled || !user.roles.includes('admin')) return { ok: false, reason: 'the user is no longer an active admin', missing: false };
+    if (!user || user.disabled || !user.roles.includes('admin'))
+      return { ok: false, reason: 'the user is no longer an active admin', missing: false };
     return { ok: true, caller: { actor: `user:${user.id}`, scopes } };
   };
 }

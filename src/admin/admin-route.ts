@@ -46,7 +46,9 @@ export function defineRoute<Body, Query, Params = Record<string, string>>(route:
 export const uuidParams = z.object({ id: z.uuid() });
 
 /** `:id` of clients: a client_id as any client may have been registered with (not only Gatehouse's generated ones). */
-export const clientIdParams = z.object({ id: z.string().min(1).max(255).refine(isStorableText, 'must not contain NUL or unpaired surrogates') });
+export const clientIdParams = z.object({
+  id: z.string().min(1).max(255).refine(isStorableText, 'must not contain NUL or unpaired surrogates'),
+});
 
 export function notFound(kind: string, id: string | undefined): AppError {
   return new AppError(404, 'not_found', `no ${kind} ${id ?? ''}`.trim());
@@ -61,8 +63,15 @@ export function requireFullAdmin(caller: AdminCaller, what: string): void {
 }
 
 /** Whether these client metadata give the client access to the admin API. */
-export function grantsAdminAccess(metadata: { api_access?: unknown; default_resource?: unknown; introspection_resources?: unknown }, adminResource: string): boolean {
+export function grantsAdminAccess(
+  metadata: { api_access?: unknown; default_resource?: unknown; introspection_resources?: unknown },
+  adminResource: string,
+): boolean {
   const grants = Array.isArray(metadata.api_access) ? (metadata.api_access as { resource?: unknown }[]) : [];
   const introspects = Array.isArray(metadata.introspection_resources) ? metadata.introspection_resources : [];
-  return grants.some((grant) => grant.resource === adminResource) || metadata.default_resource === adminResource || introspects.includes(adminResource);
+  return (
+    grants.some((grant) => grant.resource === adminResource) ||
+    metadata.default_resource === adminResource ||
+    introspects.includes(adminResource)
+  );
 }

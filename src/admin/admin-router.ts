@@ -65,13 +65,20 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
 }
 
 /** RFC 6750 §3: 401 with the reason for a bad token, 403 insufficient_scope for a missing scope. */
-async function authorize(ctx: Context, route: AdminRoute, deps: AdminRouterDependencies): Promise<{ audit: AuditContext; caller: AdminCaller } | undefined> {
+async function authorize(
+  ctx: Context,
+  route: AdminRoute,
+  deps: AdminRouterDependencies,
+): Promise<{ audit: AuditContext; caller: AdminCaller } | undefined> {
   const origin = { requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
   const retryAfter = await deps.authenticationRetryAfter?.(ctx.ip);
   if (retryAfter !== undefined) {
     ctx.set('Retry-After', String(retryAfter));
     ctx.status = 429;
-    ctx.body = { error: 'too_many_requests', error_description: `too many failed authentications from this address; try again in ${retryAfter} seconds` };
+    ctx.body = {
+      error: 'too_many_requests',
+      error_description: `too many failed authentications from this address; try again in ${retryAfter} seconds`,
+    };
     return undefined;
   }
   const result = await deps.authenticate(ctx.get('authorization') || undefined);
@@ -95,7 +102,11 @@ function parseParams(route: AdminRoute, params: Record<string, string>): Record<
   if (!route.params) return params;
   const parsed = route.params.safeParse(params);
   if (parsed.success) return parsed.data;
-  throw new AppError(404, 'not_found', `nothing at ${route.path.replace(/:(\w+)/g, (_, name: string) => JSON.stringify(params[name] ?? ''))}`);
+  throw new AppError(
+    404,
+    'not_found',
+    `nothing at ${route.path.replace(/:(\w+)/g, (_, name: string) => JSON.stringify(params[name] ?? ''))}`,
+  );
 }
 
 async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
@@ -116,7 +127,9 @@ function bindResponse(route: AdminRoute, result: unknown, deps: AdminRouterDepen
   const plain: unknown = JSON.parse(JSON.stringify(result ?? null));
   const parsed = route.response.safeParse(plain);
   if (!parsed.success) {
-    throw new Error(`${route.operationId}: response does not match its schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`);
+    throw new Error(
+      `${route.operationId}: response does not match its schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
+    );
   }
   if (deps.strictResponses && !isDeepStrictEqual(parsed.data, plain)) {
     throw new Error(`${route.operationId}: response has fields its schema does not declare`);

@@ -16,6 +16,9 @@ export function announceCredentials(dataDir: string, log: Logger, isTerminal: bo
     mkdirSync(dataDir, { recursive: true });
     const file = join(dataDir, 'admin-client-credentials.txt');
     writeFileSync(file, `${text}\n`, { mode: 0o600 });
-    log.warn(`admin API client created; its secret was written to ${file} (mode 0600, shown nowhere else): read it, keep it in your secret store, then delete the file`, { file });
+    log.warn(
+      `admin API client created; its secret was written to ${file} (mode 0600, shown nowhere else): read it, keep it in your secret store, then delete the file`,
+      { file },
+    );
   };
 }

@@ -28,7 +28,7 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
   );
   for (const route of routes) {
     const path = `/admin${route.path.replace(/:(\w+)/g, '{$1}')}`;
-    const paramSchemas = route.params ? (jsonSchema(route.params) as { properties?: Record<string, unknown> }).properties ?? {} : {};
+    const paramSchemas = route.params ? ((jsonSchema(route.params) as { properties?: Record<string, unknown> }).properties ?? {}) : {};
     const pathParameters = [...route.path.matchAll(/:(\w+)/g)].map(([, name = '']) => ({
       name,
       in: 'path',

@@ -15,7 +15,10 @@ export async function openCliContext(config: Config, log: Logger) {
   const secrets = deriveSecrets(await resolveMasterSecret(config.secret, config.dataDir, log.warn));
   const database = await openDatabase(config, log, { reuseRunning: true });
   return {
-    users: createUserService(database.prisma, createPasswordHasher(config.argon2), { minPasswordLength: config.passwordMinLength, minPasswordScore: config.passwordMinScore }),
+    users: createUserService(database.prisma, createPasswordHasher(config.argon2), {
+      minPasswordLength: config.passwordMinLength,
+      minPasswordScore: config.passwordMinScore,
+    }),
     clients: createClientService(database.prisma, secrets.clientSecretKey),
     resources: createResourceService(database.prisma),
     roles: createRoleService(database.prisma),

@@ -90,7 +90,9 @@ export async function runCli(argv: string[], environment: Record<string, string 
   const fromOption = command.positionalOption ? values[command.positionalOption] : undefined;
   if (typeof fromOption === 'string' && positionals.length === 0) positionals = [fromOption];
   if (positionals.length !== (command.positional ? 1 : 0)) {
-    io.stderr(`gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`);
+    io.stderr(
+      `gatehouse ${name}: ${command.positional ? `expects one ${command.positional}` : 'takes no positional arguments'}\nUsage: gatehouse ${command.usage}`,
+    );
     return EXIT.usage;
   }
 

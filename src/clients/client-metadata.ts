@@ -67,7 +67,12 @@ export const CLIENT_ASSERTION_ALGS = ['RS256', 'PS256', 'ES256', 'EdDSA'] as con
 
 /** A public JWK, as RFC 7517 §4 names its members; private members are refused. */
 const publicJwk = z
-  .object({ kty: z.enum(['RSA', 'EC', 'OKP']), kid: z.string().max(200).optional(), alg: z.string().optional(), use: z.literal('sig').optional() })
+  .object({
+    kty: z.enum(['RSA', 'EC', 'OKP']),
+    kid: z.string().max(200).optional(),
+    alg: z.string().optional(),
+    use: z.literal('sig').optional(),
+  })
   .catchall(z.unknown())
   .superRefine((jwk, ctx) => {
     for (const member of ['d', 'p', 'q', 'dp', 'dq', 'qi', 'k']) {
@@ -92,7 +97,10 @@ export const CLIENT_POLICY_METADATA = ['require_pkce', 'first_party'] as const;
 /** RFC 7591 §2 client metadata fields that Gatehouse accepts, each checked alone. */
 const clientMetadataFields = z
   .object({
-    client_id: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
+    client_id: z
+      .string()
+      .regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -')
+      .optional(),
     client_name: z.string().min(1).max(200).optional(),
     application_type: z.enum(['web', 'native']).default('web'),
     // Required for clients that use the authorization endpoint (checked below).
@@ -101,9 +109,14 @@ const clientMetadataFields = z
     grant_types: z.array(grantType).min(1).default(['authorization_code']),
     // Defaults to ['code'] with authorization_code and to [] without it (below).
     response_types: z.array(z.literal('code')).optional(),
-    token_endpoint_auth_method: z.enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt']).default('client_secret_basic'),
+    token_endpoint_auth_method: z
+      .enum(['none', 'client_secret_basic', 'client_secret_post', 'private_key_jwt'])
+      .default('client_secret_basic'),
     token_endpoint_auth_signing_alg: z.enum(CLIENT_ASSERTION_ALGS).optional(),
-    jwks: z.object({ keys: z.array(publicJwk).min(1).max(20) }).strict().optional(),
+    jwks: z
+      .object({ keys: z.array(publicJwk).min(1).max(20) })
+      .strict()
+      .optional(),
     // oidc-provider fetches it only over https (RFC 7591 §2 calls for TLS).
     jwks_uri: z.url({ protocol: /^https$/, error: 'must be an https URL' }).optional(),
     /** The complete list of OpenID scopes the client may receive (default: DEFAULT_CLIENT_SCOPE). */
@@ -112,7 +125,11 @@ const clientMetadataFields = z
       .regex(scopeToken, 'must be space-separated scope tokens')
       .superRefine((value, ctx) => {
         const other = value.split(' ').filter((scope) => !(CLIENT_OIDC_SCOPES as readonly string[]).includes(scope));
-        if (other.length) ctx.addIssue({ code: 'custom', message: `${other.join(', ')}: only OpenID scopes (${CLIENT_OIDC_SCOPES.join(' ')}) go here; grant API scopes with api_access` });
+        if (other.length)
+          ctx.addIssue({
+            code: 'custom',
+            message: `${other.join(', ')}: only OpenID scopes (${CLIENT_OIDC_SCOPES.join(' ')}) go here; grant API scopes with api_access`,
+          });
       })
       .optional(),
     /**
@@ -121,7 +138,11 @@ const clientMetadataFields = z
      * invalid_scope (RFC 8707 §2, RFC 6749 §5.2).
      */
     api_access: z
-      .array(z.object({ resource: resourceIndicator, scopes: z.array(z.string().regex(singleScope, 'must be a scope token')).max(200) }).strict())
+      .array(
+        z
+          .object({ resource: resourceIndicator, scopes: z.array(z.string().regex(singleScope, 'must be a scope token')).max(200) })
+          .strict(),
+      )
       .max(100)
       .superRefine((grants, ctx) => {
         const seen = new Set<string>();
@@ -177,7 +198,10 @@ export const clientMetadataChanges = z
 /** RFC 7591 §2 client metadata that Gatehouse accepts at registration, checked together. */
 export const clientMetadataSchema = clientMetadataFields
   .superRefine((metadata, ctx) => {
-    for (const [field, uris] of [['redirect_uris', metadata.redirect_uris], ['post_logout_redirect_uris', metadata.post_logout_redirect_uris]] as const) {
+    for (const [field, uris] of [
+      ['redirect_uris', metadata.redirect_uris],
+      ['post_logout_redirect_uris', metadata.post_logout_redirect_uris],
+    ] as const) {
       for (const uri of uris) {
         const problem = redirectUriProblem(uri, metadata.application_type);
         if (problem) ctx.addIssue({ code: 'custom', path: [field], message: problem });
@@ -195,14 +219,22 @@ export const clientMetadataSchema = clientMetadataFields
     }
     // RFC 6749 §4.4: only a confidential client may use client_credentials.
     if (grants.has('client_credentials') && metadata.token_endpoint_auth_method === 'none') {
-      ctx.addIssue({ code: 'custom', path: ['grant_types'], message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['grant_types'],
+        message: 'client_credentials needs a confidential client (token_endpoint_auth_method other than none)',
+      });
     }
     const usesKeys = metadata.token_endpoint_auth_method === 'private_key_jwt';
     if (usesKeys && !metadata.jwks === !metadata.jwks_uri) {
       ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'private_key_jwt needs exactly one of jwks or jwks_uri' });
     }
     if (!usesKeys && (metadata.jwks || metadata.jwks_uri || metadata.token_endpoint_auth_signing_alg)) {
-      ctx.addIssue({ code: 'custom', path: ['jwks'], message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients' });
+      ctx.addIssue({
+        code: 'custom',
+        path: ['jwks'],
+        message: 'jwks, jwks_uri and token_endpoint_auth_signing_alg are for private_key_jwt clients',
+      });
     }
     // RFC 9700 §2.1.1: only a confidential OpenID client may rely on nonce instead of PKCE.
     if (metadata.require_pkce === false && metadata.token_endpoint_auth_method === 'none') {

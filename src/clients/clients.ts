@@ -31,7 +31,8 @@ export interface StoredClient {
 }
 
 /** RFC 7591 §3.2.2: a bad redirect URI has its own error code. */
-export const metadataErrorCode = (field: string) => (field.startsWith('redirect_uris') || field.startsWith('post_logout_redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata');
+export const metadataErrorCode = (field: string) =>
+  field.startsWith('redirect_uris') || field.startsWith('post_logout_redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata';
 const notFound = (clientId: string) => new AppError(404, 'not_found', `no client ${clientId}`);
 
 export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
@@ -49,9 +50,17 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         created = await prisma.$transaction(async (tx) => {
           await checkApiAccess(tx, metadata.api_access);
           const row = await tx.client.create({
-            data: { id: clientId, metadata: metadata as Prisma.InputJsonObject, secretHash: secret ? hashClientSecret(secret, secretKey) : null },
+            data: {
+              id: clientId,
+              metadata: metadata as Prisma.InputJsonObject,
+              secretHash: secret ? hashClientSecret(secret, secretKey) : null,
+            },
           });
-          await recordEvent(tx, audit, { type: 'client.created', subject: clientId, details: { grant_types: metadata.grant_types, api_access: metadata.api_access } });
+          await recordEvent(tx, audit, {
+            type: 'client.created',
+            subject: clientId,
+            details: { grant_types: metadata.grant_types, api_access: metadata.api_access },
+          });
           // Instances that cached "no such client" must look again.
           await notifyChange(notifierFor(tx), 'clients');
           return row;
@@ -60,22 +69,40 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         if (isUniqueViolation(error)) throw new AppError(409, 'client_exists', `client_id ${clientId} is already registered`);
         throw error;
       }
-      return { client_id: clientId, ...metadata, ...(secret ? { client_secret: secret } : {}), created_at: created.createdAt, updated_at: created.updatedAt };
+      return {
+        client_id: clientId,
+        ...metadata,
+        ...(secret ? { client_secret: secret } : {}),
+        created_at: created.createdAt,
+        updated_at: created.updatedAt,
+      };
     },
 
     /**
      * Changes a client's metadata: the result is validated as a whole, like a
      * registration. A client cannot switch between secret and no secret.
      */
-    async updateClient(clientId: string, changes: Partial<Omit<ClientMetadataInput, 'client_id'>>, audit: AuditContext = SYSTEM): Promise<ClientRecord> {
+    async updateClient(
+      clientId: string,
+      changes: Partial<Omit<ClientMetadataInput, 'client_id'>>,
+      audit: AuditContext = SYSTEM,
+    ): Promise<ClientRecord> {
       const row = isStorableText(clientId) ? await prisma.client.findUnique({ where: { id: clientId } }) : null;
       if (!row) throw notFound(clientId);
       const { response_types: derived, ...stored } = row.metadata as ClientMetadataInput;
       // response_types follows grant_types unless the change names it (it was derived at registration).
       const current = changes.grant_types && !changes.response_types ? stored : { ...stored, response_types: derived };
-      const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...current, ...changes, client_id: clientId }, metadataErrorCode);
+      const { client_id: _id, ...metadata } = parseOrThrow(
+        clientMetadataSchema,
+        { ...current, ...changes, client_id: clientId },
+        metadataErrorCode,
+      );
       if (usesSecret(metadata.token_endpoint_auth_method) !== usesSecret(current.token_endpoint_auth_method)) {
-        throw new AppError(400, 'invalid_client_metadata', 'token_endpoint_auth_method cannot switch between a secret and none/private_key_jwt; register a new client');
+        throw new AppError(
+          400,
+          'invalid_client_metadata',
+          'token_endpoint_auth_method cannot switch between a secret and none/private_key_jwt; register a new client',
+        );
       }
       const updated = await prisma.$transaction(async (tx) => {
         await checkApiAccess(tx, metadata.api_access);
@@ -83,7 +110,11 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         await recordEvent(tx, audit, { type: 'client.updated', subject: clientId, details: { fields: Object.keys(changes) } });
         const before = (row.metadata as { api_access?: unknown }).api_access ?? [];
         if (JSON.stringify(before) !== JSON.stringify(metadata.api_access)) {
-          await recordEvent(tx, audit, { type: 'client.grants_changed', subject: clientId, details: { before, after: metadata.api_access } });
+          await recordEvent(tx, audit, {
+            type: 'client.grants_changed',
+            subject: clientId,
+            details: { before, after: metadata.api_access },
+          });
         }
         await notifyChange(notifierFor(tx), 'clients');
         return saved;
@@ -103,7 +134,8 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
         const row = await tx.client.findUnique({ where: { id: clientId } });
         if (!row) throw notFound(clientId);
         const method = (row.metadata as { token_endpoint_auth_method?: string }).token_endpoint_auth_method;
-        if (!usesSecret(method)) throw new AppError(400, 'invalid_client_metadata', `client ${clientId} does not authenticate with a secret`);
+        if (!usesSecret(method))
+          throw new AppError(400, 'invalid_client_metadata', `client ${clientId} does not authenticate with a secret`);
         await tx.client.update({ where: { id: clientId }, data: { secretHash: hashClientSecret(secret, secretKey) } });
         await recordEvent(tx, audit, { type: 'client.secret_rotated', subject: clientId });
         await notifyChange(notifierFor(tx), 'clients');
@@ -146,7 +178,12 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
      * Adds a grant (CLI `clients grant`): these scopes of this API join what
      * the client may already ask for there.
      */
-    async grantApiAccess(clientId: string, resource: string, scopes: readonly string[], audit: AuditContext = SYSTEM): Promise<ClientRecord> {
+    async grantApiAccess(
+      clientId: string,
+      resource: string,
+      scopes: readonly string[],
+      audit: AuditContext = SYSTEM,
+    ): Promise<ClientRecord> {
       const current = await service.getClient(clientId);
       if (!current) throw notFound(clientId);
       const grants = current.api_access ?? [];
@@ -192,20 +229,32 @@ export type ClientService = ReturnType<typeof createClientService>;
  * Every API in `api_access` is registered and defines the scopes granted on
  * it; otherwise a 400 naming the first that is not.
  */
-async function checkApiAccess(tx: Prisma.TransactionClient, grants: readonly { resource: string; scopes: readonly string[] }[]): Promise<void> {
+async function checkApiAccess(
+  tx: Prisma.TransactionClient,
+  grants: readonly { resource: string; scopes: readonly string[] }[],
+): Promise<void> {
   if (!grants.length) return;
-  const rows = await tx.resource.findMany({ where: { identifier: { in: grants.map((grant) => grant.resource) } }, select: { identifier: true, scopes: true } });
+  const rows = await tx.resource.findMany({
+    where: { identifier: { in: grants.map((grant) => grant.resource) } },
+    select: { identifier: true, scopes: true },
+  });
   for (const grant of grants) {
     const row = rows.find((candidate) => candidate.identifier === grant.resource);
     if (!row) throw new AppError(400, 'invalid_client_metadata', `api_access: ${grant.resource} is not a registered API`);
     const defined = new Set((row.scopes as { name: string }[]).map((scope) => scope.name));
     const unknown = grant.scopes.filter((scope) => !defined.has(scope));
-    if (unknown.length) throw new AppError(400, 'invalid_client_metadata', `api_access: ${unknown.join(', ')} is not a scope of ${grant.resource}`);
+    if (unknown.length)
+      throw new AppError(400, 'invalid_client_metadata', `api_access: ${unknown.join(', ')} is not a scope of ${grant.resource}`);
   }
 }
 
 function toRecord(row: { id: string; metadata: unknown; createdAt: Date; updatedAt: Date }): ClientRecord {
-  return { client_id: row.id, ...(row.metadata as Omit<ClientMetadata, 'client_id'>), created_at: row.createdAt, updated_at: row.updatedAt };
+  return {
+    client_id: row.id,
+    ...(row.metadata as Omit<ClientMetadata, 'client_id'>),
+    created_at: row.createdAt,
+    updated_at: row.updatedAt,
+  };
 }
 
 /** client_secret_basic and client_secret_post; RFC 7591 §2 defaults to basic. */

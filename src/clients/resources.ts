@@ -21,9 +21,14 @@ export interface Resource {
 }
 
 const scopeName = z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be a scope token');
-const scopes = z.array(
-  z.union([scopeName.transform((name) => ({ name })), z.object({ name: scopeName, description: z.string().max(500).optional() }).strict()]),
-).max(200);
+const scopes = z
+  .array(
+    z.union([
+      scopeName.transform((name) => ({ name })),
+      z.object({ name: scopeName, description: z.string().max(500).optional() }).strict(),
+    ]),
+  )
+  .max(200);
 
 export const newResourceSchema = z
   .object({
@@ -65,7 +70,14 @@ export function createResourceService(prisma: PrismaClient) {
     async createResource(input: z.input<typeof newResourceSchema>): Promise<Resource> {
       const { identifier, name, scopes: scopeList, access_token_ttl, rbac, permissions_claim } = parseOrThrow(newResourceSchema, input);
       try {
-        const data = { identifier, name, scopes: scopeList, accessTokenTtl: access_token_ttl, rbac: rbac === 'on', permissionsClaim: permissions_claim };
+        const data = {
+          identifier,
+          name,
+          scopes: scopeList,
+          accessTokenTtl: access_token_ttl,
+          rbac: rbac === 'on',
+          permissionsClaim: permissions_claim,
+        };
         return toResource(await changeResources((tx) => tx.resource.create({ data })));
       } catch (error) {
         if (isUniqueViolation(error)) throw new AppError(409, 'resource_exists', `${identifier} is already registered`);
@@ -89,7 +101,13 @@ export function createResourceService(prisma: PrismaClient) {
             },
           });
           // A scope the API no longer defines leaves every role and client grant.
-          if (changes.scopes !== undefined) await forgetRemovedScopes(tx, updated.id, updated.identifier, changes.scopes.map((scope) => scope.name));
+          if (changes.scopes !== undefined)
+            await forgetRemovedScopes(
+              tx,
+              updated.id,
+              updated.identifier,
+              changes.scopes.map((scope) => scope.name),
+            );
           return updated;
         }),
       );
@@ -108,9 +126,24 @@ export function createResourceService(prisma: PrismaClient) {
     },
 
     /** Creates the resource, or brings its name, scopes and lifetime up to date (for built-in APIs). */
-    async ensureResource(input: { identifier: string; name: string; scopes: { name: string; description?: string }[]; accessTokenTtl: number; rbac?: boolean }): Promise<Resource> {
-      const data = { name: input.name, scopes: input.scopes, accessTokenTtl: input.accessTokenTtl, ...(input.rbac !== undefined ? { rbac: input.rbac } : {}) };
-      return toResource(await changeResources((tx) => tx.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data })));
+    async ensureResource(input: {
+      identifier: string;
+      name: string;
+      scopes: { name: string; description?: string }[];
+      accessTokenTtl: number;
+      rbac?: boolean;
+    }): Promise<Resource> {
+      const data = {
+        name: input.name,
+        scopes: input.scopes,
+        accessTokenTtl: input.accessTokenTtl,
+        ...(input.rbac !== undefined ? { rbac: input.rbac } : {}),
+      };
+      return toResource(
+        await changeResources((tx) =>
+          tx.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data }),
+        ),
+      );
     },
 
     async listResources(filter: { limit: number; after?: string }): Promise<{ resources: Resource[]; nextCursor: string | null }> {
@@ -141,7 +174,15 @@ export function createResourceService(prisma: PrismaClient) {
 
 export type ResourceService = ReturnType<typeof createResourceService>;
 
-function toResource(row: { id: string; identifier: string; name: string; scopes: unknown; accessTokenTtl: number; rbac: boolean; permissionsClaim: boolean }): Resource {
+function toResource(row: {
+  id: string;
+  identifier: string;
+  name: string;
+  scopes: unknown;
+  accessTokenTtl: number;
+  rbac: boolean;
+  permissionsClaim: boolean;
+}): Resource {
   return {
     id: row.id,
     identifier: row.identifier,
@@ -168,9 +209,18 @@ async function removeClientGrants(tx: Prisma.TransactionClient, identifier: stri
     SELECT id, metadata FROM clients WHERE metadata->'api_access' @> ${filter}::jsonb FOR UPDATE`;
   for (const client of clients) {
     const grants = (client.metadata.api_access as { resource: string; scopes: string[] }[])
-      .map((grant) => (grant.resource !== identifier ? grant : kept === null ? null : { ...grant, scopes: grant.scopes.filter((scope) => kept.includes(scope)) }))
+      .map((grant) =>
+        grant.resource !== identifier
+          ? grant
+          : kept === null
+            ? null
+            : { ...grant, scopes: grant.scopes.filter((scope) => kept.includes(scope)) },
+      )
       .filter((grant): grant is { resource: string; scopes: string[] } => grant !== null);
-    await tx.client.update({ where: { id: client.id }, data: { metadata: { ...client.metadata, api_access: grants } as Prisma.InputJsonObject } });
+    await tx.client.update({
+      where: { id: client.id },
+      data: { metadata: { ...client.metadata, api_access: grants } as Prisma.InputJsonObject },
+    });
   }
   if (clients.length) await notifyChange(notifierFor(tx), 'clients');
 }

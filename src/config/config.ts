@@ -110,7 +110,10 @@ export const environmentSchema = z
      * is one, else (containers) in `<data dir>/admin-client-credentials.txt`
      * (mode 0600; the log says where, never the secret).
      */
-    GATEHOUSE_ADMIN_CLIENT_ID: z.string().regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -').optional(),
+    GATEHOUSE_ADMIN_CLIENT_ID: z
+      .string()
+      .regex(/^[\w.:-]{3,128}$/, 'must be 3-128 characters of letters, digits, _ . : -')
+      .optional(),
     /** The secret of `GATEHOUSE_ADMIN_CLIENT_ID`: at least 32 characters. */
     GATEHOUSE_ADMIN_CLIENT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /**
@@ -222,7 +225,10 @@ export const environmentSchema = z
     /** `required`: users with the `admin` role must use a second factor (setting one up at their next sign-in), whatever GATEHOUSE_MFA says (except `off`). Default `optional`: like everyone else. */
     GATEHOUSE_ADMIN_MFA: z.enum(['required', 'optional']).default('optional'),
     /** WebAuthn relying party id for passkeys: the issuer's host (default) or a registrable suffix of it (e.g. example.com for id.example.com). */
-    GATEHOUSE_WEBAUTHN_RP_ID: z.string().regex(/^[a-z0-9.-]{1,253}$/, 'must be a host name').optional(),
+    GATEHOUSE_WEBAUTHN_RP_ID: z
+      .string()
+      .regex(/^[a-z0-9.-]{1,253}$/, 'must be a host name')
+      .optional(),
     /** argon2id memory cost in KiB for user passwords (8192 to 4194304; OWASP: 19 MiB). */
     GATEHOUSE_ARGON2_MEMORY_KIB: integer(8192, 4 * 1024 * 1024).default(19456),
     /** argon2id iterations (1 to 100). */
@@ -253,12 +259,15 @@ export const environmentSchema = z
      */
     NODE_ENV: z.string().default('development'),
   })
-  .refine((env) => {
-    // WebAuthn §5.1.4.1: the RP ID is the origin's host or a registrable suffix of it.
-    if (!env.GATEHOUSE_WEBAUTHN_RP_ID) return true;
-    const host = URL.canParse(env.ISSUER ?? '') ? new URL(env.ISSUER as string).hostname : 'localhost';
-    return host === env.GATEHOUSE_WEBAUTHN_RP_ID || host.endsWith(`.${env.GATEHOUSE_WEBAUTHN_RP_ID}`);
-  }, { path: ['GATEHOUSE_WEBAUTHN_RP_ID'], message: "must be the issuer's host or a domain it is under" })
+  .refine(
+    (env) => {
+      // WebAuthn §5.1.4.1: the RP ID is the origin's host or a registrable suffix of it.
+      if (!env.GATEHOUSE_WEBAUTHN_RP_ID) return true;
+      const host = URL.canParse(env.ISSUER ?? '') ? new URL(env.ISSUER as string).hostname : 'localhost';
+      return host === env.GATEHOUSE_WEBAUTHN_RP_ID || host.endsWith(`.${env.GATEHOUSE_WEBAUTHN_RP_ID}`);
+    },
+    { path: ['GATEHOUSE_WEBAUTHN_RP_ID'], message: "must be the issuer's host or a domain it is under" },
+  )
   .refine((env) => Boolean(env.GATEHOUSE_ADMIN_EMAIL) === Boolean(env.GATEHOUSE_ADMIN_PASSWORD), {
     path: ['GATEHOUSE_ADMIN_PASSWORD'],
     message: 'GATEHOUSE_ADMIN_EMAIL and GATEHOUSE_ADMIN_PASSWORD must be set together',
@@ -347,7 +356,12 @@ export interface Config {
   readonly flowStartsPerIpPerMinute: number;
   /** Seconds audit events are kept. */
   readonly eventRetention: number;
-  readonly loginThrottle: { readonly freeFailures: number; readonly firstDelay: number; readonly maxDelay: number; readonly ipFailures: number };
+  readonly loginThrottle: {
+    readonly freeFailures: number;
+    readonly firstDelay: number;
+    readonly maxDelay: number;
+    readonly ipFailures: number;
+  };
   readonly logLevel: LogLevel;
   /** Undefined: no metrics listener. */
   readonly metrics: { readonly port: number; readonly host: string } | undefined;
@@ -387,7 +401,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     issuer: (env.ISSUER ?? `http://localhost:${env.PORT}`).replace(/\/+$/, ''),
     databaseUrl: env.DATABASE_URL,
     dataDir: env.GATEHOUSE_DATA_DIR,
-    database: { queryTimeout: env.GATEHOUSE_DATABASE_TIMEOUT, connectTimeout: env.GATEHOUSE_DATABASE_CONNECT_TIMEOUT, wait: env.GATEHOUSE_DATABASE_WAIT },
+    database: {
+      queryTimeout: env.GATEHOUSE_DATABASE_TIMEOUT,
+      connectTimeout: env.GATEHOUSE_DATABASE_CONNECT_TIMEOUT,
+      wait: env.GATEHOUSE_DATABASE_WAIT,
+    },
     shutdownTimeout: env.GATEHOUSE_SHUTDOWN_TIMEOUT,
     secret: env.GATEHOUSE_SECRET,
     admin:
@@ -427,7 +445,10 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
     maxAccessTokenTtl: env.GATEHOUSE_MAX_ACCESS_TOKEN_TTL,
     cacheTtlSeconds: env.GATEHOUSE_CACHE_TTL,
     passwordMinLength: env.GATEHOUSE_PASSWORD_MIN_LENGTH,
-    backchannelLogout: { attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS, retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY },
+    backchannelLogout: {
+      attempts: env.GATEHOUSE_BACKCHANNEL_LOGOUT_ATTEMPTS,
+      retryDelaySeconds: env.GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY,
+    },
     outbound: { timeoutSeconds: env.GATEHOUSE_OUTBOUND_TIMEOUT, allowPrivateNetworks: env.GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS },
     passwordMinScore: env.GATEHOUSE_PASSWORD_MIN_SCORE,
     email: {
@@ -438,7 +459,11 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       production: env.NODE_ENV === 'production',
     },
     registrationOpen: env.GATEHOUSE_REGISTRATION === 'open',
-    mfa: { mode: env.GATEHOUSE_MFA, admins: env.GATEHOUSE_ADMIN_MFA, rpId: env.GATEHOUSE_WEBAUTHN_RP_ID ?? new URL(env.ISSUER ?? `http://localhost:${env.PORT}`).hostname },
+    mfa: {
+      mode: env.GATEHOUSE_MFA,
+      admins: env.GATEHOUSE_ADMIN_MFA,
+      rpId: env.GATEHOUSE_WEBAUTHN_RP_ID ?? new URL(env.ISSUER ?? `http://localhost:${env.PORT}`).hostname,
+    },
     adminAuthFailuresPerMinute: env.GATEHOUSE_ADMIN_AUTH_FAILURES,
     flowStartsPerIpPerMinute: env.GATEHOUSE_FLOW_STARTS_PER_IP,
     eventRetention: env.GATEHOUSE_EVENT_RETENTION,

@@ -11,11 +11,7 @@ const MIN_SECRET_LENGTH = 32;
  * GATEHOUSE_SECRET, or in development without it a secret generated once into
  * `<dataDir>/secret` (mode 0600) and reused on every start.
  */
-export async function resolveMasterSecret(
-  configured: string | undefined,
-  dataDir: string,
-  log: (line: string) => void,
-): Promise<string> {
+export async function resolveMasterSecret(configured: string | undefined, dataDir: string, log: (line: string) => void): Promise<string> {
   if (configured) return configured;
   const file = join(dataDir, 'secret');
   if (existsSync(file)) {
@@ -52,8 +48,7 @@ export interface DerivedSecrets {
 }
 
 export function deriveSecrets(masterSecret: string): DerivedSecrets {
-  const derive = (purpose: string) =>
-    Buffer.from(hkdfSync('sha256', masterSecret, 'gatehouse', purpose, 32));
+  const derive = (purpose: string) => Buffer.from(hkdfSync('sha256', masterSecret, 'gatehouse', purpose, 32));
   return {
     cookieKeys: [derive('cookie-signing').toString('base64url')],
     keyEncryptionKey: derive('signing-key-encryption'),

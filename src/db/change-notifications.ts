@@ -29,11 +29,7 @@ export interface ChangeListener {
  * notified. On connection loss it reconnects (every 2 s) and reports every
  * topic as changed, since notifications sent meanwhile were lost.
  */
-export async function listenForChanges(
-  databaseUrl: string,
-  onChange: (topic: ChangeTopic) => void,
-  log: Logger,
-): Promise<ChangeListener> {
+export async function listenForChanges(databaseUrl: string, onChange: (topic: ChangeTopic) => void, log: Logger): Promise<ChangeListener> {
   let client: pg.Client | undefined;
   let closed = false;
   let retry: NodeJS.Timeout | undefined;

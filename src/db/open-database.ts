@@ -20,7 +20,8 @@ export interface OpenDatabase {
 export async function openDatabase(config: Config, log: Logger, options: { reuseRunning?: boolean } = {}): Promise<OpenDatabase> {
   let databaseUrl = config.databaseUrl;
   let stopEmbedded = async () => {};
-  if (databaseUrl) await waitForDatabase(databaseUrl, { waitSeconds: config.database.wait, connectTimeout: config.database.connectTimeout }, log);
+  if (databaseUrl)
+    await waitForDatabase(databaseUrl, { waitSeconds: config.database.wait, connectTimeout: config.database.connectTimeout }, log);
   if (!databaseUrl && options.reuseRunning) databaseUrl = await findRunningEmbeddedPostgres(config.dataDir);
   if (!databaseUrl) {
     log.info(`DATABASE_URL is not set: starting embedded Postgres in ${config.dataDir}`);

@@ -20,11 +20,7 @@ import { ConfigError } from '../config/config.js';
  * stdin would be /dev/null), then becomes Postgres (`exec`), so `$$` is
  * Postgres's pid and Postgres keeps its own signal handling.
  */
-const SUPERVISOR = [
-  'exec 3<&0 </dev/null',
-  '( read -r _ <&3 || true; kill -INT $$ 2>/dev/null ) &',
-  'exec "$0" "$@" 3<&-',
-].join('\n');
+const SUPERVISOR = ['exec 3<&0 </dev/null', '( read -r _ <&3 || true; kill -INT $$ 2>/dev/null ) &', 'exec "$0" "$@" 3<&-'].join('\n');
 
 export interface PostgresProcess {
   /** Stops Postgres (fast shutdown) and waits for it to exit. */
@@ -42,12 +38,16 @@ export interface PostgresProcessOptions {
 }
 
 export async function startPostgresProcess(options: PostgresProcessOptions): Promise<PostgresProcess> {
-  const child = spawn('sh', ['-c', SUPERVISOR, options.postgresBinary, '-D', options.clusterDir, '-p', String(options.port), ...options.flags], {
-    detached: true,
-    stdio: ['pipe', 'ignore', 'pipe'],
-    env: { ...process.env, LC_MESSAGES: 'C' },
-    ...(options.runAs ?? {}),
-  });
+  const child = spawn(
+    'sh',
+    ['-c', SUPERVISOR, options.postgresBinary, '-D', options.clusterDir, '-p', String(options.port), ...options.flags],
+    {
+      detached: true,
+      stdio: ['pipe', 'ignore', 'pipe'],
+      env: { ...process.env, LC_MESSAGES: 'C' },
+      ...(options.runAs ?? {}),
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let output = '';
@@ -121,9 +121,13 @@ export async function takeOverDataDir(dataDir: string, clusterDir: string, log: 
   if (running && isAlive(running.pid)) {
     const owner = existsSync(ownerFile) ? Number((await readFile(ownerFile, 'utf8')).trim()) : undefined;
     if (owner !== undefined && owner !== process.pid && isAlive(owner)) {
-      throw new ConfigError(`GATEHOUSE_DATA_DIR ${dataDir} is in use by another Gatehouse (pid ${owner}); stop it first or give this one another data dir`);
+      throw new ConfigError(
+        `GATEHOUSE_DATA_DIR ${dataDir} is in use by another Gatehouse (pid ${owner}); stop it first or give this one another data dir`,
+      );
     }
-    log(`an embedded Postgres (pid ${running.pid}) is still running in ${clusterDir}, left by a Gatehouse${owner ? ` (pid ${owner})` : ''} that exited without stopping it: stopping it`);
+    log(
+      `an embedded Postgres (pid ${running.pid}) is still running in ${clusterDir}, left by a Gatehouse${owner ? ` (pid ${owner})` : ''} that exited without stopping it: stopping it`,
+    );
     await stopOrphan(running.pid);
     log(`the leftover embedded Postgres (pid ${running.pid}) has stopped`);
   }

@@ -12,7 +12,10 @@ export interface DatabaseTimeouts {
   readonly connectTimeout: number;
 }
 
-export function createPrismaClient(connectionString: string, timeouts: DatabaseTimeouts = { queryTimeout: 5, connectTimeout: 5 }): PrismaClient {
+export function createPrismaClient(
+  connectionString: string,
+  timeouts: DatabaseTimeouts = { queryTimeout: 5, connectTimeout: 5 },
+): PrismaClient {
   // Bounded everywhere: an unreachable or stalled Postgres fails requests (and
   // readyz) instead of hanging them. `connectionTimeoutMillis` bounds both
   // connecting and waiting for a pooled connection; `query_timeout` is the
@@ -20,7 +23,12 @@ export function createPrismaClient(connectionString: string, timeouts: DatabaseT
   // the server-side one (lock waits, slow plans). pg stops waiting on a
   // stalled server only with query_timeout (STACK-NOTES).
   const queryMs = timeouts.queryTimeout * 1000;
-  const pool = new pg.Pool({ connectionString, connectionTimeoutMillis: timeouts.connectTimeout * 1000, query_timeout: queryMs, statement_timeout: queryMs });
+  const pool = new pg.Pool({
+    connectionString,
+    connectionTimeoutMillis: timeouts.connectTimeout * 1000,
+    query_timeout: queryMs,
+    statement_timeout: queryMs,
+  });
   // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(prisma, pool);
@@ -37,11 +45,18 @@ export function connectionPoolState(prisma: PrismaClient): { total: number; idle
 
 // Driver-adapter error kinds and Postgres SQLSTATEs that mean "the database is
 // not answering right now", not "this request is wrong".
-const UNAVAILABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'TlsConnectionError']);
+const UNAVAILABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'TlsConnectionError',
+]);
 // 57014 query_canceled (statement_timeout), 57P01-03 shutdown / cannot connect now, 53300 too many connections, class 08 connection exceptions.
 const UNAVAILABLE_SQLSTATE = /^(57014|57P0[1-3]|53300|08...)$/;
 // Errors pg and pg-pool throw themselves.
-const UNAVAILABLE_MESSAGE = /Query read timeout|timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|ECONNRESET|getaddrinfo|Client has encountered a connection error/;
+const UNAVAILABLE_MESSAGE =
+  /Query read timeout|timeout exceeded when trying to connect|Connection terminated|connect ECONNREFUSED|ECONNRESET|getaddrinfo|Client has encountered a connection error/;
 // Prisma's codes: can't reach (P1001), timed out (P1002), closed connection (P1017), pool timeout (P2024), transaction timed out (P2028).
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1017', 'P2024', 'P2028']);
 

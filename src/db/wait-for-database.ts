@@ -34,7 +34,11 @@ const REFUSED = new Set(['28P01', '28000', '3D000']);
  * is logged. Gives up with a one-line ConfigError naming host and port (never
  * the password).
  */
-export async function waitForDatabase(databaseUrl: string, options: { waitSeconds: number; connectTimeout: number }, log: Logger): Promise<void> {
+export async function waitForDatabase(
+  databaseUrl: string,
+  options: { waitSeconds: number; connectTimeout: number },
+  log: Logger,
+): Promise<void> {
   const url = new URL(databaseUrl);
   const where = `${url.hostname}:${url.port || 5432}`;
   const deadline = Date.now() + options.waitSeconds * 1000;
@@ -50,13 +54,18 @@ export async function waitForDatabase(databaseUrl: string, options: { waitSecond
     } catch (error) {
       await client.end().catch(() => {});
       const { code } = error as { code?: string };
-      if (code && REFUSED.has(code)) throw new ConfigError(`DATABASE_URL: the database at ${where} refused the connection: ${(error as Error).message}`);
+      if (code && REFUSED.has(code))
+        throw new ConfigError(`DATABASE_URL: the database at ${where} refused the connection: ${(error as Error).message}`);
       const reason = unreachableReason(error);
       if (!reason) throw error;
       if (Date.now() + delay > deadline) {
-        throw new ConfigError(`DATABASE_URL: cannot reach the database at ${where} (${reason})${options.waitSeconds > 0 ? `, gave up after ${options.waitSeconds} s` : ''}`);
+        throw new ConfigError(
+          `DATABASE_URL: cannot reach the database at ${where} (${reason})${options.waitSeconds > 0 ? `, gave up after ${options.waitSeconds} s` : ''}`,
+        );
       }
-      log.warn(`database not reachable yet at ${where} (${reason}), attempt ${attempt}; retrying in ${delay} ms (GATEHOUSE_DATABASE_WAIT ${options.waitSeconds} s)`);
+      log.warn(
+        `database not reachable yet at ${where} (${reason}), attempt ${attempt}; retrying in ${delay} ms (GATEHOUSE_DATABASE_WAIT ${options.waitSeconds} s)`,
+      );
       await new Promise((resolve) => setTimeout(resolve, delay));
       delay = Math.min(delay * 2, 5000);
     }

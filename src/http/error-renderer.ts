@@ -33,13 +33,31 @@ export function describeError(error: unknown): Failure {
   if (!error || typeof error !== 'object') return UNEXPECTED;
   // A stalled or unreachable database (query and connect timeouts): the client may retry.
   if (isDatabaseUnavailable(error)) {
-    return { status: 503, code: 'temporarily_unavailable', description: 'the service is temporarily unavailable; try again shortly', headers: RETRY_LATER };
+    return {
+      status: 503,
+      code: 'temporarily_unavailable',
+      description: 'the service is temporarily unavailable; try again shortly',
+      headers: RETRY_LATER,
+    };
   }
   // A safety net under input validation: Postgres refused a NUL byte or a lone surrogate the caller sent.
   if (isUnstorableTextError(error)) {
-    return { status: 400, code: 'invalid_request', description: 'the request contains a NUL character or an unpaired surrogate', headers: {} };
+    return {
+      status: 400,
+      code: 'invalid_request',
+      description: 'the request contains a NUL character or an unpaired surrogate',
+      headers: {},
+    };
   }
-  const { status, statusCode, expose, code, error: oauthCode, error_description: oauthDescription, message } = error as Record<string, unknown>;
+  const {
+    status,
+    statusCode,
+    expose,
+    code,
+    error: oauthCode,
+    error_description: oauthDescription,
+    message,
+  } = error as Record<string, unknown>;
   // zlib, under the body parsers: the body is not what its Content-Encoding says.
   if (typeof code === 'string' && code.startsWith('Z_')) {
     return { status: 400, code: 'invalid_request', description: 'the request body does not match its Content-Encoding', headers: {} };
@@ -48,7 +66,12 @@ export function describeError(error: unknown): Failure {
   if (httpStatus < 400 || httpStatus >= 500 || expose === false) return UNEXPECTED;
   // oidc-provider's errors carry the OAuth code as `error` and the explanation apart.
   if (typeof oauthCode === 'string') {
-    return { status: httpStatus, code: oauthCode, description: typeof oauthDescription === 'string' ? oauthDescription : oauthCode, headers: {} };
+    return {
+      status: httpStatus,
+      code: oauthCode,
+      description: typeof oauthDescription === 'string' ? oauthDescription : oauthCode,
+      headers: {},
+    };
   }
   const description = typeof message === 'string' ? message : 'invalid request';
   if (httpStatus === 413) return { status: 413, code: 'request_too_large', description, headers: {} };
@@ -87,7 +110,10 @@ export function createErrorRenderer(pages: PageRenderer, log: Logger): ErrorRend
   };
   const render = (ctx: Context, error: unknown, format: ErrorFormat) => {
     const failure = describeError(error);
-    if (failure.status >= 500) log.error(`${ctx.method} ${ctx.path} failed: ${String(error instanceof Error ? error.message : error).split('\n')[0]}`, { err: error });
+    if (failure.status >= 500)
+      log.error(`${ctx.method} ${ctx.path} failed: ${String(error instanceof Error ? error.message : error).split('\n')[0]}`, {
+        err: error,
+      });
     write(ctx, failure, format);
   };
   return {

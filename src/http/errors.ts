@@ -25,7 +25,11 @@ export class AppError extends Error {
  * problem's field. `codeFor` picks the error code from that field.
  */
 export function parseOrThrow<T>(
-  schema: { safeParse(input: unknown): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } } },
+  schema: {
+    safeParse(
+      input: unknown,
+    ): { success: true; data: T } | { success: false; error: { issues: { path: PropertyKey[]; message: string }[] } };
+  },
   input: unknown,
   codeFor: (field: string) => string = () => 'invalid_request',
 ): T {

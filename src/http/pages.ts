@@ -33,9 +33,7 @@ export interface PageRenderer {
 export function createPageRenderer(): PageRenderer {
   const read = (name: string) => readFileSync(`${viewsDir}${name}.html`, 'utf8');
   const layout = read('layout');
-  const pages = new Map<PageName, string>(
-    PAGE_NAMES.map((name) => [name, read(name)]),
-  );
+  const pages = new Map<PageName, string>(PAGE_NAMES.map((name) => [name, read(name)]));
   // Pieces that pages include with {{> name}}.
   const partials = { 'api-scopes': read('api-scopes') };
   return {

@@ -26,7 +26,8 @@ export function createRequestCounters(prisma: PrismaClient) {
            count = CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END,
            expires_at = CASE WHEN login_counters.expires_at <= now() THEN now() + $2::int * interval '1 second' ELSE login_counters.expires_at END
          RETURNING count, ceil(extract(epoch FROM expires_at - now()))::int AS seconds`,
-        key, windowSeconds,
+        key,
+        windowSeconds,
       );
       const row = rows[0];
       return { count: row?.count ?? 1, retryAfterSeconds: Math.max(1, row?.seconds ?? windowSeconds) };

@@ -42,5 +42,6 @@ export function findUnstorableText(value: unknown, path: string[] = []): string 
 /** Refuses input carrying a NUL byte or a lone surrogate anywhere, naming the field. */
 export function refuseUnstorableText(input: unknown, codeFor: (field: string) => string = () => 'invalid_request'): void {
   const field = findUnstorableText(input);
-  if (field !== undefined) throw new AppError(400, codeFor(field), `${field}: must not contain a NUL character or an unpaired UTF-16 surrogate`);
+  if (field !== undefined)
+    throw new AppError(400, codeFor(field), `${field}: must not contain a NUL character or an unpaired UTF-16 surrogate`);
 }

@@ -9,13 +9,19 @@ import { AppError } from './errors.js';
  */
 export function notRouted(method: string, path: string, allowed: readonly string[]): AppError {
   if (allowed.length === 0) return new AppError(404, 'not_found', `nothing here: ${method} ${path}`);
-  return new AppError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`, { Allow: allowed.join(', ') });
+  return new AppError(405, 'method_not_allowed', `${method} is not allowed here; use ${allowed.join(' or ')}`, {
+    Allow: allowed.join(', '),
+  });
 }
 
 /** The methods koa routers serve on a path (GET routes serve HEAD too). */
 export function routerMethods(...routers: Router[]): (path: string) => string[] {
   return (path) => [
-    ...new Set(routers.flatMap((router) => router.stack.filter((layer) => layer.methods.length > 0 && layer.match(path)).flatMap((layer) => layer.methods))),
+    ...new Set(
+      routers.flatMap((router) =>
+        router.stack.filter((layer) => layer.methods.length > 0 && layer.match(path)).flatMap((layer) => layer.methods),
+      ),
+    ),
   ];
 }
 

@@ -99,12 +99,23 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     if (attempt && !attempt.allowed) {
       await throttledEvents.record(
         { actor: 'anonymous', ...origin },
-        { type: 'login.throttled', details: { email: emailFingerprint(email), limit: attempt.reason, retry_after: attempt.retryAfterSeconds, client_id: interaction.clientId } },
+        {
+          type: 'login.throttled',
+          details: {
+            email: emailFingerprint(email),
+            limit: attempt.reason,
+            retry_after: attempt.retryAfterSeconds,
+            client_id: interaction.clientId,
+          },
+        },
       );
       recordLogin('throttled');
       ctx.status = 429;
       ctx.set('Retry-After', String(attempt.retryAfterSeconds));
-      return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: tooManyAttempts(attempt.retryAfterSeconds) });
+      return renderLogin(ctx, deps, interaction, {
+        email: isStorableText(email) ? email : '',
+        error: tooManyAttempts(attempt.retryAfterSeconds),
+      });
     }
     const user = attempt ? await deps.users.authenticate(email, password) : null;
     recordLogin(user ? 'success' : 'failure');
@@ -126,7 +137,10 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
       return renderLogin(ctx, deps, interaction, { email: isStorableText(email) ? email : '', error: LOGIN_FAILED });
     }
     await attempt?.succeeded();
-    await deps.audit.record({ actor: `user:${user.id}`, ...origin }, { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } });
+    await deps.audit.record(
+      { actor: `user:${user.id}`, ...origin },
+      { type: 'login.succeeded', subject: user.id, details: { client_id: interaction.clientId } },
+    );
     if (deps.secondFactor) return redirect(ctx, await deps.secondFactor.afterPassword(ctx, interaction, user));
     return redirect(ctx, await completeLogin(deps.provider, ctx.req, ctx.res, user.id, authenticationMethods(['pwd'])));
   });
@@ -175,8 +189,12 @@ async function loadForPost(
   if (options.loginForm) {
     // Each login form token is good for one submission (a failed one renders the next).
     const attempt = loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf);
-    if (attempt === undefined || !(await deps.loginThrottle.useFormToken(interaction.uid, attempt, deps.interactionTtl))) throw formExpired();
-  } else if (!csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf) && loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf) === undefined) {
+    if (attempt === undefined || !(await deps.loginThrottle.useFormToken(interaction.uid, attempt, deps.interactionTtl)))
+      throw formExpired();
+  } else if (
+    !csrfTokenValid(deps.csrfKey, interaction.uid, body?.csrf) &&
+    loginFormTokenNumber(deps.csrfKey, interaction.uid, body?.csrf) === undefined
+  ) {
     // The login page's Cancel form carries the login form's token.
     throw formExpired();
   }
@@ -203,7 +221,6 @@ async function renderLogin(
     ...extra,
   });
 }
-
 
 async function renderConsent(ctx: Context, deps: InteractionDependencies, interaction: PendingInteraction): Promise<void> {
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;

@@ -9,7 +9,7 @@ import { runPeriodically, type PeriodicJob } from './run-periodically.js';
 
 // Expired rows are kept a little while so oidc-provider can still answer
 // "expired" (e.g. RFC 8628 §3.5 expired_token) rather than "not found".
-const GRACE = "1 hour";
+const GRACE = '1 hour';
 const BATCH = 1000;
 
 /** Deletes expired protocol rows in batches; returns how many. */
@@ -45,14 +45,20 @@ export function scheduleExpiredRowCleanup(
   log: Logger,
   options: { eventRetentionSeconds?: number } = {},
 ): PeriodicJob {
-  return runPeriodically('cleanup', intervalSeconds, async () => {
-    const deleted = (await deleteExpiredRows(prisma))
-      + (await deleteExpiredLoginCounters(prisma))
-      + (await deleteExpiredAccountTokens(prisma))
-      + (await deleteExpiredSessionActivity(prisma))
-      + (await deleteExpiredPendingLogins(prisma))
-      + (await deleteExpiredChallenges(prisma))
-      + (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
-    if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
-  }, log);
+  return runPeriodically(
+    'cleanup',
+    intervalSeconds,
+    async () => {
+      const deleted =
+        (await deleteExpiredRows(prisma)) +
+        (await deleteExpiredLoginCounters(prisma)) +
+        (await deleteExpiredAccountTokens(prisma)) +
+        (await deleteExpiredSessionActivity(prisma)) +
+        (await deleteExpiredPendingLogins(prisma)) +
+        (await deleteExpiredChallenges(prisma)) +
+        (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);
+      if (deleted > 0) log.info(`cleanup: deleted ${deleted} expired rows`);
+    },
+    log,
+  );
 }

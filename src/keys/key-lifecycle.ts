@@ -66,9 +66,7 @@ export function planKeyMaintenance(
   options: { force?: boolean } = {},
 ): MaintenancePlan {
   const current = keys.find((key) => key.status === 'current');
-  const next = keys
-    .filter((key) => key.status === 'next')
-    .sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
+  const next = keys.filter((key) => key.status === 'next').sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
   const remove = keys
     .filter((key) => key.status === 'retired')
     .filter((key) => now.getTime() >= (key.retiredAt ?? key.createdAt).getTime() + seconds(policy.retiredRetention))

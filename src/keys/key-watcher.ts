@@ -26,7 +26,6 @@ export function watchSigningKeys(options: KeyWatcherOptions): { reload(): void; 
       if (keys.fingerprint === fingerprint) return;
       options.onChange(keys);
       fingerprint = keys.fingerprint; // only once applied: a failed swap is retried
-
     } catch (error) {
       options.log.warn('reloading signing keys failed', { err: error });
     }

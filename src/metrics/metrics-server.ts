@@ -23,7 +23,10 @@ export async function startMetricsServer(port: number, host: string, log: Logger
       return;
     }
     registry.metrics().then(
-      (body) => response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' }).end(request.method === 'HEAD' ? undefined : body),
+      (body) =>
+        response
+          .writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' })
+          .end(request.method === 'HEAD' ? undefined : body),
       (error: unknown) => {
         log.error('metrics collection failed', { err: error });
         response.writeHead(500, { 'content-type': 'text/plain' }).end('metrics collection failed\n');
@@ -39,9 +42,10 @@ export async function startMetricsServer(port: number, host: string, log: Logger
   log.info(`metrics on ${url}`);
   return {
     url,
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

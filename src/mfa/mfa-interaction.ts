@@ -51,7 +51,11 @@ const notWaiting = () => new AppError(400, 'invalid_request', 'This sign-in is n
  * by the interaction, so only this browser's interaction can finish it.
  */
 export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorHooks {
-  const audit = (ctx: Context, userId: string): AuditContext => ({ actor: `user:${userId}`, requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip });
+  const audit = (ctx: Context, userId: string): AuditContext => ({
+    actor: `user:${userId}`,
+    requestId: String(ctx.state.requestId ?? ''),
+    clientIp: ctx.ip,
+  });
   const label = (user: User) => user.email;
 
   const stepFor = async (interaction: PendingInteraction, user: User) =>
@@ -91,7 +95,13 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
     const step = await stepFor(interaction, user);
     if (step === 'enrol') {
       const enrolment = (await deps.mfa.pendingTotp(user.id, label(user))) ?? (await deps.mfa.startTotp(user.id, label(user)));
-      return render(ctx, interaction, { heading: 'Set up two-step verification', enrol: true, qrDataUrl: enrolment.qrDataUrl, secret: enrolment.secret, error });
+      return render(ctx, interaction, {
+        heading: 'Set up two-step verification',
+        enrol: true,
+        qrDataUrl: enrolment.qrDataUrl,
+        secret: enrolment.secret,
+        error,
+      });
     }
     return render(ctx, interaction, { verify: true, error, ...(await passkeyView(interaction, user)) });
   };
@@ -147,14 +157,18 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
         const found = await pendingOf(interaction);
         if (!found) throw notWaiting();
         const { pending, user } = found;
-        const code = typeof (ctx.request.body as Record<string, unknown>).code === 'string' ? String((ctx.request.body as Record<string, unknown>).code) : '';
+        const code =
+          typeof (ctx.request.body as Record<string, unknown>).code === 'string'
+            ? String((ctx.request.body as Record<string, unknown>).code)
+            : '';
         const outcome = await deps.mfa.verifySecondFactor(user, code, ctx.ip, audit(ctx, user.id));
         if (!outcome.ok) {
           ctx.status = outcome.reason === 'throttled' ? 429 : 401;
           if (outcome.reason === 'throttled') ctx.set('Retry-After', String(outcome.retryAfterSeconds));
-          const error = outcome.reason === 'throttled'
-            ? `Too many attempts, try again in ${Math.max(1, Math.ceil(outcome.retryAfterSeconds / 60))} minute(s).`
-            : WRONG_CODE;
+          const error =
+            outcome.reason === 'throttled'
+              ? `Too many attempts, try again in ${Math.max(1, Math.ceil(outcome.retryAfterSeconds / 60))} minute(s).`
+              : WRONG_CODE;
           return render(ctx, interaction, { verify: true, error, ...(await passkeyView(interaction, user)) });
         }
         const amr = [...pending.amr, 'otp'];
@@ -189,10 +203,18 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
         const found = await pendingOf(interaction);
         if (!found) throw notWaiting();
         const { pending, user } = found;
-        const assertion = await deps.passkeys.authenticate(interaction.uid, String((ctx.request.body as Record<string, unknown>).response ?? ''), { userId: user.id, context: audit(ctx, user.id) });
+        const assertion = await deps.passkeys.authenticate(
+          interaction.uid,
+          String((ctx.request.body as Record<string, unknown>).response ?? ''),
+          { userId: user.id, context: audit(ctx, user.id) },
+        );
         if (!assertion) {
           ctx.status = 401;
-          return render(ctx, interaction, { verify: true, error: 'That passkey was not accepted. Try again.', ...(await passkeyView(interaction, user)) });
+          return render(ctx, interaction, {
+            verify: true,
+            error: 'That passkey was not accepted. Try again.',
+            ...(await passkeyView(interaction, user)),
+          });
         }
         return redirect(ctx, await finish(ctx, user.id, [...pending.amr, ...passkeyMethods(assertion)]));
       },
@@ -206,9 +228,18 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
       // "Sign in with a passkey": no password; the passkey must verify the user (PIN, biometrics).
       passkey: async (ctx, interaction) => {
         const context: AuditContext = { actor: 'anonymous', requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip };
-        const assertion = await deps.passkeys.authenticate(interaction.uid, String((ctx.request.body as Record<string, unknown>).response ?? ''), { context });
+        const assertion = await deps.passkeys.authenticate(
+          interaction.uid,
+          String((ctx.request.body as Record<string, unknown>).response ?? ''),
+          { context },
+        );
         const user = assertion ? await deps.users.findUserById(assertion.userId) : null;
-        if (!assertion || !user || user.disabled) throw new AppError(401, 'invalid_passkey', 'That passkey was not accepted. Go back and try again, or sign in with your password.');
+        if (!assertion || !user || user.disabled)
+          throw new AppError(
+            401,
+            'invalid_passkey',
+            'That passkey was not accepted. Go back and try again, or sign in with your password.',
+          );
         return redirect(ctx, await finish(ctx, user.id, passkeyMethods(assertion)));
       },
 

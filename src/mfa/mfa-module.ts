@@ -39,7 +39,18 @@ export function createMfa(deps: {
   return {
     service,
     hooks: enabled
-      ? secondFactorHooks({ provider: deps.provider, users: deps.users, mfa: service, store, policy: config.mfa, pages: deps.pages, csrfKey: deps.secrets.csrfKey, interactionTtl: config.ttl.interaction, issuerName, passkeys })
+      ? secondFactorHooks({
+          provider: deps.provider,
+          users: deps.users,
+          mfa: service,
+          store,
+          policy: config.mfa,
+          pages: deps.pages,
+          csrfKey: deps.secrets.csrfKey,
+          interactionTtl: config.ttl.interaction,
+          issuerName,
+          passkeys,
+        })
       : undefined,
     accountSection: mfaAccountSection({ mfa: service, users: deps.users, passkeys, enabled }),
     accountPaths: enabled ? MFA_ACCOUNT_PATHS : [],

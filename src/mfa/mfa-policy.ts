@@ -24,14 +24,20 @@ export type SecondFactorStep = 'none' | 'verify' | 'enrol';
 
 export function secondFactorStep(
   policy: MfaPolicy,
-  input: { readonly hasFactor: boolean; readonly clientRequiresMfa: boolean; readonly acrRequested: boolean; readonly roles: readonly string[] },
+  input: {
+    readonly hasFactor: boolean;
+    readonly clientRequiresMfa: boolean;
+    readonly acrRequested: boolean;
+    readonly roles: readonly string[];
+  },
 ): SecondFactorStep {
   if (policy.mode === 'off') return 'none';
   if (input.hasFactor) return 'verify';
-  const required = policy.mode === 'required'
-    || input.clientRequiresMfa
-    || input.acrRequested
-    || (policy.admins === 'required' && input.roles.includes('admin'));
+  const required =
+    policy.mode === 'required' ||
+    input.clientRequiresMfa ||
+    input.acrRequested ||
+    (policy.admins === 'required' && input.roles.includes('admin'));
   return required ? 'enrol' : 'none';
 }
 

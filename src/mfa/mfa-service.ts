@@ -92,9 +92,11 @@ export function createMfaService(deps: MfaServiceDependencies) {
     /** Confirms enrolment with a current code; returns the new recovery codes (shown once). */
     async confirmTotp(userId: string, code: string, audit: AuditContext): Promise<string[]> {
       const row = await store.totpFactor(userId);
-      if (!row || row.confirmed) throw new AppError(409, 'no_enrolment', 'There is no authenticator app waiting to be confirmed; start again.');
+      if (!row || row.confirmed)
+        throw new AppError(409, 'no_enrolment', 'There is no authenticator app waiting to be confirmed; start again.');
       const step = await matchingStep(unseal(row.secret, deps.sealKey, totpAssociatedData(row.id)), code.trim());
-      if (step === undefined) throw new AppError(400, 'invalid_code', 'That code is not right. Enter the current 6-digit code from your app.');
+      if (step === undefined)
+        throw new AppError(400, 'invalid_code', 'That code is not right. Enter the current 6-digit code from your app.');
       const codes = newRecoveryCodes();
       if (!(await store.confirmTotp(row.id, userId, step, codes.map(hashCode), audit))) {
         throw new AppError(409, 'no_enrolment', 'There is no authenticator app waiting to be confirmed; start again.');
@@ -114,10 +116,19 @@ export function createMfaService(deps: MfaServiceDependencies) {
      * or a recovery code (used up). Wrong codes are throttled per account and
      * IP like passwords, on counters of their own, and audited.
      */
-    async verifySecondFactor(user: { id: string; email: string }, code: string, ip: string, audit: AuditContext): Promise<SecondFactorOutcome> {
+    async verifySecondFactor(
+      user: { id: string; email: string },
+      code: string,
+      ip: string,
+      audit: AuditContext,
+    ): Promise<SecondFactorOutcome> {
       const attempt = await deps.throttle.attempt(user.email, ip);
       if (!attempt.allowed) {
-        await deps.audit.record(audit, { type: 'mfa.throttled', subject: user.id, details: { limit: attempt.reason, retry_after: attempt.retryAfterSeconds } });
+        await deps.audit.record(audit, {
+          type: 'mfa.throttled',
+          subject: user.id,
+          details: { limit: attempt.reason, retry_after: attempt.retryAfterSeconds },
+        });
         return { ok: false, reason: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
       }
       const given = code.trim();
@@ -139,7 +150,6 @@ export function createMfaService(deps: MfaServiceDependencies) {
       await deps.audit.record(audit, { type: 'mfa.failed', subject: user.id, details: { failures: outcome.failures } });
       return { ok: false, reason: 'wrong_code' };
     },
-
   };
   return service;
 }
@@ -162,7 +172,12 @@ export function createMfaAdmin(store: MfaStore) {
      * Removes one factor, or all (`factorId` undefined), ending the user's
      * sessions when `endSessions` (an admin reset). 404 when there is none.
      */
-    async removeFactors(userId: string, factorId: string | undefined, audit: AuditContext, options: { endSessions: boolean }): Promise<number> {
+    async removeFactors(
+      userId: string,
+      factorId: string | undefined,
+      audit: AuditContext,
+      options: { endSessions: boolean },
+    ): Promise<number> {
       if (!isUuid(userId) || (factorId !== undefined && !isUuid(factorId))) throw new AppError(404, 'not_found', 'no such second factor');
       const removed = await store.removeFactors(userId, factorId, audit, options);
       if (removed === 0) throw new AppError(404, 'not_found', factorId ? `no second factor ${factorId}` : 'the user has no second factor');

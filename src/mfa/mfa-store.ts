@@ -47,11 +47,14 @@ export function createMfaStore(prisma: PrismaClient) {
         orderBy: { createdAt: 'asc' },
         select: { id: true, type: true, name: true, createdAt: true, lastUsedAt: true },
       });
-      return rows.map((row) => ({ ...row, type: row.type === 'passkey' ? 'passkey' as const : 'totp' as const }));
+      return rows.map((row) => ({ ...row, type: row.type === 'passkey' ? ('passkey' as const) : ('totp' as const) }));
     },
 
     async totpFactor(userId: string): Promise<TotpRow | undefined> {
-      const row = await prisma.mfaFactor.findFirst({ where: { userId, type: 'totp' }, orderBy: { confirmedAt: { sort: 'desc', nulls: 'last' } } });
+      const row = await prisma.mfaFactor.findFirst({
+        where: { userId, type: 'totp' },
+        orderBy: { confirmedAt: { sort: 'desc', nulls: 'last' } },
+      });
       return row?.secret ? { id: row.id, secret: row.secret, confirmed: row.confirmedAt !== null } : undefined;
     },
 
@@ -121,9 +124,16 @@ export function createMfaStore(prisma: PrismaClient) {
      * codes when none is left, ends the user's sessions unless `keepSessions`,
      * and records it, all in one transaction. The number of factors removed.
      */
-    async removeFactors(userId: string, factorId: string | undefined, audit: AuditContext, options: { endSessions: boolean }): Promise<number> {
+    async removeFactors(
+      userId: string,
+      factorId: string | undefined,
+      audit: AuditContext,
+      options: { endSessions: boolean },
+    ): Promise<number> {
       return prisma.$transaction(async (tx) => {
-        const removed = await tx.mfaFactor.deleteMany({ where: { userId, ...(factorId ? { id: factorId } : {}), confirmedAt: { not: null } } });
+        const removed = await tx.mfaFactor.deleteMany({
+          where: { userId, ...(factorId ? { id: factorId } : {}), confirmedAt: { not: null } },
+        });
         if (removed.count === 0) return 0;
         const left = await tx.mfaFactor.count({ where: { userId, confirmedAt: { not: null } } });
         if (left === 0) {
@@ -134,7 +144,11 @@ export function createMfaStore(prisma: PrismaClient) {
         await recordEvent(tx, audit, event);
         if (options.endSessions) {
           const ended = await endSessions(tx, userId);
-          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: userId, details: { removed: ended, reasons: ['mfa_removed'] } });
+          await recordEvent(tx, audit, {
+            type: 'user.sessions_revoked',
+            subject: userId,
+            details: { removed: ended, reasons: ['mfa_removed'] },
+          });
         }
         return removed.count;
       });
@@ -148,13 +162,18 @@ export function createMfaStore(prisma: PrismaClient) {
 
     /** The challenge of `key`, used up (deleted) as it is read; undefined when none is live. */
     async takeChallenge(key: string): Promise<string | undefined> {
-      const rows = await prisma.$queryRaw<{ challenge: string }[]>`DELETE FROM webauthn_challenges WHERE key = ${key} AND expires_at > now() RETURNING challenge`;
+      const rows = await prisma.$queryRaw<
+        { challenge: string }[]
+      >`DELETE FROM webauthn_challenges WHERE key = ${key} AND expires_at > now() RETURNING challenge`;
       return rows[0]?.challenge;
     },
 
     /** The credential ids of a user's passkeys. */
     async passkeyIds(userId: string): Promise<string[]> {
-      const rows = await prisma.mfaFactor.findMany({ where: { userId, type: 'passkey', confirmedAt: { not: null } }, select: { credentialId: true } });
+      const rows = await prisma.mfaFactor.findMany({
+        where: { userId, type: 'passkey', confirmedAt: { not: null } },
+        select: { credentialId: true },
+      });
       return rows.flatMap((row) => (row.credentialId ? [row.credentialId] : []));
     },
 
@@ -165,8 +184,15 @@ export function createMfaStore(prisma: PrismaClient) {
         await prisma.$transaction(async (tx) => {
           await tx.mfaFactor.create({
             data: {
-              id, userId, type: 'passkey', name: passkey.name, confirmedAt: new Date(),
-              credentialId: passkey.credentialId, publicKey: passkey.publicKey, counter: BigInt(passkey.counter), transports: passkey.transports,
+              id,
+              userId,
+              type: 'passkey',
+              name: passkey.name,
+              confirmedAt: new Date(),
+              credentialId: passkey.credentialId,
+              publicKey: passkey.publicKey,
+              counter: BigInt(passkey.counter),
+              transports: passkey.transports,
             },
           });
           await recordEvent(tx, audit, { type: 'mfa.enrolled', subject: userId, details: { factor_id: id, type: 'passkey' } });
@@ -181,7 +207,14 @@ export function createMfaStore(prisma: PrismaClient) {
     async findPasskey(credentialId: string): Promise<(StoredPasskey & { factorId: string; userId: string }) | undefined> {
       const row = await prisma.mfaFactor.findFirst({ where: { credentialId, type: 'passkey', confirmedAt: { not: null } } });
       if (!row?.credentialId || !row.publicKey) return undefined;
-      return { factorId: row.id, userId: row.userId, credentialId: row.credentialId, publicKey: row.publicKey, counter: Number(row.counter ?? 0n), transports: row.transports };
+      return {
+        factorId: row.id,
+        userId: row.userId,
+        credentialId: row.credentialId,
+        publicKey: row.publicKey,
+        counter: Number(row.counter ?? 0n),
+        transports: row.transports,
+      };
     },
 
     /**

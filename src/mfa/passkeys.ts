@@ -77,19 +77,29 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
       const expectedChallenge = await takeChallenge(challengeKey('register', sessionUid));
       let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
-        verified = await verifyRegistrationResponse({ response, expectedChallenge, expectedOrigin: settings.origin, expectedRPID: settings.rpId, requireUserVerification: false });
+        verified = await verifyRegistrationResponse({
+          response,
+          expectedChallenge,
+          expectedOrigin: settings.origin,
+          expectedRPID: settings.rpId,
+          requireUserVerification: false,
+        });
       } catch (error) {
         throw new AppError(400, 'invalid_passkey', `The passkey was not accepted: ${(error as Error).message}`);
       }
       if (!verified.verified) throw new AppError(400, 'invalid_passkey', 'The passkey was not accepted.');
       const { credential } = verified.registrationInfo;
-      const added = await store.addPasskey(user.id, {
-        name: name.trim().slice(0, 100) || 'Passkey',
-        credentialId: credential.id,
-        publicKey: Buffer.from(credential.publicKey).toString('base64url'),
-        counter: credential.counter,
-        transports: credential.transports ?? [],
-      }, context);
+      const added = await store.addPasskey(
+        user.id,
+        {
+          name: name.trim().slice(0, 100) || 'Passkey',
+          credentialId: credential.id,
+          publicKey: Buffer.from(credential.publicKey).toString('base64url'),
+          counter: credential.counter,
+          transports: credential.transports ?? [],
+        },
+        context,
+      );
       if (!added) throw new AppError(409, 'passkey_exists', 'That passkey is already registered.');
     },
 
@@ -106,12 +116,20 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
     },
 
     /** Checks a sign-in's assertion; undefined (audited) when it is not good. */
-    async authenticate(interactionUid: string, responseJson: string, options: { userId?: string; context: AuditContext }): Promise<PasskeyAssertion | undefined> {
+    async authenticate(
+      interactionUid: string,
+      responseJson: string,
+      options: { userId?: string; context: AuditContext },
+    ): Promise<PasskeyAssertion | undefined> {
       const response = parseJson<AuthenticationResponseJSON>(responseJson);
       const expectedChallenge = await takeChallenge(challengeKey('sign-in', interactionUid));
       const passkey = typeof response?.id === 'string' && response.id.length <= 1024 ? await store.findPasskey(response.id) : undefined;
       const refuse = async (reason: string) => {
-        await audit.record(options.context, { type: 'mfa.failed', subject: passkey?.userId ?? options.userId, details: { type: 'passkey', reason } });
+        await audit.record(options.context, {
+          type: 'mfa.failed',
+          subject: passkey?.userId ?? options.userId,
+          details: { type: 'passkey', reason },
+        });
         return undefined;
       };
       if (!passkey) return refuse('unknown_credential');
@@ -120,8 +138,16 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
       let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
       try {
         result = await verifyAuthenticationResponse({
-          response, expectedChallenge, expectedOrigin: settings.origin, expectedRPID: settings.rpId,
-          credential: { id: passkey.credentialId, publicKey: Buffer.from(passkey.publicKey, 'base64url'), counter: passkey.counter, transports: passkey.transports },
+          response,
+          expectedChallenge,
+          expectedOrigin: settings.origin,
+          expectedRPID: settings.rpId,
+          credential: {
+            id: passkey.credentialId,
+            publicKey: Buffer.from(passkey.publicKey, 'base64url'),
+            counter: passkey.counter,
+            transports: passkey.transports,
+          },
           // Alone, a passkey must be two factors in one: possession and verification.
           requireUserVerification: passwordless,
         });
@@ -130,7 +156,11 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
       }
       if (!result.verified) return refuse('not_verified');
       if (!(await store.usePasskeyCounter(passkey.factorId, result.authenticationInfo.newCounter))) return refuse('counter_replayed');
-      return { userId: passkey.userId, userVerified: result.authenticationInfo.userVerified, backedUp: result.authenticationInfo.credentialBackedUp };
+      return {
+        userId: passkey.userId,
+        userVerified: result.authenticationInfo.userVerified,
+        backedUp: result.authenticationInfo.credentialBackedUp,
+      };
     },
   };
 }

@@ -25,7 +25,11 @@ type Db = Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>;
  * Run it inside the transaction that disables, deletes or re-passwords the
  * user: the sessions end and the apps are told, or neither.
  */
-export async function endSessionsQueueingLogouts(db: Db, accountId: string, exceptSessionUid?: string): Promise<{ removed: number; queued: number }> {
+export async function endSessionsQueueingLogouts(
+  db: Db,
+  accountId: string,
+  exceptSessionUid?: string,
+): Promise<{ removed: number; queued: number }> {
   // The account page's own password change keeps the browser session that made it.
   const keep = exceptSessionUid ?? null;
   const [counts] = await db.$queryRaw<{ removed: number; queued: number }[]>`

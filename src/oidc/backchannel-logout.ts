@@ -21,7 +21,10 @@ export interface BackchannelLogoutSettings {
  * the tokens of sessions ended by an admin, in that change's transaction);
  * the delivery job sends them.
  */
-export function queueLogoutTokens(provider: Provider, queue: (logout: { clientId: string; accountId: string; sid: string | undefined }) => Promise<void>): void {
+export function queueLogoutTokens(
+  provider: Provider,
+  queue: (logout: { clientId: string; accountId: string; sid: string | undefined }) => Promise<void>,
+): void {
   replaceBackchannelLogout(provider, queue);
 }
 
@@ -61,7 +64,9 @@ export function deliverQueuedLogouts(deps: {
       await outbox.forget(logout.id);
     } catch (error) {
       const last = logout.attempts >= settings.attempts;
-      log.warn(`back-channel logout to client ${logout.clientId} failed (try ${logout.attempts} of ${settings.attempts}${last ? ', giving up' : ''}): ${(error as Error).message}`);
+      log.warn(
+        `back-channel logout to client ${logout.clientId} failed (try ${logout.attempts} of ${settings.attempts}${last ? ', giving up' : ''}): ${(error as Error).message}`,
+      );
       await (last ? outbox.forget(logout.id) : outbox.retryIn(logout.id, settings.retryDelaySeconds * 2 ** (logout.attempts - 1)));
     }
   };
@@ -70,7 +75,11 @@ export function deliverQueuedLogouts(deps: {
       const provider = deps.provider();
       if (!provider) return;
       const due = await outbox.claimDue(BATCH, deps.timeoutSeconds * 2 + 5);
-      await Promise.all(due.map((logout) => deliverOne(provider, logout).catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`))));
+      await Promise.all(
+        due.map((logout) =>
+          deliverOne(provider, logout).catch((error: unknown) => log.warn(`back-channel logout: ${(error as Error).message}`)),
+        ),
+      );
       if (due.length < BATCH) return;
     }
   };

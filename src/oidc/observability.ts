@@ -47,7 +47,9 @@ export function observeProvider(provider: Provider, log: Logger): void {
 
   // server_error is logged by database-outages.ts (a 503 when the database is down, else an error line).
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => recordTokenIssued(ctx.oidc.params?.grant_type));
-  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordTokenError(ctx.oidc?.params?.grant_type, error.error));
+  provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) =>
+    recordTokenError(ctx.oidc?.params?.grant_type, error.error),
+  );
   for (const event of ERROR_EVENTS) {
     // Each of these has grant.error's listener signature (ctx, error); the typings list only some.
     provider.on(event as 'grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => {

@@ -37,7 +37,9 @@ export function createAdapterFactory(prisma: PrismaClient, clients: StoredClient
     if (model === 'Client') return clientAdapter(clients);
     const adapter = payloadAdapter(prisma, model, sealKey, requests);
     const successors = requests?.successors;
-    return model === 'RefreshToken' && requests && successors ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors) : adapter;
+    return model === 'RefreshToken' && requests && successors
+      ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors)
+      : adapter;
   };
 }
 
@@ -146,7 +148,8 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
  */
 async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: string): Promise<never> {
   const row = await prisma.oidcPayload.findUnique({ where: { model_id: { model, id: storageId(id) } } });
-  if (row?.grantId) await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
+  if (row?.grantId)
+    await prisma.oidcPayload.deleteMany({ where: { OR: [{ grantId: row.grantId }, { model: 'Grant', id: storageId(row.grantId) }] } });
   throw new errors.InvalidGrant(`${CONSUMABLE_LABEL[model] ?? model} already used`);
 }
 
@@ -158,7 +161,10 @@ async function revokeReplayedGrant(prisma: PrismaClient, model: string, id: stri
  */
 function assertClientStillThere(requests: TokenRequests | undefined): void {
   if (requests?.current()?.clientGone()) {
-    throw Object.assign(new errors.TemporarilyUnavailable('the client closed the connection before the token was issued'), { status: 503, statusCode: 503 });
+    throw Object.assign(new errors.TemporarilyUnavailable('the client closed the connection before the token was issued'), {
+      status: 503,
+      statusCode: 503,
+    });
   }
 }
 
@@ -170,7 +176,12 @@ function assertClientStillThere(requests: TokenRequests | undefined): void {
  * or both, never neither), or finds that a concurrent request won and answers
  * with that request's successor.
  */
-function retryingRefreshTokenAdapter(prisma: PrismaClient, stock: Adapter, requests: TokenRequests, successors: RefreshTokenSuccessors): Adapter {
+function retryingRefreshTokenAdapter(
+  prisma: PrismaClient,
+  stock: Adapter,
+  requests: TokenRequests,
+  successors: RefreshTokenSuccessors,
+): Adapter {
   return {
     ...stock,
     async find(id) {
@@ -252,7 +263,9 @@ async function recordOnce(prisma: PrismaClient, id: string, payload: AdapterPayl
 
 /** The error the stock check would give: for a client assertion, or for a request with only a DPoP proof. */
 function replayError(): Error {
-  return isDpopProofOnlyRequest() ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected') : new errors.InvalidClientAuth('client assertion tokens must only be used once');
+  return isDpopProofOnlyRequest()
+    ? new errors.InvalidDpopProof('DPoP proof JWT Replay detected')
+    : new errors.InvalidClientAuth('client assertion tokens must only be used once');
 }
 
 /**

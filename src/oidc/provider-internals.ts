@@ -314,7 +314,9 @@ export function onSessionUse(
  * the refresh token as it was. The policy always rotates (RFC 9700 §4.14.2).
  * Tested end to end in test/e2e/rbac.test.ts ("a refused refresh loses nothing").
  */
-export function checkBeforeRefreshRotation(check: (ctx: KoaContextWithOIDC) => Promise<void>): (ctx: KoaContextWithOIDC) => Promise<boolean> {
+export function checkBeforeRefreshRotation(
+  check: (ctx: KoaContextWithOIDC) => Promise<void>,
+): (ctx: KoaContextWithOIDC) => Promise<boolean> {
   return async (ctx) => {
     await check(ctx);
     return true;

@@ -73,7 +73,10 @@ export interface ProviderDependencies {
   readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
   readonly requestCounters: RequestCounters;
   /** Records where and when a signed-in browser session was used (the account page lists them). */
-  readonly onSessionUse?: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>;
+  readonly onSessionUse?: (
+    session: { uid: string; accountId: string; expiresAt: Date },
+    from: { ip: string; userAgent: string },
+  ) => Promise<void>;
   /** What the adapter learns about each token request (client gone, refresh retries). */
   readonly tokenRequests?: TokenRequests;
 }
@@ -114,7 +117,11 @@ export function createProvider(deps: ProviderDependencies): Provider {
     acrValues: [...ACR_VALUES],
     // oidc-provider has chosen HTML (a browser) and set the status; the one renderer draws the page.
     renderError: async (ctx, out) => {
-      errorRenderer.write(ctx, { status: ctx.status, code: out.error, description: out.error_description ?? out.error, headers: {} }, 'page');
+      errorRenderer.write(
+        ctx,
+        { status: ctx.status, code: out.error, description: out.error_description ?? out.error, headers: {} },
+        'page',
+      );
     },
   };
   const provider = new Provider(deps.config.issuer, configuration);
@@ -159,8 +166,16 @@ function recordRefreshTokenReuse(ctx: KoaContextWithOIDC, error: errors.OIDCProv
   recordRefreshReuse();
   deps.audit
     .record(
-      { actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`, requestId: String(ctx.state.requestId ?? '') || undefined, clientIp: ctx.ip },
-      { type: 'refresh_token.reuse_detected', subject: token?.accountId, details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true } },
+      {
+        actor: `client:${ctx.oidc.client?.clientId ?? 'unknown'}`,
+        requestId: String(ctx.state.requestId ?? '') || undefined,
+        clientIp: ctx.ip,
+      },
+      {
+        type: 'refresh_token.reuse_detected',
+        subject: token?.accountId,
+        details: { client_id: ctx.oidc.client?.clientId, grant_revoked: true },
+      },
     )
     .catch((failure: unknown) => deps.log.warn('audit record failed', { err: failure }));
 }
@@ -247,7 +262,11 @@ function features(deps: ProviderDependencies): NonNullable<Configuration['featur
       enabled: true,
       logoutSource: async (ctx, form) => {
         ctx.type = 'html';
-        ctx.body = deps.pages.render('logout', { title: 'Sign out', form, client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId });
+        ctx.body = deps.pages.render('logout', {
+          title: 'Sign out',
+          form,
+          client: ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId,
+        });
       },
       postLogoutSuccessSource: async (ctx) => {
         ctx.type = 'html';

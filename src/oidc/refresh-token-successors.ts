@@ -49,7 +49,9 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buff
              SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', ${epoch}::int)
            WHERE model = 'RefreshToken' AND id = ${consumedId} AND consumed_at IS NULL`;
         if (claimed === 0) return 'lost' as const;
-        await tx.oidcPayload.create({ data: { model: 'RefreshToken', id: successorId, ...row, payload: JSON.parse(JSON.stringify(row.payload)) } });
+        await tx.oidcPayload.create({
+          data: { model: 'RefreshToken', id: successorId, ...row, payload: JSON.parse(JSON.stringify(row.payload)) },
+        });
         // The presented token was itself a successor: it is used now, so its
         // predecessor can no longer be retried.
         await tx.refreshTokenSuccessor.deleteMany({ where: { successorId: consumedId } });

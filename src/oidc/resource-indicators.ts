@@ -89,7 +89,8 @@ export function refreshGrantCheck(deps: Pick<ResourceIndicatorDependencies, 'fin
     const indicators = [asked ?? token?.resource ?? []].flat();
     for (const indicator of indicators) {
       // RFC 8707 §2.2: a refresh may only name a resource of the original grant.
-      if (asked !== undefined && !token?.resourceIndicators?.has(indicator)) throw new errors.InvalidTarget(`${indicator} was not part of this grant`);
+      if (asked !== undefined && !token?.resourceIndicators?.has(indicator))
+        throw new errors.InvalidTarget(`${indicator} was not part of this grant`);
       const resource = await deps.findResourceByIdentifier(indicator);
       if (!resource) throw new errors.InvalidTarget(`${indicator} is not a registered API`);
       if (!apiAccessOf(ctx.oidc.client).some((grant) => grant.resource === resource.identifier)) {
@@ -113,7 +114,12 @@ export function accountIdOf(ctx: KoaContextWithOIDC): string | undefined {
  * every token (code, device, refresh), so a role removed narrows the next
  * token and a refresh never widens one.
  */
-async function scopesForRequest(ctx: KoaContextWithOIDC, resource: Resource, granted: string[], deps: ResourceIndicatorDependencies): Promise<string[]> {
+async function scopesForRequest(
+  ctx: KoaContextWithOIDC,
+  resource: Resource,
+  granted: string[],
+  deps: ResourceIndicatorDependencies,
+): Promise<string[]> {
   if (!resource.rbac || ctx.oidc.params?.grant_type === 'client_credentials') return granted;
   const accountId = accountIdOf(ctx);
   if (!accountId) return granted;
@@ -134,7 +140,8 @@ function refuseUngrantedScopes(ctx: KoaContextWithOIDC, client: OidcClient | und
   const grants = apiAccessOf(client).filter((grant) => requested.has(grant.resource) || requested.has(undefined));
   const mayAsk = new Set(grants.flatMap((grant) => grant.scopes));
   const refused = params.scope.split(' ').filter((scope) => !OIDC_SCOPES.has(scope) && !mayAsk.has(scope));
-  if (refused.length) throw new errors.InvalidScope('requested scope is not granted to this client for the requested API', refused.join(' '));
+  if (refused.length)
+    throw new errors.InvalidScope('requested scope is not granted to this client for the requested API', refused.join(' '));
 }
 
 /**

@@ -7,4 +7,8 @@ export const CLAIMS_BY_SCOPE = {
 } as const;
 
 /** oidc-provider's own scopes; API scopes come from the resources table. */
-export const OIDC_SCOPES: ReadonlySet<string> = new Set(['openid', 'offline_access', ...Object.keys(CLAIMS_BY_SCOPE).filter((scope) => scope !== 'openid')]);
+export const OIDC_SCOPES: ReadonlySet<string> = new Set([
+  'openid',
+  'offline_access',
+  ...Object.keys(CLAIMS_BY_SCOPE).filter((scope) => scope !== 'openid'),
+]);

@@ -6,7 +6,8 @@ import { linkIn, startMailServer } from '../support/mail.js';
 import { PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
-const PHONE = 'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
+const PHONE =
+  'Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1';
 
 describe('the account page (/account)', () => {
   let mail: Awaited<ReturnType<typeof startMailServer>>;
@@ -78,7 +79,9 @@ describe('the account page (/account)', () => {
     // This browser stays signed in; the phone and the app's refresh token do not.
     expect((await accountPage(browser)).url).toBe(`${started.gatehouse.url}/account`);
     expect((await accountPage(phone.browser)).html).toContain('/login"');
-    await expect(oidc.refreshTokenGrant(started.config, app.tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(started.config, app.tokens.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
   });
 
   it('signs out one session or all the others', async () => {
@@ -121,10 +124,15 @@ describe('the account page (/account)', () => {
       answer = await browser.submit(answer, '/account/password', { current: `guess number ${guess}`, password: 'an entirely new phrase' });
       expect(answer.status).toBe(400);
     }
-    const right = await browser.submit(answer, '/account/password', { current: 'a calm new passphrase', password: 'an entirely new phrase' });
+    const right = await browser.submit(answer, '/account/password', {
+      current: 'a calm new passphrase',
+      password: 'an entirely new phrase',
+    });
     expect(right.status).toBe(429);
     expect(right.html).toContain('Too many attempts, try again in 15 minutes.');
-    expect(await started.gatehouse.users.authenticate('ada@example.test', 'a calm new passphrase')).toMatchObject({ id: started.sample.user.id });
+    expect(await started.gatehouse.users.authenticate('ada@example.test', 'a calm new passphrase')).toMatchObject({
+      id: started.sample.user.id,
+    });
   });
 
   it('names devices from their browser', () => {

@@ -74,14 +74,21 @@ describe('password reset and email verification over real email', () => {
     expect(done.html).toContain('Your password was changed');
 
     // The old password's refresh token and browser session are over.
-    await expect(oidc.refreshTokenGrant(started.config, before.tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(started.config, before.tokens.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     expect(await started.gatehouse.users.authenticate('ada@example.test', PASSWORD)).toBeNull();
 
     // The sign-in that was started continues, with the new password.
     const continueUrl = (/href="([^"]+)">Continue signing in/.exec(done.html)?.[1] ?? '').replaceAll('&#x2F;', '/');
     expect(continueUrl).toMatch(/^\/interaction\/[\w-]+$/);
     const again = await browser.open(new URL(continueUrl, done.url).toString());
-    let page = await browser.submit(again, '/login', { email: 'ada@example.test', password: 'a fresh start at last' }, { stopAt: REDIRECT_URI });
+    let page = await browser.submit(
+      again,
+      '/login',
+      { email: 'ada@example.test', password: 'a fresh start at last' },
+      { stopAt: REDIRECT_URI },
+    );
     if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
     expect(new URL(page.url).searchParams.get('code')).toEqual(expect.any(String));
 
@@ -119,14 +126,16 @@ describe('password reset and email verification over real email', () => {
     const forgot = await browser.open(`${started.gatehouse.url}/forgot-password`);
     const grace = await started.gatehouse.users.createUser({ email: 'lin@example.test', password: 'a quiet ocean at dawn' });
     const answers = [];
-    for (let request = 1; request <= 7; request += 1) answers.push((await browser.submit(forgot, '/forgot-password', { email: 'lin@example.test' })).status);
+    for (let request = 1; request <= 7; request += 1)
+      answers.push((await browser.submit(forgot, '/forgot-password', { email: 'lin@example.test' })).status);
     expect(answers).toEqual(Array(7).fill(200));
     // Five links an hour for one address: the rest are answered alike, and nothing is sent.
     expect(await started.gatehouse.prisma.accountToken.count({ where: { userId: grace.id } })).toBe(5);
     for (let sent = 0; sent < 5; sent += 1) expect((await mail.nextMessage()).to).toMatchObject({ text: 'lin@example.test' });
 
     const statuses = [];
-    for (let request = 1; request <= 20; request += 1) statuses.push((await browser.submit(forgot, '/forgot-password', { email: `someone${request}@example.test` })).status);
+    for (let request = 1; request <= 20; request += 1)
+      statuses.push((await browser.submit(forgot, '/forgot-password', { email: `someone${request}@example.test` })).status);
     const refused = await browser.submit(forgot, '/forgot-password', { email: 'someone@example.test' });
     expect(statuses.filter((status) => status === 429).length).toBeGreaterThan(0);
     expect(refused.status).toBe(429);
@@ -135,8 +144,16 @@ describe('password reset and email verification over real email', () => {
   });
 
   it('sends a verification link when an admin creates a user with send_verification_email, and following it sets email_verified', async () => {
-    const admin = adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET));
-    const created = await admin('POST', '/users', { email: 'grace@example.test', password: 'ships and compilers 1952', name: 'Grace Hopper', send_verification_email: true });
+    const admin = adminClient(
+      started.gatehouse,
+      await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET),
+    );
+    const created = await admin('POST', '/users', {
+      email: 'grace@example.test',
+      password: 'ships and compilers 1952',
+      name: 'Grace Hopper',
+      send_verification_email: true,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toMatchObject({ email_verified: false });
 
@@ -157,7 +174,11 @@ describe('password reset and email verification over real email', () => {
 
   it('without SMTP writes emails to the outbox and logs where; in production says reset is unavailable', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-outbox-'));
-    const development = await startTestGatehouse(started.databaseUrl, { ISSUER: started.gatehouse.issuer, GATEHOUSE_DATA_DIR: dataDir, GATEHOUSE_TRUST_PROXY: 'true' });
+    const development = await startTestGatehouse(started.databaseUrl, {
+      ISSUER: started.gatehouse.issuer,
+      GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_TRUST_PROXY: 'true',
+    });
     others.push(development);
     const browser = new Browser();
     browser.headers['x-forwarded-for'] = '198.51.100.91'; // loopback used up its reset requests above

@@ -47,7 +47,12 @@ describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
     expect(taken.status).toBe(409);
     expect(taken.html).toContain('An account with this email already exists');
 
-    let page = await browser.submit(taken, '/register', { email: 'mary@example.test', name: 'Mary Somerville', password: 'tides and comets 1831' }, { stopAt: REDIRECT_URI });
+    let page = await browser.submit(
+      taken,
+      '/register',
+      { email: 'mary@example.test', name: 'Mary Somerville', password: 'tides and comets 1831' },
+      { stopAt: REDIRECT_URI },
+    );
     if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
     const tokens = await oidc.authorizationCodeGrant(started.config, new URL(page.url), { pkceCodeVerifier: verifier });
     expect(tokens.claims()).toMatchObject({ email: 'mary@example.test', email_verified: false, name: 'Mary Somerville' });
@@ -56,7 +61,9 @@ describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
     expect(message.to).toMatchObject({ text: 'mary@example.test' });
     const confirm = await new Browser().open(linkIn(message, `${started.gatehouse.issuer}/verify-email?token=`));
     expect(confirm.html).toContain('mary@example.test');
-    expect(await started.gatehouse.prisma.user.findUnique({ where: { email: 'mary@example.test' }, select: { emailVerified: true } })).toEqual({ emailVerified: false });
+    expect(
+      await started.gatehouse.prisma.user.findUnique({ where: { email: 'mary@example.test' }, select: { emailVerified: true } }),
+    ).toEqual({ emailVerified: false });
   });
 
   it('is off by default: no link, and no page', async () => {

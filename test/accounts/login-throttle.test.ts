@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoginThrottle, deleteExpiredLoginCounters, loginDelaySeconds, type LoginThrottle } from '../../src/accounts/login-throttle.js';
+import {
+  createLoginThrottle,
+  deleteExpiredLoginCounters,
+  loginDelaySeconds,
+  type LoginThrottle,
+} from '../../src/accounts/login-throttle.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { createMigratedDatabase } from '../support/services.js';
 
@@ -16,8 +21,10 @@ describe('sign-in throttle counters in Postgres', () => {
   afterAll(() => database?.drop());
 
   /** Lets the account's current wait pass, as if its time had come. */
-  const waitOut = () => prisma.$executeRawUnsafe(`UPDATE login_counters SET blocked_until = now() - interval '1 second' WHERE key LIKE 'account:%'`);
-  const secondsLeft = async (email: string) => ((await throttle.accountState(email)).delayedUntil?.getTime() ?? Date.now()) / 1000 - Date.now() / 1000;
+  const waitOut = () =>
+    prisma.$executeRawUnsafe(`UPDATE login_counters SET blocked_until = now() - interval '1 second' WHERE key LIKE 'account:%'`);
+  const secondsLeft = async (email: string) =>
+    ((await throttle.accountState(email)).delayedUntil?.getTime() ?? Date.now()) / 1000 - Date.now() / 1000;
 
   it('doubles the wait with each failure after the free ones, up to the maximum', () => {
     const settings = { freeFailures: 5, firstDelay: 1, maxDelay: 900 };
@@ -64,7 +71,9 @@ describe('sign-in throttle counters in Postgres', () => {
     const attempt = await throttle.attempt('old@example.test', '192.0.2.3');
     if (!attempt.allowed) throw new Error('refused');
     await attempt.failed();
-    await prisma.$executeRawUnsafe(`UPDATE login_counters SET expires_at = now() - interval '1 second', blocked_until = now() + interval '1 hour'`);
+    await prisma.$executeRawUnsafe(
+      `UPDATE login_counters SET expires_at = now() - interval '1 second', blocked_until = now() + interval '1 hour'`,
+    );
     expect(await throttle.accountState('old@example.test')).toEqual({ failures: 0, delayedUntil: null });
     expect((await throttle.attempt('grace@example.test', '192.0.2.1')).allowed).toBe(true);
     expect(await deleteExpiredLoginCounters(prisma)).toBeGreaterThan(0);

@@ -23,7 +23,9 @@ describe('password policy (NIST SP 800-63B §5.1.1.2)', () => {
     expect(await policy.problem('ADA.LOVELACE@example.test', ada)).toBe('password must not be the email address');
     expect(await policy.problem('ada.lovelace1815', ada)).toBe('password must not be mostly your email address or name');
     expect(await policy.problem('Lovelace, Ada! 1815', ada)).toBe('password must not be mostly your email address or name');
-    expect(await policy.problem('bobby-example-2026', { email: 'bobby@example.test' })).toBe('password must not be mostly your email address or name');
+    expect(await policy.problem('bobby-example-2026', { email: 'bobby@example.test' })).toBe(
+      'password must not be mostly your email address or name',
+    );
     // Their words among enough others are the estimator's to judge.
     expect(await policy.problem('plain password 123', { email: 'plain@example.test' })).toBeUndefined();
   });

@@ -25,19 +25,34 @@ describe('users', () => {
   });
 
   it('refuses a second user with the same email in another letter case', async () => {
-    await expect(users.createUser({ email: 'ADA@example.COM', password: 'another password!' })).rejects.toMatchObject({ status: 409, code: 'email_taken' });
+    await expect(users.createUser({ email: 'ADA@example.COM', password: 'another password!' })).rejects.toMatchObject({
+      status: 409,
+      code: 'email_taken',
+    });
   });
 
   it('refuses short passwords and the email as password', async () => {
-    await expect(users.createUser({ email: 'b@example.com', password: 'short' })).rejects.toMatchObject({ status: 400, code: 'invalid_password' });
-    await expect(users.createUser({ email: 'longer-address@example.com', password: 'LONGER-ADDRESS@example.com' })).rejects.toMatchObject({ code: 'invalid_password' });
-    await expect(users.createUser({ email: 'not an email', password: 'long enough password' })).rejects.toMatchObject({ code: 'invalid_email' });
+    await expect(users.createUser({ email: 'b@example.com', password: 'short' })).rejects.toMatchObject({
+      status: 400,
+      code: 'invalid_password',
+    });
+    await expect(users.createUser({ email: 'longer-address@example.com', password: 'LONGER-ADDRESS@example.com' })).rejects.toMatchObject({
+      code: 'invalid_password',
+    });
+    await expect(users.createUser({ email: 'not an email', password: 'long enough password' })).rejects.toMatchObject({
+      code: 'invalid_email',
+    });
   });
 
   it('takes the minimum password length from configuration', async () => {
     const strict = createUserService(database.prisma, createPasswordHasher(OWASP), { minPasswordLength: 20 });
-    await expect(strict.createUser({ email: 'strict@example.com', password: 'only sixteen chr' })).rejects.toMatchObject({ code: 'invalid_password', description: expect.stringContaining('20') });
-    expect(await strict.createUser({ email: 'strict@example.com', password: 'twenty characters ok' })).toMatchObject({ email: 'strict@example.com' });
+    await expect(strict.createUser({ email: 'strict@example.com', password: 'only sixteen chr' })).rejects.toMatchObject({
+      code: 'invalid_password',
+      description: expect.stringContaining('20'),
+    });
+    expect(await strict.createUser({ email: 'strict@example.com', password: 'twenty characters ok' })).toMatchObject({
+      email: 'strict@example.com',
+    });
   });
 
   it('authenticates with the right password in any email case', async () => {

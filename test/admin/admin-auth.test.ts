@@ -45,7 +45,10 @@ describe('admin API authentication', () => {
   });
 
   it('refuses a malformed Authorization header', async () => {
-    expectInvalidToken(await adminClient(gatehouse, undefined)('GET', '/users', undefined, { authorization: 'Bearer not a token!' }), /malformed/);
+    expectInvalidToken(
+      await adminClient(gatehouse, undefined)('GET', '/users', undefined, { authorization: 'Bearer not a token!' }),
+      /malformed/,
+    );
     expectInvalidToken(await adminClient(gatehouse, 'not-a-jwt')('GET', '/users'), /not a valid access token/);
   });
 
@@ -60,7 +63,14 @@ describe('admin API authentication', () => {
     const { privateKey } = await generateKeyPair('RS256');
     const { keys } = await gatehouse.keys.load();
     const now = Math.floor(Date.now() / 1000);
-    const token = await new SignJWT({ iss: gatehouse.issuer, aud: `${gatehouse.issuer}/admin`, sub: adminId, client_id: 'x', scope: 'admin', exp: now + 600 })
+    const token = await new SignJWT({
+      iss: gatehouse.issuer,
+      aud: `${gatehouse.issuer}/admin`,
+      sub: adminId,
+      client_id: 'x',
+      scope: 'admin',
+      exp: now + 600,
+    })
       .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: keys[0]?.kid })
       .sign(privateKey);
     expectInvalidToken(await adminClient(gatehouse, token)('GET', '/users'), /signature/);
@@ -87,7 +97,9 @@ describe('admin API authentication', () => {
     const denied = await api('POST', '/users', { email: 'new@example.test', password: 'long enough password' });
     expect(denied.status).toBe(403);
     expect(denied.body).toMatchObject({ error: 'insufficient_scope' });
-    expect(denied.headers.get('www-authenticate')).toBe('Bearer realm="gatehouse-admin", error="insufficient_scope", scope="admin:users:write"');
+    expect(denied.headers.get('www-authenticate')).toBe(
+      'Bearer realm="gatehouse-admin", error="insufficient_scope", scope="admin:users:write"',
+    );
     const writer = await forgeWithServerKey(gatehouse, { sub: adminId, client_id: 'gatehouse-admin', scope: 'admin:users:write' });
     expect((await adminClient(gatehouse, writer)('GET', '/users')).status).toBe(200);
   });
@@ -102,7 +114,11 @@ describe('admin API authentication', () => {
   it('gives no admin token to a client not granted the admin API, even when an admin signs in (invalid_target)', async () => {
     const sample = await registerSampleApp(gatehouse, 'sample-user@example.test');
     const signingIn = signIn(await discover(gatehouse, sample.client), {
-      scope: 'openid admin', resource: `${gatehouse.issuer}/admin`, prompt: 'consent', email: 'root@example.test', password: 'root password 1234',
+      scope: 'openid admin',
+      resource: `${gatehouse.issuer}/admin`,
+      prompt: 'consent',
+      email: 'root@example.test',
+      password: 'root password 1234',
     });
     await expect(signingIn).rejects.toMatchObject({ error: 'invalid_target' });
   });
@@ -129,10 +145,23 @@ describe('admin API authentication', () => {
 
   it('serves an OpenAPI 3.1 document generated from the route schemas', async () => {
     const response = await fetch(`${gatehouse.url}/admin/openapi.json`);
-    const document = (await response.json()) as { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties: object; additionalProperties: boolean } }> } }>> };
+    const document = (await response.json()) as {
+      openapi: string;
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { properties: object; additionalProperties: boolean } }> } }>
+      >;
+    };
     expect(document.openapi).toBe('3.1.0');
     const createUser = document.paths['/admin/users']?.post;
-    expect(Object.keys(createUser?.requestBody?.content['application/json']?.schema.properties ?? {})).toEqual(['email', 'password', 'name', 'roles', 'email_verified', 'send_verification_email']);
+    expect(Object.keys(createUser?.requestBody?.content['application/json']?.schema.properties ?? {})).toEqual([
+      'email',
+      'password',
+      'name',
+      'roles',
+      'email_verified',
+      'send_verification_email',
+    ]);
     expect(createUser?.requestBody?.content['application/json']?.schema.additionalProperties).toBe(false);
     expect(document.paths['/admin/users/{id}']).toHaveProperty('patch');
     expect(document.paths['/admin/keys/rotate']).toHaveProperty('post');

@@ -13,12 +13,23 @@ import { createRecordingLogger } from '../support/gatehouse.js';
 const ID = '0b6f3f5e-8a51-4c5e-9d0e-5a9b3a1f2c3d';
 const routes = [
   defineRoute({
-    method: 'get', path: '/things/:id', operationId: 'getThing', summary: 'A thing', scope: 'admin', status: 200,
-    params: uuidParams, response: z.object({ id: z.uuid(), name: z.string() }),
+    method: 'get',
+    path: '/things/:id',
+    operationId: 'getThing',
+    summary: 'A thing',
+    scope: 'admin',
+    status: 200,
+    params: uuidParams,
+    response: z.object({ id: z.uuid(), name: z.string() }),
     handle: async ({ params }) => ({ id: params.id, name: 'thing', secret_hash: 'must not leave' }),
   }),
   defineRoute({
-    method: 'get', path: '/broken', operationId: 'getBroken', summary: 'Misses a declared field', scope: 'admin', status: 200,
+    method: 'get',
+    path: '/broken',
+    operationId: 'getBroken',
+    summary: 'Misses a declared field',
+    scope: 'admin',
+    status: 200,
     response: z.object({ id: z.string(), name: z.string() }),
     handle: async () => ({ id: 'x' }),
   }),
@@ -33,7 +44,10 @@ async function start(strictResponses: boolean) {
   const errors = createErrorRenderer(createPageRenderer(), log);
   app.use(errors.middleware('json'));
   const router = adminRouter({
-    routes, issuer: 'http://issuer.test', log, strictResponses,
+    routes,
+    issuer: 'http://issuer.test',
+    log,
+    strictResponses,
     authenticate: async () => ({ ok: true, caller: { actor: 'client:test', scopes: new Set(['admin']) } }),
     recordAuthenticationFailure: async () => {},
   });

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { announceCredentials } from '../../src/admin/bootstrap-credentials.js';
 import { createRecordingLogger } from '../support/gatehouse.js';
 
-const MESSAGE = 'Admin API client created. Its secret is shown only this once:\n  client_id:     gatehouse-admin\n  client_secret: s3cr3t-value-of-the-admin-client';
+const MESSAGE =
+  'Admin API client created. Its secret is shown only this once:\n  client_id:     gatehouse-admin\n  client_secret: s3cr3t-value-of-the-admin-client';
 
 describe('the first-start admin client credentials', () => {
   let dataDir: string;

@@ -17,7 +17,10 @@ describe('admin API: bootstrap client, clients and APIs', () => {
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     gatehouse = await startTestGatehouse(databaseUrl, ADMIN_CLIENT);
-    api = adminClient(gatehouse, await adminTokenForClient(gatehouse, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_SECRET));
+    api = adminClient(
+      gatehouse,
+      await adminTokenForClient(gatehouse, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_SECRET),
+    );
   });
   afterAll(async () => {
     await gatehouse?.stop();
@@ -31,18 +34,34 @@ describe('admin API: bootstrap client, clients and APIs', () => {
 
   it('a changed admin client secret replaces the old at the next start', async () => {
     await gatehouse.stop();
-    gatehouse = await startTestGatehouse(databaseUrl, { ...gatehouse.environment, GATEHOUSE_ADMIN_CLIENT_SECRET: 'the-replacement-admin-secret-0123456789' });
+    gatehouse = await startTestGatehouse(databaseUrl, {
+      ...gatehouse.environment,
+      GATEHOUSE_ADMIN_CLIENT_SECRET: 'the-replacement-admin-secret-0123456789',
+    });
     await expect(adminTokenForClient(gatehouse, 'ops-robot', ADMIN_CLIENT.GATEHOUSE_ADMIN_CLIENT_SECRET)).rejects.toThrow(/invalid_client/);
     api = adminClient(gatehouse, await adminTokenForClient(gatehouse, 'ops-robot', 'the-replacement-admin-secret-0123456789'));
     expect((await api('GET', '/clients')).status).toBe(200);
   });
 
   it('registers a client from RFC 7591 metadata and shows its secret once', async () => {
-    const created = await api('POST', '/clients', { client_name: 'Web App', redirect_uris: ['https://app.example.test/cb'], grant_types: ['authorization_code', 'refresh_token'] });
+    const created = await api('POST', '/clients', {
+      client_name: 'Web App',
+      redirect_uris: ['https://app.example.test/cb'],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
     expect(created.status).toBe(201);
-    expect(created.body).toMatchObject({ client_id: expect.any(String), client_secret: expect.any(String), client_name: 'Web App', token_endpoint_auth_method: 'client_secret_basic', response_types: ['code'] });
+    expect(created.body).toMatchObject({
+      client_id: expect.any(String),
+      client_secret: expect.any(String),
+      client_name: 'Web App',
+      token_endpoint_auth_method: 'client_secret_basic',
+      response_types: ['code'],
+    });
     const shown = await api('GET', `/clients/${created.body?.client_id}`);
-    expect(shown).toMatchObject({ status: 200, body: { client_id: created.body?.client_id, client_name: 'Web App', created_at: expect.any(String) } });
+    expect(shown).toMatchObject({
+      status: 200,
+      body: { client_id: created.body?.client_id, client_name: 'Web App', created_at: expect.any(String) },
+    });
     expect(JSON.stringify(shown.body)).not.toMatch(/secret_hash|client_secret"|hmac/);
   });
 
@@ -54,22 +73,40 @@ describe('admin API: bootstrap client, clients and APIs', () => {
     ['not a uri', 'absolute'],
   ])('refuses the redirect URI %s with invalid_redirect_uri', async (uri, reason) => {
     const response = await api('POST', '/clients', { redirect_uris: [uri] });
-    expect(response).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri', error_description: expect.stringContaining(reason) } });
+    expect(response).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_redirect_uri', error_description: expect.stringContaining(reason) },
+    });
   });
 
   it('refuses bad metadata with invalid_client_metadata, and a taken client_id with 409', async () => {
-    expect(await api('POST', '/clients', { redirect_uris: ['https://a.example.test/cb'], colour: 'blue' })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
-    expect(await api('POST', '/clients', { redirect_uris: ['https://a.example.test/cb'], grant_types: ['password'] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    expect(await api('POST', '/clients', { redirect_uris: ['https://a.example.test/cb'], colour: 'blue' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_client_metadata' },
+    });
+    expect(await api('POST', '/clients', { redirect_uris: ['https://a.example.test/cb'], grant_types: ['password'] })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_client_metadata' },
+    });
     expect((await api('POST', '/clients', { client_id: 'fixed-id', redirect_uris: ['https://a.example.test/cb'] })).status).toBe(201);
-    expect(await api('POST', '/clients', { client_id: 'fixed-id', redirect_uris: ['https://a.example.test/cb'] })).toMatchObject({ status: 409, body: { error: 'client_exists' } });
+    expect(await api('POST', '/clients', { client_id: 'fixed-id', redirect_uris: ['https://a.example.test/cb'] })).toMatchObject({
+      status: 409,
+      body: { error: 'client_exists' },
+    });
   });
 
   it('changes metadata, checking the result whole', async () => {
     const created = (await api('POST', '/clients', { redirect_uris: ['https://b.example.test/cb'] })).body as Json;
-    expect(await api('PATCH', `/clients/${created.client_id}`, { client_name: 'Renamed', redirect_uris: ['https://b.example.test/new'] })).toMatchObject({
-      status: 200, body: { client_name: 'Renamed', redirect_uris: ['https://b.example.test/new'] },
+    expect(
+      await api('PATCH', `/clients/${created.client_id}`, { client_name: 'Renamed', redirect_uris: ['https://b.example.test/new'] }),
+    ).toMatchObject({
+      status: 200,
+      body: { client_name: 'Renamed', redirect_uris: ['https://b.example.test/new'] },
     });
-    expect(await api('PATCH', `/clients/${created.client_id}`, { redirect_uris: ['ftp://x'] })).toMatchObject({ status: 400, body: { error: 'invalid_redirect_uri' } });
+    expect(await api('PATCH', `/clients/${created.client_id}`, { redirect_uris: ['ftp://x'] })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_redirect_uri' },
+    });
     const switched = await api('PATCH', `/clients/${created.client_id}`, { token_endpoint_auth_method: 'none' });
     expect(switched, JSON.stringify(switched.body)).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
     expect(await api('PATCH', `/clients/${created.client_id}`, { client_id: 'other' })).toMatchObject({ status: 400 });
@@ -83,7 +120,10 @@ describe('admin API: bootstrap client, clients and APIs', () => {
     const tokenWith = (secret: string) =>
       fetch(`${gatehouse.url}/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${sample.client.client_id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${sample.client.client_id}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: 'grant_type=refresh_token&refresh_token=unknown',
       }).then((response) => response.json() as Promise<Json>);
     expect(await tokenWith(sample.client.client_secret as string)).toMatchObject({ error: 'invalid_client' });
@@ -92,23 +132,41 @@ describe('admin API: bootstrap client, clients and APIs', () => {
   });
 
   it('deleting a client stops its refresh tokens', async () => {
-    const created = (await api('POST', '/clients', { client_name: 'Doomed', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'] })).body as Json;
+    const created = (
+      await api('POST', '/clients', {
+        client_name: 'Doomed',
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code', 'refresh_token'],
+      })
+    ).body as Json;
     await gatehouse.users.createUser({ email: 'doomed-user@example.test', password: 'doomed user password' });
     const config = await discover(gatehouse, created as unknown as RegisteredClient);
-    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent', email: 'doomed-user@example.test', password: 'doomed user password' });
+    const { tokens } = await signIn(config, {
+      scope: 'openid offline_access',
+      prompt: 'consent',
+      email: 'doomed-user@example.test',
+      password: 'doomed user password',
+    });
     expect((await api('DELETE', `/clients/${created.client_id}`)).status).toBe(204);
     // 401 invalid_client: the client no longer exists (openid-client reports the WWW-Authenticate challenge).
     // Until the instance hears the change (LISTEN/NOTIFY), its cached client still authenticates and the
     // token, already deleted, is invalid_grant: never a success either way.
     const answers: unknown[] = [];
     const refresh = async () => {
-      const answer = await oidc.refreshTokenGrant(config, tokens.refresh_token as string).then(() => 'refreshed', (error: { status?: number }) => error.status);
+      const answer = await oidc.refreshTokenGrant(config, tokens.refresh_token as string).then(
+        () => 'refreshed',
+        (error: { status?: number }) => error.status,
+      );
       answers.push(answer);
       return answer;
     };
     await expect.poll(refresh, { timeout: 10_000 }).toBe(401);
     expect(answers).not.toContain('refreshed');
-    expect(await gatehouse.prisma.$queryRawUnsafe(`SELECT count(*)::int AS n FROM oidc_payloads WHERE payload->>'clientId' = '${created.client_id}'`)).toEqual([{ n: 0 }]);
+    expect(
+      await gatehouse.prisma.$queryRawUnsafe(
+        `SELECT count(*)::int AS n FROM oidc_payloads WHERE payload->>'clientId' = '${created.client_id}'`,
+      ),
+    ).toEqual([{ n: 0 }]);
     expect((await api('GET', `/clients/${created.client_id}`)).status).toBe(404);
     expect((await api('DELETE', `/clients/${created.client_id}`)).status).toBe(404);
   });
@@ -119,7 +177,10 @@ describe('admin API: bootstrap client, clients and APIs', () => {
     let cursor: string | null = null;
     let pages = 0;
     do {
-      const body = (await api('GET', `/clients?limit=3${cursor ? `&cursor=${cursor}` : ''}`)).body as { data: Json[]; next_cursor: string | null };
+      const body = (await api('GET', `/clients?limit=3${cursor ? `&cursor=${cursor}` : ''}`)).body as {
+        data: Json[];
+        next_cursor: string | null;
+      };
       ids.push(...body.data.map((client) => String(client.client_id)));
       cursor = body.next_cursor;
       pages += 1;
@@ -130,15 +191,32 @@ describe('admin API: bootstrap client, clients and APIs', () => {
   });
 
   it('registers, lists, changes and deletes APIs', async () => {
-    const created = await api('POST', '/resources', { identifier: 'https://orders.example.test/', name: 'Orders', scopes: [{ name: 'orders:read', description: 'Read orders' }, 'orders:write'], access_token_ttl: 300 });
-    expect(created).toMatchObject({ status: 201, body: { identifier: 'https://orders.example.test/', scopes: [{ name: 'orders:read', description: 'Read orders' }, { name: 'orders:write' }], access_token_ttl: 300 } });
+    const created = await api('POST', '/resources', {
+      identifier: 'https://orders.example.test/',
+      name: 'Orders',
+      scopes: [{ name: 'orders:read', description: 'Read orders' }, 'orders:write'],
+      access_token_ttl: 300,
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: {
+        identifier: 'https://orders.example.test/',
+        scopes: [{ name: 'orders:read', description: 'Read orders' }, { name: 'orders:write' }],
+        access_token_ttl: 300,
+      },
+    });
     const id = String(created.body?.id);
     expect(await api('POST', '/resources', { identifier: 'https://orders.example.test/', name: 'Again' })).toMatchObject({ status: 409 });
     expect(await api('POST', '/resources', { identifier: 'https://x.example.test/#f', name: 'Fragment' })).toMatchObject({ status: 400 });
-    expect(await api('PATCH', `/resources/${id}`, { name: 'Orders API', access_token_ttl: 120 })).toMatchObject({ status: 200, body: { name: 'Orders API', access_token_ttl: 120 } });
+    expect(await api('PATCH', `/resources/${id}`, { name: 'Orders API', access_token_ttl: 120 })).toMatchObject({
+      status: 200,
+      body: { name: 'Orders API', access_token_ttl: 120 },
+    });
     expect(await api('PATCH', `/resources/${id}`, { identifier: 'https://other/' })).toMatchObject({ status: 400 });
     const listed = (await api('GET', '/resources?limit=100')).body as { data: Json[] };
-    expect(listed.data.map((resource) => resource.identifier)).toEqual(expect.arrayContaining(['https://orders.example.test/', `${gatehouse.issuer}/admin`]));
+    expect(listed.data.map((resource) => resource.identifier)).toEqual(
+      expect.arrayContaining(['https://orders.example.test/', `${gatehouse.issuer}/admin`]),
+    );
     expect((await api('DELETE', `/resources/${id}`)).status).toBe(204);
     expect((await api('GET', `/resources/${id}`)).status).toBe(404);
   });

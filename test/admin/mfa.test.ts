@@ -7,7 +7,7 @@ import { TEST_SECRET } from '../support/gatehouse.js';
 import { enrolTotpOnAccountPage, totpCode } from '../support/mfa.js';
 import { PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
-describe('admin API and CLI: a user\'s second factors', () => {
+describe("admin API and CLI: a user's second factors", () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>>;
   let api: ReturnType<typeof adminClient>;
   let environment: Record<string, string>;
@@ -35,7 +35,15 @@ describe('admin API and CLI: a user\'s second factors', () => {
     expect(shown.status).toBe(200);
     expect(shown.body).toEqual({
       user_id: id,
-      factors: [{ id: expect.any(String), type: 'totp', name: 'Authenticator app', created_at: expect.any(String), last_used_at: expect.any(String) }],
+      factors: [
+        {
+          id: expect.any(String),
+          type: 'totp',
+          name: 'Authenticator app',
+          created_at: expect.any(String),
+          last_used_at: expect.any(String),
+        },
+      ],
       recovery_codes_left: 10,
     });
     expect(JSON.stringify(shown.body)).not.toContain(secret);

@@ -14,13 +14,23 @@ describe('admin API privileges', () => {
 
   /** A service with exactly these admin scopes, registered by root. */
   const serviceWith = async (scope: string) => {
-    const created = (await root('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: scope.split(' ') }], default_resource: adminApi() })).body as { client_id: string; client_secret: string };
+    const created = (
+      await root('POST', '/clients', {
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: adminApi(), scopes: scope.split(' ') }],
+        default_resource: adminApi(),
+      })
+    ).body as { client_id: string; client_secret: string };
     return { ...created, api: adminClient(gatehouse, await adminTokenForClient(gatehouse, created.client_id, created.client_secret)) };
   };
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl, { ...ROOT, GATEHOUSE_ADMIN_EMAIL: 'root@example.test', GATEHOUSE_ADMIN_PASSWORD: 'root password 1234' });
+    gatehouse = await startTestGatehouse(databaseUrl, {
+      ...ROOT,
+      GATEHOUSE_ADMIN_EMAIL: 'root@example.test',
+      GATEHOUSE_ADMIN_PASSWORD: 'root password 1234',
+    });
     root = adminClient(gatehouse, await adminTokenForClient(gatehouse, ROOT.GATEHOUSE_ADMIN_CLIENT_ID, ROOT.GATEHOUSE_ADMIN_CLIENT_SECRET));
   });
   afterAll(async () => {
@@ -30,20 +40,42 @@ describe('admin API privileges', () => {
 
   it('admin:clients:write cannot reach an admin client or make one', async () => {
     const { api } = await serviceWith('admin:clients:write');
-    expect(await api('POST', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}/secret`)).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+    expect(await api('POST', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}/secret`)).toMatchObject({
+      status: 403,
+      body: { error: 'insufficient_scope' },
+    });
     expect((await api('DELETE', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`)).status).toBe(403);
     expect((await api('PATCH', `/clients/${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`, { client_name: 'mine now' })).status).toBe(403);
-    expect((await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin'] }], default_resource: adminApi() })).status).toBe(403);
-    expect((await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin:events:read'] }] })).status).toBe(403);
+    expect(
+      (
+        await api('POST', '/clients', {
+          grant_types: ['client_credentials'],
+          api_access: [{ resource: adminApi(), scopes: ['admin'] }],
+          default_resource: adminApi(),
+        })
+      ).status,
+    ).toBe(403);
+    expect(
+      (
+        await api('POST', '/clients', {
+          grant_types: ['client_credentials'],
+          api_access: [{ resource: adminApi(), scopes: ['admin:events:read'] }],
+        })
+      ).status,
+    ).toBe(403);
     const plain = (await api('POST', '/clients', { grant_types: ['client_credentials'] })).body as { client_id: string };
-    expect((await api('PATCH', `/clients/${plain.client_id}`, { api_access: [{ resource: adminApi(), scopes: ['admin'] }] })).status).toBe(403);
+    expect((await api('PATCH', `/clients/${plain.client_id}`, { api_access: [{ resource: adminApi(), scopes: ['admin'] }] })).status).toBe(
+      403,
+    );
     // Ordinary clients stay its to manage.
     expect((await api('POST', `/clients/${plain.client_id}/secret`)).status).toBe(200);
   });
 
   it('admin:users:write cannot grant the admin role or touch an admin', async () => {
     const { api } = await serviceWith('admin:users:write');
-    expect((await api('POST', '/users', { email: 'sneaky@example.test', password: 'sneaky password 1', roles: ['admin'] })).status).toBe(403);
+    expect((await api('POST', '/users', { email: 'sneaky@example.test', password: 'sneaky password 1', roles: ['admin'] })).status).toBe(
+      403,
+    );
     const plain = (await api('POST', '/users', { email: 'plain@example.test', password: 'plain password 12' })).body as { id: string };
     expect((await api('PATCH', `/users/${plain.id}`, { roles: ['admin'] })).status).toBe(403);
     const rootUser = (await gatehouse.users.listUsers({ email: 'root@example.test', limit: 1 })).users[0];
@@ -66,7 +98,10 @@ describe('admin API privileges', () => {
     expect((await adminClient(gatehouse, token)('GET', '/keys')).status).toBe(200);
     const revoke = await fetch(`${gatehouse.url}/token/revocation`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`${service.client_id}:${service.client_secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`${service.client_id}:${service.client_secret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: new URLSearchParams({ token }),
     });
     expect(revoke.status).toBe(200);
@@ -109,6 +144,9 @@ describe('admin API privileges', () => {
 
   it('changing grant_types alone re-derives response_types', async () => {
     const web = (await root('POST', '/clients', { redirect_uris: ['https://w.example.test/cb'] })).body as { client_id: string };
-    expect(await root('PATCH', `/clients/${web.client_id}`, { grant_types: ['client_credentials'] })).toMatchObject({ status: 200, body: { grant_types: ['client_credentials'], response_types: [] } });
+    expect(await root('PATCH', `/clients/${web.client_id}`, { grant_types: ['client_credentials'] })).toMatchObject({
+      status: 200,
+      body: { grant_types: ['client_credentials'], response_types: [] },
+    });
   });
 });

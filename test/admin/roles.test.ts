@@ -13,13 +13,18 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
   let api: ReturnType<typeof adminClient>;
   let invoicesId: string;
   const adminApi = () => `${gatehouse.issuer}/admin`;
-  const eventsOf = async (type: string) => ((await api('GET', `/events?type=${type}`)).body as { data: { actor: string; subject: string; details: Json }[] }).data;
+  const eventsOf = async (type: string) =>
+    ((await api('GET', `/events?type=${type}`)).body as { data: { actor: string; subject: string; details: Json }[] }).data;
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     gatehouse = await startTestGatehouse(databaseUrl, ROOT);
     api = adminClient(gatehouse, await adminTokenForClient(gatehouse, ROOT.GATEHOUSE_ADMIN_CLIENT_ID, ROOT.GATEHOUSE_ADMIN_CLIENT_SECRET));
-    const created = await api('POST', '/resources', { identifier: INVOICES, name: 'Invoices', scopes: ['read:invoices', 'write:invoices'] });
+    const created = await api('POST', '/resources', {
+      identifier: INVOICES,
+      name: 'Invoices',
+      scopes: ['read:invoices', 'write:invoices'],
+    });
     invoicesId = String(created.body?.id);
   });
   afterAll(async () => {
@@ -28,16 +33,44 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
   });
 
   it('creates, shows, lists, changes and deletes a role, auditing each change with its actor', async () => {
-    const created = await api('POST', '/roles', { name: 'finance_admin', description: 'Finance', permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
-    expect(created).toMatchObject({ status: 201, body: { name: 'finance_admin', description: 'Finance', built_in: false, permissions: [{ resource: INVOICES, scope: 'read:invoices' }] } });
+    const created = await api('POST', '/roles', {
+      name: 'finance_admin',
+      description: 'Finance',
+      permissions: [{ resource: INVOICES, scope: 'read:invoices' }],
+    });
+    expect(created).toMatchObject({
+      status: 201,
+      body: {
+        name: 'finance_admin',
+        description: 'Finance',
+        built_in: false,
+        permissions: [{ resource: INVOICES, scope: 'read:invoices' }],
+      },
+    });
     const id = String(created.body?.id);
     expect((await api('GET', `/roles/${id}`)).body).toEqual(created.body);
     const listed = (await api('GET', '/roles')).body as { data: Json[] };
     expect(listed.data.map((role) => role.name).sort()).toEqual(['admin', 'finance_admin']);
-    expect(listed.data.find((role) => role.name === 'admin')).toMatchObject({ built_in: true, permissions: expect.arrayContaining([{ resource: adminApi(), scope: 'admin' }]) });
+    expect(listed.data.find((role) => role.name === 'admin')).toMatchObject({
+      built_in: true,
+      permissions: expect.arrayContaining([{ resource: adminApi(), scope: 'admin' }]),
+    });
 
-    const changed = await api('PATCH', `/roles/${id}`, { permissions: [{ resource: INVOICES, scope: 'read:invoices' }, { resource: INVOICES, scope: 'write:invoices' }] });
-    expect(changed).toMatchObject({ status: 200, body: { permissions: [{ resource: INVOICES, scope: 'read:invoices' }, { resource: INVOICES, scope: 'write:invoices' }] } });
+    const changed = await api('PATCH', `/roles/${id}`, {
+      permissions: [
+        { resource: INVOICES, scope: 'read:invoices' },
+        { resource: INVOICES, scope: 'write:invoices' },
+      ],
+    });
+    expect(changed).toMatchObject({
+      status: 200,
+      body: {
+        permissions: [
+          { resource: INVOICES, scope: 'read:invoices' },
+          { resource: INVOICES, scope: 'write:invoices' },
+        ],
+      },
+    });
     expect((await api('DELETE', `/roles/${id}`)).status).toBe(204);
     expect((await api('GET', `/roles/${id}`)).status).toBe(404);
 
@@ -47,8 +80,16 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
   });
 
   it.each([
-    ['an unknown API', { name: 'r1', permissions: [{ resource: 'https://nowhere.example.test/', scope: 'x' }] }, 'https://nowhere.example.test/ is not a registered API'],
-    ['a scope the API does not define', { name: 'r2', permissions: [{ resource: INVOICES, scope: 'delete:invoices' }] }, 'delete:invoices is not a scope of'],
+    [
+      'an unknown API',
+      { name: 'r1', permissions: [{ resource: 'https://nowhere.example.test/', scope: 'x' }] },
+      'https://nowhere.example.test/ is not a registered API',
+    ],
+    [
+      'a scope the API does not define',
+      { name: 'r2', permissions: [{ resource: INVOICES, scope: 'delete:invoices' }] },
+      'delete:invoices is not a scope of',
+    ],
     ['a bad name', { name: 'has spaces' }, 'name'],
     ['an unknown field', { name: 'r3', require_mfa: true }, 'require_mfa'],
     ['a NUL byte in the description', { name: 'r4', description: 'a\u0000b' }, 'NUL'],
@@ -72,68 +113,154 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
 
   it("replaces a user's roles and shows the effective permissions by API", async () => {
     await api('POST', '/roles', { name: 'reader', permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
-    await api('POST', '/roles', { name: 'writer', permissions: [{ resource: INVOICES, scope: 'write:invoices' }, { resource: INVOICES, scope: 'read:invoices' }] });
+    await api('POST', '/roles', {
+      name: 'writer',
+      permissions: [
+        { resource: INVOICES, scope: 'write:invoices' },
+        { resource: INVOICES, scope: 'read:invoices' },
+      ],
+    });
     const user = (await api('POST', '/users', { email: 'fin@example.test', password: 'a long enough password' })).body as { id: string };
-    expect(await api('PUT', `/users/${user.id}/roles`, { roles: ['reader', 'writer'] })).toMatchObject({ status: 200, body: { user_id: user.id, roles: ['reader', 'writer'] } });
+    expect(await api('PUT', `/users/${user.id}/roles`, { roles: ['reader', 'writer'] })).toMatchObject({
+      status: 200,
+      body: { user_id: user.id, roles: ['reader', 'writer'] },
+    });
     expect((await api('GET', `/users/${user.id}`)).body).toMatchObject({ roles: ['reader', 'writer'] });
-    expect((await api('GET', `/users/${user.id}/permissions`)).body).toEqual({ user_id: user.id, permissions: { [INVOICES]: ['read:invoices', 'write:invoices'] } });
-    expect(await api('PUT', `/users/${user.id}/roles`, { roles: ['reader', 'ghost'] })).toMatchObject({ status: 400, body: { error: 'unknown_role', error_description: 'no role named ghost' } });
+    expect((await api('GET', `/users/${user.id}/permissions`)).body).toEqual({
+      user_id: user.id,
+      permissions: { [INVOICES]: ['read:invoices', 'write:invoices'] },
+    });
+    expect(await api('PUT', `/users/${user.id}/roles`, { roles: ['reader', 'ghost'] })).toMatchObject({
+      status: 400,
+      body: { error: 'unknown_role', error_description: 'no role named ghost' },
+    });
     expect((await api('GET', `/users/${user.id}`)).body).toMatchObject({ roles: ['reader', 'writer'] });
     expect((await api('PUT', '/users/00000000-0000-4000-8000-000000000000/roles', { roles: [] })).status).toBe(404);
-    expect((await eventsOf('user.roles_changed'))[0]).toMatchObject({ actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`, subject: user.id, details: { before: [], after: ['reader', 'writer'] } });
+    expect((await eventsOf('user.roles_changed'))[0]).toMatchObject({
+      actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`,
+      subject: user.id,
+      details: { before: [], after: ['reader', 'writer'] },
+    });
   });
 
   it('turns rbac and the permissions claim on for an API', async () => {
     expect((await api('GET', `/resources/${invoicesId}`)).body).toMatchObject({ rbac: 'off', permissions_claim: false });
-    expect(await api('PATCH', `/resources/${invoicesId}`, { rbac: 'on', permissions_claim: true })).toMatchObject({ status: 200, body: { rbac: 'on', permissions_claim: true } });
+    expect(await api('PATCH', `/resources/${invoicesId}`, { rbac: 'on', permissions_claim: true })).toMatchObject({
+      status: 200,
+      body: { rbac: 'on', permissions_claim: true },
+    });
     expect((await api('PATCH', `/resources/${invoicesId}`, { rbac: 'yes' })).status).toBe(400);
   });
 
   it('grants a client APIs with api_access, checked against the registered APIs and audited as a grant change', async () => {
-    const created = await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: INVOICES, scopes: ['read:invoices'] }] });
+    const created = await api('POST', '/clients', {
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: INVOICES, scopes: ['read:invoices'] }],
+    });
     expect(created).toMatchObject({ status: 201, body: { api_access: [{ resource: INVOICES, scopes: ['read:invoices'] }] } });
     const clientId = String(created.body?.client_id);
     expect(await api('PATCH', `/clients/${clientId}`, { api_access: [{ resource: INVOICES, scopes: ['bogus'] }] })).toMatchObject({
-      status: 400, body: { error: 'invalid_client_metadata', error_description: `api_access: bogus is not a scope of ${INVOICES}` },
+      status: 400,
+      body: { error: 'invalid_client_metadata', error_description: `api_access: bogus is not a scope of ${INVOICES}` },
     });
-    expect(await api('POST', '/clients', { grant_types: ['client_credentials'], scope: 'items:read' })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
-    expect(await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://a.example/\u0000', scopes: [] }] })).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
-    expect((await api('PATCH', `/clients/${clientId}`, { api_access: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }] })).status).toBe(200);
+    expect(await api('POST', '/clients', { grant_types: ['client_credentials'], scope: 'items:read' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_client_metadata' },
+    });
+    expect(
+      await api('POST', '/clients', {
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: 'https://a.example/\u0000', scopes: [] }],
+      }),
+    ).toMatchObject({ status: 400, body: { error: 'invalid_client_metadata' } });
+    expect(
+      (await api('PATCH', `/clients/${clientId}`, { api_access: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }] }))
+        .status,
+    ).toBe(200);
     expect((await eventsOf('client.grants_changed'))[0]).toMatchObject({
-      actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`, subject: clientId,
-      details: { before: [{ resource: INVOICES, scopes: ['read:invoices'] }], after: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }] },
+      actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`,
+      subject: clientId,
+      details: {
+        before: [{ resource: INVOICES, scopes: ['read:invoices'] }],
+        after: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }],
+      },
     });
   });
 
   it("removing an API's scope takes it out of roles and client grants; deleting the API takes it out entirely", async () => {
-    const api2 = (await api('POST', '/resources', { identifier: 'https://temp.example.test/', name: 'Temp', scopes: ['a', 'b'] })).body as { id: string };
-    const role = (await api('POST', '/roles', { name: 'temp', permissions: [{ resource: 'https://temp.example.test/', scope: 'a' }, { resource: 'https://temp.example.test/', scope: 'b' }] })).body as { id: string };
-    const client = (await api('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://temp.example.test/', scopes: ['a', 'b'] }, { resource: INVOICES, scopes: [] }] })).body as { client_id: string };
+    const api2 = (await api('POST', '/resources', { identifier: 'https://temp.example.test/', name: 'Temp', scopes: ['a', 'b'] })).body as {
+      id: string;
+    };
+    const role = (
+      await api('POST', '/roles', {
+        name: 'temp',
+        permissions: [
+          { resource: 'https://temp.example.test/', scope: 'a' },
+          { resource: 'https://temp.example.test/', scope: 'b' },
+        ],
+      })
+    ).body as { id: string };
+    const client = (
+      await api('POST', '/clients', {
+        grant_types: ['client_credentials'],
+        api_access: [
+          { resource: 'https://temp.example.test/', scopes: ['a', 'b'] },
+          { resource: INVOICES, scopes: [] },
+        ],
+      })
+    ).body as { client_id: string };
     await api('PATCH', `/resources/${api2.id}`, { scopes: ['a'] });
-    expect((await api('GET', `/roles/${role.id}`)).body).toMatchObject({ permissions: [{ resource: 'https://temp.example.test/', scope: 'a' }] });
-    expect((await api('GET', `/clients/${client.client_id}`)).body).toMatchObject({ api_access: [{ resource: 'https://temp.example.test/', scopes: ['a'] }, { resource: INVOICES, scopes: [] }] });
+    expect((await api('GET', `/roles/${role.id}`)).body).toMatchObject({
+      permissions: [{ resource: 'https://temp.example.test/', scope: 'a' }],
+    });
+    expect((await api('GET', `/clients/${client.client_id}`)).body).toMatchObject({
+      api_access: [
+        { resource: 'https://temp.example.test/', scopes: ['a'] },
+        { resource: INVOICES, scopes: [] },
+      ],
+    });
     expect((await api('DELETE', `/resources/${api2.id}`)).status).toBe(204);
     expect((await api('GET', `/roles/${role.id}`)).body).toMatchObject({ permissions: [] });
     expect((await api('GET', `/clients/${client.client_id}`)).body).toMatchObject({ api_access: [{ resource: INVOICES, scopes: [] }] });
   });
 
   it('only a full admin grants the admin role or the admin API', async () => {
-    const { client_id: id, client_secret: secret } = (await api('POST', '/clients', {
-      grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin:users:write', 'admin:clients:write'] }], default_resource: adminApi(),
-    })).body as { client_id: string; client_secret: string };
+    const { client_id: id, client_secret: secret } = (
+      await api('POST', '/clients', {
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: adminApi(), scopes: ['admin:users:write', 'admin:clients:write'] }],
+        default_resource: adminApi(),
+      })
+    ).body as { client_id: string; client_secret: string };
     const limited = adminClient(gatehouse, await adminTokenForClient(gatehouse, id, secret));
-    const user = (await limited('POST', '/users', { email: 'helper@example.test', password: 'a long enough password' })).body as { id: string };
-    expect(await limited('PUT', `/users/${user.id}/roles`, { roles: ['admin'] })).toMatchObject({ status: 403, body: { error: 'insufficient_scope' } });
+    const user = (await limited('POST', '/users', { email: 'helper@example.test', password: 'a long enough password' })).body as {
+      id: string;
+    };
+    expect(await limited('PUT', `/users/${user.id}/roles`, { roles: ['admin'] })).toMatchObject({
+      status: 403,
+      body: { error: 'insufficient_scope' },
+    });
     expect((await limited('PUT', `/users/${user.id}/roles`, { roles: ['clerk'] })).status).toBe(200);
     const adminRole = ((await limited('GET', '/roles')).body as { data: Json[] }).data.find((role) => role.name === 'admin') as Json;
     expect((await limited('PATCH', `/roles/${adminRole.id}`, { description: 'mine' })).status).toBe(403);
-    expect((await limited('POST', '/clients', { grant_types: ['client_credentials'], api_access: [{ resource: adminApi(), scopes: ['admin:events:read'] }] })).status).toBe(403);
+    expect(
+      (
+        await limited('POST', '/clients', {
+          grant_types: ['client_credentials'],
+          api_access: [{ resource: adminApi(), scopes: ['admin:events:read'] }],
+        })
+      ).status,
+    ).toBe(403);
     expect((await api('PUT', `/users/${user.id}/roles`, { roles: ['admin'] })).status).toBe(200);
   });
 
   it('documents the new routes in the OpenAPI document', async () => {
-    const document = (await (await fetch(`${gatehouse.url}/admin/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
-    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/admin/roles', '/admin/roles/{id}', '/admin/users/{id}/roles', '/admin/users/{id}/permissions']));
+    const document = (await (await fetch(`${gatehouse.url}/admin/openapi.json`)).json()) as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    expect(Object.keys(document.paths)).toEqual(
+      expect.arrayContaining(['/admin/roles', '/admin/roles/{id}', '/admin/users/{id}/roles', '/admin/users/{id}/permissions']),
+    );
     expect(Object.keys(document.paths['/admin/users/{id}/roles'] ?? {})).toContain('put');
   });
 });

@@ -14,7 +14,10 @@ describe('admin API: users', () => {
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
-    gatehouse = await startTestGatehouse(databaseUrl, { GATEHOUSE_ADMIN_EMAIL: 'root@example.test', GATEHOUSE_ADMIN_PASSWORD: 'root password 1234' });
+    gatehouse = await startTestGatehouse(databaseUrl, {
+      GATEHOUSE_ADMIN_EMAIL: 'root@example.test',
+      GATEHOUSE_ADMIN_PASSWORD: 'root password 1234',
+    });
     api = adminClient(gatehouse, await adminTokenForUser(gatehouse, 'root@example.test', 'root password 1234'));
     await gatehouse.roles.createRole({ name: 'engineer' });
   });
@@ -24,23 +27,47 @@ describe('admin API: users', () => {
   });
 
   it('creates a user: 201 without any password or hash field', async () => {
-    const created = await api('POST', '/users', { email: 'Ada@Example.test', password: 'correct horse battery', name: 'Ada', roles: ['engineer'], email_verified: true });
+    const created = await api('POST', '/users', {
+      email: 'Ada@Example.test',
+      password: 'correct horse battery',
+      name: 'Ada',
+      roles: ['engineer'],
+      email_verified: true,
+    });
     expect(created.status).toBe(201);
     expect(created.body).toEqual({
-      id: expect.any(String), email: 'ada@example.test', name: 'Ada', roles: ['engineer'], email_verified: true, disabled: false,
-      created_at: expect.any(String), updated_at: expect.any(String),
+      id: expect.any(String),
+      email: 'ada@example.test',
+      name: 'Ada',
+      roles: ['engineer'],
+      email_verified: true,
+      disabled: false,
+      created_at: expect.any(String),
+      updated_at: expect.any(String),
     });
     expect(JSON.stringify(created.body)).not.toMatch(/password|hash|argon/i);
-    expect(await api('POST', '/users', { email: 'nobody@example.test', password: 'correct horse battery', roles: ['ghost'] })).toMatchObject({
-      status: 400, body: { error: 'unknown_role', error_description: 'no role named ghost' },
+    expect(
+      await api('POST', '/users', { email: 'nobody@example.test', password: 'correct horse battery', roles: ['ghost'] }),
+    ).toMatchObject({
+      status: 400,
+      body: { error: 'unknown_role', error_description: 'no role named ghost' },
     });
     expect((await api('GET', '/users?email=nobody@example.test')).body).toMatchObject({ data: [] });
   });
 
   it('answers 409 for a duplicate email in any case, 400 for a weak password', async () => {
-    expect(await api('POST', '/users', { email: 'ADA@example.TEST', password: 'another long password' })).toMatchObject({ status: 409, body: { error: 'email_taken' } });
-    expect(await api('POST', '/users', { email: 'short@example.test', password: 'short' })).toMatchObject({ status: 400, body: { error: 'invalid_password' } });
-    expect(await api('POST', '/users', { email: 'same@example.test', password: 'same@example.test' })).toMatchObject({ status: 400, body: { error: 'invalid_password' } });
+    expect(await api('POST', '/users', { email: 'ADA@example.TEST', password: 'another long password' })).toMatchObject({
+      status: 409,
+      body: { error: 'email_taken' },
+    });
+    expect(await api('POST', '/users', { email: 'short@example.test', password: 'short' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_password' },
+    });
+    expect(await api('POST', '/users', { email: 'same@example.test', password: 'same@example.test' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_password' },
+    });
   });
 
   it('answers malformed JSON, unknown fields, wrong types and a missing body with 400', async () => {
@@ -49,13 +76,23 @@ describe('admin API: users', () => {
       status: 400,
       body: { error: 'invalid_request', error_description: expect.stringContaining('admin') },
     });
-    expect(await api('POST', '/users', { email: 42, password: 'long enough password' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await api('POST', '/users', { email: 42, password: 'long enough password' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
     expect((await api('POST', '/users', undefined)).status).toBe(400);
-    expect(await api('POST', '/users', 'email=a', { 'content-type': 'application/x-www-form-urlencoded' })).toMatchObject({ status: 400, body: { error: 'invalid_request' } });
+    expect(await api('POST', '/users', 'email=a', { 'content-type': 'application/x-www-form-urlencoded' })).toMatchObject({
+      status: 400,
+      body: { error: 'invalid_request' },
+    });
   });
 
   it('answers a body over 1 MB with 413', async () => {
-    const response = await api('POST', '/users', { email: 'big@example.test', password: 'long enough password', name: 'x'.repeat(1_100_000) });
+    const response = await api('POST', '/users', {
+      email: 'big@example.test',
+      password: 'long enough password',
+      name: 'x'.repeat(1_100_000),
+    });
     expect(response).toMatchObject({ status: 413, body: { error: 'request_too_large' } });
   });
 
@@ -116,7 +153,8 @@ describe('admin API: users', () => {
     const response = await api('GET', '/events?limit=100');
     const events = (response.body as { data: { type: string; actor: string; subject: string; details: Json }[] }).data;
     const types = new Set(events.map((event) => event.type));
-    for (const type of ['user.created', 'user.updated', 'user.deleted', 'user.disabled', 'user.sessions_revoked']) expect(types).toContain(type);
+    for (const type of ['user.created', 'user.updated', 'user.deleted', 'user.disabled', 'user.sessions_revoked'])
+      expect(types).toContain(type);
     const rootId = (await gatehouse.users.listUsers({ email: 'root@example.test', limit: 1 })).users[0]?.id;
     expect(events.find((event) => event.type === 'user.deleted')?.actor).toBe(`user:${rootId}`);
     expect(JSON.stringify(events)).not.toMatch(/correct horse|long enough password|brand new password/);

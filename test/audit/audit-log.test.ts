@@ -21,15 +21,21 @@ describe('audit log', () => {
   it('records logins, failed ones by a hash of the email and never the password', async () => {
     const browser = new Browser();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: sample.client.redirect_uris[0] as string, scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: sample.client.redirect_uris[0] as string,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const page = await browser.open(url.toString());
     await browser.submit(page, '/login', { email: 'Mallory@Example.test', password: 'guessing a password' });
     await signIn(config);
 
     const [failed] = await events('login.failed');
-    expect(failed).toMatchObject({ actor: 'anonymous', subject: null, details: { email: emailFingerprint('mallory@example.test'), client_id: sample.client.client_id } });
+    expect(failed).toMatchObject({
+      actor: 'anonymous',
+      subject: null,
+      details: { email: emailFingerprint('mallory@example.test'), client_id: sample.client.client_id },
+    });
     expect(failed?.requestId).toEqual(expect.any(String));
     expect(failed?.clientIp).toMatch(/127\.0\.0\.1/);
     const [succeeded] = await events('login.succeeded');
@@ -53,6 +59,10 @@ describe('audit log', () => {
     await gatehouse.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
     const result = await gatehouse.keys.rotate({ actor: 'cli' });
     const [rotated] = await events('key.rotated');
-    expect(rotated).toMatchObject({ actor: 'cli', subject: result.promoted, details: { retired: result.retired, next: result.created, on_request: true } });
+    expect(rotated).toMatchObject({
+      actor: 'cli',
+      subject: result.promoted,
+      details: { retired: result.retired, next: result.created, on_request: true },
+    });
   });
 });

@@ -44,7 +44,14 @@ describe.skipIf(!existsSync(CHROMIUM))('passkeys in headless Chromium', () => {
     const cdp = await page.createCDPSession();
     await cdp.send('WebAuthn.enable');
     await cdp.send('WebAuthn.addVirtualAuthenticator', {
-      options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true },
+      options: {
+        protocol: 'ctap2',
+        transport: 'internal',
+        hasResidentKey: true,
+        hasUserVerification: true,
+        isUserVerified: true,
+        automaticPresenceSimulation: true,
+      },
     });
 
     await page.goto(`${gatehouse.issuer}/account`);
@@ -52,7 +59,9 @@ describe.skipIf(!existsSync(CHROMIUM))('passkeys in headless Chromium', () => {
     await page.type('#password', PASSWORD);
     await submitAndWait(page, 'form[action$="/login"] button[type="submit"]');
     expect(await page.content()).toContain('Your account');
-    await page.$eval('#passkey-name', (input) => { (input as HTMLInputElement).value = 'Chromium'; });
+    await page.$eval('#passkey-name', (input) => {
+      (input as HTMLInputElement).value = 'Chromium';
+    });
     await submitAndWait(page, 'form[data-passkey="register"] button[type="submit"]');
     expect(await page.content()).toContain('Your passkey was added.');
 
@@ -64,9 +73,16 @@ describe.skipIf(!existsSync(CHROMIUM))('passkeys in headless Chromium', () => {
       else void request.continue();
     });
     const codeVerifier = oidc.randomPKCECodeVerifier();
-    await page.goto(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
-    }).toString());
+    await page.goto(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+    );
     // Conditional UI (passkeys offered as autofill) may answer at once with the
     // virtual authenticator; otherwise the button does.
     await page.click('form[data-passkey="authenticate"] button[type="submit"]').catch(() => undefined);

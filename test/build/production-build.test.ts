@@ -46,33 +46,56 @@ describe('the production build', () => {
     const secretFile = join(dataDir, 'master-secret');
     await writeFile(secretFile, `${TEST_SECRET}\n`, { mode: 0o600 });
     const port = await findFreePort();
-    server = startNodeProcess([`${outDir}/main.js`], cleanEnvironment({
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: `http://127.0.0.1:${port}`,
-      NODE_ENV: 'production',
-      GATEHOUSE_SECRET_FILE: secretFile,
-      GATEHOUSE_DATA_DIR: dataDir,
-      GATEHOUSE_LOG_LEVL: 'debug', // a typo
-    }));
+    server = startNodeProcess(
+      [`${outDir}/main.js`],
+      cleanEnvironment({
+        DATABASE_URL: databaseUrl,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        ISSUER: `http://127.0.0.1:${port}`,
+        NODE_ENV: 'production',
+        GATEHOUSE_SECRET_FILE: secretFile,
+        GATEHOUSE_DATA_DIR: dataDir,
+        GATEHOUSE_LOG_LEVL: 'debug', // a typo
+      }),
+    );
     await server.waitFor('Gatehouse listening on');
 
-    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration?probe=abc`, { headers: { 'x-request-id': 'probe-1' } });
+    const discovery = await fetch(`http://127.0.0.1:${port}/.well-known/openid-configuration?probe=abc`, {
+      headers: { 'x-request-id': 'probe-1' },
+    });
     expect(discovery.status).toBe(200);
     expect(((await discovery.json()) as { issuer: string }).issuer).toBe(`http://127.0.0.1:${port}`);
     await server.waitFor('"requestId":"probe-1"');
 
     // stdout is JSON lines only.
-    const records = server.stdout().trim().split('\n').map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(records.every((record) => typeof record.level === 'string' && typeof record.time === 'string' && typeof record.msg === 'string')).toBe(true);
-    expect(records).toContainEqual(expect.objectContaining({
-      level: 'info', requestId: 'probe-1', method: 'GET', route: '/.well-known/openid-configuration', status: 200, durationMs: expect.any(Number),
-    }));
+    const records = server
+      .stdout()
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(
+      records.every((record) => typeof record.level === 'string' && typeof record.time === 'string' && typeof record.msg === 'string'),
+    ).toBe(true);
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'info',
+        requestId: 'probe-1',
+        method: 'GET',
+        route: '/.well-known/openid-configuration',
+        status: 200,
+        durationMs: expect.any(Number),
+      }),
+    );
     expect(server.stdout()).not.toContain('probe=abc');
 
     // The typo is named, with the setting it probably meant.
-    expect(records).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/GATEHOUSE_LOG_LEVL is not a Gatehouse setting.*GATEHOUSE_LOG_LEVEL\?/) }));
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        msg: expect.stringMatching(/GATEHOUSE_LOG_LEVL is not a Gatehouse setting.*GATEHOUSE_LOG_LEVEL\?/),
+      }),
+    );
 
     // Not a terminal: the first-start admin client secret went to a 0600 file, not to the output.
     const credentialsFile = join(dataDir, 'admin-client-credentials.txt');
@@ -85,7 +108,10 @@ describe('the production build', () => {
     // The secret works: an admin token for the bootstrap client.
     const token = await fetch(`http://127.0.0.1:${port}/token`, {
       method: 'POST',
-      headers: { authorization: `Basic ${Buffer.from(`gatehouse-admin:${clientSecret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      headers: {
+        authorization: `Basic ${Buffer.from(`gatehouse-admin:${clientSecret}`).toString('base64')}`,
+        'content-type': 'application/x-www-form-urlencoded',
+      },
       body: 'grant_type=client_credentials&scope=admin',
     });
     expect(token.status).toBe(200);

@@ -85,19 +85,36 @@ describe('gatehouse CLI', () => {
 
   it('registers a service client; rotate-secret and delete take effect at the running server', async () => {
     await gatehouse.resources.createResource({ identifier: 'https://reports.example.test/', name: 'Reports', scopes: ['reports:read'] });
-    const created = await inProcess(
-      ['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--json'],
-      environment,
-    );
+    const created = await inProcess(['clients', 'create', '--name', 'Nightly job', '--grant', 'client_credentials', '--json'], environment);
     expect(created.code).toBe(0);
     const client = JSON.parse(created.stdout) as { client_id: string; client_secret: string; redirect_uris: string[] };
     expect(client.redirect_uris).toEqual([]);
-    const granted = await inProcess(['clients', 'grant', client.client_id, '--resource', 'https://reports.example.test/', '--scope', 'reports:read', '--default', '--json'], environment);
-    expect(JSON.parse(granted.stdout)).toMatchObject({ client_id: client.client_id, api_access: [{ resource: 'https://reports.example.test/', scopes: ['reports:read'] }], default_resource: 'https://reports.example.test/' });
+    const granted = await inProcess(
+      [
+        'clients',
+        'grant',
+        client.client_id,
+        '--resource',
+        'https://reports.example.test/',
+        '--scope',
+        'reports:read',
+        '--default',
+        '--json',
+      ],
+      environment,
+    );
+    expect(JSON.parse(granted.stdout)).toMatchObject({
+      client_id: client.client_id,
+      api_access: [{ resource: 'https://reports.example.test/', scopes: ['reports:read'] }],
+      default_resource: 'https://reports.example.test/',
+    });
     const tokenStatus = async (secret: string) => {
       const response = await fetch(`${gatehouse.issuer}/token`, {
         method: 'POST',
-        headers: { authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        headers: {
+          authorization: `Basic ${Buffer.from(`${client.client_id}:${secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
         body: 'grant_type=client_credentials',
       });
       const body = (await response.json()) as { scope?: string };
@@ -118,7 +135,10 @@ describe('gatehouse CLI', () => {
   });
 
   it('prints a readable record by default', async () => {
-    const created = await inProcess(['clients', 'create', '--name', 'Native', '--public', '--native', '--redirect-uri', 'com.example.app:/cb'], environment);
+    const created = await inProcess(
+      ['clients', 'create', '--name', 'Native', '--public', '--native', '--redirect-uri', 'com.example.app:/cb'],
+      environment,
+    );
     expect(created.code).toBe(0);
     expect(created.stdout).toMatch(/^client_id\s+\S+$/m);
     expect(created.stdout).toMatch(/^token_endpoint_auth_method\s+none$/m);
@@ -128,7 +148,11 @@ describe('gatehouse CLI', () => {
   it('creates a user who can then sign in, reading the password from stdin', async () => {
     // Spawned: the real bin, end to end (a smoke test).
     await gatehouse.roles.createRole({ name: 'ops' });
-    const created = await gatehouseCli(['users', 'create', '--email', 'Cli@Example.test', '--password-stdin', '--name', 'Cli User', '--roles', 'admin, ops', '--json'], environment, 'a long cli password\n');
+    const created = await gatehouseCli(
+      ['users', 'create', '--email', 'Cli@Example.test', '--password-stdin', '--name', 'Cli User', '--roles', 'admin, ops', '--json'],
+      environment,
+      'a long cli password\n',
+    );
     expect(created.code).toBe(0);
     expect(JSON.parse(created.stdout)).toMatchObject({ email: 'cli@example.test', name: 'Cli User', roles: ['admin', 'ops'] });
     expect(`${created.stdout}${created.stderr}`).not.toContain('a long cli password');
@@ -137,11 +161,23 @@ describe('gatehouse CLI', () => {
 
   // Nine CLI processes, each starting Node and tsx: on a loaded 2-core machine that can outlast the default 60 s.
   it('lists, disables and deletes users', async () => {
-    const created = JSON.parse((await inProcess(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234')).stdout) as { id: string };
+    const created = JSON.parse(
+      (await inProcess(['users', 'create', '--email', 'ops@example.test', '--password-stdin', '--json'], environment, 'ops password 1234'))
+        .stdout,
+    ) as { id: string };
     const listed = await inProcess(['users', 'list', '--email', 'OPS@example.test', '--json'], environment);
     // --json prints what the admin API shows (the same presenter); the table, a few columns.
     expect(JSON.parse(listed.stdout)).toEqual([
-      { id: created.id, email: 'ops@example.test', name: null, roles: [], email_verified: false, disabled: false, created_at: expect.any(String), updated_at: expect.any(String) },
+      {
+        id: created.id,
+        email: 'ops@example.test',
+        name: null,
+        roles: [],
+        email_verified: false,
+        disabled: false,
+        created_at: expect.any(String),
+        updated_at: expect.any(String),
+      },
     ]);
     const table = await inProcess(['users', 'list'], environment);
     expect(table.stdout).toMatch(/^id\s+email\s+name\s+roles\s+disabled$/m);
@@ -160,12 +196,24 @@ describe('gatehouse CLI', () => {
     expect((await inProcess(['users', 'delete'], environment)).code).toBe(2);
     const events = await gatehouse.prisma.event.findMany({ where: { subject: created.id }, orderBy: { id: 'asc' } });
     expect(events.map((event) => [event.type, event.actor])).toEqual([
-      ['user.created', 'cli'], ['user.updated', 'cli'], ['user.sessions_revoked', 'cli'], ['user.disabled', 'cli'], ['user.updated', 'cli'], ['user.deleted', 'cli'],
+      ['user.created', 'cli'],
+      ['user.updated', 'cli'],
+      ['user.sessions_revoked', 'cli'],
+      ['user.disabled', 'cli'],
+      ['user.updated', 'cli'],
+      ['user.deleted', 'cli'],
     ]);
   }, 180_000);
 
   it('lists and shows clients, and lists APIs', async () => {
-    const created = JSON.parse((await inProcess(['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'], environment)).stdout) as { client_id: string; client_secret: string };
+    const created = JSON.parse(
+      (
+        await inProcess(
+          ['clients', 'create', '--name', 'Listed', '--redirect-uri', 'https://listed.example.test/cb', '--json'],
+          environment,
+        )
+      ).stdout,
+    ) as { client_id: string; client_secret: string };
     const listed = JSON.parse((await inProcess(['clients', 'list', '--json'], environment)).stdout) as { client_id: string }[];
     expect(listed.map((client) => client.client_id)).toContain(created.client_id);
     const shown = await inProcess(['clients', 'show', created.client_id], environment); // positional, like users
@@ -185,9 +233,30 @@ describe('gatehouse CLI', () => {
   });
 
   it('registers an API', async () => {
-    const created = await inProcess(['resources', 'create', '--identifier', 'https://cli.example.test/', '--name', 'CLI API', '--scope', 'a:read', '--scope', 'a:write', '--ttl', '300', '--json'], environment);
+    const created = await inProcess(
+      [
+        'resources',
+        'create',
+        '--identifier',
+        'https://cli.example.test/',
+        '--name',
+        'CLI API',
+        '--scope',
+        'a:read',
+        '--scope',
+        'a:write',
+        '--ttl',
+        '300',
+        '--json',
+      ],
+      environment,
+    );
     expect(created.code).toBe(0);
-    expect(JSON.parse(created.stdout)).toMatchObject({ identifier: 'https://cli.example.test/', scopes: [{ name: 'a:read' }, { name: 'a:write' }], access_token_ttl: 300 });
+    expect(JSON.parse(created.stdout)).toMatchObject({
+      identifier: 'https://cli.example.test/',
+      scopes: [{ name: 'a:read' }, { name: 'a:write' }],
+      access_token_ttl: 300,
+    });
     const shown = await inProcess(['resources', 'list'], environment);
     expect(shown.stdout).toMatch(/CLI API\s+a:read, a:write\s+300/);
   });
@@ -204,7 +273,18 @@ describe('gatehouse CLI', () => {
     expect((await inProcess(['users', 'create', '--email', 'x@example.test'], environment)).code).toBe(2);
     const help = await inProcess(['--help'], environment);
     expect(help.code).toBe(0);
-    for (const command of ['clients create', 'users create', 'users list', 'users disable', 'users delete', 'resources create', 'keys list', 'keys rotate', 'migrate', 'serve']) {
+    for (const command of [
+      'clients create',
+      'users create',
+      'users list',
+      'users disable',
+      'users delete',
+      'resources create',
+      'keys list',
+      'keys rotate',
+      'migrate',
+      'serve',
+    ]) {
       expect(help.stdout).toContain(`gatehouse ${command}`);
     }
     const commandHelp = await inProcess(['users', 'disable', '--help'], environment);
@@ -213,9 +293,17 @@ describe('gatehouse CLI', () => {
   });
 
   it('registers a device-only public client that can start the device flow', async () => {
-    const created = await inProcess(['clients', 'create', '--name', 'CLI Tool', '--device', '--public', '--refresh-tokens', '--json'], environment);
+    const created = await inProcess(
+      ['clients', 'create', '--name', 'CLI Tool', '--device', '--public', '--refresh-tokens', '--json'],
+      environment,
+    );
     expect(created.code).toBe(0);
-    const client = JSON.parse(created.stdout) as { client_id: string; client_secret?: string; grant_types: string[]; redirect_uris: string[] };
+    const client = JSON.parse(created.stdout) as {
+      client_id: string;
+      client_secret?: string;
+      grant_types: string[];
+      redirect_uris: string[];
+    };
     expect(client).toMatchObject({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'], redirect_uris: [] });
     expect(client.client_secret).toBeUndefined();
     const response = await fetch(`${gatehouse.issuer}/device/auth`, {
@@ -228,12 +316,19 @@ describe('gatehouse CLI', () => {
   });
 
   it('a client it creates shows its escaped name on the login page', async () => {
-    const created = await inProcess(['clients', 'create', '--name', 'Shown <Name>', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'], environment);
+    const created = await inProcess(
+      ['clients', 'create', '--name', 'Shown <Name>', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'],
+      environment,
+    );
     const { client_id } = JSON.parse(created.stdout) as { client_id: string };
     const url = new URL(`${gatehouse.issuer}/auth`);
     url.search = new URLSearchParams({
-      client_id, response_type: 'code', scope: 'openid', redirect_uri: 'http://127.0.0.1:9999/cb',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256',
+      client_id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: 'http://127.0.0.1:9999/cb',
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
     }).toString();
     const page = await new Browser().open(url.toString());
     expect(page.html).toContain('Shown &lt;Name&gt;');
@@ -269,7 +364,10 @@ describe('gatehouse keys re-encrypt', () => {
     const oldSecretFile = join(await mkdtemp(join(tmpdir(), 'gatehouse-old-secret-')), 'old');
     await writeFile(oldSecretFile, TEST_SECRET, { mode: 0o600 });
     const newSecret = 'the-new-secret-that-is-long-enough-123456';
-    const result = await inProcess(['keys', 're-encrypt', '--old-secret-file', oldSecretFile, '--json'], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: newSecret });
+    const result = await inProcess(['keys', 're-encrypt', '--old-secret-file', oldSecretFile, '--json'], {
+      DATABASE_URL: databaseUrl,
+      GATEHOUSE_SECRET: newSecret,
+    });
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({ re_encrypted: 2 });
 

@@ -11,7 +11,10 @@ describe('gatehouse clients set', () => {
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
     environment = { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET };
-    const created = await runCli(['clients', 'create', '--name', 'Express App', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'], environment);
+    const created = await runCli(
+      ['clients', 'create', '--name', 'Express App', '--redirect-uri', 'http://127.0.0.1:9999/cb', '--json'],
+      environment,
+    );
     expect(created.code, created.stderr).toBe(0);
     clientId = (JSON.parse(created.stdout) as { client_id: string }).client_id;
   });
@@ -19,13 +22,35 @@ describe('gatehouse clients set', () => {
 
   it('changes the per-client policies, as PATCH /admin/clients/:id does', async () => {
     const result = await runCli(
-      ['clients', 'set', clientId, '--require-pkce', 'false', '--first-party', 'true', '--backchannel-logout-uri', 'https://app.example.test/logout', '--backchannel-logout-session-required', 'true', '--require-par', 'true', '--dpop-bound', 'true', '--json'],
+      [
+        'clients',
+        'set',
+        clientId,
+        '--require-pkce',
+        'false',
+        '--first-party',
+        'true',
+        '--backchannel-logout-uri',
+        'https://app.example.test/logout',
+        '--backchannel-logout-session-required',
+        'true',
+        '--require-par',
+        'true',
+        '--dpop-bound',
+        'true',
+        '--json',
+      ],
       environment,
     );
     expect(result.code, result.stderr).toBe(0);
     expect(JSON.parse(result.stdout)).toMatchObject({
-      client_id: clientId, require_pkce: false, first_party: true, backchannel_logout_uri: 'https://app.example.test/logout',
-      backchannel_logout_session_required: true, require_pushed_authorization_requests: true, dpop_bound_access_tokens: true,
+      client_id: clientId,
+      require_pkce: false,
+      first_party: true,
+      backchannel_logout_uri: 'https://app.example.test/logout',
+      backchannel_logout_session_required: true,
+      require_pushed_authorization_requests: true,
+      dpop_bound_access_tokens: true,
     });
   });
 

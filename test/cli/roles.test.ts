@@ -26,10 +26,38 @@ describe('gatehouse roles, users roles set', () => {
   });
 
   it('creates, updates, lists, shows and deletes a role with permissions on an API', async () => {
-    const created = await run('roles', 'create', 'finance_admin', '--description', 'Finance', '--resource', INVOICES, '--scope', 'read:invoices');
-    expect(created.json).toMatchObject({ name: 'finance_admin', description: 'Finance', built_in: false, permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
-    const updated = await run('roles', 'update', 'finance_admin', '--resource', INVOICES, '--scope', 'read:invoices', '--scope', 'write:invoices');
-    expect(updated.json.permissions).toEqual([{ resource: INVOICES, scope: 'read:invoices' }, { resource: INVOICES, scope: 'write:invoices' }]);
+    const created = await run(
+      'roles',
+      'create',
+      'finance_admin',
+      '--description',
+      'Finance',
+      '--resource',
+      INVOICES,
+      '--scope',
+      'read:invoices',
+    );
+    expect(created.json).toMatchObject({
+      name: 'finance_admin',
+      description: 'Finance',
+      built_in: false,
+      permissions: [{ resource: INVOICES, scope: 'read:invoices' }],
+    });
+    const updated = await run(
+      'roles',
+      'update',
+      'finance_admin',
+      '--resource',
+      INVOICES,
+      '--scope',
+      'read:invoices',
+      '--scope',
+      'write:invoices',
+    );
+    expect(updated.json.permissions).toEqual([
+      { resource: INVOICES, scope: 'read:invoices' },
+      { resource: INVOICES, scope: 'write:invoices' },
+    ]);
     const listed = await run('roles', 'list');
     expect(listed.json.map((role: { name: string }) => role.name).sort()).toEqual(['admin', 'finance_admin']);
     expect((await run('roles', 'show', 'finance_admin')).json).toMatchObject({ id: created.json.id });
@@ -41,17 +69,29 @@ describe('gatehouse roles, users roles set', () => {
     const unknown = await gatehouseCli(['roles', 'create', 'auditor', '--resource', INVOICES, '--scope', 'delete:invoices'], environment);
     expect(unknown).toMatchObject({ code: 3, stderr: expect.stringContaining('delete:invoices is not a scope of') });
     await gatehouse.roles.createRole({ name: 'auditor' });
-    expect(await gatehouseCli(['roles', 'create', 'auditor'], environment)).toMatchObject({ code: 3, stderr: expect.stringContaining('role_exists') });
-    expect(await gatehouseCli(['roles', 'delete', 'admin'], environment)).toMatchObject({ code: 3, stderr: expect.stringContaining('role_reserved') });
+    expect(await gatehouseCli(['roles', 'create', 'auditor'], environment)).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('role_exists'),
+    });
+    expect(await gatehouseCli(['roles', 'delete', 'admin'], environment)).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('role_reserved'),
+    });
     expect((await gatehouseCli(['roles', 'create', 'x', '--scope', 'read:invoices'], environment)).code).toBe(2);
   });
 
   it("replaces a user's roles, and --none takes them all", async () => {
     const user = await gatehouse.users.createUser({ email: 'fin@example.test', password: 'a long enough password' });
     await gatehouse.roles.createRole({ name: 'clerk' });
-    expect((await run('users', 'roles', 'set', user.id, '--role', 'clerk', '--role', 'auditor')).json).toEqual({ user_id: user.id, roles: ['auditor', 'clerk'] });
+    expect((await run('users', 'roles', 'set', user.id, '--role', 'clerk', '--role', 'auditor')).json).toEqual({
+      user_id: user.id,
+      roles: ['auditor', 'clerk'],
+    });
     expect((await gatehouse.users.findUserById(user.id))?.roles).toEqual(['auditor', 'clerk']);
-    expect(await gatehouseCli(['users', 'roles', 'set', user.id, '--role', 'nobody'], environment)).toMatchObject({ code: 3, stderr: expect.stringContaining('no role named nobody') });
+    expect(await gatehouseCli(['users', 'roles', 'set', user.id, '--role', 'nobody'], environment)).toMatchObject({
+      code: 3,
+      stderr: expect.stringContaining('no role named nobody'),
+    });
     expect((await run('users', 'roles', 'set', user.id, '--none')).json).toEqual({ user_id: user.id, roles: [] });
     expect((await gatehouseCli(['users', 'roles', 'set', user.id], environment)).code).toBe(2);
   });

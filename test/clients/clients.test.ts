@@ -23,11 +23,16 @@ describe('client registration', () => {
       grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
       token_endpoint_auth_method: 'none',
     });
-    expect(client).toMatchObject({ redirect_uris: [], response_types: [], grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'] });
+    expect(client).toMatchObject({
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code', 'refresh_token'],
+    });
     expect(client.client_secret).toBeUndefined();
     await expect(clients.registerClient({ grant_types: ['authorization_code'] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
-    await expect(clients.registerClient({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'] }))
-      .rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(
+      clients.registerClient({ grant_types: ['urn:ietf:params:oauth:grant-type:device_code'], response_types: ['code'] }),
+    ).rejects.toMatchObject({ code: 'invalid_client_metadata' });
   });
 
   it('generates a 256-bit secret for a confidential client and stores only its keyed hash', async () => {
@@ -51,7 +56,9 @@ describe('client registration', () => {
 
   it('refuses a client_id that is taken', async () => {
     await clients.registerClient({ client_id: 'taken-id', redirect_uris: ['https://a.example.com/cb'] });
-    await expect(clients.registerClient({ client_id: 'taken-id', redirect_uris: ['https://a.example.com/cb'] })).rejects.toMatchObject({ status: 409 });
+    await expect(clients.registerClient({ client_id: 'taken-id', redirect_uris: ['https://a.example.com/cb'] })).rejects.toMatchObject({
+      status: 409,
+    });
   });
 
   it.each([
@@ -78,8 +85,12 @@ describe('client registration', () => {
   });
 
   it('refuses unknown metadata and bad grant combinations with invalid_client_metadata', async () => {
-    await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], unknown_field: 1 } as never)).rejects.toMatchObject({ code: 'invalid_client_metadata' });
-    await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], grant_types: ['refresh_token'] })).rejects.toMatchObject({ code: 'invalid_client_metadata' });
+    await expect(clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], unknown_field: 1 } as never)).rejects.toMatchObject({
+      code: 'invalid_client_metadata',
+    });
+    await expect(
+      clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], grant_types: ['refresh_token'] }),
+    ).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     await expect(clients.registerClient({ redirect_uris: [] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
   });
 });
@@ -98,46 +109,138 @@ describe('service (client_credentials) registration', () => {
   afterAll(() => database?.drop());
 
   it('registers a client_credentials-only client without redirect URIs or response types', async () => {
-    await createResourceService(database.prisma).createResource({ identifier: 'https://api.example.test/', name: 'API', scopes: ['items:read'] });
-    const client = await clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: ['items:read'] }], default_resource: 'https://api.example.test/' });
-    expect(client).toMatchObject({ redirect_uris: [], response_types: [], grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' });
+    await createResourceService(database.prisma).createResource({
+      identifier: 'https://api.example.test/',
+      name: 'API',
+      scopes: ['items:read'],
+    });
+    const client = await clients.registerClient({
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: 'https://api.example.test/', scopes: ['items:read'] }],
+      default_resource: 'https://api.example.test/',
+    });
+    expect(client).toMatchObject({
+      redirect_uris: [],
+      response_types: [],
+      grant_types: ['client_credentials'],
+      default_resource: 'https://api.example.test/',
+    });
     expect(client.client_secret).toEqual(expect.any(String));
   });
 
   it('still requires a redirect URI for authorization_code clients', async () => {
-    await expect(clients.registerClient({ grant_types: ['authorization_code', 'client_credentials'] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+    await expect(clients.registerClient({ grant_types: ['authorization_code', 'client_credentials'] })).rejects.toMatchObject({
+      code: 'invalid_redirect_uri',
+    });
     await expect(clients.registerClient({})).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
   });
 
   it('registers a private_key_jwt client with jwks or jwks_uri and gives it no secret', async () => {
-    const withJwks = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] } });
+    const withJwks = await clients.registerClient({
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [rsaJwk] },
+    });
     expect(withJwks).not.toHaveProperty('client_secret');
     expect((await clients.findStoredClient(withJwks.client_id))?.secretHash).toBeNull();
-    const withUri = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'https://svc.example.test/jwks.json', token_endpoint_auth_signing_alg: 'ES256' });
+    const withUri = await clients.registerClient({
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks_uri: 'https://svc.example.test/jwks.json',
+      token_endpoint_auth_signing_alg: 'ES256',
+    });
     expect(withUri.token_endpoint_auth_signing_alg).toBe('ES256');
   });
 
   it.each([
     ['a public client_credentials client', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'none' }],
     ['private_key_jwt without keys', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt' }],
-    ['private_key_jwt with both jwks and jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, jwks_uri: 'https://svc.example.test/jwks' }],
-    ['an HMAC signing alg', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, token_endpoint_auth_signing_alg: 'HS256' }],
-    ['alg none', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] }, token_endpoint_auth_signing_alg: 'none' }],
-    ['a symmetric key in jwks', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] } }],
-    ['a private key in jwks', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, d: 'private' }] } }],
-    ['a key marked for HS256', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, alg: 'HS256' }] } }],
+    [
+      'private_key_jwt with both jwks and jwks_uri',
+      {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [rsaJwk] },
+        jwks_uri: 'https://svc.example.test/jwks',
+      },
+    ],
+    [
+      'an HMAC signing alg',
+      {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [rsaJwk] },
+        token_endpoint_auth_signing_alg: 'HS256',
+      },
+    ],
+    [
+      'alg none',
+      {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [rsaJwk] },
+        token_endpoint_auth_signing_alg: 'none',
+      },
+    ],
+    [
+      'a symmetric key in jwks',
+      {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ kty: 'oct', k: 'c2VjcmV0' }] },
+      },
+    ],
+    [
+      'a private key in jwks',
+      { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, d: 'private' }] } },
+    ],
+    [
+      'a key marked for HS256',
+      { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ ...rsaJwk, alg: 'HS256' }] } },
+    ],
     ['client_secret_jwt', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_jwt' }],
     ['jwks on a secret client', { grant_types: ['client_credentials'], jwks: { keys: [rsaJwk] } }],
     ['a default_resource with a fragment', { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/#x' }],
-    ['a default_resource on a client without client_credentials', { redirect_uris: ['https://a.example.com/cb'], default_resource: 'https://api.example.test/' }],
-    ['a JWK that is not a key', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] } }],
-    ['an http jwks_uri', { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/jwks.json' }],
+    [
+      'a default_resource on a client without client_credentials',
+      { redirect_uris: ['https://a.example.com/cb'], default_resource: 'https://api.example.test/' },
+    ],
+    [
+      'a JWK that is not a key',
+      {
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'AAAA', y: 'AAAA' }] },
+      },
+    ],
+    [
+      'an http jwks_uri',
+      { grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks_uri: 'http://127.0.0.1:9/jwks.json' },
+    ],
     ['a malformed scope', { grant_types: ['client_credentials'], scope: 'openid  email' }],
     ['an API scope in scope (API scopes are granted with api_access)', { grant_types: ['client_credentials'], scope: 'openid items:read' }],
-    ['a grant on an unregistered API', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://nowhere.example.test/', scopes: [] }] }],
-    ['a grant of a scope the API does not define', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: ['items:delete'] }] }],
-    ['the same API granted twice', { grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: [] }, { resource: 'https://api.example.test/', scopes: [] }] }],
-    ['a default_resource the client is not granted', { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' }],
+    [
+      'a grant on an unregistered API',
+      { grant_types: ['client_credentials'], api_access: [{ resource: 'https://nowhere.example.test/', scopes: [] }] },
+    ],
+    [
+      'a grant of a scope the API does not define',
+      { grant_types: ['client_credentials'], api_access: [{ resource: 'https://api.example.test/', scopes: ['items:delete'] }] },
+    ],
+    [
+      'the same API granted twice',
+      {
+        grant_types: ['client_credentials'],
+        api_access: [
+          { resource: 'https://api.example.test/', scopes: [] },
+          { resource: 'https://api.example.test/', scopes: [] },
+        ],
+      },
+    ],
+    [
+      'a default_resource the client is not granted',
+      { grant_types: ['client_credentials'], default_resource: 'https://api.example.test/' },
+    ],
   ])('refuses %s with invalid_client_metadata', async (_case, metadata) => {
     await expect(clients.registerClient(metadata as never)).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata' });
   });
@@ -159,7 +262,11 @@ describe('service (client_credentials) registration', () => {
   });
 
   it('refuses to rotate the secret of a client without one', async () => {
-    const client = await clients.registerClient({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'private_key_jwt', jwks: { keys: [rsaJwk] } });
+    const client = await clients.registerClient({
+      grant_types: ['client_credentials'],
+      token_endpoint_auth_method: 'private_key_jwt',
+      jwks: { keys: [rsaJwk] },
+    });
     await expect(clients.rotateClientSecret(client.client_id)).rejects.toMatchObject({ status: 400 });
   });
 });
@@ -174,11 +281,23 @@ describe('API registration', () => {
 
   it('registers an API with scopes, described or not, and a default lifetime of 10 minutes', async () => {
     const resources = createResourceService(database.prisma);
-    const api = await resources.createResource({ identifier: 'https://api.example.com/', name: 'API', scopes: ['read', { name: 'write', description: 'Change things' }] });
-    expect(api).toMatchObject({ identifier: 'https://api.example.com/', accessTokenTtl: 600, scopes: [{ name: 'read' }, { name: 'write', description: 'Change things' }] });
+    const api = await resources.createResource({
+      identifier: 'https://api.example.com/',
+      name: 'API',
+      scopes: ['read', { name: 'write', description: 'Change things' }],
+    });
+    expect(api).toMatchObject({
+      identifier: 'https://api.example.com/',
+      accessTokenTtl: 600,
+      scopes: [{ name: 'read' }, { name: 'write', description: 'Change things' }],
+    });
     expect(await resources.findResourceByIdentifier('https://api.example.com/')).toEqual(api);
-    await expect(resources.createResource({ identifier: 'https://api.example.com/', name: 'Again' })).rejects.toMatchObject({ status: 409 });
-    await expect(resources.createResource({ identifier: 'https://api.example.com/#x', name: 'Fragment' })).rejects.toMatchObject({ status: 400 });
+    await expect(resources.createResource({ identifier: 'https://api.example.com/', name: 'Again' })).rejects.toMatchObject({
+      status: 409,
+    });
+    await expect(resources.createResource({ identifier: 'https://api.example.com/#x', name: 'Fragment' })).rejects.toMatchObject({
+      status: 400,
+    });
     await expect(resources.createResource({ identifier: 'not a uri', name: 'Bad' })).rejects.toMatchObject({ status: 400 });
   });
 });

@@ -46,10 +46,13 @@ describe('lookup cache', () => {
 
   it('never caches a failed load', async () => {
     let fail = true;
-    const cache = createLookupCache(async (key) => {
-      if (fail) throw new Error('database down');
-      return key;
-    }, { ttlMs: 60_000, maxEntries: 10 });
+    const cache = createLookupCache(
+      async (key) => {
+        if (fail) throw new Error('database down');
+        return key;
+      },
+      { ttlMs: 60_000, maxEntries: 10 },
+    );
     await expect(cache.get('a')).rejects.toThrow('database down');
     fail = false;
     expect(await cache.get('a')).toBe('a');

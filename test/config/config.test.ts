@@ -24,14 +24,24 @@ describe('configuration', () => {
       argon2: { memoryCost: 19456, timeCost: 2, parallelism: 1 },
     });
     expect(config.ttl).toEqual({
-      accessToken: 3600, idToken: 3600, authorizationCode: 60, refreshToken: 30 * 86400,
-      refreshTokenIdle: 14 * 86400, refreshTokenReuseGrace: 30, session: 14 * 86400, interaction: 3600,
+      accessToken: 3600,
+      idToken: 3600,
+      authorizationCode: 60,
+      refreshToken: 30 * 86400,
+      refreshTokenIdle: 14 * 86400,
+      refreshTokenReuseGrace: 30,
+      session: 14 * 86400,
+      interaction: 3600,
     });
   });
 
   it('refuses an ISSUER with a query or a fragment (OpenID Discovery §3: the issuer has neither)', () => {
-    expect(errorOf({ ISSUER: 'https://id.example.com/?tenant=a' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/?tenant=a")');
-    expect(errorOf({ ISSUER: 'https://id.example.com/#x' }).message).toBe('ISSUER must not have a query or fragment (got "https://id.example.com/#x")');
+    expect(errorOf({ ISSUER: 'https://id.example.com/?tenant=a' }).message).toBe(
+      'ISSUER must not have a query or fragment (got "https://id.example.com/?tenant=a")',
+    );
+    expect(errorOf({ ISSUER: 'https://id.example.com/#x' }).message).toBe(
+      'ISSUER must not have a query or fragment (got "https://id.example.com/#x")',
+    );
     expect(loadConfig({ ISSUER: 'https://id.example.com/tenant' }).issuer).toBe('https://id.example.com/tenant');
   });
 
@@ -45,14 +55,18 @@ describe('configuration', () => {
   it('takes a refresh-token reuse grace of 0 (off) up to 5 minutes', () => {
     expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }).ttl.refreshTokenReuseGrace).toBe(0);
     expect(loadConfig({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '2m' }).ttl.refreshTokenReuseGrace).toBe(120);
-    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '1h' }).message).toBe('GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE must be at most 300 seconds (got "1h")');
+    expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '1h' }).message).toBe(
+      'GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE must be at most 300 seconds (got "1h")',
+    );
     expect(errorOf({ GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '-1' })).toBeInstanceOf(ConfigError);
   });
 
   it('has device flow defaults: 10-minute codes, 5-second interval, 10 wrong codes per 5 minutes', () => {
     expect(loadConfig({}).deviceFlow).toEqual({ codeTtl: 600, pollInterval: 5, userCodeAttempts: 10, userCodeWindow: 300 });
-    expect(loadConfig({ GATEHOUSE_DEVICE_CODE_TTL: '15m', GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: '3' }).deviceFlow)
-      .toMatchObject({ codeTtl: 900, userCodeAttempts: 3 });
+    expect(loadConfig({ GATEHOUSE_DEVICE_CODE_TTL: '15m', GATEHOUSE_DEVICE_USER_CODE_ATTEMPTS: '3' }).deviceFlow).toMatchObject({
+      codeTtl: 900,
+      userCodeAttempts: 3,
+    });
   });
 
   it('derives the issuer from PORT and strips a trailing slash from ISSUER', () => {
@@ -61,13 +75,21 @@ describe('configuration', () => {
   });
 
   it('reads durations in seconds or with a unit', () => {
-    const config = loadConfig({ GATEHOUSE_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_ID_TOKEN_TTL: '900', GATEHOUSE_REFRESH_TOKEN_TTL: '60d', GATEHOUSE_SESSION_TTL: '12h' });
+    const config = loadConfig({
+      GATEHOUSE_ACCESS_TOKEN_TTL: '15m',
+      GATEHOUSE_ID_TOKEN_TTL: '900',
+      GATEHOUSE_REFRESH_TOKEN_TTL: '60d',
+      GATEHOUSE_SESSION_TTL: '12h',
+    });
     expect(config.ttl).toMatchObject({ accessToken: 900, idToken: 900, refreshToken: 60 * 86400, session: 43200 });
   });
 
   it('reads the service settings: access-token cap and cache TTL', () => {
     expect(loadConfig({})).toMatchObject({ maxAccessTokenTtl: 3600, cacheTtlSeconds: 30 });
-    expect(loadConfig({ GATEHOUSE_MAX_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_CACHE_TTL: '5s' })).toMatchObject({ maxAccessTokenTtl: 900, cacheTtlSeconds: 5 });
+    expect(loadConfig({ GATEHOUSE_MAX_ACCESS_TOKEN_TTL: '15m', GATEHOUSE_CACHE_TTL: '5s' })).toMatchObject({
+      maxAccessTokenTtl: 900,
+      cacheTtlSeconds: 5,
+    });
     expect(errorOf({ GATEHOUSE_CACHE_TTL: 'soon' }).message).toMatch(/^GATEHOUSE_CACHE_TTL /);
     expect(errorOf({ GATEHOUSE_MAX_ACCESS_TOKEN_TTL: '0' }).message).toMatch(/^GATEHOUSE_MAX_ACCESS_TOKEN_TTL /);
   });
@@ -88,9 +110,15 @@ describe('configuration', () => {
     [{ GATEHOUSE_KEY_CHECK_INTERVAL: '30d' }, /^GATEHOUSE_KEY_CHECK_INTERVAL must be at most 86400 seconds/],
     [{ GATEHOUSE_PASSWORD_MIN_LENGTH: '6' }, /^GATEHOUSE_PASSWORD_MIN_LENGTH must be at least 8/],
     [{ GATEHOUSE_SESSION_TTL: '400d' }, /^GATEHOUSE_SESSION_TTL must be at most 31536000 seconds/],
-    [{ GATEHOUSE_JWKS_MAX_AGE: '1d' }, /^GATEHOUSE_KEY_PUBLISH_LEAD must be longer than GATEHOUSE_JWKS_MAX_AGE \+ GATEHOUSE_KEY_CHECK_INTERVAL/],
+    [
+      { GATEHOUSE_JWKS_MAX_AGE: '1d' },
+      /^GATEHOUSE_KEY_PUBLISH_LEAD must be longer than GATEHOUSE_JWKS_MAX_AGE \+ GATEHOUSE_KEY_CHECK_INTERVAL/,
+    ],
     [{ GATEHOUSE_ADMIN_EMAIL: 'admin@example.com' }, /^GATEHOUSE_ADMIN_PASSWORD .*set together/],
-    [{ GATEHOUSE_ADMIN_EMAIL: 'not-an-email', GATEHOUSE_ADMIN_PASSWORD: 'long enough password' }, /^GATEHOUSE_ADMIN_EMAIL must be an email address/],
+    [
+      { GATEHOUSE_ADMIN_EMAIL: 'not-an-email', GATEHOUSE_ADMIN_PASSWORD: 'long enough password' },
+      /^GATEHOUSE_ADMIN_EMAIL must be an email address/,
+    ],
     [{ GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '60d' }, /^GATEHOUSE_REFRESH_TOKEN_IDLE_TTL must not exceed GATEHOUSE_REFRESH_TOKEN_TTL/],
     [{ NODE_ENV: 'production' }, /^GATEHOUSE_SECRET is required when NODE_ENV=production$/],
     [{ GATEHOUSE_TRUST_PROXY: 'yes' }, /^GATEHOUSE_TRUST_PROXY /],

@@ -63,7 +63,15 @@ describe('settings from files (NAME_FILE)', () => {
 
 describe('unknown GATEHOUSE_ variables', () => {
   it('warns about each one, naming the closest setting', () => {
-    expect(configWarnings({ GATEHOUSE_SECERT: 'x', GATEHOUSE_TRUST_PROXIES: 'true', GATEHOUSE_SECRET: 'x', PATH: '/bin', GATEHOUSE_ADMIN_PASSWORD_FILE: '/run/x' })).toEqual([
+    expect(
+      configWarnings({
+        GATEHOUSE_SECERT: 'x',
+        GATEHOUSE_TRUST_PROXIES: 'true',
+        GATEHOUSE_SECRET: 'x',
+        PATH: '/bin',
+        GATEHOUSE_ADMIN_PASSWORD_FILE: '/run/x',
+      }),
+    ).toEqual([
       'GATEHOUSE_SECERT is not a Gatehouse setting and is ignored; did you mean GATEHOUSE_SECRET?',
       'GATEHOUSE_TRUST_PROXIES is not a Gatehouse setting and is ignored; did you mean GATEHOUSE_TRUST_PROXY?',
     ]);
@@ -81,7 +89,10 @@ describe('log and metrics settings', () => {
 
   it('binds the metrics listener to loopback unless told otherwise', () => {
     expect(loadConfig({ GATEHOUSE_METRICS_PORT: '9464' }).metrics).toEqual({ port: 9464, host: '127.0.0.1' });
-    expect(loadConfig({ GATEHOUSE_METRICS_PORT: '9464', GATEHOUSE_METRICS_HOST: '0.0.0.0' }).metrics).toEqual({ port: 9464, host: '0.0.0.0' });
+    expect(loadConfig({ GATEHOUSE_METRICS_PORT: '9464', GATEHOUSE_METRICS_HOST: '0.0.0.0' }).metrics).toEqual({
+      port: 9464,
+      host: '0.0.0.0',
+    });
   });
 
   it('names a log level it does not know', () => {

@@ -43,7 +43,13 @@ describe('master secret', () => {
     const c = deriveSecrets('t'.repeat(32));
     expect(a.keyEncryptionKey.equals(b.keyEncryptionKey)).toBe(true);
     expect(a.keyEncryptionKey.equals(c.keyEncryptionKey)).toBe(false);
-    const keys = [a.keyEncryptionKey, a.clientSecretKey, a.csrfKey, a.payloadSealKey, Buffer.from(a.cookieKeys[0] as string, 'base64url')].map((key) => key.toString('hex'));
+    const keys = [
+      a.keyEncryptionKey,
+      a.clientSecretKey,
+      a.csrfKey,
+      a.payloadSealKey,
+      Buffer.from(a.cookieKeys[0] as string, 'base64url'),
+    ].map((key) => key.toString('hex'));
     expect(new Set(keys).size).toBe(5);
   });
 });

@@ -25,8 +25,16 @@ describe('OIDC Basic OP plan', () => {
     ({ gatehouse, databaseUrl } = started);
     c1 = started.sample.client;
     userSub = started.sample.user.id;
-    c2 = await gatehouse.clients.registerClient({ client_name: 'Second', redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'] });
-    postClient = await gatehouse.clients.registerClient({ client_name: 'Post', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_post' });
+    c2 = await gatehouse.clients.registerClient({
+      client_name: 'Second',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
+    postClient = await gatehouse.clients.registerClient({
+      client_name: 'Post',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_post',
+    });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
@@ -34,7 +42,10 @@ describe('OIDC Basic OP plan', () => {
   const verifyIdToken = (idToken: string, client: RegisteredClient) =>
     jwtVerify(idToken, jwks(), { issuer: gatehouse.issuer, audience: client.client_id, algorithms: ['RS256'] });
   const userinfo = (accessToken: string, init: RequestInit = {}) =>
-    fetch(`${gatehouse.issuer}/me`, { ...init, headers: { authorization: `Bearer ${accessToken}`, ...(init.headers as Record<string, string>) } });
+    fetch(`${gatehouse.issuer}/me`, {
+      ...init,
+      headers: { authorization: `Bearer ${accessToken}`, ...(init.headers as Record<string, string>) },
+    });
 
   it('oidcc-server', async () => {
     const { parameters, verifier } = await codeRequest(c1);
@@ -68,10 +79,16 @@ describe('OIDC Basic OP plan', () => {
   });
 
   it('oidcc-idtoken-unsigned (refused: alg none is never issued)', async () => {
-    const discovery = (await (await fetch(`${gatehouse.issuer}/.well-known/openid-configuration`)).json()) as { id_token_signing_alg_values_supported: string[] };
+    const discovery = (await (await fetch(`${gatehouse.issuer}/.well-known/openid-configuration`)).json()) as {
+      id_token_signing_alg_values_supported: string[];
+    };
     expect(discovery.id_token_signing_alg_values_supported).toEqual(['RS256']);
     await expect(
-      gatehouse.clients.registerClient({ client_name: 'Unsigned', redirect_uris: [REDIRECT_URI], id_token_signed_response_alg: 'none' } as never),
+      gatehouse.clients.registerClient({
+        client_name: 'Unsigned',
+        redirect_uris: [REDIRECT_URI],
+        id_token_signed_response_alg: 'none',
+      } as never),
     ).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata' });
   });
 
@@ -92,7 +109,9 @@ describe('OIDC Basic OP plan', () => {
   it('oidcc-userinfo-post-body', async () => {
     const { body } = await signInForTokens(gatehouse, c1);
     const response = await fetch(`${gatehouse.issuer}/me`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ access_token: body.access_token as string }),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ access_token: body.access_token as string }),
     });
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ sub: userSub });
@@ -132,7 +151,11 @@ describe('OIDC Basic OP plan', () => {
   });
 
   it('oidcc-scope-all', async () => {
-    expect(await claimsFor('openid profile email address phone')).toMatchObject({ sub: userSub, name: 'Ada Lovelace', email: 'ada@example.test' });
+    expect(await claimsFor('openid profile email address phone')).toMatchObject({
+      sub: userSub,
+      name: 'Ada Lovelace',
+      email: 'ada@example.test',
+    });
   });
 
   it('oidcc-alternate-happy-flow', async () => {
@@ -189,7 +212,9 @@ describe('OIDC Basic OP plan', () => {
     expect((await first.browser.open(url.toString(), { stopAt: REDIRECT_URI })).html).toContain('/login"');
     const { callback } = await authorize(gatehouse, parameters, { browser: first.browser });
     const second = await exchangeCode(gatehouse, c1, callback as URL, verifier);
-    expect(claimsOf(second.body.id_token as string).auth_time as number).toBeGreaterThan(claimsOf(first.body.id_token as string).auth_time as number);
+    expect(claimsOf(second.body.id_token as string).auth_time as number).toBeGreaterThan(
+      claimsOf(first.body.id_token as string).auth_time as number,
+    );
   });
 
   it('oidcc-max-age-10000', async () => {
@@ -253,7 +278,11 @@ describe('OIDC Basic OP plan', () => {
   });
 
   it('oidcc-ensure-registered-redirect-uri', async () => {
-    const { page, callback } = await authorize(gatehouse, (await codeRequest(c1, { redirect_uri: 'https://attacker.example/cb' })).parameters, { redirectUri: 'https://attacker.example/cb' });
+    const { page, callback } = await authorize(
+      gatehouse,
+      (await codeRequest(c1, { redirect_uri: 'https://attacker.example/cb' })).parameters,
+      { redirectUri: 'https://attacker.example/cb' },
+    );
     expect(callback).toBeUndefined();
     expect(page?.status).toBe(400);
     expect(page?.headers.get('location')).toBeNull();
@@ -300,13 +329,19 @@ describe('OIDC Basic OP plan', () => {
 
   it('oidcc-refresh-token', async () => {
     const { body } = await signInForTokens(gatehouse, c1, { scope: 'openid offline_access', prompt: 'consent' });
-    const refreshed = await postAs(`${gatehouse.issuer}/token`, c1, { grant_type: 'refresh_token', refresh_token: body.refresh_token as string });
+    const refreshed = await postAs(`${gatehouse.issuer}/token`, c1, {
+      grant_type: 'refresh_token',
+      refresh_token: body.refresh_token as string,
+    });
     expect(refreshed.status).toBe(200);
     expect(refreshed.headers.get('cache-control')).toContain('no-store');
     expect(refreshed.headers.get('content-type')).toMatch(/application\/json;\s*charset=utf-8/i);
     const c2Tokens = await signInForTokens(gatehouse, c2, { scope: 'openid offline_access', prompt: 'consent' });
     // Bound to its client: client 2's refresh token is useless to client 1.
-    const stolen = await postAs(`${gatehouse.issuer}/token`, c1, { grant_type: 'refresh_token', refresh_token: c2Tokens.body.refresh_token as string });
+    const stolen = await postAs(`${gatehouse.issuer}/token`, c1, {
+      grant_type: 'refresh_token',
+      refresh_token: c2Tokens.body.refresh_token as string,
+    });
     expect(stolen.status).toBe(400);
     expect(((await stolen.json()) as { error: string }).error).toBe('invalid_grant');
   });

@@ -33,7 +33,15 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
   const errorOf = async (response: Response) => ((await response.json()) as { error: string }).error;
   const assertion = (claims: Record<string, unknown> = {}) => {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: keyClient.client_id, sub: keyClient.client_id, aud: `${gatehouse.issuer}/token`, jti: randomUUID(), iat: now, exp: now + 60, ...claims })
+    return new SignJWT({
+      iss: keyClient.client_id,
+      sub: keyClient.client_id,
+      aud: `${gatehouse.issuer}/token`,
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 60,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'RS256', kid: 'k1' })
       .sign(privateKey);
   };
@@ -41,10 +49,15 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
   const exchangeWithAssertion = async (claims: Record<string, unknown>) => {
     const { callback, verifier } = await codeFor(keyClient);
     return fetch(`${gatehouse.issuer}/token`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({
-        grant_type: 'authorization_code', code: callback.searchParams.get('code') ?? '', redirect_uri: REDIRECT_URI, code_verifier: verifier,
-        client_assertion_type: ASSERTION_TYPE, client_assertion: await assertion(claims),
+        grant_type: 'authorization_code',
+        code: callback.searchParams.get('code') ?? '',
+        redirect_uri: REDIRECT_URI,
+        code_verifier: verifier,
+        client_assertion_type: ASSERTION_TYPE,
+        client_assertion: await assertion(claims),
       }),
     });
   };
@@ -57,7 +70,9 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
     const pair = await generateKeyPair('RS256', { extractable: true });
     privateKey = pair.privateKey;
     keyClient = await gatehouse.clients.registerClient({
-      client_name: 'Key client', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'private_key_jwt',
+      client_name: 'Key client',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'private_key_jwt',
       jwks: { keys: [{ ...(await exportJWK(pair.publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' } as { kty: 'RSA' }] },
     });
   });
@@ -66,7 +81,12 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
   it('refresh-token: refreshing without client authentication is refused', async () => {
     const { callback, verifier } = await codeFor(c1, { scope: 'openid offline_access', prompt: 'consent' });
     const tokens = await exchangeCode(gatehouse, c1, callback, verifier);
-    const anonymous = await postAs(`${gatehouse.issuer}/token`, c1, { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string }, 'none');
+    const anonymous = await postAs(
+      `${gatehouse.issuer}/token`,
+      c1,
+      { grant_type: 'refresh_token', refresh_token: tokens.body.refresh_token as string },
+      'none',
+    );
     expect(anonymous.status).toBe(401);
     expect(await errorOf(anonymous)).toBe('invalid_client');
   });
@@ -84,7 +104,13 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
   });
 
   const pushed = async (fields: Record<string, string>) =>
-    postAs(`${gatehouse.issuer}/request`, c1, { client_id: c1.client_id, response_type: 'code', scope: 'openid', redirect_uri: REDIRECT_URI, ...fields });
+    postAs(`${gatehouse.issuer}/request`, c1, {
+      client_id: c1.client_id,
+      response_type: 'code',
+      scope: 'openid',
+      redirect_uri: REDIRECT_URI,
+      ...fields,
+    });
 
   it('par-plain-pkce-rejected', async () => {
     const response = await pushed({ code_challenge: (await pkcePair()).verifier, code_challenge_method: 'plain' });
@@ -140,7 +166,11 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
   it('ensure-client-id-in-token-endpoint: a client_id that is not the authenticated client is refused', async () => {
     const { callback, verifier } = await codeFor(c1);
     const response = await postAs(`${gatehouse.issuer}/token`, c1, {
-      grant_type: 'authorization_code', code: callback.searchParams.get('code') ?? '', redirect_uri: REDIRECT_URI, code_verifier: verifier, client_id: c2.client_id,
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code') ?? '',
+      redirect_uri: REDIRECT_URI,
+      code_verifier: verifier,
+      client_id: c2.client_id,
     });
     expect(response.status).toBe(400);
     expect(await errorOf(response)).toBe('invalid_request');
@@ -172,9 +202,15 @@ describe('FAPI 2.0 negative tests, as plain OAuth', () => {
     const bound = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
     const other = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
     const { verifier, challenge } = await pkcePair();
-    const url = await oidc.buildAuthorizationUrlWithPAR(config, { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' }, { DPoP: bound });
+    const url = await oidc.buildAuthorizationUrlWithPAR(
+      config,
+      { redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: challenge, code_challenge_method: 'S256' },
+      { DPoP: bound },
+    );
     const { callback } = await authorize(gatehouse, Object.fromEntries(url.searchParams));
-    await expect(oidc.authorizationCodeGrant(config, callback as URL, { pkceCodeVerifier: verifier }, undefined, { DPoP: other })).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(
+      oidc.authorizationCodeGrant(config, callback as URL, { pkceCodeVerifier: verifier }, undefined, { DPoP: other }),
+    ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
   it('client assertion clock skew: nbf 8 s in the future is accepted', async () => {

@@ -20,7 +20,9 @@ describe('migrations', () => {
     const migrations = await listMigrations();
     expect(migrations.length).toBeGreaterThan(0);
     expect(await applyMigrations(databaseUrl)).toEqual(migrations.map((migration) => migration.name));
-    const { rows } = await client.query('SELECT migration_name, checksum, finished_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name');
+    const { rows } = await client.query(
+      'SELECT migration_name, checksum, finished_at, applied_steps_count FROM _prisma_migrations ORDER BY migration_name',
+    );
     const [first] = migrations;
     if (!first) throw new Error('no migrations to check');
     const sql = await readFile(new URL(`../../prisma/migrations/${first.name}/migration.sql`, import.meta.url), 'utf8');
@@ -31,7 +33,30 @@ describe('migrations', () => {
       applied_steps_count: 1,
     });
     const tables = await client.query("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename");
-    expect(tables.rows.map((row) => row.tablename)).toEqual(['_prisma_migrations', 'account_tokens', 'backchannel_logouts', 'clients', 'device_code_polls', 'events', 'instance_settings', 'login_counters', 'mfa_factors', 'mfa_pending_logins', 'mfa_recovery_codes', 'oidc_payloads', 'refresh_token_successors', 'resources', 'role_permissions', 'roles', 'session_activity', 'signing_keys', 'user_code_failures', 'user_roles', 'users', 'webauthn_challenges']);
+    expect(tables.rows.map((row) => row.tablename)).toEqual([
+      '_prisma_migrations',
+      'account_tokens',
+      'backchannel_logouts',
+      'clients',
+      'device_code_polls',
+      'events',
+      'instance_settings',
+      'login_counters',
+      'mfa_factors',
+      'mfa_pending_logins',
+      'mfa_recovery_codes',
+      'oidc_payloads',
+      'refresh_token_successors',
+      'resources',
+      'role_permissions',
+      'roles',
+      'session_activity',
+      'signing_keys',
+      'user_code_failures',
+      'user_roles',
+      'users',
+      'webauthn_challenges',
+    ]);
   });
 
   it('applies nothing the second time, also when instances start at once', async () => {

@@ -19,15 +19,18 @@ describe('the rbac migration', () => {
     const applied = await applyMigrations(database.databaseUrl, { before: RBAC_MIGRATION });
     expect(applied).not.toContain(RBAC_MIGRATION);
     const insertUser = (email: string, roles: string[]) =>
-      client.query("INSERT INTO users (id, email, password_hash, roles, updated_at) VALUES (gen_random_uuid(), $1, 'x', $2, now())", [email, roles]);
+      client.query("INSERT INTO users (id, email, password_hash, roles, updated_at) VALUES (gen_random_uuid(), $1, 'x', $2, now())", [
+        email,
+        roles,
+      ]);
     await insertUser('ada@example.test', ['admin', 'finance_admin']);
     await insertUser('bob@example.test', ['finance_admin', 'support']);
     await insertUser('cy@example.test', []);
     const insertApi = (identifier: string, scopes: string[]) =>
-      client.query('INSERT INTO resources (id, identifier, name, scopes, access_token_ttl, updated_at) VALUES (gen_random_uuid(), $1, $1, $2, 600, now())', [
-        identifier,
-        JSON.stringify(scopes.map((name) => ({ name }))),
-      ]);
+      client.query(
+        'INSERT INTO resources (id, identifier, name, scopes, access_token_ttl, updated_at) VALUES (gen_random_uuid(), $1, $1, $2, 600, now())',
+        [identifier, JSON.stringify(scopes.map((name) => ({ name })))],
+      );
     await insertApi(ITEMS, ['items:read', 'items:write']);
     await insertApi(OTHER, ['items:read']);
     await insertApi(BILLING, ['billing:read']);

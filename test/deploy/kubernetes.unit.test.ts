@@ -43,7 +43,11 @@ interface Deployment extends K8sObject {
     selector: { matchLabels: Record<string, string> };
     template: {
       metadata: { labels: Record<string, string> };
-      spec: { containers: Container[]; terminationGracePeriodSeconds: number; volumes: { name: string; secret?: { secretName: string } }[] };
+      spec: {
+        containers: Container[];
+        terminationGracePeriodSeconds: number;
+        volumes: { name: string; secret?: { secretName: string } }[];
+      };
     };
   };
 }
@@ -94,16 +98,30 @@ describe('deploy/kubernetes', () => {
     const secretMount = container().volumeMounts.find((mount) => mount.name === 'secrets')?.mountPath;
     expect(deployment().spec.template.spec.volumes.find((volume) => volume.name === 'secrets')?.secret?.secretName).toBe('gatehouse');
     const files = container().env.filter((variable) => variable.name.endsWith('_FILE'));
-    expect(files.map((variable) => variable.name).sort()).toEqual(['DATABASE_URL_FILE', 'GATEHOUSE_ADMIN_CLIENT_SECRET_FILE', 'GATEHOUSE_SECRET_FILE']);
+    expect(files.map((variable) => variable.name).sort()).toEqual([
+      'DATABASE_URL_FILE',
+      'GATEHOUSE_ADMIN_CLIENT_SECRET_FILE',
+      'GATEHOUSE_SECRET_FILE',
+    ]);
     for (const variable of files) expect(variable.value?.startsWith(`${secretMount}/`)).toBe(true);
     expect(configMap.data?.GATEHOUSE_TRUST_PROXY).toBe('true');
   });
 
   it('points the Service, PodDisruptionBudget, NetworkPolicy and autoscaler at the Deployment', () => {
     expect(selects(find<K8sObject & { spec: { selector: Record<string, string> } }>('Service').spec.selector)).toBe(true);
-    expect(selects(find<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget').spec.selector.matchLabels)).toBe(true);
-    expect(selects(find<K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> } } }>('NetworkPolicy').spec.podSelector.matchLabels)).toBe(true);
-    const hpa = find<K8sObject & { spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number } }>('HorizontalPodAutoscaler');
+    expect(
+      selects(
+        find<K8sObject & { spec: { selector: { matchLabels: Record<string, string> } } }>('PodDisruptionBudget').spec.selector.matchLabels,
+      ),
+    ).toBe(true);
+    expect(
+      selects(
+        find<K8sObject & { spec: { podSelector: { matchLabels: Record<string, string> } } }>('NetworkPolicy').spec.podSelector.matchLabels,
+      ),
+    ).toBe(true);
+    const hpa = find<K8sObject & { spec: { scaleTargetRef: { kind: string; name: string }; minReplicas: number } }>(
+      'HorizontalPodAutoscaler',
+    );
     expect(hpa.spec.scaleTargetRef).toMatchObject({ kind: 'Deployment', name: deployment().metadata.name });
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(2);
   });
@@ -111,9 +129,14 @@ describe('deploy/kubernetes', () => {
 
 describe('docker-compose.yml', () => {
   const compose = parse(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8')) as {
-    services: Record<string, { image?: string; build?: unknown; environment?: Record<string, string>; depends_on?: Record<string, unknown> }>;
+    services: Record<
+      string,
+      { image?: string; build?: unknown; environment?: Record<string, string>; depends_on?: Record<string, unknown> }
+    >;
   };
-  const gatehouses = Object.entries(compose.services).filter(([, service]) => service.build !== undefined || service.image?.startsWith('gatehouse'));
+  const gatehouses = Object.entries(compose.services).filter(
+    ([, service]) => service.build !== undefined || service.image?.startsWith('gatehouse'),
+  );
 
   it('runs two Gatehouse instances on Postgres behind a TLS-terminating proxy they trust', () => {
     expect(gatehouses).toHaveLength(2);

@@ -20,13 +20,26 @@ async function exportedNames(): Promise<Set<string>> {
 const namesIn = (expr: string) => expr.match(/\b(?:gatehouse|process|nodejs)_[a-z0-9_]+/g) ?? [];
 
 describe('the Prometheus alert rules', () => {
-  const rules = (parse(read('prometheus/alerts.yaml')) as { groups: { rules: { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string } }[] }[] }).groups.flatMap((group) => group.rules);
+  const rules = (
+    parse(read('prometheus/alerts.yaml')) as {
+      groups: { rules: { alert: string; expr: string; labels: { severity: string }; annotations: { summary: string } }[] }[];
+    }
+  ).groups.flatMap((group) => group.rules);
 
   it('cover rotation overdue, refresh reuse, login failure spikes and the error rate', () => {
-    expect(rules.map((rule) => rule.alert)).toEqual(expect.arrayContaining([
-      'GatehouseSigningKeyRotationOverdue', 'GatehouseRefreshTokenReuseSpike', 'GatehouseLoginFailureSpike', 'GatehouseHighErrorRate',
-    ]));
-    for (const rule of rules) expect(rule).toMatchObject({ labels: { severity: expect.stringMatching(/^(warning|critical)$/) }, annotations: { summary: expect.any(String) } });
+    expect(rules.map((rule) => rule.alert)).toEqual(
+      expect.arrayContaining([
+        'GatehouseSigningKeyRotationOverdue',
+        'GatehouseRefreshTokenReuseSpike',
+        'GatehouseLoginFailureSpike',
+        'GatehouseHighErrorRate',
+      ]),
+    );
+    for (const rule of rules)
+      expect(rule).toMatchObject({
+        labels: { severity: expect.stringMatching(/^(warning|critical)$/) },
+        annotations: { summary: expect.any(String) },
+      });
   });
 
   it('read only metrics that Gatehouse exports', async () => {

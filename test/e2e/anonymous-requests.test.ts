@@ -42,7 +42,9 @@ describe('anonymous requests cannot grow the database without bound', () => {
     expect(Number(limited.headers.get('retry-after'))).toBeGreaterThan(0);
     expect(await limited.json()).toMatchObject({ error: 'too_many_requests' });
 
-    const events = await started.gatehouse.prisma.event.findMany({ where: { type: 'admin.authentication_failed', clientIp: '198.51.100.61' } });
+    const events = await started.gatehouse.prisma.event.findMany({
+      where: { type: 'admin.authentication_failed', clientIp: '198.51.100.61' },
+    });
     expect(events).toHaveLength(1);
     expect(events[0]?.details).toMatchObject({ count: 5 });
     expect((await call('198.51.100.62')).status).toBe(401);
@@ -56,7 +58,10 @@ describe('anonymous requests cannot grow the database without bound', () => {
         code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
         code_challenge_method: 'S256',
       });
-      return fetch(url.toString().replace(started.gatehouse.issuer, started.gatehouse.url), { headers: { 'x-forwarded-for': ip }, redirect: 'manual' });
+      return fetch(url.toString().replace(started.gatehouse.issuer, started.gatehouse.url), {
+        headers: { 'x-forwarded-for': ip },
+        redirect: 'manual',
+      });
     };
     const before = await started.gatehouse.prisma.oidcPayload.count({ where: { model: 'Interaction' } });
     for (let attempt = 1; attempt <= 5; attempt += 1) expect((await authorize('203.0.113.63')).status).toBe(303);

@@ -78,8 +78,11 @@ describe('authorization code flow with PKCE', () => {
   it('the consent page names the API and describes its scopes', async () => {
     const browser = new Browser();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid items:read', resource: API,
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid items:read',
+      resource: API,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const login = await browser.open(url.toString());
     const consent = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD });
@@ -102,8 +105,14 @@ describe('authorization code flow with PKCE', () => {
     expect(log).toContain('POST /interaction/');
     expect(log).toContain('POST /token');
     const secrets = [
-      PASSWORD, code, tokens.access_token, tokens.id_token as string, tokens.refresh_token as string,
-      refreshed.refresh_token as string, sample.client.client_secret as string, browser.cookie('_session') as string,
+      PASSWORD,
+      code,
+      tokens.access_token,
+      tokens.id_token as string,
+      tokens.refresh_token as string,
+      refreshed.refresh_token as string,
+      sample.client.client_secret as string,
+      browser.cookie('_session') as string,
     ];
     expect(secrets.every(Boolean)).toBe(true);
     for (const secret of secrets) expect(log).not.toContain(secret);
@@ -117,12 +126,16 @@ describe('authorization code flow with PKCE', () => {
     const done = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
     expect(done.html).toContain('Signed out');
     // The session is gone: the next authorization request asks for the password again.
-    const again = await browser.open(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: sample.client.redirect_uris[0] as string,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    }).toString());
+    const again = await browser.open(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: sample.client.redirect_uris[0] as string,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+    );
     expect(again.html).toContain('name="password"');
   });
 });

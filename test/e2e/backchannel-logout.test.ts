@@ -40,7 +40,10 @@ function startReceivingApp(issuer: string, clientId: () => string) {
     /** The next verified logout token. */
     next: () => new Promise<JWTPayload>((resolve) => waiters.push(resolve)),
     answerNext: (answer: (response: ServerResponse) => void) => answers.push(answer),
-    listen: () => new Promise<string>((resolve) => server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`))),
+    listen: () =>
+      new Promise<string>((resolve) =>
+        server.listen(0, '127.0.0.1', () => resolve(`http://127.0.0.1:${(server.address() as AddressInfo).port}/backchannel`)),
+      ),
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
 }
@@ -53,12 +56,18 @@ describe('OpenID Connect Back-Channel Logout', () => {
   let app: ReturnType<typeof startReceivingApp>;
 
   beforeAll(async () => {
-    ({ gatehouse, databaseUrl } = await startWithSampleApp({ GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS: 'true', GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: '1' }));
+    ({ gatehouse, databaseUrl } = await startWithSampleApp({
+      GATEHOUSE_OUTBOUND_PRIVATE_NETWORKS: 'true',
+      GATEHOUSE_BACKCHANNEL_LOGOUT_RETRY_DELAY: '1',
+    }));
     app = startReceivingApp(gatehouse.issuer, () => client.client_id);
     const uri = await app.listen();
     client = await gatehouse.clients.registerClient({
-      client_name: 'Notes', redirect_uris: ['http://127.0.0.1:8765/callback'], post_logout_redirect_uris: ['http://127.0.0.1:8765/signed-out'],
-      backchannel_logout_uri: uri, backchannel_logout_session_required: true,
+      client_name: 'Notes',
+      redirect_uris: ['http://127.0.0.1:8765/callback'],
+      post_logout_redirect_uris: ['http://127.0.0.1:8765/signed-out'],
+      backchannel_logout_uri: uri,
+      backchannel_logout_session_required: true,
     });
     config = await discover(gatehouse, client);
   });
@@ -82,7 +91,14 @@ describe('OpenID Connect Back-Channel Logout', () => {
     app.answerNext((response) => void held.then(() => response.writeHead(200).end()));
     const delivered = app.next();
 
-    const page = await browser.open(oidc.buildEndSessionUrl(config, { id_token_hint: tokens.id_token as string, post_logout_redirect_uri: 'http://127.0.0.1:8765/signed-out' }).toString());
+    const page = await browser.open(
+      oidc
+        .buildEndSessionUrl(config, {
+          id_token_hint: tokens.id_token as string,
+          post_logout_redirect_uri: 'http://127.0.0.1:8765/signed-out',
+        })
+        .toString(),
+    );
     const done = await browser.submit(page, '/session/end/confirm', { logout: 'yes' }, { stopAt: 'http://127.0.0.1:8765/signed-out' });
     expect(done.url).toBe('http://127.0.0.1:8765/signed-out');
     const claims = await delivered;
@@ -105,7 +121,9 @@ describe('OpenID Connect Back-Channel Logout', () => {
     const [failed, retried] = await Promise.all([first, second]);
     expect(retried.sid).toBe(failed.sid);
     expect(retried.jti).not.toBe(failed.jti);
-    expect(gatehouse.log.lines.some((line) => line.includes(`back-channel logout to client ${client.client_id} failed (try 1 of 3)`))).toBe(true);
+    expect(gatehouse.log.lines.some((line) => line.includes(`back-channel logout to client ${client.client_id} failed (try 1 of 3)`))).toBe(
+      true,
+    );
   });
 
   it('tells the app when an admin disables the user', async () => {
@@ -131,7 +149,11 @@ describe('OpenID Connect Back-Channel Logout', () => {
   });
 
   it('tells the app when the CLI disables the user: the token queued by the CLI is delivered by the server', async () => {
-    const user = await gatehouse.users.createUser({ email: 'cli@example.test', password: 'correct horse battery staple', emailVerified: true });
+    const user = await gatehouse.users.createUser({
+      email: 'cli@example.test',
+      password: 'correct horse battery staple',
+      emailVerified: true,
+    });
     const { tokens } = await signIn(config, { email: 'cli@example.test' });
     const delivered = app.next();
     const result = await runCli(['users', 'disable', user.id], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET });

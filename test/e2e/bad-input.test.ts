@@ -2,7 +2,15 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { discover, startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn } from '../support/sample-app.js';
+import {
+  discover,
+  startWithSampleApp,
+  stopAndDrop,
+  PASSWORD,
+  REDIRECT_URI,
+  type registerSampleApp,
+  signIn,
+} from '../support/sample-app.js';
 
 describe('bad input', () => {
   let gatehouse: TestGatehouse;
@@ -42,7 +50,12 @@ describe('bad input', () => {
 
   describe('authorization endpoint', () => {
     it('shows an error page, and never redirects, for an unregistered redirect_uri', async () => {
-      for (const redirectUri of ['https://evil.example/callback', `${REDIRECT_URI}/extra`, `${REDIRECT_URI}?x=1`, 'http://127.0.0.1:8765/CALLBACK']) {
+      for (const redirectUri of [
+        'https://evil.example/callback',
+        `${REDIRECT_URI}/extra`,
+        `${REDIRECT_URI}?x=1`,
+        'http://127.0.0.1:8765/CALLBACK',
+      ]) {
         const response = await fetch(authorizeUrl({ redirect_uri: redirectUri }), { redirect: 'manual' });
         expect(response.status).toBe(400);
         expect(response.headers.get('location')).toBeNull();
@@ -181,7 +194,9 @@ describe('bad input', () => {
       const first = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier, idTokenExpected: true });
       expect(first.refresh_token).toEqual(expect.any(String));
 
-      await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier })).rejects.toMatchObject({ error: 'invalid_grant' });
+      await expect(oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier })).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
       await expect(oidc.fetchUserInfo(config, first.access_token, sample.user.id)).rejects.toMatchObject({ status: 401 });
       await expect(oidc.refreshTokenGrant(config, first.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     });
@@ -257,7 +272,11 @@ describe('bad input', () => {
         expect(response.status).toBe(403);
         expect(await response.text()).toContain('The form expired');
       }
-      const json = await fetch(`${gatehouse.issuer}/device`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const json = await fetch(`${gatehouse.issuer}/device`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
       expect(json.status).toBe(403);
     });
   });

@@ -24,7 +24,12 @@ describe('client and API caches across instances', () => {
     return response.status;
   };
   const credentialsOf = (client: RegisteredClient): [string, string] => [client.client_id, client.client_secret as string];
-  const newService = () => first.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: ['items:read'] }], default_resource: ITEMS });
+  const newService = () =>
+    first.clients.registerClient({
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: ITEMS, scopes: ['items:read'] }],
+      default_resource: ITEMS,
+    });
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
@@ -42,7 +47,12 @@ describe('client and API caches across instances', () => {
   it('a client registered at one instance works at the other, even after the other cached "unknown client"', async () => {
     const clientId = `svc-${Date.now()}`;
     expect(await tokenStatus(second, [clientId, 'anything'])).toBe(401);
-    const client = await first.clients.registerClient({ client_id: clientId, grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: [] }], default_resource: ITEMS });
+    const client = await first.clients.registerClient({
+      client_id: clientId,
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: ITEMS, scopes: [] }],
+      default_resource: ITEMS,
+    });
     await expect.poll(() => tokenStatus(second, credentialsOf(client)), PROMPTLY).toBe(200);
   });
 
@@ -77,7 +87,7 @@ describe('client and API caches across instances', () => {
     await expect.poll(() => tokenStatus(second, credentialsOf(client), LATER), PROMPTLY).toBe(200);
   });
 
-  it('serves clients from memory: a change made behind Gatehouse\'s back (no notification) waits for the TTL', async () => {
+  it("serves clients from memory: a change made behind Gatehouse's back (no notification) waits for the TTL", async () => {
     const client = await newService();
     const shortLived = await startTestGatehouse(databaseUrl, { ISSUER: first.issuer, GATEHOUSE_CACHE_TTL: '2s' });
     try {

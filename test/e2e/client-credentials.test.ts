@@ -32,13 +32,22 @@ describe('client credentials', () => {
     databaseUrl = await createTestDatabase();
     gatehouse = await startTestGatehouse(databaseUrl);
     tokenUrl = `${gatehouse.issuer}/token`;
-    await gatehouse.resources.createResource({ identifier: ITEMS, name: 'Items', scopes: ['items:read', 'items:write', 'items:admin'], access_token_ttl: 300 });
+    await gatehouse.resources.createResource({
+      identifier: ITEMS,
+      name: 'Items',
+      scopes: ['items:read', 'items:write', 'items:admin'],
+      access_token_ttl: 300,
+    });
     await gatehouse.resources.createResource({ identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
     await gatehouse.resources.createResource({ identifier: SLOW, name: 'Long-lived', scopes: [], access_token_ttl: 7200 });
     service = await register({
       client_name: 'Reports service',
       grant_types: ['client_credentials'],
-      api_access: [{ resource: ITEMS, scopes: ['items:read', 'items:write'] }, { resource: BILLING, scopes: ['billing:read'] }, { resource: SLOW, scopes: [] }],
+      api_access: [
+        { resource: ITEMS, scopes: ['items:read', 'items:write'] },
+        { resource: BILLING, scopes: ['billing:read'] },
+        { resource: SLOW, scopes: [] },
+      ],
       default_resource: ITEMS,
     });
   });
@@ -79,7 +88,7 @@ describe('client credentials', () => {
       expect(payload.scope).toBe('items:read items:write');
     });
 
-    it('for another API the client may use, with that API\'s scopes only', async () => {
+    it("for another API the client may use, with that API's scopes only", async () => {
       const config = await discoverAsService(gatehouse, service);
       const tokens = await oidc.clientCredentialsGrant(config, { resource: BILLING, scope: 'billing:read' });
       const { payload } = await verifyAsResourceServer(gatehouse, tokens.access_token, BILLING);
@@ -88,8 +97,17 @@ describe('client credentials', () => {
     });
 
     it('with client_secret_post too', async () => {
-      const poster = await register({ grant_types: ['client_credentials'], token_endpoint_auth_method: 'client_secret_post', api_access: [{ resource: ITEMS, scopes: ['items:read'] }], default_resource: ITEMS });
-      const response = await postForm(tokenUrl, { grant_type: 'client_credentials', client_id: poster.client_id, client_secret: poster.client_secret as string });
+      const poster = await register({
+        grant_types: ['client_credentials'],
+        token_endpoint_auth_method: 'client_secret_post',
+        api_access: [{ resource: ITEMS, scopes: ['items:read'] }],
+        default_resource: ITEMS,
+      });
+      const response = await postForm(tokenUrl, {
+        grant_type: 'client_credentials',
+        client_id: poster.client_id,
+        client_secret: poster.client_secret as string,
+      });
       expect(response.status).toBe(200);
       const config = await discoverAsService(gatehouse, poster);
       const tokens = await oidc.clientCredentialsGrant(config, { scope: 'items:read' });
@@ -97,7 +115,11 @@ describe('client credentials', () => {
     });
 
     it('audience-only, without scope, for a client granted the API without scopes', async () => {
-      const bare = await register({ grant_types: ['client_credentials'], api_access: [{ resource: ITEMS, scopes: [] }], default_resource: ITEMS });
+      const bare = await register({
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: ITEMS, scopes: [] }],
+        default_resource: ITEMS,
+      });
       const response = await postForm(tokenUrl, { grant_type: 'client_credentials' }, basic(bare));
       expect(response.status).toBe(200);
       const body = (await response.json()) as { access_token: string; scope?: string };
@@ -139,7 +161,9 @@ describe('client credentials', () => {
     });
 
     it('a wrong secret sent in the body: 401 invalid_client', async () => {
-      const answer = await errorOf(await postForm(tokenUrl, { grant_type: 'client_credentials', client_id: service.client_id, client_secret: 'wrong' }));
+      const answer = await errorOf(
+        await postForm(tokenUrl, { grant_type: 'client_credentials', client_id: service.client_id, client_secret: 'wrong' }),
+      );
       expect(answer.status).toBe(401);
       expect(answer.body.error).toBe('invalid_client');
     });
@@ -181,7 +205,10 @@ describe('client credentials', () => {
     });
 
     it('another grant from a client_credentials-only client: unauthorized_client', async () => {
-      const requests: Record<string, string>[] = [{ grant_type: 'authorization_code', code: 'abc', redirect_uri: REDIRECT_URI }, { grant_type: 'refresh_token', refresh_token: 'abc' }];
+      const requests: Record<string, string>[] = [
+        { grant_type: 'authorization_code', code: 'abc', redirect_uri: REDIRECT_URI },
+        { grant_type: 'refresh_token', refresh_token: 'abc' },
+      ];
       for (const fields of requests) {
         const answer = await errorOf(await postForm(tokenUrl, fields, basic(service)));
         expect(answer.status).toBe(400);

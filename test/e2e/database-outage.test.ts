@@ -43,10 +43,13 @@ describe('when Postgres goes away and comes back', () => {
     await a.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '2 days' WHERE status = 'next'");
     const rotation = await a.keys.rotate();
     await expect
-      .poll(async () => {
-        const { keys } = (await (await fetch(`${b.url}/jwks`)).json()) as { keys: { kid: string }[] };
-        return keys[0]?.kid;
-      }, { ...recovery, message: "B's JWKS to follow the rotation" })
+      .poll(
+        async () => {
+          const { keys } = (await (await fetch(`${b.url}/jwks`)).json()) as { keys: { kid: string }[] };
+          return keys[0]?.kid;
+        },
+        { ...recovery, message: "B's JWKS to follow the rotation" },
+      )
       .toBe(rotation.promoted);
   });
 });

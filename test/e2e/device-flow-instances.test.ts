@@ -53,7 +53,11 @@ describe('device flow across restarts and instances (everything in Postgres)', (
     const secondTokenEndpoint = await fetch(`${second.url}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:device_code', device_code: response.device_code, client_id: client.client_id }),
+      body: new URLSearchParams({
+        grant_type: 'urn:ietf:params:oauth:grant-type:device_code',
+        device_code: response.device_code,
+        client_id: client.client_id,
+      }),
     });
     expect(await secondTokenEndpoint.json()).toMatchObject({ error: 'slow_down' });
 

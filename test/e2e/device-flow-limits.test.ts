@@ -79,7 +79,7 @@ describe('device flow: wrong user codes are limited (RFC 8628 §5.1)', () => {
       page = await enter(browser, page, userCode);
       expect(page.html).toContain('That code has expired');
     }
-        const recent = await gatehouse.prisma.userCodeFailure.count({ where: { failedAt: { gt: new Date(Date.now() - 5 * 60_000) } } });
+    const recent = await gatehouse.prisma.userCodeFailure.count({ where: { failedAt: { gt: new Date(Date.now() - 5 * 60_000) } } });
     expect(recent).toBe(0);
   });
 
@@ -89,7 +89,11 @@ describe('device flow: wrong user codes are limited (RFC 8628 §5.1)', () => {
     for (const path of ['/device/', '/DEVICE', '/Device/']) {
       const { fields } = findForm(page, '/device');
       page = await browser.open(`${gatehouse.issuer}${path}`, {
-        init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ ...fields, user_code: WRONG_CODE }) },
+        init: {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ ...fields, user_code: WRONG_CODE }),
+        },
       });
       expect(page.status).toBe(400);
       expect(page.html).toContain('That code is not valid');

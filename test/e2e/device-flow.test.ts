@@ -20,11 +20,12 @@ describe('device authorization grant (RFC 8628)', () => {
     oidc.initiateDeviceAuthorization(device, { scope, ...extra });
 
   /** Moves a device code's expiry into the past, as time passing would. */
-  const expireDeviceCodes = () => gatehouse.prisma.$executeRawUnsafe(
-    `UPDATE oidc_payloads SET expires_at = now() - interval '1 second',
+  const expireDeviceCodes = () =>
+    gatehouse.prisma.$executeRawUnsafe(
+      `UPDATE oidc_payloads SET expires_at = now() - interval '1 second',
        payload = jsonb_set(payload, '{exp}', to_jsonb(extract(epoch from now())::int - 1))
      WHERE model = 'DeviceCode' AND consumed_at IS NULL`,
-  );
+    );
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
@@ -67,9 +68,18 @@ describe('device authorization grant (RFC 8628)', () => {
 
     const tokens = await oidc.pollDeviceAuthorizationGrant(device, response);
     const jwks = createRemoteJWKSet(new URL(`${gatehouse.issuer}/jwks`));
-    const idToken = await jwtVerify(tokens.id_token as string, jwks, { issuer: gatehouse.issuer, audience: deviceClientId, algorithms: ['RS256'] });
+    const idToken = await jwtVerify(tokens.id_token as string, jwks, {
+      issuer: gatehouse.issuer,
+      audience: deviceClientId,
+      algorithms: ['RS256'],
+    });
     expect(idToken.payload).toMatchObject({ sub: sample.user.id, email: 'ada@example.test' });
-    const accessToken = await jwtVerify(tokens.access_token, jwks, { issuer: gatehouse.issuer, audience: API, typ: 'at+jwt', algorithms: ['RS256'] });
+    const accessToken = await jwtVerify(tokens.access_token, jwks, {
+      issuer: gatehouse.issuer,
+      audience: API,
+      typ: 'at+jwt',
+      algorithms: ['RS256'],
+    });
     expect(accessToken.payload).toMatchObject({ sub: sample.user.id, client_id: deviceClientId, scope: 'items:read' });
     expect(tokens.refresh_token).toEqual(expect.any(String));
     // The token response's scope is the access token's: the API's scope.
@@ -95,7 +105,13 @@ describe('device authorization grant (RFC 8628)', () => {
     expect(confirm.status).toBe(200);
     expect(confirm.html).toContain('Connect Living Room TV?');
     expect(confirm.html).toContain(response.user_code);
-    for (const text of ['Sign you in', 'See your email address', 'Stay signed in when you are not using it', 'Items API', 'Read your items']) {
+    for (const text of [
+      'Sign you in',
+      'See your email address',
+      'Stay signed in when you are not using it',
+      'Items API',
+      'Read your items',
+    ]) {
       expect(confirm.html).toContain(text);
     }
     expect(confirm.html).not.toContain('<script');
@@ -210,7 +226,11 @@ describe('device authorization grant (RFC 8628)', () => {
   it('shows a clear message for a wrong code, and for no code, without a stack trace', async () => {
     const browser = new Browser();
     let page = await browser.open(`${gatehouse.issuer}/device`);
-    for (const [typed, message] of [['BCDF-GHJK', 'That code is not valid'], ['', 'Enter the code shown on your device'], ['<script>x</script>', 'That code is not valid']] as const) {
+    for (const [typed, message] of [
+      ['BCDF-GHJK', 'That code is not valid'],
+      ['', 'Enter the code shown on your device'],
+      ['<script>x</script>', 'That code is not valid'],
+    ] as const) {
       // Each answer carries a fresh xsrf token: post the form it shows.
       page = await browser.submit(page, '/device', { user_code: typed });
       expect(page.status).toBe(400);
@@ -235,7 +255,10 @@ describe('device authorization grant (RFC 8628)', () => {
 
   it('answers unauthorized_client to a client without the device grant', async () => {
     const app = await discover(gatehouse, sample.client);
-    await expect(oidc.initiateDeviceAuthorization(app, { scope: 'openid' })).rejects.toMatchObject({ error: 'unauthorized_client', status: 400 });
+    await expect(oidc.initiateDeviceAuthorization(app, { scope: 'openid' })).rejects.toMatchObject({
+      error: 'unauthorized_client',
+      status: 400,
+    });
     const response = await start();
     expect(await pollOnce(app, response.device_code)).toMatchObject({ error: 'unauthorized_client' });
   });

@@ -86,7 +86,11 @@ describe('the embedded Postgres under faults', { timeout: 180_000 }, () => {
 
     const second = spawnGatehouse(environment);
     await waitForListening(second);
-    expect(second.output()).toMatch(new RegExp(`an embedded Postgres \\(pid ${postgres}\\) is still running in .*, left by a Gatehouse \\(pid ${first.child.pid}\\) that exited without stopping it: stopping it`));
+    expect(second.output()).toMatch(
+      new RegExp(
+        `an embedded Postgres \\(pid ${postgres}\\) is still running in .*, left by a Gatehouse \\(pid ${first.child.pid}\\) that exited without stopping it: stopping it`,
+      ),
+    );
     expect(isAlive(postgres)).toBe(false);
     second.child.kill('SIGTERM');
     expect((await second.exited).code, second.output()).toBe(0);
@@ -100,7 +104,9 @@ describe('the embedded Postgres under faults', { timeout: 180_000 }, () => {
     const second = spawnGatehouse({ ...environment, PORT: String(await findFreePort()) });
     const { code } = await second.exited;
     expect(code).toBe(1);
-    expect(second.output()).toContain(`gatehouse: configuration error: GATEHOUSE_DATA_DIR ${environment.GATEHOUSE_DATA_DIR} is in use by another Gatehouse (pid ${first.child.pid})`);
+    expect(second.output()).toContain(
+      `gatehouse: configuration error: GATEHOUSE_DATA_DIR ${environment.GATEHOUSE_DATA_DIR} is in use by another Gatehouse (pid ${first.child.pid})`,
+    );
     first.child.kill('SIGTERM');
     expect((await first.exited).code).toBe(0);
   });

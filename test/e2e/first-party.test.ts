@@ -15,7 +15,12 @@ describe('first-party clients', () => {
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, config: thirdParty } = await startWithSampleApp());
     spa = await gatehouse.clients.registerClient({
-      client_name: 'Own SPA', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], first_party: true, api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
+      client_name: 'Own SPA',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      first_party: true,
+      api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
     });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
@@ -24,7 +29,12 @@ describe('first-party clients', () => {
   const signInWithoutConsenting = async (config: oidc.Configuration, scope: string, extra: Record<string, string> = {}) => {
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope, code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 'st', ...extra,
+      redirect_uri: REDIRECT_URI,
+      scope,
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
+      state: 'st',
+      ...extra,
     });
     const browser = new Browser();
     let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
@@ -36,7 +46,12 @@ describe('first-party clients', () => {
     const config = await discover(gatehouse, spa);
     const { page, verifier } = await signInWithoutConsenting(config, 'openid email offline_access items:read', { resource: API });
     expect(page.url.startsWith(REDIRECT_URI), page.html.slice(0, 300)).toBe(true);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier, expectedState: 'st' }, { resource: API });
+    const tokens = await oidc.authorizationCodeGrant(
+      config,
+      new URL(page.url),
+      { pkceCodeVerifier: verifier, expectedState: 'st' },
+      { resource: API },
+    );
     expect(tokens.refresh_token).toBeTruthy();
     expect(tokens.scope?.split(' ')).toContain('items:read');
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
@@ -47,14 +62,31 @@ describe('first-party clients', () => {
     const config = await discover(gatehouse, spa);
     const verifier = oidc.randomPKCECodeVerifier();
     const browser = new Browser();
-    const first = await browser.open(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid email', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).toString(), { stopAt: REDIRECT_URI });
+    const first = await browser.open(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+      { stopAt: REDIRECT_URI },
+    );
     const done = await browser.submit(first, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
     expect(done.url.startsWith(REDIRECT_URI)).toBe(true);
-    const silent = await browser.open(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid email', prompt: 'none', code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-    }).toString(), { stopAt: REDIRECT_URI });
+    const silent = await browser.open(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email',
+          prompt: 'none',
+          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+      { stopAt: REDIRECT_URI },
+    );
     expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
   });
 

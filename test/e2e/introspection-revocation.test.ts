@@ -58,9 +58,24 @@ describe('introspection and revocation', () => {
     revocationUrl = `${gatehouse.issuer}/token/revocation`;
     sample = await registerSampleApp(gatehouse);
     await gatehouse.resources.createResource({ identifier: BILLING, name: 'Billing', scopes: ['billing:read'] });
-    service = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }, { resource: BILLING, scopes: ['billing:read'] }], default_resource: API });
-    itemsApi = await gatehouse.clients.registerClient({ client_name: 'Items API', grant_types: ['client_credentials'], introspection_resources: [API] });
-    stranger = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: BILLING, scopes: [] }], default_resource: BILLING });
+    service = await gatehouse.clients.registerClient({
+      grant_types: ['client_credentials'],
+      api_access: [
+        { resource: API, scopes: ['items:read'] },
+        { resource: BILLING, scopes: ['billing:read'] },
+      ],
+      default_resource: API,
+    });
+    itemsApi = await gatehouse.clients.registerClient({
+      client_name: 'Items API',
+      grant_types: ['client_credentials'],
+      introspection_resources: [API],
+    });
+    stranger = await gatehouse.clients.registerClient({
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: BILLING, scopes: [] }],
+      default_resource: BILLING,
+    });
   });
   afterAll(async () => {
     await gatehouse?.stop();
@@ -93,14 +108,17 @@ describe('introspection and revocation', () => {
       expect(answer).toMatchObject({ active: true, client_id: service.client_id, aud: API });
     });
 
-    it('answers active:false to a resource server that is not the token\'s audience', async () => {
+    it("answers active:false to a resource server that is not the token's audience", async () => {
       const billingToken = await serviceToken(BILLING);
       expect(await introspect(itemsApi, billingToken)).toEqual({ active: false });
       expect(await introspect(stranger, await serviceToken())).toEqual({ active: false });
     });
 
     it('answers active:false to a public client, even for its own tokens', async () => {
-      const spa = await gatehouse.clients.registerClient({ redirect_uris: ['http://127.0.0.1:8765/callback'], token_endpoint_auth_method: 'none' });
+      const spa = await gatehouse.clients.registerClient({
+        redirect_uris: ['http://127.0.0.1:8765/callback'],
+        token_endpoint_auth_method: 'none',
+      });
       const response = await postForm(introspectionUrl, { token: await serviceToken(), client_id: spa.client_id });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ active: false });
@@ -134,7 +152,9 @@ describe('introspection and revocation', () => {
         `${header}.${payload}`,
         `${header}.${widened}.${signature}`,
         `${header}.${payload}.${signature.slice(0, -4)}AAAA`,
-        await new SignJWT({ ...live, exp: now + 60 }).setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: JSON.parse(Buffer.from(header, 'base64url').toString()).kid }).sign(foreignKey),
+        await new SignJWT({ ...live, exp: now + 60 })
+          .setProtectedHeader({ alg: 'RS256', typ: 'at+jwt', kid: JSON.parse(Buffer.from(header, 'base64url').toString()).kid })
+          .sign(foreignKey),
         new UnsecuredJWT({ ...live, exp: now + 60 }).encode(),
         await signWithGatehouseKey({ ...live, exp: now - 1 }),
         await signWithGatehouseKey({ ...live, exp: now + 60, iss: 'https://elsewhere.example' }),
@@ -147,8 +167,12 @@ describe('introspection and revocation', () => {
       expect(await introspect(itemsApi, await signWithGatehouseKey({ ...live, exp: now + 60 }))).toMatchObject({ active: true });
     });
 
-    it('answers active:false once the token\'s client is deleted', async () => {
-      const doomed = await gatehouse.clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: [] }], default_resource: API });
+    it("answers active:false once the token's client is deleted", async () => {
+      const doomed = await gatehouse.clients.registerClient({
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: API, scopes: [] }],
+        default_resource: API,
+      });
       const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials' }, basic(doomed));
       const { access_token: token } = (await response.json()) as { access_token: string };
       expect(await introspect(itemsApi, token)).toMatchObject({ active: true });
@@ -156,12 +180,18 @@ describe('introspection and revocation', () => {
       await expect.poll(async () => (await introspect(itemsApi, token)).active, { timeout: 15_000, interval: 100 }).toBe(false);
     });
 
-    it('describes a user\'s JWT access token, which names its grant, and refresh token', async () => {
+    it("describes a user's JWT access token, which names its grant, and refresh token", async () => {
       const config = await discover(gatehouse, sample.client);
       const { tokens } = await signIn(config, OFFLINE);
       expect(decodeJwt(tokens.access_token).grant_id).toEqual(expect.any(String));
       const answer = await introspect(itemsApi, tokens.access_token);
-      expect(answer).toMatchObject({ active: true, sub: sample.user.id, client_id: sample.client.client_id, aud: API, token_type: 'Bearer' });
+      expect(answer).toMatchObject({
+        active: true,
+        sub: sample.user.id,
+        client_id: sample.client.client_id,
+        aud: API,
+        token_type: 'Bearer',
+      });
       const refresh = await introspect(sample.client, tokens.refresh_token as string, 'refresh_token');
       expect(refresh).toMatchObject({ active: true, sub: sample.user.id, client_id: sample.client.client_id });
       expect(await introspect(itemsApi, tokens.refresh_token as string)).toEqual({ active: false });
@@ -171,7 +201,11 @@ describe('introspection and revocation', () => {
       const config = await discover(gatehouse, sample.client);
       const { tokens } = await signIn(config, { scope: 'openid email' });
       expect(tokens.access_token.split('.')).toHaveLength(1);
-      expect(await introspect(sample.client, tokens.access_token)).toMatchObject({ active: true, sub: sample.user.id, scope: 'openid email' });
+      expect(await introspect(sample.client, tokens.access_token)).toMatchObject({
+        active: true,
+        sub: sample.user.id,
+        scope: 'openid email',
+      });
       expect(await introspect(itemsApi, tokens.access_token)).toEqual({ active: false });
     });
   });
@@ -192,7 +226,7 @@ describe('introspection and revocation', () => {
       }
     });
 
-    it('refuses to let a client revoke another client\'s token, which stays active', async () => {
+    it("refuses to let a client revoke another client's token, which stays active", async () => {
       const token = await serviceToken();
       const response = await postForm(revocationUrl, { token }, basic(itemsApi));
       expect(response.status).toBe(400);
@@ -229,7 +263,7 @@ describe('introspection and revocation', () => {
       expect(await introspect(itemsApi, tokens.access_token)).toEqual({ active: false });
     });
 
-    it('revoking a user\'s JWT access token leaves the refresh token working', async () => {
+    it("revoking a user's JWT access token leaves the refresh token working", async () => {
       const config = await discover(gatehouse, sample.client);
       const { tokens } = await signIn(config, OFFLINE);
       await oidc.tokenRevocation(config, tokens.access_token);

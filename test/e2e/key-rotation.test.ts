@@ -10,7 +10,6 @@ import { discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../
 // pick-up; the test ages the next key in the database instead of waiting out the lead time.
 const KEY_SETTINGS = { GATEHOUSE_KEY_PUBLISH_LEAD: '2h', GATEHOUSE_JWKS_MAX_AGE: '1s', GATEHOUSE_KEY_CHECK_INTERVAL: '1h' };
 
-
 describe('signing key rotation across instances', () => {
   let databaseUrl: string;
   let a: TestGatehouse;
@@ -20,7 +19,8 @@ describe('signing key rotation across instances', () => {
 
   const jwksOf = async (instance: TestGatehouse) => (await (await fetch(`${instance.url}/jwks`)).json()) as JSONWebKeySet;
   const kidsOf = async (instance: TestGatehouse) => (await jwksOf(instance)).keys.map((key) => key.kid);
-  const ageNextKey = () => a.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '1 day' WHERE status = 'next'");
+  const ageNextKey = () =>
+    a.prisma.$executeRawUnsafe("UPDATE signing_keys SET created_at = created_at - interval '1 day' WHERE status = 'next'");
   const refreshAt = async (instance: TestGatehouse, refreshToken: string) => {
     const response = await fetch(`${instance.url}/token`, {
       method: 'POST',
@@ -65,13 +65,15 @@ describe('signing key rotation across instances', () => {
     expect(decodeProtectedHeader(tokens.id_token as string).kid).toBe(oldCurrent?.kid);
     const browser = new Browser();
     const verifier = oidc.randomPKCECodeVerifier();
-    const authorize = new URL(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    }));
+    const authorize = new URL(
+      oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        prompt: 'consent',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+      }),
+    );
     let page: Page = await browser.open(`${b.url}${authorize.pathname}${authorize.search}`);
     page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD });
     expect(page.html).toContain('/confirm"');

@@ -20,8 +20,12 @@ describe('oidc-client-ts', () => {
   beforeAll(async () => {
     ({ gatehouse, databaseUrl } = await startWithSampleApp());
     spa = await gatehouse.clients.registerClient({
-      client_name: 'My SPA', redirect_uris: [REDIRECT_URI], post_logout_redirect_uris: [SIGNED_OUT],
-      token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'], first_party: true,
+      client_name: 'My SPA',
+      redirect_uris: [REDIRECT_URI],
+      post_logout_redirect_uris: [SIGNED_OUT],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+      first_party: true,
     });
     client = new OidcClient({
       authority: gatehouse.issuer,

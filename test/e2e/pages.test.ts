@@ -20,11 +20,16 @@ describe('pages', () => {
 
   const consentPage = async (browser: Browser, scope: string, resource: string[]) => {
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope, code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope,
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     for (const indicator of resource) url.searchParams.append('resource', indicator);
     const page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-    return page.html.includes('/login"') ? browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI }) : page;
+    return page.html.includes('/login"')
+      ? browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI })
+      : page;
   };
 
   it('the consent page shows one list: OIDC scopes, then each API with its scopes described, when only an API scope is new', async () => {
@@ -51,7 +56,10 @@ describe('pages', () => {
 
   it('the error page says what happened in a sentence, with the technical error folded away', async () => {
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: 'https://evil.example/callback', scope: 'openid', code_challenge: 'x'.repeat(43), code_challenge_method: 'S256',
+      redirect_uri: 'https://evil.example/callback',
+      scope: 'openid',
+      code_challenge: 'x'.repeat(43),
+      code_challenge_method: 'S256',
     });
     const response = await fetch(url, { redirect: 'manual' });
     expect(response.status).toBe(400);
@@ -68,9 +76,16 @@ describe('pages', () => {
       expect(response.headers.get('content-type')).toBe('image/svg+xml');
       expect(await response.text()).toContain('<svg');
     }
-    const login = await new Browser().open(oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-    }).toString());
+    const login = await new Browser().open(
+      oidc
+        .buildAuthorizationUrl(config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+    );
     expect(login.html).toContain('<link rel="icon" href="/favicon.svg"');
   });
 });

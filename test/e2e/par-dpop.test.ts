@@ -8,7 +8,8 @@ import { API, discover, PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop 
 /** Through the login (and consent) pages to the app's callback; returns the callback URL. */
 async function throughPages(url: URL, browser = new Browser()): Promise<URL> {
   let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-  if (page.html.includes('/login"')) page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+  if (page.html.includes('/login"'))
+    page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
   if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
   if (!page.url.startsWith(REDIRECT_URI)) throw new Error(`did not reach the app: ${page.status} ${page.html.slice(0, 300)}`);
   return new URL(page.url);
@@ -28,7 +29,12 @@ describe('pushed authorization requests and DPoP', () => {
 
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, config } = await startWithSampleApp());
-    spa = await gatehouse.clients.registerClient({ client_name: 'SPA', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', grant_types: ['authorization_code', 'refresh_token'] });
+    spa = await gatehouse.clients.registerClient({
+      client_name: 'SPA',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
@@ -41,7 +47,12 @@ describe('pushed authorization requests and DPoP', () => {
   describe('PAR (RFC 9126)', () => {
     it('signs in through a pushed request, and its request_uri works once only', async () => {
       const { verifier, parameters } = await pkce();
-      const url = await oidc.buildAuthorizationUrlWithPAR(config, { redirect_uri: REDIRECT_URI, scope: 'openid email', state: 'par', ...parameters });
+      const url = await oidc.buildAuthorizationUrlWithPAR(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid email',
+        state: 'par',
+        ...parameters,
+      });
       expect(url.searchParams.get('request_uri')).toMatch(/^urn:ietf:params:oauth:request_uri:/);
       const callback = await throughPages(url);
       const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier, expectedState: 'par' });
@@ -56,10 +67,17 @@ describe('pushed authorization requests and DPoP', () => {
     });
 
     it('refuses a plain authorization request from a client registered with require_pushed_authorization_requests', async () => {
-      const strict = await gatehouse.clients.registerClient({ client_name: 'Strict', redirect_uris: [REDIRECT_URI], require_pushed_authorization_requests: true });
+      const strict = await gatehouse.clients.registerClient({
+        client_name: 'Strict',
+        redirect_uris: [REDIRECT_URI],
+        require_pushed_authorization_requests: true,
+      });
       const strictConfig = await discover(gatehouse, strict);
       const { parameters } = await pkce();
-      const plain = await new Browser().open(oidc.buildAuthorizationUrl(strictConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters }).toString(), { stopAt: REDIRECT_URI });
+      const plain = await new Browser().open(
+        oidc.buildAuthorizationUrl(strictConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters }).toString(),
+        { stopAt: REDIRECT_URI },
+      );
       expect(plain.url.startsWith(REDIRECT_URI) ? new URL(plain.url).searchParams.get('error') : plain.html).toContain('invalid_request');
       const pushed = await oidc.buildAuthorizationUrlWithPAR(strictConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters });
       expect(pushed.searchParams.get('request_uri')).toBeTruthy();
@@ -72,7 +90,14 @@ describe('pushed authorization requests and DPoP', () => {
       const keyPair = await oidc.randomDPoPKeyPair();
       const DPoP = oidc.getDPoPHandle(spaConfig, keyPair);
       const { verifier, parameters } = await pkce();
-      const callback = await throughPages(oidc.buildAuthorizationUrl(spaConfig, { redirect_uri: REDIRECT_URI, scope: 'openid email offline_access', prompt: 'consent', ...parameters }));
+      const callback = await throughPages(
+        oidc.buildAuthorizationUrl(spaConfig, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid email offline_access',
+          prompt: 'consent',
+          ...parameters,
+        }),
+      );
       const tokens = await oidc.authorizationCodeGrant(spaConfig, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP });
       return { spaConfig, DPoP, tokens };
     };
@@ -94,10 +119,16 @@ describe('pushed authorization requests and DPoP', () => {
       const { spaConfig, DPoP, tokens } = await signInWithDpop(spa);
       const refreshToken = tokens.refresh_token as string;
       const otherKey = oidc.getDPoPHandle(spaConfig, await oidc.randomDPoPKeyPair());
-      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP: otherKey })).rejects.toMatchObject({ error: 'invalid_grant' });
-      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken)).rejects.toMatchObject({ error: expect.stringMatching(/invalid_grant|invalid_dpop_proof/) });
+      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP: otherKey })).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
+      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken)).rejects.toMatchObject({
+        error: expect.stringMatching(/invalid_grant|invalid_dpop_proof/),
+      });
       // Its own key still works: the refusals were the binding, not a broken token.
-      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP })).resolves.toMatchObject({ token_type: expect.stringMatching(/^dpop$/i) });
+      await expect(oidc.refreshTokenGrant(spaConfig, refreshToken, undefined, { DPoP })).resolves.toMatchObject({
+        token_type: expect.stringMatching(/^dpop$/i),
+      });
     });
 
     it('refreshes with the same key', async () => {
@@ -109,18 +140,29 @@ describe('pushed authorization requests and DPoP', () => {
     it('introspection names a DPoP-bound API token as such, with its key thumbprint (RFC 9449 §6.2)', async () => {
       const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
       const { verifier, parameters } = await pkce();
-      const callback = await throughPages(oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid items:read', resource: API, ...parameters }));
+      const callback = await throughPages(
+        oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid items:read', resource: API, ...parameters }),
+      );
       const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, { resource: API }, { DPoP });
       const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
       expect(introspection).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: expect.any(String) } });
     });
 
     it('requires a proof from a client registered with dpop_bound_access_tokens', async () => {
-      const bound = await gatehouse.clients.registerClient({ client_name: 'Bound', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', dpop_bound_access_tokens: true });
+      const bound = await gatehouse.clients.registerClient({
+        client_name: 'Bound',
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        dpop_bound_access_tokens: true,
+      });
       const boundConfig = await discover(gatehouse, bound);
       const { verifier, parameters } = await pkce();
-      const callback = await throughPages(oidc.buildAuthorizationUrl(boundConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters }));
-      await expect(oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: verifier })).rejects.toMatchObject({ error: 'invalid_grant' });
+      const callback = await throughPages(
+        oidc.buildAuthorizationUrl(boundConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters }),
+      );
+      await expect(oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: verifier })).rejects.toMatchObject({
+        error: 'invalid_grant',
+      });
       // The refusal was for the missing proof: the same code, with one, works.
       const DPoP = oidc.getDPoPHandle(boundConfig, await oidc.randomDPoPKeyPair());
       const tokens = await oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP });

@@ -80,7 +80,8 @@ describe('passport-openidconnect', () => {
     if (start.kind !== 'redirect') throw new Error(`expected a redirect, got ${start.kind}`);
     const browser = new Browser();
     let page = await browser.open(start.url, { stopAt: REDIRECT_URI });
-    if (page.html.includes('/login"')) page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+    if (page.html.includes('/login"'))
+      page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
     if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
     expect(page.url.startsWith(REDIRECT_URI), page.html.slice(0, 300)).toBe(true);
     return runStrategy(strategy, request(page.url.slice('http://127.0.0.1:8765'.length), session));
@@ -90,7 +91,9 @@ describe('passport-openidconnect', () => {
     ({ gatehouse, databaseUrl } = await startWithSampleApp());
     await gatehouse.users.createUser({ email: 'root@example.test', password: PASSWORD, roles: ['admin'], emailVerified: true });
     client = await gatehouse.clients.registerClient({
-      client_name: 'Express App', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'client_secret_post',
+      client_name: 'Express App',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_post',
     });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
@@ -102,8 +105,16 @@ describe('passport-openidconnect', () => {
   });
 
   it('signs in once the admin API turns PKCE off for this confidential client', async () => {
-    const admin = adminClient(gatehouse, await adminTokenForUser(gatehouse, 'root@example.test', PASSWORD, 'admin:clients:write admin:clients:read'));
-    for (const bad of [{ require_pkce: 'no' }, { first_party: 1 }, { backchannel_logout_uri: 'javascript:alert(1)' }, { dpop_bound_access_tokens: null }]) {
+    const admin = adminClient(
+      gatehouse,
+      await adminTokenForUser(gatehouse, 'root@example.test', PASSWORD, 'admin:clients:write admin:clients:read'),
+    );
+    for (const bad of [
+      { require_pkce: 'no' },
+      { first_party: 1 },
+      { backchannel_logout_uri: 'javascript:alert(1)' },
+      { dpop_bound_access_tokens: null },
+    ]) {
       const refused = await admin('PATCH', `/clients/${client.client_id}`, bad);
       expect(refused.status, JSON.stringify(bad)).toBe(400);
       expect(refused.body).toMatchObject({ error: 'invalid_client_metadata' });
@@ -122,7 +133,12 @@ describe('passport-openidconnect', () => {
 
   it('refuses require_pkce: false for a public client', async () => {
     await expect(
-      gatehouse.clients.registerClient({ client_name: 'SPA', redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', require_pkce: false }),
+      gatehouse.clients.registerClient({
+        client_name: 'SPA',
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        require_pkce: false,
+      }),
     ).rejects.toMatchObject({ status: 400, code: 'invalid_client_metadata', description: expect.stringContaining('confidential') });
   });
 });

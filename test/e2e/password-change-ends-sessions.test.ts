@@ -13,7 +13,10 @@ describe('a new password, a new email or disabling ends what the old one started
 
   beforeAll(async () => {
     started = await startWithSampleApp(ADMIN);
-    admin = adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET));
+    admin = adminClient(
+      started.gatehouse,
+      await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET),
+    );
   });
   afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
 
@@ -46,7 +49,9 @@ describe('a new password, a new email or disabling ends what the old one started
 
     await expect(oidc.refreshTokenGrant(started.config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect((await silentSignIn(browser)).get('error')).toBe('login_required');
-    const revoked = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.sessions_revoked', subject: started.sample.user.id } });
+    const revoked = await started.gatehouse.prisma.event.findFirst({
+      where: { type: 'user.sessions_revoked', subject: started.sample.user.id },
+    });
     expect(revoked?.details).toMatchObject({ reasons: ['password_changed'] });
 
     // The new password signs in.
@@ -61,7 +66,9 @@ describe('a new password, a new email or disabling ends what the old one started
 
     const moved = await admin('PATCH', `/users/${started.sample.user.id}`, { email: 'augusta@example.test' });
     expect(moved).toMatchObject({ status: 200, body: { email: 'augusta@example.test', email_verified: false } });
-    await expect(oidc.refreshTokenGrant(started.config, refreshed.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
+    await expect(oidc.refreshTokenGrant(started.config, refreshed.refresh_token as string)).rejects.toMatchObject({
+      error: 'invalid_grant',
+    });
     expect((await silentSignIn(browser)).get('error')).toBe('login_required');
   });
 });

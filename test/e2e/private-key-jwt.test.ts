@@ -20,14 +20,30 @@ describe('private_key_jwt client authentication', () => {
   let tokenUrl: string;
 
   /** A client assertion (RFC 7523 §3); `claims` and `header` override the valid defaults. */
-  const assertion = (claims: Record<string, unknown> = {}, options: { key?: CryptoKey | Uint8Array; header?: Record<string, unknown> } = {}) => {
+  const assertion = (
+    claims: Record<string, unknown> = {},
+    options: { key?: CryptoKey | Uint8Array; header?: Record<string, unknown> } = {},
+  ) => {
     const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ iss: client.client_id, sub: client.client_id, aud: tokenUrl, jti: randomUUID(), iat: now, exp: now + 60, ...claims })
+    return new SignJWT({
+      iss: client.client_id,
+      sub: client.client_id,
+      aud: tokenUrl,
+      jti: randomUUID(),
+      iat: now,
+      exp: now + 60,
+      ...claims,
+    })
       .setProtectedHeader({ alg: 'RS256', kid: publicJwk.kid, ...options.header })
       .sign(options.key ?? privateKey);
   };
   const tokenRequest = (clientAssertion: string, extra: Record<string, string> = {}) =>
-    postForm(tokenUrl, { grant_type: 'client_credentials', client_assertion_type: ASSERTION_TYPE, client_assertion: clientAssertion, ...extra });
+    postForm(tokenUrl, {
+      grant_type: 'client_credentials',
+      client_assertion_type: ASSERTION_TYPE,
+      client_assertion: clientAssertion,
+      ...extra,
+    });
   const expectInvalidClient = async (response: Response) => {
     expect(response.status).toBe(401);
     expect(((await response.json()) as { error: string }).error).toBe('invalid_client');
@@ -74,11 +90,13 @@ describe('private_key_jwt client authentication', () => {
 
   it('accepts an assertion once even when it is replayed concurrently', async () => {
     const once = await assertion();
-    const statuses = await Promise.all(Array.from({ length: 6 }, async () => {
-      const response = await tokenRequest(once);
-      await response.body?.cancel();
-      return response.status;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        const response = await tokenRequest(once);
+        await response.body?.cancel();
+        return response.status;
+      }),
+    );
     expect(statuses.filter((status) => status === 200)).toHaveLength(1);
     expect(statuses.filter((status) => status === 401)).toHaveLength(5);
   });
@@ -104,7 +122,13 @@ describe('private_key_jwt client authentication', () => {
 
   it('refuses alg none', async () => {
     const now = Math.floor(Date.now() / 1000);
-    const unsigned = new UnsecuredJWT({ iss: client.client_id, sub: client.client_id, aud: tokenUrl, jti: randomUUID(), exp: now + 60 }).encode();
+    const unsigned = new UnsecuredJWT({
+      iss: client.client_id,
+      sub: client.client_id,
+      aud: tokenUrl,
+      jti: randomUUID(),
+      exp: now + 60,
+    }).encode();
     await expectInvalidClient(await tokenRequest(unsigned));
   });
 
@@ -125,7 +149,11 @@ describe('private_key_jwt client authentication', () => {
       expect(response.status, garbage.slice(0, 30)).toBeLessThan(500);
       await response.body?.cancel();
     }
-    const wrongType = await postForm(tokenUrl, { grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: await assertion() });
+    const wrongType = await postForm(tokenUrl, {
+      grant_type: 'client_credentials',
+      client_assertion_type: 'urn:other',
+      client_assertion: await assertion(),
+    });
     expect(wrongType.status).toBe(400);
   });
 });

@@ -20,14 +20,29 @@ describe('roles, permissions and client grants in tokens', () => {
 
   const gatehouse = () => context.gatehouse;
   // offline_access needs prompt=consent (OIDC Core §11).
-  const financeScopes = { scope: 'openid offline_access read:invoices write:invoices', resource: INVOICES, email: EMAIL, prompt: 'consent' };
+  const financeScopes = {
+    scope: 'openid offline_access read:invoices write:invoices',
+    resource: INVOICES,
+    email: EMAIL,
+    prompt: 'consent',
+  };
 
   beforeAll(async () => {
     context = await startWithSampleApp({ GATEHOUSE_DEVICE_POLL_INTERVAL: '1' });
     const { resources, roles, users, clients } = context.gatehouse;
-    await resources.createResource({ identifier: INVOICES, name: 'Invoices', scopes: ['read:invoices', 'write:invoices'], rbac: 'on', permissions_claim: true });
+    await resources.createResource({
+      identifier: INVOICES,
+      name: 'Invoices',
+      scopes: ['read:invoices', 'write:invoices'],
+      rbac: 'on',
+      permissions_claim: true,
+    });
     await resources.createResource({ identifier: OTHER_ITEMS, name: 'Other items', scopes: ['items:read'] });
-    await roles.createRole({ name: 'finance_admin', description: 'Reads invoices', permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
+    await roles.createRole({
+      name: 'finance_admin',
+      description: 'Reads invoices',
+      permissions: [{ resource: INVOICES, scope: 'read:invoices' }],
+    });
     userId = (await users.createUser({ email: EMAIL, password: PASSWORD, roles: ['finance_admin'], emailVerified: true })).id;
     finance = await clients.registerClient({
       client_name: 'Finance web',
@@ -46,17 +61,32 @@ describe('roles, permissions and client grants in tokens', () => {
       const browser = new Browser();
       const verifier = oidc.randomPKCECodeVerifier();
       const url = oidc.buildAuthorizationUrl(financeConfig, {
-        redirect_uri: REDIRECT_URI, scope: financeScopes.scope, resource: INVOICES, prompt: 'consent',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256', state: 's1',
+        redirect_uri: REDIRECT_URI,
+        scope: financeScopes.scope,
+        resource: INVOICES,
+        prompt: 'consent',
+        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+        code_challenge_method: 'S256',
+        state: 's1',
       });
       const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
       const consent = await browser.submit(login, '/login', { email: EMAIL, password: PASSWORD }, { stopAt: REDIRECT_URI });
       expect(consent.html).toContain('read:invoices');
       expect(consent.html).not.toContain('write:invoices');
       const callback = await browser.submit(consent, '/confirm', {}, { stopAt: REDIRECT_URI });
-      const tokens = await oidc.authorizationCodeGrant(financeConfig, new URL(callback.url), { pkceCodeVerifier: verifier, expectedState: 's1' }, { resource: INVOICES });
+      const tokens = await oidc.authorizationCodeGrant(
+        financeConfig,
+        new URL(callback.url),
+        { pkceCodeVerifier: verifier, expectedState: 's1' },
+        { resource: INVOICES },
+      );
       expect(tokens.scope).toBe('read:invoices');
-      expect(decodeJwt(tokens.access_token)).toMatchObject({ aud: INVOICES, scope: 'read:invoices', permissions: ['read:invoices'], roles: ['finance_admin'] });
+      expect(decodeJwt(tokens.access_token)).toMatchObject({
+        aud: INVOICES,
+        scope: 'read:invoices',
+        permissions: ['read:invoices'],
+        roles: ['finance_admin'],
+      });
     });
 
     it('a refresh after the role is removed narrows the scope, and one after a permission is added does not widen it', async () => {
@@ -71,18 +101,30 @@ describe('roles, permissions and client grants in tokens', () => {
       expect(narrowedClaims).toMatchObject({ permissions: [], roles: [] });
 
       // The role comes back with more than the user consented to: the refresh gives back only what was granted.
-      await gatehouse().roles.updateRole('finance_admin', { permissions: [{ resource: INVOICES, scope: 'read:invoices' }, { resource: INVOICES, scope: 'write:invoices' }] });
+      await gatehouse().roles.updateRole('finance_admin', {
+        permissions: [
+          { resource: INVOICES, scope: 'read:invoices' },
+          { resource: INVOICES, scope: 'write:invoices' },
+        ],
+      });
       await gatehouse().roles.setUserRoles(userId, ['finance_admin']);
       const again = await oidc.refreshTokenGrant(financeConfig, narrowed.refresh_token as string, { resource: INVOICES });
       expect(decodeJwt(again.access_token)).toMatchObject({ scope: 'read:invoices', permissions: ['read:invoices', 'write:invoices'] });
       await gatehouse().roles.updateRole('finance_admin', { permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
     });
 
-    it('the device flow carries the role\'s permission as scope too', async () => {
-      const response = await oidc.initiateDeviceAuthorization(financeConfig, { scope: 'openid read:invoices write:invoices', resource: INVOICES });
+    it("the device flow carries the role's permission as scope too", async () => {
+      const response = await oidc.initiateDeviceAuthorization(financeConfig, {
+        scope: 'openid read:invoices write:invoices',
+        resource: INVOICES,
+      });
       await approveOnPages(response.verification_uri, response.user_code, { email: EMAIL });
       const { tokens } = await pollOnce(financeConfig, response.device_code);
-      expect(decodeJwt(tokens?.access_token as string)).toMatchObject({ aud: INVOICES, scope: 'read:invoices', permissions: ['read:invoices'] });
+      expect(decodeJwt(tokens?.access_token as string)).toMatchObject({
+        aud: INVOICES,
+        scope: 'read:invoices',
+        permissions: ['read:invoices'],
+      });
     });
   });
 
@@ -93,7 +135,9 @@ describe('roles, permissions and client grants in tokens', () => {
       expect(decodeJwt(tokens.access_token).roles).toEqual(['engineer']);
 
       const plain = await gatehouse().clients.registerClient({
-        redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', api_access: [{ resource: API, scopes: ['items:read'] }],
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        api_access: [{ resource: API, scopes: ['items:read'] }],
       });
       const config = await discover(gatehouse(), plain);
       const signedIn = await signIn(config, { scope: 'openid profile items:read', resource: API });
@@ -105,7 +149,10 @@ describe('roles, permissions and client grants in tokens', () => {
 
     it('a client registered with only an API grant gets no profile or email claims', async () => {
       const apiOnly = await gatehouse().clients.registerClient({
-        redirect_uris: [REDIRECT_URI], token_endpoint_auth_method: 'none', scope: 'openid', api_access: [{ resource: API, scopes: ['items:read'] }],
+        redirect_uris: [REDIRECT_URI],
+        token_endpoint_auth_method: 'none',
+        scope: 'openid',
+        api_access: [{ resource: API, scopes: ['items:read'] }],
       });
       const config = await discover(gatehouse(), apiOnly);
       const refused = await new Browser().open(authorizationUrl(config, { scope: 'openid email' }), { stopAt: REDIRECT_URI });
@@ -117,9 +164,13 @@ describe('roles, permissions and client grants in tokens', () => {
 
     it('authorization code: another API is invalid_target, even one defining the same scope name; an ungranted scope is invalid_scope', async () => {
       const browser = new Browser();
-      const other = await browser.open(authorizationUrl(context.config, { scope: 'openid items:read', resource: OTHER_ITEMS }), { stopAt: REDIRECT_URI });
+      const other = await browser.open(authorizationUrl(context.config, { scope: 'openid items:read', resource: OTHER_ITEMS }), {
+        stopAt: REDIRECT_URI,
+      });
       expect(new URL(other.url).searchParams.get('error')).toBe('invalid_target');
-      const invoices = await browser.open(authorizationUrl(financeConfig, { scope: 'openid items:read', resource: INVOICES }), { stopAt: REDIRECT_URI });
+      const invoices = await browser.open(authorizationUrl(financeConfig, { scope: 'openid items:read', resource: INVOICES }), {
+        stopAt: REDIRECT_URI,
+      });
       expect(new URL(invoices.url).searchParams.get('error')).toBe('invalid_scope');
     });
 
@@ -136,13 +187,23 @@ describe('roles, permissions and client grants in tokens', () => {
 
     it('refresh: another API or a grant taken away is invalid_target, and a refused refresh loses nothing', async () => {
       const client = await gatehouse().clients.registerClient({
-        redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none',
-        scope: 'openid offline_access', api_access: [{ resource: API, scopes: ['items:read'] }],
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+        scope: 'openid offline_access',
+        api_access: [{ resource: API, scopes: ['items:read'] }],
       });
       const config = await discover(gatehouse(), client);
       const { tokens } = await signIn(config, { scope: 'openid offline_access items:read', resource: API, prompt: 'consent' });
       const refresh = async (refreshToken: string, resource: string) =>
-        (await postForm(`${gatehouse().issuer}/token`, { grant_type: 'refresh_token', client_id: client.client_id, refresh_token: refreshToken, resource })).json() as Promise<Record<string, string>>;
+        (
+          await postForm(`${gatehouse().issuer}/token`, {
+            grant_type: 'refresh_token',
+            client_id: client.client_id,
+            refresh_token: refreshToken,
+            resource,
+          })
+        ).json() as Promise<Record<string, string>>;
       expect(await refresh(tokens.refresh_token as string, OTHER_ITEMS)).toMatchObject({ error: 'invalid_target' });
       // The refused refresh did not use the refresh token up.
       const next = await refresh(tokens.refresh_token as string, API);
@@ -158,8 +219,11 @@ describe('roles, permissions and client grants in tokens', () => {
 
     it('refresh: a scope taken from the client grant leaves the next token, and asking for it is invalid_scope', async () => {
       const client = await gatehouse().clients.registerClient({
-        redirect_uris: [REDIRECT_URI], grant_types: ['authorization_code', 'refresh_token'], token_endpoint_auth_method: 'none',
-        scope: 'openid offline_access', api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
+        redirect_uris: [REDIRECT_URI],
+        grant_types: ['authorization_code', 'refresh_token'],
+        token_endpoint_auth_method: 'none',
+        scope: 'openid offline_access',
+        api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
       });
       const config = await discover(gatehouse(), client);
       const { tokens } = await signIn(config, { scope: 'openid offline_access items:read items:write', resource: API, prompt: 'consent' });
@@ -169,13 +233,21 @@ describe('roles, permissions and client grants in tokens', () => {
       const narrowed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, { resource: API });
       expect(decodeJwt(narrowed.access_token).scope).toBe('items:read');
       const asked = await postForm(`${gatehouse().issuer}/token`, {
-        grant_type: 'refresh_token', client_id: client.client_id, refresh_token: narrowed.refresh_token as string, resource: API, scope: 'items:write',
+        grant_type: 'refresh_token',
+        client_id: client.client_id,
+        refresh_token: narrowed.refresh_token as string,
+        resource: API,
+        scope: 'items:write',
       });
       expect(await asked.json()).toMatchObject({ error: 'invalid_scope' });
     });
 
     it('client credentials: the cross-API case is invalid_target; an ungranted scope invalid_scope; no grant, no token', async () => {
-      const api = await gatehouse().clients.registerClient({ grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
+      const api = await gatehouse().clients.registerClient({
+        grant_types: ['client_credentials'],
+        api_access: [{ resource: API, scopes: ['items:read'] }],
+        default_resource: API,
+      });
       const basic: [string, string] = [api.client_id, api.client_secret as string];
       const token = `${gatehouse().issuer}/token`;
       const granted = await postForm(token, { grant_type: 'client_credentials', scope: 'items:read' }, basic);
@@ -185,7 +257,10 @@ describe('roles, permissions and client grants in tokens', () => {
       const wider = await postForm(token, { grant_type: 'client_credentials', resource: API, scope: 'items:write' }, basic);
       expect(await wider.json()).toMatchObject({ error: 'invalid_scope' });
       const none = await gatehouse().clients.registerClient({ grant_types: ['client_credentials'] });
-      const refused = await postForm(token, { grant_type: 'client_credentials', resource: API }, [none.client_id, none.client_secret as string]);
+      const refused = await postForm(token, { grant_type: 'client_credentials', resource: API }, [
+        none.client_id,
+        none.client_secret as string,
+      ]);
       expect(await refused.json()).toMatchObject({ error: 'invalid_target' });
     });
   });
@@ -197,12 +272,18 @@ describe('roles, permissions and client grants in tokens', () => {
  * up) for `resource` and `scope` is refused with `error`, or not refused.
  */
 async function untilAuthorization(config: oidc.Configuration, parameters: Record<string, string>, error: string | null): Promise<void> {
-  const answer = async () => new URL((await new Browser().open(authorizationUrl(config, parameters), { stopAt: REDIRECT_URI })).url).searchParams.get('error');
+  const answer = async () =>
+    new URL((await new Browser().open(authorizationUrl(config, parameters), { stopAt: REDIRECT_URI })).url).searchParams.get('error');
   await expect.poll(answer, { timeout: 15_000, interval: 100 }).toBe(error);
 }
 
 function authorizationUrl(config: oidc.Configuration, parameters: Record<string, string>): string {
   return oidc
-    .buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM', code_challenge_method: 'S256', ...parameters })
+    .buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+      ...parameters,
+    })
     .toString();
 }

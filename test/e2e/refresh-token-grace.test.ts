@@ -11,7 +11,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** The grant a refresh token belongs to, read from its row. */
 async function grantOf(gatehouse: TestGatehouse, refreshToken: string): Promise<string> {
-  const row = await gatehouse.prisma.oidcPayload.findUniqueOrThrow({ where: { model_id: { model: 'RefreshToken', id: storageId(refreshToken) } } });
+  const row = await gatehouse.prisma.oidcPayload.findUniqueOrThrow({
+    where: { model_id: { model: 'RefreshToken', id: storageId(refreshToken) } },
+  });
   return row.grantId as string;
 }
 
@@ -86,7 +88,9 @@ describe('refresh token retries within the reuse grace window (default 30 s)', (
   it('the stored successor is sealed, not the token in the clear, and is gone once the successor is used', async () => {
     const { tokens } = await signIn(config, OFFLINE);
     const first = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
-    const row = await gatehouse.prisma.refreshTokenSuccessor.findUniqueOrThrow({ where: { model_id: { model: 'RefreshToken', id: storageId(tokens.refresh_token as string) } } });
+    const row = await gatehouse.prisma.refreshTokenSuccessor.findUniqueOrThrow({
+      where: { model_id: { model: 'RefreshToken', id: storageId(tokens.refresh_token as string) } },
+    });
     expect(row.successorId).toBe(storageId(first.refresh_token as string));
     expect(row.sealedSuccessor).not.toContain(first.refresh_token as string);
     expect(row.sealedSuccessor).toMatch(/^v1\./);
@@ -98,8 +102,17 @@ describe('refresh token retries within the reuse grace window (default 30 s)', (
   it('another client presenting the token gets invalid_grant and the family stays usable', async () => {
     const { tokens } = await signIn(config, OFFLINE);
     const first = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
-    const other = await gatehouse.clients.registerClient({ client_name: 'Other', redirect_uris: ['http://127.0.0.1:8765/other'], grant_types: ['authorization_code', 'refresh_token'] });
-    const otherConfig = new oidc.Configuration(config.serverMetadata(), other.client_id, {}, oidc.ClientSecretBasic(other.client_secret as string));
+    const other = await gatehouse.clients.registerClient({
+      client_name: 'Other',
+      redirect_uris: ['http://127.0.0.1:8765/other'],
+      grant_types: ['authorization_code', 'refresh_token'],
+    });
+    const otherConfig = new oidc.Configuration(
+      config.serverMetadata(),
+      other.client_id,
+      {},
+      oidc.ClientSecretBasic(other.client_secret as string),
+    );
     oidc.allowInsecureRequests(otherConfig);
     await expect(oidc.refreshTokenGrant(otherConfig, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     const next = await oidc.refreshTokenGrant(config, first.refresh_token as string);
@@ -138,7 +151,9 @@ describe('refresh token reuse with the grace window disabled (0)', () => {
 
   it('of concurrent refreshes one wins and the reuse revokes the family, as RFC 9700 §4.14.2 describes', async () => {
     const { tokens } = await signIn(config, OFFLINE);
-    const results = await Promise.allSettled(Array.from({ length: 5 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token as string)));
+    const results = await Promise.allSettled(
+      Array.from({ length: 5 }, () => oidc.refreshTokenGrant(config, tokens.refresh_token as string)),
+    );
     const winners = results.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     expect(winners).toHaveLength(1);
     await expect(oidc.refreshTokenGrant(config, winners[0]?.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });

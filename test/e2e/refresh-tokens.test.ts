@@ -22,7 +22,10 @@ describe('refresh tokens', () => {
   let config: oidc.Configuration;
 
   beforeAll(async () => {
-    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp({ GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '2d', GATEHOUSE_REFRESH_TOKEN_TTL: '30d' }));
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp({
+      GATEHOUSE_REFRESH_TOKEN_IDLE_TTL: '2d',
+      GATEHOUSE_REFRESH_TOKEN_TTL: '30d',
+    }));
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
@@ -96,8 +99,11 @@ describe('refresh tokens', () => {
     const browser = new Browser();
     const verifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid offline_access', prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid offline_access',
+      prompt: 'consent',
+      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
+      code_challenge_method: 'S256',
     });
     let page = await browser.open(url.toString());
     await gatehouse.stop();

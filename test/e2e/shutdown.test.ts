@@ -79,7 +79,12 @@ describe('stopping', { timeout: 180_000 }, () => {
     postgres = await startOwnPostgres();
     const own = postgres;
     cleanups.push(() => own.destroy());
-    const server = spawnGatehouse({ DATABASE_URL: own.connectionString, GATEHOUSE_SECRET: TEST_SECRET, PORT: String(await findFreePort()), GATEHOUSE_SHUTDOWN_TIMEOUT: '2s' });
+    const server = spawnGatehouse({
+      DATABASE_URL: own.connectionString,
+      GATEHOUSE_SECRET: TEST_SECRET,
+      PORT: String(await findFreePort()),
+      GATEHOUSE_SHUTDOWN_TIMEOUT: '2s',
+    });
     await waitForListening(server);
     own.pause();
     try {
@@ -89,6 +94,8 @@ describe('stopping', { timeout: 180_000 }, () => {
     } finally {
       own.resume();
     }
-    expect(server.output()).toMatch(/shutdown failed: did not close within GATEHOUSE_SHUTDOWN_TIMEOUT \(2 s\): .*change listener \(LISTEN connection\)/);
+    expect(server.output()).toMatch(
+      /shutdown failed: did not close within GATEHOUSE_SHUTDOWN_TIMEOUT \(2 s\): .*change listener \(LISTEN connection\)/,
+    );
   });
 });

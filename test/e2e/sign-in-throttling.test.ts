@@ -114,7 +114,11 @@ describe('sign-in throttling across instances (brute force and password spraying
     for (const email of ['ada@example.test', 'nobody@example.test']) {
       let { browser, page } = await loginPage('203.0.113.11');
       for (let attempt = 1; attempt <= 4; attempt += 1) page = await signInWith(browser, page, email, 'not the password at all');
-      answers.push({ status: page.status, retryAfterMinutes: Math.ceil(Number(page.headers.get('retry-after')) / 60), html: page.html.replace(/value="[^"]*"/g, '').replace(/interaction[/=][\w-]+/g, '') });
+      answers.push({
+        status: page.status,
+        retryAfterMinutes: Math.ceil(Number(page.headers.get('retry-after')) / 60),
+        html: page.html.replace(/value="[^"]*"/g, '').replace(/interaction[/=][\w-]+/g, ''),
+      });
     }
     expect(answers[0]?.status).toBe(429);
     expect(answers[1]).toEqual(answers[0]);

@@ -35,7 +35,13 @@ describe('a stalled database (Postgres paused with SIGSTOP)', () => {
   beforeAll(async () => {
     postgres = await startOwnPostgres();
     // Grace off: a consumed token would show as a revoked family, not be hidden by a retry.
-    gatehouse = await startTestGatehouse(postgres.connectionString, { GATEHOUSE_ADMIN_EMAIL: 'root@example.test', GATEHOUSE_ADMIN_PASSWORD: 'root password 1234', GATEHOUSE_DATABASE_TIMEOUT: '1s', GATEHOUSE_DATABASE_CONNECT_TIMEOUT: '1s', GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' });
+    gatehouse = await startTestGatehouse(postgres.connectionString, {
+      GATEHOUSE_ADMIN_EMAIL: 'root@example.test',
+      GATEHOUSE_ADMIN_PASSWORD: 'root password 1234',
+      GATEHOUSE_DATABASE_TIMEOUT: '1s',
+      GATEHOUSE_DATABASE_CONNECT_TIMEOUT: '1s',
+      GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0',
+    });
     sample = await registerSampleApp(gatehouse);
     config = await discover(gatehouse, sample.client);
   });
@@ -63,7 +69,7 @@ describe('a stalled database (Postgres paused with SIGSTOP)', () => {
     expect(refreshed.access_token).toEqual(expect.any(String));
   });
 
-  it("the admin API answers 503 temporarily_unavailable with Retry-After too, then recovers", async () => {
+  it('the admin API answers 503 temporarily_unavailable with Retry-After too, then recovers', async () => {
     const token = await adminTokenForUser(gatehouse, 'root@example.test', 'root password 1234');
     const listUsers = () => fetch(`${gatehouse.url}/admin/users`, { headers: { authorization: `Bearer ${token}` } });
     postgres.pause();
@@ -82,12 +88,17 @@ describe('a stalled database (Postgres paused with SIGSTOP)', () => {
   it('a refresh whose client gave up while the database stalled consumes nothing, and is logged as abandoned', async () => {
     const { tokens } = await signIn(config, OFFLINE);
     const token = tokens.refresh_token as string;
-    const row = () => gatehouse.prisma.oidcPayload.findUniqueOrThrow({ where: { model_id: { model: 'RefreshToken', id: storageId(token) } } });
+    const row = () =>
+      gatehouse.prisma.oidcPayload.findUniqueOrThrow({ where: { model_id: { model: 'RefreshToken', id: storageId(token) } } });
     const abandonedLines = () => gatehouse.log.lines.filter((line) => line.includes('POST /token') && line.includes('abandoned'));
     const before = abandonedLines().length;
 
     // The server must still be waiting when the database comes back: a long timeout for this one instance.
-    const patient = await startTestGatehouse(postgres.connectionString, { ISSUER: gatehouse.issuer, GATEHOUSE_DATABASE_TIMEOUT: '60s', GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' });
+    const patient = await startTestGatehouse(postgres.connectionString, {
+      ISSUER: gatehouse.issuer,
+      GATEHOUSE_DATABASE_TIMEOUT: '60s',
+      GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0',
+    });
     try {
       const patientAbandoned = () => patient.log.lines.filter((line) => line.includes('POST /token') && line.includes('abandoned'));
       const controller = new AbortController();

@@ -21,7 +21,12 @@ const root = new URL('../../', import.meta.url);
 async function failedStart(environment: Record<string, string>): Promise<string> {
   const started = spawnGatehouse(environment);
   const { code } = await started.exited;
-  const output = started.output().split('\n').filter((line) => !line.startsWith('oidc-provider WARNING')).join('\n').trim();
+  const output = started
+    .output()
+    .split('\n')
+    .filter((line) => !line.startsWith('oidc-provider WARNING'))
+    .join('\n')
+    .trim();
   expect(code, output).toBe(1);
   expect(output).not.toMatch(/^\s+at /m);
   return output;
@@ -46,7 +51,9 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     await writeFile(join(dataDir, 'secret'), '', { mode: 0o600 });
     const output = await failedStart({ GATEHOUSE_DATA_DIR: dataDir, DATABASE_URL: await database(), PORT: String(await findFreePort()) });
-    expect(output).toMatch(/^gatehouse: configuration error: the secret in .*secret is 0 characters long; it must be at least 32 characters/);
+    expect(output).toMatch(
+      /^gatehouse: configuration error: the secret in .*secret is 0 characters long; it must be at least 32 characters/,
+    );
     expect(output.split('\n')).toHaveLength(1);
   });
 
@@ -55,7 +62,12 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
     try {
-      const output = await failedStart({ DATABASE_URL: await database(), GATEHOUSE_SECRET: TEST_SECRET, PORT: String(port), HOST: '127.0.0.1' });
+      const output = await failedStart({
+        DATABASE_URL: await database(),
+        GATEHOUSE_SECRET: TEST_SECRET,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+      });
       expect(output.split('\n').at(-1)).toBe(`gatehouse: configuration error: PORT ${port} is already in use on 127.0.0.1`);
     } finally {
       squatter.close();
@@ -63,22 +75,41 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
   });
 
   it('names HOST when it is not an address of this machine', async () => {
-    const output = await failedStart({ DATABASE_URL: await database(), GATEHOUSE_SECRET: TEST_SECRET, PORT: String(await findFreePort()), HOST: '192.0.2.1' });
+    const output = await failedStart({
+      DATABASE_URL: await database(),
+      GATEHOUSE_SECRET: TEST_SECRET,
+      PORT: String(await findFreePort()),
+      HOST: '192.0.2.1',
+    });
     expect(output.split('\n').at(-1)).toBe('gatehouse: configuration error: HOST 192.0.2.1 is not an address of this machine');
   });
 
   it('retries a DATABASE_URL that refuses connections for GATEHOUSE_DATABASE_WAIT, logging each attempt, then names it', async () => {
     const port = await findFreePort();
-    const output = await failedStart({ DATABASE_URL: `postgresql://gatehouse:pw@127.0.0.1:${port}/gatehouse`, GATEHOUSE_DATABASE_WAIT: '2s', GATEHOUSE_SECRET: TEST_SECRET, PORT: String(await findFreePort()) });
+    const output = await failedStart({
+      DATABASE_URL: `postgresql://gatehouse:pw@127.0.0.1:${port}/gatehouse`,
+      GATEHOUSE_DATABASE_WAIT: '2s',
+      GATEHOUSE_SECRET: TEST_SECRET,
+      PORT: String(await findFreePort()),
+    });
     const lines = output.split('\n');
     expect(lines.filter((line) => line.includes('database not reachable yet')).length).toBeGreaterThan(0);
-    expect(lines.at(-1)).toBe(`gatehouse: configuration error: DATABASE_URL: cannot reach the database at 127.0.0.1:${port} (connection refused), gave up after 2 s`);
+    expect(lines.at(-1)).toBe(
+      `gatehouse: configuration error: DATABASE_URL: cannot reach the database at 127.0.0.1:${port} (connection refused), gave up after 2 s`,
+    );
     expect(output).not.toContain(':pw@');
   });
 
   it('names a DATABASE_URL whose host does not resolve', async () => {
-    const output = await failedStart({ DATABASE_URL: 'postgresql://gatehouse:pw@no-such-host.invalid:5432/gatehouse', GATEHOUSE_DATABASE_WAIT: '0', GATEHOUSE_SECRET: TEST_SECRET, PORT: String(await findFreePort()) });
-    expect(output.split('\n').at(-1)).toBe('gatehouse: configuration error: DATABASE_URL: cannot reach the database at no-such-host.invalid:5432 (host not found)');
+    const output = await failedStart({
+      DATABASE_URL: 'postgresql://gatehouse:pw@no-such-host.invalid:5432/gatehouse',
+      GATEHOUSE_DATABASE_WAIT: '0',
+      GATEHOUSE_SECRET: TEST_SECRET,
+      PORT: String(await findFreePort()),
+    });
+    expect(output.split('\n').at(-1)).toBe(
+      'gatehouse: configuration error: DATABASE_URL: cannot reach the database at no-such-host.invalid:5432 (host not found)',
+    );
   });
 
   it('waits for a database that comes up after Gatehouse starts', async () => {
@@ -93,7 +124,8 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
       GATEHOUSE_SECRET: TEST_SECRET,
       PORT: String(await findFreePort()),
     });
-    for (let tries = 0; tries < 600 && !started.output().includes('database not reachable yet'); tries++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let tries = 0; tries < 600 && !started.output().includes('database not reachable yet'); tries++)
+      await new Promise((resolve) => setTimeout(resolve, 50));
     const postgres = await startEmbeddedPostgres({ dataDir, port });
     cleanups.push(async () => {
       await postgres.stop();
@@ -116,7 +148,11 @@ describe('a start that fails leaves the database as it was', () => {
     const before = await first.prisma.user.findUniqueOrThrow({ where: { email: 'root@example.test' } });
     await first.stop();
 
-    const wrongSecret = startTestGatehouse(databaseUrl, { ...first.environment, GATEHOUSE_ADMIN_PASSWORD: 'second password 456', GATEHOUSE_SECRET: 'another-secret-of-at-least-32-characters' });
+    const wrongSecret = startTestGatehouse(databaseUrl, {
+      ...first.environment,
+      GATEHOUSE_ADMIN_PASSWORD: 'second password 456',
+      GATEHOUSE_SECRET: 'another-secret-of-at-least-32-characters',
+    });
     await expect(wrongSecret).rejects.toBeInstanceOf(UnsealError);
 
     const client = new pg.Client({ connectionString: databaseUrl });
@@ -137,7 +173,11 @@ describe('instances that share a database share one ISSUER', () => {
 
   it('refuses a start with another ISSUER, changes nothing, and takes the new one after `gatehouse issuer set`', async () => {
     databaseUrl = await createTestDatabase();
-    const first = await startTestGatehouse(databaseUrl, { ISSUER: 'https://id.example.test', GATEHOUSE_ADMIN_CLIENT_ID: 'admin-console', GATEHOUSE_ADMIN_CLIENT_SECRET: 'admin-console-secret-of-32-characters-min' });
+    const first = await startTestGatehouse(databaseUrl, {
+      ISSUER: 'https://id.example.test',
+      GATEHOUSE_ADMIN_CLIENT_ID: 'admin-console',
+      GATEHOUSE_ADMIN_CLIENT_SECRET: 'admin-console-secret-of-32-characters-min',
+    });
     const environment = first.environment;
     const adminClientBefore = await first.prisma.client.findUniqueOrThrow({ where: { id: 'admin-console' } });
     await first.stop();

@@ -11,7 +11,9 @@ const root = new URL('../../', import.meta.url);
 /** The environment of a newcomer's shell: nothing of Gatehouse's set. */
 function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const environment = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'NODE_ENV'].includes(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'NODE_ENV'].includes(name),
+    ),
   );
   return { ...environment, ...extra };
 }
@@ -53,7 +55,9 @@ describe('npm start', () => {
   afterAll(async () => {
     // A failed assertion must not leave a server (and its Postgres) running.
     for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
-    await Promise.all(children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)));
+    await Promise.all(
+      children.map((child) => (child.exitCode === null ? new Promise((resolve) => child.once('exit', resolve)) : undefined)),
+    );
     for (const dir of dirs) await rm(dir, { recursive: true, force: true });
   });
 
@@ -75,9 +79,15 @@ describe('npm start', () => {
     expect((await stat(join(dataDir, 'secret'))).mode & 0o777).toBe(0o600);
     expect((await fetch(`http://127.0.0.1:${port}/readyz`)).status).toBe(200);
     // The CLI beside the running server uses the server's Postgres instead of starting another.
-    const cli = spawnSync(process.execPath, ['bin/gatehouse.mjs', 'users', 'create', '--email', 'cli@example.test', '--password', 'cli password 1234'], {
-      cwd: root, env: environment, encoding: 'utf8',
-    });
+    const cli = spawnSync(
+      process.execPath,
+      ['bin/gatehouse.mjs', 'users', 'create', '--email', 'cli@example.test', '--password', 'cli password 1234'],
+      {
+        cwd: root,
+        env: environment,
+        encoding: 'utf8',
+      },
+    );
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stderr).not.toContain('starting embedded Postgres');
 

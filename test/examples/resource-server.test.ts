@@ -27,7 +27,13 @@ describe('the example resource servers', () => {
   beforeAll(async () => {
     context = await startWithSampleApp();
     const { resources, roles, users, clients, issuer } = context.gatehouse;
-    await resources.createResource({ identifier: INVOICES, name: 'Invoices', scopes: ['read:invoices', 'write:invoices'], rbac: 'on', permissions_claim: true });
+    await resources.createResource({
+      identifier: INVOICES,
+      name: 'Invoices',
+      scopes: ['read:invoices', 'write:invoices'],
+      rbac: 'on',
+      permissions_claim: true,
+    });
     await roles.createRole({ name: 'finance_admin', permissions: [{ resource: INVOICES, scope: 'read:invoices' }] });
     userId = (await users.createUser({ email: EMAIL, password: PASSWORD, roles: ['finance_admin'], emailVerified: true })).id;
     app = await clients.registerClient({
@@ -36,7 +42,10 @@ describe('the example resource servers', () => {
       grant_types: ['authorization_code', 'refresh_token'],
       token_endpoint_auth_method: 'none',
       scope: 'openid offline_access',
-      api_access: [{ resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] }, { resource: API, scopes: ['items:read'] }],
+      api_access: [
+        { resource: INVOICES, scopes: ['read:invoices', 'write:invoices'] },
+        { resource: API, scopes: ['items:read'] },
+      ],
     });
     config = await discover(context.gatehouse, app);
     const express = createServer(createExpressApi({ issuer, audience: INVOICES }));
@@ -51,11 +60,20 @@ describe('the example resource servers', () => {
 
   const call = async (url: string, method: string, token?: string) => {
     const response = await fetch(`${url}/invoices`, { method, headers: token ? { authorization: `Bearer ${token}` } : {} });
-    return { status: response.status, challenge: response.headers.get('www-authenticate') ?? '', body: (await response.json()) as { error?: string } };
+    return {
+      status: response.status,
+      challenge: response.headers.get('www-authenticate') ?? '',
+      body: (await response.json()) as { error?: string },
+    };
   };
 
-  it("a finance_admin gets 200 on the read route and 403 insufficient_scope on the write route; after the role goes, the refreshed token gets 403", async () => {
-    const { tokens } = await signIn(config, { scope: 'openid offline_access read:invoices write:invoices', resource: INVOICES, prompt: 'consent', email: EMAIL });
+  it('a finance_admin gets 200 on the read route and 403 insufficient_scope on the write route; after the role goes, the refreshed token gets 403', async () => {
+    const { tokens } = await signIn(config, {
+      scope: 'openid offline_access read:invoices write:invoices',
+      resource: INVOICES,
+      prompt: 'consent',
+      email: EMAIL,
+    });
     for (const { url } of apis) {
       expect((await call(url, 'GET', tokens.access_token)).status).toBe(200);
       const write = await call(url, 'POST', tokens.access_token);

@@ -17,17 +17,33 @@ describe('the access log', () => {
 
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, config, sample } = await startWithSampleApp());
-    service = await gatehouse.clients.registerClient({ client_name: 'Log service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
+    service = await gatehouse.clients.registerClient({
+      client_name: 'Log service',
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: API, scopes: ['items:read'] }],
+      default_resource: API,
+    });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   it('writes one line per request with request id, method, route template, status, duration and client', async () => {
-    const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, [service.client_id, service.client_secret as string]);
+    const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, [
+      service.client_id,
+      service.client_secret as string,
+    ]);
     expect(response.status).toBe(200);
     const requestId = response.headers.get('x-request-id') as string;
     const lines = linesOf(requestId);
     expect(lines).toEqual([
-      expect.objectContaining({ level: 'info', requestId, method: 'POST', route: '/token', status: 200, durationMs: expect.any(Number), clientId: service.client_id }),
+      expect.objectContaining({
+        level: 'info',
+        requestId,
+        method: 'POST',
+        route: '/token',
+        status: 200,
+        durationMs: expect.any(Number),
+        clientId: service.client_id,
+      }),
     ]);
   });
 
@@ -43,13 +59,24 @@ describe('the access log', () => {
   });
 
   it('logs a protocol error with the request id of its request and the RFC error code', async () => {
-    const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'authorization_code', code: 'forged-code-value', redirect_uri: 'http://127.0.0.1:8765/callback', code_verifier: 'v'.repeat(43) }, [sample.client.client_id, sample.client.client_secret as string]);
+    const response = await postForm(
+      `${gatehouse.issuer}/token`,
+      {
+        grant_type: 'authorization_code',
+        code: 'forged-code-value',
+        redirect_uri: 'http://127.0.0.1:8765/callback',
+        code_verifier: 'v'.repeat(43),
+      },
+      [sample.client.client_id, sample.client.client_secret as string],
+    );
     expect(response.status).toBe(400);
     const requestId = response.headers.get('x-request-id') as string;
-    expect(linesOf(requestId)).toEqual(expect.arrayContaining([
-      expect.objectContaining({ level: 'info', event: 'grant.error', error: 'invalid_grant', clientId: sample.client.client_id }),
-      expect.objectContaining({ route: '/token', status: 400 }),
-    ]));
+    expect(linesOf(requestId)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ level: 'info', event: 'grant.error', error: 'invalid_grant', clientId: sample.client.client_id }),
+        expect.objectContaining({ route: '/token', status: 400 }),
+      ]),
+    );
     expect(JSON.stringify(gatehouse.log.records)).not.toContain('forged-code-value');
   });
 
@@ -57,13 +84,22 @@ describe('the access log', () => {
     const { tokens, callbackUrl, browser } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
     const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string);
     const secrets = [
-      PASSWORD, new URL(callbackUrl).searchParams.get('code') as string, tokens.access_token, tokens.id_token as string,
-      tokens.refresh_token as string, refreshed.access_token, refreshed.refresh_token as string,
-      sample.client.client_secret as string, service.client_secret as string, browser.cookie('_session') as string,
+      PASSWORD,
+      new URL(callbackUrl).searchParams.get('code') as string,
+      tokens.access_token,
+      tokens.id_token as string,
+      tokens.refresh_token as string,
+      refreshed.access_token,
+      refreshed.refresh_token as string,
+      sample.client.client_secret as string,
+      service.client_secret as string,
+      browser.cookie('_session') as string,
     ];
     expect(secrets.every(Boolean)).toBe(true);
     const log = JSON.stringify(gatehouse.log.records);
-    expect(accessLines().some((record) => record.route === '/interaction/:uid/login' && record.clientId === sample.client.client_id)).toBe(true);
+    expect(accessLines().some((record) => record.route === '/interaction/:uid/login' && record.clientId === sample.client.client_id)).toBe(
+      true,
+    );
     for (const secret of secrets) expect(log).not.toContain(secret);
   });
 });

@@ -27,7 +27,12 @@ describe('describeError', () => {
   });
 
   it('says nothing about an unexpected error', () => {
-    expect(describeError(new Error('connection string postgres://secret@db'))).toEqual({ status: 500, code: 'server_error', description: 'unexpected error', headers: {} });
+    expect(describeError(new Error('connection string postgres://secret@db'))).toEqual({
+      status: 500,
+      code: 'server_error',
+      description: 'unexpected error',
+      headers: {},
+    });
     expect(describeError(Object.assign(new Error('internal'), { status: 400, expose: false }))).toMatchObject({ status: 500 });
   });
 

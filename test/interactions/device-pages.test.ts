@@ -8,7 +8,13 @@ import { findForm } from '../support/browser.js';
 const resources = {
   findResourceByIdentifier: async (identifier: string) =>
     identifier === 'https://api.example.test/'
-      ? { id: '1', identifier, name: 'Items API', accessTokenTtl: 600, scopes: [{ name: 'items:read', description: 'Read your items' }, { name: 'items:write' }] }
+      ? {
+          id: '1',
+          identifier,
+          name: 'Items API',
+          accessTokenTtl: 600,
+          scopes: [{ name: 'items:read', description: 'Read your items' }, { name: 'items:write' }],
+        }
       : null,
 } as unknown as ResourceService;
 
@@ -45,8 +51,12 @@ describe('device verification pages', () => {
 
   it('names the client, the code, the OIDC scopes and the API scopes on the confirmation page', async () => {
     const { html } = await pages.confirm({
-      action: '/device', xsrf: 'x', userCode: 'WDJB-MJHT', clientName: 'TV <b>',
-      scope: 'openid email items:read unknown-scope', resource: 'https://api.example.test/',
+      action: '/device',
+      xsrf: 'x',
+      userCode: 'WDJB-MJHT',
+      clientName: 'TV <b>',
+      scope: 'openid email items:read unknown-scope',
+      resource: 'https://api.example.test/',
     });
     expect(html).toContain('Connect TV &lt;b&gt;?');
     expect(html).toContain('WDJB-MJHT');

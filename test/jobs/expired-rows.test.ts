@@ -49,7 +49,9 @@ describe('expired refresh-token successor cleanup', () => {
 
   it('forgets a successor as soon as its retry window has passed, and keeps the live ones', async () => {
     const ago = (seconds: number) => new Date(Date.now() - seconds * 1000);
-    await database.prisma.oidcPayload.createMany({ data: ['a', 'b'].map((id) => ({ model: 'RefreshToken', id, payload: {}, expiresAt: ago(-3600) })) });
+    await database.prisma.oidcPayload.createMany({
+      data: ['a', 'b'].map((id) => ({ model: 'RefreshToken', id, payload: {}, expiresAt: ago(-3600) })),
+    });
     await database.prisma.refreshTokenSuccessor.createMany({
       data: [
         { id: 'a', successorId: 'a2', sealedSuccessor: 'v1.x.y.z', expiresAt: ago(1) },

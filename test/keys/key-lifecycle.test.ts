@@ -52,6 +52,10 @@ describe('key lifecycle', () => {
   });
 
   it('orders keys for oidc-provider with the signing key first', () => {
-    expect(['retired', 'next', 'current'].sort((a, b) => publicationOrder(a) - publicationOrder(b))).toEqual(['current', 'next', 'retired']);
+    expect(['retired', 'next', 'current'].sort((a, b) => publicationOrder(a) - publicationOrder(b))).toEqual([
+      'current',
+      'next',
+      'retired',
+    ]);
   });
 });

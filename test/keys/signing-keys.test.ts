@@ -8,7 +8,13 @@ import { createMigratedDatabase } from '../support/services.js';
 
 const PRIVATE_PARAMETERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 const DAY = 86400_000;
-const settings: KeySettings = { modulusLength: 2048, rotationInterval: 30 * 86400, publishLead: 86400, longestConfiguredTokenTtl: 3600, propagationDelay: 60 };
+const settings: KeySettings = {
+  modulusLength: 2048,
+  rotationInterval: 30 * 86400,
+  publishLead: 86400,
+  longestConfiguredTokenTtl: 3600,
+  propagationDelay: 60,
+};
 
 describe('signing key store', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
@@ -97,9 +103,9 @@ describe('signing key store', () => {
   });
 
   it('a server started with the wrong GATEHOUSE_SECRET fails clearly', async () => {
-    await expect(startTestGatehouse(database.databaseUrl, { GATEHOUSE_SECRET: 'a-different-secret-of-32-characters-or-more' })).rejects.toThrow(
-      /wrong GATEHOUSE_SECRET/,
-    );
+    await expect(
+      startTestGatehouse(database.databaseUrl, { GATEHOUSE_SECRET: 'a-different-secret-of-32-characters-or-more' }),
+    ).rejects.toThrow(/wrong GATEHOUSE_SECRET/);
   });
 
   it('re-encrypts every key under a new secret', async () => {

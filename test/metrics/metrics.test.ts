@@ -35,8 +35,16 @@ describe('the Prometheus endpoint', () => {
 
   beforeAll(async () => {
     metricsPort = await findFreePort();
-    ({ gatehouse, databaseUrl, config } = await startWithSampleApp({ GATEHOUSE_METRICS_PORT: String(metricsPort), GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0' }));
-    service = await gatehouse.clients.registerClient({ client_name: 'Metrics service', grant_types: ['client_credentials'], api_access: [{ resource: API, scopes: ['items:read'] }], default_resource: API });
+    ({ gatehouse, databaseUrl, config } = await startWithSampleApp({
+      GATEHOUSE_METRICS_PORT: String(metricsPort),
+      GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0',
+    }));
+    service = await gatehouse.clients.registerClient({
+      client_name: 'Metrics service',
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: API, scopes: ['items:read'] }],
+      default_resource: API,
+    });
   });
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
@@ -53,7 +61,10 @@ describe('the Prometheus endpoint', () => {
 
   it('counts tokens issued and token errors by grant type and error code', async () => {
     const before = await scrape();
-    const token = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, [service.client_id, service.client_secret as string]);
+    const token = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource: API, scope: 'items:read' }, [
+      service.client_id,
+      service.client_secret as string,
+    ]);
     expect(token.status, await token.clone().text()).toBe(200);
     const wrong = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials' }, [service.client_id, 'not-the-secret']);
     expect(wrong.status).toBe(401);
@@ -105,7 +116,9 @@ describe('the Prometheus endpoint', () => {
     expect(dueIn).toBeGreaterThan(30 * 86400 - 3600);
     expect(dueIn).toBeLessThanOrEqual(30 * 86400);
     expect(metrics.get('gatehouse_password_hash_queue_depth')).toBe(0);
-    const open = seriesValue(metrics, 'gatehouse_db_pool_connections{state="idle"}') + seriesValue(metrics, 'gatehouse_db_pool_connections{state="active"}');
+    const open =
+      seriesValue(metrics, 'gatehouse_db_pool_connections{state="idle"}') +
+      seriesValue(metrics, 'gatehouse_db_pool_connections{state="active"}');
     expect(open).toBeGreaterThanOrEqual(1);
     expect(metrics.has('gatehouse_db_pool_connections{state="waiting"}')).toBe(true);
   });

@@ -39,7 +39,9 @@ describe('GATEHOUSE_WEBAUTHN_RP_ID', () => {
     const base = { DATABASE_URL: 'postgres://localhost/x', ISSUER: 'https://id.example.com' };
     expect(loadConfig(base).mfa.rpId).toBe('id.example.com');
     expect(loadConfig({ ...base, GATEHOUSE_WEBAUTHN_RP_ID: 'example.com' }).mfa.rpId).toBe('example.com');
-    expect(() => loadConfig({ ...base, GATEHOUSE_WEBAUTHN_RP_ID: 'evil.com' })).toThrow(/GATEHOUSE_WEBAUTHN_RP_ID must be the issuer's host/);
+    expect(() => loadConfig({ ...base, GATEHOUSE_WEBAUTHN_RP_ID: 'evil.com' })).toThrow(
+      /GATEHOUSE_WEBAUTHN_RP_ID must be the issuer's host/,
+    );
     expect(() => loadConfig({ ...base, GATEHOUSE_MFA: 'sometimes' })).toThrow(/GATEHOUSE_MFA/);
   });
 });

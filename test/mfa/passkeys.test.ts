@@ -23,7 +23,10 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
   const authorize = async (browser: Browser) => {
     const codeVerifier = oidc.randomPKCECodeVerifier();
     const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+      code_challenge_method: 'S256',
     });
     return { page: await browser.open(url.toString(), { stopAt: REDIRECT_URI }), codeVerifier };
   };
@@ -31,7 +34,9 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
   const passwordlessOptions = async (browser: Browser, page: Page) => {
     const form = findForm(page, '/passkey');
     const response = await browser.fetch(new URL(form.action.replace(/\/passkey$/, '/passkey/options'), page.url).toString(), {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf: form.fields.csrf as string }),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: form.fields.csrf as string }),
     });
     expect(response.status).toBe(200);
     return (await response.json()) as Parameters<SoftwareAuthenticator['authenticate']>[0];
@@ -52,15 +57,24 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
 
     // A second authenticator makes the refused credentials, so they are not offered later.
     const liar = new SoftwareAuthenticator(new URL(started.gatehouse.issuer).origin);
-    const evil = await browser.submit(page, '/account/passkeys/register', { name: 'Evil', response: JSON.stringify(liar.register(options, { origin: 'https://evil.example' })) });
+    const evil = await browser.submit(page, '/account/passkeys/register', {
+      name: 'Evil',
+      response: JSON.stringify(liar.register(options, { origin: 'https://evil.example' })),
+    });
     expect(evil.status).toBe(400);
     expect(evil.html).toContain('The passkey was not accepted');
-    const otherRp = await browser.submit(evil, '/account/passkeys/register', { name: 'Other', response: JSON.stringify(liar.register(passkeyOptions(evil, '/account/passkeys/register'), { rpId: 'example.com' })) });
+    const otherRp = await browser.submit(evil, '/account/passkeys/register', {
+      name: 'Other',
+      response: JSON.stringify(liar.register(passkeyOptions(evil, '/account/passkeys/register'), { rpId: 'example.com' })),
+    });
     expect(otherRp.status).toBe(400);
     const garbage = await browser.submit(otherRp, '/account/passkeys/register', { name: 'Garbage', response: '{not json' });
     expect(garbage.status).toBe(400);
 
-    const added = await browser.submit(garbage, '/account/passkeys/register', { name: 'Laptop', response: JSON.stringify(authenticator.register(passkeyOptions(garbage, '/account/passkeys/register'))) });
+    const added = await browser.submit(garbage, '/account/passkeys/register', {
+      name: 'Laptop',
+      response: JSON.stringify(authenticator.register(passkeyOptions(garbage, '/account/passkeys/register'))),
+    });
     expect(added.status).toBe(200);
     expect(added.html).toContain('Your passkey was added.');
     expect(added.html).toContain('<strong>Laptop</strong>');
@@ -68,7 +82,9 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     expect(shownRecoveryCodes(added)).toHaveLength(10);
     // The challenge was used up: the same answer again is refused.
     expect((await browser.submit(garbage, '/account/passkeys/register', { name: 'Again', response: '{}' })).status).toBe(400);
-    expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.enrolled', details: { path: ['type'], equals: 'passkey' } } })).toBe(1);
+    expect(
+      await started.gatehouse.prisma.event.count({ where: { type: 'mfa.enrolled', details: { path: ['type'], equals: 'passkey' } } }),
+    ).toBe(1);
   });
 
   it('signs in with the passkey alone (user verified), as hwk + user = mfa', async () => {
@@ -78,7 +94,12 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     expect(page.html).not.toContain('data-passkey-options=');
     const options = await passwordlessOptions(browser, page);
     expect(options.allowCredentials ?? []).toEqual([]);
-    const signedIn = await browser.submit(page, '/passkey', { response: JSON.stringify(authenticator.authenticate(options)) }, { stopAt: REDIRECT_URI });
+    const signedIn = await browser.submit(
+      page,
+      '/passkey',
+      { response: JSON.stringify(authenticator.authenticate(options)) },
+      { stopAt: REDIRECT_URI },
+    );
     const claims = (await tokens(browser, signedIn, codeVerifier)).claims();
     expect(claims?.amr).toEqual(['hwk', 'user', 'mfa']);
     expect(claims?.acr).toBe('urn:gatehouse:acr:mfa');
@@ -88,7 +109,12 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     const attempt = async (lie: Parameters<SoftwareAuthenticator['authenticate']>[1]) => {
       const browser = new Browser();
       const { page } = await authorize(browser);
-      return browser.submit(page, '/passkey', { response: JSON.stringify(authenticator.authenticate(await passwordlessOptions(browser, page), lie)) }, { stopAt: REDIRECT_URI });
+      return browser.submit(
+        page,
+        '/passkey',
+        { response: JSON.stringify(authenticator.authenticate(await passwordlessOptions(browser, page), lie)) },
+        { stopAt: REDIRECT_URI },
+      );
     };
     expect((await attempt({ userVerified: false })).status).toBe(401);
     expect((await attempt({ origin: 'https://evil.example' })).status).toBe(401);
@@ -96,7 +122,9 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     const replayed = await attempt({ counter: 1 });
     expect(replayed.status).toBe(401);
     expect(replayed.html).toContain('That passkey was not accepted.');
-    const reasons = (await started.gatehouse.prisma.event.findMany({ where: { type: 'mfa.failed' } })).map((event) => (event.details as { reason?: string }).reason);
+    const reasons = (await started.gatehouse.prisma.event.findMany({ where: { type: 'mfa.failed' } })).map(
+      (event) => (event.details as { reason?: string }).reason,
+    );
     // The library refuses a counter that did not grow (and the conditional update would too).
     expect(reasons.some((reason) => /counter/i.test(reason ?? ''))).toBe(true);
   });
@@ -108,9 +136,19 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     expect(second.html).toContain('Use a passkey instead');
     const options = passkeyOptions(second, '/mfa/passkey');
     expect(options.allowCredentials).toHaveLength(1);
-    const wrongOrigin = await browser.submit(second, '/mfa/passkey', { response: JSON.stringify(authenticator.authenticate(options, { origin: 'https://evil.example' })) }, { stopAt: REDIRECT_URI });
+    const wrongOrigin = await browser.submit(
+      second,
+      '/mfa/passkey',
+      { response: JSON.stringify(authenticator.authenticate(options, { origin: 'https://evil.example' })) },
+      { stopAt: REDIRECT_URI },
+    );
     expect(wrongOrigin.status).toBe(401);
-    const done = await browser.submit(wrongOrigin, '/mfa/passkey', { response: JSON.stringify(authenticator.authenticate(passkeyOptions(wrongOrigin, '/mfa/passkey'))) }, { stopAt: REDIRECT_URI });
+    const done = await browser.submit(
+      wrongOrigin,
+      '/mfa/passkey',
+      { response: JSON.stringify(authenticator.authenticate(passkeyOptions(wrongOrigin, '/mfa/passkey'))) },
+      { stopAt: REDIRECT_URI },
+    );
     const claims = (await tokens(browser, done, codeVerifier)).claims();
     expect(claims?.amr).toEqual(['pwd', 'hwk', 'user', 'mfa']);
   });

@@ -25,7 +25,11 @@ async function enrolDuringSignIn(browser: Browser, page: Page): Promise<{ secret
 async function authorize(config: oidc.Configuration, browser: Browser, email: string, extra: Record<string, string> = {}) {
   const codeVerifier = oidc.randomPKCECodeVerifier();
   const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier), code_challenge_method: 'S256', ...extra,
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+    ...extra,
   });
   let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
   const askedPassword = page.html.includes('/login"');
@@ -49,10 +53,14 @@ describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=re
   afterAll(async () => {
     await stopAndDrop(started?.gatehouse, started?.databaseUrl);
   });
-  const newUser = (email: string, roles: string[] = []) => started.gatehouse.users.createUser({ email, password: PASSWORD, roles, emailVerified: true });
+  const newUser = (email: string, roles: string[] = []) =>
+    started.gatehouse.users.createUser({ email, password: PASSWORD, roles, emailVerified: true });
 
   it('advertises its acr values in discovery', async () => {
-    const metadata = await (await fetch(`${started.gatehouse.issuer}/.well-known/openid-configuration`)).json() as Record<string, unknown>;
+    const metadata = (await (await fetch(`${started.gatehouse.issuer}/.well-known/openid-configuration`)).json()) as Record<
+      string,
+      unknown
+    >;
     expect(metadata.acr_values_supported).toEqual(['urn:gatehouse:acr:pwd', ACR_MFA]);
   });
 
@@ -64,7 +72,11 @@ describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=re
 
   it('takes a user of a require_mfa client through enrolment at sign-in', async () => {
     await newUser('client-mfa@example.test');
-    const client = await started.gatehouse.clients.registerClient({ client_name: 'Payroll', redirect_uris: [REDIRECT_URI], require_mfa: true });
+    const client = await started.gatehouse.clients.registerClient({
+      client_name: 'Payroll',
+      redirect_uris: [REDIRECT_URI],
+      require_mfa: true,
+    });
     const config = await discover(started.gatehouse, client);
     const browser = new Browser();
     const { page, codeVerifier } = await authorize(config, browser, 'client-mfa@example.test');
@@ -154,7 +166,11 @@ describe('GATEHOUSE_MFA=off', () => {
   });
 
   it('never asks for a second factor, not even for a require_mfa client or acr_values, and the account page has no two-step section', async () => {
-    const client = await started.gatehouse.clients.registerClient({ client_name: 'Payroll', redirect_uris: [REDIRECT_URI], require_mfa: true });
+    const client = await started.gatehouse.clients.registerClient({
+      client_name: 'Payroll',
+      redirect_uris: [REDIRECT_URI],
+      require_mfa: true,
+    });
     const config = await discover(started.gatehouse, client);
     const browser = new Browser();
     const { page, codeVerifier } = await authorize(config, browser, 'ada@example.test', { acr_values: ACR_MFA });

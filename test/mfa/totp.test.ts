@@ -21,12 +21,16 @@ describe('TOTP second factor with recovery codes', () => {
     const page = await browser.submit(login, '/login', { email, password: PASSWORD });
     return { browser, page };
   };
-  const newUser = (email: string) => started.gatehouse.users.createUser({ email, password: PASSWORD, name: 'Test User', emailVerified: true });
+  const newUser = (email: string) =>
+    started.gatehouse.users.createUser({ email, password: PASSWORD, name: 'Test User', emailVerified: true });
   /** Starts a sign-in to the sample app and enters the password: the page after it. */
   const passwordStep = async (email = 'ada@example.test') => {
     const browser = new Browser();
     const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
     });
     const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
     return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI }) };
@@ -41,7 +45,9 @@ describe('TOTP second factor with recovery codes', () => {
     const secret = /type this key into the app: <code>([A-Z2-7]+)<\/code>/.exec(started1.html)?.[1] as string;
     expect(secret).toMatch(/^[A-Z2-7]{32}$/);
 
-    const wrong = await browser.submit(started1, '/account/mfa/totp/confirm', { code: '000000' === (await totpCode(secret)) ? '111111' : '000000' });
+    const wrong = await browser.submit(started1, '/account/mfa/totp/confirm', {
+      code: '000000' === (await totpCode(secret)) ? '111111' : '000000',
+    });
     expect(wrong.status).toBe(400);
     expect(wrong.html).toContain('That code is not right.');
 
@@ -151,7 +157,9 @@ describe('TOTP second factor with recovery codes', () => {
     expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.throttled', subject: user?.id } })).toBe(1);
     // A right password does not reset the code counter.
     const again = await passwordStep('grace@example.test');
-    expect((await again.browser.submit(again.page, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI })).status).toBe(429);
+    expect((await again.browser.submit(again.page, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI })).status).toBe(
+      429,
+    );
   });
 
   it('refuses a code form without its token, and a code for an interaction not waiting for one', async () => {
@@ -159,13 +167,22 @@ describe('TOTP second factor with recovery codes', () => {
     const forged = await browser.submit(page, '/mfa', { code: '123456', csrf: 'forged' }, { stopAt: REDIRECT_URI });
     expect(forged.status).toBe(403);
     const fresh = new Browser();
-    const login = await fresh.open(oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI, scope: 'openid', code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()), code_challenge_method: 'S256',
-    }).toString());
+    const login = await fresh.open(
+      oidc
+        .buildAuthorizationUrl(started.config, {
+          redirect_uri: REDIRECT_URI,
+          scope: 'openid',
+          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+          code_challenge_method: 'S256',
+        })
+        .toString(),
+    );
     const uid = /\/interaction\/([\w-]+)\/login/.exec(login.html)?.[1] as string;
     const csrf = /name="csrf" value="([^"]+)"/.exec(login.html)?.[1] as string;
     const early = await fresh.fetch(`${started.gatehouse.url}/interaction/${uid}/mfa/continue`, {
-      method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }),
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf }),
     });
     expect([400, 403]).toContain(early.status);
   });

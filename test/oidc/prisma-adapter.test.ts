@@ -49,7 +49,7 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(raw).not.toContain(sessionId);
   });
 
-  it("seals the session cookie an interaction refers to, and gives it back", async () => {
+  it('seals the session cookie an interaction refers to, and gives it back', async () => {
     const cookie = id();
     await adapterFor('Interaction').upsert('i1', { jti: 'i1', session: { accountId: 'a', cookie, uid: 'u' } } as never, 60);
     expect(await adapterFor('Interaction').find('i1')).toMatchObject({ session: { accountId: 'a', cookie, uid: 'u' } });

@@ -85,7 +85,12 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   const secretComparisons: { presented: string; stored: string }[] = [];
   const structuredTokens: { route: string; caller: string; token: string }[] = [];
   const grantErrors: { reuse: boolean; detail: string | undefined }[] = [];
-  const codeEntries: { xsrf: string | undefined; formXsrf: string | undefined; out: { error: string; error_description?: string } | undefined; error: Error | undefined }[] = [];
+  const codeEntries: {
+    xsrf: string | undefined;
+    formXsrf: string | undefined;
+    out: { error: string; error_description?: string } | undefined;
+    error: Error | undefined;
+  }[] = [];
   const confirmations: { xsrf: string | undefined; userCode: string }[] = [];
   let lastFormWithoutSession: boolean | undefined;
   let lastPrefilledCode: string | undefined;
@@ -95,37 +100,41 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   const replayChecks: { dpopProofOnly: boolean }[] = [];
 
   beforeAll(async () => {
-    engine = await startEngine(clients, {
-      extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
-      scopes: ['openid', 'offline_access'],
-      features: {
-        devInteractions: { enabled: false },
-        clientCredentials: { enabled: true },
-        introspection: { enabled: true },
-        revocation: { enabled: true },
-        deviceFlow: {
-          enabled: true,
-          charset: 'base-20',
-          mask: '****-****',
-          userCodeInputSource: async (ctx, form, out, error) => {
-            lastUnsaved = error && ctx.get('x-untouch') === 'gatehouse' ? untouchUnsavedSession(ctx) : undefined;
-            codeEntries.push({ xsrf: deviceFormXsrf(ctx), formXsrf: /name="xsrf" value="([^"]+)"/.exec(form)?.[1], out, error });
-            ctx.body = 'code entry page';
+    engine = await startEngine(
+      clients,
+      {
+        extraClientMetadata: { properties: [...EXTRA_CLIENT_METADATA] },
+        scopes: ['openid', 'offline_access'],
+        features: {
+          devInteractions: { enabled: false },
+          clientCredentials: { enabled: true },
+          introspection: { enabled: true },
+          revocation: { enabled: true },
+          deviceFlow: {
+            enabled: true,
+            charset: 'base-20',
+            mask: '****-****',
+            userCodeInputSource: async (ctx, form, out, error) => {
+              lastUnsaved = error && ctx.get('x-untouch') === 'gatehouse' ? untouchUnsavedSession(ctx) : undefined;
+              codeEntries.push({ xsrf: deviceFormXsrf(ctx), formXsrf: /name="xsrf" value="([^"]+)"/.exec(form)?.[1], out, error });
+              ctx.body = 'code entry page';
+            },
+            userCodeConfirmSource: async (ctx, _form, _client, _deviceInfo, userCode) => {
+              confirmations.push({ xsrf: deviceFormXsrf(ctx), userCode });
+              ctx.body = 'confirm page';
+            },
           },
-          userCodeConfirmSource: async (ctx, _form, _client, _deviceInfo, userCode) => {
-            confirmations.push({ xsrf: deviceFormXsrf(ctx), userCode });
-            ctx.body = 'confirm page';
-          },
-        },
-        resourceIndicators: {
-          enabled: true,
-          defaultResource: () => NO_DEFAULT_RESOURCE,
-          getResourceServerInfo: () => {
-            throw new Error('no resource server in these tests');
+          resourceIndicators: {
+            enabled: true,
+            defaultResource: () => NO_DEFAULT_RESOURCE,
+            getResourceServerInfo: () => {
+              throw new Error('no resource server in these tests');
+            },
           },
         },
       },
-    }, (provider) => installSeams(provider));
+      (provider) => installSeams(provider),
+    );
   });
 
   function installSeams(provider: Provider): void {
@@ -134,7 +143,11 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       return stored === `hashed:${presented}`;
     });
     checkBeforeClientSecretComparison(provider, (client, ctx) => {
-      secretChecks.push({ method: client.clientAuthMethod, route: ctx?.oidc?.route, secretInBody: ctx?.oidc?.params?.client_secret !== undefined });
+      secretChecks.push({
+        method: client.clientAuthMethod,
+        route: ctx?.oidc?.route,
+        secretInBody: ctx?.oidc?.params?.client_secret !== undefined,
+      });
     });
     const replayDetection = provider.ReplayDetection as unknown as { unique(...args: unknown[]): Promise<boolean> };
     const unique = replayDetection.unique.bind(replayDetection);
@@ -150,11 +163,14 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       await next();
     });
     useAroundEngine(provider, unauthorizedClientForDisallowedGrants());
-    useAroundEngine(provider, onStructuredTokenRefused(async (ctx, caller, token) => {
-      structuredTokens.push({ route: ctx.oidc.route, caller: caller.clientId, token });
-      ctx.status = 200;
-      ctx.body = { answered: 'by Gatehouse' };
-    }));
+    useAroundEngine(
+      provider,
+      onStructuredTokenRefused(async (ctx, caller, token) => {
+        structuredTokens.push({ route: ctx.oidc.route, caller: caller.clientId, token });
+        ctx.status = 200;
+        ctx.body = { answered: 'by Gatehouse' };
+      }),
+    );
     useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
       await next();
       const oidcCtx = engineContext(ctx);
@@ -184,18 +200,30 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
 
   it('authenticates client secrets through Client.prototype.compareClientSecret, with the stored client_secret as this.clientSecret', async () => {
     secretComparisons.length = 0;
-    const right = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    const right = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET) },
+    );
     expect(right.status).toBe(200);
     expect(secretComparisons).toEqual([{ presented: SECRET, stored: `hashed:${SECRET}` }]);
 
-    const storedValue = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', `hashed:${SECRET}`) });
+    const storedValue = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', `hashed:${SECRET}`) },
+    );
     expect(storedValue.status).toBe(401);
     expect(storedValue.json?.error).toBe('invalid_client');
   });
 
   it('runs the secret comparison inside the request: Provider.ctx is its context, with a body client_secret in ctx.oidc.params', async () => {
     secretChecks.length = 0;
-    const basic = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    const basic = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET) },
+    );
     expect(basic.status).toBe(200);
     const post = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials', client_id: 'service', client_secret: SECRET });
     expect(post.status).toBe(200);
@@ -212,7 +240,11 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       .setIssuedAt()
       .sign(privateKey);
     replayChecks.length = 0;
-    const answer = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET), dpop: proof });
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), dpop: proof },
+    );
     expect(answer.json?.token_type).toBe('DPoP');
     expect(replayChecks).toEqual([{ dpopProofOnly: true }]);
   });
@@ -241,7 +273,11 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   });
 
   it('accepts no resource from defaultResource (undefined, though typed string): a token without an audience', async () => {
-    const answer = await postForm(`${engine.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET) },
+    );
     expect(answer.status).toBe(200);
     expect(typeof answer.json?.access_token).toBe('string');
   });
@@ -266,7 +302,10 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
 
   it('refuses JWTs at introspection and revocation with unsupported_token_type after authenticating the caller', async () => {
     const jwt = await new SignJWT({ sub: 'someone' }).setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode('k'.repeat(32)));
-    for (const [path, route] of [['/token/introspection', 'introspection'], ['/token/revocation', 'revocation']] as const) {
+    for (const [path, route] of [
+      ['/token/introspection', 'introspection'],
+      ['/token/revocation', 'revocation'],
+    ] as const) {
       structuredTokens.length = 0;
       const answer = await postForm(`${engine.url}${path}`, { token: jwt }, { authorization: basicAuth('service', SECRET) });
       expect(lastAnswer()).toMatchObject({ route, status: 400, body: { error: 'unsupported_token_type' } });
@@ -282,12 +321,22 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
     grant.addOIDCScope('openid offline_access');
     const grantId = await grant.save();
     if (!client) throw new Error('client web is registered above');
-    const refreshToken = new provider.RefreshToken({ client, accountId: 'ada', grantId, scope: 'openid offline_access', gty: 'authorization_code' });
+    const refreshToken = new provider.RefreshToken({
+      client,
+      accountId: 'ada',
+      grantId,
+      scope: 'openid offline_access',
+      gty: 'authorization_code',
+    });
     refreshToken.consumed = Math.floor(Date.now() / 1000);
     const value = await refreshToken.save();
 
     grantErrors.length = 0;
-    const answer = await postForm(`${engine.url}/token`, { grant_type: 'refresh_token', refresh_token: value }, { authorization: basicAuth('web', SECRET) });
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'refresh_token', refresh_token: value },
+      { authorization: basicAuth('web', SECRET) },
+    );
     expect(answer.json?.error).toBe('invalid_grant');
     expect(grantErrors).toEqual([{ reuse: true, detail: 'refresh token already used' }]);
   });
@@ -315,7 +364,9 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       return { answer, entry: codeEntries[0], confirmation: confirmations[0], xsrf };
     }
 
-    async function failureFor(form: Record<string, string>): Promise<{ failure: CodeEntryFailure | undefined; userCode: string | undefined }> {
+    async function failureFor(
+      form: Record<string, string>,
+    ): Promise<{ failure: CodeEntryFailure | undefined; userCode: string | undefined }> {
       const { entry } = await submitCode(form);
       return { failure: codeEntryFailureOf(entry?.error), userCode: userCodeOf(entry?.error) };
     }
@@ -378,7 +429,11 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       const stock = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, unknownSession);
       expect(stock.status).toBe(500);
 
-      const ours = await postForm(`${engine.url}/device`, { xsrf: 'anything', user_code: 'BCDF-GHJK' }, { ...unknownSession, 'x-untouch': 'gatehouse' });
+      const ours = await postForm(
+        `${engine.url}/device`,
+        { xsrf: 'anything', user_code: 'BCDF-GHJK' },
+        { ...unknownSession, 'x-untouch': 'gatehouse' },
+      );
       expect(lastUnsaved).toBe(true);
       expect(ours.status).toBe(400);
       expect(ours.text).toBe('code entry page');
@@ -418,7 +473,10 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       const deviceInteraction = deviceUid ? await engine.provider.Interaction.find(deviceUid) : undefined;
       expect(deviceInteraction && isDeviceFlowInteraction(deviceInteraction)).toBe(true);
 
-      const authorize = await fetch(`${engine.url}/auth?${new URLSearchParams({ client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: 'https://rp.test/cb' })}`, { redirect: 'manual' });
+      const authorize = await fetch(
+        `${engine.url}/auth?${new URLSearchParams({ client_id: 'web', response_type: 'code', scope: 'openid', redirect_uri: 'https://rp.test/cb' })}`,
+        { redirect: 'manual' },
+      );
       const webUid = /\/interaction\/([^/?]+)/.exec(authorize.headers.get('location') ?? '')?.[1];
       const webInteraction = webUid ? await engine.provider.Interaction.find(webUid) : undefined;
       expect(webInteraction && isDeviceFlowInteraction(webInteraction)).toBe(false);

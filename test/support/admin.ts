@@ -6,7 +6,11 @@ import { discover, REDIRECT_URI, signIn } from './sample-app.js';
 
 const consoles = new WeakMap<TestGatehouse, RegisteredClient>();
 
-export const ADMIN_SCOPES = ['admin', ...['clients', 'users', 'resources', 'keys'].flatMap((area) => [`admin:${area}:read`, `admin:${area}:write`]), 'admin:events:read'].join(' ');
+export const ADMIN_SCOPES = [
+  'admin',
+  ...['clients', 'users', 'resources', 'keys'].flatMap((area) => [`admin:${area}:read`, `admin:${area}:write`]),
+  'admin:events:read',
+].join(' ');
 
 /** An admin-API token the way a person gets one: the code flow with resource `${issuer}/admin`. */
 export async function adminTokenForUser(gatehouse: TestGatehouse, email: string, password: string, scope = 'admin'): Promise<string> {
@@ -14,7 +18,10 @@ export async function adminTokenForUser(gatehouse: TestGatehouse, email: string,
   if (!client) {
     // A client gets admin scopes only when it is granted them.
     client = await gatehouse.clients.registerClient({
-      client_name: 'Admin console', redirect_uris: [REDIRECT_URI], scope: 'openid', api_access: [{ resource: `${gatehouse.issuer}/admin`, scopes: ADMIN_SCOPES.split(' ') }],
+      client_name: 'Admin console',
+      redirect_uris: [REDIRECT_URI],
+      scope: 'openid',
+      api_access: [{ resource: `${gatehouse.issuer}/admin`, scopes: ADMIN_SCOPES.split(' ') }],
     });
     consoles.set(gatehouse, client);
   }

@@ -73,8 +73,7 @@ export class Browser {
     const value = pair.slice(separator + 1).trim();
     const expired = attributes.some((attribute) => {
       const [key = '', val = ''] = attribute.trim().split('=');
-      return (key.toLowerCase() === 'max-age' && Number(val) <= 0)
-        || (key.toLowerCase() === 'expires' && Date.parse(val) < Date.now());
+      return (key.toLowerCase() === 'max-age' && Number(val) <= 0) || (key.toLowerCase() === 'expires' && Date.parse(val) < Date.now());
     });
     if (expired || value === '') this.cookies.delete(name);
     else this.cookies.set(name, value);
@@ -101,5 +100,9 @@ function decodeEntities(text: string): string {
   return text
     .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(Number.parseInt(hex, 16)))
     .replace(/&#(\d+);/g, (_, dec: string) => String.fromCodePoint(Number.parseInt(dec, 10)))
-    .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }

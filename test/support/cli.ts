@@ -4,9 +4,17 @@ import { runCli as runCliMain } from '../../src/cli/main.js';
 const root = new URL('../../', import.meta.url);
 
 /** Runs the real `gatehouse` command (the package's bin) as a child process. */
-export function runCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  environment: Record<string, string>,
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], { cwd: root, env: { ...process.env, ...environment }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], {
+      cwd: root,
+      env: { ...process.env, ...environment },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     child.stdin.end(stdin);
     let stdout = '';
     let stderr = '';
@@ -17,7 +25,11 @@ export function runCli(args: string[], environment: Record<string, string>, stdi
 }
 
 /** Runs a `gatehouse` command line in this process, through the CLI's own entry (runCli), capturing its output. */
-export async function runCliInProcess(args: string[], environment: Record<string, string>, stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export async function runCliInProcess(
+  args: string[],
+  environment: Record<string, string>,
+  stdin = '',
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const stdout: string[] = [];
   const stderr: string[] = [];
   const code = await runCliMain(args, environment, {

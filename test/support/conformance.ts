@@ -40,22 +40,37 @@ export async function authorize(
   const url = new URL(`${gatehouse.issuer}/auth`);
   let page: Page;
   if (options.method === 'POST') {
-    page = await browser.open(url.toString(), { stopAt, init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(parameters) } });
+    page = await browser.open(url.toString(), {
+      stopAt,
+      init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(parameters) },
+    });
   } else {
     url.search = new URLSearchParams(parameters).toString();
     page = await browser.open(url.toString(), { stopAt });
   }
-  if (page.html.includes('/login"')) page = await browser.submit(page, '/login', { email: options.email ?? 'ada@example.test', password: PASSWORD }, { stopAt });
+  if (page.html.includes('/login"'))
+    page = await browser.submit(page, '/login', { email: options.email ?? 'ada@example.test', password: PASSWORD }, { stopAt });
   if (page.html.includes('/confirm"') && options.consent !== false) page = await browser.submit(page, '/confirm', {}, { stopAt });
   return page.url.startsWith(stopAt) && !page.html ? { callback: new URL(page.url), browser } : { page, browser };
 }
 
 /** A code-flow request with PKCE, for `client`, with the given extra parameters. */
-export async function codeRequest(client: RegisteredClient, extra: Record<string, string> = {}, redirectUri = 'http://127.0.0.1:8765/callback') {
+export async function codeRequest(
+  client: RegisteredClient,
+  extra: Record<string, string> = {},
+  redirectUri = 'http://127.0.0.1:8765/callback',
+) {
   const { verifier, challenge } = await pkcePair();
   const parameters: Record<string, string> = {
-    client_id: client.client_id, response_type: 'code', scope: 'openid', redirect_uri: redirectUri,
-    state: oidc.randomState(), nonce: oidc.randomNonce(), code_challenge: challenge, code_challenge_method: 'S256', ...extra,
+    client_id: client.client_id,
+    response_type: 'code',
+    scope: 'openid',
+    redirect_uri: redirectUri,
+    state: oidc.randomState(),
+    nonce: oidc.randomNonce(),
+    code_challenge: challenge,
+    code_challenge_method: 'S256',
+    ...extra,
   };
   return { parameters, verifier };
 }
@@ -63,7 +78,12 @@ export async function codeRequest(client: RegisteredClient, extra: Record<string
 export type ClientAuth = 'basic' | 'post' | 'none';
 
 /** POSTs a form to a Gatehouse endpoint, authenticating as `client` the given way. */
-export async function postAs(url: string, client: RegisteredClient | undefined, fields: Record<string, string>, auth: ClientAuth = 'basic'): Promise<Response> {
+export async function postAs(
+  url: string,
+  client: RegisteredClient | undefined,
+  fields: Record<string, string>,
+  auth: ClientAuth = 'basic',
+): Promise<Response> {
   const body = new URLSearchParams(fields);
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
   if (client && auth === 'basic') {
@@ -95,7 +115,9 @@ export async function exchangeCode(
   options: { auth?: ClientAuth; redirectUri?: string } = {},
 ): Promise<{ status: number; headers: Headers; body: TokenResponse }> {
   const fields: Record<string, string> = {
-    grant_type: 'authorization_code', code: callback.searchParams.get('code') ?? '', redirect_uri: options.redirectUri ?? 'http://127.0.0.1:8765/callback',
+    grant_type: 'authorization_code',
+    code: callback.searchParams.get('code') ?? '',
+    redirect_uri: options.redirectUri ?? 'http://127.0.0.1:8765/callback',
   };
   if (verifier) fields.code_verifier = verifier;
   const response = await postAs(`${gatehouse.issuer}/token`, client, fields, options.auth ?? (client.client_secret ? 'basic' : 'none'));
@@ -103,7 +125,12 @@ export async function exchangeCode(
 }
 
 /** A full sign-in to tokens: authorize, then exchange. */
-export async function signInForTokens(gatehouse: TestGatehouse, client: RegisteredClient, extra: Record<string, string> = {}, options: { auth?: ClientAuth; browser?: Browser } = {}) {
+export async function signInForTokens(
+  gatehouse: TestGatehouse,
+  client: RegisteredClient,
+  extra: Record<string, string> = {},
+  options: { auth?: ClientAuth; browser?: Browser } = {},
+) {
   const { parameters, verifier } = await codeRequest(client, extra);
   const outcome = await authorize(gatehouse, parameters, { browser: options.browser });
   if (!outcome.callback?.searchParams.get('code')) throw new Error(`no code: ${outcome.callback ?? outcome.page?.html.slice(0, 300)}`);
@@ -129,7 +156,15 @@ export async function verifyDiscovery(issuer: string): Promise<Record<string, un
   const metadata = (await response.json()) as Record<string, unknown>;
   // §4.3: the issuer is exactly the one the document was fetched for.
   expect(metadata.issuer).toBe(issuer);
-  for (const endpoint of ['authorization_endpoint', 'token_endpoint', 'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint', 'revocation_endpoint', 'introspection_endpoint']) {
+  for (const endpoint of [
+    'authorization_endpoint',
+    'token_endpoint',
+    'userinfo_endpoint',
+    'jwks_uri',
+    'end_session_endpoint',
+    'revocation_endpoint',
+    'introspection_endpoint',
+  ]) {
     expect(String(metadata[endpoint]).startsWith(`${issuer}/`), endpoint).toBe(true);
   }
   expect(metadata.scopes_supported).toEqual(expect.arrayContaining(['openid']));

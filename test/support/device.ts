@@ -7,7 +7,10 @@ import { API, discover, PASSWORD } from './sample-app.js';
 export const DEVICE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** A public device client (a TV app or CLI) with the device grant and refresh tokens. */
-export async function registerDeviceApp(gatehouse: TestGatehouse, name = 'Living Room TV'): Promise<{ client: RegisteredClient; device: oidc.Configuration }> {
+export async function registerDeviceApp(
+  gatehouse: TestGatehouse,
+  name = 'Living Room TV',
+): Promise<{ client: RegisteredClient; device: oidc.Configuration }> {
   // Granted the sample API when it is registered (registerSampleApp).
   const api = await gatehouse.resources.findResourceByIdentifier(API);
   const client = await gatehouse.clients.registerClient({
@@ -45,7 +48,8 @@ export async function approveOnPages(verificationUri: string, userCode: string, 
   const browser = options.browser ?? new Browser();
   const entry = await browser.open(verificationUri);
   const confirm = await browser.submit(entry, '/device', { user_code: options.typed ?? userCode });
-  if (!confirm.html.includes('name="confirm"')) throw new Error(`expected the confirmation page, got ${confirm.status}: ${confirm.html.slice(0, 600)}`);
+  if (!confirm.html.includes('name="confirm"'))
+    throw new Error(`expected the confirmation page, got ${confirm.status}: ${confirm.html.slice(0, 600)}`);
   if (options.deny === 'on-confirm-page') return browser.submit(confirm, '/device', { abort: 'yes' });
   return continueFromConfirmPage(browser, confirm, options);
 }

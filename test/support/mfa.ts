@@ -23,7 +23,10 @@ export function shownRecoveryCodes(page: Page): string[] {
  * Turns on TOTP on the account page of a signed-in browser: starts enrolment,
  * reads the key as a person would type it, confirms with the current code.
  */
-export async function enrolTotpOnAccountPage(browser: Browser, accountPage: Page): Promise<{ secret: string; recoveryCodes: string[]; page: Page }> {
+export async function enrolTotpOnAccountPage(
+  browser: Browser,
+  accountPage: Page,
+): Promise<{ secret: string; recoveryCodes: string[]; page: Page }> {
   const started = await browser.submit(accountPage, '/account/mfa/totp');
   const secret = shownSecret(started);
   const page = await browser.submit(started, '/account/mfa/totp/confirm', { code: await totpCode(secret) });

@@ -25,7 +25,10 @@ export async function startOwnPostgres(): Promise<OwnPostgres> {
   const database: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port: await findFreePort() });
   const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const processes = () => {
-    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' }).split('\n').map(Number).filter(Boolean);
+    const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
+      .split('\n')
+      .map(Number)
+      .filter(Boolean);
     return [postmaster, ...children];
   };
   const signal = (name: NodeJS.Signals) => {

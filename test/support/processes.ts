@@ -5,7 +5,9 @@ export const projectRoot = new URL('../../', import.meta.url);
 /** The environment of a newcomer's shell: nothing of Gatehouse's set. */
 export function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const environment = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'NODE_ENV'].includes(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'NODE_ENV'].includes(name),
+    ),
   );
   return { ...environment, ...extra };
 }

@@ -10,8 +10,13 @@ export const PASSWORD = 'correct horse battery staple';
 
 /** A registered confidential app, a user and an API, as the README's walk-through makes them. */
 export async function registerSampleApp(gatehouse: TestGatehouse, email = 'ada@example.test') {
-  const api = (await gatehouse.resources.findResourceByIdentifier(API))
-    ?? (await gatehouse.resources.createResource({ identifier: API, name: 'Items API', scopes: [{ name: 'items:read', description: 'Read your items' }, 'items:write'] }));
+  const api =
+    (await gatehouse.resources.findResourceByIdentifier(API)) ??
+    (await gatehouse.resources.createResource({
+      identifier: API,
+      name: 'Items API',
+      scopes: [{ name: 'items:read', description: 'Read your items' }, 'items:write'],
+    }));
   const client = await gatehouse.clients.registerClient({
     client_name: 'Sample App',
     redirect_uris: [REDIRECT_URI],
@@ -21,7 +26,13 @@ export async function registerSampleApp(gatehouse: TestGatehouse, email = 'ada@e
     api_access: [{ resource: API, scopes: ['items:read', 'items:write'] }],
   });
   if (!(await gatehouse.roles.findRole('engineer'))) await gatehouse.roles.createRole({ name: 'engineer' });
-  const user = await gatehouse.users.createUser({ email, password: PASSWORD, name: 'Ada Lovelace', roles: ['engineer'], emailVerified: true });
+  const user = await gatehouse.users.createUser({
+    email,
+    password: PASSWORD,
+    name: 'Ada Lovelace',
+    roles: ['engineer'],
+    emailVerified: true,
+  });
   return { client, user, api };
 }
 
@@ -64,7 +75,12 @@ export async function signIn(config: oidc.Configuration, options: SignInOptions 
 
   let page: Page = await browser.open(oidc.buildAuthorizationUrl(config, parameters).toString(), { stopAt: REDIRECT_URI });
   if (page.html.includes('/login"')) {
-    page = await browser.submit(page, '/login', { email: options.email ?? 'ada@example.test', password: options.password ?? PASSWORD }, { stopAt: REDIRECT_URI });
+    page = await browser.submit(
+      page,
+      '/login',
+      { email: options.email ?? 'ada@example.test', password: options.password ?? PASSWORD },
+      { stopAt: REDIRECT_URI },
+    );
   }
   if (page.html.includes('/mfa"') && options.code) {
     page = await browser.submit(page, '/mfa', { code: await options.code() }, { stopAt: REDIRECT_URI });

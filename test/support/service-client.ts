@@ -4,10 +4,16 @@ import type { RegisteredClient } from '../../src/clients/clients.js';
 import type { TestGatehouse } from './gatehouse.js';
 
 /** A backend service's view of Gatehouse: openid-client with its own secret. */
-export async function discoverAsService(gatehouse: TestGatehouse, client: RegisteredClient, auth?: oidc.ClientAuth): Promise<oidc.Configuration> {
-  const method = auth ?? (client.token_endpoint_auth_method === 'client_secret_post'
-    ? oidc.ClientSecretPost(client.client_secret as string)
-    : oidc.ClientSecretBasic(client.client_secret as string));
+export async function discoverAsService(
+  gatehouse: TestGatehouse,
+  client: RegisteredClient,
+  auth?: oidc.ClientAuth,
+): Promise<oidc.Configuration> {
+  const method =
+    auth ??
+    (client.token_endpoint_auth_method === 'client_secret_post'
+      ? oidc.ClientSecretPost(client.client_secret as string)
+      : oidc.ClientSecretBasic(client.client_secret as string));
   return oidc.discovery(new URL(gatehouse.issuer), client.client_id, {}, method, { execute: [oidc.allowInsecureRequests] });
 }
 
@@ -18,7 +24,8 @@ export async function postForm(url: string, fields: Record<string, string | stri
     for (const item of Array.isArray(value) ? value : [value]) body.append(name, item);
   }
   const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded' };
-  if (basic) headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
+  if (basic)
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basic[0])}:${encodeURIComponent(basic[1])}`).toString('base64')}`;
   return fetch(url, { method: 'POST', headers, body });
 }
 

@@ -16,7 +16,9 @@ const spawned = new Set<ChildProcess>();
 /** The environment of a newcomer's shell plus `extra`: nothing of Gatehouse's inherited. */
 export function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessEnv {
   const environment = Object.fromEntries(
-    Object.entries(process.env).filter(([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'HOST', 'NODE_ENV'].includes(name)),
+    Object.entries(process.env).filter(
+      ([name]) => !name.startsWith('GATEHOUSE_') && !['DATABASE_URL', 'PORT', 'ISSUER', 'HOST', 'NODE_ENV'].includes(name),
+    ),
   );
   return { ...environment, ...extra };
 }
@@ -25,9 +27,17 @@ export function cleanEnvironment(extra: Record<string, string>): NodeJS.ProcessE
  * `detached` puts it in a process group of its own, as a shell does for a
  * foreground job: `process.kill(-child.pid, 'SIGINT')` is then Ctrl-C.
  */
-export function spawnGatehouse(environment: Record<string, string>, options: { entry?: string[]; detached?: boolean } = {}): SpawnedGatehouse {
+export function spawnGatehouse(
+  environment: Record<string, string>,
+  options: { entry?: string[]; detached?: boolean } = {},
+): SpawnedGatehouse {
   const entry = options.entry ?? ['--import', 'tsx', 'src/main.ts'];
-  const child = spawn(process.execPath, entry, { cwd: root, env: cleanEnvironment(environment), stdio: ['ignore', 'pipe', 'pipe'], detached: options.detached ?? false });
+  const child = spawn(process.execPath, entry, {
+    cwd: root,
+    env: cleanEnvironment(environment),
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
+  });
   spawned.add(child);
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
@@ -55,5 +65,10 @@ export async function waitForListening(started: SpawnedGatehouse, marker = 'Gate
 export async function killSpawnedGatehouses(): Promise<void> {
   const running = [...spawned];
   for (const child of running) child.kill('SIGKILL');
-  await Promise.all(running.map((child) => new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve)))));
+  await Promise.all(
+    running.map(
+      (child) =>
+        new Promise((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve(undefined) : child.once('exit', resolve))),
+    ),
+  );
 }

@@ -18,12 +18,20 @@ export class SoftwareAuthenticator {
     const id = randomBytes(16);
     const rpId = lie.rpId ?? options.rp.id;
     const jwk = publicKey.export({ format: 'jwk' });
-    const coseKey = new Map<number, unknown>([[1, 2], [3, -7], [-1, 1], [-2, Buffer.from(jwk.x as string, 'base64url')], [-3, Buffer.from(jwk.y as string, 'base64url')]]);
+    const coseKey = new Map<number, unknown>([
+      [1, 2],
+      [3, -7],
+      [-1, 1],
+      [-2, Buffer.from(jwk.x as string, 'base64url')],
+      [-3, Buffer.from(jwk.y as string, 'base64url')],
+    ]);
     const length = Buffer.alloc(2);
     length.writeUInt16BE(id.length);
     // UP | UV | AT (WebAuthn §6.1 flags), counter 0, an all-zero AAGUID.
     const authData = Buffer.concat([sha256(rpId), Buffer.from([0x45]), Buffer.alloc(4), Buffer.alloc(16), length, id, cbor(coseKey)]);
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.create', challenge: options.challenge, origin: lie.origin ?? this.origin, crossOrigin: false }));
+    const clientDataJSON = Buffer.from(
+      JSON.stringify({ type: 'webauthn.create', challenge: options.challenge, origin: lie.origin ?? this.origin, crossOrigin: false }),
+    );
     this.credentials.push({ id, key: privateKey, counter: 0, userHandle: options.user.id, rpId: options.rp.id });
     return {
       id: id.toString('base64url'),
@@ -31,7 +39,13 @@ export class SoftwareAuthenticator {
       type: 'public-key',
       response: {
         clientDataJSON: clientDataJSON.toString('base64url'),
-        attestationObject: cbor(new Map<string, unknown>([['fmt', 'none'], ['attStmt', new Map()], ['authData', authData]])).toString('base64url'),
+        attestationObject: cbor(
+          new Map<string, unknown>([
+            ['fmt', 'none'],
+            ['attStmt', new Map()],
+            ['authData', authData],
+          ]),
+        ).toString('base64url'),
         transports: ['internal'],
       },
       clientExtensionResults: {},
@@ -40,16 +54,23 @@ export class SoftwareAuthenticator {
   }
 
   /** Signs a sign-in; `counter` replays a given count instead of the next one. */
-  authenticate(options: RequestOptions, lie: { origin?: string; rpId?: string; counter?: number; userVerified?: boolean } = {}): Record<string, unknown> {
+  authenticate(
+    options: RequestOptions,
+    lie: { origin?: string; rpId?: string; counter?: number; userVerified?: boolean } = {},
+  ): Record<string, unknown> {
     const allowed = (options.allowCredentials ?? []).map((credential) => credential.id);
-    const credential = this.credentials.find((candidate) => candidate.rpId === options.rpId && (allowed.length === 0 || allowed.includes(candidate.id.toString('base64url'))));
+    const credential = this.credentials.find(
+      (candidate) => candidate.rpId === options.rpId && (allowed.length === 0 || allowed.includes(candidate.id.toString('base64url'))),
+    );
     if (!credential) throw new Error('no credential for this request');
     if (lie.counter === undefined) credential.counter += 1;
     const counter = Buffer.alloc(4);
     counter.writeUInt32BE(lie.counter ?? credential.counter);
     const flags = lie.userVerified === false ? 0x01 : 0x05;
     const authenticatorData = Buffer.concat([sha256(lie.rpId ?? options.rpId), Buffer.from([flags]), counter]);
-    const clientDataJSON = Buffer.from(JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin: lie.origin ?? this.origin, crossOrigin: false }));
+    const clientDataJSON = Buffer.from(
+      JSON.stringify({ type: 'webauthn.get', challenge: options.challenge, origin: lie.origin ?? this.origin, crossOrigin: false }),
+    );
     const signature = sign('sha256', Buffer.concat([authenticatorData, sha256(clientDataJSON)]), credential.key);
     return {
       id: credential.id.toString('base64url'),
@@ -94,7 +115,11 @@ const sha256 = (data: string | Buffer) => createHash('sha256').update(data).dige
 function decode(text: string): string {
   return text
     .replace(/&#x([0-9a-f]+);/gi, (_, hex: string) => String.fromCodePoint(Number.parseInt(hex, 16)))
-    .replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
 }
 
 /** RFC 8949 CBOR, for what attestation needs: integers, byte and text strings, maps. */

@@ -18,24 +18,43 @@ export function clientRoutes(clients: ClientService, adminResource: string): Adm
   };
   return [
     defineRoute({
-      method: 'post', path: '/clients', operationId: 'registerClient', summary: 'Register a client (RFC 7591 metadata); the client_secret is shown once', scope: 'admin:clients:write',
-      status: 201, body: clientMetadataSchema, bodyErrorCode: metadataErrorCode, response: registeredClientView,
+      method: 'post',
+      path: '/clients',
+      operationId: 'registerClient',
+      summary: 'Register a client (RFC 7591 metadata); the client_secret is shown once',
+      scope: 'admin:clients:write',
+      status: 201,
+      body: clientMetadataSchema,
+      bodyErrorCode: metadataErrorCode,
+      response: registeredClientView,
       handle: async ({ body, audit, caller }) => {
         if (grantsAdminAccess(body, adminResource)) requireFullAdmin(caller, 'a client with access to the admin API');
         return presentRegisteredClient(await clients.registerClient(body, audit));
       },
     }),
     defineRoute({
-      method: 'get', path: '/clients', operationId: 'listClients', summary: 'List clients', scope: 'admin:clients:read', status: 200,
-      query: z.object(pageQuery).strict(), response: clientPage,
+      method: 'get',
+      path: '/clients',
+      operationId: 'listClients',
+      summary: 'List clients',
+      scope: 'admin:clients:read',
+      status: 200,
+      query: z.object(pageQuery).strict(),
+      response: clientPage,
       handle: async ({ query }) => {
         const { clients: found, nextCursor } = await clients.listClients({ limit: query.limit, after: decodeCursor(query.cursor) });
         return page(found.map(presentClient), nextCursor);
       },
     }),
     defineRoute({
-      method: 'get', path: '/clients/:id', operationId: 'getClient', summary: 'Show a client', scope: 'admin:clients:read', status: 200,
-      params: clientIdParams, response: clientView,
+      method: 'get',
+      path: '/clients/:id',
+      operationId: 'getClient',
+      summary: 'Show a client',
+      scope: 'admin:clients:read',
+      status: 200,
+      params: clientIdParams,
+      response: clientView,
       handle: async ({ params }) => {
         const client = await clients.getClient(params.id);
         if (!client) throw notFound('client', params.id);
@@ -43,15 +62,28 @@ export function clientRoutes(clients: ClientService, adminResource: string): Adm
       },
     }),
     defineRoute({
-      method: 'patch', path: '/clients/:id', operationId: 'updateClient', summary: 'Change client metadata', scope: 'admin:clients:write', status: 200,
-      params: clientIdParams, body: clientMetadataChanges, bodyErrorCode: metadataErrorCode, response: clientView,
+      method: 'patch',
+      path: '/clients/:id',
+      operationId: 'updateClient',
+      summary: 'Change client metadata',
+      scope: 'admin:clients:write',
+      status: 200,
+      params: clientIdParams,
+      body: clientMetadataChanges,
+      bodyErrorCode: metadataErrorCode,
+      response: clientView,
       handle: async ({ params, body, audit, caller }) => {
         await guardAdminClient(params.id, caller, body);
         return presentClient(await clients.updateClient(params.id, body, audit));
       },
     }),
     defineRoute({
-      method: 'delete', path: '/clients/:id', operationId: 'deleteClient', summary: 'Delete a client and revoke its grants and tokens', scope: 'admin:clients:write', status: 204,
+      method: 'delete',
+      path: '/clients/:id',
+      operationId: 'deleteClient',
+      summary: 'Delete a client and revoke its grants and tokens',
+      scope: 'admin:clients:write',
+      status: 204,
       params: clientIdParams,
       handle: async ({ params, audit, caller }) => {
         await guardAdminClient(params.id, caller);
@@ -59,8 +91,14 @@ export function clientRoutes(clients: ClientService, adminResource: string): Adm
       },
     }),
     defineRoute({
-      method: 'post', path: '/clients/:id/secret', operationId: 'rotateClientSecret', summary: 'Rotate the client secret: the old one stops working', scope: 'admin:clients:write',
-      status: 200, params: clientIdParams, response: clientSecretView,
+      method: 'post',
+      path: '/clients/:id/secret',
+      operationId: 'rotateClientSecret',
+      summary: 'Rotate the client secret: the old one stops working',
+      scope: 'admin:clients:write',
+      status: 200,
+      params: clientIdParams,
+      response: clientSecretView,
       handle: async ({ params, audit, caller }) => {
         await guardAdminClient(params.id, caller);
         return clients.rotateClientSecret(params.id, audit);

@@ -9,8 +9,14 @@ import { eventPage, eventsQuery } from './schema.js';
 export function eventRoutes(prisma: PrismaClient): AdminRoute[] {
   return [
     defineRoute({
-      method: 'get', path: '/events', operationId: 'listEvents', summary: 'The audit log, newest first', scope: 'admin:events:read', status: 200,
-      query: eventsQuery, response: eventPage,
+      method: 'get',
+      path: '/events',
+      operationId: 'listEvents',
+      summary: 'The audit log, newest first',
+      scope: 'admin:events:read',
+      status: 200,
+      query: eventsQuery,
+      response: eventPage,
       handle: async ({ query }) => {
         const cursor = decodeCursor(query.cursor);
         // Ids are bigints: at most 18 digits stays inside Postgres's int8.

@@ -7,7 +7,10 @@ export const eventsQuery = z
     type: z.enum(EVENT_TYPES).optional(),
     since: z.iso
       .datetime({ offset: true })
-      .refine((value) => new Date(value).getUTCFullYear() >= 1970 && new Date(value).getUTCFullYear() <= 9999, 'must be a date from 1970 to 9999')
+      .refine(
+        (value) => new Date(value).getUTCFullYear() >= 1970 && new Date(value).getUTCFullYear() <= 9999,
+        'must be a date from 1970 to 9999',
+      )
       .optional(),
     ...pageQuery,
   })

@@ -6,13 +6,23 @@ import { keyList, rotationView } from './schema.js';
 export function keyRoutes(keys: KeyService): AdminRoute[] {
   return [
     defineRoute({
-      method: 'get', path: '/keys', operationId: 'listKeys', summary: 'List signing keys (never private parts)', scope: 'admin:keys:read', status: 200,
+      method: 'get',
+      path: '/keys',
+      operationId: 'listKeys',
+      summary: 'List signing keys (never private parts)',
+      scope: 'admin:keys:read',
+      status: 200,
       response: keyList,
       handle: async () => ({ data: (await keys.list()).map(presentKey) }),
     }),
     defineRoute({
-      method: 'post', path: '/keys/rotate', operationId: 'rotateKeys', summary: 'Rotate now (409 rotation_too_soon while the next key is younger than the lead time)',
-      scope: 'admin:keys:write', status: 200, response: rotationView,
+      method: 'post',
+      path: '/keys/rotate',
+      operationId: 'rotateKeys',
+      summary: 'Rotate now (409 rotation_too_soon while the next key is younger than the lead time)',
+      scope: 'admin:keys:write',
+      status: 200,
+      response: rotationView,
       handle: async ({ audit }) => presentRotation(await keys.rotate(audit)),
     }),
   ];

@@ -8,7 +8,10 @@ export function presentResource(resource: Resource): z.infer<typeof resourceView
     id: resource.id,
     identifier: resource.identifier,
     name: resource.name,
-    scopes: resource.scopes.map((scope) => ({ name: scope.name, ...(scope.description === undefined ? {} : { description: scope.description }) })),
+    scopes: resource.scopes.map((scope) => ({
+      name: scope.name,
+      ...(scope.description === undefined ? {} : { description: scope.description }),
+    })),
     access_token_ttl: resource.accessTokenTtl,
     rbac: resource.rbac ? 'on' : 'off',
     permissions_claim: resource.permissionsClaim,

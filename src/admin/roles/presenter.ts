@@ -19,6 +19,9 @@ export function presentUserRoles(userId: string, roles: readonly string[]): { us
   return { user_id: userId, roles: [...roles] };
 }
 
-export function presentUserPermissions(userId: string, permissions: Record<string, string[]>): { user_id: string; permissions: Record<string, string[]> } {
+export function presentUserPermissions(
+  userId: string,
+  permissions: Record<string, string[]>,
+): { user_id: string; permissions: Record<string, string[]> } {
   return { user_id: userId, permissions: Object.fromEntries(Object.entries(permissions).map(([api, scopes]) => [api, [...scopes]])) };
 }

@@ -7,13 +7,15 @@ import { defineRoute, notFound, requireFullAdmin, type AdminRoute } from '../adm
 
 export const factorsView = z.object({
   user_id: z.uuid(),
-  factors: z.array(z.object({
-    id: z.uuid(),
-    type: z.enum(['totp', 'passkey']),
-    name: z.string(),
-    created_at: z.string(),
-    last_used_at: z.string().nullable(),
-  })),
+  factors: z.array(
+    z.object({
+      id: z.uuid(),
+      type: z.enum(['totp', 'passkey']),
+      name: z.string(),
+      created_at: z.string(),
+      last_used_at: z.string().nullable(),
+    }),
+  ),
   recovery_codes_left: z.number().int(),
 });
 
@@ -43,7 +45,12 @@ export function mfaRoutes(users: UserService, mfa: MfaAdmin): AdminRoute[] {
   };
   return [
     defineRoute({
-      method: 'get', path: '/users/:id/mfa', operationId: 'listUserMfaFactors', summary: "Show a user's second factors (types, names, created, last used) and recovery codes left", scope: 'admin:users:read', status: 200,
+      method: 'get',
+      path: '/users/:id/mfa',
+      operationId: 'listUserMfaFactors',
+      summary: "Show a user's second factors (types, names, created, last used) and recovery codes left",
+      scope: 'admin:users:read',
+      status: 200,
       response: factorsView,
       handle: async ({ params }) => {
         const user = await existingUser(params.id);
@@ -51,14 +58,24 @@ export function mfaRoutes(users: UserService, mfa: MfaAdmin): AdminRoute[] {
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id/mfa', operationId: 'resetUserMfa', summary: "Remove all of a user's second factors and recovery codes, and end their sessions", scope: 'admin:users:write', status: 204,
+      method: 'delete',
+      path: '/users/:id/mfa',
+      operationId: 'resetUserMfa',
+      summary: "Remove all of a user's second factors and recovery codes, and end their sessions",
+      scope: 'admin:users:write',
+      status: 204,
       handle: async ({ params, audit, caller }) => {
         const user = await existingUser(params.id, caller);
         await mfa.removeFactors(user.id, undefined, audit, { endSessions: true });
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id/mfa/:factorId', operationId: 'removeUserMfaFactor', summary: "Remove one of a user's second factors, and end their sessions", scope: 'admin:users:write', status: 204,
+      method: 'delete',
+      path: '/users/:id/mfa/:factorId',
+      operationId: 'removeUserMfaFactor',
+      summary: "Remove one of a user's second factors, and end their sessions",
+      scope: 'admin:users:write',
+      status: 204,
       handle: async ({ params, audit, caller }) => {
         const user = await existingUser(params.id, caller);
         await mfa.removeFactors(user.id, params.factorId ?? '', audit, { endSessions: true });

@@ -16,8 +16,14 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
   };
   return [
     defineRoute({
-      method: 'post', path: '/users', operationId: 'createUser', summary: 'Create a user', scope: 'admin:users:write', status: 201,
-      body: createUserBody, response: userView,
+      method: 'post',
+      path: '/users',
+      operationId: 'createUser',
+      summary: 'Create a user',
+      scope: 'admin:users:write',
+      status: 201,
+      body: createUserBody,
+      response: userView,
       handle: async ({ body, audit, caller }) => {
         if (body.roles?.includes('admin')) requireFullAdmin(caller, 'the admin role');
         const { send_verification_email: sendVerification, email_verified: emailVerified, ...fields } = body;
@@ -30,15 +36,32 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       },
     }),
     defineRoute({
-      method: 'get', path: '/users', operationId: 'listUsers', summary: 'List users (filter by email)', scope: 'admin:users:read', status: 200,
-      query: listUsersQuery, response: userPage,
+      method: 'get',
+      path: '/users',
+      operationId: 'listUsers',
+      summary: 'List users (filter by email)',
+      scope: 'admin:users:read',
+      status: 200,
+      query: listUsersQuery,
+      response: userPage,
       handle: async ({ query }) => {
-        const { users: found, nextCursor } = await users.listUsers({ email: query.email, limit: query.limit, after: decodeCursor(query.cursor) });
+        const { users: found, nextCursor } = await users.listUsers({
+          email: query.email,
+          limit: query.limit,
+          after: decodeCursor(query.cursor),
+        });
         return page(found.map(presentUser), nextCursor);
       },
     }),
     defineRoute({
-      method: 'get', path: '/users/:id', operationId: 'getUser', params: uuidParams, summary: 'Show a user', scope: 'admin:users:read', status: 200, response: userView,
+      method: 'get',
+      path: '/users/:id',
+      operationId: 'getUser',
+      params: uuidParams,
+      summary: 'Show a user',
+      scope: 'admin:users:read',
+      status: 200,
+      response: userView,
       handle: async ({ params }) => {
         const user = await users.findUserById(params.id);
         if (!user) throw notFound('user', params.id);
@@ -46,23 +69,44 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       },
     }),
     defineRoute({
-      method: 'patch', path: '/users/:id', operationId: 'updateUser', params: uuidParams, summary: 'Change a user (disabling ends their sessions)', scope: 'admin:users:write', status: 200,
-      body: updateUserBody, response: userView,
+      method: 'patch',
+      path: '/users/:id',
+      operationId: 'updateUser',
+      params: uuidParams,
+      summary: 'Change a user (disabling ends their sessions)',
+      scope: 'admin:users:write',
+      status: 200,
+      body: updateUserBody,
+      response: userView,
       handle: async ({ params, body, audit, caller }) => {
         await guardAdminUser(params.id, caller, body.roles);
         const { email_verified: emailVerified, ...rest } = body;
-        return presentUser(await users.updateUser(params.id, { ...rest, ...(emailVerified === undefined ? {} : { emailVerified }) }, audit));
+        return presentUser(
+          await users.updateUser(params.id, { ...rest, ...(emailVerified === undefined ? {} : { emailVerified }) }, audit),
+        );
       },
     }),
     defineRoute({
-      method: 'delete', path: '/users/:id', operationId: 'deleteUser', params: uuidParams, summary: 'Delete a user and end their sessions', scope: 'admin:users:write', status: 204,
+      method: 'delete',
+      path: '/users/:id',
+      operationId: 'deleteUser',
+      params: uuidParams,
+      summary: 'Delete a user and end their sessions',
+      scope: 'admin:users:write',
+      status: 204,
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
         await users.deleteUser(params.id, audit);
       },
     }),
     defineRoute({
-      method: 'post', path: '/users/:id/revoke-sessions', operationId: 'revokeUserSessions', params: uuidParams, summary: 'End every session, grant and token of a user', scope: 'admin:users:write', status: 204,
+      method: 'post',
+      path: '/users/:id/revoke-sessions',
+      operationId: 'revokeUserSessions',
+      params: uuidParams,
+      summary: 'End every session, grant and token of a user',
+      scope: 'admin:users:write',
+      status: 204,
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
         await users.revokeUserSessions(params.id, audit);

@@ -17,12 +17,24 @@ export function presentSignInState(state: SignInThrottleState): z.infer<typeof s
 export function signInRoutes(lockout: SignInLockout): AdminRoute[] {
   return [
     defineRoute({
-      method: 'get', path: '/users/:id/sign-in', operationId: 'getUserSignIn', params: uuidParams, summary: "Show a user's failed sign-ins and any wait they are under", scope: 'admin:users:read', status: 200,
+      method: 'get',
+      path: '/users/:id/sign-in',
+      operationId: 'getUserSignIn',
+      params: uuidParams,
+      summary: "Show a user's failed sign-ins and any wait they are under",
+      scope: 'admin:users:read',
+      status: 200,
       response: signInStateView,
       handle: async ({ params }) => presentSignInState(await lockout.signInState(params.id)),
     }),
     defineRoute({
-      method: 'post', path: '/users/:id/unlock', operationId: 'unlockUser', params: uuidParams, summary: "Clear a user's failed sign-ins so they can sign in at once", scope: 'admin:users:write', status: 200,
+      method: 'post',
+      path: '/users/:id/unlock',
+      operationId: 'unlockUser',
+      params: uuidParams,
+      summary: "Clear a user's failed sign-ins so they can sign in at once",
+      scope: 'admin:users:write',
+      status: 200,
       response: signInStateView,
       handle: async ({ params, audit }) => presentSignInState(await lockout.unlockUser(params.id, audit)),
     }),

@@ -19,8 +19,10 @@ function booleanFrom(flag: string, value: unknown): boolean | undefined {
 
 export const clientPolicyCommands: Record<string, Command> = {
   'clients set': {
-    summary: "Change a client's policies: PKCE, first-party consent, back-channel logout, PAR, DPoP (the same checks as PATCH /admin/clients/:id)",
-    usage: 'clients set CLIENT_ID [--require-pkce true|false] [--first-party true|false] [--backchannel-logout-uri URI|""] [--backchannel-logout-session-required true|false] [--require-par true|false] [--dpop-bound true|false] [--json]',
+    summary:
+      "Change a client's policies: PKCE, first-party consent, back-channel logout, PAR, DPoP (the same checks as PATCH /admin/clients/:id)",
+    usage:
+      'clients set CLIENT_ID [--require-pkce true|false] [--first-party true|false] [--backchannel-logout-uri URI|""] [--backchannel-logout-session-required true|false] [--require-par true|false] [--dpop-bound true|false] [--json]',
     options: {
       ...Object.fromEntries(Object.keys(BOOLEAN_POLICIES).map((flag) => [flag, { type: 'string' as const }])),
       'backchannel-logout-uri': { type: 'string' },

@@ -21,7 +21,8 @@ const SECRET_NOTE = 'Store the client_secret now: it is not shown again.';
 export const clientsCommands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
-    usage: 'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--require-mfa] [--json]',
+    usage:
+      'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--require-mfa] [--json]',
     options: {
       name: { type: 'string' },
       'redirect-uri': { type: 'string', multiple: true },
@@ -93,7 +94,10 @@ export const clientsCommands: Record<string, Command> = {
     options: { limit: { type: 'string' } },
     async run({ clients }, values) {
       const { clients: found } = await clients.listClients({ limit: limitFrom(values) });
-      return { rows: found.map(presentClient), columns: ['client_id', 'client_name', 'grant_types', 'token_endpoint_auth_method', 'created_at'] };
+      return {
+        rows: found.map(presentClient),
+        columns: ['client_id', 'client_name', 'grant_types', 'token_endpoint_auth_method', 'created_at'],
+      };
     },
   },
 

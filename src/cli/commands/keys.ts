@@ -32,7 +32,10 @@ export const keysCommands: Record<string, Command> = {
       if (!file) throw new UsageError('--old-secret-file is required');
       const oldSecret = (await readFile(file, 'utf8')).trim();
       const count = await reencryptSigningKeys(prisma, deriveSecrets(oldSecret).keyEncryptionKey, keyEncryptionKey);
-      return { record: { re_encrypted: count }, note: 'Client secrets and signed-in sessions do not carry over to a new secret: rotate client secrets and expect users to sign in again.' };
+      return {
+        record: { re_encrypted: count },
+        note: 'Client secrets and signed-in sessions do not carry over to a new secret: rotate client secrets and expect users to sign in again.',
+      };
     },
   },
 };

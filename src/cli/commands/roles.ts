@@ -4,7 +4,6 @@ import { presentRole } from '../../admin/roles/presenter.js';
 import { AppError } from '../../http/errors.js';
 import { CLI_ACTOR, list, text, UsageError, type Command } from './command.js';
 
-
 /** --resource URI --scope S…: permissions on one API (both or neither). */
 function permissionsFrom(values: Record<string, unknown>): { resource: string; permissions: Permission[] } | undefined {
   const resource = text(values.resource);
@@ -22,7 +21,10 @@ export const rolesCommands: Record<string, Command> = {
     options: { description: { type: 'string' }, resource: { type: 'string' }, scope: { type: 'string', multiple: true } },
     positional: 'NAME',
     async run({ roles }, values, [name]) {
-      const role = await roles.createRole({ name: name ?? '', description: text(values.description) ?? '', permissions: permissionsFrom(values)?.permissions ?? [] }, CLI_ACTOR);
+      const role = await roles.createRole(
+        { name: name ?? '', description: text(values.description) ?? '', permissions: permissionsFrom(values)?.permissions ?? [] },
+        CLI_ACTOR,
+      );
       return { record: presentRole(role) };
     },
   },
@@ -47,16 +49,27 @@ export const rolesCommands: Record<string, Command> = {
     },
   },
   'roles update': {
-    summary: "Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there)",
+    summary: 'Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there)',
     usage: 'roles update NAME [--name NEW_NAME] [--description TEXT] [--resource URI [--scope SCOPE…]] [--json]',
-    options: { name: { type: 'string' }, description: { type: 'string' }, resource: { type: 'string' }, scope: { type: 'string', multiple: true } },
+    options: {
+      name: { type: 'string' },
+      description: { type: 'string' },
+      resource: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+    },
     positional: 'NAME',
     async run({ roles }, values, [name]) {
       const current = await roles.findRole(name ?? '');
       if (!current) throw new AppError(404, 'not_found', `no role ${name}`);
       const onApi = permissionsFrom(values);
-      const permissions = onApi ? [...current.permissions.filter((permission) => permission.resource !== onApi.resource), ...onApi.permissions] : undefined;
-      const role = await roles.updateRole(current.id, { name: text(values.name), description: text(values.description), permissions }, CLI_ACTOR);
+      const permissions = onApi
+        ? [...current.permissions.filter((permission) => permission.resource !== onApi.resource), ...onApi.permissions]
+        : undefined;
+      const role = await roles.updateRole(
+        current.id,
+        { name: text(values.name), description: text(values.description), permissions },
+        CLI_ACTOR,
+      );
       return { record: presentRole(role) };
     },
   },

@@ -18,8 +18,15 @@ export const usersCommands: Record<string, Command> = {
       const email = text(values.email);
       const password = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : text(values.password);
       if (!email || !password) throw new UsageError('--email and a password (--password-stdin or --password) are required');
-      const roles = text(values.roles)?.split(',').map((role) => role.trim()).filter(Boolean) ?? [];
-      const user = await users.createUser({ email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) }, CLI_ACTOR);
+      const roles =
+        text(values.roles)
+          ?.split(',')
+          .map((role) => role.trim())
+          .filter(Boolean) ?? [];
+      const user = await users.createUser(
+        { email, password, name: text(values.name), roles, emailVerified: Boolean(values['email-verified']) },
+        CLI_ACTOR,
+      );
       return { record: presentUser(user) };
     },
   },

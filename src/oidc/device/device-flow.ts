@@ -20,7 +20,12 @@ import {
 } from '../provider-internals.js';
 import type { CodeEntryProblem, DevicePages, RenderedPage } from './pages.js';
 import { createDevicePollPacing, type DevicePollPacing } from './poll-pacing.js';
-import { createUserCodeAttemptLimiter, type AttemptReservation, type CodeEntrant, type UserCodeAttemptLimiter } from './user-code-attempts.js';
+import {
+  createUserCodeAttemptLimiter,
+  type AttemptReservation,
+  type CodeEntrant,
+  type UserCodeAttemptLimiter,
+} from './user-code-attempts.js';
 
 // oidc-provider's default routes for the device flow (config `routes`):
 // device_authorization is /device/auth, code_verification (the verification_uri) is /device.
@@ -63,14 +68,17 @@ export function deviceFlowFeature(deps: DeviceFlowDependencies): DeviceFlowFeatu
     userCodeInputSource: (ctx, _form, out, error) => renderCodeEntry(ctx, deps, out, error),
     userCodeConfirmSource: async (ctx, _form, client, _deviceInfo, userCode) => {
       const params = (ctx.oidc.entities.DeviceCode?.params ?? {}) as { scope?: string; resource?: string | string[] };
-      send(ctx, await devicePages.confirm({
-        action: ctx.oidc.urlFor('code_verification'),
-        xsrf: deviceFormXsrf(ctx) ?? '',
-        userCode,
-        clientName: client.clientName ?? client.clientId,
-        scope: params.scope,
-        resource: params.resource,
-      }));
+      send(
+        ctx,
+        await devicePages.confirm({
+          action: ctx.oidc.urlFor('code_verification'),
+          xsrf: deviceFormXsrf(ctx) ?? '',
+          userCode,
+          clientName: client.clientName ?? client.clientId,
+          scope: params.scope,
+          resource: params.resource,
+        }),
+      );
     },
     successSource: (ctx) => {
       send(ctx, devicePages.approved(ctx.oidc.client?.clientName ?? ctx.oidc.client?.clientId ?? 'The device'));
@@ -184,7 +192,13 @@ async function renderCodeEntry(
 
   const problem = failure ?? problemOf(out);
   if (problem === 'server_error') deps.log.error('device verification failed', { err: error });
-  const page = devicePages.codeEntry({ action, xsrf, userCode: userCodeOf(error), problem, description: problem ? undefined : out?.error_description });
+  const page = devicePages.codeEntry({
+    action,
+    xsrf,
+    userCode: userCodeOf(error),
+    problem,
+    description: problem ? undefined : out?.error_description,
+  });
   send(ctx, problem ? page : { ...page, status: ctx.status >= 400 && ctx.status < 500 ? ctx.status : 400 });
 }
 
@@ -210,9 +224,9 @@ function prefillWithoutSubmitting(ctx: ParameterizedContext): void {
 }
 
 async function clientNameOf(ctx: KoaContextWithOIDC): Promise<string | undefined> {
-  const client = ctx.oidc.client ?? (ctx.oidc.entities.DeviceCode?.clientId
-    ? await ctx.oidc.provider.Client.find(ctx.oidc.entities.DeviceCode.clientId)
-    : undefined);
+  const client =
+    ctx.oidc.client ??
+    (ctx.oidc.entities.DeviceCode?.clientId ? await ctx.oidc.provider.Client.find(ctx.oidc.entities.DeviceCode.clientId) : undefined);
   return client ? (client.clientName ?? client.clientId) : undefined;
 }
 

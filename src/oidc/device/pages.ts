@@ -6,14 +6,7 @@
  */
 
 /** Why the code entry page is shown again. */
-export type CodeEntryProblem =
-  | 'missing'
-  | 'not_found'
-  | 'expired'
-  | 'already_used'
-  | 'form_expired'
-  | 'locked_out'
-  | 'server_error';
+export type CodeEntryProblem = 'missing' | 'not_found' | 'expired' | 'already_used' | 'form_expired' | 'locked_out' | 'server_error';
 
 export interface RenderedPage {
   readonly status: number;

@@ -46,19 +46,22 @@ export function createUserCodeAttemptLimiter(prisma: PrismaClient, limits: Attem
   return {
     async reserve(entrant) {
       const subjects = attemptSubjects(entrant).sort(); // one lock order for everyone: no deadlock
-      const ids = await prisma.$transaction(async (tx) => {
-        for (const subject of subjects) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${subject}))`;
-        const since = windowStart();
-        for (const subject of subjects) {
-          if ((await tx.userCodeFailure.count({ where: { subject, failedAt: { gt: since } } })) >= limits.attempts) return undefined;
-        }
-        const rows = await Promise.all(subjects.map((subject) => tx.userCodeFailure.create({ data: { subject }, select: { id: true } })));
-        // Failures older than the window no longer count for anyone.
-        await tx.userCodeFailure.deleteMany({ where: { failedAt: { lte: since } } });
-        return rows.map((row) => row.id);
-        // A burst of entries from one browser waits its turn for the lock and a pooled
-        // connection rather than failing after Prisma's default 2 seconds (a 500).
-      }, { maxWait: 15_000, timeout: 15_000 });
+      const ids = await prisma.$transaction(
+        async (tx) => {
+          for (const subject of subjects) await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtext(${subject}))`;
+          const since = windowStart();
+          for (const subject of subjects) {
+            if ((await tx.userCodeFailure.count({ where: { subject, failedAt: { gt: since } } })) >= limits.attempts) return undefined;
+          }
+          const rows = await Promise.all(subjects.map((subject) => tx.userCodeFailure.create({ data: { subject }, select: { id: true } })));
+          // Failures older than the window no longer count for anyone.
+          await tx.userCodeFailure.deleteMany({ where: { failedAt: { lte: since } } });
+          return rows.map((row) => row.id);
+          // A burst of entries from one browser waits its turn for the lock and a pooled
+          // connection rather than failing after Prisma's default 2 seconds (a 500).
+        },
+        { maxWait: 15_000, timeout: 15_000 },
+      );
       if (!ids) return { allowed: false };
       return {
         allowed: true,

@@ -16,7 +16,11 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
   afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
 
   it("shows an account's failed sign-ins and clears them", async () => {
-    const { gatehouse, sample } = started ?? (() => { throw new Error('not started'); })();
+    const { gatehouse, sample } =
+      started ??
+      (() => {
+        throw new Error('not started');
+      })();
     // Two failures, counted as the login page counts them.
     const throttle = createLoginThrottle(gatehouse.prisma, { freeFailures: 2, firstDelay: 3600, maxDelay: 3600, ipFailures: 100 });
     for (let failure = 0; failure < 2; failure += 1) {
@@ -41,14 +45,22 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
   });
 
   it('sets a password under the policy and ends the sessions and refresh tokens of the old one', async () => {
-    const { gatehouse, sample, config } = started ?? (() => { throw new Error('not started'); })();
+    const { gatehouse, sample, config } =
+      started ??
+      (() => {
+        throw new Error('not started');
+      })();
     const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent' });
 
     const weak = await runCliInProcess(['users', 'set-password', sample.user.id, '--password-stdin'], environment, 'password1234\n');
     expect(weak.code).not.toBe(0);
     expect(weak.stderr).toContain('too easy to guess');
 
-    const set = await runCliInProcess(['users', 'set-password', sample.user.id, '--password-stdin', '--json'], environment, 'a sturdier passphrase\n');
+    const set = await runCliInProcess(
+      ['users', 'set-password', sample.user.id, '--password-stdin', '--json'],
+      environment,
+      'a sturdier passphrase\n',
+    );
     expect(set.code).toBe(0);
     await expect(oidc.refreshTokenGrant(config, tokens.refresh_token as string)).rejects.toMatchObject({ error: 'invalid_grant' });
     expect(await gatehouse.users.authenticate(sample.user.email, 'a sturdier passphrase')).toMatchObject({ id: sample.user.id });
