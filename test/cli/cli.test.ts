@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -6,44 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { runCli } from '../../src/cli/main.js';
-
-const root = new URL('../../', import.meta.url);
-
-interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a `gatehouse` command line in this process, through the CLI's own entry (runCli), capturing its output. */
-async function inProcess(args: string[], environment: Record<string, string>, stdin = ''): Promise<CliRun> {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  const code = await runCli(args, environment, {
-    stdout: (text) => void stdout.push(`${text}\n`),
-    stderr: (text) => void stderr.push(`${text}\n`),
-    readStdin: async () => stdin,
-  });
-  return { code, stdout: stdout.join(''), stderr: stderr.join('') };
-}
-
-/** Runs the real `gatehouse` command: the package's bin, as a child process (the smoke tests). */
-function gatehouseCli(args: string[], environment: Record<string, string>, stdin = ''): Promise<CliRun> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['bin/gatehouse.mjs', ...args], {
-      cwd: root,
-      env: { ...process.env, ...environment },
-      stdio: ['pipe', 'pipe', 'pipe'],
-    });
-    child.stdin.end(stdin);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => (stdout += chunk));
-    child.stderr.on('data', (chunk) => (stderr += chunk));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
-}
+import { runCliInProcess as inProcess, runCli as gatehouseCli } from '../support/cli.js';
 
 describe('gatehouse CLI', () => {
   let databaseUrl: string;
