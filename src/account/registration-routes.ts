@@ -4,19 +4,14 @@ import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { User, UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
-import { createErrorRenderer, describeError as describe } from '../http/error-renderer.js';
+import { describeError as describe } from '../http/error-renderer.js';
+import { interactionPageErrors } from '../interactions/page-errors.js';
 import { AppError } from '../http/errors.js';
 import type { PageRenderer } from '../http/pages.js';
 import { ipCounterKey, type RequestCounters } from '../http/request-counters.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
 import type { Logger } from '../log.js';
-import {
-  completeLogin,
-  isExpiredInteraction,
-  loadInteraction,
-  type PendingInteraction,
-  type ProviderRef,
-} from '../oidc/interaction-steps.js';
+import { completeLogin, loadInteraction, type PendingInteraction, type ProviderRef } from '../oidc/interaction-steps.js';
 
 export interface RegistrationDependencies {
   readonly provider: ProviderRef;
@@ -29,8 +24,6 @@ export interface RegistrationDependencies {
   readonly log: Logger;
   readonly passwordMinLength: number;
 }
-
-const EXPIRED = new AppError(400, 'invalid_request', 'This sign-in request has expired or was already completed.');
 
 // New accounts per client IP per hour.
 const REGISTRATIONS_PER_IP_PER_HOUR = 10;
@@ -46,14 +39,7 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
   const router = new Router({ prefix: '/interaction/:uid/register' });
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
-  const errors = createErrorRenderer(deps.pages, deps.log);
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      errors.render(ctx, isExpiredInteraction(error) ? EXPIRED : error, 'page');
-    }
-  });
+  router.use(interactionPageErrors(deps.pages, deps.log));
 
   router.get('/', async (ctx) => {
     render(ctx, deps, await loginInteraction(ctx, deps));

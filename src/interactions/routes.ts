@@ -7,7 +7,7 @@ import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import { createRepeatedEventLog } from '../audit/repeated-events.js';
 import type { RequestCounters } from '../http/request-counters.js';
 import type { ResourceService } from '../clients/resources.js';
-import { createErrorRenderer } from '../http/error-renderer.js';
+import { interactionPageErrors } from './page-errors.js';
 import { AppError } from '../http/errors.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { PageName, PageRenderer } from '../http/pages.js';
@@ -19,7 +19,6 @@ import {
   completeConsent,
   completeLogin,
   denyInteraction,
-  isExpiredInteraction,
   loadInteraction,
   type PendingInteraction,
   type ProviderRef,
@@ -51,7 +50,6 @@ export interface InteractionDependencies {
 }
 
 /** oidc-provider's "interaction cookie missing or expired", said plainly. */
-const EXPIRED = new AppError(400, 'invalid_request', 'This sign-in request has expired or was already completed.');
 
 // Unknown email, wrong password and disabled account read the same.
 const LOGIN_FAILED = 'Incorrect email or password.';
@@ -62,15 +60,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   const throttledEvents = createRepeatedEventLog(deps.requestCounters, deps.audit);
   const form = bodyParser({ enableTypes: ['form'], formLimit: '16kb', encoding: 'utf-8' });
 
-  // Errors on these pages are the error page (JSON only for a client that asks for it).
-  const errors = createErrorRenderer(deps.pages, deps.log);
-  router.use(async (ctx, next) => {
-    try {
-      await next();
-    } catch (error) {
-      errors.render(ctx, isExpiredInteraction(error) ? EXPIRED : error, 'page');
-    }
-  });
+  router.use(interactionPageErrors(deps.pages, deps.log));
 
   router.get('/', async (ctx) => {
     const interaction = await load(ctx, deps);
