@@ -1,0 +1,15 @@
+-- Indexes for the queries whose cost grew with the data (issue 16, "Scale";
+-- test/db/query-plans.test.ts checks every hot-path query's plan).
+
+-- Ending a user's or a client's sessions, grants and tokens
+-- (revokeByAccount, revokeByClient, the back-channel logout outbox, the
+-- account page's session list) looked rows up by a payload key: a scan of
+-- the whole table. Partial: rows without the key (ReplayDetection, ...) are
+-- not indexed.
+CREATE INDEX "oidc_payloads_account_id_idx" ON "oidc_payloads" (("payload"->>'accountId')) WHERE ("payload"->>'accountId') IS NOT NULL;
+CREATE INDEX "oidc_payloads_client_id_idx" ON "oidc_payloads" (("payload"->>'clientId')) WHERE ("payload"->>'clientId') IS NOT NULL;
+
+-- The admin API's audit log filtered by type is newest first (ORDER BY id
+-- DESC): walk the type's ids backwards and stop after a page, instead of
+-- sorting every event of that type.
+CREATE INDEX "events_type_id_idx" ON "events" ("type", "id");
