@@ -78,7 +78,7 @@ describe('query plans on a large database', () => {
   it('has tables large enough that a query no index serves is planned as a sequential scan', async () => {
     const unindexed: RecordedStatement[] = [
       { text: `SELECT * FROM oidc_payloads WHERE payload->>'sid' = $1`, values: ['x'] },
-      { text: 'SELECT * FROM users WHERE name = $1', values: ['Seed 7'] },
+      { text: 'SELECT * FROM users WHERE password_hash = $1', values: ['x'] },
       { text: 'SELECT * FROM events WHERE actor = $1', values: ['user:7'] },
       { text: 'SELECT * FROM clients WHERE metadata = $1', values: ['{}'] },
       { text: 'SELECT * FROM resources WHERE name = $1', values: ['Seed API 7'] },
@@ -133,6 +133,8 @@ describe('query plans on a large database', () => {
         expect((await admin('GET', `/${resource}?limit=20&cursor=${cursor}`)).status).toBe(200);
       }
       expect((await admin('GET', '/users?email=seed-777@example.test')).body?.data).toHaveLength(1);
+      expect((await admin('GET', '/users?search=SEED-1234@')).body?.data).toHaveLength(1);
+      expect((await admin('GET', '/users?search=seed 4321')).body?.data).toHaveLength(1);
       for (const type of ['login.failed', 'key.rotated']) {
         const byType = await admin('GET', `/events?type=${type}&limit=20`);
         expect(byType.status).toBe(200);

@@ -13,3 +13,11 @@ CREATE INDEX "oidc_payloads_client_id_idx" ON "oidc_payloads" (("payload"->>'cli
 -- DESC): walk the type's ids backwards and stop after a page, instead of
 -- sorting every event of that type.
 CREATE INDEX "events_type_id_idx" ON "events" ("type", "id");
+
+-- The admin API's user search (GET /admin/users?search=): part of the email
+-- or the name in any letter case (ILIKE '%...%'), which a btree cannot serve.
+-- pg_trgm ships with Postgres (contrib; embedded-postgres has it) and is a
+-- trusted extension: a database owner may create it without superuser.
+CREATE EXTENSION IF NOT EXISTS pg_trgm;
+CREATE INDEX "users_email_trgm_idx" ON "users" USING GIN ("email" gin_trgm_ops);
+CREATE INDEX "users_name_trgm_idx" ON "users" USING GIN ("name" gin_trgm_ops);

@@ -26,7 +26,14 @@ export const updateUserBody = z
   })
   .strict();
 
-export const listUsersQuery = z.object({ email: z.string().max(320).optional(), ...pageQuery }).strict();
+export const listUsersQuery = z
+  .object({
+    email: z.string().max(320).optional(),
+    /** Part of the email or name, any letter case; at least 3 characters (a trigram index serves it). */
+    search: z.string().min(3, 'search needs at least 3 characters').max(320).optional(),
+    ...pageQuery,
+  })
+  .strict();
 
 export const userView = z.object({
   id: z.uuid(),
