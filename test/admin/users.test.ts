@@ -146,11 +146,7 @@ describe('admin API: users', () => {
     const first = await api('GET', '/users?search=curie&limit=2');
     const second = await api('GET', `/users?search=curie&limit=2&cursor=${first.body?.next_cursor}`);
     const found = [first, second].flatMap((response) => (response.body as { data: Json[] }).data);
-    expect(found.map((user) => user.email).sort()).toEqual([
-      'irene@example.test',
-      'marie.curie@example.test',
-      'pierre@example.test',
-    ]);
+    expect(found.map((user) => user.email).sort()).toEqual(['irene@example.test', 'marie.curie@example.test', 'pierre@example.test']);
     expect(second.body?.next_cursor).toBeNull();
     expect(await api('GET', '/users?search=cu')).toMatchObject({
       status: 400,
