@@ -10,20 +10,28 @@ type QueryArguments = [unknown, ...unknown[]];
 
 /**
  * Records every statement any pg client in this process sends (Prisma's
- * driver adapter included) until `stop()`. Nothing is changed: the statements
+ * driver adapter included) until `stop()`, calling `onStatement` as each is sent. Nothing is changed: the statements
  * still run as they would. This is how the plan tests find the SQL Prisma
  * really emits instead of guessing it.
  */
-export function recordStatements(): { readonly statements: RecordedStatement[]; stop(): void } {
+export function recordStatements(onStatement: (statement: RecordedStatement) => void = () => {}): {
+  readonly statements: RecordedStatement[];
+  stop(): void;
+} {
   const statements: RecordedStatement[] = [];
   const prototype = pg.Client.prototype as unknown as { query: (...args: QueryArguments) => unknown };
   const original = prototype.query;
   prototype.query = function recorded(this: unknown, ...args: QueryArguments) {
     const [first, second] = args;
-    if (typeof first === 'string') statements.push({ text: first, values: Array.isArray(second) ? second : [] });
+    let statement: RecordedStatement | undefined;
+    if (typeof first === 'string') statement = { text: first, values: Array.isArray(second) ? second : [] };
     else if (first && typeof first === 'object' && 'text' in first && typeof first.text === 'string') {
       const values = (first as { values?: unknown }).values;
-      statements.push({ text: first.text, values: Array.isArray(values) ? values : Array.isArray(second) ? second : [] });
+      statement = { text: first.text, values: Array.isArray(values) ? values : Array.isArray(second) ? second : [] };
+    }
+    if (statement) {
+      statements.push(statement);
+      onStatement(statement);
     }
     return original.apply(this, args);
   };
