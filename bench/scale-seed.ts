@@ -123,4 +123,6 @@ export async function seedScale(
   );
   for (const index of indexes) await step(`index ${index.name}`, index.definition);
   await step('VACUUM ANALYZE', 'VACUUM ANALYZE');
+  // Written out now, not by a checkpoint in the middle of the measurements.
+  await step('CHECKPOINT', 'CHECKPOINT');
 }

@@ -232,15 +232,19 @@ async function startServer(databaseUrl: string): Promise<Server> {
       GATEHOUSE_CLEANUP_INTERVAL: '86400',
       BENCH_WORKERS: '0',
     },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
+  // The log is read (a full pipe would stall the server) and only its tail kept, for a failed start.
+  let output = '';
+  const keep = (chunk: Buffer) => {
+    output = (output + chunk.toString()).slice(-4000);
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  for (let attempt = 0; ; attempt += 1) {
-    if (child.exitCode !== null || attempt > 1200) throw new Error(`Gatehouse did not start:\n${stderr}`);
+  const deadline = Date.now() + 300_000;
+  for (;;) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Gatehouse did not start (exit code ${child.exitCode}):\n${output}`);
     if (
       await fetch(`${url}/jwks`).then(
         (response) => response.ok,
