@@ -22,7 +22,7 @@ import { EXPIRED_SHARE, seedScale, seededEmail, sizesFor, type ScaleSizes } from
  * `npm run bench:scale`: the same measurements on an empty database and on
  * one holding BENCH_SCALE × (1,000,000 users, 100,000 clients, 1,000 APIs,
  * 10,000,000 protocol rows), both served at once by two Gatehouse processes
- * on one embedded Postgres, measured in alternating rounds (the best round
+ * on one embedded Postgres, each workload measured in turn on both (the best run
  * per cell: others' load on a shared machine only ever slows a figure).
  * Goal: every latency on the large database within 1.5× of the empty one.
  * Not a test: no thresholds; writes bench/results/scale-latest.json.
@@ -96,11 +96,7 @@ async function main(): Promise<void> {
     const scaledRun = await prepare(scaledServer, scaled, sizes);
     runs.push(emptyRun, scaledRun);
 
-    const rounds: { empty: Measured[]; scaled: Measured[] }[] = [];
-    for (let pass = 1; pass <= ROUNDS; pass += 1) {
-      console.error(`\nround ${pass}/${ROUNDS}`);
-      rounds.push({ empty: await measureAll('empty', emptyRun), scaled: await measureAll('scaled', scaledRun) });
-    }
+    const rounds = await measureAlternating({ empty: emptyRun, scaled: scaledRun });
 
     // One cleanup pass each: on the empty database, as many expired rows as the large one has.
     const expiredRows = Math.round((sizes.protocolRows - Math.round(sizes.protocolRows * 0.2)) * EXPIRED_SHARE);
@@ -244,7 +240,8 @@ async function startServer(databaseUrl: string): Promise<Server> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const deadline = Date.now() + 300_000;
   for (;;) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`Gatehouse did not start (exit code ${child.exitCode}):\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline)
+      throw new Error(`Gatehouse did not start (exit code ${child.exitCode}):\n${output}`);
     if (
       await fetch(`${url}/jwks`).then(
         (response) => response.ok,
@@ -274,6 +271,8 @@ interface Run {
   readonly emailFor: (n: number) => string;
   /** Next unused fresh client. */
   nextFresh: number;
+  /** Sign-ins so far (each with the next user). */
+  signIns: number;
   readonly refreshChains: string[];
   readonly opaqueTokens: string[];
   readonly search: string;
@@ -314,6 +313,7 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     adminToken,
     emailFor: (n) => emailFor(n + 1000),
     nextFresh: 1,
+    signIns: 0,
     refreshChains,
     opaqueTokens,
     search,
@@ -361,70 +361,72 @@ function adminGet(server: Server, token: string, path: string): Promise<{ status
 
 type Measured = LoadResult & { workload: string };
 
-/** Every workload at c=1 (latency) and c=16 (under load); sign-ins at c=1 and c=4 (argon2 bounds them). */
-async function measureAll(label: string, run: Run): Promise<Measured[]> {
-  const results: Measured[] = [];
-  const measure = async (
-    workload: string,
-    concurrency: number,
-    worker: (loop: number) => Promise<boolean>,
-    { maxRequests = 100_000, seconds = SECONDS } = {},
-  ) => {
-    const result = await runLoad(concurrency, { seconds, maxRequests }, worker);
-    results.push({ ...result, workload });
-    console.error(
-      `  ${label.padEnd(6)} ${workload.padEnd(34)} c=${String(concurrency).padEnd(2)} ${String(result.perSecond).padStart(5)}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
-    );
-  };
-  const { http, fixtures } = run;
+interface Workload {
+  readonly workload: string;
+  readonly concurrency: number;
+  readonly worker: (loop: number) => Promise<boolean>;
+  readonly maxRequests?: number;
+  readonly seconds?: number;
+}
 
+/** Every workload at c=1 (latency) and c=16 (under load); sign-ins at c=1 and c=4 (argon2 bounds them). */
+function workloadsOf(run: Run): Workload[] {
+  const { http, fixtures } = run;
+  const list: Workload[] = [];
   // Client credentials with a client this server has not seen since it started: the lookup goes to the database.
   for (const concurrency of [1, 16]) {
-    await measure(
-      'client_credentials (not cached)',
+    list.push({
+      workload: 'client_credentials (not cached)',
       concurrency,
-      async () => {
+      maxRequests: Math.floor(FRESH_CLIENTS / (ROUNDS * 2)),
+      worker: async () => {
         const id = `fresh-client-${run.nextFresh++}`;
         const answer = await http.postForm('/token', { grant_type: 'client_credentials' }, basic(id, fixtures.service.client_secret));
         return answer.status === 200;
       },
-      { maxRequests: Math.floor(FRESH_CLIENTS / (ROUNDS * 2)) },
-    );
-  }
-  for (const concurrency of [1, 16]) {
-    await measure('refresh_token', concurrency, async (loop) => {
-      const answer = await http.postForm(
-        '/token',
-        { grant_type: 'refresh_token', refresh_token: run.refreshChains[loop] as string, resource: API },
-        basic(fixtures.app.client_id, fixtures.app.client_secret),
-      );
-      if (answer.status !== 200) return false;
-      run.refreshChains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
-      return true;
     });
   }
   for (const concurrency of [1, 16]) {
-    await measure('introspection (opaque token)', concurrency, async (loop) => {
-      const answer = await http.postForm(
-        '/token/introspection',
-        { token: run.opaqueTokens[loop] as string },
-        basic(fixtures.app.client_id, fixtures.app.client_secret),
-      );
-      return answer.status === 200 && answer.body.includes('"active":true');
-    });
-  }
-  let signIns = 0;
-  for (const concurrency of [1, 4]) {
-    // Each sign-in costs an argon2id verification (tens of ms of CPU): twice the time, for enough samples.
-    await measure(
-      'login (sign-in to tokens)',
+    list.push({
+      workload: 'refresh_token',
       concurrency,
-      async () => {
-        await signIn(run.config, run.emailFor(signIns++));
+      worker: async (loop) => {
+        const answer = await http.postForm(
+          '/token',
+          { grant_type: 'refresh_token', refresh_token: run.refreshChains[loop] as string, resource: API },
+          basic(fixtures.app.client_id, fixtures.app.client_secret),
+        );
+        if (answer.status !== 200) return false;
+        run.refreshChains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
         return true;
       },
-      { seconds: SECONDS * 2 },
-    );
+    });
+  }
+  for (const concurrency of [1, 16]) {
+    list.push({
+      workload: 'introspection (opaque token)',
+      concurrency,
+      worker: async (loop) => {
+        const answer = await http.postForm(
+          '/token/introspection',
+          { token: run.opaqueTokens[loop] as string },
+          basic(fixtures.app.client_id, fixtures.app.client_secret),
+        );
+        return answer.status === 200 && answer.body.includes('"active":true');
+      },
+    });
+  }
+  for (const concurrency of [1, 4]) {
+    // Each sign-in costs an argon2id verification (tens of ms of CPU): twice the time, for enough samples.
+    list.push({
+      workload: 'login (sign-in to tokens)',
+      concurrency,
+      seconds: SECONDS * 2,
+      worker: async () => {
+        await signIn(run.config, run.emailFor(run.signIns++));
+        return true;
+      },
+    });
   }
   const adminLists: [string, string][] = [
     ['admin users, first page', '/admin/users?limit=20'],
@@ -436,10 +438,38 @@ async function measureAll(label: string, run: Run): Promise<Measured[]> {
   ];
   for (const [workload, path] of adminLists) {
     for (const concurrency of [1, 16]) {
-      await measure(workload, concurrency, async () => (await adminGet(run.server, run.adminToken, path)).status === 200);
+      list.push({ workload, concurrency, worker: async () => (await adminGet(run.server, run.adminToken, path)).status === 200 });
     }
   }
-  return results;
+  return list;
+}
+
+/**
+ * Each workload ROUNDS times on each database, alternating (empty, large,
+ * large, empty, ...), before the next workload: a burst of others' load on
+ * the shared machine then hits both sides of a comparison alike.
+ */
+async function measureAlternating(runs: Record<'empty' | 'scaled', Run>): Promise<{ empty: Measured[]; scaled: Measured[] }[]> {
+  const lists = { empty: workloadsOf(runs.empty), scaled: workloadsOf(runs.scaled) };
+  const rounds = Array.from({ length: ROUNDS }, () => ({ empty: [] as Measured[], scaled: [] as Measured[] }));
+  for (let index = 0; index < lists.empty.length; index += 1) {
+    for (let pass = 0; pass < ROUNDS; pass += 1) {
+      const order: ('empty' | 'scaled')[] = pass % 2 === 0 ? ['empty', 'scaled'] : ['scaled', 'empty'];
+      for (const side of order) {
+        const cell = lists[side][index] as Workload;
+        const result = await runLoad(
+          cell.concurrency,
+          { seconds: cell.seconds ?? SECONDS, maxRequests: cell.maxRequests ?? 100_000 },
+          cell.worker,
+        );
+        (rounds[pass] as { empty: Measured[]; scaled: Measured[] })[side][index] = { ...result, workload: cell.workload };
+        console.error(
+          `  ${side.padEnd(6)} ${cell.workload.padEnd(34)} c=${String(cell.concurrency).padEnd(2)} ${String(result.perSecond).padStart(5)}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
+        );
+      }
+    }
+  }
+  return rounds;
 }
 
 /** Per workload and concurrency, the round with the lowest p50 (and lowest p99) on each database. */
@@ -529,7 +559,9 @@ function printTable(results: {
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
-  console.log(`\nBest of ${ROUNDS} alternating rounds per cell; ratio = large ÷ empty (goal ≤ ${GOAL}; "!" marks a miss).`);
+  console.log(
+    `\nBest of ${ROUNDS} runs per cell, alternating between the databases; ratio = large ÷ empty (goal ≤ ${GOAL}; "!" marks a miss).`,
+  );
 }
 
 main().then(
