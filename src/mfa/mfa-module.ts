@@ -1,4 +1,5 @@
 import { createLoginThrottle } from '../accounts/login-throttle.js';
+import { rolesRequireMfa } from '../accounts/roles.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
 import type { Config } from '../config/config.js';
@@ -50,6 +51,7 @@ export function createMfa(deps: {
           interactionTtl: config.ttl.interaction,
           issuerName,
           passkeys,
+          roleRequiresMfa: (userId) => rolesRequireMfa(deps.prisma, userId),
         })
       : undefined,
     accountSection: mfaAccountSection({ mfa: service, users: deps.users, passkeys, enabled }),
