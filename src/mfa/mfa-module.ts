@@ -1,4 +1,4 @@
-import { createLoginThrottle } from '../accounts/login-throttle.js';
+import { createLoginThrottle, SECOND_FACTOR_THROTTLE } from '../accounts/login-throttle.js';
 import { rolesRequireMfa } from '../accounts/roles.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
@@ -32,7 +32,7 @@ export function createMfa(deps: {
     codeKey: deps.secrets.mfaKeys.codeKey,
     issuerName,
     // Wrong codes wait like wrong passwords, on counters of their own.
-    throttle: createLoginThrottle(deps.prisma, config.loginThrottle, 'mfa:'),
+    throttle: createLoginThrottle(deps.prisma, config.loginThrottle, SECOND_FACTOR_THROTTLE),
     audit: deps.audit,
   });
   const enabled = config.mfa.mode !== 'off';
