@@ -80,6 +80,9 @@ describe('emergency signing key revocation across instances', () => {
       body: { revoked: current, previous_status: 'current', current: next, next: expect.any(String), created: [answer.body?.next] },
     });
     const fresh = String(answer.body?.next);
+    // The instance that answered has already stopped publishing it; the other follows on NOTIFY.
+    expect(await kidsOf(a)).toEqual([next, fresh]);
+    expect(await introspectAt(a, tokens.access_token)).toEqual({ active: false });
     await bothPublish([next as string, fresh]);
 
     // Introspection (the tokens' own rule, on both instances) no longer accepts the revoked key's token.
