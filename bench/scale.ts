@@ -107,7 +107,7 @@ async function main(): Promise<void> {
         [expiredRows],
       ),
     );
-    const cleanup = { empty: await cleanupPass(emptyUrl), scaled: await cleanupPass(scaledUrl) };
+    const cleanup = { empty: await cleanupPass(emptyUrl, emptyRun), scaled: await cleanupPass(scaledUrl, scaledRun) };
 
     const cells = bestOf(rounds);
     const results = {
@@ -494,14 +494,52 @@ function bestOf(rounds: { empty: Measured[]; scaled: Measured[] }[]): Cell[] {
   });
 }
 
-/** One pass of the cleanup job's deletes at its default pace, timed. */
-async function cleanupPass(databaseUrl: string) {
+/**
+ * One pass of the cleanup job's deletes at its default pace, timed, with
+ * introspection requests (each a read of oidc_payloads, the table the pass
+ * deletes from) sent one after the other during the pass, and for as many
+ * seconds before it: their latencies with and without a pass running.
+ */
+async function cleanupPass(databaseUrl: string, run: Run) {
+  const introspect = async () => {
+    const answer = await run.http.postForm(
+      '/token/introspection',
+      { token: run.opaqueTokens[0] as string },
+      basic(run.fixtures.app.client_id, run.fixtures.app.client_secret),
+    );
+    return answer.status === 200 && answer.body.includes('"active":true');
+  };
+  const requestsBefore = await runLoad(1, { seconds: SECONDS, maxRequests: 100_000 }, introspect);
   const prisma = createPrismaClient(databaseUrl, { queryTimeout: 300, connectTimeout: 10 });
   try {
+    let passing = true;
     const started = performance.now();
-    const deleted = await deleteExpiredRows(prisma);
+    const pass = deleteExpiredRows(prisma).finally(() => {
+      passing = false;
+    });
+    const latencies: number[] = [];
+    let errors = 0;
+    while (passing) {
+      const sent = performance.now();
+      if (!(await introspect().catch(() => false))) errors += 1;
+      latencies.push(performance.now() - sent);
+    }
+    const deleted = await pass;
     const seconds = (performance.now() - started) / 1000;
-    return { deleted, seconds: round(seconds, 2), msPer1000Rows: round((seconds * 1e6) / Math.max(1, deleted), 1) };
+    latencies.sort((a, b) => a - b);
+    const percentile = (p: number) => round(latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? 0, 2);
+    return {
+      deleted,
+      seconds: round(seconds, 2),
+      msPer1000Rows: round((seconds * 1e6) / Math.max(1, deleted), 1),
+      requestsBefore: {
+        requests: requestsBefore.requests,
+        errors: requestsBefore.errors,
+        p50Ms: requestsBefore.p50Ms,
+        p99Ms: requestsBefore.p99Ms,
+      },
+      requestsDuringPass: { requests: latencies.length, errors, p50Ms: percentile(50), p99Ms: percentile(99) },
+    };
   } finally {
     await prisma.$disconnect();
   }
@@ -520,7 +558,7 @@ function printTable(results: {
   sizes: ScaleSizes;
   seedSeconds: number;
   cells: Cell[];
-  cleanup: Record<'empty' | 'scaled', { deleted: number; seconds: number; msPer1000Rows: number }>;
+  cleanup: Record<'empty' | 'scaled', Awaited<ReturnType<typeof cleanupPass>>>;
 }): void {
   const { machine, sizes, cells, cleanup } = results;
   console.log(
@@ -553,6 +591,30 @@ function printTable(results: {
     '',
     `${cleanup.empty.seconds} s`,
     `${cleanup.scaled.seconds} s`,
+  ]);
+  rows.push([
+    'introspection during the cleanup pass',
+    '1',
+    `${cleanup.empty.requestsDuringPass.p50Ms} ms`,
+    `${cleanup.scaled.requestsDuringPass.p50Ms} ms`,
+    '',
+    `${cleanup.empty.requestsDuringPass.p99Ms} ms`,
+    `${cleanup.scaled.requestsDuringPass.p99Ms} ms`,
+    '',
+    `${cleanup.empty.requestsDuringPass.requests} req`,
+    `${cleanup.scaled.requestsDuringPass.requests} req`,
+  ]);
+  rows.push([
+    'introspection just before it',
+    '1',
+    `${cleanup.empty.requestsBefore.p50Ms} ms`,
+    `${cleanup.scaled.requestsBefore.p50Ms} ms`,
+    '',
+    `${cleanup.empty.requestsBefore.p99Ms} ms`,
+    `${cleanup.scaled.requestsBefore.p99Ms} ms`,
+    '',
+    '',
+    '',
   ]);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
