@@ -16,6 +16,7 @@ import {
   isDeviceFormRefused,
   isDeviceFlowInteraction,
   isDeviceFormWithoutSession,
+  engineRequestContext,
   isDpopProofOnlyRequest,
   isRefreshTokenReuse,
   logoutTokenSender,
@@ -98,6 +99,8 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   let lastUnsaved: boolean | undefined;
   const secretChecks: { method: string; route: string | undefined; secretInBody: boolean }[] = [];
   const replayChecks: { dpopProofOnly: boolean }[] = [];
+  const aroundContexts: object[] = [];
+  const lookupContexts: (object | undefined)[] = [];
 
   beforeAll(async () => {
     engine = await startEngine(
@@ -149,6 +152,17 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
         secretInBody: ctx?.oidc?.params?.client_secret !== undefined,
       });
     });
+    useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      if (ctx.get('x-context-check')) aroundContexts.push(ctx);
+      await next();
+    });
+    // A model lookup the engine makes inside the request, as the adapter's are.
+    const clientModel = provider.Client as unknown as { find(id: string): Promise<unknown> };
+    const findClient = clientModel.find.bind(clientModel);
+    clientModel.find = (id) => {
+      if (engineRequestContext()?.get('x-context-check')) lookupContexts.push(engineRequestContext());
+      return findClient(id);
+    };
     const replayDetection = provider.ReplayDetection as unknown as { unique(...args: unknown[]): Promise<boolean> };
     const unique = replayDetection.unique.bind(replayDetection);
     replayDetection.unique = (...args) => {
@@ -231,6 +245,19 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       { method: 'client_secret_basic', route: 'token', secretInBody: false },
       { method: 'client_secret_basic', route: 'token', secretInBody: true },
     ]);
+  });
+
+  it('makes its model lookups inside the request with Provider.ctx set to the context around-engine middleware saw, and none outside', async () => {
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), 'x-context-check': '1' },
+    );
+    expect(answer.status).toBe(200);
+    expect(aroundContexts).toHaveLength(1);
+    expect(lookupContexts.length).toBeGreaterThan(0);
+    for (const seen of lookupContexts) expect(seen).toBe(aroundContexts[0]);
+    expect(engineRequestContext()).toBeUndefined();
   });
 
   it('checks a DPoP proof for replay through ReplayDetection inside the request: Provider.ctx is its context', async () => {
