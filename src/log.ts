@@ -118,7 +118,12 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
     if (fields) logger[level](fields, message);
     else logger[level](message);
   };
-  return { info: write('info'), warn: write('warn'), error: write('error'), access: (message, fields) => accessLogger.info(fields, message) };
+  return {
+    info: write('info'),
+    warn: write('warn'),
+    error: write('error'),
+    access: (message, fields) => accessLogger.info(fields, message),
+  };
 }
 
 /** The server's logger: JSON lines on stdout at level info. */

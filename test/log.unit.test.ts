@@ -87,7 +87,14 @@ describe('access-log lines', () => {
       log.access?.('POST /token 200 3ms', { method: 'POST', route: '/token', status: 200, durationMs: 3.1 }),
     );
     expect(records()).toEqual([
-      expect.objectContaining({ level: 'info', msg: 'POST /token 200 3ms', requestId: 'req-9', clientId: 'app-2', route: '/token', status: 200 }),
+      expect.objectContaining({
+        level: 'info',
+        msg: 'POST /token 200 3ms',
+        requestId: 'req-9',
+        clientId: 'app-2',
+        route: '/token',
+        status: 200,
+      }),
     ]);
     const quiet = capture('warn');
     quiet.log.access?.('GET /jwks 200 1ms', { status: 200 });
