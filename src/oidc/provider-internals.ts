@@ -423,3 +423,17 @@ export function isDpopProofOnlyRequest(): boolean {
 export function engineRequestContext(): ParameterizedContext | undefined {
   return Provider.ctx;
 }
+
+/**
+ * Seam (lib/provider.js: Provider extends Koa; its `use` inserts each
+ * middleware just before the engine's own, after the earlier ones): these go
+ * first, outermost, ahead of everything `provider.use` added, by way of
+ * Koa's `middleware` array, which `callback()` composes when it is called.
+ * The composition root installs its access log, security headers and error
+ * renderer this way, so a protocol request runs in one Koa context (the
+ * provider's) instead of one of Gatehouse's wrapping the one
+ * `provider.callback()` builds. Call before `provider.callback()`.
+ */
+export function useOutermost(provider: Provider, middleware: readonly Middleware[]): void {
+  provider.middleware.unshift(...(middleware as Middleware[]));
+}

@@ -28,6 +28,7 @@ import {
   unauthorizedClientForDisallowedGrants,
   untouchUnsavedSession,
   useAroundEngine,
+  useOutermost,
   userCodeOf,
 } from '../../src/oidc/provider-internals.js';
 import { EXTRA_CLIENT_METADATA } from '../../src/oidc/resource-indicators.js';
@@ -100,6 +101,7 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   const secretChecks: { method: string; route: string | undefined; secretInBody: boolean }[] = [];
   const replayChecks: { dpopProofOnly: boolean }[] = [];
   const aroundContexts: object[] = [];
+  const order: { step: string; path: string; route?: string }[] = [];
   const lookupContexts: (object | undefined)[] = [];
 
   beforeAll(async () => {
@@ -153,9 +155,17 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       });
     });
     useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      if (ctx.get('x-order-check')) order.push({ step: 'around', path: ctx.path });
       if (ctx.get('x-context-check')) aroundContexts.push(ctx);
       await next();
     });
+    useOutermost(provider, [
+      async (ctx, next) => {
+        if (ctx.get('x-order-check')) order.push({ step: 'outermost', path: ctx.path });
+        await next();
+        if (ctx.get('x-order-check')) order.push({ step: 'outermost, after', path: ctx.path, route: engineContext(ctx)?.oidc.route });
+      },
+    ]);
     // A model lookup the engine makes inside the request, as the adapter's are.
     const clientModel = provider.Client as unknown as { find(id: string): Promise<unknown> };
     const findClient = clientModel.find.bind(clientModel);
@@ -244,6 +254,26 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
     expect(secretChecks).toEqual([
       { method: 'client_secret_basic', route: 'token', secretInBody: false },
       { method: 'client_secret_basic', route: 'token', secretInBody: true },
+    ]);
+  });
+
+  it('runs middleware put first in its Koa middleware array before everything provider.use added, for routed and unrouted requests, in the same context', async () => {
+    order.length = 0;
+    const token = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), 'x-order-check': '1' },
+    );
+    expect(token.status).toBe(200);
+    const unrouted = await fetch(`${engine.url}/no-such-route`, { headers: { 'x-order-check': '1' } });
+    expect(unrouted.status).toBe(404);
+    expect(order).toEqual([
+      { step: 'outermost', path: '/token' },
+      { step: 'around', path: '/token' },
+      { step: 'outermost, after', path: '/token', route: 'token' },
+      { step: 'outermost', path: '/no-such-route' },
+      { step: 'around', path: '/no-such-route' },
+      { step: 'outermost, after', path: '/no-such-route', route: undefined },
     ]);
   });
 
