@@ -8,7 +8,7 @@ import { createUserService } from '../src/accounts/users.js';
 import { createClientService } from '../src/clients/clients.js';
 import { createResourceService } from '../src/clients/resources.js';
 import { deriveSecrets } from '../src/config/master-secret.js';
-import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
+import { findFreePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { applyMigrations } from '../src/db/migrate.js';
 import { createPrismaClient } from '../src/db/prisma.js';
 import { measureArgon2Rate } from './argon2-rate.js';
@@ -96,6 +96,8 @@ async function main(): Promise<void> {
   try {
     await applyMigrations(postgres.connectionString);
     const setup = await setUp(postgres.connectionString);
+    // One port, so one ISSUER, for every start: the database refuses a second issuer.
+    const port = await findFreePort();
     const limits = () => ({ signing: signingLimit * cores, argon2: argon2Rate });
     for (let pass = 1; pass <= ROUNDS; pass += 1) {
       if (pass > 1) {
@@ -105,8 +107,8 @@ async function main(): Promise<void> {
       const modes: GatehouseResult[] = [];
       // Alternate which goes first, so neither always meets the same neighbours' load.
       if (pass % 2 === 0) bareRounds.push(await measureBareEngine(setup, limits()));
-      modes.push(await measureGatehouse(postgres.connectionString, setup, 0, limits()));
-      if (CLUSTER) modes.push(await measureGatehouse(postgres.connectionString, setup, cores, limits()));
+      modes.push(await measureGatehouse(postgres.connectionString, port, setup, 0, limits()));
+      if (CLUSTER) modes.push(await measureGatehouse(postgres.connectionString, port, setup, cores, limits()));
       if (pass % 2 === 1) bareRounds.push(await measureBareEngine(setup, limits()));
       gatehouseRounds.push(modes);
     }
@@ -239,6 +241,7 @@ async function clientCredentialsRuns(server: ServerProcess, basic: string, signi
 
 async function measureGatehouse(
   databaseUrl: string,
+  port: number,
   setup: Setup,
   workers: number,
   limits: { signing: number; argon2: number },
@@ -255,7 +258,7 @@ async function measureGatehouse(
       // The login workload starts every sign-in from one address.
       GATEHOUSE_FLOW_STARTS_PER_IP: '1000000',
     },
-    { nodeFlags: NODE_FLAGS, waitForReadyLine: workers > 0 },
+    { nodeFlags: NODE_FLAGS, waitForReadyLine: workers > 0, port },
   );
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -12,16 +12,17 @@ export interface ServerProcess {
 
 /**
  * Starts `node <script>` (no TypeScript loader: Gatehouse's compiled build or
- * the bare engine) with PORT/HOST/ISSUER set, and waits until it prints
+ * the bare engine) with PORT/HOST/ISSUER set (`port`: the same one each time
+ * for Gatehouse, whose database remembers its issuer), and waits until it prints
  * READY (with its pids) or answers /jwks.
  */
 export async function startServer(
   root: URL,
   script: string,
   env: Record<string, string>,
-  options: { nodeFlags?: string[]; waitForReadyLine?: boolean } = {},
+  options: { nodeFlags?: string[]; waitForReadyLine?: boolean; port?: number } = {},
 ): Promise<ServerProcess> {
-  const port = await findFreePort();
+  const port = options.port ?? (await findFreePort());
   const url = `http://127.0.0.1:${port}`;
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), script], {
     cwd: root,
