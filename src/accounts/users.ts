@@ -170,8 +170,36 @@ export function createUserService(
 
     async findUserById(id: string): Promise<User | null> {
       if (!isUuid(id)) return null;
-      const row = await prisma.user.findUnique({ where: { id }, select: publicFields });
-      return row ? toUser(row) : null;
+      // One round trip with the role names (Prisma's select of the relation
+      // sends three): every token for a user (code, refresh) looks them up.
+      const rows = await prisma.$queryRaw<
+        {
+          id: string;
+          email: string;
+          name: string | null;
+          email_verified: boolean;
+          disabled: boolean;
+          created_at: Date;
+          updated_at: Date;
+          roles: string[];
+        }[]
+      >`
+        SELECT u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at,
+               ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id ORDER BY r.name) AS roles
+          FROM users u
+         WHERE u.id = ${id}::uuid`;
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        id: row.id,
+        email: row.email,
+        name: row.name,
+        emailVerified: row.email_verified,
+        disabled: row.disabled,
+        createdAt: row.created_at,
+        updatedAt: row.updated_at,
+        roles: [...row.roles].sort(),
+      };
     },
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
