@@ -12,6 +12,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
+import { consoleAssets } from './console/console-assets.js';
 import type { ProviderRef } from './oidc/provider.js';
 
 export interface AppDependencies extends InteractionDependencies {
@@ -26,6 +27,8 @@ export interface AppDependencies extends InteractionDependencies {
   readonly account: { readonly routers: readonly Router[]; readonly paths: readonly string[] };
   /** Self-registration pages under /interaction/:uid/register, when open. */
   readonly registration?: Router;
+  /** The admin console (/console, src/console/). */
+  readonly console?: Router;
 }
 
 /**
@@ -49,7 +52,7 @@ export function createApp(deps: AppDependencies): Koa {
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
-  for (const [path, script] of passkeyAssets()) {
+  for (const [path, script] of [...passkeyAssets(), ...consoleAssets()]) {
     assets.get(path, (ctx) => {
       ctx.type = 'text/javascript';
       ctx.set('Cache-Control', 'public, max-age=3600');
@@ -62,7 +65,11 @@ export function createApp(deps: AppDependencies): Koa {
 
   // Gatehouse's own pages and APIs, reached by path prefix: protocol requests
   // (the hot path) skip their routers' matching altogether.
-  const accountRouters = [...(deps.registration ? [deps.registration] : []), ...deps.account.routers];
+  const accountRouters = [
+    ...(deps.registration ? [deps.registration] : []),
+    ...deps.account.routers,
+    ...(deps.console ? [deps.console] : []),
+  ];
   const ownRoutes = compose<Koa.Context>([
     health.routes() as Koa.Middleware,
     assets.routes() as Koa.Middleware,
@@ -106,10 +113,19 @@ export function createApp(deps: AppDependencies): Koa {
   return app;
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS, ...passkeyAssets().keys()]);
+const OWN_PATHS = new Set([
+  '/healthz',
+  '/readyz',
+  '/assets/gatehouse.css',
+  ...FAVICON_PATHS,
+  ...passkeyAssets().keys(),
+  ...consoleAssets().keys(),
+]);
+
+const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
 
 function isOwnPath(path: string): boolean {
-  return OWN_PATHS.has(path) || path.startsWith('/interaction/');
+  return OWN_PATHS.has(path) || path.startsWith('/interaction/') || isConsolePath(path);
 }
 
 const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
@@ -117,5 +133,5 @@ const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/adm
 /** The admin API always speaks JSON; the interaction pages show the error page to browsers; the rest negotiates. */
 function errorFormatFor(ctx: Koa.Context, pagePaths: readonly string[]): ErrorFormat {
   if (isAdminPath(ctx.path)) return 'json';
-  return ctx.path.startsWith('/interaction/') || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
+  return ctx.path.startsWith('/interaction/') || isConsolePath(ctx.path) || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
 }

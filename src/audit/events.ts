@@ -33,6 +33,8 @@ export const EVENT_TYPES = [
   'mfa.recovery_codes_regenerated',
   'mfa.failed',
   'mfa.throttled',
+  'console.signed_in',
+  'console.access_denied',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
