@@ -20,3 +20,16 @@ export async function signInToConsole(
   const page = await browser.submit(login, '/login', { email, password: PASSWORD });
   return { browser, page };
 }
+
+/** A page's HTML with Mustache's entity escapes undone, for reading sentences in it. */
+export function textOf(page: Page): string {
+  return page.html
+    .replace(/&#x2F;/g, '/')
+    .replace(/&#x3D;/g, '=')
+    .replace(/&#x60;/g, '`')
+    .replace(/&quot;/g, '"')
+    .replace(/&#39;/g, "'")
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&amp;/g, '&');
+}
