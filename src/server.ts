@@ -270,7 +270,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         log,
         idleSeconds: config.ttl.consoleIdle,
         signInTtl: config.ttl.interaction,
-        warnings: { smtp: mailer.available, embeddedDatabase: !config.databaseUrl },
+        warnings: { smtp: Boolean(config.email.smtpUrl), embeddedDatabase: !config.databaseUrl },
       }),
       log,
       loginThrottle,

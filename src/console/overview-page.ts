@@ -68,6 +68,7 @@ export function overviewPage(deps: OverviewDependencies): ConsoleArea {
           ],
           key,
           events,
+          showEvents: events !== undefined,
           hasEvents: Boolean(events?.length),
           warnings,
         });
