@@ -263,6 +263,8 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         clients,
         resources,
         keys,
+        sessionActivity,
+        recovery,
         keySettings: config.keys,
         adminResource: adminAudience(config.issuer),
         adminRoutes: operations,

@@ -17,6 +17,9 @@ import { createConsoleViews } from './console-views.js';
 import { keyPages } from './keys-pages.js';
 import { createOverviewStore } from './overview-store.js';
 import { overviewPage } from './overview-page.js';
+import { userPages } from './users-pages.js';
+import type { AccountRecovery } from '../accounts/account-recovery.js';
+import type { SessionActivityStore } from '../account/session-activity.js';
 
 export interface ConsoleDependencies {
   readonly issuer: string;
@@ -32,6 +35,9 @@ export interface ConsoleDependencies {
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly keys: KeyService;
+  /** Users' browser sessions (to see and end them) and password reset links. */
+  readonly sessionActivity: SessionActivityStore;
+  readonly recovery: AccountRecovery;
   readonly keySettings: { readonly rotationInterval: number; readonly publishLead: number };
   readonly adminResource: string;
   /** The admin API's operations: the console calls the same ones. */
@@ -62,6 +68,7 @@ export function createConsole(deps: ConsoleDependencies): Router {
       overviewPage({ operations, overview: createOverviewStore(deps.prisma), keySettings: deps.keySettings, warnings: deps.warnings }),
       applicationPages({ operations, resources: deps.resources }),
       keyPages({ operations, keySettings: deps.keySettings }),
+      userPages({ operations, sessions: deps.sessionActivity, recovery: deps.recovery }),
     ],
   });
 }
