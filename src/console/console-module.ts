@@ -18,6 +18,9 @@ import { keyPages } from './keys-pages.js';
 import { createOverviewStore } from './overview-store.js';
 import { overviewPage } from './overview-page.js';
 import { userPages } from './users-pages.js';
+import { apiPages } from './apis-pages.js';
+import { rolePages } from './roles-pages.js';
+import { eventPages } from './events-pages.js';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { SessionActivityStore } from '../account/session-activity.js';
 
@@ -69,6 +72,9 @@ export function createConsole(deps: ConsoleDependencies): Router {
       applicationPages({ operations, resources: deps.resources }),
       keyPages({ operations, keySettings: deps.keySettings }),
       userPages({ operations, sessions: deps.sessionActivity, recovery: deps.recovery }),
+      apiPages({ operations, adminResource: deps.adminResource }),
+      rolePages({ operations }),
+      eventPages({ operations }),
     ],
   });
 }
