@@ -28,7 +28,7 @@ export function overviewPage(deps: OverviewDependencies): ConsoleArea {
         const warnings: string[] = [];
         if (!deps.warnings.smtp) {
           warnings.push(
-            'No SMTP server is configured (GATEHOUSE_SMTP_URL): password reset and verification emails are written to the outbox folder, not sent.',
+            'No SMTP server is configured (GATEHOUSE_SMTP_URL): password reset and verification emails are not sent (outside production they are written to the outbox folder).',
           );
         }
         if (deps.warnings.embeddedDatabase) {
