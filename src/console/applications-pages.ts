@@ -3,9 +3,19 @@ import type { clientPage, clientSecretView, clientView, registeredClientView } f
 import { DEVICE_CODE_GRANT, CLIENT_OIDC_SCOPES } from '../clients/client-metadata.js';
 import type { ResourceService } from '../clients/resources.js';
 import { describeError } from '../http/error-renderer.js';
+import { AppError } from '../http/errors.js';
 import { showDate } from './console-format.js';
 import type { ConsoleOperations } from './console-operations.js';
+import { CONSOLE_CLIENT_ID } from './console-client.js';
 import { field, fields, lines, sentence, type ConsoleArea, type ConsolePage } from './console-routes.js';
+import { ACCOUNT_CLIENT_ID } from '../account/account-routes.js';
+
+/**
+ * Clients Gatehouse registers for its own pages, with a secret derived from
+ * the master secret: changing one here would lock the console or the account
+ * page out until the next start, so the console shows them read-only.
+ */
+const OWN_PAGE_CLIENTS: readonly string[] = [CONSOLE_CLIENT_ID, ACCOUNT_CLIENT_ID];
 
 type Client = z.infer<typeof clientView>;
 
@@ -87,6 +97,13 @@ export interface ApplicationPagesDependencies {
 export function applicationPages(deps: ApplicationPagesDependencies): ConsoleArea {
   const { operations } = deps;
   const load = (page: ConsolePage, id: string) => operations.run<Client>('getClient', page.admin, { params: { id } });
+  const loadChangeable = async (page: ConsolePage, id: string) => {
+    const client = await load(page, id);
+    if (OWN_PAGE_CLIENTS.includes(client.client_id)) {
+      throw new AppError(403, 'forbidden', `${client.client_id} is used by Gatehouse's own pages and is not changed from the console`);
+    }
+    return client;
+  };
 
   const renderList = async (page: ConsolePage, message: { notice?: string } = {}) => {
     const search = typeof page.ctx.query.search === 'string' ? page.ctx.query.search : '';
@@ -151,7 +168,8 @@ export function applicationPages(deps: ApplicationPagesDependencies): ConsoleAre
         typeHelp: APPLICATION_TYPES[type].help,
         confidential: client.token_endpoint_auth_method !== 'none',
         builtIn: client.client_id.startsWith('gatehouse-'),
-        canWrite: operations.allows(page.admin, 'updateClient'),
+        canWrite: operations.allows(page.admin, 'updateClient') && !OWN_PAGE_CLIENTS.includes(client.client_id),
+        ownPageClient: OWN_PAGE_CLIENTS.includes(client.client_id),
         redirectUris: client.redirect_uris.join('\n'),
         logoutUris: client.post_logout_redirect_uris.join('\n'),
         grants: GRANTS.map((grant) => ({ ...grant, checked: client.grant_types.includes(grant.value) })),
@@ -236,7 +254,7 @@ export function applicationPages(deps: ApplicationPagesDependencies): ConsoleAre
         }
       },
       '/applications/:id': async (page) => {
-        const client = await load(page, String(page.ctx.params.id));
+        const client = await loadChangeable(page, String(page.ctx.params.id));
         const form = page.form;
         const apis = (await deps.resources.listResources({ limit: 100 })).resources;
         const changes = {
@@ -263,7 +281,7 @@ export function applicationPages(deps: ApplicationPagesDependencies): ConsoleAre
         }
       },
       '/applications/:id/secret': async (page) => {
-        const client = await load(page, String(page.ctx.params.id));
+        const client = await loadChangeable(page, String(page.ctx.params.id));
         const rotated = await operations.run<z.infer<typeof clientSecretView>>('rotateClientSecret', page.admin, {
           params: { id: client.client_id },
         });
@@ -279,7 +297,7 @@ export function applicationPages(deps: ApplicationPagesDependencies): ConsoleAre
         });
       },
       '/applications/:id/delete': async (page) => {
-        const client = await load(page, String(page.ctx.params.id));
+        const client = await loadChangeable(page, String(page.ctx.params.id));
         await operations.run('deleteClient', page.admin, { params: { id: client.client_id } });
         page.ctx.query = {};
         await renderList(page, { notice: `${client.client_name ?? client.client_id} (${client.client_id}) was deleted.` });

@@ -224,4 +224,18 @@ describe('the console: applications', () => {
     // The keys area is not theirs at all.
     expect((await viewer.browser.open(`${url()}/console/keys`)).status).toBe(403);
   });
+
+  it('shows the console’s own client read-only and refuses to change it, so the console cannot lock itself out', async () => {
+    const page = await open('/console/applications/gatehouse-console');
+    expect(page.status).toBe(200);
+    expect(page.html).not.toContain('Save changes');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
+    const response = await admin.browser.fetch(`${url()}/console/applications/gatehouse-console/delete`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf }),
+    });
+    expect(response.status).toBe(403);
+    expect(await started.gatehouse.clients.getClient('gatehouse-console')).not.toBeNull();
+  });
 });
