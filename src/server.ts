@@ -34,7 +34,7 @@ import { createPageRenderer } from './http/pages.js';
 import { createRequestCounters } from './http/request-counters.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
-import { watchSigningKeys } from './keys/key-watcher.js';
+import { applyingChangesHere, watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
 import { createDevicePages } from './interactions/device-pages.js';
@@ -212,6 +212,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     closers.push({ name: 'signing-key watcher', close: () => keyWatcher.close() });
     reloadKeys = keyWatcher.reload;
     keyWatcher.reload(); // a change between the load above and now
+    const keysHere = applyingChangesHere(keys, keyWatcher);
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
     closers.push({ name: 'key maintenance job', close: () => keyMaintenance.stop() });
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
@@ -224,7 +225,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       clients,
       resources,
       roles,
-      keys,
+      keys: keysHere,
       currentKeys: () => currentKeys,
       adapterFor: adapter,
       audit,
@@ -262,7 +263,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         roles,
         clients,
         resources,
-        keys,
+        keys: keysHere,
         sessionActivity,
         recovery,
         keySettings: config.keys,
@@ -330,7 +331,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     ownUrl = `http://${loopbackHost(config.host)}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
+    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys: keysHere, stop: closeAll };
   } catch (error) {
     await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;

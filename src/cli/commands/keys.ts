@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { presentKey, presentRotation } from '../../admin/keys/presenter.js';
+import { presentKey, presentRevocation, presentRotation } from '../../admin/keys/presenter.js';
 import { deriveSecrets } from '../../config/master-secret.js';
 import { reencryptSigningKeys } from '../../keys/signing-keys.js';
 import { CLI_ACTOR, text, UsageError, type Command } from './command.js';
@@ -20,6 +20,21 @@ export const keysCommands: Record<string, Command> = {
     options: {},
     async run({ keys }) {
       return { record: presentRotation(await keys.rotate(CLI_ACTOR)) };
+    },
+  },
+
+  'keys revoke': {
+    summary:
+      'Emergency revocation of a compromised key: it leaves the JWKS at once, tokens it signed stop verifying, and a new key signs now',
+    usage: 'keys revoke KID [--json]',
+    options: {},
+    positional: 'KID',
+    async run({ keys }, _values, [kid]) {
+      if (!kid) throw new UsageError('name the key to revoke (its kid, from `gatehouse keys list`)');
+      return {
+        record: presentRevocation(await keys.revoke(kid, CLI_ACTOR)),
+        note: 'Resource servers that cached the JWKS may reject tokens from the new key until they fetch it again (most do on an unknown kid).',
+      };
     },
   },
 

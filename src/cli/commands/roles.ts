@@ -13,16 +13,33 @@ function permissionsFrom(values: Record<string, unknown>): { resource: string; p
   return { resource, permissions: scopes.map((scope) => ({ resource, scope })) };
 }
 
+/** `--require-mfa true|false` on update (as `clients set` takes its policies); undefined when not given. */
+function requireMfaFrom(value: unknown): boolean | undefined {
+  if (value === undefined) return undefined;
+  if (value === 'true' || value === 'false') return value === 'true';
+  throw new UsageError('--require-mfa takes true or false');
+}
+
 /** Roles (RBAC), users' roles and client grants: the same services and presenters as the admin API. */
 export const rolesCommands: Record<string, Command> = {
   'roles create': {
-    summary: 'Create a role, optionally with permissions (scopes) on one API',
-    usage: 'roles create NAME [--description TEXT] [--resource URI --scope SCOPE…] [--json]',
-    options: { description: { type: 'string' }, resource: { type: 'string' }, scope: { type: 'string', multiple: true } },
+    summary: 'Create a role, optionally with permissions (scopes) on one API; --require-mfa makes its users sign in with a second factor',
+    usage: 'roles create NAME [--description TEXT] [--resource URI --scope SCOPE…] [--require-mfa] [--json]',
+    options: {
+      description: { type: 'string' },
+      resource: { type: 'string' },
+      scope: { type: 'string', multiple: true },
+      'require-mfa': { type: 'boolean' },
+    },
     positional: 'NAME',
     async run({ roles }, values, [name]) {
       const role = await roles.createRole(
-        { name: name ?? '', description: text(values.description) ?? '', permissions: permissionsFrom(values)?.permissions ?? [] },
+        {
+          name: name ?? '',
+          description: text(values.description) ?? '',
+          permissions: permissionsFrom(values)?.permissions ?? [],
+          require_mfa: values['require-mfa'] === true,
+        },
         CLI_ACTOR,
       );
       return { record: presentRole(role) };
@@ -34,7 +51,7 @@ export const rolesCommands: Record<string, Command> = {
     options: {},
     async run({ roles }) {
       const { roles: found } = await roles.listRoles({ limit: 1000 });
-      return { rows: found.map(presentRole), columns: ['id', 'name', 'description', 'built_in'] };
+      return { rows: found.map(presentRole), columns: ['id', 'name', 'description', 'built_in', 'require_mfa'] };
     },
   },
   'roles show': {
@@ -49,9 +66,11 @@ export const rolesCommands: Record<string, Command> = {
     },
   },
   'roles update': {
-    summary: 'Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there)',
-    usage: 'roles update NAME [--name NEW_NAME] [--description TEXT] [--resource URI [--scope SCOPE…]] [--json]',
+    summary:
+      'Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there); --require-mfa true|false turns its second-factor requirement on or off',
+    usage: 'roles update NAME [--name NEW_NAME] [--description TEXT] [--resource URI [--scope SCOPE…]] [--require-mfa true|false] [--json]',
     options: {
+      'require-mfa': { type: 'string' },
       name: { type: 'string' },
       description: { type: 'string' },
       resource: { type: 'string' },
@@ -59,6 +78,7 @@ export const rolesCommands: Record<string, Command> = {
     },
     positional: 'NAME',
     async run({ roles }, values, [name]) {
+      const requireMfa = requireMfaFrom(values['require-mfa']);
       const current = await roles.findRole(name ?? '');
       if (!current) throw new AppError(404, 'not_found', `no role ${name}`);
       const onApi = permissionsFrom(values);
@@ -67,7 +87,7 @@ export const rolesCommands: Record<string, Command> = {
         : undefined;
       const role = await roles.updateRole(
         current.id,
-        { name: text(values.name), description: text(values.description), permissions },
+        { name: text(values.name), description: text(values.description), permissions, require_mfa: requireMfa },
         CLI_ACTOR,
       );
       return { record: presentRole(role) };
