@@ -21,6 +21,12 @@ export function createConsoleOperations(routes: readonly AdminRoute[]) {
     if (!route) throw new Error(`no admin operation ${operationId}`);
     return route;
   };
+  const mustBeAllowed = (admin: ConsoleAdmin, operationId: string): void => {
+    const { scope } = routeOf(operationId);
+    if (!admin.can(scope)) {
+      throw new AppError(403, 'insufficient_scope', `this needs the ${scope} permission (or admin), which your roles do not grant`);
+    }
+  };
   return {
     /** The scope an operation needs (to show or hide its buttons). */
     scopeOf: (operationId: string): string => routeOf(operationId).scope,
@@ -28,11 +34,12 @@ export function createConsoleOperations(routes: readonly AdminRoute[]) {
     /** Whether the admin may run this operation. */
     allows: (admin: ConsoleAdmin, operationId: string): boolean => admin.can(routeOf(operationId).scope),
 
+    /** Throws the 403 the operation would when the admin may not run it (before asking for more input). */
+    require: mustBeAllowed,
+
     async run<T>(operationId: string, admin: ConsoleAdmin, input: OperationInput = {}): Promise<T> {
       const route = routeOf(operationId);
-      if (!admin.can(route.scope)) {
-        throw new AppError(403, 'insufficient_scope', `this needs the ${route.scope} permission (or admin), which your roles do not grant`);
-      }
+      mustBeAllowed(admin, operationId);
       const params = parseParams(route, input.params ?? {});
       const query = route.query ? parseOrThrow(route.query, input.query ?? {}) : undefined;
       const body = route.body ? checkBody(input.body ?? {}, route.body, route.bodyErrorCode) : undefined;

@@ -91,4 +91,48 @@ describe('the console: signing keys and overview', () => {
     const { page } = await signInToConsole(started.gatehouse, 'keys@example.test');
     expect(page.html).not.toContain('Recent activity');
   });
+
+  it('revokes a key in an emergency after a strong confirmation: it leaves the JWKS and another key signs', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test', { path: '/console/keys' });
+    const current = (await started.gatehouse.keys.list()).find((key) => key.status === 'current');
+    const kid = current?.kid ?? '';
+    const confirm = await browser.open(`${started.gatehouse.url}/console/keys/${kid}/revoke`);
+    expect(textOf(page)).toContain(`/console/keys/${kid}/revoke`);
+    expect(textOf(confirm)).toContain('APIs that cached the JWKS may reject tokens signed by the new key');
+    const unconfirmed = await browser.submit(confirm, '/revoke', { confirm: 'not the kid' });
+    expect(unconfirmed.status).toBe(400);
+    expect(unconfirmed.html).toContain('Type the key ID exactly to confirm the revocation.');
+    expect((await started.gatehouse.keys.list()).find((key) => key.kid === kid)?.status).toBe('current');
+
+    const revoked = await browser.submit(confirm, '/revoke', { confirm: kid });
+    expect(revoked.status).toBe(200);
+    expect(revoked.html).toContain(`Key ${kid} was revoked`);
+    const after = await started.gatehouse.keys.list();
+    expect(after.find((key) => key.kid === kid)?.status).toBe('revoked');
+    expect(after.find((key) => key.status === 'current')?.kid).not.toBe(kid);
+    const jwks = (await (await fetch(`${started.gatehouse.url}/jwks`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((key) => key.kid)).not.toContain(kid);
+    const event = await started.gatehouse.prisma.event.findFirst({ where: { type: 'key.revoked', subject: kid } });
+    expect(event?.actor).toMatch(/^user:/);
+    // A second revocation of the same key is a sentence, not a 500.
+    const again = await browser.fetch(`${started.gatehouse.url}/console/keys/${kid}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(revoked.html)?.[1] ?? '', confirm: kid }),
+    });
+    expect(again.status).toBe(409);
+  });
+
+  it('refuses a keys:read admin’s forged revocation', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'keys@example.test', { path: '/console/keys' });
+    expect(page.html).not.toContain('Revoke…');
+    const kid = (await started.gatehouse.keys.list()).find((key) => key.status === 'current')?.kid ?? '';
+    const response = await browser.fetch(`${started.gatehouse.url}/console/keys/${kid}/revoke`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ csrf: /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '', confirm: kid }),
+    });
+    expect(response.status).toBe(403);
+    expect((await started.gatehouse.keys.list()).find((key) => key.kid === kid)?.status).toBe('current');
+  });
 });
