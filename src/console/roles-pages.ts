@@ -79,7 +79,7 @@ export function rolePages(deps: { readonly operations: ConsoleOperations }): Con
         const values = { name: field(page.form, 'name').trim(), description: field(page.form, 'description').trim() };
         try {
           const role = await operations.run<Role>('createRole', page.admin, {
-            body: { ...values, permissions: await permissionsFrom(page) },
+            body: { ...values, permissions: await permissionsFrom(page), require_mfa: field(page.form, 'require_mfa') === 'on' },
           });
           await renderRole(page, role, { notice: `The role ${role.name} was created.` });
         } catch (error) {
@@ -103,10 +103,11 @@ export function rolePages(deps: { readonly operations: ConsoleOperations }): Con
         try {
           const updated = await operations.run<Role>('updateRole', page.admin, {
             params: { id: role.id },
+            // A built-in role (admin) keeps its name and permissions.
             body: {
-              ...(role.built_in ? {} : { name: field(page.form, 'name').trim() }),
+              ...(role.built_in ? {} : { name: field(page.form, 'name').trim(), permissions: await permissionsFrom(page) }),
               description: field(page.form, 'description').trim(),
-              permissions: await permissionsFrom(page),
+              require_mfa: field(page.form, 'require_mfa') === 'on',
             },
           });
           await renderRole(page, updated, { notice: 'The changes were saved.' });

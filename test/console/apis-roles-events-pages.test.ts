@@ -70,6 +70,21 @@ describe('the console: APIs, roles and the audit log', () => {
     expect((await started.gatehouse.users.findUserById(started.sample.user.id))?.roles.sort()).toEqual(['engineer', 'reader']);
   });
 
+  it('asks a role’s holders for two-step verification, the built-in admin role included, without touching its permissions', async () => {
+    const adminRole = await started.gatehouse.roles.findRole('admin');
+    const page = await open(`/console/roles/${adminRole?.id}`);
+    expect(page.html).toContain('A built-in role keeps its name and permissions');
+    const saved = await admin.browser.submit(page, `/console/roles/${adminRole?.id}`, { require_mfa: 'on' });
+    expect(saved.status).toBe(200);
+    expect(saved.html).toContain('The changes were saved.');
+    const after = await started.gatehouse.roles.findRole('admin');
+    expect(after?.requireMfa).toBe(true);
+    expect(after?.permissions).toEqual(adminRole?.permissions);
+    // Back off again so later sign-ins in this file need no second factor.
+    await admin.browser.submit(saved, `/console/roles/${adminRole?.id}`, { require_mfa: [] });
+    expect((await started.gatehouse.roles.findRole('admin'))?.requireMfa).toBe(false);
+  });
+
   it('filters the audit log by type, actor, subject and time, and pages through it', async () => {
     const all = await open('/console/events');
     expect(all.html).toContain('console.signed_in');
