@@ -140,21 +140,27 @@ export function createConsoleAuth(deps: ConsoleAuthDependencies) {
       }
       const code = ctx.query.code;
       if (typeof code !== 'string' || !code) return { ok: false, reason: 'The sign-in came back without a code. Please sign in again.' };
-      const response = await fetch(`${deps.ownUrl()}/token`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          // RFC 6749 §2.3.1: client_secret_basic, both parts form-encoded.
-          authorization: `Basic ${Buffer.from(`${encodeURIComponent(CONSOLE_CLIENT_ID)}:${encodeURIComponent(consoleClientSecret(deps.key))}`).toString('base64')}`,
-        },
-        body: new URLSearchParams({
-          grant_type: 'authorization_code',
-          code,
-          redirect_uri: redirectUri,
-          code_verifier: derive(deps.key, 'verifier', state),
-        }),
-        signal: AbortSignal.timeout(10_000),
-      });
+      let response: Response;
+      try {
+        response = await fetch(`${deps.ownUrl()}/token`, {
+          method: 'POST',
+          headers: {
+            'content-type': 'application/x-www-form-urlencoded',
+            // RFC 6749 §2.3.1: client_secret_basic, both parts form-encoded.
+            authorization: `Basic ${Buffer.from(`${encodeURIComponent(CONSOLE_CLIENT_ID)}:${encodeURIComponent(consoleClientSecret(deps.key))}`).toString('base64')}`,
+          },
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: redirectUri,
+            code_verifier: derive(deps.key, 'verifier', state),
+          }),
+          signal: AbortSignal.timeout(10_000),
+        });
+      } catch {
+        // The token endpoint did not answer (a timeout, a restart): nothing was stored; the admin signs in again.
+        return { ok: false, reason: 'The sign-in could not be completed just now. Please sign in again.' };
+      }
       const tokens = (await response.json().catch(() => ({}))) as { id_token?: unknown };
       if (!response.ok || typeof tokens.id_token !== 'string') {
         return { ok: false, reason: 'The sign-in could not be completed (the code was not accepted). Please sign in again.' };

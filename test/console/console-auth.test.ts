@@ -95,6 +95,22 @@ describe('signing in to the console (/console)', () => {
     expect(page.html).toContain('This sign-in did not start in this browser');
   });
 
+  it('refuses a callback whose code the token endpoint does not accept, and starts no session', async () => {
+    const browser = new Browser();
+    const login = await browser.open(`${started.gatehouse.url}/console`);
+    const back = await browser.submit(
+      login,
+      '/login',
+      { email: 'root@example.test', password: 'correct horse battery staple' },
+      { stopAt: `${started.gatehouse.url}/console/callback` },
+    );
+    const state = new URL(back.url).searchParams.get('state') ?? '';
+    const page = await browser.open(`${started.gatehouse.url}/console/callback?code=forged-code&state=${state}`);
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('the code was not accepted');
+    expect(browser.cookie('gatehouse_console')).toBeUndefined();
+  });
+
   it('refuses a form without its CSRF token and changes nothing', async () => {
     const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test', { path: '/console/keys' });
     const before = await started.gatehouse.keys.list();
