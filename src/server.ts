@@ -18,7 +18,7 @@ import { adminAudience, adminRoutes, createAdminApi, ensureAdminApiResource, ens
 import { ensureConsoleClient, CONSOLE_CLIENT_ID } from './console/console-client.js';
 import { createConsole } from './console/console-module.js';
 import { createAuditLog } from './audit/events.js';
-import { createApp } from './app.js';
+import { createRequestHandler } from './app.js';
 import { announceCredentials } from './admin/bootstrap-credentials.js';
 import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
@@ -239,7 +239,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const operations = adminRoutes(adminApi);
     // The console redeems its sign-in's code at this instance's own token endpoint, over loopback.
     let ownUrl = config.issuer;
-    const app = createApp({
+    const app = createRequestHandler({
       https: config.issuer.startsWith('https:'),
       trustProxy: config.trustProxy,
       jwksMaxAge: config.keys.jwksMaxAge,
@@ -315,7 +315,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       registrationOpen: config.registrationOpen,
       firstPartyClients: [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID],
     });
-    const server = await listen(app.callback(), config.port, config.host);
+    const server = await listen(app, config.port, config.host);
     const http = drainable(server);
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;
