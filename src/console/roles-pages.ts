@@ -73,6 +73,10 @@ export function rolePages(deps: { readonly operations: ConsoleOperations }): Con
       '/roles/new': async (page) =>
         page.render('role-new', { title: 'New role', area: '/console/roles', apis: await permissionChoices(page, []) }),
       '/roles/:id': async (page) => renderRole(page, await load(page)),
+      '/roles/:id/delete': async (page) => {
+        const role = await load(page);
+        page.render('role-delete', { title: `Delete ${role.name}`, area: '/console/roles', role, href: `/console/roles/${role.id}` });
+      },
     },
     post: {
       '/roles': async (page) => {

@@ -68,6 +68,13 @@ describe('the console: APIs, roles and the audit log', () => {
     const user = await open(`/console/users/${started.sample.user.id}`);
     await admin.browser.submit(user, `/console/users/${started.sample.user.id}`, { roles: ['engineer', 'reader'] });
     expect((await started.gatehouse.users.findUserById(started.sample.user.id))?.roles.sort()).toEqual(['engineer', 'reader']);
+
+    const temporary = await started.gatehouse.roles.createRole({ name: 'temporary' });
+    const confirm = await open(`/console/roles/${temporary.id}/delete`);
+    expect(confirm.html).toContain('Delete the role temporary?');
+    const deleted = await admin.browser.submit(confirm, '/delete');
+    expect(deleted.html).toContain('The role temporary was deleted.');
+    expect(await started.gatehouse.roles.findRole('temporary')).toBeNull();
   });
 
   it('asks a role’s holders for two-step verification, the built-in admin role included, without touching its permissions', async () => {
