@@ -38,6 +38,7 @@ const EXPIRING: readonly Expiring[] = [
   { table: 'session_activity', column: 'expires_at', keepSeconds: 0 },
   { table: 'mfa_pending_logins', column: 'expires_at', keepSeconds: 0 },
   { table: 'webauthn_challenges', column: 'expires_at', keepSeconds: 0 },
+  { table: 'console_sessions', column: 'expires_at', keepSeconds: 0 },
 ];
 
 /**

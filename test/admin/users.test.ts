@@ -148,10 +148,8 @@ describe('admin API: users', () => {
     const found = [first, second].flatMap((response) => (response.body as { data: Json[] }).data);
     expect(found.map((user) => user.email).sort()).toEqual(['irene@example.test', 'marie.curie@example.test', 'pierre@example.test']);
     expect(second.body?.next_cursor).toBeNull();
-    expect(await api('GET', '/users?search=cu')).toMatchObject({
-      status: 400,
-      body: { error: 'invalid_request', error_description: expect.stringContaining('at least 3 characters') },
-    });
+    // Shorter terms work too (no trigram index then: a scan of the users).
+    expect(await emails('search=%20cu%20')).toHaveLength(3);
     expect(await emails(`search=${encodeURIComponent('cur\u0000ie')}`)).toEqual([]);
   });
 

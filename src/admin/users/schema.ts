@@ -29,8 +29,8 @@ export const updateUserBody = z
 export const listUsersQuery = z
   .object({
     email: z.string().max(320).optional(),
-    /** Part of the email or name, any letter case; at least 3 characters (a trigram index serves it). */
-    search: z.string().min(3, 'search needs at least 3 characters').max(320).optional(),
+    /** Part of the email or name, any letter case (trigram indexes serve terms of 3 characters or more). */
+    search: z.string().trim().max(320).optional(),
     ...pageQuery,
   })
   .strict();

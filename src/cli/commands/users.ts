@@ -36,9 +36,11 @@ export const usersCommands: Record<string, Command> = {
     usage: 'users list [--email EMAIL] [--search TEXT] [--limit N] [--json]',
     options: { email: { type: 'string' }, search: { type: 'string' }, limit: { type: 'string' } },
     async run({ users }, values) {
-      const search = text(values.search);
-      if (search !== undefined && search.length < 3) throw new UsageError('--search needs at least 3 characters');
-      const { users: found } = await users.listUsers({ email: text(values.email), search, limit: limitFrom(values) });
+      const { users: found } = await users.listUsers({
+        email: text(values.email),
+        search: text(values.search)?.trim() || undefined,
+        limit: limitFrom(values),
+      });
       return { rows: found.map(presentUser), columns: ['id', 'email', 'name', 'roles', 'disabled'] };
     },
   },
