@@ -82,9 +82,17 @@ export function isPlannable(statement: RecordedStatement): boolean {
 
 /**
  * Tables that stay small whatever the installation's size (a handful of
- * keys, roles and settings): a sequential scan of them is the right plan.
+ * keys, roles and settings; console sessions, one per signed-in admin): a
+ * sequential scan of them is the right plan.
  */
-export const SMALL_TABLES = new Set(['signing_keys', 'roles', 'role_permissions', 'instance_settings', '_prisma_migrations']);
+export const SMALL_TABLES = new Set([
+  'signing_keys',
+  'roles',
+  'role_permissions',
+  'instance_settings',
+  'console_sessions',
+  '_prisma_migrations',
+]);
 
 /**
  * Fills every table that grows with users, clients, APIs or traffic with
