@@ -24,6 +24,7 @@ export async function openCliContext(config: Config, log: Logger) {
     roles: createRoleService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
     loginThrottle: createLoginThrottle(database.prisma, config.loginThrottle),
+    issuer: config.issuer,
     prisma: database.prisma,
     keyEncryptionKey: secrets.keyEncryptionKey,
     close: database.close,

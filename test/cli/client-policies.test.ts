@@ -60,7 +60,7 @@ describe('gatehouse clients set', () => {
     expect(notBoolean.stderr).toContain('--require-pkce takes true or false');
     const badUri = await runCli(['clients', 'set', clientId, '--backchannel-logout-uri', 'http://app.example.test/logout#x'], environment);
     expect(badUri.code).toBe(3);
-    expect(badUri.stderr).toContain('backchannel_logout_uri');
+    expect(badUri.stderr).toContain('invalid_client_metadata: --backchannel-logout-uri is not valid: must not contain a fragment');
     const nothing = await runCli(['clients', 'set', clientId], environment);
     expect(nothing.code).toBe(2);
   });
