@@ -24,9 +24,9 @@ export const clientsCommands: Record<string, Command> = {
   'clients create': {
     summary: 'Register an OAuth client (RFC 7591 metadata)',
     usage:
-      'clients create --name NAME [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--require-mfa] [--json]',
+      'clients create [--name NAME] [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--public] [--native] [--refresh-tokens] [--device] [--grant GRANT…] [--scope "A B"] [--default-resource URI] [--introspects URI…] [--auth-method METHOD] [--jwks-file FILE | --jwks-uri URI] [--client-id ID] [--require-mfa] [--json]',
     options: {
-      name: { type: 'string', description: 'The name users see on the consent page (required)' },
+      name: { type: 'string', description: 'The name users see on the consent page' },
       'redirect-uri': {
         type: 'string',
         multiple: true,
