@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { runCli, runCliInProcess } from '../support/cli.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 
@@ -52,6 +52,13 @@ describe('gatehouse clients set', () => {
       require_pushed_authorization_requests: true,
       dpop_bound_access_tokens: true,
     });
+  });
+
+  it('removes the back-channel logout URI with an empty value', async () => {
+    const removed = await runCliInProcess(['clients', 'set', clientId, '--backchannel-logout-uri', '', '--json'], environment);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).not.toHaveProperty('backchannel_logout_uri');
+    expect(JSON.parse(removed.stdout)).toMatchObject({ require_pkce: false, first_party: true });
   });
 
   it('refuses bad values with a clear message and changes nothing', async () => {

@@ -26,12 +26,12 @@ export const clientPolicyCommands: Record<string, Command> = {
     summary:
       "Change a client's policies: PKCE, first-party consent, back-channel logout, PAR, DPoP, MFA (the same checks as PATCH /admin/clients/:id)",
     usage:
-      'clients set CLIENT_ID [--require-pkce true|false] [--first-party true|false] [--backchannel-logout-uri URI] [--backchannel-logout-session-required true|false] [--require-par true|false] [--dpop-bound true|false] [--require-mfa true|false] [--json]',
+      'clients set CLIENT_ID [--require-pkce true|false] [--first-party true|false] [--backchannel-logout-uri URI|""] [--backchannel-logout-session-required true|false] [--require-par true|false] [--dpop-bound true|false] [--require-mfa true|false] [--json]',
     options: {
       ...Object.fromEntries(Object.entries(DESCRIPTIONS).map(([flag, description]) => [flag, { type: 'string' as const, description }])),
       'backchannel-logout-uri': {
         type: 'string',
-        description: 'Where logout tokens are POSTed (OpenID Back-Channel Logout 1.0): an https URL',
+        description: 'Where logout tokens are POSTed (OpenID Back-Channel Logout 1.0): an http(s) URL, or "" to remove it',
       },
     },
     fields: {
@@ -46,7 +46,8 @@ export const clientPolicyCommands: Record<string, Command> = {
         if (value !== undefined) changes[field] = value;
       }
       const uri = values['backchannel-logout-uri'];
-      if (typeof uri === 'string') changes.backchannel_logout_uri = uri;
+      // An empty value removes the URI.
+      if (typeof uri === 'string') changes.backchannel_logout_uri = uri === '' ? null : uri;
       if (Object.keys(changes).length === 0) throw new UsageError('name at least one policy to change');
       return { record: (await api.call('patch', `/clients/${segment(clientId)}`, { body: changes })) as Row };
     },
