@@ -8,12 +8,19 @@ export class UnreachableError extends Error {
 
 const STATUSES = new Set<number>([400, 401, 403, 404, 405, 409, 413, 415, 429, 503]);
 
+/** How long the CLI waits for a server's answer before giving up with one line. */
+const ANSWER_WITHIN_SECONDS = 60;
+
 async function send(url: string, init: RequestInit): Promise<Response> {
   try {
-    return await fetch(url, { ...init, redirect: 'error' });
+    // No redirects: a token must not follow one to another origin.
+    return await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(ANSWER_WITHIN_SECONDS * 1000) });
   } catch (error) {
+    const origin = new URL(url).origin;
+    if ((error as Error).name === 'TimeoutError')
+      throw new UnreachableError(`${origin} did not answer within ${ANSWER_WITHIN_SECONDS} seconds`);
     const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-    throw new UnreachableError(`cannot reach ${new URL(url).origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
+    throw new UnreachableError(`cannot reach ${origin}: ${cause?.code ?? cause?.message ?? (error as Error).message}`);
   }
 }
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded-postgres.js';
-import { runCliInProcess } from '../support/cli.js';
+import { runCli, runCliInProcess } from '../support/cli.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 import { startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -256,6 +256,12 @@ describe('gatehouse CLI against a running server', () => {
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await run(home, ['users', 'disable', subject, '--enable'])).code).toBe(0);
     expect(await actorOf()).toBe('cli');
+  });
+
+  it('works through the real gatehouse command (a spawned process)', async () => {
+    const listed = await runCli(['clients', 'show', started.sample.client.client_id, '--json'], remote);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(JSON.parse(listed.stdout)).toMatchObject({ client_id: started.sample.client.client_id, client_name: 'Sample App' });
   });
 
   it('says that a stored login expired, and how to renew it', async () => {
