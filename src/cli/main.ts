@@ -12,7 +12,8 @@ import { openDatabase } from '../db/open-database.js';
 import { createLocalAdminApi } from './local-admin-api.js';
 import { formatRecord, formatTable } from './output.js';
 import { createRemoteAdminApi, clientCredentialsToken, UnreachableError } from './remote-admin-api.js';
-import { readStoredLogin, REMOTE_VARIABLES, serverUrl, settingOrFile } from './remote-session.js';
+import { readStoredLogin, REMOTE_VARIABLES, serverUrl, settingOrFile, storeLogin } from './remote-session.js';
+import { refreshPersonTokens } from './device-login.js';
 
 // Exit codes scripts can rely on.
 const EXIT = { ok: 0, failed: 1, usage: 2, rejected: 3 } as const;
@@ -167,11 +168,22 @@ async function remoteApi(url: string | undefined, environment: Record<string, st
     'invalid_token',
     `the stored login for ${stored.url} expired at ${stored.expires_at}: run gatehouse login --url ${stored.url} again`,
   );
+  let current = stored;
   return createRemoteAdminApi(
     target,
     async () => {
-      if (Date.parse(stored.expires_at) <= Date.now()) throw expired;
-      return stored.access_token;
+      // A few seconds early: the token must still be good when the request arrives.
+      if (Date.parse(current.expires_at) - 5000 > Date.now()) return current.access_token;
+      if (!current.refresh_token) throw expired;
+      const renewed = await refreshPersonTokens(current.url, current.client_id, current.refresh_token);
+      current = {
+        ...current,
+        access_token: renewed.accessToken,
+        expires_at: renewed.expiresAt.toISOString(),
+        ...(renewed.refreshToken ? { refresh_token: renewed.refreshToken } : {}),
+      };
+      await storeLogin(environment, current);
+      return current.access_token;
     },
     (error) => (/expired/.test(error.description) ? expired : error),
   );

@@ -11,7 +11,7 @@ const STATUSES = new Set<number>([400, 401, 403, 404, 405, 409, 413, 415, 429, 5
 /** How long the CLI waits for a server's answer before giving up with one line. */
 const ANSWER_WITHIN_SECONDS = 60;
 
-async function send(url: string, init: RequestInit): Promise<Response> {
+export async function send(url: string, init: RequestInit): Promise<Response> {
   try {
     // No redirects: a token must not follow one to another origin.
     return await fetch(url, { ...init, redirect: 'error', signal: AbortSignal.timeout(ANSWER_WITHIN_SECONDS * 1000) });
@@ -25,7 +25,7 @@ async function send(url: string, init: RequestInit): Promise<Response> {
 }
 
 /** A JSON error answer `{error, error_description}` as the AppError it was at the server; anything else, a plain failure. */
-async function failure(response: Response, what: string): Promise<Error> {
+export async function failure(response: Response, what: string): Promise<Error> {
   const text = await response.text();
   let body: { error?: unknown; error_description?: unknown } | undefined;
   try {
@@ -40,6 +40,21 @@ async function failure(response: Response, what: string): Promise<Error> {
   return new Error(`${what} answered HTTP ${response.status}${typeof body?.error === 'string' ? ` ${body.error}` : ''}`);
 }
 
+export interface ServerMetadata {
+  readonly issuer: string;
+  readonly token_endpoint: string;
+  readonly device_authorization_endpoint?: string;
+}
+
+/** The server's discovery document (OpenID Connect Discovery 1.0 §4). */
+export async function discover(url: string): Promise<ServerMetadata> {
+  const discovery = await send(`${url}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
+  if (!discovery.ok) throw new Error(`${url} is not a Gatehouse server (its discovery document answered HTTP ${discovery.status})`);
+  const metadata = (await discovery.json()) as Partial<ServerMetadata>;
+  if (!metadata.issuer || !metadata.token_endpoint) throw new Error(`${url} is not a Gatehouse server (no issuer or token endpoint)`);
+  return metadata as ServerMetadata;
+}
+
 /**
  * An admin-API token by client credentials (RFC 6749 §4.4) for the admin
  * API's resource indicator (RFC 8707 §2), from the server's discovered token
@@ -50,10 +65,7 @@ export async function clientCredentialsToken(
   clientId: string,
   secret: string,
 ): Promise<{ accessToken: string; expiresAt: Date; issuer: string }> {
-  const discovery = await send(`${url}/.well-known/openid-configuration`, { headers: { accept: 'application/json' } });
-  if (!discovery.ok) throw new Error(`${url} is not a Gatehouse server (its discovery document answered HTTP ${discovery.status})`);
-  const metadata = (await discovery.json()) as { issuer?: string; token_endpoint?: string };
-  if (!metadata.issuer || !metadata.token_endpoint) throw new Error(`${url} is not a Gatehouse server (no issuer or token endpoint)`);
+  const metadata = await discover(url);
   // RFC 6749 §2.3.1: the id and secret are form-urlencoded before Basic encoding.
   const basic = Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(secret)}`).toString('base64');
   const response = await send(metadata.token_endpoint, {

@@ -16,6 +16,8 @@ export interface StoredLogin {
   readonly access_token: string;
   /** ISO 8601. */
   readonly expires_at: string;
+  /** With `login --device`: renews the access token when it expires (the server rotates it on each use). */
+  readonly refresh_token?: string;
 }
 
 const loginFile = (dir: string) => join(dir, 'login.json');

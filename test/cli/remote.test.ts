@@ -5,7 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded-postgres.js';
 import { runCli, runCliInProcess } from '../support/cli.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
-import { startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { approveOnPages, DEVICE_GRANT } from '../support/device.js';
+import { runCli as runCliMain } from '../../src/cli/main.js';
 
 /** The same commands through a running server's admin API (remote mode), next to the database (--local). */
 describe('gatehouse CLI against a running server', () => {
@@ -22,7 +24,8 @@ describe('gatehouse CLI against a running server', () => {
   };
 
   beforeAll(async () => {
-    started = await startWithSampleApp();
+    // A one-second device-flow interval keeps `login --device` quick.
+    started = await startWithSampleApp({ GATEHOUSE_DEVICE_POLL_INTERVAL: '1' });
     const { gatehouse } = started;
     const adminApi = `${gatehouse.issuer}/admin`;
     const service = (name: string, scopes: string[]) =>
@@ -262,6 +265,67 @@ describe('gatehouse CLI against a running server', () => {
     const listed = await runCli(['clients', 'show', started.sample.client.client_id, '--json'], remote);
     expect(listed.code, listed.stderr).toBe(0);
     expect(JSON.parse(listed.stdout)).toMatchObject({ client_id: started.sample.client.client_id, client_name: 'Sample App' });
+  });
+
+  it('logs a person in with the device flow, audits their changes as them, and renews the token when it expires', async () => {
+    const { gatehouse } = started;
+    const cli = await gatehouse.clients.registerClient({
+      client_name: 'Gatehouse CLI',
+      grant_types: [DEVICE_GRANT, 'refresh_token'],
+      token_endpoint_auth_method: 'none',
+      api_access: [{ resource: `${gatehouse.issuer}/admin`, scopes: ['admin'] }],
+    });
+    const person = await gatehouse.users.createUser({
+      email: 'operator@example.test',
+      password: PASSWORD,
+      roles: ['admin'],
+      emailVerified: true,
+    });
+    const environment = { XDG_CONFIG_HOME: await mkdtemp(join(tmpdir(), 'gatehouse-cli-config-')) };
+
+    // The CLI shows the code on stderr while it polls; the person confirms it on the pages.
+    const stdout: string[] = [];
+    const stderr: string[] = [];
+    let showCode: (line: string) => void = () => {};
+    const shown = new Promise<string>((resolve) => (showCode = resolve));
+    const login = runCliMain(['login', '--device', '--url', gatehouse.url, '--client-id', cli.client_id, '--json'], environment, {
+      stdout: (text) => void stdout.push(text),
+      stderr: (text) => {
+        stderr.push(text);
+        if (text.startsWith('To sign in')) showCode(text);
+      },
+      readStdin: async () => '',
+    });
+    const failed = login.then((exit) => `login ended (${exit}) before showing a code: ${stderr.join('\n')}`);
+    const line = await Promise.race([shown, failed]);
+    const [, uri = '', code = ''] = /open (\S+) and confirm the code (\S+)/.exec(line) ?? [];
+    expect(code, line).not.toBe('');
+    expect(uri).toBe(`${gatehouse.issuer}/device?user_code=${code}`);
+    await approveOnPages(`${gatehouse.issuer}/device`, code, { email: 'operator@example.test' });
+    expect(await login).toBe(0);
+    expect(JSON.parse(stdout.join(''))).toMatchObject({ url: gatehouse.url, client_id: cli.client_id, renews: true });
+
+    const created = await run(environment, ['roles', 'create', 'device_made', '--json']);
+    expect(created.code, created.stderr).toBe(0);
+    const subject = (created.json as { id: string }).id;
+    expect((await gatehouse.prisma.event.findFirst({ where: { subject } }))?.actor).toBe(`user:${person.id}`);
+
+    // Expired: the refresh token (rotated, and stored again 0600) gets a new access token.
+    const file = join(environment.XDG_CONFIG_HOME, 'gatehouse', 'login.json');
+    const before = JSON.parse(await readFile(file, 'utf8')) as { refresh_token: string };
+    await writeFile(file, JSON.stringify({ ...before, expires_at: '2020-01-01T00:00:00.000Z' }));
+    const renewed = await run(environment, ['roles', 'show', 'device_made', '--json']);
+    expect(renewed.code, renewed.stderr).toBe(0);
+    const after = JSON.parse(await readFile(file, 'utf8')) as { refresh_token: string; expires_at: string };
+    expect(Date.parse(after.expires_at)).toBeGreaterThan(Date.now());
+    expect(after.refresh_token).not.toBe(before.refresh_token);
+    expect((await stat(file)).mode & 0o777).toBe(0o600);
+
+    // A person who is no longer an admin is refused at once, token or not.
+    await gatehouse.users.setUserDisabled(person.id, true);
+    const refused = await run(environment, ['roles', 'show', 'device_made']);
+    expect(refused.code).toBe(3);
+    expect(refused.stderr).toContain('invalid_token');
   });
 
   it('says that a stored login expired, and how to renew it', async () => {

@@ -1,3 +1,4 @@
+import { deviceLogin } from '../device-login.js';
 import { clientCredentialsToken } from '../remote-admin-api.js';
 import { readStoredLogin, removeStoredLogin, serverUrl, settingOrFile, storeLogin } from '../remote-session.js';
 import { text, UsageError, type Command } from './command.js';
@@ -9,11 +10,17 @@ import { text, UsageError, type Command } from './command.js';
  */
 export const sessionCommands: Record<string, Command> = {
   login: {
-    summary: "Sign in to a server's admin API with client credentials and keep the token (0600, in your config dir) until it expires",
+    summary:
+      "Sign in to a server's admin API, with client credentials or as yourself (--device), and keep the token (0600, in your config dir)",
     usage:
-      'login --url URL [--client-id ID] [--client-secret-stdin] [--json]   (or GATEHOUSE_URL, GATEHOUSE_CLIENT_ID, GATEHOUSE_CLIENT_SECRET)',
+      'login --url URL [--client-id ID] [--client-secret-stdin | --device] [--json]   (or GATEHOUSE_URL, GATEHOUSE_CLIENT_ID, GATEHOUSE_CLIENT_SECRET)',
     options: {
       'client-id': { type: 'string', description: 'The admin client (default GATEHOUSE_CLIENT_ID or GATEHOUSE_CLIENT_ID_FILE)' },
+      device: {
+        type: 'boolean',
+        description:
+          'Sign in as yourself (an admin) in a browser with the device flow (RFC 8628); --client-id names a public device client granted the admin API',
+      },
       'client-secret-stdin': {
         type: 'boolean',
         description: 'Read the client secret from standard input (default GATEHOUSE_CLIENT_SECRET or GATEHOUSE_CLIENT_SECRET_FILE)',
@@ -25,6 +32,22 @@ export const sessionCommands: Record<string, Command> = {
       if (!given) throw new UsageError('name the server with --url (or GATEHOUSE_URL)');
       const url = serverUrl(given);
       const clientId = text(values['client-id']) ?? settingOrFile(environment, 'GATEHOUSE_CLIENT_ID');
+      if (values.device) {
+        if (!clientId) throw new UsageError('name the public device client with --client-id (or GATEHOUSE_CLIENT_ID)');
+        if (values['client-secret-stdin']) throw new UsageError('--device and --client-secret-stdin do not go together');
+        const tokens = await deviceLogin(url, clientId, io.stderr);
+        const file = await storeLogin(environment, {
+          url,
+          client_id: clientId,
+          access_token: tokens.accessToken,
+          expires_at: tokens.expiresAt.toISOString(),
+          ...(tokens.refreshToken ? { refresh_token: tokens.refreshToken } : {}),
+        });
+        return {
+          record: { url, client_id: clientId, expires_at: tokens.expiresAt.toISOString(), renews: Boolean(tokens.refreshToken) },
+          note: `Signed in; the token is in ${file}. Commands now go to ${url} (--local for this machine's database).`,
+        };
+      }
       const secret = values['client-secret-stdin']
         ? (await io.readStdin()).replace(/\r?\n$/, '')
         : settingOrFile(environment, 'GATEHOUSE_CLIENT_SECRET');
