@@ -122,6 +122,108 @@ describe('gatehouse CLI on the database', () => {
     expect(badRedirect.stderr).toContain('invalid_redirect_uri: --redirect-uri is not valid: javascript:alert(1) uses a forbidden scheme');
   });
 
+  it('updates a client: replaces its lists, removes its default API with an empty value, and refuses bad input', async () => {
+    await run(['resources', 'create', '--identifier', 'https://orders.example.test/', '--name', 'Orders', '--json']);
+    const created = await run([
+      'clients',
+      'create',
+      '--name',
+      'Shop',
+      '--redirect-uri',
+      'https://shop.example.test/cb',
+      '--grant',
+      'authorization_code',
+      '--grant',
+      'client_credentials',
+      '--json',
+    ]);
+    const { client_id: clientId } = created.json as { client_id: string };
+    const granted = await run(['clients', 'grant', clientId, '--resource', 'https://orders.example.test/', '--default']);
+    expect(granted.code, granted.stderr).toBe(0);
+    const updated = await run([
+      'clients',
+      'update',
+      clientId,
+      '--name',
+      'Shop 2',
+      '--redirect-uri',
+      'https://shop.example.test/a',
+      '--redirect-uri',
+      'https://shop.example.test/b',
+      '--grant',
+      'authorization_code',
+      '--grant',
+      'client_credentials',
+      '--grant',
+      'refresh_token',
+      '--json',
+    ]);
+    expect(updated.code, updated.stderr).toBe(0);
+    expect(updated.json).toMatchObject({
+      client_name: 'Shop 2',
+      redirect_uris: ['https://shop.example.test/a', 'https://shop.example.test/b'],
+      grant_types: ['authorization_code', 'client_credentials', 'refresh_token'],
+      default_resource: 'https://orders.example.test/',
+    });
+    expect((await run(['clients', 'update', clientId, '--default-resource', '', '--json'])).json).not.toHaveProperty('default_resource');
+    expect(await run(['clients', 'update', clientId])).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('name something to change'),
+    });
+    const bad = await run(['clients', 'update', clientId, '--redirect-uri', 'https://shop.example.test/a', '--redirect-uri', 'ftp://x']);
+    expect(bad.code).toBe(3);
+    expect(bad.stderr).toContain('--redirect-uri is not valid');
+    expect((await run(['clients', 'show', clientId, '--json'])).json).toMatchObject({ client_name: 'Shop 2' });
+  });
+
+  it("ends a user's sessions, and shows their permissions by API", async () => {
+    await run([
+      'resources',
+      'create',
+      '--identifier',
+      'https://ledger.example.test/',
+      '--name',
+      'Ledger',
+      '--scope',
+      'ledger:read',
+      '--rbac',
+      'on',
+    ]);
+    await run(['roles', 'create', 'bookkeeper', '--resource', 'https://ledger.example.test/', '--scope', 'ledger:read']);
+    const user = await run([
+      'users',
+      'create',
+      '--email',
+      'books@example.test',
+      '--password',
+      'a long bookkeeping password',
+      '--roles',
+      'bookkeeper',
+      '--json',
+    ]);
+    const { id } = user.json as { id: string };
+    expect((await run(['users', 'permissions', id, '--json'])).json).toEqual([
+      { resource: 'https://ledger.example.test/', scopes: ['ledger:read'] },
+    ]);
+    expect((await run(['users', 'permissions', id])).stdout).toMatch(/^https:\/\/ledger\.example\.test\/\s+ledger:read$/m);
+    expect((await run(['users', 'revoke-sessions', id, '--json'])).json).toEqual({ id, sessions_ended: true });
+    expect((await run(['users', 'revoke-sessions', 'nobody'])).code).toBe(3);
+    // Email delivery is not configured here: said plainly, and no user is left half-made.
+    const noMail = await run([
+      'users',
+      'create',
+      '--email',
+      'mail@example.test',
+      '--password',
+      'a long mailing password',
+      '--send-verification-email',
+      '--json',
+    ]);
+    expect(noMail.code).toBe(3);
+    expect(JSON.parse(noMail.stderr)).toMatchObject({ error: 'email_unavailable' });
+    expect((await run(['users', 'list', '--email', 'mail@example.test', '--json'])).json).toEqual([]);
+  });
+
   it('pages lists with --limit and --cursor, or fetches them all with --all', async () => {
     for (const n of [1, 2, 3]) {
       await run(['users', 'create', '--email', `page${n}@example.test`, '--password', 'a long paging password']);

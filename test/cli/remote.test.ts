@@ -108,6 +108,10 @@ describe('gatehouse CLI against a running server', () => {
     expect((await run(remote, ['clients', 'set', clientId, '--require-pkce', 'true', '--json'])).json).toMatchObject({
       require_pkce: true,
     });
+    expect((await run(remote, ['clients', 'update', clientId, '--name', 'Remote job 2', '--json'])).json).toMatchObject({
+      client_name: 'Remote job 2',
+    });
+    expect((await run(remote, ['users', 'revoke-sessions', id, '--json'])).json).toEqual({ id, sessions_ended: true });
     expect((await run(remote, ['clients', 'rotate-secret', clientId, '--json'])).json).toMatchObject({
       client_id: clientId,
       client_secret: expect.any(String),
@@ -145,6 +149,7 @@ describe('gatehouse CLI against a running server', () => {
       ['users', 'list', '--all'],
       ['users', 'sign-in', user.id],
       ['users', 'mfa', user.id],
+      ['users', 'permissions', user.id],
       ['clients', 'show', client.client_id],
       ['clients', 'list', '--limit', '2'],
       ['resources', 'list', '--all'],

@@ -1,7 +1,7 @@
 import { DEVICE_CODE_GRANT } from '../../clients/client-metadata.js';
 import { fetchPages, segment } from '../admin-api.js';
 import type { Row } from '../output.js';
-import { list, PAGING_OPTIONS, pagingFrom, readJson, text, type Command, type OptionValues } from './command.js';
+import { list, PAGING_OPTIONS, pagingFrom, readJson, text, UsageError, type Command, type OptionValues } from './command.js';
 
 /**
  * --grant as given, else authorization_code (none for a device-only client:
@@ -93,6 +93,53 @@ export const clientsCommands: Record<string, Command> = {
       // The admin API validates the whole object (grant names, auth method, keys).
       const client = (await api.call('post', '/clients', { body: metadata })) as Row;
       return { record: client, note: client.client_secret ? SECRET_NOTE : undefined };
+    },
+  },
+
+  'clients update': {
+    summary: "Change a client's name, redirect and logout URIs, grants, OpenID scopes or APIs (a list given replaces the old one)",
+    usage:
+      'clients update CLIENT_ID [--name NAME] [--redirect-uri URI…] [--post-logout-redirect-uri URI…] [--grant GRANT…] [--scope "A B"] [--default-resource URI|""] [--introspects URI…] [--json]',
+    options: {
+      name: { type: 'string', description: 'The name users see on the consent page' },
+      'redirect-uri': { type: 'string', multiple: true, description: 'The redirect URIs, all of them (repeatable; replaces the list)' },
+      'post-logout-redirect-uri': {
+        type: 'string',
+        multiple: true,
+        description: 'The post-logout redirect URIs, all of them (repeatable; replaces the list)',
+      },
+      grant: {
+        type: 'string',
+        multiple: true,
+        description:
+          'The grant types, all of them (repeatable): authorization_code, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code',
+      },
+      scope: { type: 'string', description: 'The OpenID scopes it may ask for, space-separated' },
+      'default-resource': { type: 'string', description: 'The API its tokens are for when it names none ("" for none)' },
+      introspects: { type: 'string', multiple: true, description: 'The APIs whose tokens it may introspect, all of them (repeatable)' },
+    },
+    fields: {
+      client_name: '--name',
+      redirect_uris: '--redirect-uri',
+      post_logout_redirect_uris: '--post-logout-redirect-uri',
+      grant_types: '--grant',
+      scope: '--scope',
+      default_resource: '--default-resource',
+      introspection_resources: '--introspects',
+    },
+    positional: 'CLIENT_ID',
+    async run({ api }, values, [clientId]) {
+      const changes: Record<string, unknown> = {};
+      if (values.name !== undefined) changes.client_name = text(values.name);
+      if (values['redirect-uri'] !== undefined) changes.redirect_uris = list(values['redirect-uri']);
+      if (values['post-logout-redirect-uri'] !== undefined) changes.post_logout_redirect_uris = list(values['post-logout-redirect-uri']);
+      if (values.grant !== undefined) changes.grant_types = list(values.grant);
+      if (values.scope !== undefined) changes.scope = text(values.scope);
+      // An empty value removes it (null: RFC 7396).
+      if (values['default-resource'] !== undefined) changes.default_resource = text(values['default-resource']) || null;
+      if (values.introspects !== undefined) changes.introspection_resources = list(values.introspects);
+      if (Object.keys(changes).length === 0) throw new UsageError('name something to change (see --help)');
+      return { record: (await api.call('patch', `/clients/${segment(clientId)}`, { body: changes })) as Row };
     },
   },
 

@@ -7,15 +7,20 @@ const USER_FIELDS = { email: '--email', password: '--password', name: '--name', 
 export const usersCommands: Record<string, Command> = {
   'users create': {
     summary: 'Create a user (the password policy applies)',
-    usage: 'users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--roles a,b] [--email-verified] [--json]',
+    usage:
+      'users create --email EMAIL (--password-stdin | --password PASSWORD) [--name NAME] [--roles a,b] [--email-verified | --send-verification-email] [--json]',
     options: {
       email: { type: 'string', description: 'Their email address, which they sign in with (required)' },
       ...PASSWORD_OPTIONS,
       name: { type: 'string', description: 'Their display name' },
       roles: { type: 'string', description: 'Roles to give them, comma-separated (e.g. "admin,ops"); the roles must exist' },
       'email-verified': { type: 'boolean', description: 'Mark the address as verified (no verification email needed)' },
+      'send-verification-email': {
+        type: 'boolean',
+        description: 'Email them a link that confirms their address (needs GATEHOUSE_SMTP_URL at the server)',
+      },
     },
-    fields: USER_FIELDS,
+    fields: { ...USER_FIELDS, send_verification_email: '--send-verification-email' },
     async run({ api }, values, _positionals, io) {
       const email = text(values.email);
       const password = await passwordFrom(values, io);
@@ -25,7 +30,14 @@ export const usersCommands: Record<string, Command> = {
           ?.split(',')
           .map((role) => role.trim())
           .filter(Boolean) ?? [];
-      const body = { email, password, name: text(values.name), roles, email_verified: Boolean(values['email-verified']) };
+      const body = {
+        email,
+        password,
+        name: text(values.name),
+        roles,
+        email_verified: Boolean(values['email-verified']),
+        ...(values['send-verification-email'] ? { send_verification_email: true } : {}),
+      };
       return { record: (await api.call('post', '/users', { body })) as Row };
     },
   },
@@ -83,6 +95,28 @@ export const usersCommands: Record<string, Command> = {
     positional: 'ID',
     async run({ api }, values, [id]) {
       return { record: (await api.call('patch', `/users/${segment(id)}`, { body: { disabled: !values.enable } })) as Row };
+    },
+  },
+
+  'users revoke-sessions': {
+    summary: 'End every session, grant and refresh token of a user (they sign in again everywhere)',
+    usage: 'users revoke-sessions ID [--json]',
+    options: {},
+    positional: 'ID',
+    async run({ api }, _values, [id]) {
+      await api.call('post', `/users/${segment(id)}/revoke-sessions`);
+      return { record: { id, sessions_ended: true } };
+    },
+  },
+
+  'users permissions': {
+    summary: "A user's effective permissions through their roles, by API",
+    usage: 'users permissions ID [--json]',
+    options: {},
+    positional: 'ID',
+    async run({ api }, _values, [id]) {
+      const { permissions } = (await api.call('get', `/users/${segment(id)}/permissions`)) as { permissions: Record<string, string[]> };
+      return { rows: Object.entries(permissions).map(([resource, scopes]) => ({ resource, scopes })) };
     },
   },
 
