@@ -94,3 +94,17 @@ export async function refreshPersonTokens(url: string, clientId: string, refresh
   }
   return tokensFrom(answer, refreshToken);
 }
+
+/**
+ * Revokes a stored refresh token at the server (RFC 7009 §2.1), so a copy of
+ * the login file is worthless after logout. Whether the server took it.
+ */
+export async function revokeRefreshToken(url: string, clientId: string, refreshToken: string): Promise<boolean> {
+  const metadata = await discover(url);
+  if (!metadata.revocation_endpoint) return false;
+  const response = await send(
+    metadata.revocation_endpoint,
+    form({ token: refreshToken, token_type_hint: 'refresh_token', client_id: clientId }),
+  );
+  return response.ok;
+}

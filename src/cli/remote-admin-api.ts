@@ -44,6 +44,7 @@ export interface ServerMetadata {
   readonly issuer: string;
   readonly token_endpoint: string;
   readonly device_authorization_endpoint?: string;
+  readonly revocation_endpoint?: string;
 }
 
 /** The server's discovery document (OpenID Connect Discovery 1.0 §4). */

@@ -1,4 +1,4 @@
-import { deviceLogin } from '../device-login.js';
+import { deviceLogin, revokeRefreshToken } from '../device-login.js';
 import { clientCredentialsToken } from '../remote-admin-api.js';
 import { readStoredLogin, removeStoredLogin, serverUrl, settingOrFile, storeLogin } from '../remote-session.js';
 import { text, UsageError, type Command } from './command.js';
@@ -70,14 +70,23 @@ export const sessionCommands: Record<string, Command> = {
     },
   },
   logout: {
-    summary: 'Forget the stored login (commands then use GATEHOUSE_URL or the local database)',
+    summary: 'Forget the stored login, revoking its refresh token (commands then use GATEHOUSE_URL or the local database)',
     usage: 'logout [--json]',
     options: {},
     needs: 'none',
     async run({ environment }) {
       const stored = await readStoredLogin(environment).catch(() => undefined);
+      // A device login's refresh token is revoked first (best effort: the file goes either way).
+      let revoked: boolean | undefined;
+      if (stored?.refresh_token) {
+        revoked = await revokeRefreshToken(stored.url, stored.client_id, stored.refresh_token).catch(() => false);
+      }
       const removed = await removeStoredLogin(environment);
-      return { record: { logged_out: removed, url: stored?.url ?? null } };
+      return {
+        record: { logged_out: removed, url: stored?.url ?? null, ...(revoked === undefined ? {} : { refresh_token_revoked: revoked }) },
+        note:
+          revoked === false ? `the server did not confirm that the refresh token was revoked; it stays valid until it expires` : undefined,
+      };
     },
   },
 };
