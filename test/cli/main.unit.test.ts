@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { commands } from '../../src/cli/commands.js';
 import { describeForFlags, runCli, VERSION } from '../../src/cli/main.js';
+import { configDir, serverUrl } from '../../src/cli/remote-session.js';
 
 /** Runs a command line that must not reach a database (help, version, usage errors). */
 async function run(...args: string[]) {
@@ -90,5 +91,22 @@ describe('admin API messages as sentences about flags', () => {
     expect(describeForFlags('no user 42', fields)).toBe('no user 42');
     expect(describeForFlags('jwks: must be a JWK Set', fields)).toBe('jwks: must be a JWK Set');
     expect(describeForFlags('scopes.0: Invalid input', undefined)).toBe('scopes.0: Invalid input');
+  });
+});
+
+describe('remote settings', () => {
+  it('takes http only for this machine, and drops a trailing slash', () => {
+    expect(serverUrl('http://localhost:3000/')).toBe('http://localhost:3000');
+    expect(serverUrl('http://127.0.0.2:8080')).toBe('http://127.0.0.2:8080');
+    expect(serverUrl('http://[::1]:3000')).toBe('http://[::1]:3000');
+    expect(serverUrl('https://auth.example.com/tenant/')).toBe('https://auth.example.com/tenant');
+    expect(() => serverUrl('http://localhost.example.com')).toThrow('--url must be https');
+    expect(() => serverUrl('https://auth.example.com/?x=1')).toThrow('must not have a query or fragment');
+  });
+
+  it('keeps the login in $XDG_CONFIG_HOME/gatehouse, else ~/.config/gatehouse, else nowhere', () => {
+    expect(configDir({ XDG_CONFIG_HOME: '/x', HOME: '/home/a' })).toBe('/x/gatehouse');
+    expect(configDir({ HOME: '/home/a' })).toBe('/home/a/.config/gatehouse');
+    expect(configDir({})).toBeUndefined();
   });
 });
