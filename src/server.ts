@@ -32,7 +32,7 @@ import { createPageRenderer } from './http/pages.js';
 import { createRequestCounters } from './http/request-counters.js';
 import { scheduleExpiredRowCleanup } from './jobs/expired-rows.js';
 import { scheduleKeyMaintenance } from './jobs/key-rotation.js';
-import { watchSigningKeys } from './keys/key-watcher.js';
+import { applyingChangesHere, watchSigningKeys } from './keys/key-watcher.js';
 import { createKeyService, keySettingsFrom, type KeyService, type SigningKeySet } from './keys/signing-keys.js';
 import type { Logger } from './log.js';
 import { createDevicePages } from './interactions/device-pages.js';
@@ -209,6 +209,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     closers.push({ name: 'signing-key watcher', close: () => keyWatcher.close() });
     reloadKeys = keyWatcher.reload;
     keyWatcher.reload(); // a change between the load above and now
+    const keysHere = applyingChangesHere(keys, keyWatcher);
     const keyMaintenance = scheduleKeyMaintenance(keys, config.keys.checkInterval, log);
     closers.push({ name: 'key maintenance job', close: () => keyMaintenance.stop() });
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
@@ -233,7 +234,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         clients,
         resources,
         roles,
-        keys,
+        keys: keysHere,
         currentKeys: () => currentKeys,
         adapterFor: adapter,
         audit,
@@ -298,7 +299,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
-    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys, stop: closeAll };
+    return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys: keysHere, stop: closeAll };
   } catch (error) {
     await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;

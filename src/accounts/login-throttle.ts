@@ -33,6 +33,9 @@ export interface AccountThrottleState {
 const ACCOUNT_COUNTER_LIFETIME = '12 hours';
 const IP_WINDOW = '1 hour';
 
+/** The namespace of second-factor code counters (src/mfa/mfa-module.ts). */
+export const SECOND_FACTOR_THROTTLE = 'mfa:';
+
 const digest = (value: string) => createHash('sha256').update(value).digest('base64url');
 const formKey = (interactionUid: string) => `form:${digest(interactionUid)}`;
 
@@ -70,6 +73,10 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
   // A namespace (e.g. `mfa:` for second-factor codes) keeps separate counters
   // that a right password does not reset.
   const accountKey = (email: string) => `${namespace}account:${digest(normalizeEmail(email))}`;
+  // An admin's unlock through the password counters (no namespace) clears the
+  // account's second-factor counters as well: one action frees the account.
+  const unlockKeys = (email: string) =>
+    namespace === '' ? [accountKey(email), `${SECOND_FACTOR_THROTTLE}${accountKey(email)}`] : [accountKey(email)];
   const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
   const delayOf = (count: string) =>
     `CASE WHEN ${count} >= $2 THEN now() + least($3::float8 * power(2, least(${count} - $2, 40)), $4::float8) * interval '1 second' END`;
@@ -151,9 +158,12 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
       return { failures: row?.count ?? 0, delayedUntil };
     },
 
-    /** Clears an account's failures and wait; whether there was anything to clear. */
+    /**
+     * Clears an account's failures and wait (with the password counters, the
+     * second-factor ones too); whether there was anything to clear.
+     */
     async unlockAccount(email: string): Promise<boolean> {
-      const { count } = await prisma.loginCounter.deleteMany({ where: { key: accountKey(email), expiresAt: { gt: new Date() } } });
+      const { count } = await prisma.loginCounter.deleteMany({ where: { key: { in: unlockKeys(email) }, expiresAt: { gt: new Date() } } });
       return count > 0;
     },
 

@@ -19,6 +19,8 @@ export interface Role {
   readonly name: string;
   readonly description: string;
   readonly builtIn: boolean;
+  /** Users holding the role must sign in with a second factor (src/mfa/mfa-policy.ts). */
+  readonly requireMfa: boolean;
   readonly permissions: Permission[];
   readonly createdAt: Date;
   readonly updatedAt: Date;
@@ -31,11 +33,24 @@ const permission = z
   .object({ resource: storableText(2000).pipe(z.string().min(1)), scope: storableText(200).pipe(z.string().min(1)) })
   .strict();
 
+// Snake case, as the admin API's bodies (and client metadata's `require_mfa`) are.
+const requireMfa = z.boolean({ error: 'require_mfa must be true or false' });
+
 export const newRoleSchema = z
-  .object({ name: roleName, description: storableText(500).default(''), permissions: z.array(permission).max(500).default([]) })
+  .object({
+    name: roleName,
+    description: storableText(500).default(''),
+    permissions: z.array(permission).max(500).default([]),
+    require_mfa: requireMfa.default(false),
+  })
   .strict();
 export const roleChangesSchema = z
-  .object({ name: roleName.optional(), description: storableText(500).optional(), permissions: z.array(permission).max(500).optional() })
+  .object({
+    name: roleName.optional(),
+    description: storableText(500).optional(),
+    permissions: z.array(permission).max(500).optional(),
+    require_mfa: requireMfa.optional(),
+  })
   .strict();
 export const roleNamesSchema = z.array(roleName).max(50);
 
@@ -50,6 +65,7 @@ function toRole(row: RoleRow): Role {
     name: row.name,
     description: row.description,
     builtIn: row.builtIn,
+    requireMfa: row.requireMfa,
     permissions: row.permissions
       .map((item) => ({ resource: item.resource.identifier, scope: item.scope }))
       .sort((a, b) => a.resource.localeCompare(b.resource) || a.scope.localeCompare(b.scope)),
@@ -99,6 +115,12 @@ export async function replaceUserRoles(tx: Prisma.TransactionClient, userId: str
   if (roleIds.length) await tx.userRole.createMany({ data: roleIds.map((roleId) => ({ userId, roleId })) });
 }
 
+/** Whether any role the user holds requires a second factor at sign-in. */
+export async function rolesRequireMfa(db: Db, userId: string): Promise<boolean> {
+  if (!isUuid(userId)) return false;
+  return (await db.userRole.count({ where: { userId, role: { requireMfa: true } } })) > 0;
+}
+
 /** What the user's roles permit, by API identifier (scopes sorted). */
 export async function permissionsOf(db: Db, userId: string, resource?: string): Promise<Record<string, string[]>> {
   if (!isUuid(userId)) return {};
@@ -125,13 +147,19 @@ export function createRoleService(prisma: PrismaClient) {
 
   const service = {
     async createRole(input: z.input<typeof newRoleSchema>, audit: AuditContext = SYSTEM): Promise<Role> {
-      const { name, description, permissions } = parseOrThrow(newRoleSchema, input);
+      const { name, description, permissions, require_mfa } = parseOrThrow(newRoleSchema, input);
       try {
         return await prisma.$transaction(async (tx) => {
           const rows = await resolvePermissions(tx, permissions);
-          const role = await tx.role.create({ data: { name, description, permissions: { createMany: { data: rows } } } });
+          const role = await tx.role.create({
+            data: { name, description, requireMfa: require_mfa, permissions: { createMany: { data: rows } } },
+          });
           const created = await load(tx, role.id);
-          await recordEvent(tx, audit, { type: 'role.created', subject: role.id, details: { name, permissions: created.permissions } });
+          await recordEvent(tx, audit, {
+            type: 'role.created',
+            subject: role.id,
+            details: { name, permissions: created.permissions, require_mfa },
+          });
           return created;
         });
       } catch (error) {
@@ -161,13 +189,16 @@ export function createRoleService(prisma: PrismaClient) {
       return row ? toRole(row) : null;
     },
 
-    /** `permissions`, when given, replaces the role's permissions. The admin role keeps its name and permissions. */
+    /**
+     * `permissions`, when given, replaces the role's permissions. The admin
+     * role keeps its name and permissions (its description and require_mfa may change).
+     */
     async updateRole(idOrName: string, input: z.input<typeof roleChangesSchema>, audit: AuditContext = SYSTEM): Promise<Role> {
       const changes = parseOrThrow(roleChangesSchema, input);
       const current = await service.findRole(idOrName);
       if (!current) throw notFound(idOrName);
       if (current.builtIn && ((changes.name !== undefined && changes.name !== current.name) || changes.permissions !== undefined)) {
-        throw new AppError(409, 'role_reserved', `the ${current.name} role is built in: only its description can change`);
+        throw new AppError(409, 'role_reserved', `the ${current.name} role is built in: only its description and require_mfa can change`);
       }
       try {
         return await prisma.$transaction(async (tx) => {
@@ -176,6 +207,7 @@ export function createRoleService(prisma: PrismaClient) {
             data: {
               ...(changes.name !== undefined ? { name: changes.name } : {}),
               ...(changes.description !== undefined ? { description: changes.description } : {}),
+              ...(changes.require_mfa !== undefined ? { requireMfa: changes.require_mfa } : {}),
             },
           });
           if (changes.permissions !== undefined) {
@@ -191,6 +223,8 @@ export function createRoleService(prisma: PrismaClient) {
               name: updated.name,
               fields: Object.keys(changes),
               ...(changes.permissions ? { permissions: updated.permissions } : {}),
+              // Who turned a role's second-factor requirement on or off, and from what.
+              ...(changes.require_mfa !== undefined ? { require_mfa: { before: current.requireMfa, after: updated.requireMfa } } : {}),
             },
           });
           return updated;
@@ -232,6 +266,11 @@ export function createRoleService(prisma: PrismaClient) {
       if (!isUuid(userId)) return [];
       const rows = await db.userRole.findMany({ where: { userId }, select: { role: { select: { name: true } } } });
       return rows.map((row) => row.role.name).sort();
+    },
+
+    /** Whether any of the user's roles requires a second factor at sign-in. */
+    requiresMfa(userId: string): Promise<boolean> {
+      return rolesRequireMfa(prisma, userId);
     },
 
     /** Effective permissions of a user, by API identifier. */

@@ -24,7 +24,7 @@ export function createSignInLockout(users: UserService, throttle: LoginThrottle,
       return { userId: user.id, ...(await throttle.accountState(user.email)) };
     },
 
-    /** Clears the account's failures and wait, so its owner can sign in at once. */
+    /** Clears the account's failures and wait (passwords and second-factor codes), so its owner can sign in at once. */
     async unlockUser(id: string, context: AuditContext): Promise<SignInThrottleState> {
       const user = await userOrThrow(id);
       const cleared = await throttle.unlockAccount(user.email);

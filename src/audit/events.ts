@@ -26,6 +26,7 @@ export const EVENT_TYPES = [
   'user.email_verified',
   'refresh_token.reuse_detected',
   'key.rotated',
+  'key.revoked',
   'admin.authentication_failed',
   'mfa.enrolled',
   'mfa.removed',

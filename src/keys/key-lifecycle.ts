@@ -8,9 +8,12 @@
  * A `next` key is in the JWKS long before it signs, so a resource server that
  * caches the JWKS (for at most its max-age, shorter than the lead time) always
  * knows a key before it sees a token signed by it.
+ *
+ * An emergency revocation (planRevocation) skips that wait: any published key
+ * ──▶ revoked, at once; it is never published or used again.
  */
 
-export type KeyStatus = 'next' | 'current' | 'retired';
+export type KeyStatus = 'next' | 'current' | 'retired' | 'revoked';
 
 export interface KeyState {
   readonly kid: string;
@@ -81,6 +84,44 @@ export function planKeyMaintenance(
     return { createNext: false, remove, promotableAt: readyAt };
   }
   return { createNext: !next, remove };
+}
+
+/** What an emergency revocation of one key changes, applied in one locked transaction. */
+export interface RevocationPlan {
+  readonly revoke: string;
+  /** The revoked key's status before: `current`, `next` or `retired`. */
+  readonly wasStatus: Exclude<KeyStatus, 'revoked'>;
+  /** The `next` key that signs from now on (the revoked key was current and a next key exists). */
+  readonly promote?: string;
+  /** Generate a new key that signs at once (the revoked key was current and no next key exists). */
+  readonly createCurrent: boolean;
+  /** Generate a new `next` key (the old one was promoted or revoked). */
+  readonly createNext: boolean;
+}
+
+/**
+ * An emergency revocation: the key leaves the JWKS now, whatever the lead
+ * time. A revoked `current` key is replaced by the `next` key at once (even
+ * one published for less than the lead time: resource servers that cached
+ * the JWKS refetch it on the unknown kid), else by a new key; a new `next`
+ * key is prepared. A `retired` key only leaves the JWKS (its tokens stop
+ * verifying). Unknown kid: `unknown`; already revoked: `already_revoked`.
+ */
+export function planRevocation(keys: readonly KeyState[], kid: string): RevocationPlan | 'unknown' | 'already_revoked' {
+  const key = keys.find((candidate) => candidate.kid === kid);
+  if (!key) return 'unknown';
+  if (key.status === 'revoked') return 'already_revoked';
+  const next = keys.filter((candidate) => candidate.status === 'next').sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())[0];
+  switch (key.status) {
+    case 'current':
+      return next
+        ? { revoke: kid, wasStatus: 'current', promote: next.kid, createCurrent: false, createNext: true }
+        : { revoke: kid, wasStatus: 'current', createCurrent: true, createNext: true };
+    case 'next':
+      return { revoke: kid, wasStatus: 'next', createCurrent: false, createNext: true };
+    default:
+      return { revoke: kid, wasStatus: 'retired', createCurrent: false, createNext: !next };
+  }
 }
 
 /** The order oidc-provider needs: it signs with the first key of an algorithm. */

@@ -23,6 +23,8 @@ export interface SecondFactorDependencies {
   /** The issuer's name shown in authenticator apps. */
   readonly issuerName: string;
   readonly passkeys: Passkeys;
+  /** Whether a role the user holds requires a second factor (`require_mfa`). */
+  readonly roleRequiresMfa: (userId: string) => Promise<boolean>;
 }
 
 /** The login flow's hooks for a second factor (src/interactions/routes.ts calls them). */
@@ -46,8 +48,8 @@ const notWaiting = () => new AppError(400, 'invalid_request', 'This sign-in is n
 
 /**
  * After the password, a second factor: the code page for users with one, and
- * enrolment for users the policy, the client or the request (acr_values)
- * requires one of. The state between the steps is a pending login row keyed
+ * enrolment for users the policy, the client, one of their roles or the
+ * request (acr_values) requires one of. The state between the steps is a pending login row keyed
  * by the interaction, so only this browser's interaction can finish it.
  */
 export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorHooks {
@@ -64,6 +66,7 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
       clientRequiresMfa: interaction.clientRequiresMfa,
       acrRequested: asksForMfa(interaction.acrValues),
       roles: user.roles,
+      roleRequiresMfa: await deps.roleRequiresMfa(user.id),
     });
 
   const finish = async (ctx: Context, userId: string, amr: string[]) => {

@@ -1,4 +1,5 @@
-import { createLoginThrottle } from '../accounts/login-throttle.js';
+import { createLoginThrottle, SECOND_FACTOR_THROTTLE } from '../accounts/login-throttle.js';
+import { rolesRequireMfa } from '../accounts/roles.js';
 import type { UserService } from '../accounts/users.js';
 import type { AuditLog } from '../audit/events.js';
 import type { Config } from '../config/config.js';
@@ -31,7 +32,7 @@ export function createMfa(deps: {
     codeKey: deps.secrets.mfaKeys.codeKey,
     issuerName,
     // Wrong codes wait like wrong passwords, on counters of their own.
-    throttle: createLoginThrottle(deps.prisma, config.loginThrottle, 'mfa:'),
+    throttle: createLoginThrottle(deps.prisma, config.loginThrottle, SECOND_FACTOR_THROTTLE),
     audit: deps.audit,
   });
   const enabled = config.mfa.mode !== 'off';
@@ -50,6 +51,7 @@ export function createMfa(deps: {
           interactionTtl: config.ttl.interaction,
           issuerName,
           passkeys,
+          roleRequiresMfa: (userId) => rolesRequireMfa(deps.prisma, userId),
         })
       : undefined,
     accountSection: mfaAccountSection({ mfa: service, users: deps.users, passkeys, enabled }),

@@ -29,6 +29,8 @@ export function secondFactorStep(
     readonly clientRequiresMfa: boolean;
     readonly acrRequested: boolean;
     readonly roles: readonly string[];
+    /** The user holds a role with `require_mfa` (src/accounts/roles.ts). */
+    readonly roleRequiresMfa: boolean;
   },
 ): SecondFactorStep {
   if (policy.mode === 'off') return 'none';
@@ -37,6 +39,7 @@ export function secondFactorStep(
     policy.mode === 'required' ||
     input.clientRequiresMfa ||
     input.acrRequested ||
+    input.roleRequiresMfa ||
     (policy.admins === 'required' && input.roles.includes('admin'));
   return required ? 'enrol' : 'none';
 }

@@ -6,20 +6,23 @@ const { base, Check } = interactionPolicy;
 /**
  * oidc-provider's default prompts, with one more login check: a signed-in
  * session that has not used a second factor is sent through the login prompt
- * again (a step-up) when the client asks for `acr_values=urn:gatehouse:acr:mfa`
- * or is registered with `require_mfa`. The interaction pages then ask for the
- * second factor only. (oidc-provider itself enforces only *essential* acr
+ * again (a step-up) when the client asks for `acr_values=urn:gatehouse:acr:mfa`,
+ * is registered with `require_mfa`, or the user holds a role with
+ * `require_mfa` (given after they signed in, say). The interaction pages then
+ * ask for the second factor only. (oidc-provider itself enforces only *essential* acr
  * claims, OIDC Core §5.5.1.1.)
  */
-export function mfaInteractionPolicy(): interactionPolicy.Prompt[] {
+export function mfaInteractionPolicy(roleRequiresMfa: (accountId: string) => Promise<boolean>): interactionPolicy.Prompt[] {
   const policy = base();
   policy.get('login')?.checks.add(
-    new Check('mfa_required', 'A second factor is required', (ctx: KoaContextWithOIDC) => {
+    new Check('mfa_required', 'A second factor is required', async (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
       if (oidc.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
       const clientRequires = oidc.client?.metadata().require_mfa === true;
-      return clientRequires || asksForMfa(oidc.params?.acr_values) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      if (clientRequires || asksForMfa(oidc.params?.acr_values)) return Check.REQUEST_PROMPT;
+      // Last, as it is the one that reads the database.
+      return (await roleRequiresMfa(oidc.session.accountId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;

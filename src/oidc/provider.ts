@@ -111,7 +111,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     features: features(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      ...(deps.config.mfa.mode === 'off' ? {} : { policy: mfaInteractionPolicy() }),
+      ...(deps.config.mfa.mode === 'off' ? {} : { policy: mfaInteractionPolicy(deps.roles.requiresMfa) }),
     },
     // Gatehouse's acr convention: src/mfa/mfa-policy.ts (discovery's acr_values_supported).
     acrValues: [...ACR_VALUES],

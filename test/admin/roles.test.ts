@@ -91,7 +91,8 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
       'delete:invoices is not a scope of',
     ],
     ['a bad name', { name: 'has spaces' }, 'name'],
-    ['an unknown field', { name: 'r3', require_mfa: true }, 'require_mfa'],
+    ['an unknown field', { name: 'r3', requireMfa: true }, 'requireMfa'],
+    ['a require_mfa that is not a boolean', { name: 'r6', require_mfa: 'yes' }, 'require_mfa must be true or false'],
     ['a NUL byte in the description', { name: 'r4', description: 'a\u0000b' }, 'NUL'],
     ['a lone surrogate in a permission', { name: 'r5', permissions: [{ resource: INVOICES, scope: 'read:\ud800' }] }, 'surrogate'],
   ])('refuses %s with a 400 naming it', async (_case, body, named) => {
@@ -109,6 +110,38 @@ describe('admin API: roles, user roles and permissions, API rbac settings, clien
     expect((await api('PATCH', `/roles/${adminRole.id}`, { permissions: [] })).status).toBe(409);
     expect((await api('PATCH', `/roles/${adminRole.id}`, { description: 'The operators' })).status).toBe(200);
     expect((await api('GET', '/roles/not-a-uuid')).status).toBe(404);
+  });
+
+  it('sets, shows and clears require_mfa on a role (the admin role too), auditing who changed it from what', async () => {
+    const created = await api('POST', '/roles', { name: 'treasury', require_mfa: true });
+    expect(created).toMatchObject({ status: 201, body: { name: 'treasury', require_mfa: true } });
+    const id = String(created.body?.id);
+    expect((await api('GET', `/roles/${id}`)).body).toMatchObject({ require_mfa: true });
+    expect((await eventsOf('role.created'))[0]).toMatchObject({ subject: id, details: { name: 'treasury', require_mfa: true } });
+
+    expect(await api('PATCH', `/roles/${id}`, { require_mfa: false })).toMatchObject({ status: 200, body: { require_mfa: false } });
+    expect((await eventsOf('role.updated'))[0]).toMatchObject({
+      actor: `client:${ROOT.GATEHOUSE_ADMIN_CLIENT_ID}`,
+      subject: id,
+      details: { fields: ['require_mfa'], require_mfa: { before: true, after: false } },
+    });
+    expect(await api('PATCH', `/roles/${id}`, { require_mfa: 'no' })).toMatchObject({
+      status: 400,
+      body: { error_description: expect.stringContaining('require_mfa must be true or false') },
+    });
+    expect(await api('PATCH', `/roles/${id}`, { require_mfa: null })).toMatchObject({ status: 400 });
+    expect((await api('GET', `/roles/${id}`)).body).toMatchObject({ require_mfa: false });
+    // Not given: unchanged, and false for a new role.
+    expect((await api('PATCH', `/roles/${id}`, { description: 'Money' })).body).toMatchObject({ require_mfa: false });
+    expect((await api('POST', '/roles', { name: 'plain' })).body).toMatchObject({ require_mfa: false });
+
+    const adminRole = ((await api('GET', '/roles')).body as { data: Json[] }).data.find((role) => role.name === 'admin') as Json;
+    expect(adminRole.require_mfa).toBe(false);
+    expect(await api('PATCH', `/roles/${adminRole.id}`, { require_mfa: true })).toMatchObject({ status: 200, body: { require_mfa: true } });
+    expect(await api('PATCH', `/roles/${adminRole.id}`, { require_mfa: false })).toMatchObject({
+      status: 200,
+      body: { require_mfa: false },
+    });
   });
 
   it("replaces a user's roles and shows the effective permissions by API", async () => {

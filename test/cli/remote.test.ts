@@ -178,6 +178,7 @@ describe('gatehouse CLI against a running server', () => {
       ['roles', 'delete', 'admin'],
       ['resources', 'create', '--identifier', 'https://x.example.test/', '--name', 'X', '--scope', 'bad scope'],
       ['events', 'list', '--type', 'nonsense'],
+      ['keys', 'revoke', 'no-such-kid'],
     ]) {
       for (const format of [[], ['--json']]) {
         const there = await run(remote, [...args, ...format]);
@@ -264,6 +265,26 @@ describe('gatehouse CLI against a running server', () => {
     await expect(stat(file)).rejects.toMatchObject({ code: 'ENOENT' });
     expect((await run(home, ['users', 'disable', subject, '--enable'])).code).toBe(0);
     expect(await actorOf()).toBe('cli');
+  });
+
+  it('revokes a signing key remotely in an emergency, and keeps working with the new key', async () => {
+    const keys = (await run(remote, ['keys', 'list', '--json'])).json as { kid: string; status: string }[];
+    const current = keys.find((key) => key.status === 'current')?.kid ?? '';
+    const revoked = await run(remote, ['keys', 'revoke', current, '--json']);
+    expect(revoked.code, revoked.stderr).toBe(0);
+    expect(revoked.json).toMatchObject({ revoked: current, previous_status: 'current', current: expect.any(String) });
+    const jwks = (await (await fetch(`${started.gatehouse.issuer}/jwks`)).json()) as { keys: { kid: string }[] };
+    expect(jwks.keys.map((key) => key.kid)).not.toContain(current);
+    // A new admin token (signed by the new key) is fetched for the next command.
+    const again = await run(remote, ['keys', 'revoke', current, '--json']);
+    expect(again.code).toBe(3);
+    expect(JSON.parse(again.stderr)).toMatchObject({ error: 'key_revoked' });
+    expect((await run(remote, ['keys', 'revoke', 'no-such-kid'])).stderr).toContain('not_found');
+    const role = await run(remote, ['roles', 'create', 'strict_ops', '--require-mfa', '--json']);
+    expect(role.json).toMatchObject({ name: 'strict_ops', require_mfa: true });
+    expect((await run(remote, ['roles', 'update', 'strict_ops', '--require-mfa', 'false', '--json'])).json).toMatchObject({
+      require_mfa: false,
+    });
   });
 
   it('works through the real gatehouse command (a spawned process)', async () => {

@@ -80,6 +80,29 @@ describe('gatehouse roles, users roles set', () => {
     expect((await gatehouseCli(['roles', 'create', 'x', '--scope', 'read:invoices'], environment)).code).toBe(2);
   });
 
+  it('sets require_mfa with --require-mfa on create and --require-mfa true|false on update, shown in show and list', async () => {
+    const created = await run('roles', 'create', 'treasury', '--require-mfa');
+    expect(created.json).toMatchObject({ name: 'treasury', require_mfa: true });
+    expect((await gatehouse.roles.findRole('treasury'))?.requireMfa).toBe(true);
+    expect((await run('roles', 'create', 'plain')).json).toMatchObject({ require_mfa: false });
+
+    expect((await run('roles', 'update', 'treasury', '--require-mfa', 'false')).json).toMatchObject({ require_mfa: false });
+    expect((await run('roles', 'show', 'treasury')).json).toMatchObject({ require_mfa: false });
+    expect((await run('roles', 'update', 'treasury', '--require-mfa', 'true')).json).toMatchObject({ require_mfa: true });
+    const listed = (await run('roles', 'list')).json as { name: string; require_mfa: boolean }[];
+    expect(listed.find((role) => role.name === 'treasury')?.require_mfa).toBe(true);
+    const table = await gatehouseCli(['roles', 'list'], environment);
+    expect(table.stdout).toContain('require_mfa');
+    expect(await gatehouse.prisma.event.count({ where: { type: 'role.updated', actor: 'cli', subject: created.json.id } })).toBe(2);
+
+    // A value that is not true or false is a usage error (exit 2) that changes nothing.
+    expect(await gatehouseCli(['roles', 'update', 'treasury', '--require-mfa', 'yes'], environment)).toMatchObject({
+      code: 2,
+      stderr: expect.stringContaining('--require-mfa takes true or false'),
+    });
+    expect((await gatehouse.roles.findRole('treasury'))?.requireMfa).toBe(true);
+  });
+
   it("replaces a user's roles, and --none takes them all", async () => {
     const user = await gatehouse.users.createUser({ email: 'fin@example.test', password: 'a long enough password' });
     await gatehouse.roles.createRole({ name: 'clerk' });

@@ -329,6 +329,27 @@ function adminProbes(token: string): Probe[] {
     { name: 'a NUL in the events type filter', method: 'GET', path: `/admin/events?type=${NUL}`, headers: auth },
     { name: 'cursor=AA at GET /admin/events', method: 'GET', path: '/admin/events?cursor=AA', headers: auth },
     { name: 'a NUL client id at POST /admin/clients/:id/secret', method: 'POST', path: `/admin/clients/a${NUL}/secret`, headers: auth },
+    { name: 'a NUL kid at POST /admin/keys/:kid/revoke', method: 'POST', path: `/admin/keys/a${NUL}/revoke`, headers: auth },
+    { name: 'a lone surrogate kid at POST /admin/keys/:kid/revoke', method: 'POST', path: '/admin/keys/%ED%A0%80/revoke', headers: auth },
+    {
+      name: 'a bad percent-encoding kid at POST /admin/keys/:kid/revoke',
+      method: 'POST',
+      path: '/admin/keys/%E0%A4%A/revoke',
+      headers: auth,
+    },
+    {
+      name: 'a 10,000-character kid at POST /admin/keys/:kid/revoke',
+      method: 'POST',
+      path: `/admin/keys/${'k'.repeat(10_000)}/revoke`,
+      headers: auth,
+    },
+    {
+      name: 'a role body with a require_mfa string at POST /admin/roles',
+      method: 'POST',
+      path: '/admin/roles',
+      headers: json,
+      body: '{"name":"fuzzrole","require_mfa":"true"}',
+    },
     {
       name: 'a NUL user id at POST /admin/users/:id/revoke-sessions',
       method: 'POST',

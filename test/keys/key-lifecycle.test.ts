@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { planKeyMaintenance, publicationOrder, type KeyState, type RotationPolicy } from '../../src/keys/key-lifecycle.js';
+import { planKeyMaintenance, planRevocation, publicationOrder, type KeyState, type RotationPolicy } from '../../src/keys/key-lifecycle.js';
 
 const DAY = 86400;
 const policy: RotationPolicy = { rotationInterval: 30 * DAY, publishLead: DAY, retiredRetention: 3600 };
@@ -57,5 +57,38 @@ describe('key lifecycle', () => {
       'next',
       'retired',
     ]);
+  });
+
+  describe('emergency revocation', () => {
+    const keys = [key('a', 'current', 0, 0), key('b', 'next', 29.9), key('old', 'retired', -30, -30, 0), key('gone', 'revoked', -60)];
+
+    it('replaces a revoked current key with the next one at once, however young, and prepares a new next key', () => {
+      expect(planRevocation(keys, 'a')).toEqual({
+        revoke: 'a',
+        wasStatus: 'current',
+        promote: 'b',
+        createCurrent: false,
+        createNext: true,
+      });
+    });
+
+    it('makes a new current key when there is no next key to promote', () => {
+      expect(planRevocation([key('a', 'current', 0, 0)], 'a')).toEqual({
+        revoke: 'a',
+        wasStatus: 'current',
+        createCurrent: true,
+        createNext: true,
+      });
+    });
+
+    it('replaces a revoked next key; a retired key only leaves', () => {
+      expect(planRevocation(keys, 'b')).toEqual({ revoke: 'b', wasStatus: 'next', createCurrent: false, createNext: true });
+      expect(planRevocation(keys, 'old')).toEqual({ revoke: 'old', wasStatus: 'retired', createCurrent: false, createNext: false });
+    });
+
+    it('tells an unknown kid from one already revoked', () => {
+      expect(planRevocation(keys, 'nope')).toBe('unknown');
+      expect(planRevocation(keys, 'gone')).toBe('already_revoked');
+    });
   });
 });

@@ -2,20 +2,24 @@ import { describe, expect, it } from 'vitest';
 import { ACR_MFA, ACR_PASSWORD, asksForMfa, authenticationMethods, secondFactorStep } from '../../src/mfa/mfa-policy.js';
 
 describe('second-factor policy', () => {
-  const none = { hasFactor: false, clientRequiresMfa: false, acrRequested: false, roles: [] };
+  const none = { hasFactor: false, clientRequiresMfa: false, acrRequested: false, roles: [], roleRequiresMfa: false };
 
   it('asks users with a factor for it unless MFA is off', () => {
     expect(secondFactorStep({ mode: 'optional', admins: 'optional' }, { ...none, hasFactor: true })).toBe('verify');
     expect(secondFactorStep({ mode: 'off', admins: 'required' }, { ...none, hasFactor: true, clientRequiresMfa: true })).toBe('none');
   });
 
-  it('makes users without a factor enrol when the mode, the client, the request or the admin rule requires one', () => {
+  it('makes users without a factor enrol when the mode, the client, the request, a role or the admin rule requires one', () => {
     expect(secondFactorStep({ mode: 'optional', admins: 'optional' }, none)).toBe('none');
     expect(secondFactorStep({ mode: 'required', admins: 'optional' }, none)).toBe('enrol');
     expect(secondFactorStep({ mode: 'optional', admins: 'optional' }, { ...none, clientRequiresMfa: true })).toBe('enrol');
     expect(secondFactorStep({ mode: 'optional', admins: 'optional' }, { ...none, acrRequested: true })).toBe('enrol');
     expect(secondFactorStep({ mode: 'optional', admins: 'required' }, { ...none, roles: ['admin'] })).toBe('enrol');
     expect(secondFactorStep({ mode: 'optional', admins: 'required' }, { ...none, roles: ['engineer'] })).toBe('none');
+    expect(secondFactorStep({ mode: 'optional', admins: 'optional' }, { ...none, roles: ['payroll'], roleRequiresMfa: true })).toBe(
+      'enrol',
+    );
+    expect(secondFactorStep({ mode: 'off', admins: 'optional' }, { ...none, roleRequiresMfa: true })).toBe('none');
   });
 
   it('reads acr_values as a space-separated list', () => {

@@ -124,6 +124,47 @@ describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=re
     expect(reauthenticated.claims()?.auth_time).toBeGreaterThan((stepped.claims()?.auth_time as number) - 3600);
   });
 
+  it('takes a user holding a require_mfa role through enrolment at sign-in, and asks for the code at the next one', async () => {
+    await started.gatehouse.roles.createRole({ name: 'payroll', require_mfa: true });
+    await newUser('payroll@example.test', ['payroll']);
+    const browser = new Browser();
+    const { page, codeVerifier } = await authorize(started.config, browser, 'payroll@example.test');
+    const { secret, page: done } = await enrolDuringSignIn(browser, page);
+    const tokens = await tokensFrom(started.config, browser, done, codeVerifier);
+    expect(tokens.claims()?.acr).toBe(ACR_MFA);
+    expect(tokens.claims()?.amr).toEqual(['pwd', 'otp', 'mfa']);
+
+    // A new browser: the password, then the code page; a wrong code is refused, the right one signs in.
+    const other = new Browser();
+    const next = await authorize(started.config, other, 'payroll@example.test');
+    expect(next.page.html).toContain('Code from your authenticator app');
+    const wrong = await other.submit(next.page, '/mfa', { code: '000000' }, { stopAt: REDIRECT_URI });
+    expect(wrong.status).toBe(401);
+    const right = await other.submit(wrong, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI });
+    const again = await tokensFrom(started.config, other, right, next.codeVerifier);
+    expect(again.claims()?.acr).toBe(ACR_MFA);
+  });
+
+  it("steps up a password-only session once one of its user's roles is made to require MFA, and not before", async () => {
+    await started.gatehouse.roles.createRole({ name: 'auditors' });
+    await newUser('auditor@example.test', ['auditors']);
+    const browser = new Browser();
+    const first = await authorize(started.config, browser, 'auditor@example.test');
+    expect((await tokensFrom(started.config, browser, first.page, first.codeVerifier)).claims()?.acr).toBe('urn:gatehouse:acr:pwd');
+    // Single sign-on while the role asks nothing.
+    const sso = await authorize(started.config, browser, 'auditor@example.test');
+    expect(sso.askedPassword).toBe(false);
+    expect((await tokensFrom(started.config, browser, sso.page, sso.codeVerifier)).claims()?.acr).toBe('urn:gatehouse:acr:pwd');
+
+    await started.gatehouse.roles.updateRole('auditors', { require_mfa: true });
+    const stepUp = await authorize(started.config, browser, 'auditor@example.test');
+    expect(stepUp.askedPassword).toBe(false);
+    const enrolled = await enrolDuringSignIn(browser, stepUp.page);
+    const stepped = await tokensFrom(started.config, browser, enrolled.page, stepUp.codeVerifier);
+    expect(stepped.claims()?.acr).toBe(ACR_MFA);
+    expect(stepped.claims()?.amr).toEqual(['pwd', 'otp', 'mfa']);
+  });
+
   it('makes an admin enrol when GATEHOUSE_ADMIN_MFA=required, and lets others sign in with a password', async () => {
     await newUser('boss@example.test', ['admin']);
     const browser = new Browser();

@@ -1,15 +1,24 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
 import { enrolTotpOnAccountPage, shownRecoveryCodes, totpCode } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+
+const ADMIN_ID = 'totp-admin-robot';
+const ADMIN_SECRET = 'totp-admin-robot-secret-0123456789-abc';
 
 describe('TOTP second factor with recovery codes', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>>;
 
   beforeAll(async () => {
     // Three wrong codes in a row, then each attempt waits (as passwords do).
-    started = await startWithSampleApp({ GATEHOUSE_LOGIN_FREE_FAILURES: '3', GATEHOUSE_LOGIN_FIRST_DELAY: '300' });
+    started = await startWithSampleApp({
+      GATEHOUSE_LOGIN_FREE_FAILURES: '3',
+      GATEHOUSE_LOGIN_FIRST_DELAY: '300',
+      GATEHOUSE_ADMIN_CLIENT_ID: ADMIN_ID,
+      GATEHOUSE_ADMIN_CLIENT_SECRET: ADMIN_SECRET,
+    });
   });
   afterAll(async () => {
     await stopAndDrop(started?.gatehouse, started?.databaseUrl);
@@ -157,9 +166,16 @@ describe('TOTP second factor with recovery codes', () => {
     expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.throttled', subject: user?.id } })).toBe(1);
     // A right password does not reset the code counter.
     const again = await passwordStep('grace@example.test');
-    expect((await again.browser.submit(again.page, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI })).status).toBe(
-      429,
-    );
+    const stillBlocked = await again.browser.submit(again.page, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI });
+    expect(stillBlocked.status).toBe(429);
+
+    // An admin's unlock clears the code counters too: the right code signs in at once.
+    const admin = adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, ADMIN_ID, ADMIN_SECRET));
+    expect(await admin('POST', `/users/${user?.id}/unlock`)).toMatchObject({ status: 200, body: { failed_attempts: 0 } });
+    expect(await started.gatehouse.prisma.event.count({ where: { type: 'user.unlocked', subject: user?.id } })).toBe(1);
+    const freed = await again.browser.submit(stillBlocked, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI });
+    expect(freed.status).not.toBe(429);
+    expect(freed.url.startsWith(REDIRECT_URI) || freed.html.includes('/confirm"')).toBe(true);
   });
 
   it('refuses a code form without its token, and a code for an interaction not waiting for one', async () => {

@@ -1,6 +1,6 @@
 import type { z } from 'zod';
-import type { MaintenanceResult, SigningKeySummary } from '../../keys/signing-keys.js';
-import type { keyView, rotationView } from './schema.js';
+import type { MaintenanceResult, RevocationResult, SigningKeySummary } from '../../keys/signing-keys.js';
+import type { keyView, revocationView, rotationView } from './schema.js';
 
 /** The fields a signing key shows to the admin API and the CLI: never key material. */
 export function presentKey(key: SigningKeySummary): z.infer<typeof keyView> {
@@ -11,6 +11,17 @@ export function presentKey(key: SigningKeySummary): z.infer<typeof keyView> {
     created_at: key.createdAt.toISOString(),
     activated_at: key.activatedAt?.toISOString() ?? null,
     retired_at: key.retiredAt?.toISOString() ?? null,
+    revoked_at: key.revokedAt?.toISOString() ?? null,
+  };
+}
+
+export function presentRevocation(result: RevocationResult): z.infer<typeof revocationView> {
+  return {
+    revoked: result.revoked,
+    previous_status: result.previousStatus,
+    current: result.current,
+    next: result.next,
+    created: [...result.created],
   };
 }
 

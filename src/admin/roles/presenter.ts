@@ -9,6 +9,7 @@ export function presentRole(role: Role): z.infer<typeof roleView> {
     name: role.name,
     description: role.description,
     built_in: role.builtIn,
+    require_mfa: role.requireMfa,
     permissions: role.permissions.map((permission) => ({ resource: permission.resource, scope: permission.scope })),
     created_at: role.createdAt.toISOString(),
     updated_at: role.updatedAt.toISOString(),

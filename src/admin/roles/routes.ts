@@ -43,7 +43,7 @@ export function roleRoutes(roles: RoleService, users: UserService): AdminRoute[]
       method: 'post',
       path: '/roles',
       operationId: 'createRole',
-      summary: 'Create a role: name, description, permissions [{ resource, scope }]',
+      summary: 'Create a role: name, description, permissions [{ resource, scope }], require_mfa (its users must use a second factor)',
       scope: 'admin:users:write',
       status: 201,
       body: createRoleBody,
@@ -66,7 +66,8 @@ export function roleRoutes(roles: RoleService, users: UserService): AdminRoute[]
       path: '/roles/:id',
       operationId: 'updateRole',
       params: uuidParams,
-      summary: 'Change a role (permissions, when given, replace its permissions)',
+      summary:
+        'Change a role (permissions, when given, replace its permissions; require_mfa turns the second-factor requirement on or off)',
       scope: 'admin:users:write',
       status: 200,
       body: updateRoleBody,

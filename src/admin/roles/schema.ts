@@ -14,6 +14,7 @@ export const roleView = z.object({
   name: z.string(),
   description: z.string(),
   built_in: z.boolean(),
+  require_mfa: z.boolean(),
   permissions: z.array(permissionView),
   created_at: z.string(),
   updated_at: z.string(),

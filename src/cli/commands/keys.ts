@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { deriveSecrets } from '../../config/master-secret.js';
 import { reencryptSigningKeys } from '../../keys/signing-keys.js';
+import { segment } from '../admin-api.js';
 import type { Row } from '../output.js';
 import { database, text, UsageError, type Command } from './command.js';
 
@@ -20,6 +21,21 @@ export const keysCommands: Record<string, Command> = {
     options: {},
     async run({ api }) {
       return { record: (await api.call('post', '/keys/rotate')) as Row };
+    },
+  },
+
+  'keys revoke': {
+    summary:
+      'Emergency revocation of a compromised key: it leaves the JWKS at once, tokens it signed stop verifying, and a new key signs now',
+    usage: 'keys revoke KID [--json]',
+    options: {},
+    positional: 'KID',
+    async run({ api }, _values, [kid]) {
+      if (!kid) throw new UsageError('name the key to revoke (its kid, from `gatehouse keys list`)');
+      return {
+        record: (await api.call('post', `/keys/${segment(kid)}/revoke`)) as Row,
+        note: 'Resource servers that cached the JWKS may reject tokens from the new key until they fetch it again (most do on an unknown kid).',
+      };
     },
   },
 

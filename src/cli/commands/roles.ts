@@ -1,7 +1,7 @@
 import { AppError } from '../../http/errors.js';
 import { fetchPages, segment, type AdminApi } from '../admin-api.js';
 import type { Row } from '../output.js';
-import { list, PAGING_OPTIONS, pagingFrom, text, UsageError, type Command } from './command.js';
+import { booleanFrom, list, PAGING_OPTIONS, pagingFrom, text, UsageError, type Command } from './command.js';
 
 interface Permission {
   readonly resource: string;
@@ -34,18 +34,27 @@ const PERMISSION_OPTIONS = {
   scope: { type: 'string', multiple: true, description: 'A scope of that API the role grants (repeatable)' },
 } as const;
 
-const ROLE_FIELDS = { name: 'NAME', description: '--description', permissions: '--scope' };
+const ROLE_FIELDS = { name: 'NAME', description: '--description', permissions: '--scope', require_mfa: '--require-mfa' };
 
 /** Roles (RBAC), users' roles and client grants: the admin API's /roles, /users/:id/roles and /clients/:id. */
 export const rolesCommands: Record<string, Command> = {
   'roles create': {
-    summary: 'Create a role, optionally with permissions (scopes) on one API',
-    usage: 'roles create NAME [--description TEXT] [--resource URI --scope SCOPE…] [--json]',
-    options: { description: { type: 'string', description: 'What the role is for' }, ...PERMISSION_OPTIONS },
+    summary: 'Create a role, optionally with permissions (scopes) on one API; --require-mfa makes its users sign in with a second factor',
+    usage: 'roles create NAME [--description TEXT] [--resource URI --scope SCOPE…] [--require-mfa] [--json]',
+    options: {
+      description: { type: 'string', description: 'What the role is for' },
+      ...PERMISSION_OPTIONS,
+      'require-mfa': { type: 'boolean', description: 'Its users must sign in with a second factor' },
+    },
     fields: ROLE_FIELDS,
     positional: 'NAME',
     async run({ api }, values, [name]) {
-      const body = { name, description: text(values.description) ?? '', permissions: permissionsFrom(values)?.permissions ?? [] };
+      const body = {
+        name,
+        description: text(values.description) ?? '',
+        permissions: permissionsFrom(values)?.permissions ?? [],
+        require_mfa: values['require-mfa'] === true,
+      };
       return { record: (await api.call('post', '/roles', { body })) as Row };
     },
   },
@@ -55,7 +64,7 @@ export const rolesCommands: Record<string, Command> = {
     options: PAGING_OPTIONS,
     async run({ api }, values) {
       const { rows, nextCursor } = await fetchPages(api, '/roles', {}, pagingFrom(values));
-      return { rows, nextCursor, columns: ['id', 'name', 'description', 'built_in'] };
+      return { rows, nextCursor, columns: ['id', 'name', 'description', 'built_in', 'require_mfa'] };
     },
   },
   'roles show': {
@@ -68,9 +77,11 @@ export const rolesCommands: Record<string, Command> = {
     },
   },
   'roles update': {
-    summary: 'Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there)',
-    usage: 'roles update NAME [--name NEW_NAME] [--description TEXT] [--resource URI [--scope SCOPE…]] [--json]',
+    summary:
+      'Rename or describe a role; --resource with --scope sets exactly its permissions on that API (no --scope: none there); --require-mfa true|false turns its second-factor requirement on or off',
+    usage: 'roles update NAME [--name NEW_NAME] [--description TEXT] [--resource URI [--scope SCOPE…]] [--require-mfa true|false] [--json]',
     options: {
+      'require-mfa': { type: 'string', description: 'true or false: whether its users must sign in with a second factor' },
       name: { type: 'string', description: 'Its new name' },
       description: { type: 'string', description: 'Its new description' },
       ...PERMISSION_OPTIONS,
@@ -78,12 +89,13 @@ export const rolesCommands: Record<string, Command> = {
     fields: { ...ROLE_FIELDS, name: '--name' },
     positional: 'NAME',
     async run({ api }, values, [name]) {
+      const requireMfa = booleanFrom('require-mfa', values['require-mfa']);
       const current = await findRole(api, name);
       const onApi = permissionsFrom(values);
       const permissions = onApi
         ? [...current.permissions.filter((permission) => permission.resource !== onApi.resource), ...onApi.permissions]
         : undefined;
-      const body = { name: text(values.name), description: text(values.description), permissions };
+      const body = { name: text(values.name), description: text(values.description), permissions, require_mfa: requireMfa };
       return { record: (await api.call('patch', `/roles/${segment(current.id)}`, { body })) as Row };
     },
   },

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoginThrottle } from '../../../src/accounts/login-throttle.js';
+import { createLoginThrottle, SECOND_FACTOR_THROTTLE } from '../../../src/accounts/login-throttle.js';
 import { runCliInProcess } from '../../support/cli.js';
 import { TEST_SECRET } from '../../support/gatehouse.js';
 import * as oidc from 'openid-client';
@@ -42,6 +42,31 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
     const unknown = await runCliInProcess(['users', 'unlock', '00000000-0000-4000-8000-000000000000'], environment);
     expect(unknown.code).not.toBe(0);
     expect(unknown.stderr).toContain('no user');
+  });
+
+  it("unlock also clears the account's second-factor code counters", async () => {
+    const { gatehouse, sample } =
+      started ??
+      (() => {
+        throw new Error('not started');
+      })();
+    // Wrong codes counted as the code page counts them (src/mfa/mfa-module.ts), until the account must wait.
+    const settings = { freeFailures: 2, firstDelay: 3600, maxDelay: 3600, ipFailures: 100 };
+    const codes = createLoginThrottle(gatehouse.prisma, settings, SECOND_FACTOR_THROTTLE);
+    for (let failure = 0; failure < 2; failure += 1) {
+      const attempt = await codes.attempt(sample.user.email, '192.0.2.2');
+      if (!attempt.allowed) throw new Error('refused');
+      await attempt.failed();
+    }
+    expect(await codes.attempt(sample.user.email, '192.0.2.2')).toMatchObject({ allowed: false, reason: 'account' });
+
+    const unlocked = await runCliInProcess(['users', 'unlock', sample.user.id, '--json'], environment);
+    expect(unlocked.code).toBe(0);
+    expect(await codes.accountState(sample.user.email)).toEqual({ failures: 0, delayedUntil: null });
+    expect(await codes.attempt(sample.user.email, '192.0.2.2')).toMatchObject({ allowed: true });
+    expect(
+      await gatehouse.prisma.event.findFirst({ where: { type: 'user.unlocked', subject: sample.user.id }, orderBy: { id: 'desc' } }),
+    ).toMatchObject({ actor: 'cli', details: { cleared: true } });
   });
 
   it('sets a password under the policy and ends the sessions and refresh tokens of the old one', async () => {
