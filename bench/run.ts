@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile, mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { spawnSync } from 'node:child_process';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
@@ -11,60 +11,127 @@ import { deriveSecrets } from '../src/config/master-secret.js';
 import { findFreePort, startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { applyMigrations } from '../src/db/migrate.js';
 import { createPrismaClient } from '../src/db/prisma.js';
-import { createHttpClient, round, runLoad, type LoadResult } from './load.js';
-import { REDIRECT_URI, signInForRefreshToken } from './sign-in.js';
+import { measureArgon2Rate } from './argon2-rate.js';
+import { createHttpClient, round, runLoad } from './load.js';
+import { measured, rss, startServer, type Measured, type ServerProcess } from './server-process.js';
+import { REDIRECT_URI, signInForRefreshToken, signInThroughForm } from './sign-in.js';
 import { measureSigningLimit } from './signing-limit.js';
 
 /**
- * `npm run bench`: Gatehouse on embedded Postgres, measured on this machine
- * against its own RS256 signing limit. Not a test: no thresholds.
+ * `npm run bench`: Gatehouse (its compiled build, on embedded Postgres) and
+ * the bare oidc-provider engine (bench/bare-engine.mjs), measured in the same
+ * run on this machine, against this machine's RS256 signing limit and argon2id
+ * verify rate. Not a test: no thresholds.
  */
 const SECRET = 'benchmark-secret-that-is-at-least-32-characters';
 const API = 'https://bench-api.example.test/';
-const CONCURRENCY = [1, 16, 64] as const;
-const SECONDS = Number(process.env.BENCH_SECONDS ?? '4');
-/** Modes alternate round after round and each figure is the best round's: others' load on a shared machine only ever lowers a figure. */
+const CC_CONCURRENCY = [16, 64] as const;
+const REFRESH_CONCURRENCY = [16, 64] as const;
+const LOGIN_CONCURRENCY = 16;
+const SECONDS = Number(process.env.BENCH_SECONDS ?? '6');
+const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? '2');
+/** Gatehouse and the bare engine alternate round after round; each figure is the best round's: others' load on a shared machine only ever lowers a figure. */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
-const MAX_REQUESTS = 200_000;
+/** BENCH_CLUSTER=1 adds Gatehouse as a node:cluster of one worker per core (client credentials and refresh). */
+const CLUSTER = process.env.BENCH_CLUSTER === '1';
+/** The production entry's heap flags (Dockerfile's CMD, docs/performance.md): they keep peak RSS under 200 MB. */
+const PRODUCTION_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=128'];
+/** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const MAX_REQUESTS = 500_000;
 const PASSWORD = 'benchmark password long enough';
+const USERS = Math.max(...CC_CONCURRENCY, ...REFRESH_CONCURRENCY, LOGIN_CONCURRENCY);
+const benchUser = (index: number) => `bench-${index}@example.test`;
+/** Gatehouse's default password parameters (GATEHOUSE_ARGON2_*): the argon2 rate is measured with them. */
+const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const root = new URL('../', import.meta.url);
 
-type Measured = LoadResult & { serverCpuMsPerRequest: number; serverCores: number };
+type WithRatio = Measured & { ratio: number };
 
-interface ModeResult {
+interface GatehouseResult {
   readonly mode: string;
   readonly serverProcesses: number;
-  readonly clientCredentials: (Measured & { ratio: number })[];
-  readonly refreshToken: Measured[];
-  readonly jwks: Measured[];
+  readonly idleRssMiB: number;
+  /** VmHWM right after the client-credentials runs: the peak the issue's 200 MB goal is about. */
+  readonly clientCredentialsPeakRssMiB: number;
+  /** VmHWM at the end (refresh and logins included: argon2 holds 19 MiB per verification). */
   readonly peakRssMiB: number;
+  readonly clientCredentials: WithRatio[];
+  readonly refreshToken: WithRatio[];
+  readonly passwordLogin: WithRatio[];
+}
+
+interface BareResult {
+  readonly mode: string;
+  readonly idleRssMiB: number;
+  readonly peakRssMiB: number;
+  readonly clientCredentials: WithRatio[];
+}
+
+interface Setup {
+  readonly service: { client_id: string; client_secret?: string | null };
+  readonly app: { client_id: string; client_secret?: string | null };
+  readonly loginApp: { client_id: string };
 }
 
 async function main(): Promise<void> {
   const cores = availableParallelism();
   // Others' work on a shared machine skews every figure: recorded with them.
-  const loadAverageAtStart = round(loadavg()[0] ?? 0, 2);
-  console.error(`measuring the RS256 signing limit on one core…`);
-  let signingLimit = measureSigningLimit(2048, 3);
-  console.error(`  ${signingLimit} signatures/s`);
+  const loadAverageAtStart = loadavg().map((value) => round(value, 2));
+  console.error('building Gatehouse (npm run build)…');
+  const build = spawnSync(process.execPath, ['scripts/build.mjs'], { cwd: root, stdio: ['ignore', 'ignore', 'inherit'] });
+  if (build.status !== 0) throw new Error('npm run build failed');
+
+  console.error('measuring the RS256 signing limit on one core…');
+  let signingLimit = measureSigningLimit(2048, 2);
+  console.error(`  ${signingLimit} signatures/s per core`);
+  console.error(
+    `measuring argon2id verifications on ${cores} cores (${ARGON2.memoryCost} KiB, t=${ARGON2.timeCost}, p=${ARGON2.parallelism})…`,
+  );
+  const argon2 = await measureArgon2Rate(ARGON2, cores, 3);
+  let argon2Rate = argon2.perSecond;
+  let argon2CpuMs = argon2.cpuMsPerVerify;
+  console.error(`  ${argon2Rate} verifications/s, ${argon2CpuMs} CPU ms each`);
 
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const postgres = await startEmbeddedPostgres({ dataDir, database: 'gatehouse' });
-  const rounds: ModeResult[][] = [];
+  const gatehouseRounds: GatehouseResult[][] = [];
+  const bareRounds: BareResult[] = [];
   try {
     await applyMigrations(postgres.connectionString);
-    const service = await setUp(postgres.connectionString);
+    const setup = await setUp(postgres.connectionString);
+    // One port, so one ISSUER, for every start: the database refuses a second issuer.
+    const port = await findFreePort();
+    const limits = () => ({ signing: signingLimit * cores, argon2: argon2Rate });
     for (let pass = 1; pass <= ROUNDS; pass += 1) {
-      if (pass > 1) signingLimit = Math.max(signingLimit, measureSigningLimit(2048, 3));
-      const modes: ModeResult[] = [];
-      for (const workers of [0, cores]) modes.push(await measureMode(postgres.connectionString, workers, service, signingLimit, cores));
-      rounds.push(modes);
+      if (pass > 1) {
+        signingLimit = Math.max(signingLimit, measureSigningLimit(2048, 2));
+        const again = await measureArgon2Rate(ARGON2, cores, 2);
+        argon2Rate = Math.max(argon2Rate, again.perSecond);
+        argon2CpuMs = Math.min(argon2CpuMs, again.cpuMsPerVerify);
+      }
+      const modes: GatehouseResult[] = [];
+      // Alternate which goes first, so neither always meets the same neighbours' load.
+      if (pass % 2 === 0) bareRounds.push(await measureBareEngine(setup, limits()));
+      modes.push(await measureGatehouse(postgres.connectionString, port, setup, 0, limits()));
+      if (CLUSTER) modes.push(await measureGatehouse(postgres.connectionString, port, setup, cores, limits()));
+      if (pass % 2 === 1) bareRounds.push(await measureBareEngine(setup, limits()));
+      gatehouseRounds.push(modes);
     }
   } finally {
     await postgres.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
 
+  const limits = { signing: signingLimit * cores, argon2: argon2Rate };
+  const gatehouse = (gatehouseRounds[0] ?? []).map((_, index) =>
+    bestGatehouse(
+      gatehouseRounds.map((modes) => modes[index] as GatehouseResult),
+      limits,
+    ),
+  );
+  const bare = bestBare(bareRounds, limits);
+  const single = gatehouse[0] as GatehouseResult;
   const results = {
     date: new Date().toISOString(),
     machine: {
@@ -73,28 +140,64 @@ async function main(): Promise<void> {
       memoryGiB: round(totalmem() / 2 ** 30, 1),
       node: process.version,
       kernel: release(),
+      // 1, 5 and 15-minute load averages: above the core count, others were running too and every rate is depressed.
       loadAverageAtStart,
-      loadAverageAtEnd: round(loadavg()[0] ?? 0, 2),
+      loadAverageAtEnd: loadavg().map((value) => round(value, 2)),
     },
     settings: {
       secondsPerRun: SECONDS,
+      warmUpSeconds: WARM_UP_SECONDS,
       rounds: ROUNDS,
       keyBits: 2048,
-      loadGenerator: 'node:http keep-alive, same machine',
-      figures: 'best round per cell',
+      argon2: ARGON2,
+      loadGenerator: 'node:http keep-alive, HTTP Basic client auth, same machine; logins through fetch with a cookie jar',
+      figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
+      gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
+      bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',
     },
-    signingLimitPerCore: signingLimit,
-    modes: bestOf(rounds, signingLimit, cores),
-    rounds,
+    signingLimit: { perCore: signingLimit, allCores: signingLimit * cores, msPerSignature: round(1000 / signingLimit, 3) },
+    argon2VerifiesPerSecond: argon2Rate,
+    argon2CpuMsPerVerify: argon2CpuMs,
+    // Steadier than rates on a shared machine: CPU per request against the limit's own CPU.
+    cpuFigures: {
+      clientCredentialsNonSigningCpuMs: single.clientCredentials.map((run) => ({
+        concurrency: run.concurrency,
+        ms: round(run.serverCpuMsPerRequest - 1000 / signingLimit, 3),
+      })),
+      signatureCpuMs: round(1000 / signingLimit, 3),
+      refreshNonSigningCpuMs: single.refreshToken.map((run) => ({
+        concurrency: run.concurrency,
+        ms: round(run.serverCpuMsPerRequest - 2000 / signingLimit, 3),
+      })),
+      // A login's CPU that is argon2's: ≥ 0.8 means the rest of a login costs under a quarter of a verification.
+      loginArgon2CpuShare: single.passwordLogin.map((run) => ({
+        concurrency: run.concurrency,
+        share: round(argon2CpuMs / Math.max(0.001, run.serverCpuMsPerRequest), 3),
+      })),
+    },
+    gatehouse,
+    bareEngine: bare,
+    comparison: CC_CONCURRENCY.map((concurrency, index) => ({
+      concurrency,
+      gatehousePerSecond: single.clientCredentials[index]?.perSecond,
+      bareEnginePerSecond: bare.clientCredentials[index]?.perSecond,
+      gatehouseOverBare: round(
+        (single.clientCredentials[index]?.perSecond ?? 0) / Math.max(1, bare.clientCredentials[index]?.perSecond ?? 0),
+        3,
+      ),
+      gatehouseCpuMs: single.clientCredentials[index]?.serverCpuMsPerRequest,
+      bareEngineCpuMs: bare.clientCredentials[index]?.serverCpuMsPerRequest,
+    })),
+    rounds: { gatehouse: gatehouseRounds, bareEngine: bareRounds },
   };
   await mkdir(new URL('bench/results/', root), { recursive: true });
   await writeFile(new URL('bench/results/latest.json', root), `${JSON.stringify(results, null, 2)}\n`);
-  printTable(results.machine, signingLimit, cores, results.modes);
+  printTable(results);
   console.log('\nwrote bench/results/latest.json');
 }
 
-/** The API, a client-credentials service, and an app with users for refresh tokens. */
-async function setUp(databaseUrl: string) {
+/** The API, a client-credentials service, an app for refresh tokens, a first-party app for logins, and a user. */
+async function setUp(databaseUrl: string): Promise<Setup> {
   const prisma = createPrismaClient(databaseUrl);
   try {
     const secrets = deriveSecrets(SECRET);
@@ -115,293 +218,285 @@ async function setUp(databaseUrl: string) {
       client_name: 'Bench app',
       redirect_uris: [REDIRECT_URI],
       grant_types: ['authorization_code', 'refresh_token'],
+      api_access: [{ resource: API, scopes: ['bench:read'] }],
     });
-    const users = createUserService(prisma, createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }));
-    await users.createUser({ email: 'bench@example.test', password: PASSWORD, emailVerified: true });
-    return { service, app };
+    const loginApp = await clients.registerClient({
+      client_name: 'Bench login app',
+      redirect_uris: [REDIRECT_URI],
+      grant_types: ['authorization_code'],
+      first_party: true,
+    });
+    const users = createUserService(prisma, createPasswordHasher(ARGON2));
+    // One user per loop: sign-in throttling counts an attempt before the
+    // password is checked, so one account signing in 16 times at once would be throttled.
+    for (let index = 0; index < USERS; index += 8)
+      await Promise.all(
+        Array.from({ length: 8 }, (_, offset) =>
+          users.createUser({ email: benchUser(index + offset), password: PASSWORD, emailVerified: true }),
+        ),
+      );
+    return { service, app, loginApp };
   } finally {
     await prisma.$disconnect();
   }
 }
 
-async function measureMode(
-  databaseUrl: string,
-  workers: number,
-  clients: Awaited<ReturnType<typeof setUp>>,
-  signingLimit: number,
-  cores: number,
-): Promise<ModeResult> {
-  const mode = workers ? `node:cluster, ${workers} workers` : 'single process';
-  console.error(`\n${mode}: starting Gatehouse…`);
-  const server = await startServer(databaseUrl, workers);
+const basicAuth = (client: { client_id: string; client_secret?: string | null }) =>
+  `Basic ${Buffer.from(`${client.client_id}:${client.client_secret ?? ''}`).toString('base64')}`;
+
+/** Client credentials at each concurrency, after a warm-up: the token shape is the same for Gatehouse and the bare engine. */
+async function clientCredentialsRuns(server: ServerProcess, basic: string, signing: number): Promise<WithRatio[]> {
   const http = createHttpClient(server.url, 128);
   try {
-    const basic = `Basic ${Buffer.from(`${clients.service.client_id}:${clients.service.client_secret}`).toString('base64')}`;
-    const clientCredentials = async () => {
-      const answer = await http.postForm('/token', { grant_type: 'client_credentials', scope: 'bench:read' }, { authorization: basic });
-      return answer.status === 200;
-    };
-    await runLoad(16, { seconds: 1, maxRequests: MAX_REQUESTS }, clientCredentials); // warm-up
-
-    const ccResults = [];
-    for (const concurrency of CONCURRENCY) {
-      const result = await measured(server.pids, () =>
-        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, clientCredentials),
-      );
-      ccResults.push({ ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) });
-      console.error(
-        `  client_credentials c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
-      );
+    const token = async () =>
+      (await http.postForm('/token', { grant_type: 'client_credentials', scope: 'bench:read' }, { authorization: basic })).status === 200;
+    await runLoad(16, { seconds: WARM_UP_SECONDS, maxRequests: MAX_REQUESTS }, token);
+    const results: WithRatio[] = [];
+    for (const concurrency of CC_CONCURRENCY) {
+      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, token));
+      results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
+      report('client_credentials', result);
     }
+    return results;
+  } finally {
+    http.close();
+  }
+}
 
-    const refreshResults = [];
+async function measureGatehouse(
+  databaseUrl: string,
+  port: number,
+  setup: Setup,
+  workers: number,
+  limits: { signing: number; argon2: number },
+): Promise<GatehouseResult> {
+  const mode = workers ? `Gatehouse, node:cluster of ${workers}` : 'Gatehouse';
+  console.error(`\n${mode}: starting…`);
+  const server = await startServer(
+    root,
+    workers ? 'bench/cluster.mjs' : 'dist/main.js',
+    {
+      DATABASE_URL: databaseUrl,
+      GATEHOUSE_SECRET: SECRET,
+      BENCH_WORKERS: String(workers),
+      // The login workload starts every sign-in from one address.
+      GATEHOUSE_FLOW_STARTS_PER_IP: '1000000',
+    },
+    { nodeFlags: [...PRODUCTION_FLAGS, ...NODE_FLAGS], waitForReadyLine: workers > 0, port },
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleRssMiB = (await rss(server.pids)).nowMiB;
+    const clientCredentials = await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing);
+    const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
+
+    const refreshToken: WithRatio[] = [];
     const config = await oidc.discovery(
       new URL(server.url),
-      clients.app.client_id,
+      setup.app.client_id,
       {},
-      oidc.ClientSecretBasic(clients.app.client_secret as string),
-      { execute: [oidc.allowInsecureRequests] },
+      oidc.ClientSecretBasic(setup.app.client_secret ?? ''),
+      {
+        execute: [oidc.allowInsecureRequests],
+      },
     );
-    const appBasic = `Basic ${Buffer.from(`${clients.app.client_id}:${clients.app.client_secret}`).toString('base64')}`;
-    for (const concurrency of CONCURRENCY) {
-      // One refresh-token chain per loop: each refresh consumes its token and returns the next.
-      const chains: string[] = [];
-      while (chains.length < concurrency) {
-        const batch = await Promise.all(
-          Array.from({ length: Math.min(4, concurrency - chains.length) }, () =>
-            signInForRefreshToken(config, { email: 'bench@example.test', password: PASSWORD, resource: API }),
-          ),
-        );
-        chains.push(...batch);
-      }
-      const result = await measured(server.pids, () =>
-        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
-          const answer = await http.postForm(
-            '/token',
-            { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
-            { authorization: appBasic },
+    const http = createHttpClient(server.url, 128);
+    const appBasic = basicAuth(setup.app);
+    try {
+      for (const concurrency of REFRESH_CONCURRENCY) {
+        // One refresh-token chain per loop: each refresh consumes its token and returns the next.
+        const chains: string[] = [];
+        while (chains.length < concurrency) {
+          const batch = await Promise.all(
+            Array.from({ length: Math.min(8, concurrency - chains.length) }, (_, offset) =>
+              signInForRefreshToken(config, { email: benchUser(chains.length + offset), password: PASSWORD, resource: API }),
+            ),
           );
-          if (answer.status !== 200) return false;
-          chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
-          return true;
-        }),
-      );
-      refreshResults.push(result);
-      console.error(
-        `  refresh_token c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
-      );
+          chains.push(...batch);
+        }
+        const result = await measured(server.pids, () =>
+          runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
+            const answer = await http.postForm(
+              '/token',
+              { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
+              { authorization: appBasic },
+            );
+            if (answer.status !== 200) return false;
+            chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+            return true;
+          }),
+        );
+        refreshToken.push({ ...result, ratio: round(result.perSecond / limits.signing, 3) });
+        report('refresh_token', result);
+      }
+    } finally {
+      http.close();
     }
 
-    const jwksResults = [];
-    for (const concurrency of CONCURRENCY) {
+    const passwordLogin: WithRatio[] = [];
+    if (!workers) {
       const result = await measured(server.pids, () =>
-        runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async () => (await http.get('/jwks')).status === 200),
+        runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
+          signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
+        ),
       );
-      jwksResults.push(result);
-      console.error(`  jwks c=${concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`);
+      passwordLogin.push({ ...result, ratio: round(result.perSecond / limits.argon2, 3) });
+      report('password_login', result);
     }
-
-    const peakRssMiB = await peakRss(server.pids);
+    const { peakMiB } = await rss(server.pids);
+    console.error(`  RSS idle ${idleRssMiB} MiB, peak ${clientCredentialsPeakRssMiB} MiB after client credentials, ${peakMiB} MiB overall`);
     return {
       mode,
       serverProcesses: server.pids.length,
-      clientCredentials: ccResults,
-      refreshToken: refreshResults,
-      jwks: jwksResults,
-      peakRssMiB,
+      idleRssMiB,
+      clientCredentialsPeakRssMiB,
+      peakRssMiB: peakMiB,
+      clientCredentials,
+      refreshToken,
+      passwordLogin,
     };
   } finally {
-    http.close();
     await server.stop();
   }
 }
 
-/** Per mode, endpoint and concurrency, the round with the most requests per second; the highest peak RSS. */
-function bestOf(rounds: ModeResult[][], signingLimit: number, cores: number): ModeResult[] {
-  const best = <T extends Measured>(runs: T[][], index: number): T =>
-    runs.map((run) => run[index] as T).reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
-  return (rounds[0] ?? []).map((first, modeIndex) => {
-    const same = rounds.map((modes) => modes[modeIndex] as ModeResult);
-    return {
-      mode: first.mode,
-      serverProcesses: first.serverProcesses,
-      clientCredentials: first.clientCredentials.map((_, index) => {
-        const result = best(
-          same.map((mode) => mode.clientCredentials),
-          index,
-        );
-        return { ...result, ratio: round(result.perSecond / (signingLimit * cores), 3) };
-      }),
-      refreshToken: first.refreshToken.map((_, index) =>
-        best(
-          same.map((mode) => mode.refreshToken),
-          index,
-        ),
-      ),
-      jwks: first.jwks.map((_, index) =>
-        best(
-          same.map((mode) => mode.jwks),
-          index,
-        ),
-      ),
-      peakRssMiB: Math.max(...same.map((mode) => mode.peakRssMiB)),
-    };
-  });
+async function measureBareEngine(setup: Setup, limits: { signing: number }): Promise<BareResult> {
+  console.error('\nbare oidc-provider: starting…');
+  const secret = 'bare-engine-secret';
+  const server = await startServer(
+    root,
+    'bench/bare-engine.mjs',
+    { BENCH_CLIENT_ID: setup.service.client_id, BENCH_CLIENT_SECRET: secret, BENCH_API: API },
+    { waitForReadyLine: true },
+  );
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const idleRssMiB = (await rss(server.pids)).nowMiB;
+    const clientCredentials = await clientCredentialsRuns(
+      server,
+      basicAuth({ client_id: setup.service.client_id, client_secret: secret }),
+      limits.signing,
+    );
+    const { peakMiB } = await rss(server.pids);
+    console.error(`  RSS idle ${idleRssMiB} MiB, peak ${peakMiB} MiB`);
+    return { mode: 'bare oidc-provider', idleRssMiB, peakRssMiB: peakMiB, clientCredentials };
+  } finally {
+    await server.stop();
+  }
 }
 
-/** Starts bench/server.ts (npm start's entry, or a cluster of it) and waits until it answers. */
-async function startServer(databaseUrl: string, workers: number) {
-  const port = await findFreePort();
-  const url = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'bench/server.ts'], {
-    cwd: root,
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ISSUER: url,
-      GATEHOUSE_SECRET: SECRET,
-      BENCH_WORKERS: String(workers),
-    },
-    // Request logs go nowhere: reading them would load the harness's core.
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  let readyPids: number[] | undefined;
-  child.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-    const ready = /READY ([\d ]+)/.exec(stderr);
-    if (ready?.[1]) readyPids = ready[1].trim().split(' ').map(Number);
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+function report(workload: string, result: Measured): void {
+  console.error(
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req, errors ${result.errors}`,
+  );
+}
 
-  for (let attempt = 0; attempt < 600; attempt += 1) {
-    if (child.exitCode !== null) throw new Error(`Gatehouse exited at start:\n${stderr}`);
-    const answered = await fetch(`${url}/jwks`).then(
-      (response) => response.ok,
-      () => false,
+/** The run with the most requests per second, its ratio against the run's best limit. */
+function best(runs: WithRatio[], limit: number): WithRatio {
+  const top = runs.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+  return { ...top, ratio: round(top.perSecond / limit, 3) };
+}
+
+function bestGatehouse(rounds: GatehouseResult[], limits: { signing: number; argon2: number }): GatehouseResult {
+  const first = rounds[0] as GatehouseResult;
+  const cell = (pick: (result: GatehouseResult) => WithRatio[], index: number, limit: number) =>
+    best(
+      rounds.map((result) => pick(result)[index] as WithRatio),
+      limit,
     );
-    if (answered && (!workers || readyPids)) break;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
   return {
-    url,
-    pids: readyPids ?? [child.pid as number],
-    async stop() {
-      child.kill('SIGTERM');
-      await exited;
-    },
+    mode: first.mode,
+    serverProcesses: first.serverProcesses,
+    idleRssMiB: Math.max(...rounds.map((result) => result.idleRssMiB)),
+    clientCredentialsPeakRssMiB: Math.max(...rounds.map((result) => result.clientCredentialsPeakRssMiB)),
+    peakRssMiB: Math.max(...rounds.map((result) => result.peakRssMiB)),
+    clientCredentials: first.clientCredentials.map((_, index) => cell((result) => result.clientCredentials, index, limits.signing)),
+    refreshToken: first.refreshToken.map((_, index) => cell((result) => result.refreshToken, index, limits.signing)),
+    passwordLogin: first.passwordLogin.map((_, index) => cell((result) => result.passwordLogin, index, limits.argon2)),
   };
 }
 
-/**
- * Adds the CPU the server's processes (all their threads, the signing thread
- * pool included) spent per successful request: unlike requests per second, it
- * does not depend on what else the shared machine is doing.
- */
-async function measured<T extends LoadResult>(
-  pids: number[],
-  run: () => Promise<T>,
-): Promise<T & { serverCpuMsPerRequest: number; serverCores: number }> {
-  const before = await cpuMs(pids);
-  const result = await run();
-  const spent = (await cpuMs(pids)) - before;
-  const succeeded = Math.max(1, result.requests - result.errors);
-  return { ...result, serverCpuMsPerRequest: round(spent / succeeded, 3), serverCores: round(spent / 1000 / result.seconds, 2) };
+function bestBare(rounds: BareResult[], limits: { signing: number }): BareResult {
+  const first = rounds[0] as BareResult;
+  return {
+    mode: first.mode,
+    idleRssMiB: Math.max(...rounds.map((result) => result.idleRssMiB)),
+    peakRssMiB: Math.max(...rounds.map((result) => result.peakRssMiB)),
+    clientCredentials: first.clientCredentials.map((_, index) =>
+      best(
+        rounds.map((result) => result.clientCredentials[index] as WithRatio),
+        limits.signing,
+      ),
+    ),
+  };
 }
 
-/** utime + stime of the processes, in ms (Linux /proc, clock ticks of 10 ms). */
-async function cpuMs(pids: number[]): Promise<number> {
-  let ticks = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  }
-  return ticks * 10;
-}
-
-/** Sum of each server process's peak resident set (VmHWM, Linux). */
-async function peakRss(pids: number[]): Promise<number> {
-  let kib = 0;
-  for (const pid of pids) {
-    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
-    kib += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-  }
-  return round(kib / 1024, 0);
-}
-
-function printTable(
-  machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number; loadAverageAtEnd: number },
-  signingLimit: number,
-  cores: number,
-  modes: ModeResult[],
-): void {
+function printTable(results: {
+  machine: { cpu: string; cores: number; node: string; loadAverageAtStart: number[]; loadAverageAtEnd: number[] };
+  signingLimit: { perCore: number; allCores: number; msPerSignature: number };
+  argon2VerifiesPerSecond: number;
+  argon2CpuMsPerVerify: number;
+  cpuFigures: {
+    clientCredentialsNonSigningCpuMs: { concurrency: number; ms: number }[];
+    signatureCpuMs: number;
+    refreshNonSigningCpuMs: { concurrency: number; ms: number }[];
+    loginArgon2CpuShare: { concurrency: number; share: number }[];
+  };
+  gatehouse: GatehouseResult[];
+  bareEngine: BareResult;
+  comparison: { concurrency: number; gatehouseOverBare: number }[];
+}): void {
+  const { machine, signingLimit } = results;
   console.log(
-    `\nGatehouse benchmark on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node} (1-min load average ${machine.loadAverageAtStart} at start, ${machine.loadAverageAtEnd} at end)`,
+    `\nBenchmark on ${machine.cpu}, ${machine.cores} cores, Node ${machine.node}; load average ${machine.loadAverageAtStart.join(' ')} at start, ${machine.loadAverageAtEnd.join(' ')} at end`,
   );
-  console.log(`RS256 signing limit: ${signingLimit}/s per core → ${signingLimit * cores}/s on ${cores} cores\n`);
-  const header = [
-    'mode',
-    'endpoint',
-    'conc.',
-    'req/s',
-    'p50 ms',
-    'p99 ms',
-    'errors',
-    'ratio',
-    'server CPU ms/req',
-    'server cores',
-    'loadgen cores',
-  ];
+  console.log(
+    `Limits of this run: RS256 ${signingLimit.perCore}/s per core → ${signingLimit.allCores}/s on ${machine.cores} cores (${signingLimit.msPerSignature} ms each); argon2id ${results.argon2VerifiesPerSecond} verifications/s on ${machine.cores} cores (${results.argon2CpuMsPerVerify} CPU ms each)\n`,
+  );
+  const header = ['server', 'workload', 'conc.', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'server cores'];
   const rows: string[][] = [];
-  for (const mode of modes) {
-    for (const [endpoint, results] of [
-      ['client_credentials', mode.clientCredentials],
-      ['refresh_token', mode.refreshToken],
-      ['jwks', mode.jwks],
-    ] as const) {
-      for (const result of results as (Measured & { ratio?: number })[]) {
-        rows.push([
-          mode.mode,
-          endpoint,
-          String(result.concurrency),
-          String(result.perSecond),
-          String(result.p50Ms),
-          String(result.p99Ms),
-          String(result.errors),
-          result.ratio === undefined ? '' : result.ratio.toFixed(2),
-          String(result.serverCpuMsPerRequest),
-          String(result.serverCores),
-          String(result.loadGeneratorCores),
-        ]);
-      }
+  const add = (server: string, workload: string, runs: WithRatio[]) => {
+    for (const run of runs) {
+      rows.push([
+        server,
+        workload,
+        String(run.concurrency),
+        String(run.perSecond),
+        run.ratio.toFixed(3),
+        String(run.p50Ms),
+        String(run.p99Ms),
+        String(run.errors),
+        String(run.serverCpuMsPerRequest),
+        String(run.serverCores),
+      ]);
     }
-    rows.push([
-      mode.mode,
-      `peak RSS ${mode.peakRssMiB} MiB (${mode.serverProcesses} process${mode.serverProcesses > 1 ? 'es' : ''})`,
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-      '',
-    ]);
+  };
+  for (const mode of results.gatehouse) {
+    add(mode.mode, 'client_credentials', mode.clientCredentials);
+    add(mode.mode, 'refresh_token', mode.refreshToken);
+    add(mode.mode, 'password_login', mode.passwordLogin);
   }
+  add(results.bareEngine.mode, 'client_credentials', results.bareEngine.clientCredentials);
   const widths = header.map((title, column) => Math.max(title.length, ...rows.map((row) => (row[column] ?? '').length)));
   const line = (cells: string[]) => cells.map((cell, column) => cell.padEnd(widths[column] ?? 0)).join('  ');
   console.log(line(header));
   console.log(widths.map((width) => '-'.repeat(width)).join('  '));
   for (const row of rows) console.log(line(row));
+  console.log('');
+  for (const mode of results.gatehouse)
+    console.log(
+      `${mode.mode}: RSS idle ${mode.idleRssMiB} MiB, peak ${mode.clientCredentialsPeakRssMiB} MiB through client credentials, ${mode.peakRssMiB} MiB overall`,
+    );
+  console.log(`${results.bareEngine.mode}: RSS idle ${results.bareEngine.idleRssMiB} MiB, peak ${results.bareEngine.peakRssMiB} MiB`);
   console.log(
-    `\nBest of ${ROUNDS} alternating rounds per cell. ratio = client-credentials tokens/s ÷ (signing limit × server cores); refresh_token signs twice (access token + ID token).`,
+    `Gatehouse ÷ bare engine (client credentials): ${results.comparison.map((row) => `${row.gatehouseOverBare} at c=${row.concurrency}`).join(', ')}`,
+  );
+  const { cpuFigures } = results;
+  console.log(
+    `CPU per request beyond the limits' own (steadier on a shared machine): client credentials ${cpuFigures.clientCredentialsNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides the ${cpuFigures.signatureCpuMs} ms signature; refresh ${cpuFigures.refreshNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides two signatures; argon2 is ${cpuFigures.loginArgon2CpuShare.map((row) => row.share).join(', ')} of a login's CPU`,
   );
   console.log(
-    `One RS256 signature costs ${round(1000 / signingLimit, 3)} ms of CPU here: server CPU ms/req above that is what is not signing.`,
+    `\nBest of ${ROUNDS} alternating rounds of ${SECONDS} s per cell. Ratios: client credentials and refresh ÷ the ${machine.cores}-core signing limit (a refresh signs twice: access token and ID token); logins ÷ the argon2id rate.`,
   );
 }
 

@@ -1,3 +1,4 @@
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import Router from '@koa/router';
 import Koa from 'koa';
 import compose from 'koa-compose';
@@ -12,7 +13,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
-import type { ProviderRef } from './oidc/provider.js';
+import { useOutermost } from './oidc/provider-internals.js';
 
 export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;
@@ -32,8 +33,48 @@ export interface AppDependencies extends InteractionDependencies {
  * The composition root of HTTP: security headers and error handling for
  * everything, Gatehouse's own routes, then oidc-provider for the rest. The
  * provider is read through a reference so it can be swapped (key rotation).
+ *
+ * A protocol request (the hot path) goes straight to the provider, which is
+ * a Koa app itself, with the same outer steps (access log, headers, errors)
+ * installed outermost in it: one Koa context per request, not one of ours
+ * wrapping the one `provider.callback()` builds. Gatehouse's own paths go to
+ * its own Koa app with those same steps.
  */
-export function createApp(deps: AppDependencies): Koa {
+export function createRequestHandler(deps: AppDependencies): RequestListener {
+  const outer = outerSteps(deps);
+  const own = createApp(deps, outer);
+  const ownCallback = own.callback();
+  const jwksCaching: Koa.Middleware = async (ctx, next) => {
+    if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
+    await next();
+  };
+  const providerCallbacks = new WeakMap<object, RequestListener>();
+  return (req: IncomingMessage, res: ServerResponse) => {
+    if (isGatehousePath(pathOf(req.url), deps.account.paths)) return ownCallback(req, res);
+    const provider = deps.provider.current;
+    let callback = providerCallbacks.get(provider);
+    if (!callback) {
+      useOutermost(provider, [...outer, jwksCaching]);
+      callback = provider.callback();
+      providerCallbacks.set(provider, callback);
+    }
+    return callback(req, res);
+  };
+}
+
+/** What every request goes through first, Gatehouse's or the provider's: access log, security headers, the one error renderer. */
+function outerSteps(deps: AppDependencies): Koa.Middleware[] {
+  const errors = createErrorRenderer(deps.pages, deps.log);
+  return [
+    accessLog(deps.log),
+    securityHeaders({ https: deps.https }),
+    warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log),
+    errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)),
+  ];
+}
+
+/** Gatehouse's own pages and APIs (the paths `isGatehousePath` names) as a Koa app, behind `outer`. */
+export function createApp(deps: AppDependencies, outer: Koa.Middleware[] = outerSteps(deps)): Koa {
   const app = new Koa();
   app.proxy = deps.trustProxy;
   // Behind one trusted proxy, the client is the last X-Forwarded-For hop; earlier ones are the caller's to invent.
@@ -57,11 +98,7 @@ export function createApp(deps: AppDependencies): Koa {
     });
   }
   for (const path of FAVICON_PATHS) assets.get(path, sendFavicon);
-  const providerCallbacks = new WeakMap<object, ReturnType<ProviderRef['current']['callback']>>();
-  const errors = createErrorRenderer(deps.pages, deps.log);
 
-  // Gatehouse's own pages and APIs, reached by path prefix: protocol requests
-  // (the hot path) skip their routers' matching altogether.
   const accountRouters = [...(deps.registration ? [deps.registration] : []), ...deps.account.routers];
   const ownRoutes = compose<Koa.Context>([
     health.routes() as Koa.Middleware,
@@ -73,37 +110,36 @@ export function createApp(deps: AppDependencies): Koa {
   const adminRoutes = deps.admin.routes() as Koa.Middleware;
   const adminMethods = routerMethods(deps.admin);
 
-  app.use(accessLog(deps.log));
-  app.use(securityHeaders({ https: deps.https }));
-  app.use(warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log));
-  app.use(errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)));
+  for (const step of outer) app.use(step);
   // Nothing under /admin or an own path reaches oidc-provider: an unknown route is a 404 (405 if only the method is wrong) like every other error.
-  app.use((ctx, next) => {
+  app.use((ctx) => {
     if (isAdminPath(ctx.path))
       return adminRoutes(ctx, async () => {
         throw notRouted(ctx.method, ctx.path, adminMethods(ctx.path));
       });
-    if (isOwnPath(ctx.path) || deps.account.paths.includes(ctx.path))
-      return ownRoutes(ctx, async () => {
-        throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path));
-      });
-    return next();
-  });
-  app.use(async (ctx, next) => {
-    if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
-    await next();
-  });
-  app.use(async (ctx) => {
-    const provider = deps.provider.current;
-    let callback = providerCallbacks.get(provider);
-    if (!callback) {
-      callback = provider.callback();
-      providerCallbacks.set(provider, callback);
-    }
-    ctx.respond = false;
-    await callback(ctx.req, ctx.res);
+    return ownRoutes(ctx, async () => {
+      throw notRouted(ctx.method, ctx.path, ownMethods(ctx.path));
+    });
   });
   return app;
+}
+
+/** The path of a request target as Koa's `ctx.path` reads it: origin-form `/path?query`, or absolute-form. */
+function pathOf(url = '/'): string {
+  if (url.startsWith('/')) {
+    const query = url.indexOf('?');
+    return query === -1 ? url : url.slice(0, query);
+  }
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
+}
+
+/** Paths Gatehouse serves itself; everything else is the provider's. */
+function isGatehousePath(path: string, accountPaths: readonly string[]): boolean {
+  return isAdminPath(path) || isOwnPath(path) || accountPaths.includes(path);
 }
 
 const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS, ...passkeyAssets().keys()]);

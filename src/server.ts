@@ -16,7 +16,7 @@ import { createUserService, type UserService } from './accounts/users.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
 import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
 import { createAuditLog } from './audit/events.js';
-import { createApp } from './app.js';
+import { createRequestHandler } from './app.js';
 import { announceCredentials } from './admin/bootstrap-credentials.js';
 import { cacheLookups } from './clients/cached-lookups.js';
 import { createClientService, type ClientService } from './clients/clients.js';
@@ -215,7 +215,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
     closers.push({ name: 'cleanup job', close: () => cleanup.stop() });
 
-    const app = createApp({
+    const app = createRequestHandler({
       https: config.issuer.startsWith('https:'),
       trustProxy: config.trustProxy,
       jwksMaxAge: config.keys.jwksMaxAge,
@@ -284,7 +284,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       registrationOpen: config.registrationOpen,
       firstPartyClients: [ACCOUNT_CLIENT_ID],
     });
-    const server = await listen(app.callback(), config.port, config.host);
+    const server = await listen(app, config.port, config.host);
     const http = drainable(server);
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;

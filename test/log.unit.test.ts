@@ -79,3 +79,25 @@ describe('the JSON logger', () => {
     expect(line).toContain('[redacted]');
   });
 });
+
+describe('access-log lines', () => {
+  it('go to the same destination at level info, with the request id, and follow the level', () => {
+    const { log, records } = capture();
+    runInRequestContext({ requestId: 'req-9', clientId: 'app-2' }, () =>
+      log.access?.('POST /token 200 3ms', { method: 'POST', route: '/token', status: 200, durationMs: 3.1 }),
+    );
+    expect(records()).toEqual([
+      expect.objectContaining({
+        level: 'info',
+        msg: 'POST /token 200 3ms',
+        requestId: 'req-9',
+        clientId: 'app-2',
+        route: '/token',
+        status: 200,
+      }),
+    ]);
+    const quiet = capture('warn');
+    quiet.log.access?.('GET /jwks 200 1ms', { status: 200 });
+    expect(quiet.lines).toHaveLength(0);
+  });
+});

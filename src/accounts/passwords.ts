@@ -18,27 +18,85 @@ export interface PasswordHasher {
 }
 
 /**
- * At most two argon2 computations per core at once (each holds `memoryCost`
- * KiB), and a bounded queue behind them: a burst of logins waits or gets a
- * 503, instead of exhausting memory.
+ * Longest a sign-in waits for an argon2 slot: with the verification itself
+ * and the rest of the request, a sign-in at the saturation point still
+ * answers within 2 s. Beyond it, 503 with Retry-After.
  */
-export function createConcurrencyLimit(concurrent: number, queued: number, onQueueChange: (delta: number) => void = () => {}) {
+export const MAX_HASH_WAIT_MS = 1000;
+
+interface Waiter {
+  /** Hands this waiter the slot a finished computation frees. */
+  readonly admit: () => void;
+}
+
+/**
+ * At most `concurrent` argon2 computations at once (each holds `memoryCost`
+ * KiB), and a bounded queue behind them: a burst of logins waits or gets a
+ * 503, instead of exhausting memory. The wait is bounded in time as well:
+ * a computation that would start later than `maxWaitMs` from now, judged by
+ * the work queued ahead of it and how long recent computations took, is
+ * refused at once, and one that has waited `maxWaitMs` gives up its place;
+ * both answer 503 temporarily_unavailable with Retry-After (RFC 9110 §10.2.3)
+ * saying when the queue will have drained.
+ */
+export function createConcurrencyLimit(
+  concurrent: number,
+  queued: number,
+  onQueueChange: (delta: number) => void = () => {},
+  maxWaitMs: number = MAX_HASH_WAIT_MS,
+) {
   let active = 0;
-  const waiting: (() => void)[] = [];
-  return async function limit<T>(work: () => Promise<T>): Promise<T> {
-    if (active >= concurrent) {
-      if (waiting.length >= queued)
-        throw new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', RETRY_LATER);
-      onQueueChange(1);
-      await new Promise<void>((resolve) => waiting.push(resolve));
+  const waiting: Waiter[] = [];
+  /** Moving average of how long one computation takes, ms (unknown until one finished). */
+  let averageMs: number | undefined;
+  const expectedWaitMs = () => (averageMs === undefined ? 0 : ((waiting.length + 1) / concurrent) * averageMs);
+  const busy = (headers: Readonly<Record<string, string>>) =>
+    new AppError(503, 'temporarily_unavailable', 'too many sign-ins at once; try again shortly', headers);
+  const drainHeaders = () => ({ 'Retry-After': String(Math.max(1, Math.ceil(expectedWaitMs() / 1000))) });
+
+  async function acquire(): Promise<void> {
+    if (active < concurrent) {
+      active += 1;
+      return;
+    }
+    if (waiting.length >= queued) throw busy(RETRY_LATER);
+    if (expectedWaitMs() > maxWaitMs) throw busy(drainHeaders());
+    onQueueChange(1);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const index = waiting.indexOf(waiter);
+          if (index !== -1) waiting.splice(index, 1);
+          reject(busy(drainHeaders()));
+        }, maxWaitMs);
+        const waiter: Waiter = {
+          admit: () => {
+            clearTimeout(timer);
+            resolve();
+          },
+        };
+        waiting.push(waiter);
+      });
+    } finally {
       onQueueChange(-1);
     }
-    active += 1;
+  }
+
+  /** The slot goes straight to the next waiter, so a newcomer cannot take it first. */
+  function release(tookMs: number): void {
+    averageMs = averageMs === undefined ? tookMs : 0.8 * averageMs + 0.2 * tookMs;
+    const next = waiting.shift();
+    if (next) next.admit();
+    else active -= 1;
+  }
+
+  return async function limit<T>(work: () => Promise<T>): Promise<T> {
+    await acquire();
+    const started = performance.now();
     try {
       return await work();
     } finally {
-      active -= 1;
-      waiting.shift()?.();
+      release(performance.now() - started);
     }
   };
 }

@@ -1,7 +1,7 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { isStorableText } from '../http/storable-text.js';
-import type { Prisma, PrismaClient } from '../db/prisma.js';
-import { isUniqueViolation, isUuid, splitPage } from '../db/prisma.js';
+import type { PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation, isUuid, Prisma, splitPage } from '../db/prisma.js';
 import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
@@ -54,6 +54,53 @@ const publicFields = {
 } as const;
 
 type UserRow = Prisma.UserGetPayload<{ select: typeof publicFields }>;
+
+/**
+ * One user by id or email, with its role names and password hash, in one
+ * round trip (Prisma's nested select of the roles sends three): sign-in and
+ * every token for a user (code, refresh) look a user up.
+ */
+async function findOneUser(
+  db: PrismaClient,
+  by: { readonly id: string } | { readonly email: string },
+): Promise<(User & { readonly passwordHash: string }) | null> {
+  const rows = await db.$queryRaw<
+    {
+      id: string;
+      email: string;
+      name: string | null;
+      email_verified: boolean;
+      disabled: boolean;
+      created_at: Date;
+      updated_at: Date;
+      password_hash: string;
+      roles: string[];
+    }[]
+  >`
+    SELECT u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at, u.password_hash,
+           ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles
+      FROM users u
+     WHERE ${'id' in by ? Prisma.sql`u.id = ${by.id}::uuid` : Prisma.sql`u.email = ${by.email}`}`;
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    id: row.id,
+    email: row.email,
+    name: row.name,
+    emailVerified: row.email_verified,
+    disabled: row.disabled,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    passwordHash: row.password_hash,
+    roles: [...row.roles].sort(),
+  };
+}
+
+function withoutHash(row: (User & { readonly passwordHash: string }) | null): User | null {
+  if (!row) return null;
+  const { passwordHash: _hash, ...user } = row;
+  return user;
+}
 
 /** Role names come from the user_roles join, sorted. */
 function toUser(row: UserRow): User {
@@ -111,8 +158,9 @@ export function createUserService(
 
     /** The user with this email (any letter case), or null. */
     async findUserByEmail(email: string): Promise<User | null> {
-      const row = await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: publicFields });
-      return row ? toUser(row) : null;
+      // A NUL byte or lone surrogate matches no stored email (and Postgres would refuse the query).
+      if (!isStorableText(email)) return null;
+      return withoutHash(await findOneUser(prisma, { email: normalizeEmail(email) }));
     },
 
     async createUser(input: NewUser, audit: AuditContext = SYSTEM): Promise<User> {
@@ -170,8 +218,7 @@ export function createUserService(
 
     async findUserById(id: string): Promise<User | null> {
       if (!isUuid(id)) return null;
-      const row = await prisma.user.findUnique({ where: { id }, select: publicFields });
-      return row ? toUser(row) : null;
+      return withoutHash(await findOneUser(prisma, { id }));
     },
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
@@ -303,17 +350,14 @@ export function createUserService(
      */
     async authenticate(email: string, password: string): Promise<User | null> {
       // A NUL byte or lone surrogate matches no stored email (and Postgres would refuse the query).
-      const row = isStorableText(email)
-        ? await prisma.user.findUnique({ where: { email: normalizeEmail(email) }, select: { ...publicFields, passwordHash: true } })
-        : null;
+      const row = isStorableText(email) ? await findOneUser(prisma, { email: normalizeEmail(email) }) : null;
       if (!row) {
         await passwords.verifyDummy(password);
         return null;
       }
       const valid = await passwords.verify(row.passwordHash, password);
       if (!valid || row.disabled) return null;
-      const { passwordHash: _hash, ...user } = row;
-      return toUser(user);
+      return withoutHash(row);
     },
   };
   return service;

@@ -77,6 +77,7 @@ export function accessLog(log: Logger): Koa.Middleware {
       };
       const line = `${ctx.method} ${route} ${status} ${Math.round(seconds * 1000)}ms`;
       if (abandoned) log.warn(`${line} abandoned: the client closed the connection first`, fields);
+      else if (log.access) log.access(line, fields);
       else log.info(line, fields);
     };
     ctx.res.once('finish', write);

@@ -28,9 +28,19 @@ export function accessTokenClaims(deps: AccessTokenClaimDependencies): ExtraToke
     const claims: Record<string, unknown> = { ...base };
     const resource = await deps.findResourceByIdentifier(audience);
     if (resource?.rbac && resource.permissionsClaim) claims.permissions = await deps.permissionsOf(accountId, audience);
-    if (clientRegistered(ctx, 'roles')) claims.roles = await deps.rolesOf(accountId);
+    if (clientRegistered(ctx, 'roles')) claims.roles = rolesLoadedWithAccount(ctx, accountId) ?? (await deps.rolesOf(accountId));
     return claims;
   };
+}
+
+/**
+ * The roles findAccount (provider.ts) loaded with the account for this same
+ * request, when it did: the token endpoint looks the account up anyway
+ * (refresh, code), so the roles need no second read.
+ */
+function rolesLoadedWithAccount(ctx: KoaContextWithOIDC, accountId: string): string[] | undefined {
+  const account = ctx.oidc.entities.Account as { accountId?: string; roles?: unknown } | undefined;
+  return account?.accountId === accountId && Array.isArray(account.roles) ? (account.roles as string[]) : undefined;
 }
 
 function clientRegistered(ctx: KoaContextWithOIDC, scope: string): boolean {

@@ -410,3 +410,30 @@ export function isDpopProofOnlyRequest(): boolean {
   const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
   return Boolean(ctx?.get('dpop')) && !(ctx?.oidc?.params as Record<string, unknown> | undefined)?.client_assertion;
 }
+
+/**
+ * Seam (lib/helpers/als.js, set by ensureOIDC in lib/helpers/initialize_app.js):
+ * while an engine route runs, and so in every adapter call it makes,
+ * `Provider.ctx` is the request's Koa context: the same object that
+ * middleware installed with `useAroundEngine` was handed. Gatehouse keeps
+ * per-request state for the adapter on that context instead of opening an
+ * AsyncLocalStorage of its own: every extra store adds work to each promise
+ * of every request on Node 20 (async_hooks), measured at ~5-10 µs a token.
+ */
+export function engineRequestContext(): ParameterizedContext | undefined {
+  return Provider.ctx;
+}
+
+/**
+ * Seam (lib/provider.js: Provider extends Koa; its `use` inserts each
+ * middleware just before the engine's own, after the earlier ones): these go
+ * first, outermost, ahead of everything `provider.use` added, by way of
+ * Koa's `middleware` array, which `callback()` composes when it is called.
+ * The composition root installs its access log, security headers and error
+ * renderer this way, so a protocol request runs in one Koa context (the
+ * provider's) instead of one of Gatehouse's wrapping the one
+ * `provider.callback()` builds. Call before `provider.callback()`.
+ */
+export function useOutermost(provider: Provider, middleware: readonly Middleware[]): void {
+  provider.middleware.unshift(...(middleware as Middleware[]));
+}

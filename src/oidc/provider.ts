@@ -314,6 +314,8 @@ function findAccount(users: UserService): NonNullable<Configuration['findAccount
     if (!user || user.disabled) return undefined;
     return {
       accountId: user.id,
+      // Read again by access-token-claims.ts for the `roles` claim of this request's access token.
+      roles: user.roles,
       claims: async () => ({
         sub: user.id,
         email: user.email,

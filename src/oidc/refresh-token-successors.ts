@@ -28,10 +28,6 @@ export interface RefreshTokenSuccessors {
   find(consumedId: string): Promise<string | undefined>;
 }
 
-// Concurrent refreshes of one token queue for pool connections and the row
-// lock; Prisma's defaults (2 s to start, 5 s to finish) are short for a burst.
-const TRANSACTION_LIMITS = { maxWait: 10_000, timeout: 15_000 };
-
 // Binds a sealed successor to the row of the token it replaced.
 const associatedData = (consumedId: string) => `refresh-token-successor:${consumedId}`;
 
@@ -43,23 +39,32 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buff
     async rotate({ consumedId, successorId, successor, row }) {
       const epoch = Math.floor(Date.now() / 1000);
       const sealed = seal(successor, sealKey, associatedData(consumedId));
-      return prisma.$transaction(async (tx) => {
-        const claimed = await tx.$executeRaw`
+      // One statement, so one round trip and atomic on its own: consume the
+      // presented token (a concurrent request waits on its row lock, then
+      // finds it consumed and claims nothing), and only if that claimed it,
+      // save the successor's row, forget the presented token's own
+      // remembered predecessor (it is used now, so that one can no longer be
+      // retried) and remember the successor.
+      const rotated = await prisma.$queryRaw<{ rotated: number }[]>`
+        WITH claimed AS (
           UPDATE oidc_payloads
              SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', ${epoch}::int)
-           WHERE model = 'RefreshToken' AND id = ${consumedId} AND consumed_at IS NULL`;
-        if (claimed === 0) return 'lost' as const;
-        await tx.oidcPayload.create({
-          data: { model: 'RefreshToken', id: successorId, ...row, payload: JSON.parse(JSON.stringify(row.payload)) },
-        });
-        // The presented token was itself a successor: it is used now, so its
-        // predecessor can no longer be retried.
-        await tx.refreshTokenSuccessor.deleteMany({ where: { successorId: consumedId } });
-        await tx.$executeRaw`
+           WHERE model = 'RefreshToken' AND id = ${consumedId} AND consumed_at IS NULL
+          RETURNING id
+        ), saved AS (
+          INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+          SELECT 'RefreshToken', ${successorId}, ${JSON.stringify(row.payload)}::jsonb, ${row.grantId}, ${row.userCode}, ${row.uid},
+                 ${row.expiresAt}::timestamptz
+            FROM claimed
+        ), used AS (
+          DELETE FROM refresh_token_successors WHERE successor_id = ${consumedId} AND EXISTS (SELECT 1 FROM claimed)
+        ), remembered AS (
           INSERT INTO refresh_token_successors (model, id, successor_id, sealed_successor, expires_at)
-          VALUES ('RefreshToken', ${consumedId}, ${successorId}, ${sealed}, now() + make_interval(secs => ${graceSeconds}))`;
-        return 'rotated' as const;
-      }, TRANSACTION_LIMITS);
+          SELECT 'RefreshToken', ${consumedId}, ${successorId}, ${sealed}, now() + make_interval(secs => ${graceSeconds})
+            FROM claimed
+        )
+        SELECT count(*)::int AS rotated FROM claimed`;
+      return rotated[0]?.rotated ? 'rotated' : 'lost';
     },
 
     async find(consumedId) {

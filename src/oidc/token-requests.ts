@@ -1,5 +1,5 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Middleware } from 'koa';
+import { engineRequestContext } from './provider-internals.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 
 /**
@@ -37,15 +37,21 @@ export interface TokenRequest {
 }
 
 export function createTokenRequests(successors?: RefreshTokenSuccessors): TokenRequests {
-  const requests = new AsyncLocalStorage<TokenRequest>();
+  // Keyed by the request's own context, which the adapter reaches through the
+  // engine (provider-internals.ts): no AsyncLocalStorage of our own.
+  const requests = new WeakMap<object, TokenRequest>();
   return {
     successors,
-    current: () => requests.getStore(),
+    current: () => {
+      const ctx = engineRequestContext();
+      return ctx ? requests.get(ctx) : undefined;
+    },
     middleware: () =>
       async function scopeTokenRequest(ctx, next) {
         if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
         const request: TokenRequest = { clientGone: () => ctx.res.closed || ctx.req.socket.destroyed };
-        await requests.run(request, next);
+        requests.set(ctx, request);
+        await next();
         const body = ctx.body as Record<string, unknown> | undefined;
         if (request.successor && ctx.status === 200 && typeof body?.refresh_token === 'string') {
           ctx.body = { ...body, refresh_token: request.successor };

@@ -53,6 +53,8 @@ describe('audit log', () => {
     await expect.poll(() => events('refresh_token.reuse_detected'), { timeout: 10_000 }).toHaveLength(1);
     const [reuse] = await events('refresh_token.reuse_detected');
     expect(reuse).toMatchObject({ actor: `client:${sample.client.client_id}`, subject: sample.user.id, details: { grant_revoked: true } });
+    // Protocol requests run in one Koa context, so the engine's events see the access log's request id.
+    expect(reuse?.requestId).toEqual(expect.any(String));
   });
 
   it('records key rotations with their actor', async () => {

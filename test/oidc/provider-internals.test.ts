@@ -16,6 +16,7 @@ import {
   isDeviceFormRefused,
   isDeviceFlowInteraction,
   isDeviceFormWithoutSession,
+  engineRequestContext,
   isDpopProofOnlyRequest,
   isRefreshTokenReuse,
   logoutTokenSender,
@@ -27,6 +28,7 @@ import {
   unauthorizedClientForDisallowedGrants,
   untouchUnsavedSession,
   useAroundEngine,
+  useOutermost,
   userCodeOf,
 } from '../../src/oidc/provider-internals.js';
 import { EXTRA_CLIENT_METADATA } from '../../src/oidc/resource-indicators.js';
@@ -98,6 +100,9 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
   let lastUnsaved: boolean | undefined;
   const secretChecks: { method: string; route: string | undefined; secretInBody: boolean }[] = [];
   const replayChecks: { dpopProofOnly: boolean }[] = [];
+  const aroundContexts: object[] = [];
+  const order: { step: string; path: string; route?: string }[] = [];
+  const lookupContexts: (object | undefined)[] = [];
 
   beforeAll(async () => {
     engine = await startEngine(
@@ -149,6 +154,25 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
         secretInBody: ctx?.oidc?.params?.client_secret !== undefined,
       });
     });
+    useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+      if (ctx.get('x-order-check')) order.push({ step: 'around', path: ctx.path });
+      if (ctx.get('x-context-check')) aroundContexts.push(ctx);
+      await next();
+    });
+    useOutermost(provider, [
+      async (ctx, next) => {
+        if (ctx.get('x-order-check')) order.push({ step: 'outermost', path: ctx.path });
+        await next();
+        if (ctx.get('x-order-check')) order.push({ step: 'outermost, after', path: ctx.path, route: engineContext(ctx)?.oidc.route });
+      },
+    ]);
+    // A model lookup the engine makes inside the request, as the adapter's are.
+    const clientModel = provider.Client as unknown as { find(id: string): Promise<unknown> };
+    const findClient = clientModel.find.bind(clientModel);
+    clientModel.find = (id) => {
+      if (engineRequestContext()?.get('x-context-check')) lookupContexts.push(engineRequestContext());
+      return findClient(id);
+    };
     const replayDetection = provider.ReplayDetection as unknown as { unique(...args: unknown[]): Promise<boolean> };
     const unique = replayDetection.unique.bind(replayDetection);
     replayDetection.unique = (...args) => {
@@ -231,6 +255,39 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
       { method: 'client_secret_basic', route: 'token', secretInBody: false },
       { method: 'client_secret_basic', route: 'token', secretInBody: true },
     ]);
+  });
+
+  it('runs middleware put first in its Koa middleware array before everything provider.use added, for routed and unrouted requests, in the same context', async () => {
+    order.length = 0;
+    const token = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), 'x-order-check': '1' },
+    );
+    expect(token.status).toBe(200);
+    const unrouted = await fetch(`${engine.url}/no-such-route`, { headers: { 'x-order-check': '1' } });
+    expect(unrouted.status).toBe(404);
+    expect(order).toEqual([
+      { step: 'outermost', path: '/token' },
+      { step: 'around', path: '/token' },
+      { step: 'outermost, after', path: '/token', route: 'token' },
+      { step: 'outermost', path: '/no-such-route' },
+      { step: 'around', path: '/no-such-route' },
+      { step: 'outermost, after', path: '/no-such-route', route: undefined },
+    ]);
+  });
+
+  it('makes its model lookups inside the request with Provider.ctx set to the context around-engine middleware saw, and none outside', async () => {
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), 'x-context-check': '1' },
+    );
+    expect(answer.status).toBe(200);
+    expect(aroundContexts).toHaveLength(1);
+    expect(lookupContexts.length).toBeGreaterThan(0);
+    for (const seen of lookupContexts) expect(seen).toBe(aroundContexts[0]);
+    expect(engineRequestContext()).toBeUndefined();
   });
 
   it('checks a DPoP proof for replay through ReplayDetection inside the request: Provider.ctx is its context', async () => {

@@ -1,0 +1,104 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { findFreePort } from '../src/db/embedded-postgres.js';
+import { round, type LoadResult } from './load.js';
+
+export interface ServerProcess {
+  readonly url: string;
+  /** Every process that serves (a cluster's primary and workers). */
+  readonly pids: number[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `node <script>` (no TypeScript loader: Gatehouse's compiled build or
+ * the bare engine) with PORT/HOST/ISSUER set (`port`: the same one each time
+ * for Gatehouse, whose database remembers its issuer), and waits until it prints
+ * READY (with its pids) or answers /jwks.
+ */
+export async function startServer(
+  root: URL,
+  script: string,
+  env: Record<string, string>,
+  options: { nodeFlags?: string[]; waitForReadyLine?: boolean; port?: number } = {},
+): Promise<ServerProcess> {
+  const port = options.port ?? (await findFreePort());
+  const url = `http://127.0.0.1:${port}`;
+  const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), script], {
+    cwd: root,
+    env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: url, NODE_ENV: 'production' },
+    // Request logs go nowhere: reading them would load the harness's core.
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  let ready: number[] | undefined;
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+    const line = /READY([\d ]*)/.exec(stderr);
+    if (line) ready = (line[1] ?? '').trim().split(' ').filter(Boolean).map(Number);
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+
+  for (let attempt = 0; ; attempt += 1) {
+    if (child.exitCode !== null) throw new Error(`${script} exited at start:\n${stderr}`);
+    if (attempt > 1200) throw new Error(`${script} did not answer within two minutes:\n${stderr}`);
+    const answered = await fetch(`${url}/jwks`).then(
+      (response) => response.ok,
+      () => false,
+    );
+    if (answered && (!options.waitForReadyLine || ready)) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return {
+    url,
+    pids: ready?.length ? ready : [child.pid as number],
+    async stop() {
+      child.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
+
+export type Measured = LoadResult & {
+  /** Server CPU (all its processes and threads) per successful request. */
+  serverCpuMsPerRequest: number;
+  /** Server CPU over the run, in cores. */
+  serverCores: number;
+};
+
+/**
+ * Runs a load and adds the CPU the server's processes (all their threads, the
+ * signing and argon2 thread pool included) spent per successful request:
+ * unlike requests per second, it hardly depends on what else the shared
+ * machine is doing.
+ */
+export async function measured(pids: number[], run: () => Promise<LoadResult>): Promise<Measured> {
+  const before = await cpuMs(pids);
+  const result = await run();
+  const spent = (await cpuMs(pids)) - before;
+  const succeeded = Math.max(1, result.requests - result.errors);
+  return { ...result, serverCpuMsPerRequest: round(spent / succeeded, 3), serverCores: round(spent / 1000 / result.seconds, 2) };
+}
+
+/** utime + stime of the processes, in ms (Linux /proc, clock ticks of 10 ms). */
+export async function cpuMs(pids: number[]): Promise<number> {
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
+  }
+  return ticks * 10;
+}
+
+/** Resident set of the processes now (VmRSS) and at their peak so far (VmHWM), summed, in MiB (Linux). */
+export async function rss(pids: number[]): Promise<{ nowMiB: number; peakMiB: number }> {
+  let now = 0;
+  let peak = 0;
+  for (const pid of pids) {
+    const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+    now += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+    peak += Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  }
+  return { nowMiB: round(now / 1024, 0), peakMiB: round(peak / 1024, 0) };
+}

@@ -1,0 +1,73 @@
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { currentRequest } from '../../src/log.js';
+import type { TestGatehouse } from '../support/gatehouse.js';
+import { API, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
+
+/**
+ * What one refresh costs the database, counted (never timed): every statement
+ * sent to Postgres while the request runs, transactions' BEGIN and COMMIT
+ * included. The pg client's query method is only observed, not replaced.
+ * A change that adds a round trip to the hot path fails here.
+ */
+describe('the database work of a refresh-token grant', () => {
+  let gatehouse: TestGatehouse;
+  let databaseUrl: string;
+  let sample: Awaited<ReturnType<typeof registerSampleApp>>;
+  let config: Awaited<ReturnType<typeof startWithSampleApp>>['config'];
+  const statements = new Map<string, string[]>();
+
+  beforeAll(async () => {
+    ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
+    const query = pg.Client.prototype.query;
+    vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const requestId = currentRequest()?.requestId;
+      if (requestId?.startsWith('counted-')) {
+        const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+        statements.set(requestId, [...(statements.get(requestId) ?? []), text.replace(/\s+/g, ' ')]);
+      }
+      return (query as (...all: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query);
+  });
+  afterAll(async () => {
+    vi.restoreAllMocks();
+    await stopAndDrop(gatehouse, databaseUrl);
+  });
+
+  async function refresh(refreshToken: string, requestId: string, resource?: string) {
+    const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(resource ? { resource } : {}) });
+    const basic = Buffer.from(`${sample.client.client_id}:${sample.client.client_secret}`).toString('base64');
+    const response = await fetch(`${gatehouse.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
+      body,
+    });
+    expect(response.status).toBe(200);
+    return (await response.json()) as { refresh_token: string };
+  }
+
+  it('reads the token, its grant and the user (with roles) once each, and rotates in one statement: four in all', async () => {
+    // The sample app registered the `roles` scope: its access tokens carry the user's roles.
+    const { tokens } = await signIn(config, { scope: 'openid roles offline_access', prompt: 'consent', resource: API });
+    const first = await refresh(tokens.refresh_token as string, 'counted-first', API);
+    await refresh(first.refresh_token, 'counted-second', API);
+    for (const requestId of ['counted-first', 'counted-second']) {
+      const sent = statements.get(requestId) ?? [];
+      expect(sent, sent.join('\n')).toHaveLength(4);
+      expect(sent[0]).toMatch(/FROM "public"\."oidc_payloads"/); // the refresh token
+      expect(sent[1]).toMatch(/FROM "public"\."oidc_payloads"/); // its grant
+      expect(sent[2]).toMatch(/FROM users u/); // the account, its roles in the same query
+      expect(sent[3]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
+    }
+  });
+
+  it('puts the roles read with the account into the access token, as a separate lookup did', async () => {
+    const { tokens } = await signIn(config, { scope: 'openid roles offline_access', prompt: 'consent', resource: API });
+    const refreshed = (await refresh(tokens.refresh_token as string, 'counted-roles', API)) as { access_token?: string };
+    const claims = JSON.parse(Buffer.from((refreshed.access_token ?? '').split('.')[1] ?? '', 'base64url').toString()) as {
+      roles?: unknown;
+    };
+    expect(claims.roles).toEqual(await gatehouse.roles.roleNamesOf(sample.user.id));
+    expect(claims.roles).toEqual(['engineer']);
+  });
+});
