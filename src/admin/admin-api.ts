@@ -53,13 +53,16 @@ export interface AdminApiDependencies {
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
 export const adminAudience = (issuer: string) => `${issuer}/admin`;
 
-/** What the admin routes run on: the services (the HTTP API and the CLI's in-process API build them alike). */
+/** What the admin routes run on: the services (the HTTP API, the console and the CLI's in-process API build them alike). */
 export type AdminRoutesDependencies = Pick<
   AdminApiDependencies,
   'issuer' | 'prisma' | 'users' | 'clients' | 'resources' | 'roles' | 'keys' | 'audit' | 'loginThrottle'
 > & { readonly recovery?: AdminApiDependencies['recovery'] };
 
-/** Every admin route, declared. */
+/**
+ * Every admin operation, declared once: served at /admin, called by the
+ * console (src/console/) and run in process by `gatehouse --local` (src/cli/).
+ */
 export function adminRoutes(deps: AdminRoutesDependencies): AdminRoute[] {
   return [
     ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
@@ -73,13 +76,13 @@ export function adminRoutes(deps: AdminRoutesDependencies): AdminRoute[] {
   ];
 }
 
-export function createAdminApi(deps: AdminApiDependencies): Router {
+export function createAdminApi(deps: AdminApiDependencies, routes: AdminRoute[] = adminRoutes(deps)): Router {
   const failures = createAdminAuthFailures(createRequestCounters(deps.prisma), deps.audit, deps.authFailuresPerMinute);
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
     strictResponses: deps.strictResponses,
-    routes: adminRoutes(deps),
+    routes,
     authenticate: createAdminAuthenticator({
       issuer: deps.issuer,
       audience: adminAudience(deps.issuer),

@@ -100,7 +100,7 @@ async function authorize(
 }
 
 /** A path parameter that fails its schema names no resource: 404, as an unknown id does. */
-function parseParams(route: AdminRoute, params: Record<string, string>): Record<string, string> {
+export function parseParams(route: AdminRoute, params: Record<string, string>): Record<string, string> {
   if (!route.params) return params;
   const parsed = route.params.safeParse(params);
   if (parsed.success) return parsed.data;
@@ -117,7 +117,8 @@ async function readJsonBody(ctx: Context): Promise<unknown> {
   return ctx.request.body ?? {};
 }
 
-function parseBody<T>(body: unknown, schema: z.ZodType<T>, codeFor?: (field: string) => string): T {
+/** A route's body, validated as the admin API does it (the console's forms and the CLI go through this too). */
+export function checkBody<T>(body: unknown, schema: z.ZodType<T>, codeFor?: (field: string) => string): T {
   // Postgres cannot store NUL or lone surrogates (22021, 22P05): refused here, naming the field, before any query.
   refuseUnstorableText(body, codeFor);
   return parseOrThrow(schema, body, codeFor);
@@ -140,7 +141,7 @@ export interface RouteInput {
 export async function runRoute(route: AdminRoute, input: RouteInput, strictResponses: boolean): Promise<unknown> {
   const params = parseParams(route, input.params);
   const query = route.query ? parseOrThrow(route.query, input.query) : undefined;
-  const body = route.body ? parseBody(input.body ?? {}, route.body, route.bodyErrorCode) : undefined;
+  const body = route.body ? checkBody(input.body ?? {}, route.body, route.bodyErrorCode) : undefined;
   const result = await route.handle({ params, body, query, audit: input.audit, caller: input.caller });
   return route.status === 204 ? undefined : bindResponse(route, result, strictResponses);
 }

@@ -258,6 +258,11 @@ describe('gatehouse CLI on the database', () => {
     expect(recent).toHaveLength(3);
     expect(recent.map((event) => Number(event.id))).toEqual([...recent.map((event) => Number(event.id))].sort((a, b) => b - a));
     expect((await run(['events', 'list', '--since', '2999-01-01T00:00:00Z', '--json'])).json).toEqual([]);
+    const mine = (await run(['events', 'list', '--actor', 'cli', '--type', 'user.created', '--all', '--json'])).json as unknown[];
+    expect(mine).toHaveLength(created.length);
+    expect((await run(['events', 'list', '--actor', 'user:nobody', '--json'])).json).toEqual([]);
+    expect((await run(['events', 'list', '--until', '1970-01-02T00:00:00Z', '--json'])).json).toEqual([]);
+    expect((await run(['users', 'list', '--search', 'PAGE', '--all', '--json'])).json).toHaveLength(3);
     const table = await run(['events', 'list', '--limit', '1']);
     expect(table.stdout).toMatch(/^id\s+occurred_at\s+type\s+actor\s+subject$/m);
 

@@ -158,6 +158,10 @@ describe('gatehouse CLI against a running server', () => {
       ['roles', 'show', 'engineer'],
       ['keys', 'list'],
       ['events', 'list', '--type', 'client.created', '--all'],
+      ['events', 'list', '--actor', 'system', '--until', '2999-01-01T00:00:00Z', '--all'],
+      ['events', 'list', '--subject', user.id, '--all'],
+      ['users', 'list', '--search', 'LOVELACE'],
+      ['clients', 'list', '--search', 'sample', '--all'],
     ]) {
       for (const format of [[], ['--json']]) {
         const there = await run(remote, [...args, ...format]);

@@ -168,10 +168,14 @@ export const clientsCommands: Record<string, Command> = {
 
   'clients list': {
     summary: 'List clients',
-    usage: 'clients list [--limit N] [--cursor CURSOR | --all] [--json]',
-    options: PAGING_OPTIONS,
+    usage: 'clients list [--search TEXT] [--limit N] [--cursor CURSOR | --all] [--json]',
+    options: {
+      search: { type: 'string', description: 'Only clients whose client_id or name contains this, in any case' },
+      ...PAGING_OPTIONS,
+    },
+    fields: { search: '--search' },
     async run({ api }, values) {
-      const { rows, nextCursor } = await fetchPages(api, '/clients', {}, pagingFrom(values));
+      const { rows, nextCursor } = await fetchPages(api, '/clients', { search: text(values.search) }, pagingFrom(values));
       return { rows, nextCursor, columns: ['client_id', 'client_name', 'grant_types', 'token_endpoint_auth_method', 'created_at'] };
     },
   },

@@ -44,11 +44,16 @@ export const usersCommands: Record<string, Command> = {
 
   'users list': {
     summary: 'List users',
-    usage: 'users list [--email EMAIL] [--limit N] [--cursor CURSOR | --all] [--json]',
-    options: { email: { type: 'string', description: 'Only the user with this email address' }, ...PAGING_OPTIONS },
-    fields: { email: '--email' },
+    usage: 'users list [--email EMAIL | --search TEXT] [--limit N] [--cursor CURSOR | --all] [--json]',
+    options: {
+      email: { type: 'string', description: 'Only the user with this email address' },
+      search: { type: 'string', description: 'Only users whose email or name contains this, in any case' },
+      ...PAGING_OPTIONS,
+    },
+    fields: { email: '--email', search: '--search' },
     async run({ api }, values) {
-      const { rows, nextCursor } = await fetchPages(api, '/users', { email: text(values.email) }, pagingFrom(values));
+      const query = { email: text(values.email), search: text(values.search) };
+      const { rows, nextCursor } = await fetchPages(api, '/users', query, pagingFrom(values));
       return { rows, nextCursor, columns: ['id', 'email', 'name', 'roles', 'disabled'] };
     },
   },
