@@ -120,6 +120,9 @@ function sessionEndingChanges(current: User, changes: UserChanges): string[] {
   return reasons;
 }
 
+/** Text matched as itself by LIKE/ILIKE: Prisma's `contains` leaves `%`, `_` and `\` as wildcards and escapes. */
+const likeLiteral = (text: string) => text.replace(/[\\%_]/g, '\\$&');
+
 const emailTaken = () => new AppError(409, 'email_taken', 'a user with this email already exists');
 const notFound = (id: string) => new AppError(404, 'not_found', `no user ${id}`);
 
@@ -221,14 +224,15 @@ export function createUserService(
       return withoutHash(await findOneUser(prisma, { id }));
     },
 
-    /** Page of users ordered by id; `after` is the last id of the previous page. */
-    /** `email` matches exactly; `search` matches part of the email or name, any case. */
-    async listUsers(filter: {
-      email?: string;
-      search?: string;
-      limit: number;
-      after?: string;
-    }): Promise<{ users: User[]; nextCursor: string | null }> {
+    /**
+     * Page of users ordered by id; `after` is the last id of the previous page.
+     * `search` matches part of the email or the name in any letter case
+     * (ILIKE, served by trigram indexes); `%` and `_` in it are plain characters.
+     */
+    async listUsers(filter: { email?: string; search?: string; limit: number; after?: string }): Promise<{
+      users: User[];
+      nextCursor: string | null;
+    }> {
       if (filter.after !== undefined && !isUuid(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       if (filter.email !== undefined && !isStorableText(filter.email)) return { users: [], nextCursor: null };
       if (filter.search !== undefined && !isStorableText(filter.search)) return { users: [], nextCursor: null };
@@ -238,8 +242,8 @@ export function createUserService(
           ...(filter.search
             ? {
                 OR: [
-                  { email: { contains: filter.search, mode: 'insensitive' as const } },
-                  { name: { contains: filter.search, mode: 'insensitive' as const } },
+                  { email: { contains: likeLiteral(filter.search), mode: 'insensitive' as const } },
+                  { name: { contains: likeLiteral(filter.search), mode: 'insensitive' as const } },
                 ],
               }
             : {}),

@@ -44,7 +44,12 @@ export async function endSessionsQueueingLogouts(
         CROSS JOIN LATERAL jsonb_each(
           CASE WHEN jsonb_typeof(ended.payload->'authorizations') = 'object' THEN ended.payload->'authorizations' ELSE '{}'::jsonb END
         ) AS authorization_entry
-        JOIN clients ON clients.id = authorization_entry.key AND clients.metadata ? 'backchannel_logout_uri'
+        -- LATERAL ... LIMIT 1: one primary-key lookup per client of the ended
+        -- sessions, never a scan of every client (test/db/query-plans.test.ts).
+        CROSS JOIN LATERAL (
+          SELECT 1 FROM clients
+           WHERE clients.id = authorization_entry.key AND clients.metadata ? 'backchannel_logout_uri' LIMIT 1
+        ) AS logout_client
        WHERE ended.model = 'Session'
       RETURNING 1
     )

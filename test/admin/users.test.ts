@@ -121,6 +121,38 @@ describe('admin API: users', () => {
     expect(await api('GET', '/users?unknown=1')).toMatchObject({ status: 400 });
   });
 
+  it('searches users by part of their email or name in any letter case, and pages the results', async () => {
+    for (const [email, name] of [
+      ['marie.curie@example.test', 'Marie Curie'],
+      ['pierre@example.test', 'Pierre Curie'],
+      ['irene@example.test', 'Irène Joliot-Curie'],
+      ['percent%50@example.test', 'Fifty'],
+    ]) {
+      expect((await api('POST', '/users', { email, name, password: 'long enough password' })).status).toBe(201);
+    }
+    const emails = async (query: string) => {
+      const response = await api('GET', `/users?${query}`);
+      expect(response.status).toBe(200);
+      return (response.body as { data: Json[] }).data.map((user) => user.email);
+    };
+    expect(await emails('search=CURIE')).toEqual(
+      expect.arrayContaining(['marie.curie@example.test', 'pierre@example.test', 'irene@example.test']),
+    );
+    expect(await emails('search=CURIE')).toHaveLength(3);
+    expect(await emails('search=Marie.C')).toEqual(['marie.curie@example.test']);
+    // % and _ are characters to find, not wildcards.
+    expect(await emails(`search=${encodeURIComponent('nt%5')}`)).toEqual(['percent%50@example.test']);
+    expect(await emails('search=r_e')).toEqual([]);
+    const first = await api('GET', '/users?search=curie&limit=2');
+    const second = await api('GET', `/users?search=curie&limit=2&cursor=${first.body?.next_cursor}`);
+    const found = [first, second].flatMap((response) => (response.body as { data: Json[] }).data);
+    expect(found.map((user) => user.email).sort()).toEqual(['irene@example.test', 'marie.curie@example.test', 'pierre@example.test']);
+    expect(second.body?.next_cursor).toBeNull();
+    // Shorter terms work too (no trigram index then: a scan of the users).
+    expect(await emails('search=%20cu%20')).toHaveLength(3);
+    expect(await emails(`search=${encodeURIComponent('cur\u0000ie')}`)).toEqual([]);
+  });
+
   it('shows, changes and deletes a user; unknown ids are 404', async () => {
     const created = (await api('POST', '/users', { email: 'grace@example.test', password: 'long enough password' })).body as Json;
     expect(await api('GET', `/users/${created.id}`)).toMatchObject({ status: 200, body: { email: 'grace@example.test' } });

@@ -141,6 +141,8 @@ describe('gatehouse CLI', () => {
         updated_at: expect.any(String),
       },
     ]);
+    const searched = await inProcess(['users', 'list', '--search', 'OPS@EX', '--json'], environment);
+    expect(JSON.parse(searched.stdout).map((user: { email: string }) => user.email)).toEqual(['ops@example.test']);
     const table = await inProcess(['users', 'list'], environment);
     expect(table.stdout).toMatch(/^id\s+email\s+name\s+roles\s+disabled$/m);
     expect(table.stdout).toContain('ops@example.test');

@@ -27,7 +27,12 @@ export const updateUserBody = z
   .strict();
 
 export const listUsersQuery = z
-  .object({ email: z.string().max(320).optional(), search: z.string().trim().max(320).optional(), ...pageQuery })
+  .object({
+    email: z.string().max(320).optional(),
+    /** Part of the email or name, any letter case (trigram indexes serve terms of 3 characters or more). */
+    search: z.string().trim().max(320).optional(),
+    ...pageQuery,
+  })
   .strict();
 
 export const userView = z.object({

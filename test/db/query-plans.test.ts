@@ -1,0 +1,191 @@
+import * as oidc from 'openid-client';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RegisteredClient } from '../../src/clients/clients.js';
+import { deriveSecrets } from '../../src/config/master-secret.js';
+import { deleteExpiredRows, deleteOldEvents } from '../../src/jobs/expired-rows.js';
+import { createAdapterFactory, revokeByClient } from '../../src/oidc/prisma-adapter.js';
+import { adminClient, adminTokenForUser } from '../support/admin.js';
+import { createTestDatabase, dropTestDatabase } from '../support/database.js';
+import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
+import { API, discover, registerSampleApp, signIn } from '../support/sample-app.js';
+import { explain, isPlannable, recordStatements, SMALL_TABLES, seedLargeTables, type RecordedStatement } from '../support/query-plans.js';
+import { postForm } from '../support/service-client.js';
+
+// Enough rows that the planner scans a table whole when no index serves a query
+// (the first test checks that), few enough to seed in seconds.
+const ROWS = 20_000;
+
+/**
+ * Every statement the hot paths send, recorded as the running server sends it
+ * (Prisma's real SQL, with its parameters), must be planned with an index on a
+ * database whose tables hold many rows, ANALYZEd: no sequential scan of a table
+ * that grows with users, clients, APIs or traffic. No planner settings are
+ * changed: the plans are the ones production would get.
+ */
+describe('query plans on a large database', () => {
+  let gatehouse: TestGatehouse;
+  let databaseUrl: string;
+  let client: pg.Client;
+  let sample: Awaited<ReturnType<typeof registerSampleApp>>;
+  let config: oidc.Configuration;
+  let service: RegisteredClient;
+  let admin: ReturnType<typeof adminClient>;
+
+  /** Runs `work` while recording what reaches Postgres; returns the statements whose plan scans a large table whole. */
+  const sequentialScansDuring = async (work: () => Promise<void>) => {
+    const recording = recordStatements();
+    try {
+      await work();
+    } finally {
+      recording.stop();
+    }
+    const plannable = recording.statements.filter(isPlannable);
+    const found: { sql: string; seqScans: string[] }[] = [];
+    for (const statement of unique(plannable)) {
+      const { seqScans } = await explain(client, statement);
+      const large = seqScans.filter((table) => !SMALL_TABLES.has(table));
+      if (large.length > 0) found.push({ sql: statement.text.replace(/\s+/g, ' ').trim(), seqScans: large });
+    }
+    return { statements: plannable.length, found };
+  };
+
+  beforeAll(async () => {
+    databaseUrl = await createTestDatabase();
+    gatehouse = await startTestGatehouse(databaseUrl, {
+      GATEHOUSE_ADMIN_EMAIL: 'root@example.test',
+      GATEHOUSE_ADMIN_PASSWORD: 'root password 1234',
+    });
+    client = new pg.Client({ connectionString: databaseUrl });
+    await client.connect();
+    sample = await registerSampleApp(gatehouse);
+    await seedLargeTables(client, ROWS, sample.client.client_id);
+    config = await discover(gatehouse, sample.client);
+    service = await gatehouse.clients.registerClient({
+      grant_types: ['client_credentials'],
+      api_access: [{ resource: API, scopes: ['items:read'] }],
+      default_resource: API,
+    });
+    admin = adminClient(gatehouse, await adminTokenForUser(gatehouse, 'root@example.test', 'root password 1234'));
+    await client.query('ANALYZE');
+  }, 120_000);
+  afterAll(async () => {
+    await client?.end();
+    await gatehouse?.stop();
+    await dropTestDatabase(databaseUrl);
+  });
+
+  it('has tables large enough that a query no index serves is planned as a sequential scan', async () => {
+    const unindexed: RecordedStatement[] = [
+      { text: `SELECT * FROM oidc_payloads WHERE payload->>'sid' = $1`, values: ['x'] },
+      { text: 'SELECT * FROM users WHERE password_hash = $1', values: ['x'] },
+      { text: 'SELECT * FROM events WHERE actor = $1', values: ['user:7'] },
+      { text: 'SELECT * FROM clients WHERE metadata = $1', values: ['{}'] },
+      { text: 'SELECT * FROM resources WHERE name = $1', values: ['Seed API 7'] },
+    ];
+    for (const statement of unindexed) expect((await explain(client, statement)).seqScans).not.toEqual([]);
+  });
+
+  it('signs a user in, refreshes, introspects an opaque token and serves userinfo with an index for every query', async () => {
+    const { statements, found } = await sequentialScansDuring(async () => {
+      const { tokens } = await signIn(config, { scope: 'openid email offline_access', prompt: 'consent', resource: API });
+      const refreshed = await oidc.refreshTokenGrant(config, tokens.refresh_token as string, { resource: API });
+      expect(refreshed.refresh_token).toBeDefined();
+      // Without a resource the access token is opaque: stored, and introspected by its row.
+      const { tokens: opaque } = await signIn(config, { scope: 'openid email' });
+      const introspection = await postForm(`${gatehouse.issuer}/token/introspection`, { token: opaque.access_token }, [
+        sample.client.client_id,
+        sample.client.client_secret as string,
+      ]);
+      expect(((await introspection.json()) as { active: boolean }).active).toBe(true);
+      expect((await oidc.fetchUserInfo(config, opaque.access_token, sample.user.id)).sub).toBe(sample.user.id);
+      const revoked = await postForm(`${gatehouse.issuer}/token/revocation`, { token: refreshed.refresh_token as string }, [
+        sample.client.client_id,
+        sample.client.client_secret as string,
+      ]);
+      expect(revoked.status).toBe(200);
+    });
+    expect(statements).toBeGreaterThan(10);
+    expect(found).toEqual([]);
+  });
+
+  it('issues client-credentials tokens with an index for every query', async () => {
+    const { statements, found } = await sequentialScansDuring(async () => {
+      const response = await postForm(`${gatehouse.issuer}/token`, { grant_type: 'client_credentials', resource: API }, [
+        service.client_id,
+        service.client_secret as string,
+      ]);
+      expect(response.status).toBe(200);
+      // A client not in the cache: its lookup goes to the database.
+      expect(await gatehouse.clients.findStoredClient('seed-client-777')).not.toBeNull();
+    });
+    expect(statements).toBeGreaterThan(0);
+    expect(found).toEqual([]);
+  });
+
+  it('pages and filters the admin lists of users, clients, APIs and audit events with an index for every query', async () => {
+    const { statements, found } = await sequentialScansDuring(async () => {
+      for (const resource of ['users', 'clients', 'resources', 'events']) {
+        const first = await admin('GET', `/${resource}?limit=20`);
+        expect({ resource, status: first.status }).toEqual({ resource, status: 200 });
+        const cursor = first.body?.next_cursor as string;
+        expect(cursor).toEqual(expect.any(String));
+        expect((await admin('GET', `/${resource}?limit=20&cursor=${cursor}`)).status).toBe(200);
+      }
+      expect((await admin('GET', '/users?email=seed-777@example.test')).body?.data).toHaveLength(1);
+      expect((await admin('GET', '/users?search=SEED-1234@')).body?.data).toHaveLength(1);
+      expect((await admin('GET', '/users?search=seed 4321')).body?.data).toHaveLength(1);
+      for (const type of ['login.failed', 'key.rotated']) {
+        const byType = await admin('GET', `/events?type=${type}&limit=20`);
+        expect(byType.status).toBe(200);
+        const cursor = byType.body?.next_cursor as string | null;
+        if (cursor) expect((await admin('GET', `/events?type=${type}&limit=20&cursor=${cursor}`)).status).toBe(200);
+      }
+      const since = new Date(Date.now() - 60_000).toISOString();
+      expect((await admin('GET', `/events?since=${encodeURIComponent(since)}&limit=20`)).status).toBe(200);
+      expect((await admin('GET', `/users/${sample.user.id}`)).status).toBe(200);
+      expect((await admin('GET', '/clients/seed-client-778')).status).toBe(200);
+    });
+    expect(statements).toBeGreaterThan(10);
+    expect(found).toEqual([]);
+  });
+
+  it('ends a user’s sessions and deletes a client with an index for every query', async () => {
+    const { found } = await sequentialScansDuring(async () => {
+      expect((await admin('POST', `/users/${sample.user.id}/revoke-sessions`)).status).toBeLessThan(300);
+      expect((await admin('DELETE', '/clients/seed-client-779')).status).toBe(204);
+      const deleted = await gatehouse.prisma.$transaction((tx) => revokeByClient(tx, 'seed-client-780'));
+      expect(deleted).toBeGreaterThan(0);
+    });
+    expect(found).toEqual([]);
+  });
+
+  it('finds rows by id, uid, user code and grant with an index for every query', async () => {
+    const adapterFor = createAdapterFactory(gatehouse.prisma, gatehouse.clients, deriveSecrets(TEST_SECRET).payloadSealKey);
+    const { statements, found } = await sequentialScansDuring(async () => {
+      await adapterFor('AccessToken').find('seed-3');
+      await adapterFor('Session').findByUid('seed-uid-7');
+      await adapterFor('DeviceCode').findByUserCode('SEED-6');
+      await adapterFor('RefreshToken').revokeByGrantId?.('seed-grant-9');
+      await adapterFor('AuthorizationCode').destroy('seed-11');
+      await adapterFor('Interaction').upsert('seed-new', { uid: 'seed-uid-new' } as never, 60);
+    });
+    expect(statements).toBeGreaterThanOrEqual(6);
+    expect(found).toEqual([]);
+  });
+
+  it('runs the cleanup job’s deletes with an index', async () => {
+    const { statements, found } = await sequentialScansDuring(async () => {
+      await deleteExpiredRows(gatehouse.prisma);
+      await deleteOldEvents(gatehouse.prisma, 90 * 86400);
+    });
+    expect(statements).toBeGreaterThanOrEqual(2);
+    expect(found).toEqual([]);
+  });
+});
+
+function unique(statements: RecordedStatement[]): RecordedStatement[] {
+  const seen = new Map<string, RecordedStatement>();
+  for (const statement of statements) if (!seen.has(statement.text)) seen.set(statement.text, statement);
+  return [...seen.values()];
+}
