@@ -68,9 +68,3 @@ export function createSessionActivityStore(prisma: PrismaClient) {
 }
 
 export type SessionActivityStore = ReturnType<typeof createSessionActivityStore>;
-
-/** Deletes activity of sessions past their expiry; returns how many. */
-export async function deleteExpiredSessionActivity(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.sessionActivity.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}

@@ -68,9 +68,3 @@ export function createAccountTokenStore(prisma: PrismaClient) {
 }
 
 export type AccountTokenStore = ReturnType<typeof createAccountTokenStore>;
-
-/** Deletes links past their expiry; returns how many. */
-export async function deleteExpiredAccountTokens(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.accountToken.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}

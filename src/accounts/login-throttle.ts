@@ -198,9 +198,3 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
 }
 
 export type LoginThrottle = ReturnType<typeof createLoginThrottle>;
-
-/** Deletes expired counters; returns how many. */
-export async function deleteExpiredLoginCounters(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.loginCounter.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}

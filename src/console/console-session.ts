@@ -59,9 +59,3 @@ export function createConsoleSessionStore(prisma: PrismaClient, idleSeconds: num
 }
 
 export type ConsoleSessionStore = ReturnType<typeof createConsoleSessionStore>;
-
-/** Deletes idle console sessions (the cleanup job); returns how many. */
-export async function deleteExpiredConsoleSessions(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.consoleSession.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}

@@ -253,15 +253,3 @@ export function createMfaStore(prisma: PrismaClient) {
 }
 
 export type MfaStore = ReturnType<typeof createMfaStore>;
-
-/** Deletes sign-ins that waited too long for their second factor; returns how many. */
-export async function deleteExpiredPendingLogins(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.mfaPendingLogin.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}
-
-/** Deletes WebAuthn challenges nobody answered; returns how many. */
-export async function deleteExpiredChallenges(prisma: PrismaClient): Promise<number> {
-  const { count } = await prisma.webauthnChallenge.deleteMany({ where: { expiresAt: { lt: new Date() } } });
-  return count;
-}

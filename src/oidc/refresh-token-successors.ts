@@ -78,8 +78,3 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buff
     },
   };
 }
-
-/** Deletes remembered successors whose grace window has passed; returns how many. */
-export async function deleteExpiredSuccessors(prisma: PrismaClient): Promise<number> {
-  return prisma.$executeRaw`DELETE FROM refresh_token_successors WHERE expires_at < now()`;
-}

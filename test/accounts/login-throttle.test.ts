@@ -1,11 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createLoginThrottle,
-  deleteExpiredLoginCounters,
-  loginDelaySeconds,
-  type LoginThrottle,
-} from '../../src/accounts/login-throttle.js';
+import { createLoginThrottle, loginDelaySeconds, type LoginThrottle } from '../../src/accounts/login-throttle.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
+import { deleteExpiredRows } from '../../src/jobs/expired-rows.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 describe('sign-in throttle counters in Postgres', () => {
@@ -76,7 +72,7 @@ describe('sign-in throttle counters in Postgres', () => {
     );
     expect(await throttle.accountState('old@example.test')).toEqual({ failures: 0, delayedUntil: null });
     expect((await throttle.attempt('grace@example.test', '192.0.2.1')).allowed).toBe(true);
-    expect(await deleteExpiredLoginCounters(prisma)).toBeGreaterThan(0);
+    expect(await deleteExpiredRows(prisma, { pauseMs: 0 })).toBeGreaterThan(0);
     expect(await prisma.loginCounter.count({ where: { expiresAt: { lt: new Date() } } })).toBe(0);
   });
 
