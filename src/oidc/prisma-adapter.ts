@@ -4,6 +4,7 @@ import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
+import { rememberedWithinRequest } from './request-memo.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
 
@@ -35,7 +36,9 @@ export interface StoredClients {
 export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer, requests?: TokenRequests) {
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
-    const adapter = payloadAdapter(prisma, model, sealKey, requests);
+    const stored = payloadAdapter(prisma, model, sealKey, requests);
+    // A login's requests read their interaction and session several times each.
+    const adapter = model === 'Interaction' || model === 'Session' ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
       ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors)
