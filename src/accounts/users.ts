@@ -17,6 +17,12 @@ export interface User {
   readonly disabled: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /**
+   * Whether a role of the user's has `require_mfa`: read with the user by the
+   * lookups of one user (sign-in, tokens), so a sign-in's second-factor
+   * decision needs no query of its own. Absent where users are listed.
+   */
+  readonly rolesRequireMfa?: boolean;
 }
 
 export interface NewUser {
@@ -75,10 +81,12 @@ async function findOneUser(
       updated_at: Date;
       password_hash: string;
       roles: string[];
+      roles_require_mfa: boolean;
     }[]
   >`
     SELECT u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at, u.password_hash,
-           ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles
+           ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles,
+           EXISTS(SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.require_mfa) AS roles_require_mfa
       FROM users u
      WHERE ${'id' in by ? Prisma.sql`u.id = ${by.id}::uuid` : Prisma.sql`u.email = ${by.email}`}`;
   const row = rows[0];
@@ -93,6 +101,7 @@ async function findOneUser(
     updatedAt: row.updated_at,
     passwordHash: row.password_hash,
     roles: [...row.roles].sort(),
+    rolesRequireMfa: row.roles_require_mfa,
   };
 }
 

@@ -316,6 +316,8 @@ function findAccount(users: UserService): NonNullable<Configuration['findAccount
       accountId: user.id,
       // Read again by access-token-claims.ts for the `roles` claim of this request's access token.
       roles: user.roles,
+      // Read by the mfa_required prompt check (mfa-prompt.ts) instead of a query of its own.
+      rolesRequireMfa: user.rolesRequireMfa,
       claims: async () => ({
         sub: user.id,
         email: user.email,

@@ -80,12 +80,19 @@ describe('the database work of a password login through the pages', () => {
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
 
-  it('sends 36 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
+  it('sends 33 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
     await logIn('warm-up');
     const url = await logIn('counted');
     expect(new URL(url).searchParams.has('code')).toBe(true);
     const all = ofLogin('counted').flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`));
-    expect(all, all.join('\n')).toHaveLength(36);
+    expect(all, all.join('\n')).toHaveLength(33);
+  });
+
+  it("decides on a second factor from the user's row: no separate count of roles that require one", async () => {
+    await logIn('mfa');
+    const texts = ofLogin('mfa').flatMap(([, sent]) => sent.map((statement) => statement.text));
+    expect(texts.filter((text) => text.includes('"require_mfa"'))).toEqual([]);
+    expect(texts.filter((text) => text.includes('r.require_mfa')).length).toBeGreaterThan(0);
   });
 
   it('reads an interaction or a session row at most once in any one request', async () => {
