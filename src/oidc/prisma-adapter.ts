@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
@@ -72,6 +72,7 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterP
 
 function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, requests: TokenRequests | undefined): Adapter {
   const rows = prisma.oidcPayload;
+  const query = plainQuery(prisma);
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
     if (!row) return undefined;
     const { [SEALED_ID]: _sealed, ...payload } = row.payload as AdapterPayload;
@@ -101,8 +102,14 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
 
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
+    // Through pg rather than Prisma's findUnique: every token, code, grant and
+    // session lookup passes here (two per refresh).
     async find(id) {
-      return toPayload(id, await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } }));
+      const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
+        model,
+        storageId(id),
+      ]);
+      return toPayload(id, found[0] ?? null);
     },
 
     // User codes are short and not unique over time: an expired row (kept for

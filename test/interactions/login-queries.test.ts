@@ -84,7 +84,11 @@ describe('the database work of a password login through the pages', () => {
     await logIn('warm-up');
     const url = await logIn('counted');
     expect(new URL(url).searchParams.has('code')).toBe(true);
-    const all = ofLogin('counted').flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`));
+    // The client and API caches' loads are left out: registering the app sends
+    // a change notification that may empty the cache after the warm-up.
+    const all = ofLogin('counted')
+      .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
+      .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
     expect(all, all.join('\n')).toHaveLength(33);
   });
 
@@ -99,13 +103,17 @@ describe('the database work of a password login through the pages', () => {
     await logIn('once');
     const requests = ofLogin('once');
     expect(requests.length).toBeGreaterThanOrEqual(5);
+    let seen = 0;
     for (const [requestId, sent] of requests) {
       const reads = sent
-        .filter((statement) => /^ ?SELECT .* FROM "public"\."oidc_payloads"/.test(statement.text))
+        .filter((statement) => /^\s*SELECT .* FROM ("public"\.)?"?oidc_payloads"? /.test(statement.text))
         .map((statement) => `${String(statement.values[0])} ${String(statement.values[1])}`)
         .filter((read) => read.startsWith('Interaction ') || read.startsWith('Session '));
       expect(reads, requestId).toEqual([...new Set(reads)]);
+      seen += reads.length;
     }
+    // The interaction's reads (page, form, resume, consent, resume) and the session's.
+    expect(seen).toBeGreaterThanOrEqual(6);
   });
 
   it('counts the attempt for the IP and the account in one statement, and gives it back in one', async () => {
