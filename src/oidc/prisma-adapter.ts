@@ -89,15 +89,23 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
       const { jti: _jti, ...rest } = sealSessionCookie(payload, sealKey);
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
-      const data = {
-        payload: JSON.parse(JSON.stringify(stored)),
-        grantId: payload.grantId ?? null,
-        userCode: payload.userCode ?? null,
-        uid: payload.uid ?? null,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      };
-      const key = { model, id: storageId(id) };
-      await rows.upsert({ where: { model_id: key }, create: { ...key, ...data }, update: data });
+      // Through pg (a login saves its interaction, session, grant and code this way).
+      await query(
+        `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+         ON CONFLICT (model, id) DO UPDATE SET
+           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+           uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+        [
+          model,
+          storageId(id),
+          JSON.stringify(stored),
+          payload.grantId ?? null,
+          payload.userCode ?? null,
+          payload.uid ?? null,
+          expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        ],
+      );
     },
 
     // Expired rows are still returned: oidc-provider checks `exp` itself and
@@ -119,7 +127,12 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
     },
 
     async findByUid(uid) {
-      return toPayloadWithSealedId(await rows.findFirst({ where: { model, uid } }));
+      // Every authorization request of a signed-in browser finds its session this way.
+      const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND uid = $2 LIMIT 1', [
+        model,
+        uid,
+      ]);
+      return toPayloadWithSealedId(found[0] ?? null);
     },
 
     /**
@@ -141,7 +154,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
     },
 
     async destroy(id) {
-      await rows.deleteMany({ where: { model, id: storageId(id) } });
+      await query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, storageId(id)]);
     },
 
     async revokeByGrantId(grantId) {
