@@ -13,6 +13,7 @@ import { securityHeaders } from './http/security-headers.js';
 import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
+import { consoleAssets } from './console/console-assets.js';
 import { useOutermost } from './oidc/provider-internals.js';
 
 export interface AppDependencies extends InteractionDependencies {
@@ -27,6 +28,8 @@ export interface AppDependencies extends InteractionDependencies {
   readonly account: { readonly routers: readonly Router[]; readonly paths: readonly string[] };
   /** Self-registration pages under /interaction/:uid/register, when open. */
   readonly registration?: Router;
+  /** The admin console (/console, src/console/). */
+  readonly console?: Router;
 }
 
 /**
@@ -90,7 +93,7 @@ export function createApp(deps: AppDependencies, outer: Koa.Middleware[] = outer
     ctx.set('Cache-Control', 'public, max-age=3600');
     ctx.body = css;
   });
-  for (const [path, script] of passkeyAssets()) {
+  for (const [path, script] of [...passkeyAssets(), ...consoleAssets()]) {
     assets.get(path, (ctx) => {
       ctx.type = 'text/javascript';
       ctx.set('Cache-Control', 'public, max-age=3600');
@@ -99,7 +102,11 @@ export function createApp(deps: AppDependencies, outer: Koa.Middleware[] = outer
   }
   for (const path of FAVICON_PATHS) assets.get(path, sendFavicon);
 
-  const accountRouters = [...(deps.registration ? [deps.registration] : []), ...deps.account.routers];
+  const accountRouters = [
+    ...(deps.registration ? [deps.registration] : []),
+    ...deps.account.routers,
+    ...(deps.console ? [deps.console] : []),
+  ];
   const ownRoutes = compose<Koa.Context>([
     health.routes() as Koa.Middleware,
     assets.routes() as Koa.Middleware,
@@ -142,10 +149,19 @@ function isGatehousePath(path: string, accountPaths: readonly string[]): boolean
   return isAdminPath(path) || isOwnPath(path) || accountPaths.includes(path);
 }
 
-const OWN_PATHS = new Set(['/healthz', '/readyz', '/assets/gatehouse.css', ...FAVICON_PATHS, ...passkeyAssets().keys()]);
+const OWN_PATHS = new Set([
+  '/healthz',
+  '/readyz',
+  '/assets/gatehouse.css',
+  ...FAVICON_PATHS,
+  ...passkeyAssets().keys(),
+  ...consoleAssets().keys(),
+]);
+
+const isConsolePath = (path: string) => path === '/console' || path.startsWith('/console/');
 
 function isOwnPath(path: string): boolean {
-  return OWN_PATHS.has(path) || path.startsWith('/interaction/');
+  return OWN_PATHS.has(path) || path.startsWith('/interaction/') || isConsolePath(path);
 }
 
 const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
@@ -153,5 +169,5 @@ const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/adm
 /** The admin API always speaks JSON; the interaction pages show the error page to browsers; the rest negotiates. */
 function errorFormatFor(ctx: Koa.Context, pagePaths: readonly string[]): ErrorFormat {
   if (isAdminPath(ctx.path)) return 'json';
-  return ctx.path.startsWith('/interaction/') || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
+  return ctx.path.startsWith('/interaction/') || isConsolePath(ctx.path) || pagePaths.includes(ctx.path) ? 'page' : 'negotiate';
 }

@@ -14,7 +14,9 @@ import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
 import { createUserService, type UserService } from './accounts/users.js';
 import { createRoleService, type RoleService } from './accounts/roles.js';
-import { adminAudience, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
+import { adminAudience, adminRoutes, createAdminApi, ensureAdminApiResource, ensureAdminClient } from './admin/admin-api.js';
+import { ensureConsoleClient, CONSOLE_CLIENT_ID } from './console/console-client.js';
+import { createConsole } from './console/console-module.js';
 import { createAuditLog } from './audit/events.js';
 import { createRequestHandler } from './app.js';
 import { announceCredentials } from './admin/bootstrap-credentials.js';
@@ -166,6 +168,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     });
     const sessionActivity = createSessionActivityStore(prisma);
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
+    await ensureConsoleClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>
       createProvider({
         config,
@@ -215,6 +218,27 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const cleanup = scheduleExpiredRowCleanup(prisma, config.cleanupIntervalSeconds, log, { eventRetentionSeconds: config.eventRetention });
     closers.push({ name: 'cleanup job', close: () => cleanup.stop() });
 
+    const adminApi = {
+      issuer: config.issuer,
+      prisma,
+      users,
+      clients,
+      resources,
+      roles,
+      keys: keysHere,
+      currentKeys: () => currentKeys,
+      adapterFor: adapter,
+      audit,
+      log,
+      strictResponses: !config.production,
+      loginThrottle,
+      authFailuresPerMinute: config.adminAuthFailuresPerMinute,
+      recovery,
+    };
+    // The admin API's operations, served at /admin and called by the console.
+    const operations = adminRoutes(adminApi);
+    // The console redeems its sign-in's code at this instance's own token endpoint, over loopback.
+    let ownUrl = config.issuer;
     const app = createRequestHandler({
       https: config.issuer.startsWith('https:'),
       trustProxy: config.trustProxy,
@@ -227,22 +251,29 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       csrfKey: secrets.csrfKey,
       adminResource: adminAudience(config.issuer),
       audit,
-      admin: createAdminApi({
+      admin: createAdminApi(adminApi, operations),
+      console: createConsole({
         issuer: config.issuer,
+        https: config.issuer.startsWith('https:'),
         prisma,
+        key: secrets.csrfKey,
+        ownUrl: () => ownUrl,
+        currentKeys: () => currentKeys,
         users,
+        roles,
         clients,
         resources,
-        roles,
         keys: keysHere,
-        currentKeys: () => currentKeys,
-        adapterFor: adapter,
+        sessionActivity,
+        recovery,
+        keySettings: config.keys,
+        adminResource: adminAudience(config.issuer),
+        adminRoutes: operations,
         audit,
         log,
-        strictResponses: !config.production,
-        loginThrottle,
-        authFailuresPerMinute: config.adminAuthFailuresPerMinute,
-        recovery,
+        idleSeconds: config.ttl.consoleIdle,
+        signInTtl: config.ttl.interaction,
+        warnings: { smtp: Boolean(config.email.smtpUrl), embeddedDatabase: !config.databaseUrl },
       }),
       log,
       loginThrottle,
@@ -282,7 +313,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
           })
         : undefined,
       registrationOpen: config.registrationOpen,
-      firstPartyClients: [ACCOUNT_CLIENT_ID],
+      firstPartyClients: [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID],
     });
     const server = await listen(app, config.port, config.host);
     const http = drainable(server);
@@ -298,12 +329,20 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     }
     const { port } = server.address() as AddressInfo;
     const url = `http://${config.host === '0.0.0.0' ? 'localhost' : config.host}:${port}`;
+    ownUrl = `http://${loopbackHost(config.host)}:${port}`;
     log.info(`Gatehouse listening on ${url} (issuer ${config.issuer})`);
     return { url, server, databaseUrl, prisma, users, clients, resources, roles, keys: keysHere, stop: closeAll };
   } catch (error) {
     await closeAll().catch((failure: unknown) => log.warn('stop after a failed start', { err: failure }));
     throw error;
   }
+}
+
+/** Where this process answers itself: the listening address, or loopback when it listens on every address. */
+function loopbackHost(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
 }
 
 async function listen(handler: RequestListener, port: number, host: string): Promise<Server> {

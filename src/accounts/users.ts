@@ -232,12 +232,27 @@ export function createUserService(
     },
 
     /** Page of users ordered by id; `after` is the last id of the previous page. */
-    async listUsers(filter: { email?: string; limit: number; after?: string }): Promise<{ users: User[]; nextCursor: string | null }> {
+    /** `email` matches exactly; `search` matches part of the email or name, any case. */
+    async listUsers(filter: {
+      email?: string;
+      search?: string;
+      limit: number;
+      after?: string;
+    }): Promise<{ users: User[]; nextCursor: string | null }> {
       if (filter.after !== undefined && !isUuid(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       if (filter.email !== undefined && !isStorableText(filter.email)) return { users: [], nextCursor: null };
+      if (filter.search !== undefined && !isStorableText(filter.search)) return { users: [], nextCursor: null };
       const rows = await prisma.user.findMany({
         where: {
           ...(filter.email ? { email: normalizeEmail(filter.email) } : {}),
+          ...(filter.search
+            ? {
+                OR: [
+                  { email: { contains: filter.search, mode: 'insensitive' as const } },
+                  { name: { contains: filter.search, mode: 'insensitive' as const } },
+                ],
+              }
+            : {}),
           ...(filter.after ? { id: { gt: filter.after } } : {}),
         },
         orderBy: { id: 'asc' },

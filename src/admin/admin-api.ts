@@ -16,6 +16,7 @@ import { createRequestCounters } from '../http/request-counters.js';
 import { createAdminAuthFailures } from './admin-auth-failures.js';
 import { createAdminAuthenticator } from './admin-auth.js';
 import { adminRouter } from './admin-router.js';
+import type { AdminRoute } from './admin-route.js';
 import { clientRoutes } from './clients/routes.js';
 import { eventRoutes } from './events/routes.js';
 import { resourceRoutes } from './resources/routes.js';
@@ -52,22 +53,27 @@ export interface AdminApiDependencies {
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
 export const adminAudience = (issuer: string) => `${issuer}/admin`;
 
-export function createAdminApi(deps: AdminApiDependencies): Router {
+/** Every admin operation, declared once: served at /admin, and called by the console (src/console/). */
+export function adminRoutes(deps: AdminApiDependencies): AdminRoute[] {
+  return [
+    ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
+    ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
+    ...userRoutes(deps.users, deps.recovery),
+    ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
+    ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
+    ...roleRoutes(deps.roles, deps.users),
+    ...keyRoutes(deps.keys),
+    ...eventRoutes(deps.prisma),
+  ];
+}
+
+export function createAdminApi(deps: AdminApiDependencies, routes: AdminRoute[] = adminRoutes(deps)): Router {
   const failures = createAdminAuthFailures(createRequestCounters(deps.prisma), deps.audit, deps.authFailuresPerMinute);
   return adminRouter({
     issuer: deps.issuer,
     log: deps.log,
     strictResponses: deps.strictResponses,
-    routes: [
-      ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
-      ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
-      ...userRoutes(deps.users, deps.recovery),
-      ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
-      ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
-      ...roleRoutes(deps.roles, deps.users),
-      ...keyRoutes(deps.keys),
-      ...eventRoutes(deps.prisma),
-    ],
+    routes,
     authenticate: createAdminAuthenticator({
       issuer: deps.issuer,
       audience: adminAudience(deps.issuer),

@@ -98,7 +98,7 @@ async function authorize(
 }
 
 /** A path parameter that fails its schema names no resource: 404, as an unknown id does. */
-function parseParams(route: AdminRoute, params: Record<string, string>): Record<string, string> {
+export function parseParams(route: AdminRoute, params: Record<string, string>): Record<string, string> {
   if (!route.params) return params;
   const parsed = route.params.safeParse(params);
   if (parsed.success) return parsed.data;
@@ -112,7 +112,11 @@ function parseParams(route: AdminRoute, params: Record<string, string>): Record<
 async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
   if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
   await json(ctx, async () => {});
-  const body: unknown = ctx.request.body ?? {};
+  return checkBody(ctx.request.body ?? {}, schema, codeFor);
+}
+
+/** A route's body, validated as the admin API does it (the console's forms go through this too). */
+export function checkBody<T>(body: unknown, schema: z.ZodType<T>, codeFor?: (field: string) => string): T {
   // Postgres cannot store NUL or lone surrogates (22021, 22P05): refused here, naming the field, before any query.
   refuseUnstorableText(body, codeFor);
   return parseOrThrow(schema, body, codeFor);

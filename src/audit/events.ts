@@ -34,6 +34,8 @@ export const EVENT_TYPES = [
   'mfa.recovery_codes_regenerated',
   'mfa.failed',
   'mfa.throttled',
+  'console.signed_in',
+  'console.access_denied',
 ] as const;
 
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -102,12 +104,16 @@ export interface EventView {
 /** Newest first; `before` is the id of the last event of the previous page. */
 export async function listEvents(
   prisma: PrismaClient,
-  filter: { type?: string; since?: Date; limit: number; before?: bigint },
+  filter: { type?: string; actor?: string; subject?: string; since?: Date; until?: Date; limit: number; before?: bigint },
 ): Promise<{ events: EventView[]; nextCursor: string | null }> {
   const rows = await prisma.event.findMany({
     where: {
       ...(filter.type ? { type: filter.type } : {}),
-      ...(filter.since ? { occurredAt: { gte: filter.since } } : {}),
+      ...(filter.actor ? { actor: filter.actor } : {}),
+      ...(filter.subject ? { subject: filter.subject } : {}),
+      ...(filter.since || filter.until
+        ? { occurredAt: { ...(filter.since ? { gte: filter.since } : {}), ...(filter.until ? { lt: filter.until } : {}) } }
+        : {}),
       ...(filter.before !== undefined ? { id: { lt: filter.before } } : {}),
     },
     orderBy: { id: 'desc' },

@@ -195,10 +195,23 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
     },
 
     /** Page of clients ordered by id; `after` is the last id of the previous page. */
-    async listClients(filter: { limit: number; after?: string }): Promise<{ clients: ClientRecord[]; nextCursor: string | null }> {
+    /** `search` matches the client id or name, any case. */
+    async listClients(filter: {
+      limit: number;
+      after?: string;
+      search?: string;
+    }): Promise<{ clients: ClientRecord[]; nextCursor: string | null }> {
       if (filter.after !== undefined && !isStorableText(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
+      if (filter.search !== undefined && !isStorableText(filter.search)) throw new AppError(400, 'invalid_request', 'search is not valid');
+      const pattern = filter.search ? `%${filter.search.replace(/[\\%_]/g, (character) => `\\${character}`)}%` : undefined;
+      const matching = pattern
+        ? (
+            await prisma.$queryRaw<{ id: string }[]>`
+              SELECT id FROM clients WHERE id ILIKE ${pattern} OR metadata->>'client_name' ILIKE ${pattern}`
+          ).map((row) => row.id)
+        : undefined;
       const rows = await prisma.client.findMany({
-        where: filter.after ? { id: { gt: filter.after } } : {},
+        where: { id: { ...(filter.after ? { gt: filter.after } : {}), ...(matching ? { in: matching } : {}) } },
         orderBy: { id: 'asc' },
         take: filter.limit + 1,
       });

@@ -149,6 +149,8 @@ export const environmentSchema = z
     GATEHOUSE_SESSION_TTL: lifetime.default(14 * 86400),
     /** How long a login/consent page stays valid. */
     GATEHOUSE_INTERACTION_TTL: lifetime.default(3600),
+    /** How long the admin console (`/console`) stays signed in without a request; then it asks to sign in again. */
+    GATEHOUSE_CONSOLE_IDLE_TIMEOUT: duration(DAY).default(1800),
     /** How long a signing key signs before the schedule rotates it. */
     GATEHOUSE_KEY_ROTATION_INTERVAL: lifetime.default(30 * 86400),
     /**
@@ -318,6 +320,8 @@ export interface Config {
     readonly refreshTokenReuseGrace: number;
     readonly session: number;
     readonly interaction: number;
+    /** Seconds; see GATEHOUSE_CONSOLE_IDLE_TIMEOUT. */
+    readonly consoleIdle: number;
   };
   readonly keys: {
     readonly rotationInterval: number;
@@ -428,6 +432,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       refreshTokenReuseGrace: env.GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE,
       session: env.GATEHOUSE_SESSION_TTL,
       interaction: env.GATEHOUSE_INTERACTION_TTL,
+      consoleIdle: env.GATEHOUSE_CONSOLE_IDLE_TIMEOUT,
     },
     keys: {
       rotationInterval: env.GATEHOUSE_KEY_ROTATION_INTERVAL,

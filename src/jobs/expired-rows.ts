@@ -1,4 +1,5 @@
 import { deleteExpiredSessionActivity } from '../account/session-activity.js';
+import { deleteExpiredConsoleSessions } from '../console/console-session.js';
 import { deleteExpiredAccountTokens } from '../accounts/account-tokens.js';
 import { deleteExpiredLoginCounters } from '../accounts/login-throttle.js';
 import type { PrismaClient } from '../db/prisma.js';
@@ -54,6 +55,7 @@ export function scheduleExpiredRowCleanup(
         (await deleteExpiredLoginCounters(prisma)) +
         (await deleteExpiredAccountTokens(prisma)) +
         (await deleteExpiredSessionActivity(prisma)) +
+        (await deleteExpiredConsoleSessions(prisma)) +
         (await deleteExpiredPendingLogins(prisma)) +
         (await deleteExpiredChallenges(prisma)) +
         (options.eventRetentionSeconds ? await deleteOldEvents(prisma, options.eventRetentionSeconds) : 0);

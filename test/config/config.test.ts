@@ -32,6 +32,7 @@ describe('configuration', () => {
       refreshTokenReuseGrace: 30,
       session: 14 * 86400,
       interaction: 3600,
+      consoleIdle: 1800,
     });
   });
 

@@ -38,6 +38,7 @@ describe('migrations', () => {
       'account_tokens',
       'backchannel_logouts',
       'clients',
+      'console_sessions',
       'device_code_polls',
       'events',
       'instance_settings',

@@ -26,7 +26,15 @@ describe('device verification pages', () => {
     expect(status).toBe(200);
     expect(html).toContain('<label for="user_code">Code</label>');
     const form = findForm({ url: 'http://id.example/device', status, html, headers: new Headers() }, '/device');
-    expect(form).toEqual({ action: 'http://id.example/device', method: 'POST', fields: { xsrf: 'secret-1', user_code: '' } });
+    expect(form).toEqual({
+      action: 'http://id.example/device',
+      method: 'POST',
+      fields: { xsrf: 'secret-1', user_code: '' },
+      entries: [
+        ['xsrf', 'secret-1'],
+        ['user_code', ''],
+      ],
+    });
     expect(html).not.toContain('<script');
     expect(html).not.toContain('role="alert"');
   });

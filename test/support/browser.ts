@@ -13,6 +13,8 @@ export interface Form {
   readonly action: string;
   readonly method: string;
   readonly fields: Record<string, string>;
+  /** What a browser would send, in order: inputs (checkboxes and radios only when checked) and textareas. */
+  readonly entries: [string, string][];
 }
 
 export class Browser {
@@ -42,10 +44,19 @@ export class Browser {
     throw new Error(`too many redirects from ${url}`);
   }
 
-  /** Fills the form whose action contains `actionIncludes` and submits it like a browser. */
-  async submit(page: Page, actionIncludes: string, values: Record<string, string> = {}, options: { stopAt?: string } = {}): Promise<Page> {
+  /**
+   * Fills the form whose action contains `actionIncludes` and submits it like a
+   * browser. A name in `values` replaces every field of that name (a list: several, as checkboxes).
+   */
+  async submit(
+    page: Page,
+    actionIncludes: string,
+    values: Record<string, string | string[]> = {},
+    options: { stopAt?: string } = {},
+  ): Promise<Page> {
     const form = findForm(page, actionIncludes);
-    const body = new URLSearchParams({ ...form.fields, ...values });
+    const body = new URLSearchParams(form.entries.filter(([name]) => !Object.hasOwn(values, name)));
+    for (const [name, value] of Object.entries(values)) for (const item of [value].flat()) body.append(name, item);
     return this.open(new URL(form.action, page.url).toString(), {
       ...options,
       init: { method: form.method, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
@@ -87,11 +98,19 @@ export function findForm(page: Page, actionIncludes: string): Form {
     if (!action.includes(actionIncludes)) continue;
     const method = (/method="([^"]*)"/i.exec(attributes)?.[1] ?? 'get').toUpperCase();
     const fields: Record<string, string> = {};
-    for (const input of (match[2] ?? '').matchAll(/<input\b([^>]*)>/gi)) {
-      const name = /name="([^"]*)"/i.exec(input[1] ?? '')?.[1];
-      if (name) fields[decodeEntities(name)] = decodeEntities(/value="([^"]*)"/i.exec(input[1] ?? '')?.[1] ?? '');
+    const entries: [string, string][] = [];
+    for (const control of (match[2] ?? '').matchAll(/<input\b([^>]*)>|<textarea\b([^>]*)>([\s\S]*?)<\/textarea>/gi)) {
+      const attributes = control[1] ?? control[2] ?? '';
+      const name = /name="([^"]*)"/i.exec(attributes)?.[1];
+      if (!name) continue;
+      const value = decodeEntities(control[1] !== undefined ? (/value="([^"]*)"/i.exec(attributes)?.[1] ?? '') : (control[3] ?? ''));
+      fields[decodeEntities(name)] = value;
+      // A browser sends a checkbox or radio button only when it is checked ("on" when it has no value).
+      const checkable = /type="(checkbox|radio)"/i.test(attributes);
+      if (checkable && !/\schecked\b/i.test(attributes)) continue;
+      entries.push([decodeEntities(name), checkable && !/value="/i.test(attributes) ? 'on' : value]);
     }
-    return { action, method, fields };
+    return { action, method, fields, entries };
   }
   throw new Error(`no form with action containing ${actionIncludes} at ${page.url} (status ${page.status}):\n${page.html.slice(0, 2000)}`);
 }

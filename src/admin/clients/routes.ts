@@ -36,13 +36,17 @@ export function clientRoutes(clients: ClientService, adminResource: string): Adm
       method: 'get',
       path: '/clients',
       operationId: 'listClients',
-      summary: 'List clients',
+      summary: 'List clients (search: part of the client id or name, any case)',
       scope: 'admin:clients:read',
       status: 200,
-      query: z.object(pageQuery).strict(),
+      query: z.object({ ...pageQuery, search: z.string().trim().max(200).optional() }).strict(),
       response: clientPage,
       handle: async ({ query }) => {
-        const { clients: found, nextCursor } = await clients.listClients({ limit: query.limit, after: decodeCursor(query.cursor) });
+        const { clients: found, nextCursor } = await clients.listClients({
+          limit: query.limit,
+          after: decodeCursor(query.cursor),
+          search: query.search || undefined,
+        });
         return page(found.map(presentClient), nextCursor);
       },
     }),

@@ -12,7 +12,7 @@ export function eventRoutes(prisma: PrismaClient): AdminRoute[] {
       method: 'get',
       path: '/events',
       operationId: 'listEvents',
-      summary: 'The audit log, newest first',
+      summary: 'The audit log, newest first (filter by type, actor, subject, since, until)',
       scope: 'admin:events:read',
       status: 200,
       query: eventsQuery,
@@ -23,7 +23,10 @@ export function eventRoutes(prisma: PrismaClient): AdminRoute[] {
         if (cursor !== undefined && !/^\d{1,18}$/.test(cursor)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
         const { events, nextCursor } = await listEvents(prisma, {
           type: query.type,
+          actor: query.actor || undefined,
+          subject: query.subject || undefined,
           since: query.since ? new Date(query.since) : undefined,
+          until: query.until ? new Date(query.until) : undefined,
           limit: query.limit,
           before: cursor === undefined ? undefined : BigInt(cursor),
         });

@@ -39,7 +39,7 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       method: 'get',
       path: '/users',
       operationId: 'listUsers',
-      summary: 'List users (filter by email)',
+      summary: 'List users (email: exactly; search: part of the email or name, any case)',
       scope: 'admin:users:read',
       status: 200,
       query: listUsersQuery,
@@ -47,6 +47,7 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       handle: async ({ query }) => {
         const { users: found, nextCursor } = await users.listUsers({
           email: query.email,
+          search: query.search || undefined,
           limit: query.limit,
           after: decodeCursor(query.cursor),
         });

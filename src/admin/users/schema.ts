@@ -26,7 +26,9 @@ export const updateUserBody = z
   })
   .strict();
 
-export const listUsersQuery = z.object({ email: z.string().max(320).optional(), ...pageQuery }).strict();
+export const listUsersQuery = z
+  .object({ email: z.string().max(320).optional(), search: z.string().trim().max(320).optional(), ...pageQuery })
+  .strict();
 
 export const userView = z.object({
   id: z.uuid(),

@@ -1,0 +1,80 @@
+import type Router from '@koa/router';
+import type { RoleService } from '../accounts/roles.js';
+import type { UserService } from '../accounts/users.js';
+import type { AdminRoute } from '../admin/admin-route.js';
+import type { AuditLog } from '../audit/events.js';
+import type { ClientService } from '../clients/clients.js';
+import type { ResourceService } from '../clients/resources.js';
+import type { PrismaClient } from '../db/prisma.js';
+import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
+import type { Logger } from '../log.js';
+import { applicationPages } from './applications-pages.js';
+import { createConsoleAuth } from './console-auth.js';
+import { createConsoleOperations } from './console-operations.js';
+import { consoleRoutes } from './console-routes.js';
+import { createConsoleSessionStore } from './console-session.js';
+import { createConsoleViews } from './console-views.js';
+import { keyPages } from './keys-pages.js';
+import { createOverviewStore } from './overview-store.js';
+import { overviewPage } from './overview-page.js';
+import { userPages } from './users-pages.js';
+import { apiPages } from './apis-pages.js';
+import { rolePages } from './roles-pages.js';
+import { eventPages } from './events-pages.js';
+import type { AccountRecovery } from '../accounts/account-recovery.js';
+import type { SessionActivityStore } from '../account/session-activity.js';
+
+export interface ConsoleDependencies {
+  readonly issuer: string;
+  readonly https: boolean;
+  readonly prisma: PrismaClient;
+  /** Derives the console client's secret, the sign-in's verifier and nonce, and the forms' CSRF tokens. */
+  readonly key: Buffer;
+  /** Where this instance answers on loopback, once it listens. */
+  readonly ownUrl: () => string;
+  readonly currentKeys: () => SigningKeySet;
+  readonly users: UserService;
+  readonly roles: RoleService;
+  readonly clients: ClientService;
+  readonly resources: ResourceService;
+  readonly keys: KeyService;
+  /** Users' browser sessions (to see and end them) and password reset links. */
+  readonly sessionActivity: SessionActivityStore;
+  readonly recovery: AccountRecovery;
+  readonly keySettings: { readonly rotationInterval: number; readonly publishLead: number };
+  readonly adminResource: string;
+  /** The admin API's operations: the console calls the same ones. */
+  readonly adminRoutes: readonly AdminRoute[];
+  readonly audit: AuditLog;
+  readonly log: Logger;
+  readonly idleSeconds: number;
+  readonly signInTtl: number;
+  /** Facts for the overview's warnings. */
+  readonly warnings: { readonly smtp: boolean; readonly embeddedDatabase: boolean };
+}
+
+/** The admin console (/console): its sessions, its sign-in as a client of this server, and its pages. */
+export function createConsole(deps: ConsoleDependencies): Router {
+  const sessions = createConsoleSessionStore(deps.prisma, deps.idleSeconds);
+  const auth = createConsoleAuth({ ...deps, key: deps.key, sessions });
+  const operations = createConsoleOperations(deps.adminRoutes);
+  return consoleRoutes({
+    auth,
+    sessions,
+    views: createConsoleViews(),
+    csrfKey: deps.key,
+    issuer: deps.issuer,
+    https: deps.https,
+    audit: deps.audit,
+    log: deps.log,
+    areas: [
+      overviewPage({ operations, overview: createOverviewStore(deps.prisma), keySettings: deps.keySettings, warnings: deps.warnings }),
+      applicationPages({ operations, resources: deps.resources }),
+      keyPages({ operations, keySettings: deps.keySettings }),
+      userPages({ operations, sessions: deps.sessionActivity, recovery: deps.recovery }),
+      apiPages({ operations, adminResource: deps.adminResource }),
+      rolePages({ operations }),
+      eventPages({ operations }),
+    ],
+  });
+}

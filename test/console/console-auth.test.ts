@@ -1,0 +1,181 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Browser, findForm } from '../support/browser.js';
+import { createConsoleUser, signInToConsole } from '../support/console.js';
+import { startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+
+describe('signing in to the console (/console)', () => {
+  let started: Awaited<ReturnType<typeof startWithSampleApp>>;
+
+  beforeAll(async () => {
+    started = await startWithSampleApp();
+    await createConsoleUser(started.gatehouse, 'root@example.test');
+    await started.gatehouse.roles.createRole({
+      name: 'client-viewer',
+      permissions: [{ resource: `${started.gatehouse.issuer}/admin`, scope: 'admin:clients:read' }],
+    });
+    await createConsoleUser(started.gatehouse, 'viewer@example.test', ['client-viewer']);
+  });
+  afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
+
+  it('sends a visitor to the login page with an S256 PKCE challenge, state and nonce, as its own client', async () => {
+    const response = await new Browser().fetch(`${started.gatehouse.url}/console/applications`);
+    expect(response.status).toBe(303);
+    const location = new URL(response.headers.get('location') ?? '', started.gatehouse.url);
+    expect(location.pathname).toBe('/auth');
+    expect(location.searchParams.get('client_id')).toBe('gatehouse-console');
+    expect(location.searchParams.get('code_challenge_method')).toBe('S256');
+    expect(location.searchParams.get('code_challenge')).toMatch(/^[\w-]{43}$/);
+    expect(location.searchParams.get('state')).toBeTruthy();
+    expect(location.searchParams.get('nonce')).toBeTruthy();
+    const login = response.headers.getSetCookie().find((cookie) => cookie.startsWith('gatehouse_console_login='));
+    expect(login).toContain('HttpOnly');
+  });
+
+  it('signs an admin in through the login page, without a consent page, and comes back to the page asked for', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test', { path: '/console/applications' });
+    expect(page.status).toBe(200);
+    expect(page.url).toBe(`${started.gatehouse.url}/console/applications`);
+    expect(page.html).toContain('Sample App');
+    expect(browser.cookie('gatehouse_console')).toMatch(/^[\w-]{43}$/);
+    // Navigation lists every area for a full admin.
+    for (const area of ['Overview', 'Applications', 'Signing keys', 'Audit log']) expect(page.html).toContain(`>${area}</a>`);
+    const events = await started.gatehouse.prisma.event.findMany({ where: { type: 'console.signed_in' } });
+    expect(events.length).toBeGreaterThan(0);
+  });
+
+  it('sets the session cookie HttpOnly, SameSite=Strict, for /console only, and stores only its hash', async () => {
+    const browser = new Browser();
+    const login = await browser.open(`${started.gatehouse.url}/console`);
+    const form = findForm(login, '/login');
+    let response = await browser.fetch(new URL(form.action, login.url).toString(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ ...form.fields, email: 'root@example.test', password: 'correct horse battery staple' }),
+    });
+    let sessionCookie: string | undefined;
+    for (let hops = 0; hops < 10 && !sessionCookie; hops += 1) {
+      const location = response.headers.get('location');
+      if (!location) break;
+      response = await browser.fetch(new URL(location, started.gatehouse.url).toString());
+      sessionCookie = response.headers.getSetCookie().find((cookie) => cookie.startsWith('gatehouse_console='));
+    }
+    expect(sessionCookie).toMatch(/; Path=\/console; HttpOnly; SameSite=Strict$/);
+    const token = browser.cookie('gatehouse_console') ?? '';
+    const rows = await started.gatehouse.prisma.consoleSession.findMany();
+    expect(rows.some((row) => row.idHash === token)).toBe(false);
+  });
+
+  it('refuses a user without admin permissions with a plain sentence, and starts no console session', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'ada@example.test');
+    expect(page.status).toBe(403);
+    expect(page.html).toContain('your account has no admin permissions');
+    expect(page.html).toContain('ada@example.test');
+    expect(browser.cookie('gatehouse_console')).toBeUndefined();
+    const denied = await started.gatehouse.prisma.event.findMany({ where: { type: 'console.access_denied' } });
+    expect(denied.map((event) => event.subject)).toContain(started.sample.user.id);
+    // Asking again does not get in either.
+    const again = await browser.open(`${started.gatehouse.url}/console`);
+    expect(again.status).toBe(403);
+  });
+
+  it('shows an admin with a finer permission only the areas it grants', async () => {
+    const { page } = await signInToConsole(started.gatehouse, 'viewer@example.test');
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('>Applications</a>');
+    expect(page.html).not.toContain('>Signing keys</a>');
+    expect(page.html).not.toContain('>Users</a>');
+  });
+
+  it('refuses a sign-in that comes back with a state this browser did not send', async () => {
+    const browser = new Browser();
+    await browser.open(`${started.gatehouse.url}/console`);
+    const page = await browser.open(`${started.gatehouse.url}/console/callback?code=abc&state=not-mine`);
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('This sign-in did not start in this browser');
+  });
+
+  it('refuses a callback whose code the token endpoint does not accept, and starts no session', async () => {
+    const browser = new Browser();
+    const login = await browser.open(`${started.gatehouse.url}/console`);
+    const back = await browser.submit(
+      login,
+      '/login',
+      { email: 'root@example.test', password: 'correct horse battery staple' },
+      { stopAt: `${started.gatehouse.url}/console/callback` },
+    );
+    const state = new URL(back.url).searchParams.get('state') ?? '';
+    const page = await browser.open(`${started.gatehouse.url}/console/callback?code=forged-code&state=${state}`);
+    expect(page.status).toBe(400);
+    expect(page.html).toContain('the code was not accepted');
+    expect(browser.cookie('gatehouse_console')).toBeUndefined();
+  });
+
+  it('refuses a form without its CSRF token and changes nothing', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test', { path: '/console/keys' });
+    const before = await started.gatehouse.keys.list();
+    const forged = await browser.submit(page, '/console/keys/rotate', { csrf: 'forged' });
+    expect(forged.status).toBe(403);
+    expect(forged.html).toContain('The form expired or did not come from this site');
+    expect(await started.gatehouse.keys.list()).toEqual(before);
+  });
+
+  it('signs out: the console session ends, then Gatehouse asks to end its own session and lands on the signed-out page', async () => {
+    const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test');
+    const token = browser.cookie('gatehouse_console');
+    const confirm = await browser.submit(page, '/console/sign-out');
+    expect(browser.cookie('gatehouse_console')).toBeUndefined();
+    const idHash = createHash('sha256')
+      .update(token ?? '')
+      .digest('base64url');
+    expect(await started.gatehouse.prisma.consoleSession.count({ where: { idHash } })).toBe(0);
+    // oidc-provider's logout page: confirm ending the Gatehouse session.
+    const signedOut = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
+    expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+    expect(signedOut.html).toContain('You are signed out of the Gatehouse console.');
+    // The old cookie no longer opens the console.
+    const replay = await fetch(`${started.gatehouse.url}/console`, {
+      headers: { cookie: `gatehouse_console=${token}` },
+      redirect: 'manual',
+    });
+    expect(replay.status).toBe(303);
+    expect(replay.headers.get('location')).toMatch(/^\/auth\?/);
+    // And the next visit needs the password again.
+    const next = await browser.open(`${started.gatehouse.url}/console`);
+    expect(next.html).toContain('to continue to <strong>Gatehouse console</strong>');
+  });
+
+  it('asks to sign in again after the idle timeout, and deletes the idle session', async () => {
+    const user = await createConsoleUser(started.gatehouse, 'idle@example.test');
+    const { browser } = await signInToConsole(started.gatehouse, 'idle@example.test');
+    // Time passes: the session's idle deadline is behind us.
+    await started.gatehouse.prisma.consoleSession.updateMany({
+      where: { userId: user?.id },
+      data: { expiresAt: new Date(Date.now() - 1000) },
+    });
+    const response = await browser.fetch(`${started.gatehouse.url}/console`);
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toMatch(/^\/auth\?/);
+    expect(await started.gatehouse.prisma.consoleSession.count({ where: { userId: user?.id } })).toBe(0);
+  });
+
+  it('moves the idle deadline on with each request', async () => {
+    const user = await createConsoleUser(started.gatehouse, 'busy@example.test');
+    const { browser } = await signInToConsole(started.gatehouse, 'busy@example.test');
+    const soon = new Date(Date.now() + 5000);
+    await started.gatehouse.prisma.consoleSession.updateMany({ where: { userId: user?.id }, data: { expiresAt: soon } });
+    expect((await browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
+    const rows = await started.gatehouse.prisma.consoleSession.findMany({ where: { userId: user?.id } });
+    // The default idle timeout is 30 minutes.
+    expect(rows[0]?.expiresAt.getTime()).toBeGreaterThan(soon.getTime() + 20 * 60 * 1000);
+  });
+
+  it('lets a disabled admin go at the next request', async () => {
+    const admin = await createConsoleUser(started.gatehouse, 'leaving@example.test');
+    const { browser } = await signInToConsole(started.gatehouse, 'leaving@example.test');
+    await started.gatehouse.users.updateUser(admin.id, { disabled: true });
+    const response = await browser.fetch(`${started.gatehouse.url}/console`);
+    expect(response.status).toBe(303);
+    expect(response.headers.get('location')).toMatch(/^\/auth\?/);
+  });
+});
