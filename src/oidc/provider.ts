@@ -298,7 +298,10 @@ function renewingGrantLoader(lifetime: number): NonNullable<Configuration['loadE
     if (!grantId) return undefined;
     const grant = await ctx.oidc.provider.Grant.find(grantId);
     const now = Math.floor(Date.now() / 1000);
-    if (grant?.exp && grant.exp - now < lifetime) {
+    // Not for a grant saved moments ago (the sign-in that made it): renewing
+    // it would only move its end by the seconds since, for a statement.
+    const slack = Math.min(60, Math.floor(lifetime / 10));
+    if (grant?.exp && grant.exp - now < lifetime - slack) {
       grant.exp = now + lifetime;
       await grant.save();
     }
