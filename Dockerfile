@@ -77,4 +77,6 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # 128 and the young generation at 8 keeps the peak near 150-165 MB, for no
 # measurable CPU per token. Raise --max-old-space-size if a deployment's live
 # heap ever nears it (V8 stops the process when it cannot fit).
-CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "dist/main.js"]
+# bin/threadpool.cjs sizes libuv's thread pool (cores + 4) before it starts, so
+# signing always has a thread while argon2 verifies (docs/performance.md).
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=128", "--require", "./bin/threadpool.cjs", "dist/main.js"]

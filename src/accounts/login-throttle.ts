@@ -78,27 +78,33 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
   const unlockKeys = (email: string) =>
     namespace === '' ? [accountKey(email), `${SECOND_FACTOR_THROTTLE}${accountKey(email)}`] : [accountKey(email)];
   const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
+  // $4 free failures, $5 first delay, $6 max delay.
   const delayOf = (count: string) =>
-    `CASE WHEN ${count} >= $2 THEN now() + least($3::float8 * power(2, least(${count} - $2, 40)), $4::float8) * interval '1 second' END`;
-  // $1 key, $2 free failures, $3 first delay, $4 max delay.
+    `CASE WHEN ${count} >= $4 THEN now() + least($5::float8 * power(2, least(${count} - $4, 40)), $6::float8) * interval '1 second' END`;
   const newAccountCount = 'CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END';
-  const reserveAccountSql = `
-    INSERT INTO login_counters (key, count, blocked_until, expires_at)
-    VALUES ($1, 1, ${delayOf('1')}, now() + interval '${ACCOUNT_COUNTER_LIFETIME}')
-    ON CONFLICT (key) DO UPDATE SET
-      count = ${newAccountCount},
-      blocked_until = ${delayOf(newAccountCount)},
-      expires_at = now() + interval '${ACCOUNT_COUNTER_LIFETIME}'
-    WHERE login_counters.expires_at <= now() OR login_counters.blocked_until IS NULL OR login_counters.blocked_until <= now()
-    RETURNING count`;
-  // $1 key, $2 limit.
-  const reserveIpSql = `
-    INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + interval '${IP_WINDOW}')
-    ON CONFLICT (key) DO UPDATE SET
-      count = CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END,
-      expires_at = CASE WHEN login_counters.expires_at <= now() THEN now() + interval '${IP_WINDOW}' ELSE login_counters.expires_at END
-    WHERE login_counters.expires_at <= now() OR login_counters.count < $2
-    RETURNING count`;
+  // Both counters in one round trip: $1 IP key, $2 IP limit, $3 account key.
+  // The account is counted only when the IP was (`WHERE EXISTS`); the two
+  // rows differ, so the data-modifying CTEs cannot see each other's writes
+  // and need not.
+  const reserveSql = `
+    WITH by_ip AS (
+      INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + interval '${IP_WINDOW}')
+      ON CONFLICT (key) DO UPDATE SET
+        count = CASE WHEN login_counters.expires_at <= now() THEN 1 ELSE login_counters.count + 1 END,
+        expires_at = CASE WHEN login_counters.expires_at <= now() THEN now() + interval '${IP_WINDOW}' ELSE login_counters.expires_at END
+      WHERE login_counters.expires_at <= now() OR login_counters.count < $2
+      RETURNING count
+    ), by_account AS (
+      INSERT INTO login_counters (key, count, blocked_until, expires_at)
+      SELECT $3, 1, ${delayOf('1')}, now() + interval '${ACCOUNT_COUNTER_LIFETIME}' WHERE EXISTS (SELECT 1 FROM by_ip)
+      ON CONFLICT (key) DO UPDATE SET
+        count = ${newAccountCount},
+        blocked_until = ${delayOf(newAccountCount)},
+        expires_at = now() + interval '${ACCOUNT_COUNTER_LIFETIME}'
+      WHERE login_counters.expires_at <= now() OR login_counters.blocked_until IS NULL OR login_counters.blocked_until <= now()
+      RETURNING count
+    )
+    SELECT (SELECT count FROM by_ip) AS ip, (SELECT count FROM by_account) AS account`;
 
   const secondsUntil = async (key: string, column: 'blocked_until' | 'expires_at'): Promise<number> => {
     const rows = await prisma.$queryRawUnsafe<{ seconds: number | null }[]>(
@@ -114,18 +120,18 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
     /** Counts an attempt for `email` from `ip` as a failure, unless either has to wait. */
     async attempt(email: string, ip: string): Promise<LoginAttempt> {
       const byIp = ipKey(ip);
-      const ipRows = await prisma.$queryRawUnsafe<{ count: number }[]>(reserveIpSql, byIp, settings.ipFailures);
-      if (ipRows.length === 0) return { allowed: false, reason: 'ip', retryAfterSeconds: await secondsUntil(byIp, 'expires_at') };
-
       const byAccount = accountKey(email);
-      const accountRows = await prisma.$queryRawUnsafe<{ count: number }[]>(
-        reserveAccountSql,
+      const [reserved] = await prisma.$queryRawUnsafe<{ ip: number | null; account: number | null }[]>(
+        reserveSql,
+        byIp,
+        settings.ipFailures,
         byAccount,
         settings.freeFailures,
         settings.firstDelay,
         settings.maxDelay,
       );
-      const failures = accountRows[0]?.count;
+      if (reserved?.ip == null) return { allowed: false, reason: 'ip', retryAfterSeconds: await secondsUntil(byIp, 'expires_at') };
+      const failures = reserved.account ?? undefined;
       if (failures === undefined) {
         await giveBackIp(byIp);
         return { allowed: false, reason: 'account', retryAfterSeconds: await secondsUntil(byAccount, 'blocked_until') };
@@ -133,8 +139,13 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
       return {
         allowed: true,
         async succeeded() {
-          await prisma.loginCounter.deleteMany({ where: { key: byAccount } });
-          await giveBackIp(byIp);
+          // The account's failures forgotten and the IP's attempt given back, in one round trip.
+          await prisma.$executeRawUnsafe(
+            `WITH forgotten AS (DELETE FROM login_counters WHERE key = $1)
+             UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $2 AND expires_at > now()`,
+            byAccount,
+            byIp,
+          );
         },
         async failed() {
           const delay = loginDelaySeconds(failures, settings);

@@ -104,7 +104,12 @@ export function createConcurrencyLimit(
 /** argon2id with the given cost (OWASP's minimum: 19 MiB, t=2, p=1). */
 export function createPasswordHasher(cost: PasswordHashing): PasswordHasher {
   const options = { ...cost, type: argon2.argon2id as 2 };
-  const limit = createConcurrencyLimit(2 * availableParallelism(), 256, changePasswordHashQueueDepth);
+  // One computation per core: argon2 is CPU-bound, so more at once only adds
+  // 19 MiB each and latency. Each holds a libuv thread-pool thread for its
+  // whole run; bin/threadpool.cjs sizes the pool to the cores plus libuv's
+  // default four, so WebCrypto signing, fs and DNS always find a free thread
+  // during a login storm (docs/performance.md, "Logins").
+  const limit = createConcurrencyLimit(availableParallelism(), 256, changePasswordHashQueueDepth);
   let dummyHash: Promise<string> | undefined;
   return {
     hash: (password) => limit(() => argon2.hash(password, options)),

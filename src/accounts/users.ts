@@ -1,7 +1,7 @@
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { isStorableText } from '../http/storable-text.js';
 import type { PrismaClient } from '../db/prisma.js';
-import { isUniqueViolation, isUuid, Prisma, splitPage } from '../db/prisma.js';
+import { isUniqueViolation, isUuid, plainQuery, type Prisma, splitPage } from '../db/prisma.js';
 import { endSessionsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
@@ -17,6 +17,12 @@ export interface User {
   readonly disabled: boolean;
   readonly createdAt: Date;
   readonly updatedAt: Date;
+  /**
+   * Whether a role of the user's has `require_mfa`: read with the user by the
+   * lookups of one user (sign-in, tokens), so a sign-in's second-factor
+   * decision needs no query of its own. Absent where users are listed.
+   */
+  readonly rolesRequireMfa?: boolean;
 }
 
 export interface NewUser {
@@ -64,23 +70,26 @@ async function findOneUser(
   db: PrismaClient,
   by: { readonly id: string } | { readonly email: string },
 ): Promise<(User & { readonly passwordHash: string }) | null> {
-  const rows = await db.$queryRaw<
-    {
-      id: string;
-      email: string;
-      name: string | null;
-      email_verified: boolean;
-      disabled: boolean;
-      created_at: Date;
-      updated_at: Date;
-      password_hash: string;
-      roles: string[];
-    }[]
-  >`
-    SELECT u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at, u.password_hash,
-           ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles
+  // Through pg (plainQuery): sign-in and every code and refresh grant send it.
+  const rows = await plainQuery(db)<{
+    id: string;
+    email: string;
+    name: string | null;
+    email_verified: boolean;
+    disabled: boolean;
+    created_at: Date;
+    updated_at: Date;
+    password_hash: string;
+    roles: string[];
+    roles_require_mfa: boolean;
+  }>(
+    `SELECT u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at, u.password_hash,
+           ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles,
+           EXISTS(SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.require_mfa) AS roles_require_mfa
       FROM users u
-     WHERE ${'id' in by ? Prisma.sql`u.id = ${by.id}::uuid` : Prisma.sql`u.email = ${by.email}`}`;
+     WHERE ${'id' in by ? 'u.id = $1::uuid' : 'u.email = $1'}`,
+    ['id' in by ? by.id : by.email],
+  );
   const row = rows[0];
   if (!row) return null;
   return {
@@ -93,6 +102,7 @@ async function findOneUser(
     updatedAt: row.updated_at,
     passwordHash: row.password_hash,
     roles: [...row.roles].sort(),
+    rolesRequireMfa: row.roles_require_mfa,
   };
 }
 

@@ -154,6 +154,8 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
 
 /** What consent may grant: the admin API's scopes only to users with the `admin` role. */
 async function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<(indicator: string) => boolean> {
+  // Only the admin API's scopes depend on who the user is: no lookup when they are not asked for.
+  if (!Object.hasOwn(interaction.missingResourceScopes, deps.adminResource)) return (indicator) => indicator !== deps.adminResource;
   const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
   const isAdmin = user?.roles.includes('admin') ?? false;
   return (indicator) => indicator !== deps.adminResource || isAdmin;

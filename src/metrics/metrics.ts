@@ -54,7 +54,7 @@ const requestDuration = new Histogram({
 });
 const passwordHashQueue = new Gauge({
   name: 'gatehouse_password_hash_queue_depth',
-  help: 'argon2 computations waiting for a free slot (the limit is two per core).',
+  help: 'argon2 computations waiting for a free slot (the limit is one per core).',
   registers: [registry],
 });
 

@@ -66,7 +66,8 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
       clientRequiresMfa: interaction.clientRequiresMfa,
       acrRequested: asksForMfa(interaction.acrValues),
       roles: user.roles,
-      roleRequiresMfa: await deps.roleRequiresMfa(user.id),
+      // Read with the user where it was looked up one at a time (sign-in).
+      roleRequiresMfa: user.rolesRequireMfa ?? (await deps.roleRequiresMfa(user.id)),
     });
 
   const finish = async (ctx: Context, userId: string, amr: string[]) => {

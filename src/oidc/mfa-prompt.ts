@@ -21,8 +21,11 @@ export function mfaInteractionPolicy(roleRequiresMfa: (accountId: string) => Pro
       if (oidc.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
       const clientRequires = oidc.client?.metadata().require_mfa === true;
       if (clientRequires || asksForMfa(oidc.params?.acr_values)) return Check.REQUEST_PROMPT;
-      // Last, as it is the one that reads the database.
-      return (await roleRequiresMfa(oidc.session.accountId)) ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
+      // The account this request loaded (findAccount, before the prompts run)
+      // read it with the user; otherwise, last, as it reads the database.
+      const loaded = oidc.account?.accountId === oidc.session.accountId ? oidc.account?.rolesRequireMfa : undefined;
+      const required = typeof loaded === 'boolean' ? loaded : await roleRequiresMfa(oidc.session.accountId);
+      return required ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT;
     }),
   );
   return policy;

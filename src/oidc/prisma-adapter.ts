@@ -1,9 +1,10 @@
 import { createHash } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
+import { rememberedWithinRequest } from './request-memo.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
 
@@ -35,7 +36,9 @@ export interface StoredClients {
 export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer, requests?: TokenRequests) {
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
-    const adapter = payloadAdapter(prisma, model, sealKey, requests);
+    const stored = payloadAdapter(prisma, model, sealKey, requests);
+    // A login's requests read their interaction and session several times each.
+    const adapter = model === 'Interaction' || model === 'Session' ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
       ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors)
@@ -69,6 +72,7 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterP
 
 function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, requests: TokenRequests | undefined): Adapter {
   const rows = prisma.oidcPayload;
+  const query = plainQuery(prisma);
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
     if (!row) return undefined;
     const { [SEALED_ID]: _sealed, ...payload } = row.payload as AdapterPayload;
@@ -85,21 +89,35 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
       const { jti: _jti, ...rest } = sealSessionCookie(payload, sealKey);
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
-      const data = {
-        payload: JSON.parse(JSON.stringify(stored)),
-        grantId: payload.grantId ?? null,
-        userCode: payload.userCode ?? null,
-        uid: payload.uid ?? null,
-        expiresAt: expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-      };
-      const key = { model, id: storageId(id) };
-      await rows.upsert({ where: { model_id: key }, create: { ...key, ...data }, update: data });
+      // Through pg (a login saves its interaction, session, grant and code this way).
+      await query(
+        `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+         ON CONFLICT (model, id) DO UPDATE SET
+           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+           uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
+        [
+          model,
+          storageId(id),
+          JSON.stringify(stored),
+          payload.grantId ?? null,
+          payload.userCode ?? null,
+          payload.uid ?? null,
+          expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+        ],
+      );
     },
 
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
+    // Through pg rather than Prisma's findUnique: every token, code, grant and
+    // session lookup passes here (two per refresh).
     async find(id) {
-      return toPayload(id, await rows.findUnique({ where: { model_id: { model, id: storageId(id) } } }));
+      const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
+        model,
+        storageId(id),
+      ]);
+      return toPayload(id, found[0] ?? null);
     },
 
     // User codes are short and not unique over time: an expired row (kept for
@@ -109,7 +127,12 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
     },
 
     async findByUid(uid) {
-      return toPayloadWithSealedId(await rows.findFirst({ where: { model, uid } }));
+      // Every authorization request of a signed-in browser finds its session this way.
+      const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND uid = $2 LIMIT 1', [
+        model,
+        uid,
+      ]);
+      return toPayloadWithSealedId(found[0] ?? null);
     },
 
     /**
@@ -131,7 +154,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
     },
 
     async destroy(id) {
-      await rows.deleteMany({ where: { model, id: storageId(id) } });
+      await query('DELETE FROM oidc_payloads WHERE model = $1 AND id = $2', [model, storageId(id)]);
     },
 
     async revokeByGrantId(grantId) {

@@ -298,7 +298,10 @@ function renewingGrantLoader(lifetime: number): NonNullable<Configuration['loadE
     if (!grantId) return undefined;
     const grant = await ctx.oidc.provider.Grant.find(grantId);
     const now = Math.floor(Date.now() / 1000);
-    if (grant?.exp && grant.exp - now < lifetime) {
+    // Not for a grant saved moments ago (the sign-in that made it): renewing
+    // it would only move its end by the seconds since, for a statement.
+    const slack = Math.min(60, Math.floor(lifetime / 10));
+    if (grant?.exp && grant.exp - now < lifetime - slack) {
       grant.exp = now + lifetime;
       await grant.save();
     }
@@ -316,6 +319,8 @@ function findAccount(users: UserService): NonNullable<Configuration['findAccount
       accountId: user.id,
       // Read again by access-token-claims.ts for the `roles` claim of this request's access token.
       roles: user.roles,
+      // Read by the mfa_required prompt check (mfa-prompt.ts) instead of a query of its own.
+      rolesRequireMfa: user.rolesRequireMfa,
       claims: async () => ({
         sub: user.id,
         email: user.email,

@@ -54,8 +54,8 @@ describe('the database work of a refresh-token grant', () => {
     for (const requestId of ['counted-first', 'counted-second']) {
       const sent = statements.get(requestId) ?? [];
       expect(sent, sent.join('\n')).toHaveLength(4);
-      expect(sent[0]).toMatch(/FROM "public"\."oidc_payloads"/); // the refresh token
-      expect(sent[1]).toMatch(/FROM "public"\."oidc_payloads"/); // its grant
+      expect(sent[0]).toMatch(/FROM oidc_payloads WHERE model = \$1/); // the refresh token
+      expect(sent[1]).toMatch(/FROM oidc_payloads WHERE model = \$1/); // its grant
       expect(sent[2]).toMatch(/FROM users u/); // the account, its roles in the same query
       expect(sent[3]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
     }

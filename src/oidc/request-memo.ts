@@ -1,0 +1,87 @@
+import type { Adapter, AdapterPayload } from 'oidc-provider';
+import { currentRequest, type RequestContext } from '../log.js';
+
+/**
+ * The Interaction and Session rows one request has read or written, by
+ * request. A login's requests each load the same interaction and session
+ * two or three times (the page handler's `interactionDetails`, then
+ * `interactionResult`, then the engine's resume), each a round trip; within
+ * one request the later reads get what the first read (or the request's own
+ * write) saw. Nothing outlives the request: another request always reads
+ * the database.
+ */
+const memos = new WeakMap<RequestContext, Map<string, AdapterPayload | undefined>>();
+
+function memoOfThisRequest(): Map<string, AdapterPayload | undefined> | undefined {
+  const request = currentRequest();
+  if (!request) return undefined;
+  let memo = memos.get(request);
+  if (!memo) {
+    memo = new Map();
+    memos.set(request, memo);
+  }
+  return memo;
+}
+
+// A copy in and a copy out: the engine mutates the objects it is handed and
+// keeps the ones it saves, and a database round trip would give it fresh ones.
+const copy = (payload: AdapterPayload | undefined): AdapterPayload | undefined =>
+  payload === undefined ? undefined : (JSON.parse(JSON.stringify(payload)) as AdapterPayload);
+
+/** `adapter` with reads by id (and by uid, for Session) remembered for the rest of the request. */
+export function rememberedWithinRequest(model: string, adapter: Adapter): Adapter {
+  const idKey = (id: string) => `${model}\u0000id\u0000${id}`;
+  const uidKey = (uid: string) => `${model}\u0000uid\u0000${uid}`;
+  const forgetModel = (memo: Map<string, AdapterPayload | undefined>) => {
+    for (const key of memo.keys()) if (key.startsWith(`${model}\u0000`)) memo.delete(key);
+  };
+
+  return {
+    ...adapter,
+    async find(id) {
+      const memo = memoOfThisRequest();
+      if (memo?.has(idKey(id))) return copy(memo.get(idKey(id)));
+      const payload = (await adapter.find(id)) ?? undefined;
+      memo?.set(idKey(id), copy(payload));
+      return payload;
+    },
+
+    async findByUid(uid) {
+      const memo = memoOfThisRequest();
+      if (memo?.has(uidKey(uid))) return copy(memo.get(uidKey(uid)));
+      const payload = (await adapter.findByUid(uid)) ?? undefined;
+      memo?.set(uidKey(uid), copy(payload));
+      if (payload?.jti) memo?.set(idKey(payload.jti), copy(payload));
+      return payload;
+    },
+
+    async upsert(id, payload, expiresIn) {
+      const memo = memoOfThisRequest();
+      // Forgotten first: a failed write must not leave an old read behind.
+      if (memo) forgetModel(memo);
+      await adapter.upsert(id, payload, expiresIn);
+      if (!memo) return;
+      const written = copy({ ...payload, jti: id });
+      memo.set(idKey(id), written);
+      if (typeof payload.uid === 'string') memo.set(uidKey(payload.uid), written);
+    },
+
+    async destroy(id) {
+      const memo = memoOfThisRequest();
+      if (memo) forgetModel(memo);
+      await adapter.destroy(id);
+    },
+
+    async consume(id) {
+      const memo = memoOfThisRequest();
+      if (memo) forgetModel(memo);
+      await adapter.consume(id);
+    },
+
+    async revokeByGrantId(grantId) {
+      const memo = memoOfThisRequest();
+      if (memo) forgetModel(memo);
+      await adapter.revokeByGrantId(grantId);
+    },
+  };
+}
