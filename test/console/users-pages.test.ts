@@ -111,6 +111,12 @@ describe('the console: users', () => {
     const ended = await admin.browser.submit(withSession, '/sessions/end');
     expect(ended.html).toContain('That session was signed out.');
     expect((await browser.open(`${url()}/account`)).html).toContain('to continue to <strong>Your account</strong>');
+    const endedEvent = await started.gatehouse.prisma.event.findFirst({
+      where: { type: 'user.sessions_revoked', subject: started.sample.user.id },
+      orderBy: { id: 'desc' },
+    });
+    expect(endedEvent?.actor).toMatch(/^user:/);
+    expect(endedEvent?.details).toMatchObject({ removed: 1, session: expect.any(String) });
 
     const linked = await admin.browser.submit(ended, '/reset-link');
     expect(linked.html).toContain('A password reset link was sent to ada@example.test.');
