@@ -182,6 +182,24 @@ describe('the console: applications', () => {
     expect(client?.redirect_uris).toEqual(['https://logs-out.example.test/callback']);
   });
 
+  it('refuses to save with every OpenID scope unchecked, rather than fall back to the wider default scopes', async () => {
+    const form = await open('/console/applications/new?type=web');
+    const created = await admin.browser.submit(form, '/console/applications', {
+      type: 'web',
+      client_name: 'Narrow',
+      redirect_uris: 'https://narrow.example.test/callback',
+    });
+    const id = shown(created, 'client-id');
+    const page = await open(`/console/applications/${id}`);
+    const narrowed = await admin.browser.submit(page, `/console/applications/${id}`, { scope: 'openid' });
+    expect(narrowed.html).toContain('The changes were saved.');
+    expect((await started.gatehouse.clients.getClient(id))?.scope).toBe('openid');
+    const none = await admin.browser.submit(narrowed, `/console/applications/${id}`, { scope: [] });
+    expect(none.status).toBe(400);
+    expect(textOf(none)).toContain('OpenID scopes: check at least one');
+    expect((await started.gatehouse.clients.getClient(id))?.scope).toBe('openid');
+  });
+
   it('rotates the secret: the new one is shown once and works, the old one stops', async () => {
     const form = await open('/console/applications/new');
     const created = await admin.browser.submit(form, '/console/applications', {
