@@ -53,8 +53,17 @@ export interface AdminApiDependencies {
 /** The admin API's resource indicator (RFC 8707): the `aud` of its tokens. */
 export const adminAudience = (issuer: string) => `${issuer}/admin`;
 
-/** Every admin operation, declared once: served at /admin, and called by the console (src/console/). */
-export function adminRoutes(deps: AdminApiDependencies): AdminRoute[] {
+/** What the admin routes run on: the services (the HTTP API, the console and the CLI's in-process API build them alike). */
+export type AdminRoutesDependencies = Pick<
+  AdminApiDependencies,
+  'issuer' | 'prisma' | 'users' | 'clients' | 'resources' | 'roles' | 'keys' | 'audit' | 'loginThrottle'
+> & { readonly recovery?: AdminApiDependencies['recovery'] };
+
+/**
+ * Every admin operation, declared once: served at /admin, called by the
+ * console (src/console/) and run in process by `gatehouse --local` (src/cli/).
+ */
+export function adminRoutes(deps: AdminRoutesDependencies): AdminRoute[] {
   return [
     ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
     ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),

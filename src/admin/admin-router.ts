@@ -53,12 +53,14 @@ export function adminRouter(deps: AdminRouterDependencies): Router {
       const authorized = await authorize(ctx, route, deps);
       if (!authorized) return;
       const { audit, caller } = authorized;
-      const params = parseParams(route, ctx.params as Record<string, string>);
-      const query = route.query ? parseOrThrow(route.query, ctx.query) : undefined;
-      const body = route.body ? await parseBody(ctx, route.body, route.bodyErrorCode) : undefined;
-      const result = await route.handle({ params, body, query, audit, caller });
+      const body = route.body ? await readJsonBody(ctx) : undefined;
+      const result = await runRoute(
+        route,
+        { params: ctx.params as Record<string, string>, query: ctx.query, body, audit, caller },
+        deps.strictResponses,
+      );
       ctx.status = route.status;
-      if (route.status !== 204) ctx.body = bindResponse(route, result, deps);
+      if (route.status !== 204) ctx.body = result;
     });
   }
   return router;
@@ -109,24 +111,46 @@ export function parseParams(route: AdminRoute, params: Record<string, string>): 
   );
 }
 
-async function parseBody<T>(ctx: Context, schema: z.ZodType<T>, codeFor?: (field: string) => string): Promise<T> {
+async function readJsonBody(ctx: Context): Promise<unknown> {
   if (!ctx.is('application/json')) throw new AppError(400, 'invalid_request', 'the body must be application/json');
   await json(ctx, async () => {});
-  return checkBody(ctx.request.body ?? {}, schema, codeFor);
+  return ctx.request.body ?? {};
 }
 
-/** A route's body, validated as the admin API does it (the console's forms go through this too). */
+/** A route's body, validated as the admin API does it (the console's forms and the CLI go through this too). */
 export function checkBody<T>(body: unknown, schema: z.ZodType<T>, codeFor?: (field: string) => string): T {
   // Postgres cannot store NUL or lone surrogates (22021, 22P05): refused here, naming the field, before any query.
   refuseUnstorableText(body, codeFor);
   return parseOrThrow(schema, body, codeFor);
 }
 
+/** What a route is given once its caller is authorized: the raw path parameters, query and JSON body. */
+export interface RouteInput {
+  readonly params: Record<string, string>;
+  readonly query: unknown;
+  readonly body: unknown;
+  readonly audit: AuditContext;
+  readonly caller: AdminCaller;
+}
+
+/**
+ * A route's steps after authorization: params → query → body → handler →
+ * response bound to its schema. The HTTP router runs it, and so does the
+ * CLI's in-process admin API (`gatehouse --local`), so both validate alike.
+ */
+export async function runRoute(route: AdminRoute, input: RouteInput, strictResponses: boolean): Promise<unknown> {
+  const params = parseParams(route, input.params);
+  const query = route.query ? parseOrThrow(route.query, input.query) : undefined;
+  const body = route.body ? checkBody(input.body ?? {}, route.body, route.bodyErrorCode) : undefined;
+  const result = await route.handle({ params, body, query, audit: input.audit, caller: input.caller });
+  return route.status === 204 ? undefined : bindResponse(route, result, strictResponses);
+}
+
 /**
  * The response schema binds: what leaves is what the schema declares. A
  * mismatch is a bug in Gatehouse (a 500, logged), never a leak.
  */
-function bindResponse(route: AdminRoute, result: unknown, deps: AdminRouterDependencies): unknown {
+function bindResponse(route: AdminRoute, result: unknown, strictResponses: boolean): unknown {
   if (!route.response) return result;
   const plain: unknown = JSON.parse(JSON.stringify(result ?? null));
   const parsed = route.response.safeParse(plain);
@@ -135,7 +159,7 @@ function bindResponse(route: AdminRoute, result: unknown, deps: AdminRouterDepen
       `${route.operationId}: response does not match its schema: ${parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`).join('; ')}`,
     );
   }
-  if (deps.strictResponses && !isDeepStrictEqual(parsed.data, plain)) {
+  if (strictResponses && !isDeepStrictEqual(parsed.data, plain)) {
     throw new Error(`${route.operationId}: response has fields its schema does not declare`);
   }
   return parsed.data;

@@ -8,6 +8,8 @@ import { usersCommands } from './commands/users.js';
 import { usersSecurityCommands } from './commands/users-security.js';
 import { mfaCommands } from './commands/mfa.js';
 import { issuerCommands } from './commands/issuer.js';
+import { eventsCommands } from './commands/events.js';
+import { sessionCommands } from './commands/session.js';
 
 export { CLI_ACTOR, UsageError, type CliIo, type Command, type CommandResult } from './commands/command.js';
 
@@ -27,3 +29,5 @@ Object.assign(commands, issuerCommands);
 Object.assign(commands, clientPolicyCommands);
 Object.assign(commands, usersSecurityCommands);
 Object.assign(commands, mfaCommands);
+Object.assign(commands, eventsCommands);
+Object.assign(commands, sessionCommands);

@@ -6,6 +6,7 @@ import { createClientService } from '../clients/clients.js';
 import { createResourceService } from '../clients/resources.js';
 import type { Config } from '../config/config.js';
 import { deriveSecrets, resolveMasterSecret } from '../config/master-secret.js';
+import { readRecordedIssuer } from '../db/instance-settings.js';
 import { openDatabase } from '../db/open-database.js';
 import { createKeyService, keySettingsFrom } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
@@ -24,6 +25,8 @@ export async function openCliContext(config: Config, log: Logger) {
     roles: createRoleService(database.prisma),
     keys: createKeyService(database.prisma, secrets.keyEncryptionKey, keySettingsFrom(config)),
     loginThrottle: createLoginThrottle(database.prisma, config.loginThrottle),
+    // The issuer this database belongs to (the admin API's audience is derived from it), else the configured one.
+    issuer: (await readRecordedIssuer(database.prisma)) ?? config.issuer,
     prisma: database.prisma,
     keyEncryptionKey: secrets.keyEncryptionKey,
     close: database.close,

@@ -189,7 +189,8 @@ export const clientMetadataChanges = z
     Object.fromEntries(
       Object.entries(clientMetadataFields.omit({ client_id: true }).shape).map(([name, field]) => [
         name,
-        (field instanceof z.ZodDefault ? field.unwrap() : field).optional(),
+        // null removes an optional field (as in JSON Merge Patch, RFC 7396 §2).
+        field instanceof z.ZodOptional ? field.nullable() : (field instanceof z.ZodDefault ? field.unwrap() : field).optional(),
       ]),
     ),
   )

@@ -5,7 +5,7 @@ import { readSettingFiles, unknownSettingWarnings } from './environment-files.js
 const DAY = 86400;
 
 /** Seconds from `900`, `900s`, `15m`, `12h` or `30d`, at most `max` seconds. */
-const duration = (max: number) =>
+export const duration = (max: number) =>
   z
     .string()
     .trim()

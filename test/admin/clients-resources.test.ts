@@ -113,6 +113,15 @@ describe('admin API: bootstrap client, clients and APIs', () => {
     expect((await api('PATCH', '/clients/no-such-client', { client_name: 'x' })).status).toBe(404);
   });
 
+  it('removes an optional field changed to null (RFC 7396), and refuses null for a required one', async () => {
+    const created = (await api('POST', '/clients', { client_name: 'Nulls', redirect_uris: ['https://n.example.test/cb'] })).body as Json;
+    const removed = await api('PATCH', `/clients/${created.client_id}`, { client_name: null });
+    expect(removed.status).toBe(200);
+    expect(removed.body).not.toHaveProperty('client_name');
+    expect(await api('PATCH', `/clients/${created.client_id}`, { redirect_uris: null })).toMatchObject({ status: 400 });
+    expect(await api('PATCH', `/clients/${created.client_id}`, { token_endpoint_auth_method: null })).toMatchObject({ status: 400 });
+  });
+
   it('rotates a secret: the old one stops working, the new one works', async () => {
     const sample = await registerSampleApp(gatehouse);
     const rotated = await api('POST', `/clients/${sample.client.client_id}/secret`);

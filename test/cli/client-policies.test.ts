@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../support/cli.js';
+import { runCli, runCliInProcess } from '../support/cli.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 
@@ -54,13 +54,20 @@ describe('gatehouse clients set', () => {
     });
   });
 
+  it('removes the back-channel logout URI with an empty value', async () => {
+    const removed = await runCliInProcess(['clients', 'set', clientId, '--backchannel-logout-uri', '', '--json'], environment);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(JSON.parse(removed.stdout)).not.toHaveProperty('backchannel_logout_uri');
+    expect(JSON.parse(removed.stdout)).toMatchObject({ require_pkce: false, first_party: true });
+  });
+
   it('refuses bad values with a clear message and changes nothing', async () => {
     const notBoolean = await runCli(['clients', 'set', clientId, '--require-pkce', 'maybe'], environment);
     expect(notBoolean.code).toBe(2);
     expect(notBoolean.stderr).toContain('--require-pkce takes true or false');
     const badUri = await runCli(['clients', 'set', clientId, '--backchannel-logout-uri', 'http://app.example.test/logout#x'], environment);
     expect(badUri.code).toBe(3);
-    expect(badUri.stderr).toContain('backchannel_logout_uri');
+    expect(badUri.stderr).toContain('invalid_client_metadata: --backchannel-logout-uri is not valid: must not contain a fragment');
     const nothing = await runCli(['clients', 'set', clientId], environment);
     expect(nothing.code).toBe(2);
   });

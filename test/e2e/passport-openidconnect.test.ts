@@ -113,7 +113,7 @@ describe('passport-openidconnect', () => {
       { require_pkce: 'no' },
       { first_party: 1 },
       { backchannel_logout_uri: 'javascript:alert(1)' },
-      { dpop_bound_access_tokens: null },
+      { dpop_bound_access_tokens: 'true' }, // a string, not a boolean (null would remove the field: RFC 7396)
     ]) {
       const refused = await admin('PATCH', `/clients/${client.client_id}`, bad);
       expect(refused.status, JSON.stringify(bad)).toBe(400);

@@ -1,17 +1,10 @@
 import { AppError } from '../../http/errors.js';
-import { createMfaAdmin } from '../../mfa/mfa-service.js';
-import { createMfaStore } from '../../mfa/mfa-store.js';
-import type { Command } from '../commands.js';
-import type { CliContext } from '../context.js';
+import { segment } from '../admin-api.js';
+import type { Command } from './command.js';
 
-const CLI = { actor: 'cli' } as const;
-
-const adminOf = (context: CliContext) => createMfaAdmin(createMfaStore(context.prisma));
-
-async function existingUser(context: CliContext, id: string | undefined) {
-  const user = await context.users.findUserById(id ?? '');
-  if (!user) throw new AppError(404, 'not_found', `no user ${id ?? ''}`);
-  return user;
+interface Factors {
+  readonly factors: { id: string; type: string; name: string; created_at: string; last_used_at: string | null }[];
+  readonly recovery_codes_left: number;
 }
 
 /** A user's second factors, as the admin API's /users/:id/mfa. */
@@ -21,33 +14,22 @@ export const mfaCommands: Record<string, Command> = {
     usage: 'users mfa ID [--json]',
     options: {},
     positional: 'ID',
-    async run(context, _values, [id]) {
-      const user = await existingUser(context, id);
-      const mfa = adminOf(context);
-      const factors = await mfa.listFactors(user.id);
-      const left = await mfa.recoveryCodesLeft(user.id);
-      return {
-        rows: factors.map((factor) => ({
-          id: factor.id,
-          type: factor.type,
-          name: factor.name,
-          created_at: factor.createdAt.toISOString(),
-          last_used_at: factor.lastUsedAt?.toISOString() ?? null,
-        })),
-        note: factors.length ? `${left} recovery code(s) left` : 'no second factor',
-      };
+    async run({ api }, _values, [id]) {
+      const { factors, recovery_codes_left: left } = (await api.call('get', `/users/${segment(id)}/mfa`)) as Factors;
+      return { rows: factors, note: factors.length ? `${left} recovery code(s) left` : 'no second factor' };
     },
   },
   'users mfa-reset': {
     summary: "Remove a user's second factors (all, or one with --factor) and end their sessions",
     usage: 'users mfa-reset ID [--factor FACTOR_ID] [--json]',
-    options: { factor: { type: 'string' } },
+    options: { factor: { type: 'string', description: 'Remove only this factor (its id, from users mfa)' } },
     positional: 'ID',
-    async run(context, values, [id]) {
-      const user = await existingUser(context, id);
+    async run({ api }, values, [id]) {
       const factorId = typeof values.factor === 'string' ? values.factor : undefined;
-      const removed = await adminOf(context).removeFactors(user.id, factorId, CLI, { endSessions: true });
-      return { record: { id: user.id, factors_removed: removed, sessions_ended: true } };
+      const { factors } = (await api.call('get', `/users/${segment(id)}/mfa`)) as Factors;
+      if (factors.length === 0) throw new AppError(404, 'not_found', `user ${id} has no second factor`);
+      await api.call('delete', `/users/${segment(id)}/mfa${factorId === undefined ? '' : `/${segment(factorId)}`}`);
+      return { record: { id, factors_removed: factorId === undefined ? factors.length : 1, sessions_ended: true } };
     },
   },
 };

@@ -1,37 +1,28 @@
-import { createSignInLockout, type SignInThrottleState } from '../../accounts/sign-in-lockout.js';
-import { createAuditLog } from '../../audit/events.js';
-import { CLI_ACTOR, text, UsageError, type Command } from './command.js';
-import type { CliContext } from '../context.js';
+import { segment } from '../admin-api.js';
 import type { Row } from '../output.js';
+import { PASSWORD_OPTIONS, passwordFrom, UsageError, type Command } from './command.js';
 
-const lockoutOf = (context: CliContext) => createSignInLockout(context.users, context.loginThrottle, createAuditLog(context.prisma));
-
-const present = (state: SignInThrottleState): Row => ({
-  id: state.userId,
-  failed_attempts: state.failures,
-  delayed_until: state.delayedUntil?.toISOString() ?? null,
-});
-
-/** An account's sign-in throttling, as the admin API's /users/:id/sign-in and /users/:id/unlock. */
+/** An account's sign-in throttling and password, as the admin API's /users/:id/sign-in, /unlock and PATCH. */
 export const usersSecurityCommands: Record<string, Command> = {
   'users sign-in': {
     summary: "Show a user's failed sign-ins and any wait they are under",
     usage: 'users sign-in ID [--json]',
     options: {},
     positional: 'ID',
-    async run(context, _values, [id]) {
-      return { record: present(await lockoutOf(context).signInState(id ?? '')) };
+    async run({ api }, _values, [id]) {
+      return { record: (await api.call('get', `/users/${segment(id)}/sign-in`)) as Row };
     },
   },
   'users set-password': {
     summary: "Set a user's password (the policy applies) and end their sessions and refresh tokens",
     usage: 'users set-password ID (--password-stdin | --password PASSWORD) [--json]',
-    options: { password: { type: 'string' }, 'password-stdin': { type: 'boolean' } },
+    options: PASSWORD_OPTIONS,
+    fields: { password: '--password' },
     positional: 'ID',
-    async run({ users }, values, [id], io) {
-      const password = values['password-stdin'] ? (await io.readStdin()).replace(/\r?\n$/, '') : text(values.password);
+    async run({ api }, values, [id], io) {
+      const password = await passwordFrom(values, io);
       if (!password) throw new UsageError('a password is required (--password-stdin or --password)');
-      const user = await users.updateUser(id ?? '', { password }, CLI_ACTOR);
+      const user = (await api.call('patch', `/users/${segment(id)}`, { body: { password } })) as Row;
       return { record: { id: user.id, email: user.email, sessions_ended: true } };
     },
   },
@@ -40,8 +31,8 @@ export const usersSecurityCommands: Record<string, Command> = {
     usage: 'users unlock ID [--json]',
     options: {},
     positional: 'ID',
-    async run(context, _values, [id]) {
-      return { record: present(await lockoutOf(context).unlockUser(id ?? '', CLI_ACTOR)) };
+    async run({ api }, _values, [id]) {
+      return { record: (await api.call('post', `/users/${segment(id)}/unlock`)) as Row };
     },
   },
 };

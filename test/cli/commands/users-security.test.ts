@@ -31,7 +31,7 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
 
     const shown = await runCliInProcess(['users', 'sign-in', sample.user.id, '--json'], environment);
     expect(shown.code).toBe(0);
-    expect(JSON.parse(shown.stdout)).toMatchObject({ id: sample.user.id, failed_attempts: 2, delayed_until: expect.any(String) });
+    expect(JSON.parse(shown.stdout)).toMatchObject({ user_id: sample.user.id, failed_attempts: 2, delayed_until: expect.any(String) });
 
     const unlocked = await runCliInProcess(['users', 'unlock', sample.user.id, '--json'], environment);
     expect(unlocked.code).toBe(0);
