@@ -272,6 +272,11 @@ export function applicationPages(deps: ApplicationPagesDependencies): ConsoleAre
           backchannel_logout_uri: field(form, 'backchannel_logout_uri').trim() || undefined,
         };
         try {
+          // An absent scope means DEFAULT_CLIENT_SCOPE: unchecking every box would widen the client, not narrow it.
+          operations.require(page.admin, 'updateClient');
+          if (!changes.scope) {
+            throw new AppError(400, 'invalid_client_metadata', 'scope: check at least one (openid); with none the defaults would apply');
+          }
           const updated = await operations.run<Client>('updateClient', page.admin, { params: { id: client.client_id }, body: changes });
           await renderApplication(page, updated, { notice: 'The changes were saved.' });
         } catch (error) {

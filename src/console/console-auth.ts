@@ -1,5 +1,5 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createLocalJWKSet, jwtVerify } from 'jose';
+import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Context } from 'koa';
 import type { User, UserService } from '../accounts/users.js';
 import type { RoleService } from '../accounts/roles.js';
@@ -177,6 +177,21 @@ export function createConsoleAuth(deps: ConsoleAuthDependencies) {
         return { ok: true, userId: String(payload.sub), idToken: tokens.id_token, returnTo };
       } catch {
         return { ok: false, reason: 'The sign-in could not be completed (the ID token did not verify). Please sign in again.' };
+      }
+    },
+
+    /**
+     * The ID token as end_session's id_token_hint, while a published key can
+     * still verify it: after an emergency revocation of the key that signed it,
+     * oidc-provider refuses the hint (400), so the sign-out names the client alone
+     * (OIDC RP-Initiated Logout 1.0 §2: client_id with post_logout_redirect_uri).
+     */
+    endSessionHint(idToken: string): string | undefined {
+      try {
+        const { kid } = decodeProtectedHeader(idToken);
+        return deps.currentKeys().keys.some((key) => key.kid === kid) ? idToken : undefined;
+      } catch {
+        return undefined;
       }
     },
 

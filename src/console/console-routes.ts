@@ -105,7 +105,7 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
       ctx.body = deps.views.bare('forbidden', {
         title: 'No access',
         email: user?.email ?? 'an account that is disabled',
-        signOutUrl: endSessionUrl(deps.issuer, result.idToken),
+        signOutUrl: endSessionUrl(deps.issuer, deps.auth.endSessionHint(result.idToken)),
       });
       return;
     }
@@ -131,7 +131,7 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
     const ended = await deps.sessions.end(token);
     ctx.append('Set-Cookie', sessionCookie('', 0));
     ctx.status = 303;
-    ctx.redirect(ended ? endSessionUrl(deps.issuer, ended.idToken) : CONSOLE_SIGNED_OUT_PATH);
+    ctx.redirect(ended ? endSessionUrl(deps.issuer, deps.auth.endSessionHint(ended.idToken)) : CONSOLE_SIGNED_OUT_PATH);
   });
 
   const handle = (handler: ConsoleHandler, isPost: boolean) => async (ctx: Context) => {
@@ -189,9 +189,9 @@ function problem(ctx: Context, deps: ConsoleRouteDependencies, status: number, m
 }
 
 /** OIDC RP-Initiated Logout 1.0 §2: back to the console's signed-out page. */
-function endSessionUrl(issuer: string, idToken: string): string {
+function endSessionUrl(issuer: string, idTokenHint: string | undefined): string {
   const query = new URLSearchParams({
-    id_token_hint: idToken,
+    ...(idTokenHint ? { id_token_hint: idTokenHint } : {}),
     client_id: CONSOLE_CLIENT_ID,
     post_logout_redirect_uri: `${issuer}${CONSOLE_SIGNED_OUT_PATH}`,
   });

@@ -4,8 +4,10 @@ import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { SessionActivityStore } from '../account/session-activity.js';
 import { describeDevice } from '../account/account-routes.js';
 import type { factorsView } from '../admin/users/mfa-routes.js';
+import type { signInStateView } from '../admin/users/sign-in-routes.js';
 import type { rolePage } from '../admin/roles/schema.js';
 import type { userPage, userView } from '../admin/users/schema.js';
+import type { AuditLog } from '../audit/events.js';
 import { describeError } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { showDate } from './console-format.js';
@@ -18,6 +20,8 @@ export interface UserPagesDependencies {
   readonly operations: ConsoleOperations;
   readonly sessions: SessionActivityStore;
   readonly recovery: Pick<AccountRecovery, 'available' | 'requestPasswordReset'>;
+  /** Records the actions that are not admin API operations (ending one session), with the admin as actor. */
+  readonly audit: AuditLog;
 }
 
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
@@ -91,6 +95,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
   const renderUser = async (page: ConsolePage, user: User, message: Record<string, unknown> = {}, status = 200) => {
     const mfa = await operations.run<z.infer<typeof factorsView>>('listUserMfaFactors', page.admin, { params: { id: user.id } });
     const sessions = await deps.sessions.listSessions(user.id);
+    const signIn = await operations.run<z.infer<typeof signInStateView>>('getUserSignIn', page.admin, { params: { id: user.id } });
     page.render(
       'user',
       {
@@ -117,6 +122,9 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
         })),
         hasFactors: mfa.factors.length > 0,
         recoveryCodesLeft: mfa.recovery_codes_left,
+        failedSignIns: signIn.failed_attempts,
+        delayedUntil: signIn.delayed_until ? showDate(signIn.delayed_until) : undefined,
+        throttled: signIn.failed_attempts > 0 || signIn.delayed_until !== null,
         ...message,
       },
       status,
@@ -213,7 +221,19 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
           mayChange(page, user);
           const ended = await deps.sessions.endSession(user.id, field(page.form, 'session'));
           if (!ended) throw new AppError(409, 'not_found', 'that session had already ended');
+          // The same event as revokeUserSessions (actor: the admin), naming the one session ended.
+          await deps.audit.record(page.admin.audit, {
+            type: 'user.sessions_revoked',
+            subject: user.id,
+            details: { removed: 1, session: field(page.form, 'session') },
+          });
           return 'That session was signed out.';
+        }),
+      // The same operation as POST /admin/users/:id/unlock: admin:users:write, audited as user.unlocked.
+      '/users/:id/unlock': (page) =>
+        change(page, async (user) => {
+          await operations.run('unlockUser', page.admin, { params: { id: user.id } });
+          return `${user.email} can sign in again at once.`;
         }),
       '/users/:id/sessions/end-all': (page) =>
         change(page, async (user) => {

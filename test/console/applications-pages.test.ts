@@ -158,6 +158,48 @@ describe('the console: applications', () => {
     expect((await started.gatehouse.clients.getClient(id))?.redirect_uris).toHaveLength(2);
   });
 
+  it('says on the edit form that emptying an optional field removes it, and removes it', async () => {
+    const form = await open('/console/applications/new?type=web');
+    const created = await admin.browser.submit(form, '/console/applications', {
+      type: 'web',
+      client_name: 'Logs out',
+      redirect_uris: 'https://logs-out.example.test/callback',
+    });
+    const id = shown(created, 'client-id');
+    const page = await open(`/console/applications/${id}`);
+    const withUri = await admin.browser.submit(page, `/console/applications/${id}`, {
+      backchannel_logout_uri: 'https://logs-out.example.test/backchannel',
+    });
+    expect(withUri.html).toContain('The changes were saved.');
+    expect((await started.gatehouse.clients.getClient(id))?.backchannel_logout_uri).toBe('https://logs-out.example.test/backchannel');
+    expect(textOf(withUri)).toContain('Empty a field marked optional to remove it');
+    const emptied = await admin.browser.submit(withUri, `/console/applications/${id}`, { backchannel_logout_uri: '', client_name: '' });
+    expect(emptied.status).toBe(200);
+    expect(emptied.html).toContain('The changes were saved.');
+    const client = await started.gatehouse.clients.getClient(id);
+    expect(client?.backchannel_logout_uri).toBeUndefined();
+    expect(client?.client_name).toBeUndefined();
+    expect(client?.redirect_uris).toEqual(['https://logs-out.example.test/callback']);
+  });
+
+  it('refuses to save with every OpenID scope unchecked, rather than fall back to the wider default scopes', async () => {
+    const form = await open('/console/applications/new?type=web');
+    const created = await admin.browser.submit(form, '/console/applications', {
+      type: 'web',
+      client_name: 'Narrow',
+      redirect_uris: 'https://narrow.example.test/callback',
+    });
+    const id = shown(created, 'client-id');
+    const page = await open(`/console/applications/${id}`);
+    const narrowed = await admin.browser.submit(page, `/console/applications/${id}`, { scope: 'openid' });
+    expect(narrowed.html).toContain('The changes were saved.');
+    expect((await started.gatehouse.clients.getClient(id))?.scope).toBe('openid');
+    const none = await admin.browser.submit(narrowed, `/console/applications/${id}`, { scope: [] });
+    expect(none.status).toBe(400);
+    expect(textOf(none)).toContain('OpenID scopes: check at least one');
+    expect((await started.gatehouse.clients.getClient(id))?.scope).toBe('openid');
+  });
+
   it('rotates the secret: the new one is shown once and works, the old one stops', async () => {
     const form = await open('/console/applications/new');
     const created = await admin.browser.submit(form, '/console/applications', {

@@ -82,6 +82,19 @@ describe('the console: bad input', () => {
     expect(big.status).toBe(413);
   });
 
+  it('answers a user action naming a session or factor with a NUL byte with a page, never a 5xx', async () => {
+    const user = started.sample.user.id;
+    for (const [path, body] of [
+      [`/console/users/${user}/sessions/end`, `csrf=${csrf}&session=${encodeURIComponent(`a${NUL}`)}`],
+      [`/console/users/${user}/sessions/end`, `csrf=${csrf}&session=%ED%A0%80`],
+      [`/console/users/${user}/mfa/remove`, `csrf=${csrf}&factor=${encodeURIComponent(`a${NUL}`)}`],
+    ] as const) {
+      const response = await post(path, body);
+      expect(response.status, body).toBeGreaterThanOrEqual(400);
+      expect(response.status, body).toBeLessThan(500);
+    }
+  });
+
   it('sends a visitor without a session to sign in, even for a POST', async () => {
     const response = await fetch(`${started.gatehouse.url}/console/applications`, {
       method: 'POST',

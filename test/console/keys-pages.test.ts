@@ -123,6 +123,20 @@ describe('the console: signing keys and overview', () => {
     expect(again.status).toBe(409);
   });
 
+  it('signs an admin out after the key that signed their sign-in was revoked', async () => {
+    const { browser } = await signInToConsole(started.gatehouse, 'root@example.test', { path: '/console/keys' });
+    const kid = (await started.gatehouse.keys.list()).find((key) => key.status === 'current')?.kid ?? '';
+    const confirm = await browser.open(`${started.gatehouse.url}/console/keys/${kid}/revoke`);
+    const revoked = await browser.submit(confirm, '/revoke', { confirm: kid });
+    expect(revoked.html).toContain(`Key ${kid} was revoked`);
+    // The console session's ID token (the end_session hint) was signed by the revoked key.
+    const ending = await browser.submit(revoked, '/console/sign-out');
+    expect(ending.status).toBe(200);
+    const signedOut = await browser.submit(ending, '/session/end/confirm', { logout: 'yes' });
+    expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+    expect(signedOut.html).toContain('You are signed out of the Gatehouse console.');
+  });
+
   it('refuses a keys:read admin’s forged revocation', async () => {
     const { browser, page } = await signInToConsole(started.gatehouse, 'keys@example.test', { path: '/console/keys' });
     expect(page.html).not.toContain('Revoke…');

@@ -111,10 +111,58 @@ describe('the console: users', () => {
     const ended = await admin.browser.submit(withSession, '/sessions/end');
     expect(ended.html).toContain('That session was signed out.');
     expect((await browser.open(`${url()}/account`)).html).toContain('to continue to <strong>Your account</strong>');
+    const endedEvent = await started.gatehouse.prisma.event.findFirst({
+      where: { type: 'user.sessions_revoked', subject: started.sample.user.id },
+      orderBy: { id: 'desc' },
+    });
+    expect(endedEvent?.actor).toMatch(/^user:/);
+    expect(endedEvent?.details).toMatchObject({ removed: 1, session: expect.any(String) });
 
     const linked = await admin.browser.submit(ended, '/reset-link');
     expect(linked.html).toContain('A password reset link was sent to ada@example.test.');
     expect(linkIn(await mail.nextMessage(), `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
+  });
+
+  it('shows a throttled user’s failed sign-ins and unlocks them, as POST /admin/users/:id/unlock does', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'locked@example.test', password: PASSWORD });
+    const browser = new Browser();
+    let login = await browser.open(`${url()}/account`);
+    for (let attempt = 1; attempt <= 3; attempt += 1) {
+      login = await browser.submit(login, '/login', { email: 'locked@example.test', password: `wrong password ${attempt}` });
+    }
+    const page = await open(`/console/users/${user.id}`);
+    expect(textOf(page)).toContain('3 failed sign-ins');
+    const unlocked = await admin.browser.submit(page, '/unlock');
+    expect(unlocked.status).toBe(200);
+    expect(unlocked.html).toContain('locked@example.test can sign in again at once.');
+    expect(textOf(unlocked)).toContain('No failed sign-ins.');
+    const event = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.unlocked', subject: user.id } });
+    expect(event?.actor).toMatch(/^user:/);
+    const signedIn = await browser.submit(await browser.open(`${url()}/account`), '/login', {
+      email: 'locked@example.test',
+      password: PASSWORD,
+    });
+    expect(signedIn.status).toBe(200);
+    expect(signedIn.url).toContain('/account');
+  });
+
+  it('refuses an unlock forged by an admin who may only read users', async () => {
+    await started.gatehouse.roles.createRole({
+      name: 'user-reader',
+      permissions: [{ resource: `${started.gatehouse.issuer}/admin`, scope: 'admin:users:read' }],
+    });
+    await createConsoleUser(started.gatehouse, 'reader@example.test', ['user-reader']);
+    const reader = await signInToConsole(started.gatehouse, 'reader@example.test', { path: '/console/users' });
+    const page = await reader.browser.open(`${url()}/console/users/${started.sample.user.id}`);
+    expect(page.status).toBe(200);
+    expect(page.html).not.toContain('/unlock');
+    const csrf = /name="csrf" value="([^"]+)"/.exec(page.html)?.[1] ?? '';
+    expect(csrf).not.toBe('');
+    const forged = await reader.browser.open(`${url()}/console/users/${started.sample.user.id}/unlock`, {
+      init: { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ csrf }) },
+    });
+    expect(forged.status).toBe(403);
+    expect(await started.gatehouse.prisma.event.count({ where: { type: 'user.unlocked', subject: started.sample.user.id } })).toBe(0);
   });
 
   it('deletes a user after a confirmation page that names them', async () => {
