@@ -29,6 +29,13 @@ export function createPrismaClient(
     query_timeout: queryMs,
     statement_timeout: queryMs,
   });
+  // An idle connection the server ends (restart, failover, pg_terminate_backend)
+  // is an 'error' event on the pool, and an EventEmitter with no listener
+  // throws it, ending the process. pg-pool has already dropped that client and
+  // the next query opens a new one, so there is nothing to do but not crash:
+  // the adapter adds its own listener only once Prisma itself connects, and
+  // plainQuery can use the pool before that.
+  pool.on('error', () => {});
   // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
   pools.set(prisma, pool);

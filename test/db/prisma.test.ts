@@ -39,3 +39,32 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
     expect(isDatabaseUnavailable(error)).toBe(false);
   });
 });
+
+describe('the pool behind the Prisma client when the server ends its connections', () => {
+  it('survives an idle connection being terminated before Prisma itself has connected, and the next statement reconnects', async () => {
+    const databaseUrl = await createTestDatabase();
+    const prisma = createPrismaClient(databaseUrl, { queryTimeout: 5, connectTimeout: 5 });
+    const killer = createPrismaClient(databaseUrl, { queryTimeout: 5, connectTimeout: 5 });
+    try {
+      // Only plainQuery has used the pool: the adapter has not added its listener yet.
+      const [own] = await plainQuery(prisma)<{ pid: number }>('SELECT pg_backend_pid() AS pid', []);
+      const terminated = await killer.$queryRawUnsafe<{ done: boolean }[]>('SELECT pg_terminate_backend($1) AS done', own?.pid);
+      expect(terminated[0]?.done).toBe(true);
+      // The idle client's 'error' event arrives; without a listener it would end the process.
+      await expect
+        .poll(
+          async () =>
+            (await killer.$queryRawUnsafe<{ n: number }[]>('SELECT count(*)::int AS n FROM pg_stat_activity WHERE pid = $1', own?.pid))[0]
+              ?.n,
+        )
+        .toBe(0);
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const [again] = await plainQuery(prisma)<{ one: number }>('SELECT 1 AS one', []);
+      expect(again?.one).toBe(1);
+    } finally {
+      await prisma.$disconnect();
+      await killer.$disconnect();
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+});
