@@ -17,7 +17,7 @@ export const LOGIN_COOKIE = 'gatehouse_console_login';
 export interface ConsoleAuthDependencies {
   readonly issuer: string;
   readonly https: boolean;
-  /** Keys the master secret derives: the client secret, and the verifier and nonce of each sign-in. */
+  /** Keys the master secret derives: the client secret, the verifier and nonce of each sign-in, and the forms' CSRF tokens. */
   readonly key: Buffer;
   /** Where this instance answers itself (loopback): the token request goes there. */
   readonly ownUrl: () => string;

@@ -1,15 +1,13 @@
 import type Router from '@koa/router';
-import type { RoleService } from '../accounts/roles.js';
-import type { UserService } from '../accounts/users.js';
 import type { AdminRoute } from '../admin/admin-route.js';
 import type { AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceService } from '../clients/resources.js';
 import type { PrismaClient } from '../db/prisma.js';
-import type { KeyService, SigningKeySet } from '../keys/signing-keys.js';
+import type { KeyService } from '../keys/signing-keys.js';
 import type { Logger } from '../log.js';
 import { applicationPages } from './applications-pages.js';
-import { createConsoleAuth } from './console-auth.js';
+import { type ConsoleAuthDependencies, createConsoleAuth } from './console-auth.js';
 import { createConsoleOperations } from './console-operations.js';
 import { consoleRoutes } from './console-routes.js';
 import { createConsoleSessionStore } from './console-session.js';
@@ -24,17 +22,9 @@ import { eventPages } from './events-pages.js';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { SessionActivityStore } from '../account/session-activity.js';
 
-export interface ConsoleDependencies {
-  readonly issuer: string;
-  readonly https: boolean;
+/** What the sign-in needs (issuer, key, own URL, keys, users, roles, admin resource, sign-in TTL), and what the pages need besides. */
+export interface ConsoleDependencies extends Omit<ConsoleAuthDependencies, 'sessions'> {
   readonly prisma: PrismaClient;
-  /** Derives the console client's secret, the sign-in's verifier and nonce, and the forms' CSRF tokens. */
-  readonly key: Buffer;
-  /** Where this instance answers on loopback, once it listens. */
-  readonly ownUrl: () => string;
-  readonly currentKeys: () => SigningKeySet;
-  readonly users: UserService;
-  readonly roles: RoleService;
   readonly clients: ClientService;
   readonly resources: ResourceService;
   readonly keys: KeyService;
@@ -42,13 +32,11 @@ export interface ConsoleDependencies {
   readonly sessionActivity: SessionActivityStore;
   readonly recovery: AccountRecovery;
   readonly keySettings: { readonly rotationInterval: number; readonly publishLead: number };
-  readonly adminResource: string;
   /** The admin API's operations: the console calls the same ones. */
   readonly adminRoutes: readonly AdminRoute[];
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly idleSeconds: number;
-  readonly signInTtl: number;
   /** Facts for the overview's warnings. */
   readonly warnings: { readonly smtp: boolean; readonly embeddedDatabase: boolean };
 }
@@ -56,7 +44,7 @@ export interface ConsoleDependencies {
 /** The admin console (/console): its sessions, its sign-in as a client of this server, and its pages. */
 export function createConsole(deps: ConsoleDependencies): Router {
   const sessions = createConsoleSessionStore(deps.prisma, deps.idleSeconds);
-  const auth = createConsoleAuth({ ...deps, key: deps.key, sessions });
+  const auth = createConsoleAuth({ ...deps, sessions });
   const operations = createConsoleOperations(deps.adminRoutes);
   return consoleRoutes({
     auth,
