@@ -86,6 +86,29 @@ describe('first-party clients', () => {
     expect(String(decodeJwt(tokens.access_token).scope).split(' ')).toEqual(['items:read']);
   });
 
+  it('answers a silent request (prompt=none) with a code for a first-party app new to the session, consent_required for a third-party one', async () => {
+    const { browser } = await signInWithoutConsenting(await discover(gatehouse, spa), 'openid');
+    const fresh = await gatehouse.clients.registerClient({
+      client_name: 'Own app not used yet',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      first_party: true,
+    });
+    const silently = async (config: oidc.Configuration) => {
+      const url = oidc.buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid email',
+        prompt: 'none',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      });
+      return new URL((await browser.open(url.toString(), { stopAt: REDIRECT_URI })).url).searchParams;
+    };
+    expect((await silently(await discover(gatehouse, fresh))).get('code')).toBeTruthy();
+    expect((await silently(thirdParty)).get('error')).toBe('consent_required');
+  });
+
   it('gives a first-party app the admin API only for an admin, still without a consent page', async () => {
     const adminApi = `${gatehouse.issuer}/admin`;
     const tool = await gatehouse.clients.registerClient({
