@@ -69,6 +69,20 @@ describe('first-party clients', () => {
     expect(sent).toEqual(['GET /auth', `GET /interaction/${uid}`, `POST /interaction/${uid}/login`, `GET /auth/${uid}`]);
   });
 
+  it('spares a first-party native app the consent interaction too, as the consent page spared it the page (RFC 8252 §8.6)', async () => {
+    const cli = await gatehouse.clients.registerClient({
+      client_name: 'Own CLI',
+      application_type: 'native',
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'none',
+      grant_types: ['authorization_code'],
+      first_party: true,
+    });
+    const { page, sent } = await signInWithoutConsenting(await discover(gatehouse, cli), 'openid');
+    expect(new URL(page.url).searchParams.get('code')).toBeTruthy();
+    expect(interactionsIn(sent)).toHaveLength(1);
+  });
+
   it('signs a signed-in user in to another first-party app at once: one request, the scopes it may have granted', async () => {
     const other = await gatehouse.clients.registerClient({
       client_name: 'Own tool',
