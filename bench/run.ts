@@ -381,7 +381,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
     root,
     'bench/bare-engine.mjs',
     { BENCH_CLIENT_ID: setup.service.client_id, BENCH_CLIENT_SECRET: secret, BENCH_API: API },
-    { waitForReadyLine: true, nodeFlags: (process.env.TMP_BARE_FLAGS ?? '').split(' ').filter(Boolean) },
+    { waitForReadyLine: true, nodeFlags: (process.env.BENCH_BARE_NODE_FLAGS ?? '').split(' ').filter(Boolean) },
   );
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
