@@ -38,6 +38,8 @@ const CLUSTER = process.env.BENCH_CLUSTER === '1';
 const PRODUCTION_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=128', '--require', './bin/threadpool.cjs'];
 /** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+/** BENCH_ONLY=client_credentials: that workload alone (a quick A/B while profiling); bench/results/latest.json is then left as it is. */
+const ONLY_CLIENT_CREDENTIALS = process.env.BENCH_ONLY === 'client_credentials';
 const MAX_REQUESTS = 500_000;
 const PASSWORD = 'benchmark password long enough';
 const USERS = Math.max(...CC_CONCURRENCY, ...REFRESH_CONCURRENCY, LOGIN_CONCURRENCY);
@@ -190,9 +192,10 @@ async function main(): Promise<void> {
     })),
     rounds: { gatehouse: gatehouseRounds, bareEngine: bareRounds },
   };
+  printTable(results);
+  if (ONLY_CLIENT_CREDENTIALS) return;
   await mkdir(new URL('bench/results/', root), { recursive: true });
   await writeFile(new URL('bench/results/latest.json', root), `${JSON.stringify(results, null, 2)}\n`);
-  printTable(results);
   console.log('\nwrote bench/results/latest.json');
 }
 
@@ -289,6 +292,17 @@ async function measureGatehouse(
     const idleRssMiB = (await rss(server.pids)).nowMiB;
     const clientCredentials = await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing);
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
+    if (ONLY_CLIENT_CREDENTIALS)
+      return {
+        mode,
+        serverProcesses: server.pids.length,
+        idleRssMiB,
+        clientCredentialsPeakRssMiB,
+        peakRssMiB: clientCredentialsPeakRssMiB,
+        clientCredentials,
+        refreshToken: [],
+        passwordLogin: [],
+      };
 
     const refreshToken: WithRatio[] = [];
     const config = await oidc.discovery(
@@ -367,7 +381,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
     root,
     'bench/bare-engine.mjs',
     { BENCH_CLIENT_ID: setup.service.client_id, BENCH_CLIENT_SECRET: secret, BENCH_API: API },
-    { waitForReadyLine: true },
+    { waitForReadyLine: true, nodeFlags: (process.env.BENCH_BARE_NODE_FLAGS ?? '').split(' ').filter(Boolean) },
   );
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));

@@ -33,6 +33,7 @@ import {
 } from './provider-internals.js';
 import type { TokenRequests } from './token-requests.js';
 import { databaseOutageAnswers } from './database-outages.js';
+import { EXTERNAL_SIGNING_FEATURE, engineSigningKeys } from './engine-signing-keys.js';
 
 /** The live provider; swapped when signing keys change, so read `current` per request. */
 export interface ProviderRef {
@@ -90,7 +91,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const errorRenderer = createErrorRenderer(deps.pages, deps.log);
   const configuration: Configuration = {
     adapter: deps.adapter,
-    jwks: { keys: deps.keys.keys },
+    jwks: { keys: engineSigningKeys(deps.keys.keys) },
     cookies: { keys: deps.cookieKeys },
     // acr, amr (RFC 8176) and auth_time in every ID token (OIDC Core §2): released with `openid`.
     claims: {
@@ -249,6 +250,7 @@ export function refreshTokenLifetime(input: { now: number; familyStart: number; 
 
 function features(deps: ProviderDependencies): NonNullable<Configuration['features']> {
   return {
+    externalSigningSupport: EXTERNAL_SIGNING_FEATURE,
     devInteractions: { enabled: false },
     // RFC 9126: PAR for every client, required for those registered with
     // `require_pushed_authorization_requests`; registered redirect URIs only.
