@@ -89,13 +89,15 @@ const asksForNothing = (asked: ConsentRequest) =>
  * loader itself grants what the request asks for (what the consent page's
  * automatic path granted, with the admin-API rule), saves it and returns it,
  * so the request gets its code without a consent interaction (and its two
- * HTTP requests and ten statements). Other clients' grants pass through as
+ * HTTP requests and twelve statements). Other clients' grants pass through as
  * `loadGrant` found them; their consent page is unchanged.
  *
  * oidc-provider calls this only once the session has an account (found by
  * `findAccount` in this request: a disabled user has none). Not while a login
  * the request itself asked for (`prompt=login`) is pending: the grant waits
- * for that sign-in's resume.
+ * for that sign-in's resume. (A login the policy asks for, a step-up or
+ * max_age, may still follow a grant saved here: it holds only what that
+ * sign-in is then given.)
  */
 export function impliedConsentGrants(loadGrant: GrantLoader, adminResource: string): GrantLoader {
   return async (ctx) => {
