@@ -1,4 +1,8 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -99,4 +103,86 @@ export async function runLoad(
 export function round(value: number, digits: number): number {
   const factor = 10 ** digits;
   return Math.round(value * factor) / factor;
+}
+
+/** Whether wrk (the issue's load generator: C, one thread, far less CPU per request than node:http) is on PATH. */
+export function wrkAvailable(): boolean {
+  const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+  return probe.error === undefined && /wrk/.test(`${probe.stdout}${probe.stderr}`);
+}
+
+/**
+ * One wrk run (one thread, `concurrency` keep-alive connections, each sending
+ * its next request when the last is answered) of the same POST over and over.
+ * Errors are non-2xx answers and socket errors; the percentiles are wrk's
+ * own (--latency); its CPU is sampled from /proc just before it ends.
+ */
+export async function runWrk(
+  baseUrl: string,
+  concurrency: number,
+  seconds: number,
+  request: { path: string; headers: Record<string, string>; form: Record<string, string> },
+): Promise<LoadResult> {
+  const script = [
+    'wrk.method = "POST"',
+    `wrk.body = ${JSON.stringify(new URLSearchParams(request.form).toString())}`,
+    'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
+    ...Object.entries(request.headers).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`),
+  ].join('\n');
+  const directory = await mkdtemp(join(tmpdir(), 'gatehouse-wrk-'));
+  const scriptPath = join(directory, 'request.lua');
+  await writeFile(scriptPath, `${script}\n`);
+  try {
+    const child = spawn('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', scriptPath, `${baseUrl}${request.path}`], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    child.stderr.on('data', (chunk: Buffer) => {
+      output += chunk.toString();
+    });
+    const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, seconds * 1000 - 300)));
+    const cpuMs = await processCpuMs(child.pid as number);
+    const code = await exited;
+    if (code !== 0) throw new Error(`wrk exited ${code}:\n${output}`);
+    return parseWrk(output, concurrency, cpuMs);
+  } finally {
+    await rm(directory, { recursive: true, force: true });
+  }
+}
+
+function parseWrk(output: string, concurrency: number, cpuMs: number): LoadResult {
+  const milliseconds = (label: string) => {
+    const match = new RegExp(`^\\s+${label}%\\s+([\\d.]+)(us|ms|s)\\s*$`, 'm').exec(output);
+    if (!match) throw new Error(`wrk printed no ${label}th percentile:\n${output}`);
+    const unit = match[2] === 'us' ? 0.001 : match[2] === 's' ? 1000 : 1;
+    return Number(match[1]) * unit;
+  };
+  const summary = /(\d+) requests in ([\d.]+)(ms|s|m),/.exec(output);
+  const requests = Number(summary?.[1]);
+  const seconds = Number(summary?.[2]) * (summary?.[3] === 'ms' ? 0.001 : summary?.[3] === 'm' ? 60 : 1);
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(output);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(output);
+  const errors = Number(non2xx?.[1] ?? 0) + (socket ? socket.slice(1).reduce((sum, value) => sum + Number(value), 0) : 0);
+  if (!Number.isFinite(requests) || !Number.isFinite(seconds)) throw new Error(`could not read wrk's output:\n${output}`);
+  return {
+    concurrency,
+    requests,
+    errors,
+    seconds: round(seconds, 2),
+    perSecond: round((requests - errors) / seconds, 0),
+    p50Ms: round(milliseconds('50'), 2),
+    p99Ms: round(milliseconds('99'), 2),
+    loadGeneratorCores: round(cpuMs / 1000 / seconds, 2),
+  };
+}
+
+/** utime + stime of one process, in ms (Linux /proc, clock ticks of 10 ms). */
+async function processCpuMs(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11] ?? 0) + Number(fields[12] ?? 0)) * 10;
 }

@@ -12,7 +12,7 @@ import { findFreePort, startEmbeddedPostgres } from '../src/db/embedded-postgres
 import { applyMigrations } from '../src/db/migrate.js';
 import { createPrismaClient } from '../src/db/prisma.js';
 import { measureArgon2Rate } from './argon2-rate.js';
-import { createHttpClient, round, runLoad } from './load.js';
+import { createHttpClient, round, runLoad, runWrk, wrkAvailable } from './load.js';
 import { measured, rss, startServer, type Measured, type ServerProcess } from './server-process.js';
 import { REDIRECT_URI, signInForRefreshToken, signInThroughForm } from './sign-in.js';
 import { measureSigningLimit } from './signing-limit.js';
@@ -41,6 +41,8 @@ const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolea
 /** BENCH_ONLY=client_credentials: that workload alone (a quick A/B while profiling); bench/results/latest.json is then left as it is. */
 const ONLY_CLIENT_CREDENTIALS = process.env.BENCH_ONLY === 'client_credentials';
 const MAX_REQUESTS = 500_000;
+/** wrk sends the client-credentials load when installed (`apt-get install wrk`); BENCH_LOAD=node uses node:http instead. */
+const USE_WRK = process.env.BENCH_LOAD !== 'node' && wrkAvailable();
 const PASSWORD = 'benchmark password long enough';
 const USERS = Math.max(...CC_CONCURRENCY, ...REFRESH_CONCURRENCY, LOGIN_CONCURRENCY);
 const benchUser = (index: number) => `bench-${index}@example.test`;
@@ -152,7 +154,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       keyBits: 2048,
       argon2: ARGON2,
-      loadGenerator: 'node:http keep-alive, HTTP Basic client auth, same machine; logins through fetch with a cookie jar',
+      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: node:http keep-alive (each loop keeps its own token chain); logins: fetch with a cookie jar`,
       figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
       gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
       bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',
@@ -247,16 +249,24 @@ async function setUp(databaseUrl: string): Promise<Setup> {
 const basicAuth = (client: { client_id: string; client_secret?: string | null }) =>
   `Basic ${Buffer.from(`${client.client_id}:${client.client_secret ?? ''}`).toString('base64')}`;
 
-/** Client credentials at each concurrency, after a warm-up: the token shape is the same for Gatehouse and the bare engine. */
+/**
+ * Client credentials at each concurrency, after a warm-up: the token shape is
+ * the same for Gatehouse and the bare engine. Sent by wrk when it is installed
+ * (the issue's load generator), else by node:http (BENCH_LOAD=node forces it).
+ */
 async function clientCredentialsRuns(server: ServerProcess, basic: string, signing: number): Promise<WithRatio[]> {
+  const form = { grant_type: 'client_credentials', scope: 'bench:read' };
   const http = createHttpClient(server.url, 128);
   try {
-    const token = async () =>
-      (await http.postForm('/token', { grant_type: 'client_credentials', scope: 'bench:read' }, { authorization: basic })).status === 200;
-    await runLoad(16, { seconds: WARM_UP_SECONDS, maxRequests: MAX_REQUESTS }, token);
+    const token = async () => (await http.postForm('/token', form, { authorization: basic })).status === 200;
+    const run = (concurrency: number, seconds: number) =>
+      USE_WRK
+        ? runWrk(server.url, concurrency, seconds, { path: '/token', headers: { Authorization: basic }, form })
+        : runLoad(concurrency, { seconds, maxRequests: MAX_REQUESTS }, token);
+    await run(16, WARM_UP_SECONDS);
     const results: WithRatio[] = [];
     for (const concurrency of CC_CONCURRENCY) {
-      const result = await measured(server.pids, () => runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, token));
+      const result = await measured(server.pids, () => run(concurrency, SECONDS));
       results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
       report('client_credentials', result);
     }
