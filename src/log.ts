@@ -21,6 +21,8 @@ export interface Logger {
    * without it get `info`.
    */
   access?(message: string, fields: LogFields): void;
+  /** Writes out what is buffered, at once (before a line on stderr that must come last). */
+  flush?(): void;
 }
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -132,6 +134,13 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
     warn: write('warn'),
     error: write('error'),
     access: (message, fields) => accessLogger.info(fields, message),
+    flush: () => {
+      try {
+        (destination as { flushSync?: () => void }).flushSync?.();
+      } catch {
+        // Not writable yet or any more: pino flushes at exit as well.
+      }
+    },
   };
 }
 

@@ -43,6 +43,8 @@ async function start(environment: Record<string, string | undefined>): Promise<v
 }
 
 function reportStartFailure(error: unknown): never {
+  // Buffered log lines first (src/log.ts), so the failure is the last line printed.
+  log.flush?.();
   if (error instanceof ConfigError) {
     console.error(`gatehouse: configuration error: ${error.message}`);
   } else if (error instanceof UnsealError) {

@@ -187,6 +187,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         tokenRequests,
         requestCounters,
         onSessionUse: sessionActivity.touch,
+        adminResource: adminAudience(config.issuer),
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);
           logoutDelivery.kick();

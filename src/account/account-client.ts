@@ -18,6 +18,8 @@ export async function ensureAccountClient(clients: ClientService, issuer: string
         grant_types: ['authorization_code'],
         response_types: ['code'],
         scope: 'openid',
+        // Gatehouse's own page: consent is implied (src/oidc/implied-consent.ts).
+        first_party: true,
       },
       createHmac('sha256', key).update('account-client').digest('base64url'),
     );

@@ -23,6 +23,7 @@ import {
   type PendingInteraction,
   type ProviderRef,
 } from '../oidc/interaction-steps.js';
+import { resourceScopePolicy, type ResourceScopePolicy } from '../oidc/implied-consent.js';
 import { csrfToken, csrfTokenValid, loginFormToken, loginFormTokenNumber } from './csrf.js';
 import { describeApiScopes, SCOPE_DESCRIPTIONS } from './scope-descriptions.js';
 
@@ -68,7 +69,10 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
     if (interaction.prompt === 'login') return renderLogin(ctx, deps, interaction);
     // A first-party app's consent is implied (and so is that of Gatehouse's own
     // account page), and a device's scopes were approved on the code
-    // confirmation page: granted and recorded without another page.
+    // confirmation page: granted and recorded without another page. The grant
+    // loader grants these before a consent interaction would start
+    // (src/oidc/implied-consent.ts); this answers one that started anyway (say,
+    // one saved by an older version, or a client's first_party just turned on).
     const ownClient = deps.firstPartyClients?.includes(interaction.clientId) ?? false;
     if (interaction.prompt === 'consent' && (interaction.firstParty || interaction.deviceFlow || ownClient)) {
       return redirect(ctx, await completeConsent(deps.provider, ctx.req, ctx.res, await consentPolicy(deps, interaction)));
@@ -152,13 +156,11 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
   return router;
 }
 
-/** What consent may grant: the admin API's scopes only to users with the `admin` role. */
-async function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<(indicator: string) => boolean> {
-  // Only the admin API's scopes depend on who the user is: no lookup when they are not asked for.
-  if (!Object.hasOwn(interaction.missingResourceScopes, deps.adminResource)) return (indicator) => indicator !== deps.adminResource;
-  const user = interaction.accountId ? await deps.users.findUserById(interaction.accountId) : null;
-  const isAdmin = user?.roles.includes('admin') ?? false;
-  return (indicator) => indicator !== deps.adminResource || isAdmin;
+/** What consent may grant: the admin API's scopes only to users with the `admin` role (the rule implied consent applies too). */
+function consentPolicy(deps: InteractionDependencies, interaction: PendingInteraction): Promise<ResourceScopePolicy> {
+  return resourceScopePolicy(deps.adminResource, interaction.missingResourceScopes, async () =>
+    interaction.accountId ? (await deps.users.findUserById(interaction.accountId))?.roles : undefined,
+  );
 }
 
 async function load(ctx: Context, deps: InteractionDependencies): Promise<PendingInteraction> {

@@ -11,7 +11,8 @@ export function isFirstParty(client: unknown): boolean {
  * `prompt=consent` (OIDC Core §11), so a single-page app would see the consent
  * page at every sign-in to keep its refresh token. A first-party client's
  * request for offline_access is treated as if it said prompt=consent; the
- * consent step then completes by itself for such clients (interaction routes).
+ * consent is then implied for such clients, without a consent interaction
+ * (implied-consent.ts).
  * Not with prompt=none, which must stay silent.
  */
 export function firstPartyOfflineAccess(provider: Provider) {

@@ -3,6 +3,7 @@ import { errors, type InteractionResults } from 'oidc-provider';
 import { AppError } from '../http/errors.js';
 import type { ProviderRef } from './provider.js';
 import { isFirstParty } from './first-party.js';
+import { grantRequested, type ConsentRequest, type ResourceScopePolicy } from './implied-consent.js';
 import { isDeviceFlowInteraction } from './provider-internals.js';
 
 export type { ProviderRef } from './provider.js';
@@ -82,32 +83,15 @@ export function completeLogin(ref: ProviderRef, req: Req, res: Res, accountId: s
  * `mayGrant` refuses (those are recorded as rejected, so the prompt does not
  * come back); returns where to send the browser next.
  */
-export async function completeConsent(
-  ref: ProviderRef,
-  req: Req,
-  res: Res,
-  mayGrant: (indicator: string, scope: string) => boolean = () => true,
-): Promise<string> {
+export async function completeConsent(ref: ProviderRef, req: Req, res: Res, mayGrant: ResourceScopePolicy = () => true): Promise<string> {
   const provider = ref.current;
   const details = await provider.interactionDetails(req, res);
-  const { missingOIDCScope, missingOIDCClaims, missingResourceScopes } = details.prompt.details as {
-    missingOIDCScope?: string[];
-    missingOIDCClaims?: string[];
-    missingResourceScopes?: Record<string, string[]>;
-  };
   const accountId = details.session?.accountId;
   const grant = details.grantId
     ? await provider.Grant.find(details.grantId)
     : new provider.Grant({ accountId, clientId: String(details.params.client_id) });
   if (!grant) throw new AppError(400, 'invalid_request', 'this sign-in request has expired; please start again');
-  if (missingOIDCScope?.length) grant.addOIDCScope(missingOIDCScope.join(' '));
-  if (missingOIDCClaims?.length) grant.addOIDCClaims(missingOIDCClaims);
-  for (const [indicator, scopes] of Object.entries(missingResourceScopes ?? {})) {
-    const allowed = scopes.filter((scope) => mayGrant(indicator, scope));
-    const refused = scopes.filter((scope) => !allowed.includes(scope));
-    if (allowed.length) grant.addResourceScope(indicator, allowed.join(' '));
-    if (refused.length) grant.rejectResourceScope(indicator, refused.join(' '));
-  }
+  grantRequested(grant, details.prompt.details as ConsentRequest, mayGrant);
   const grantId = await grant.save();
   return finish(ref, req, res, { consent: details.grantId ? {} : { grantId } });
 }

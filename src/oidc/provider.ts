@@ -52,6 +52,7 @@ import { clientBasedCors } from './cors-policy.js';
 import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 import { firstPartyOfflineAccess } from './first-party.js';
+import { impliedConsentGrants, withImpliedConsent } from './implied-consent.js';
 import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
 import type { LogoutToQueue } from './backchannel-logout-store.js';
 
@@ -80,6 +81,8 @@ export interface ProviderDependencies {
   ) => Promise<void>;
   /** What the adapter learns about each token request (client gone, refresh retries). */
   readonly tokenRequests?: TokenRequests;
+  /** The admin API's resource indicator: implied consent grants its scopes to users with the `admin` role only. */
+  readonly adminResource: string;
 }
 
 export { CLAIMS_BY_SCOPE } from './scopes.js';
@@ -99,7 +102,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     // Apps expect the scope's claims in the ID token too (as Keycloak and Auth0 do).
     conformIdTokenClaims: false,
     findAccount: findAccount(deps.users),
-    loadExistingGrant: renewingGrantLoader(deps.config.ttl.refreshToken),
+    loadExistingGrant: impliedConsentGrants(renewingGrantLoader(deps.config.ttl.refreshToken), deps.adminResource),
     ...protocolPolicy(),
     // Still rotates every time; checks grants first so a refused refresh loses nothing.
     rotateRefreshToken: checkBeforeRefreshRotation(refreshGrantCheck(rbacLookups(deps))),
@@ -112,7 +115,7 @@ export function createProvider(deps: ProviderDependencies): Provider {
     features: features(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      ...(deps.config.mfa.mode === 'off' ? {} : { policy: mfaInteractionPolicy(deps.roles.requiresMfa) }),
+      policy: withImpliedConsent(deps.config.mfa.mode === 'off' ? undefined : mfaInteractionPolicy(deps.roles.requiresMfa)),
     },
     // Gatehouse's acr convention: src/mfa/mfa-policy.ts (discovery's acr_values_supported).
     acrValues: [...ACR_VALUES],

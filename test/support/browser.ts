@@ -125,3 +125,19 @@ function decodeEntities(text: string): string {
     .replace(/&gt;/g, '>')
     .replace(/&amp;/g, '&');
 }
+
+/** Records each request the browser sends from now on as `METHOD /path` (to count a flow's HTTP hops). */
+export function recordRequests(browser: Browser): string[] {
+  const sent: string[] = [];
+  const send = browser.fetch.bind(browser);
+  browser.fetch = (url, init) => {
+    sent.push(`${init?.method ?? 'GET'} ${new URL(url).pathname}`);
+    return send(url, init);
+  };
+  return sent;
+}
+
+/** The interaction uids among recorded requests (`/interaction/UID...`), in order, each once. */
+export function interactionsIn(sent: readonly string[]): string[] {
+  return [...new Set(sent.flatMap((request) => /\/interaction\/([^/]+)/.exec(request)?.[1] ?? []))];
+}
