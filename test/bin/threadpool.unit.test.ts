@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, getPriority } from 'node:os';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 
@@ -34,5 +34,26 @@ describe('bin/threadpool.cjs, preloaded by the server command', () => {
     const stock = await threads([], { UV_THREADPOOL_SIZE: '4' });
     expect(preloaded.size).toBe('5');
     expect(preloaded.threads - stock.threads).toBe(1);
+  });
+
+  it("runs the pool's threads at the lowest priority and leaves the event loop's thread and V8's at the process's own (Linux)", async () => {
+    const script = `
+      const fs = require('node:fs');
+      const niceOf = (thread) => {
+        const stat = fs.readFileSync('/proc/self/task/' + thread + '/stat', 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      };
+      fs.readFile('/proc/self/stat', () => {
+        const threads = fs.readdirSync('/proc/self/task').map(Number);
+        console.log(JSON.stringify({ main: niceOf(process.pid), others: threads.filter((t) => t !== process.pid).map(niceOf) }));
+      });`;
+    const { UV_THREADPOOL_SIZE: _ignored, ...inherited } = process.env;
+    const { stdout } = await run(process.execPath, ['--require', './bin/threadpool.cjs', '-e', script], { cwd: root, env: inherited });
+    const { main, others } = JSON.parse(stdout) as { main: number; others: number[] };
+    // The child starts at this process's priority (0 unless the runner was niced).
+    expect(main).toBe(getPriority());
+    expect(others.filter((nice) => nice === 19)).toHaveLength(availableParallelism() + 4);
+    // V8's own threads (garbage collection helpers the event loop waits for) keep the process's priority.
+    expect(others.filter((nice) => nice === main).length).toBeGreaterThan(0);
   });
 });
