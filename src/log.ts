@@ -38,15 +38,32 @@ export interface RequestContext {
   clientId?: string;
 }
 
-const requests = new AsyncLocalStorage<RequestContext>();
+/** What holds a request's context: its Koa context (`ctx.state.requestContext`). */
+export interface RequestContextHolder {
+  readonly state: { requestContext?: RequestContext };
+}
 
-export function runInRequestContext<T>(context: RequestContext, run: () => T): T {
-  return requests.run(context, run);
+/**
+ * The store that follows each request through its awaits. Once the server
+ * has built its oidc-provider, it is the engine's own (`keepRequestContextIn`):
+ * on Node 20 every AsyncLocalStorage adds work and memory to every promise of
+ * every request (async_hooks), so Gatehouse does not add a second one. Until
+ * then (the CLI, tests of pieces) it is one of log.ts's own.
+ */
+let requests = new AsyncLocalStorage<RequestContextHolder>();
+
+/** From now on request contexts are kept in `store` (see `requests`). */
+export function keepRequestContextIn(store: AsyncLocalStorage<unknown>): void {
+  requests = store as AsyncLocalStorage<RequestContextHolder>;
+}
+
+export function runInRequestContext<T>(holder: RequestContextHolder, run: () => T): T {
+  return requests.run(holder, run);
 }
 
 /** The request being served, if any. */
 export function currentRequest(): RequestContext | undefined {
-  return requests.getStore();
+  return requests.getStore()?.state?.requestContext;
 }
 
 /**
@@ -110,7 +127,7 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
     mixin: () => {
-      const request = requests.getStore();
+      const request = currentRequest();
       if (!request) return {};
       return request.clientId ? { requestId: request.requestId, clientId: request.clientId } : { requestId: request.requestId };
     },

@@ -27,7 +27,7 @@ describe('the JSON logger', () => {
   it('tags every line logged while a request runs with its request id and client', async () => {
     const { log, records } = capture();
     const request: { requestId: string; clientId?: string } = { requestId: 'req-42' };
-    await runInRequestContext(request, async () => {
+    await runInRequestContext({ state: { requestContext: request } }, async () => {
       log.info('first');
       await new Promise((resolve) => setTimeout(resolve, 1));
       request.clientId = 'app-1';
@@ -44,7 +44,7 @@ describe('the JSON logger', () => {
   it('serialises an error as one field on one line, keeping its code, not a multi-line dump', () => {
     const { log, lines, records } = capture();
     const error = Object.assign(new Error('connection refused\n  at the database'), { code: 'ECONNREFUSED' });
-    runInRequestContext({ requestId: 'req-7' }, () => log.error('GET /me failed', { err: error }));
+    runInRequestContext({ state: { requestContext: { requestId: 'req-7' } } }, () => log.error('GET /me failed', { err: error }));
     expect(lines).toHaveLength(1);
     expect(lines[0]?.trim()).not.toContain('\n');
     expect(records()[0]).toMatchObject({
@@ -83,7 +83,7 @@ describe('the JSON logger', () => {
 describe('access-log lines', () => {
   it('go to the same destination at level info, with the request id, and follow the level', () => {
     const { log, records } = capture();
-    runInRequestContext({ requestId: 'req-9', clientId: 'app-2' }, () =>
+    runInRequestContext({ state: { requestContext: { requestId: 'req-9', clientId: 'app-2' } } }, () =>
       log.access?.('POST /token 200 3ms', { method: 'POST', route: '/token', status: 200, durationMs: 3.1 }),
     );
     expect(records()).toEqual([

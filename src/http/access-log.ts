@@ -55,6 +55,7 @@ export function accessLog(log: Logger): Koa.Middleware {
     const given = ctx.get('x-request-id');
     const request: RequestContext = { requestId: /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID() };
     ctx.state.requestId = request.requestId;
+    ctx.state.requestContext = request;
     ctx.set('X-Request-Id', request.requestId);
     let handled = false;
     let abandoned = false;
@@ -89,7 +90,7 @@ export function accessLog(log: Logger): Koa.Middleware {
       if (handled) write();
     });
     try {
-      await runInRequestContext(request, next);
+      await runInRequestContext(ctx, next);
     } finally {
       handled = true;
       if (abandoned) write();

@@ -1,8 +1,8 @@
 import type Provider from 'oidc-provider';
 import type { errors, KoaContextWithOIDC } from 'oidc-provider';
-import { currentRequest, type Logger } from '../log.js';
+import { currentRequest, keepRequestContextIn, type Logger } from '../log.js';
 import { recordTokenError, recordTokenIssued } from '../metrics/metrics.js';
-import { useAroundEngine } from './provider-internals.js';
+import { engineContextStore, useAroundEngine } from './provider-internals.js';
 
 // Every endpoint error event oidc-provider emits (lib/helpers/initialize_app.js).
 const ERROR_EVENTS = [
@@ -34,6 +34,8 @@ const ERROR_EVENTS = [
  * access log. Lines carry the request id (log.ts); never a token or a code.
  */
 export function observeProvider(provider: Provider, log: Logger): void {
+  // One store for the request and its log context: the engine's (log.ts).
+  keepRequestContextIn(engineContextStore());
   useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     try {
       await next();

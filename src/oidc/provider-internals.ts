@@ -1,6 +1,8 @@
+import type { AsyncLocalStorage } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware, ParameterizedContext } from 'koa';
 import Provider, { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider';
+import engineStore from 'oidc-provider/lib/helpers/als.js';
 import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
 import type { ProviderRef } from './provider.js';
 
@@ -422,6 +424,16 @@ export function isDpopProofOnlyRequest(): boolean {
  */
 export function engineRequestContext(): ParameterizedContext | undefined {
   return Provider.ctx;
+}
+
+/**
+ * Seam (lib/helpers/als.js): the engine's AsyncLocalStorage, a module
+ * singleton that its routes enter with their Koa context and that
+ * `Provider.ctx` reads. Gatehouse keeps each request's log context in it
+ * (log.ts, `keepRequestContextIn`) rather than in a store of its own.
+ */
+export function engineContextStore(): AsyncLocalStorage<unknown> {
+  return engineStore;
 }
 
 /**

@@ -16,6 +16,7 @@ import {
   isDeviceFormRefused,
   isDeviceFlowInteraction,
   isDeviceFormWithoutSession,
+  engineContextStore,
   engineRequestContext,
   isDpopProofOnlyRequest,
   isRefreshTokenReuse,
@@ -288,6 +289,20 @@ describe('oidc-provider seams (src/oidc/provider-internals.ts)', () => {
     expect(lookupContexts.length).toBeGreaterThan(0);
     for (const seen of lookupContexts) expect(seen).toBe(aroundContexts[0]);
     expect(engineRequestContext()).toBeUndefined();
+  });
+
+  it('keeps the request in one AsyncLocalStorage, the module lib/helpers/als.js, which Provider.ctx reads', async () => {
+    const marker = { state: {} };
+    expect(engineContextStore().run(marker, () => engineRequestContext())).toBe(marker);
+    // Its routes enter it with their Koa context (the lookups test above sees that context through Provider.ctx).
+    const answer = await postForm(
+      `${engine.url}/token`,
+      { grant_type: 'client_credentials' },
+      { authorization: basicAuth('service', SECRET), 'x-context-check': '1' },
+    );
+    expect(answer.status).toBe(200);
+    expect(lookupContexts.at(-1)).toBe(aroundContexts.at(-1));
+    expect(engineContextStore().getStore()).toBeUndefined();
   });
 
   it('checks a DPoP proof for replay through ReplayDetection inside the request: Provider.ctx is its context', async () => {
