@@ -113,8 +113,6 @@ export function createErrorRenderer(pages: PageRenderer, log: Logger): ErrorRend
     if (failure.status >= 500)
       log.error(`${ctx.method} ${ctx.path} failed: ${String(error instanceof Error ? error.message : error).split('\n')[0]}`, {
         err: error,
-        // Said here: outside the engine's routes a protocol request has no context store (log.ts).
-        ...(ctx.state.requestId ? { requestId: ctx.state.requestId } : {}),
       });
     write(ctx, failure, format);
   };
