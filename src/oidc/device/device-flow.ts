@@ -93,8 +93,16 @@ export function deviceFlowFeature(deps: DeviceFlowDependencies): DeviceFlowFeatu
  */
 export function deviceFlowMiddleware(provider: Provider, deps: DeviceFlowDependencies): Middleware {
   // unauthorized_client for clients without the device grant: provider-internals.ts, for every grant.
-  const steps = [addPollingInterval(deps.config.deviceFlow.pollInterval), answerSlowDown(deps.deviceFlowStores.polls)];
-  return async (ctx, next) => {
+  const addInterval = addPollingInterval(deps.config.deviceFlow.pollInterval);
+  const slowDown = answerSlowDown(deps.deviceFlowStores.polls);
+  // After the engine, on every route: the device authorization answer and polls of the token endpoint.
+  const afterEngine = (ctx: ParameterizedContext): Promise<void> | undefined => {
+    const oidcCtx = engineContext(ctx);
+    if (!oidcCtx) return undefined;
+    addInterval(oidcCtx);
+    return slowDown(oidcCtx);
+  };
+  const aroundCodeEntry: Middleware = async (ctx, next) => {
     if (refuseFormWithoutSession(provider, deps.devicePages, ctx)) return;
     const attempt = await reserveCodeEntry(provider, deps, ctx);
     if (attempt && !attempt.allowed) return;
@@ -105,16 +113,15 @@ export function deviceFlowMiddleware(provider: Provider, deps: DeviceFlowDepende
       // A code that was found (right, or expired/used) gives its attempt back; a wrong one keeps it.
       if (attempt?.allowed && !ctx.state.wrongUserCode) await attempt.release();
     }
-    const oidcCtx = engineContext(ctx);
-    if (!oidcCtx) return;
-    for (const step of steps) await step(oidcCtx);
+    await afterEngine(ctx);
   };
+  // Only the code entry page (RFC 8628 §3.3) needs steps before the engine:
+  // other requests (every token request among them) pass with no frame of their own.
+  return (ctx, next) => (routesTo(ctx.path, CODE_VERIFICATION_PATH) ? aroundCodeEntry(ctx, next) : next().then(() => afterEngine(ctx)));
 }
 
-type ResponseStep = (ctx: KoaContextWithOIDC) => void | Promise<void>;
-
 /** RFC 8628 §3.2: tell the device how long to wait between polls (oidc-provider leaves `interval` out). */
-function addPollingInterval(seconds: number): ResponseStep {
+function addPollingInterval(seconds: number): (ctx: KoaContextWithOIDC) => void {
   return (ctx) => addDevicePollingInterval(ctx, seconds);
 }
 
@@ -123,12 +130,14 @@ function addPollingInterval(seconds: number): ResponseStep {
  * gets `slow_down`, and its interval grows by 5 seconds. Only pending codes are
  * paced: approved, denied and expired ones get their answer at once.
  */
-function answerSlowDown(polls: DevicePollPacing): ResponseStep {
-  return async (ctx) => {
-    const deviceCode = pendingDeviceCodePolled(ctx);
-    if (deviceCode === undefined) return;
+function answerSlowDown(polls: DevicePollPacing): (ctx: KoaContextWithOIDC) => Promise<void> | undefined {
+  const pace = async (ctx: KoaContextWithOIDC, deviceCode: string) => {
     const { tooEarly } = await polls.recordPoll(deviceCode);
     if (tooEarly) sendProtocolError(ctx, new errors.SlowDown());
+  };
+  return (ctx) => {
+    const deviceCode = pendingDeviceCodePolled(ctx);
+    return deviceCode === undefined ? undefined : pace(ctx, deviceCode);
   };
 }
 
