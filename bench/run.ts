@@ -38,8 +38,13 @@ const CLUSTER = process.env.BENCH_CLUSTER === '1';
 const PRODUCTION_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=128', '--require', './bin/threadpool.cjs'];
 /** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
-/** BENCH_ONLY=client_credentials: that workload alone (a quick A/B while profiling); bench/results/latest.json is then left as it is. */
+/**
+ * BENCH_ONLY=client_credentials or refresh_token: that workload alone (a quick
+ * A/B while profiling; refresh_token without the bare engine);
+ * bench/results/latest.json is then left as it is.
+ */
 const ONLY_CLIENT_CREDENTIALS = process.env.BENCH_ONLY === 'client_credentials';
+const ONLY_REFRESH = process.env.BENCH_ONLY === 'refresh_token';
 const MAX_REQUESTS = 500_000;
 /** wrk sends the client-credentials load when installed (`apt-get install wrk`); BENCH_LOAD=node uses node:http instead. */
 const USE_WRK = process.env.BENCH_LOAD !== 'node' && wrkAvailable();
@@ -116,10 +121,10 @@ async function main(): Promise<void> {
       }
       const modes: GatehouseResult[] = [];
       // Alternate which goes first, so neither always meets the same neighbours' load.
-      if (pass % 2 === 0) bareRounds.push(await measureBareEngine(setup, limits()));
+      if (pass % 2 === 0 && !ONLY_REFRESH) bareRounds.push(await measureBareEngine(setup, limits()));
       modes.push(await measureGatehouse(postgres.connectionString, port, setup, 0, limits()));
       if (CLUSTER) modes.push(await measureGatehouse(postgres.connectionString, port, setup, cores, limits()));
-      if (pass % 2 === 1) bareRounds.push(await measureBareEngine(setup, limits()));
+      if (pass % 2 === 1 && !ONLY_REFRESH) bareRounds.push(await measureBareEngine(setup, limits()));
       gatehouseRounds.push(modes);
     }
   } finally {
@@ -127,6 +132,7 @@ async function main(): Promise<void> {
     await rm(dataDir, { recursive: true, force: true });
   }
 
+  if (ONLY_REFRESH) return;
   const limits = { signing: signingLimit * cores, argon2: argon2Rate };
   const gatehouse = (gatehouseRounds[0] ?? []).map((_, index) =>
     bestGatehouse(
@@ -300,7 +306,7 @@ async function measureGatehouse(
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idleRssMiB = (await rss(server.pids)).nowMiB;
-    const clientCredentials = await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing);
+    const clientCredentials = ONLY_REFRESH ? [] : await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing);
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
     if (ONLY_CLIENT_CREDENTIALS)
       return {
@@ -358,7 +364,7 @@ async function measureGatehouse(
     }
 
     const passwordLogin: WithRatio[] = [];
-    if (!workers) {
+    if (!workers && !ONLY_REFRESH) {
       const result = await measured(server.pids, () =>
         runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
           signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
