@@ -430,7 +430,10 @@ export function engineRequestContext(): ParameterizedContext | undefined {
  * Seam (lib/helpers/als.js): the engine's AsyncLocalStorage, a module
  * singleton that its routes enter with their Koa context and that
  * `Provider.ctx` reads. Gatehouse keeps each request's log context in it
- * (log.ts, `keepRequestContextIn`) rather than in a store of its own.
+ * (log.ts, `keepRequestContextIn`) rather than in a store of its own, so
+ * during Gatehouse's own requests (pages, admin API) `Provider.ctx` is that
+ * request's Koa context, which has no `oidc`: code reading engine state from
+ * it checks for `ctx.oidc` first (`engineContext`, `isDpopProofOnlyRequest`).
  */
 export function engineContextStore(): AsyncLocalStorage<unknown> {
   return engineStore;
