@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../db/prisma.js';
+import { plainQuery, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 
 /** The columns of a refresh token's row, as the adapter builds them. */
@@ -33,6 +33,8 @@ const associatedData = (consumedId: string) => `refresh-token-successor:${consum
 
 /** Storage for refresh-token retries (table refresh_token_successors). Ids are storage ids (SHA-256). */
 export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buffer, graceSeconds: number): RefreshTokenSuccessors {
+  // Straight through the client's pg pool: the rotation is on every refresh (docs/performance.md).
+  const query = plainQuery(prisma);
   return {
     graceSeconds,
 
@@ -45,25 +47,37 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buff
       // save the successor's row, forget the presented token's own
       // remembered predecessor (it is used now, so that one can no longer be
       // retried) and remember the successor.
-      const rotated = await prisma.$queryRaw<{ rotated: number }[]>`
-        WITH claimed AS (
+      const rotated = await query<{ rotated: number }>(
+        `WITH claimed AS (
           UPDATE oidc_payloads
-             SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', ${epoch}::int)
-           WHERE model = 'RefreshToken' AND id = ${consumedId} AND consumed_at IS NULL
+             SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::int)
+           WHERE model = 'RefreshToken' AND id = $2 AND consumed_at IS NULL
           RETURNING id
         ), saved AS (
           INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-          SELECT 'RefreshToken', ${successorId}, ${JSON.stringify(row.payload)}::jsonb, ${row.grantId}, ${row.userCode}, ${row.uid},
-                 ${row.expiresAt}::timestamptz
+          SELECT 'RefreshToken', $3, $4::jsonb, $5, $6, $7, $8::timestamptz
             FROM claimed
         ), used AS (
-          DELETE FROM refresh_token_successors WHERE successor_id = ${consumedId} AND EXISTS (SELECT 1 FROM claimed)
+          DELETE FROM refresh_token_successors WHERE successor_id = $2 AND EXISTS (SELECT 1 FROM claimed)
         ), remembered AS (
           INSERT INTO refresh_token_successors (model, id, successor_id, sealed_successor, expires_at)
-          SELECT 'RefreshToken', ${consumedId}, ${successorId}, ${sealed}, now() + make_interval(secs => ${graceSeconds})
+          SELECT 'RefreshToken', $2, $3, $9, now() + make_interval(secs => $10::double precision)
             FROM claimed
         )
-        SELECT count(*)::int AS rotated FROM claimed`;
+        SELECT count(*)::int AS rotated FROM claimed`,
+        [
+          epoch,
+          consumedId,
+          successorId,
+          JSON.stringify(row.payload),
+          row.grantId,
+          row.userCode,
+          row.uid,
+          row.expiresAt,
+          sealed,
+          graceSeconds,
+        ],
+      );
       return rotated[0]?.rotated ? 'rotated' : 'lost';
     },
 
