@@ -23,6 +23,7 @@ export const EVENT_TYPES = [
   'login.account_delayed',
   'user.unlocked',
   'user.password_reset',
+  'user.password_reset_sent',
   'user.email_verified',
   'refresh_token.reuse_detected',
   'key.rotated',

@@ -171,7 +171,12 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
               ...(sendVerification && !sendReset ? { send_verification_email: true } : {}),
             },
           });
-          if (sendReset) await deps.recovery.requestPasswordReset(user.email, page.ctx.ip);
+          if (sendReset) {
+            await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, {
+              audit: page.admin.audit,
+              details: { new_user: true },
+            });
+          }
           await renderUser(page, user, {
             notice: sendReset
               ? `${user.email} was created and was sent a link to choose a password.`
@@ -211,7 +216,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       '/users/:id/reset-link': (page) =>
         change(page, async (user) => {
           mayChange(page, user);
-          const answer = await deps.recovery.requestPasswordReset(user.email, page.ctx.ip);
+          const answer = await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, { audit: page.admin.audit });
           if (answer !== 'answered')
             throw new AppError(429, 'too_many_requests', 'too many reset links were asked for from this address; try again later');
           return `A password reset link was sent to ${user.email}.`;

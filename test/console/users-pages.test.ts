@@ -53,6 +53,21 @@ describe('the console: users', () => {
     expect(linkIn(message, `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
     const event = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.created', subject: user?.id } });
     expect(event?.actor).toMatch(/^user:/);
+    const sent = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.password_reset_sent', subject: user?.id } });
+    expect(sent).toMatchObject({ actor: event?.actor, details: { new_user: true } });
+    expect(sent?.requestId).toEqual(expect.any(String));
+  });
+
+  it('audits a reset link an admin sends as user.password_reset_sent: the admin, the user, the request and the IP', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'reset@example.test', password: PASSWORD });
+    const root = await started.gatehouse.users.findUserByEmail('root@example.test');
+    const page = await open(`/console/users/${user.id}`);
+    const linked = await admin.browser.submit(page, '/reset-link');
+    expect(linked.html).toContain('A password reset link was sent to reset@example.test.');
+    expect(linkIn(await mail.nextMessage(), `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
+    const events = await started.gatehouse.prisma.event.findMany({ where: { type: 'user.password_reset_sent', subject: user.id } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: `user:${root?.id}`, clientIp: expect.any(String), requestId: expect.any(String) });
   });
 
   it('refuses a weak password and a taken email with sentences, keeping what was typed', async () => {
