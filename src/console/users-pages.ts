@@ -7,7 +7,6 @@ import type { factorsView } from '../admin/users/mfa-routes.js';
 import type { signInStateView } from '../admin/users/sign-in-routes.js';
 import type { rolePage } from '../admin/roles/schema.js';
 import type { userPage, userView } from '../admin/users/schema.js';
-import type { AuditLog } from '../audit/events.js';
 import { describeError } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { showDate } from './console-format.js';
@@ -20,8 +19,6 @@ export interface UserPagesDependencies {
   readonly operations: ConsoleOperations;
   readonly sessions: SessionActivityStore;
   readonly recovery: Pick<AccountRecovery, 'available' | 'requestPasswordReset'>;
-  /** Records the actions that are not admin API operations (ending one session), with the admin as actor. */
-  readonly audit: AuditLog;
 }
 
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
@@ -224,14 +221,9 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       '/users/:id/sessions/end': (page) =>
         change(page, async (user) => {
           mayChange(page, user);
-          const ended = await deps.sessions.endSession(user.id, field(page.form, 'session'));
+          // The same event as revokeUserSessions (actor: the admin), naming the one session ended, in its transaction.
+          const ended = await deps.sessions.endSession(user.id, field(page.form, 'session'), page.admin.audit);
           if (!ended) throw new AppError(409, 'not_found', 'that session had already ended');
-          // The same event as revokeUserSessions (actor: the admin), naming the one session ended.
-          await deps.audit.record(page.admin.audit, {
-            type: 'user.sessions_revoked',
-            subject: user.id,
-            details: { removed: 1, session: field(page.form, 'session') },
-          });
           return 'That session was signed out.';
         }),
       // The same operation as POST /admin/users/:id/unlock: admin:users:write, audited as user.unlocked.

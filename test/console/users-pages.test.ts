@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
 import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
 import { linkIn, startMailServer } from '../support/mail.js';
+import { withConnectionLostOnEvent } from '../support/faults.js';
 import { enrolTotpOnAccountPage } from '../support/mfa.js';
 import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -136,6 +137,30 @@ describe('the console: users', () => {
     const linked = await admin.browser.submit(ended, '/reset-link');
     expect(linked.html).toContain('A password reset link was sent to ada@example.test.');
     expect(linkIn(await mail.nextMessage(), `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
+  });
+
+  it('ends a session and audits it in one transaction: a connection lost between the two leaves the session and no event', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'fault@example.test', password: PASSWORD });
+    const browser = new Browser();
+    await browser.submit(await browser.open(`${url()}/account`), '/login', { email: 'fault@example.test', password: PASSWORD });
+    const revoked = () => started.gatehouse.prisma.event.count({ where: { type: 'user.sessions_revoked', subject: user.id } });
+
+    const page = await open(`/console/users/${user.id}`);
+    const failed = await withConnectionLostOnEvent(started.gatehouse.prisma, 'user.sessions_revoked', () =>
+      admin.browser.submit(page, '/sessions/end'),
+    );
+    expect(failed.status).toBe(503);
+    expect(await revoked()).toBe(0);
+    expect(
+      await started.gatehouse.prisma.oidcPayload.count({ where: { model: 'Session', payload: { path: ['accountId'], equals: user.id } } }),
+    ).toBe(1);
+    expect((await browser.open(`${url()}/account`)).url).toBe(`${url()}/account`);
+
+    // Once the database is back, the same action ends it and records it.
+    const ended = await admin.browser.submit(await open(`/console/users/${user.id}`), '/sessions/end');
+    expect(ended.html).toContain('That session was signed out.');
+    expect(await revoked()).toBe(1);
+    expect((await browser.open(`${url()}/account`)).html).toContain('to continue to <strong>Your account</strong>');
   });
 
   it('shows a throttled user’s failed sign-ins and unlocks them, as POST /admin/users/:id/unlock does', async () => {
