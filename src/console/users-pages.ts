@@ -21,6 +21,13 @@ export interface UserPagesDependencies {
   readonly recovery: Pick<AccountRecovery, 'available' | 'requestPasswordReset'>;
 }
 
+const FACTOR_NAMES: Record<string, string> = {
+  totp: 'Authenticator app code',
+  recovery_code: 'Recovery code',
+  passkey: 'Passkey',
+  code: 'Code',
+};
+
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
 
 /** /console/users: list and search, create, edit, disable, delete, reset link, sessions and second factors. */
@@ -121,7 +128,22 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
         recoveryCodesLeft: mfa.recovery_codes_left,
         failedSignIns: signIn.failed_attempts,
         delayedUntil: signIn.delayed_until ? showDate(signIn.delayed_until) : undefined,
-        throttled: signIn.failed_attempts > 0 || signIn.delayed_until !== null,
+        passwordThrottled: signIn.failed_attempts > 0 || signIn.delayed_until !== null,
+        failedCodes: signIn.second_factor_failed_attempts,
+        codesDelayedUntil: signIn.second_factor_delayed_until ? showDate(signIn.second_factor_delayed_until) : undefined,
+        codesThrottled: signIn.second_factor_failed_attempts > 0 || signIn.second_factor_delayed_until !== null,
+        throttled:
+          signIn.failed_attempts > 0 ||
+          signIn.delayed_until !== null ||
+          signIn.second_factor_failed_attempts > 0 ||
+          signIn.second_factor_delayed_until !== null,
+        secondFactorFailures: signIn.second_factor_failures.map((failure) => ({
+          when: showDate(failure.occurred_at),
+          factor: FACTOR_NAMES[failure.factor],
+          outcome: failure.outcome === 'throttled' ? 'refused (too many attempts)' : 'not accepted',
+          ip: failure.client_ip ?? 'unknown',
+        })),
+        hasSecondFactorFailures: signIn.second_factor_failures.length > 0,
         ...message,
       },
       status,

@@ -3,7 +3,7 @@ import { Browser, type Page } from '../support/browser.js';
 import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
 import { linkIn, startMailServer } from '../support/mail.js';
 import { withConnectionLostOnEvent } from '../support/faults.js';
-import { enrolTotpOnAccountPage } from '../support/mfa.js';
+import { enrolTotpOnAccountPage, totpCode } from '../support/mfa.js';
 import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('the console: users', () => {
@@ -184,6 +184,28 @@ describe('the console: users', () => {
     });
     expect(signedIn.status).toBe(200);
     expect(signedIn.url).toContain('/account');
+  });
+
+  it('shows wrong second-factor codes and the recent second-factor failures, and unlocks them too', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'codes@example.test', password: PASSWORD });
+    const owner = new Browser();
+    const account = await owner.submit(await owner.open(`${url()}/account`), '/login', { email: 'codes@example.test', password: PASSWORD });
+    const { secret } = await enrolTotpOnAccountPage(owner, account);
+    const browser = new Browser();
+    const codePage = await browser.submit(await browser.open(`${url()}/account`), '/login', {
+      email: 'codes@example.test',
+      password: PASSWORD,
+    });
+    expect((await browser.submit(codePage, '/mfa', { code: await totpCode(secret, 20) })).status).toBe(401);
+
+    const page = await open(`/console/users/${user.id}`);
+    expect(textOf(page)).toContain('1 wrong second-factor codes in a row.');
+    expect(textOf(page)).not.toContain('No failed sign-ins.');
+    expect(textOf(page)).toMatch(/Authenticator app code not accepted/);
+    const unlocked = await admin.browser.submit(page, '/unlock');
+    expect(textOf(unlocked)).toContain('No failed sign-ins.');
+    // The history stays after the counters are cleared.
+    expect(textOf(unlocked)).toMatch(/Authenticator app code not accepted/);
   });
 
   it('refuses an unlock forged by an admin who may only read users', async () => {
