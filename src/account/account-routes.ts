@@ -224,13 +224,13 @@ function sessionsSection(deps: AccountPageDependencies): AccountSection {
       })),
     }),
     actions: {
-      'sessions/end': async ({ user }, body) => {
-        const ended = await deps.sessions.endSession(user.id, text(body.session));
+      'sessions/end': async ({ user, audit }, body) => {
+        const ended = await deps.sessions.endSession(user.id, text(body.session), audit);
         if (!ended) throw new AppError(404, 'not_found', 'That session has already ended.');
         return 'That session was signed out.';
       },
-      'sessions/end-others': async ({ user, session }) => {
-        const count = await deps.sessions.endOtherSessions(user.id, session.uid);
+      'sessions/end-others': async ({ user, session, audit }) => {
+        const count = await deps.sessions.endOtherSessions(user.id, session.uid, audit);
         return count === 1 ? 'One other session was signed out.' : `${count} other sessions were signed out.`;
       },
     },

@@ -1,3 +1,4 @@
+import { recordEvent, type AuditContext } from '../audit/events.js';
 import type { PrismaClient } from '../db/prisma.js';
 
 export interface BrowserSessionView {
@@ -49,20 +50,35 @@ export function createSessionActivityStore(prisma: PrismaClient) {
       }));
     },
 
-    /** Ends one of the account's sessions (that browser must sign in again); whether there was one. */
-    async endSession(accountId: string, uid: string): Promise<boolean> {
-      const removed = await prisma.$executeRaw`
-        DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = ${uid} AND payload->>'accountId' = ${accountId}`;
-      await prisma.sessionActivity.deleteMany({ where: { sessionUid: uid } });
-      return removed > 0;
+    /**
+     * Ends one of the account's sessions (that browser must sign in again);
+     * whether there was one. Audited `user.sessions_revoked` (actor: whoever
+     * ended it) in the same transaction: the session ends and the event is
+     * written, or neither.
+     */
+    async endSession(accountId: string, uid: string, audit: AuditContext): Promise<boolean> {
+      return prisma.$transaction(async (tx) => {
+        const removed = await tx.$executeRaw`
+          DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = ${uid} AND payload->>'accountId' = ${accountId}`;
+        await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
+        if (removed > 0) {
+          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
+        }
+        return removed > 0;
+      });
     },
 
-    /** Ends all the account's sessions but `keepUid`; how many. */
-    async endOtherSessions(accountId: string, keepUid: string): Promise<number> {
-      const removed = await prisma.$executeRaw`
-        DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = ${accountId} AND uid IS DISTINCT FROM ${keepUid}`;
-      await prisma.sessionActivity.deleteMany({ where: { accountId, sessionUid: { not: keepUid } } });
-      return removed;
+    /** Ends all the account's sessions but `keepUid`; how many. Audited like endSession, in the same transaction. */
+    async endOtherSessions(accountId: string, keepUid: string, audit: AuditContext): Promise<number> {
+      return prisma.$transaction(async (tx) => {
+        const removed = await tx.$executeRaw`
+          DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = ${accountId} AND uid IS DISTINCT FROM ${keepUid}`;
+        await tx.sessionActivity.deleteMany({ where: { accountId, sessionUid: { not: keepUid } } });
+        if (removed > 0) {
+          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, kept: keepUid } });
+        }
+        return removed;
+      });
     },
   };
 }

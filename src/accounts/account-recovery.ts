@@ -39,9 +39,16 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
     /**
      * "Forgot your password?": whether or not the email has an account, the
      * same answer; a link goes out only for an enabled account, at most a few
-     * an hour. `ip_limited` when this IP asked too often.
+     * an hour. `ip_limited` when this IP asked too often. `sentBy`: an
+     * admin sending the link (the console), recorded as
+     * `user.password_reset_sent` in the transaction that issues the link.
      */
-    async requestPasswordReset(email: string, ip: string, interactionUid?: string): Promise<'answered' | { ipLimited: number }> {
+    async requestPasswordReset(
+      email: string,
+      ip: string,
+      interactionUid?: string,
+      sentBy?: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
+    ): Promise<'answered' | { ipLimited: number }> {
       if (!deps.emails.available) throw new AppError(503, 'email_unavailable', 'Password reset by email is not available on this server.');
       const byIp = await deps.counters.hit(ipCounterKey('reset-ip', ip), 3600);
       if (byIp.count > RESETS_PER_IP_PER_HOUR) return { ipLimited: byIp.retryAfterSeconds };
@@ -49,7 +56,13 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
       if (byEmail.count > RESETS_PER_EMAIL_PER_HOUR) return 'answered';
       const user = await deps.users.findUserByEmail(email);
       if (!user || user.disabled) return 'answered';
-      const token = await deps.tokens.issue('password_reset', user, deps.resetTtl, interactionUid);
+      const token = await deps.tokens.issue(
+        'password_reset',
+        user,
+        deps.resetTtl,
+        interactionUid,
+        sentBy && { context: sentBy.audit, event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details } },
+      );
       sendLater(deps.emails.passwordReset(user, `${deps.issuer}/reset-password?token=${token}`, deps.resetTtl));
       return 'answered';
     },

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { recordEvent, type AuditContext, type NewEvent } from '../audit/events.js';
 import type { PrismaClient } from '../db/prisma.js';
 
 export type AccountTokenPurpose = 'password_reset' | 'email_verification';
@@ -25,17 +26,25 @@ export function createAccountTokenStore(prisma: PrismaClient) {
       user: { id: string; email: string },
       ttlSeconds: number,
       interactionUid?: string,
+      audited?: { readonly context: AuditContext; readonly event: NewEvent },
     ): Promise<string> {
       const token = randomBytes(32).toString('base64url');
-      await prisma.accountToken.create({
-        data: {
-          tokenHash: hashOf(token),
-          purpose,
-          userId: user.id,
-          email: user.email,
-          interactionUid: interactionUid ?? null,
-          expiresAt: new Date(Date.now() + ttlSeconds * 1000),
-        },
+      const data = {
+        tokenHash: hashOf(token),
+        purpose,
+        userId: user.id,
+        email: user.email,
+        interactionUid: interactionUid ?? null,
+        expiresAt: new Date(Date.now() + ttlSeconds * 1000),
+      };
+      if (!audited) {
+        await prisma.accountToken.create({ data });
+        return token;
+      }
+      // An admin's link and its audit event: both or neither.
+      await prisma.$transaction(async (tx) => {
+        await tx.accountToken.create({ data });
+        await recordEvent(tx, audited.context, audited.event);
       });
       return token;
     },

@@ -78,6 +78,11 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
   const unlockKeys = (email: string) =>
     namespace === '' ? [accountKey(email), `${SECOND_FACTOR_THROTTLE}${accountKey(email)}`] : [accountKey(email)];
   const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
+  const stateOf = async (key: string): Promise<AccountThrottleState> => {
+    const row = await prisma.loginCounter.findFirst({ where: { key, expiresAt: { gt: new Date() } } });
+    const delayedUntil = row?.blockedUntil && row.blockedUntil > new Date() ? row.blockedUntil : null;
+    return { failures: row?.count ?? 0, delayedUntil };
+  };
   // $4 free failures, $5 first delay, $6 max delay.
   const delayOf = (count: string) =>
     `CASE WHEN ${count} >= $4 THEN now() + least($5::float8 * power(2, least(${count} - $4, 40)), $6::float8) * interval '1 second' END`;
@@ -164,9 +169,15 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
 
     /** An account's consecutive failures and how long it must wait (for the admin API and CLI). */
     async accountState(email: string): Promise<AccountThrottleState> {
-      const row = await prisma.loginCounter.findFirst({ where: { key: accountKey(email), expiresAt: { gt: new Date() } } });
-      const delayedUntil = row?.blockedUntil && row.blockedUntil > new Date() ? row.blockedUntil : null;
-      return { failures: row?.count ?? 0, delayedUntil };
+      return stateOf(accountKey(email));
+    },
+
+    /**
+     * The same for the account's second-factor code counters (TOTP and
+     * recovery codes), read through the password throttle as unlock clears both.
+     */
+    async secondFactorState(email: string): Promise<AccountThrottleState> {
+      return stateOf(`${SECOND_FACTOR_THROTTLE}account:${digest(normalizeEmail(email))}`);
     },
 
     /**

@@ -4,7 +4,7 @@ import type { LoginThrottle } from '../accounts/login-throttle.js';
 import { createSignInLockout } from '../accounts/sign-in-lockout.js';
 import type { UserService } from '../accounts/users.js';
 import type { RoleService } from '../accounts/roles.js';
-import type { AuditLog } from '../audit/events.js';
+import { listSubjectEvents, type AuditLog } from '../audit/events.js';
 import type { ClientService } from '../clients/clients.js';
 import type { ResourceService } from '../clients/resources.js';
 import type { PrismaClient } from '../db/prisma.js';
@@ -68,7 +68,7 @@ export function adminRoutes(deps: AdminRoutesDependencies): AdminRoute[] {
     ...clientRoutes(deps.clients, adminAudience(deps.issuer)),
     ...resourceRoutes(deps.resources, adminAudience(deps.issuer)),
     ...userRoutes(deps.users, deps.recovery),
-    ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit)),
+    ...signInRoutes(createSignInLockout(deps.users, deps.loginThrottle, deps.audit, (filter) => listSubjectEvents(deps.prisma, filter))),
     ...mfaRoutes(deps.users, createMfaAdmin(createMfaStore(deps.prisma))),
     ...roleRoutes(deps.roles, deps.users),
     ...keyRoutes(deps.keys),

@@ -23,6 +23,7 @@ export const EVENT_TYPES = [
   'login.account_delayed',
   'user.unlocked',
   'user.password_reset',
+  'user.password_reset_sent',
   'user.email_verified',
   'refresh_token.reuse_detected',
   'key.rotated',
@@ -101,6 +102,39 @@ export interface EventView {
   readonly details: unknown;
 }
 
+/** The newest events of these types about `subject` since `since`, newest first, at most `limit`. */
+export async function listSubjectEvents(
+  prisma: PrismaClient,
+  filter: { subject: string; types: readonly EventType[]; since: Date; limit: number },
+): Promise<EventView[]> {
+  const rows = await prisma.event.findMany({
+    where: { subject: filter.subject, type: { in: [...filter.types] }, occurredAt: { gte: filter.since } },
+    orderBy: { id: 'desc' },
+    take: filter.limit,
+  });
+  return rows.map(eventView);
+}
+
+const eventView = (row: {
+  id: bigint;
+  occurredAt: Date;
+  type: string;
+  actor: string | null;
+  subject: string | null;
+  requestId: string | null;
+  clientIp: string | null;
+  details: unknown;
+}): EventView => ({
+  id: row.id.toString(),
+  occurred_at: row.occurredAt.toISOString(),
+  type: row.type,
+  actor: row.actor,
+  subject: row.subject,
+  request_id: row.requestId,
+  client_ip: row.clientIp,
+  details: row.details,
+});
+
 /** Newest first; `before` is the id of the last event of the previous page. */
 export async function listEvents(
   prisma: PrismaClient,
@@ -121,16 +155,7 @@ export async function listEvents(
   });
   const { page, nextCursor } = splitPage(rows, filter.limit, (row) => row.id.toString());
   return {
-    events: page.map((row) => ({
-      id: row.id.toString(),
-      occurred_at: row.occurredAt.toISOString(),
-      type: row.type,
-      actor: row.actor,
-      subject: row.subject,
-      request_id: row.requestId,
-      client_ip: row.clientIp,
-      details: row.details,
-    })),
+    events: page.map(eventView),
     nextCursor,
   };
 }

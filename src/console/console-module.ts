@@ -59,7 +59,7 @@ export function createConsole(deps: ConsoleDependencies): Router {
       overviewPage({ operations, overview: createOverviewStore(deps.prisma), keySettings: deps.keySettings, warnings: deps.warnings }),
       applicationPages({ operations, resources: deps.resources }),
       keyPages({ operations, keySettings: deps.keySettings }),
-      userPages({ operations, sessions: deps.sessionActivity, recovery: deps.recovery, audit: deps.audit }),
+      userPages({ operations, sessions: deps.sessionActivity, recovery: deps.recovery }),
       apiPages({ operations, adminResource: deps.adminResource }),
       rolePages({ operations }),
       eventPages({ operations }),

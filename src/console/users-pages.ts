@@ -7,7 +7,6 @@ import type { factorsView } from '../admin/users/mfa-routes.js';
 import type { signInStateView } from '../admin/users/sign-in-routes.js';
 import type { rolePage } from '../admin/roles/schema.js';
 import type { userPage, userView } from '../admin/users/schema.js';
-import type { AuditLog } from '../audit/events.js';
 import { describeError } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { showDate } from './console-format.js';
@@ -20,9 +19,14 @@ export interface UserPagesDependencies {
   readonly operations: ConsoleOperations;
   readonly sessions: SessionActivityStore;
   readonly recovery: Pick<AccountRecovery, 'available' | 'requestPasswordReset'>;
-  /** Records the actions that are not admin API operations (ending one session), with the admin as actor. */
-  readonly audit: AuditLog;
 }
+
+const FACTOR_NAMES: Record<string, string> = {
+  totp: 'Authenticator app code',
+  recovery_code: 'Recovery code',
+  passkey: 'Passkey',
+  code: 'Code',
+};
 
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
 
@@ -124,7 +128,22 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
         recoveryCodesLeft: mfa.recovery_codes_left,
         failedSignIns: signIn.failed_attempts,
         delayedUntil: signIn.delayed_until ? showDate(signIn.delayed_until) : undefined,
-        throttled: signIn.failed_attempts > 0 || signIn.delayed_until !== null,
+        passwordThrottled: signIn.failed_attempts > 0 || signIn.delayed_until !== null,
+        failedCodes: signIn.second_factor_failed_attempts,
+        codesDelayedUntil: signIn.second_factor_delayed_until ? showDate(signIn.second_factor_delayed_until) : undefined,
+        codesThrottled: signIn.second_factor_failed_attempts > 0 || signIn.second_factor_delayed_until !== null,
+        throttled:
+          signIn.failed_attempts > 0 ||
+          signIn.delayed_until !== null ||
+          signIn.second_factor_failed_attempts > 0 ||
+          signIn.second_factor_delayed_until !== null,
+        secondFactorFailures: signIn.second_factor_failures.map((failure) => ({
+          when: showDate(failure.occurred_at),
+          factor: FACTOR_NAMES[failure.factor],
+          outcome: failure.outcome === 'throttled' ? 'refused (too many attempts)' : 'not accepted',
+          ip: failure.client_ip ?? 'unknown',
+        })),
+        hasSecondFactorFailures: signIn.second_factor_failures.length > 0,
         ...message,
       },
       status,
@@ -171,7 +190,12 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
               ...(sendVerification && !sendReset ? { send_verification_email: true } : {}),
             },
           });
-          if (sendReset) await deps.recovery.requestPasswordReset(user.email, page.ctx.ip);
+          if (sendReset) {
+            await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, {
+              audit: page.admin.audit,
+              details: { new_user: true },
+            });
+          }
           await renderUser(page, user, {
             notice: sendReset
               ? `${user.email} was created and was sent a link to choose a password.`
@@ -211,7 +235,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       '/users/:id/reset-link': (page) =>
         change(page, async (user) => {
           mayChange(page, user);
-          const answer = await deps.recovery.requestPasswordReset(user.email, page.ctx.ip);
+          const answer = await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, { audit: page.admin.audit });
           if (answer !== 'answered')
             throw new AppError(429, 'too_many_requests', 'too many reset links were asked for from this address; try again later');
           return `A password reset link was sent to ${user.email}.`;
@@ -219,14 +243,9 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       '/users/:id/sessions/end': (page) =>
         change(page, async (user) => {
           mayChange(page, user);
-          const ended = await deps.sessions.endSession(user.id, field(page.form, 'session'));
+          // The same event as revokeUserSessions (actor: the admin), naming the one session ended, in its transaction.
+          const ended = await deps.sessions.endSession(user.id, field(page.form, 'session'), page.admin.audit);
           if (!ended) throw new AppError(409, 'not_found', 'that session had already ended');
-          // The same event as revokeUserSessions (actor: the admin), naming the one session ended.
-          await deps.audit.record(page.admin.audit, {
-            type: 'user.sessions_revoked',
-            subject: user.id,
-            details: { removed: 1, session: field(page.form, 'session') },
-          });
           return 'That session was signed out.';
         }),
       // The same operation as POST /admin/users/:id/unlock: admin:users:write, audited as user.unlocked.

@@ -122,16 +122,19 @@ export function createMfaService(deps: MfaServiceDependencies) {
       ip: string,
       audit: AuditContext,
     ): Promise<SecondFactorOutcome> {
+      const given = code.trim();
+      // Which factor was tried, for the audit log (admins see it in `users sign-in`): six digits are an
+      // authenticator app's code, anything else a recovery code (ten letters and digits).
+      const factor = /^\d{6}$/.test(given) ? 'totp' : 'recovery_code';
       const attempt = await deps.throttle.attempt(user.email, ip);
       if (!attempt.allowed) {
         await deps.audit.record(audit, {
           type: 'mfa.throttled',
           subject: user.id,
-          details: { limit: attempt.reason, retry_after: attempt.retryAfterSeconds },
+          details: { type: factor, limit: attempt.reason, retry_after: attempt.retryAfterSeconds },
         });
         return { ok: false, reason: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
       }
-      const given = code.trim();
       const totp = await store.totpFactor(user.id);
       if (totp?.confirmed && /^\d{6}$/.test(given)) {
         const step = await matchingStep(unseal(totp.secret, deps.sealKey, totpAssociatedData(totp.id)), given);
@@ -147,7 +150,12 @@ export function createMfaService(deps: MfaServiceDependencies) {
         }
       }
       const outcome = await attempt.failed();
-      await deps.audit.record(audit, { type: 'mfa.failed', subject: user.id, details: { failures: outcome.failures } });
+      await deps.audit.record(audit, {
+        type: 'mfa.failed',
+        subject: user.id,
+        // A six-digit code without an authenticator app was checked as a recovery code.
+        details: { type: totp?.confirmed && factor === 'totp' ? 'totp' : 'recovery_code', failures: outcome.failures },
+      });
       return { ok: false, reason: 'wrong_code' };
     },
   };

@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeDevice } from '../../src/account/account-routes.js';
 import { Browser, type Page } from '../support/browser.js';
+import { withConnectionLostOnEvent } from '../support/faults.js';
 import { linkIn, startMailServer } from '../support/mail.js';
 import { PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -92,10 +93,28 @@ describe('the account page (/account)', () => {
     const phoneSession = /value="([^"]+)">\s*<button type="submit" class="secondary">Sign out<\/button>[\s\S]*?/.exec(
       page.html.slice(page.html.indexOf('Safari on iPhone')),
     )?.[1] as string;
+    const revoked = () =>
+      started.gatehouse.prisma.event.findMany({
+        where: { type: 'user.sessions_revoked', subject: started.sample.user.id, actor: `user:${started.sample.user.id}` },
+        orderBy: { id: 'asc' },
+      });
+    const eventsBefore = (await revoked()).length;
+
+    // A connection lost between ending the session and its audit event: neither happens (one transaction).
+    const failed = await withConnectionLostOnEvent(started.gatehouse.prisma, 'user.sessions_revoked', () =>
+      browser.submit(page, '/account/sessions/end', { session: phoneSession }),
+    );
+    expect(failed.status).toBe(503);
+    expect((await accountPage(phone.browser)).url).toBe(`${started.gatehouse.url}/account`);
+    expect(await revoked()).toHaveLength(eventsBefore);
+
     const ended = await browser.submit(page, '/account/sessions/end', { session: phoneSession });
     expect(ended.html).toContain('That session was signed out.');
     expect((await accountPage(phone.browser)).html).toContain('/login"');
     expect((await accountPage(other.browser)).url).toBe(`${started.gatehouse.url}/account`);
+    expect((await revoked()).slice(eventsBefore)).toMatchObject([
+      { clientIp: '203.0.113.73', requestId: expect.any(String), details: { removed: 1, session: phoneSession } },
+    ]);
 
     const again = await browser.submit(ended, '/account/sessions/end', { session: phoneSession });
     expect(again.status).toBe(404);
@@ -103,6 +122,9 @@ describe('the account page (/account)', () => {
     expect(rest.html).toMatch(/other sessions? (was|were) signed out/);
     expect((await accountPage(other.browser)).html).toContain('/login"');
     expect((await accountPage(browser)).url).toBe(`${started.gatehouse.url}/account`);
+    expect((await revoked()).slice(eventsBefore + 1)).toMatchObject([
+      { details: { removed: expect.any(Number), kept: expect.any(String) } },
+    ]);
   });
 
   it('sends a verification link on request when the email is not verified', async () => {

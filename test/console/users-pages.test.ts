@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
 import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
 import { linkIn, startMailServer } from '../support/mail.js';
-import { enrolTotpOnAccountPage } from '../support/mfa.js';
+import { withConnectionLostOnEvent } from '../support/faults.js';
+import { enrolTotpOnAccountPage, totpCode } from '../support/mfa.js';
 import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('the console: users', () => {
@@ -53,6 +54,21 @@ describe('the console: users', () => {
     expect(linkIn(message, `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
     const event = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.created', subject: user?.id } });
     expect(event?.actor).toMatch(/^user:/);
+    const sent = await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.password_reset_sent', subject: user?.id } });
+    expect(sent).toMatchObject({ actor: event?.actor, details: { new_user: true } });
+    expect(sent?.requestId).toEqual(expect.any(String));
+  });
+
+  it('audits a reset link an admin sends as user.password_reset_sent: the admin, the user, the request and the IP', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'reset@example.test', password: PASSWORD });
+    const root = await started.gatehouse.users.findUserByEmail('root@example.test');
+    const page = await open(`/console/users/${user.id}`);
+    const linked = await admin.browser.submit(page, '/reset-link');
+    expect(linked.html).toContain('A password reset link was sent to reset@example.test.');
+    expect(linkIn(await mail.nextMessage(), `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
+    const events = await started.gatehouse.prisma.event.findMany({ where: { type: 'user.password_reset_sent', subject: user.id } });
+    expect(events).toHaveLength(1);
+    expect(events[0]).toMatchObject({ actor: `user:${root?.id}`, clientIp: expect.any(String), requestId: expect.any(String) });
   });
 
   it('refuses a weak password and a taken email with sentences, keeping what was typed', async () => {
@@ -123,6 +139,30 @@ describe('the console: users', () => {
     expect(linkIn(await mail.nextMessage(), `${started.gatehouse.issuer}/reset-password`)).toBeTruthy();
   });
 
+  it('ends a session and audits it in one transaction: a connection lost between the two leaves the session and no event', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'fault@example.test', password: PASSWORD });
+    const browser = new Browser();
+    await browser.submit(await browser.open(`${url()}/account`), '/login', { email: 'fault@example.test', password: PASSWORD });
+    const revoked = () => started.gatehouse.prisma.event.count({ where: { type: 'user.sessions_revoked', subject: user.id } });
+
+    const page = await open(`/console/users/${user.id}`);
+    const failed = await withConnectionLostOnEvent(started.gatehouse.prisma, 'user.sessions_revoked', () =>
+      admin.browser.submit(page, '/sessions/end'),
+    );
+    expect(failed.status).toBe(503);
+    expect(await revoked()).toBe(0);
+    expect(
+      await started.gatehouse.prisma.oidcPayload.count({ where: { model: 'Session', payload: { path: ['accountId'], equals: user.id } } }),
+    ).toBe(1);
+    expect((await browser.open(`${url()}/account`)).url).toBe(`${url()}/account`);
+
+    // Once the database is back, the same action ends it and records it.
+    const ended = await admin.browser.submit(await open(`/console/users/${user.id}`), '/sessions/end');
+    expect(ended.html).toContain('That session was signed out.');
+    expect(await revoked()).toBe(1);
+    expect((await browser.open(`${url()}/account`)).html).toContain('to continue to <strong>Your account</strong>');
+  });
+
   it('shows a throttled user’s failed sign-ins and unlocks them, as POST /admin/users/:id/unlock does', async () => {
     const user = await started.gatehouse.users.createUser({ email: 'locked@example.test', password: PASSWORD });
     const browser = new Browser();
@@ -144,6 +184,28 @@ describe('the console: users', () => {
     });
     expect(signedIn.status).toBe(200);
     expect(signedIn.url).toContain('/account');
+  });
+
+  it('shows wrong second-factor codes and the recent second-factor failures, and unlocks them too', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'codes@example.test', password: PASSWORD });
+    const owner = new Browser();
+    const account = await owner.submit(await owner.open(`${url()}/account`), '/login', { email: 'codes@example.test', password: PASSWORD });
+    const { secret } = await enrolTotpOnAccountPage(owner, account);
+    const browser = new Browser();
+    const codePage = await browser.submit(await browser.open(`${url()}/account`), '/login', {
+      email: 'codes@example.test',
+      password: PASSWORD,
+    });
+    expect((await browser.submit(codePage, '/mfa', { code: await totpCode(secret, 20) })).status).toBe(401);
+
+    const page = await open(`/console/users/${user.id}`);
+    expect(textOf(page)).toContain('1 wrong second-factor codes in a row.');
+    expect(textOf(page)).not.toContain('No failed sign-ins.');
+    expect(textOf(page)).toMatch(/Authenticator app code not accepted/);
+    const unlocked = await admin.browser.submit(page, '/unlock');
+    expect(textOf(unlocked)).toContain('No failed sign-ins.');
+    // The history stays after the counters are cleared.
+    expect(textOf(unlocked)).toMatch(/Authenticator app code not accepted/);
   });
 
   it('refuses an unlock forged by an admin who may only read users', async () => {

@@ -2,15 +2,35 @@ import { segment } from '../admin-api.js';
 import type { Row } from '../output.js';
 import { PASSWORD_OPTIONS, passwordFrom, UsageError, type Command } from './command.js';
 
+interface SecondFactorFailureRow {
+  readonly occurred_at: string;
+  readonly outcome: string;
+  readonly factor: string;
+  readonly client_ip: string | null;
+}
+
 /** An account's sign-in throttling and password, as the admin API's /users/:id/sign-in, /unlock and PATCH. */
 export const usersSecurityCommands: Record<string, Command> = {
   'users sign-in': {
-    summary: "Show a user's failed sign-ins and any wait they are under",
+    summary: "Show a user's failed sign-ins (passwords and second factors) and any wait they are under",
     usage: 'users sign-in ID [--json]',
     options: {},
     positional: 'ID',
-    async run({ api }, _values, [id]) {
-      return { record: (await api.call('get', `/users/${segment(id)}/sign-in`)) as Row };
+    async run({ api }, values, [id]) {
+      const state = (await api.call('get', `/users/${segment(id)}/sign-in`)) as Row;
+      if (values.json) return { record: state };
+      // As text, one phrase per failed second-factor attempt: when, what happened, which factor, from where.
+      const failures = (state.second_factor_failures ?? []) as SecondFactorFailureRow[];
+      return {
+        record: {
+          ...state,
+          second_factor_failures: failures.length
+            ? failures.map(
+                (failure) => `${failure.occurred_at} ${failure.outcome} ${failure.factor} from ${failure.client_ip ?? 'unknown'}`,
+              )
+            : 'none',
+        },
+      };
     },
   },
   'users set-password': {

@@ -3,7 +3,9 @@ import { createLoginThrottle, SECOND_FACTOR_THROTTLE } from '../../../src/accoun
 import { runCliInProcess } from '../../support/cli.js';
 import { TEST_SECRET } from '../../support/gatehouse.js';
 import * as oidc from 'openid-client';
-import { signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
+import { Browser } from '../../support/browser.js';
+import { enrolTotpOnAccountPage, totpCode } from '../../support/mfa.js';
+import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
 
 describe('gatehouse users sign-in | unlock | set-password', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>> | undefined;
@@ -67,6 +69,51 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
     expect(
       await gatehouse.prisma.event.findFirst({ where: { type: 'user.unlocked', subject: sample.user.id }, orderBy: { id: 'desc' } }),
     ).toMatchObject({ actor: 'cli', details: { cleared: true } });
+  });
+
+  it('shows wrong second-factor codes with their factor, as text and as JSON', async () => {
+    const { gatehouse, config } =
+      started ??
+      (() => {
+        throw new Error('not started');
+      })();
+    const user = await gatehouse.users.createUser({ email: 'codes@example.test', password: PASSWORD, emailVerified: true });
+    const account = new Browser();
+    const accountPage = await account.submit(await account.open(`${gatehouse.url}/account`), '/login', {
+      email: 'codes@example.test',
+      password: PASSWORD,
+    });
+    const { secret } = await enrolTotpOnAccountPage(account, accountPage);
+    // A sign-in to the sample app through the real pages: the password, then a wrong code.
+    const browser = new Browser();
+    const url = oidc.buildAuthorizationUrl(config, {
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    const codePage = await browser.submit(login, '/login', { email: 'codes@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+    const wrong = await browser.submit(codePage, '/mfa', { code: await totpCode(secret, 20) }, { stopAt: REDIRECT_URI });
+    expect(wrong.status).toBe(401);
+
+    const json = await runCliInProcess(['users', 'sign-in', user.id, '--json'], environment);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      failed_attempts: 0,
+      second_factor_failed_attempts: 1,
+      second_factor_failures: [{ outcome: 'failed', factor: 'totp', occurred_at: expect.any(String) }],
+    });
+    const text = await runCliInProcess(['users', 'sign-in', user.id], environment);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(/^second_factor_failed_attempts\s+1$/m);
+    expect(text.stdout).toMatch(/^second_factor_failures\s+\S+Z failed totp from \S+$/m);
+
+    const none = await runCliInProcess(
+      ['users', 'sign-in', (await gatehouse.users.findUserByEmail('ada@example.test'))?.id ?? ''],
+      environment,
+    );
+    expect(none.stdout).toMatch(/^second_factor_failures\s+none$/m);
   });
 
   it('sets a password under the policy and ends the sessions and refresh tokens of the old one', async () => {
