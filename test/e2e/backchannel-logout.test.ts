@@ -3,6 +3,8 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionActivityStore } from '../../src/account/session-activity.js';
+import { SYSTEM } from '../../src/audit/events.js';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
@@ -205,6 +207,26 @@ describe('OpenID Connect Back-Channel Logout', () => {
     for (const claims of received) expect(claims.sub).toBe(user.id);
     expect(await sessionUidOf(kept)).toEqual(expect.any(String));
     expect(sidsReceivedFor(user.id)).not.toContain(kept);
+  });
+
+  it('asks for delivery at once, after the commit, only when ending one session queued a logout token', async () => {
+    const user = await gatehouse.users.createUser({
+      email: 'kick@example.test',
+      password: 'correct horse battery staple',
+      emailVerified: true,
+    });
+    const sid = decodeJwt((await signIn(config, { email: 'kick@example.test' })).tokens.id_token as string).sid;
+    const uid = (await sessionUidOf(sid)) as string;
+    let kicks = 0;
+    const sessions = createSessionActivityStore(gatehouse.prisma, { sessionsEnded: () => kicks++ });
+    const delivered = app.next();
+    expect(await sessions.endSession(user.id, uid, SYSTEM)).toBe(true);
+    expect(kicks).toBe(1);
+    expect(await delivered).toMatchObject({ sub: user.id, sid });
+    // Nothing left to end: nothing queued, no delivery asked for.
+    expect(await sessions.endSession(user.id, uid, SYSTEM)).toBe(false);
+    expect(await sessions.endOtherSessions(user.id, uid, SYSTEM)).toBe(0);
+    expect(kicks).toBe(1);
   });
 
   it('tells the app when the CLI disables the user: the token queued by the CLI is delivered by the server', async () => {
