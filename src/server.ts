@@ -166,7 +166,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       resetTtl: config.email.passwordResetTtl,
       verificationTtl: config.email.verificationTtl,
     });
-    const sessionActivity = createSessionActivityStore(prisma);
+    const sessionActivity = createSessionActivityStore(prisma, { sessionsEnded: logoutDelivery.kick });
     await ensureAccountClient(clients, config.issuer, secrets.csrfKey, log);
     await ensureConsoleClient(clients, config.issuer, secrets.csrfKey, log);
     const buildProvider = (keySet: SigningKeySet) =>

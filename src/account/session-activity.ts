@@ -1,5 +1,6 @@
 import { recordEvent, type AuditContext } from '../audit/events.js';
 import type { PrismaClient } from '../db/prisma.js';
+import { endRowsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 
 export interface BrowserSessionView {
   readonly uid: string;
@@ -9,11 +10,16 @@ export interface BrowserSessionView {
   readonly userAgent: string | null;
 }
 
+export interface SessionActivityHooks {
+  /** After sessions ended and their back-channel logout tokens were queued: deliver them now (oidc/backchannel-logout.ts). */
+  readonly sessionsEnded?: () => void;
+}
+
 /**
  * A user's signed-in browser sessions (oidc-provider's Session rows) with where
  * and when each was last used, and ending them.
  */
-export function createSessionActivityStore(prisma: PrismaClient) {
+export function createSessionActivityStore(prisma: PrismaClient, hooks: SessionActivityHooks = {}) {
   return {
     /** Records that a signed-in session was used now, from this IP and browser. */
     async touch(session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }): Promise<void> {
@@ -57,28 +63,32 @@ export function createSessionActivityStore(prisma: PrismaClient) {
      * written, or neither.
      */
     async endSession(accountId: string, uid: string, audit: AuditContext): Promise<boolean> {
-      return prisma.$transaction(async (tx) => {
-        const removed = await tx.$executeRaw`
-          DELETE FROM oidc_payloads WHERE model = 'Session' AND uid = ${uid} AND payload->>'accountId' = ${accountId}`;
+      const ended = await prisma.$transaction(async (tx) => {
+        // The apps that signed in through it are told, in the same statement (Back-Channel Logout 1.0 §2.7).
+        const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { session: uid });
         await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
         if (removed > 0) {
           await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
         }
-        return removed > 0;
+        return { removed, queued };
       });
+      // After the commit: a rolled-back transaction queued nothing.
+      if (ended.queued > 0) hooks.sessionsEnded?.();
+      return ended.removed > 0;
     },
 
     /** Ends all the account's sessions but `keepUid`; how many. Audited like endSession, in the same transaction. */
     async endOtherSessions(accountId: string, keepUid: string, audit: AuditContext): Promise<number> {
-      return prisma.$transaction(async (tx) => {
-        const removed = await tx.$executeRaw`
-          DELETE FROM oidc_payloads WHERE model = 'Session' AND payload->>'accountId' = ${accountId} AND uid IS DISTINCT FROM ${keepUid}`;
+      const ended = await prisma.$transaction(async (tx) => {
+        const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { sessionsExcept: keepUid });
         await tx.sessionActivity.deleteMany({ where: { accountId, sessionUid: { not: keepUid } } });
         if (removed > 0) {
           await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, kept: keepUid } });
         }
-        return removed;
+        return { removed, queued };
       });
+      if (ended.queued > 0) hooks.sessionsEnded?.();
+      return ended.removed;
     },
   };
 }

@@ -1,4 +1,4 @@
-import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { Prisma, type PrismaClient } from '../db/prisma.js';
 
 /** A logout token still to deliver (table backchannel_logouts). */
 export interface PendingLogout {
@@ -18,6 +18,15 @@ export interface LogoutToQueue {
 
 type Db = Pick<Prisma.TransactionClient, '$queryRaw' | '$executeRaw'>;
 
+/** Which of a user's oidc_payloads rows end. */
+export type EndingRows =
+  /** Every session, grant and token of the user, but the Session row `exceptSessionUid` if given. */
+  | { readonly everything: true; readonly exceptSessionUid?: string }
+  /** Only the user's Session row with this uid (grants and tokens stay). */
+  | { readonly session: string }
+  /** Only the user's Session rows but the one with this uid (grants and tokens stay). */
+  | { readonly sessionsExcept: string };
+
 /**
  * Ends every session, grant and token of a user (the oidc_payloads rows with
  * its accountId) and, in the same statement, queues a logout token for each
@@ -31,11 +40,29 @@ export async function endSessionsQueueingLogouts(
   exceptSessionUid?: string,
 ): Promise<{ removed: number; queued: number }> {
   // The account page's own password change keeps the browser session that made it.
-  const keep = exceptSessionUid ?? null;
+  return endRowsQueueingLogouts(
+    db,
+    accountId,
+    exceptSessionUid === undefined ? { everything: true } : { everything: true, exceptSessionUid },
+  );
+}
+
+/**
+ * Deletes the user's `rows` and, in the same statement, queues a logout token
+ * for each client of each ended Session row that registered a back-channel
+ * logout URI (Back-Channel Logout 1.0 §2.7: the OP tells every RP with a
+ * session at the OP when that session ends). `removed` counts the deleted rows.
+ */
+export async function endRowsQueueingLogouts(db: Db, accountId: string, rows: EndingRows): Promise<{ removed: number; queued: number }> {
+  const ending =
+    'everything' in rows
+      ? Prisma.sql`payload->>'accountId' = ${accountId} AND NOT (model = 'Session' AND uid IS NOT DISTINCT FROM ${rows.exceptSessionUid ?? null}::text)`
+      : 'session' in rows
+        ? Prisma.sql`model = 'Session' AND uid = ${rows.session} AND payload->>'accountId' = ${accountId}`
+        : Prisma.sql`model = 'Session' AND payload->>'accountId' = ${accountId} AND uid IS DISTINCT FROM ${rows.sessionsExcept}`;
   const [counts] = await db.$queryRaw<{ removed: number; queued: number }[]>`
     WITH ended AS (
-      DELETE FROM oidc_payloads
-       WHERE payload->>'accountId' = ${accountId} AND NOT (model = 'Session' AND uid IS NOT DISTINCT FROM ${keep}::text)
+      DELETE FROM oidc_payloads WHERE ${ending}
       RETURNING model, payload
     ), queued AS (
       INSERT INTO backchannel_logouts (client_id, account_id, sid)

@@ -1,6 +1,8 @@
 import * as oidc from 'openid-client';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionActivityStore } from '../../src/account/session-activity.js';
+import { SYSTEM } from '../../src/audit/events.js';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { deriveSecrets } from '../../src/config/master-secret.js';
 import { deleteExpiredRows, deleteOldEvents } from '../../src/jobs/expired-rows.js';
@@ -156,6 +158,10 @@ describe('query plans on a large database', () => {
       expect((await admin('DELETE', '/clients/seed-client-779')).status).toBe(204);
       const deleted = await gatehouse.prisma.$transaction((tx) => revokeByClient(tx, 'seed-client-780'));
       expect(deleted).toBeGreaterThan(0);
+      // One browser session, or all but one, ended from the console or the account page (queueing their logout tokens).
+      const sessions = createSessionActivityStore(gatehouse.prisma);
+      expect(await sessions.endSession('seed-account-7', 'seed-uid-7', SYSTEM)).toBe(true);
+      expect(await sessions.endOtherSessions('seed-account-14', 'seed-uid-none', SYSTEM)).toBeGreaterThan(0);
     });
     expect(found).toEqual([]);
   });

@@ -3,8 +3,12 @@ import type { AddressInfo } from 'node:net';
 import { createRemoteJWKSet, decodeJwt, jwtVerify, type JWTPayload } from 'jose';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createSessionActivityStore } from '../../src/account/session-activity.js';
+import { SYSTEM } from '../../src/audit/events.js';
 import type { RegisteredClient } from '../../src/clients/clients.js';
+import { Browser } from '../support/browser.js';
 import { runCli } from '../support/cli.js';
+import { createConsoleUser, signInToConsole } from '../support/console.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { discover, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -146,6 +150,83 @@ describe('OpenID Connect Back-Channel Logout', () => {
       await end(user.id);
       expect(await delivered).toMatchObject({ sub: user.id, sid: decodeJwt(tokens.id_token as string).sid });
     }
+  });
+
+  /** The Session row (its uid) that signed the app in with this `sid`, if it still exists. */
+  const sessionUidOf = async (sid: unknown): Promise<string | undefined> => {
+    const rows = await gatehouse.prisma.$queryRaw<{ uid: string }[]>`
+      SELECT uid FROM oidc_payloads WHERE model = 'Session' AND payload->'authorizations'->${client.client_id}->>'sid' = ${String(sid)}`;
+    return rows[0]?.uid;
+  };
+  const sidsReceivedFor = (sub: string) => app.received.filter(({ claims }) => claims.sub === sub).map(({ claims }) => claims.sid);
+
+  it('tells the app when an admin signs out one of the user’s sessions in the console, and only for that session', async () => {
+    const user = await gatehouse.users.createUser({
+      email: 'one@example.test',
+      password: 'correct horse battery staple',
+      emailVerified: true,
+    });
+    const ended = decodeJwt((await signIn(config, { email: 'one@example.test' })).tokens.id_token as string).sid;
+    const kept = decodeJwt((await signIn(config, { email: 'one@example.test' })).tokens.id_token as string).sid;
+    const uid = (await sessionUidOf(ended)) as string;
+    expect(uid).toEqual(expect.any(String));
+    await createConsoleUser(gatehouse, 'console-root@example.test');
+    const admin = await signInToConsole(gatehouse, 'console-root@example.test');
+
+    const delivered = app.next();
+    const page = await admin.browser.open(`${gatehouse.url}/console/users/${user.id}`);
+    const done = await admin.browser.submit(page, '/sessions/end', { session: uid });
+    expect(done.html).toContain('That session was signed out.');
+    expect(await delivered).toMatchObject({ sub: user.id, sid: ended });
+    // Back-Channel Logout 1.0 §2.7: only the ended session's apps are told; the other session goes on.
+    expect(await sessionUidOf(kept)).toEqual(expect.any(String));
+    expect(sidsReceivedFor(user.id)).toEqual([ended]);
+  });
+
+  it('tells the app of each other session when the user signs out all other sessions on the account page, not of the kept one', async () => {
+    const user = await gatehouse.users.createUser({
+      email: 'many@example.test',
+      password: 'correct horse battery staple',
+      emailVerified: true,
+    });
+    const others = [
+      decodeJwt((await signIn(config, { email: 'many@example.test' })).tokens.id_token as string).sid,
+      decodeJwt((await signIn(config, { email: 'many@example.test' })).tokens.id_token as string).sid,
+    ];
+    // This browser signed in to the app, then opens its account page in the same session.
+    const browser = new Browser();
+    const kept = decodeJwt((await signIn(config, { email: 'many@example.test', browser })).tokens.id_token as string).sid;
+    const account = await browser.open(`${gatehouse.url}/account`);
+    expect(account.url).toBe(`${gatehouse.url}/account`);
+
+    const delivered = [app.next(), app.next()];
+    const done = await browser.submit(account, '/account/sessions/end-others');
+    expect(done.html).toContain('2 other sessions were signed out.');
+    const received = await Promise.all(delivered);
+    expect(received.map((claims) => claims.sid).sort()).toEqual([...others].sort());
+    for (const claims of received) expect(claims.sub).toBe(user.id);
+    expect(await sessionUidOf(kept)).toEqual(expect.any(String));
+    expect(sidsReceivedFor(user.id)).not.toContain(kept);
+  });
+
+  it('asks for delivery at once, after the commit, only when ending one session queued a logout token', async () => {
+    const user = await gatehouse.users.createUser({
+      email: 'kick@example.test',
+      password: 'correct horse battery staple',
+      emailVerified: true,
+    });
+    const sid = decodeJwt((await signIn(config, { email: 'kick@example.test' })).tokens.id_token as string).sid;
+    const uid = (await sessionUidOf(sid)) as string;
+    let kicks = 0;
+    const sessions = createSessionActivityStore(gatehouse.prisma, { sessionsEnded: () => kicks++ });
+    const delivered = app.next();
+    expect(await sessions.endSession(user.id, uid, SYSTEM)).toBe(true);
+    expect(kicks).toBe(1);
+    expect(await delivered).toMatchObject({ sub: user.id, sid });
+    // Nothing left to end: nothing queued, no delivery asked for.
+    expect(await sessions.endSession(user.id, uid, SYSTEM)).toBe(false);
+    expect(await sessions.endOtherSessions(user.id, uid, SYSTEM)).toBe(0);
+    expect(kicks).toBe(1);
   });
 
   it('tells the app when the CLI disables the user: the token queued by the CLI is delivered by the server', async () => {
