@@ -1,8 +1,7 @@
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForUser } from '../support/admin.js';
 import { Browser } from '../support/browser.js';
-import { enrolTotpOnAccountPage, totpCode } from '../support/mfa.js';
+import { enrolTotpOnAccountPage, passwordStepOfSampleApp, totpCode } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { passkeyOptions, SoftwareAuthenticator } from '../support/webauthn.js';
 
@@ -30,18 +29,7 @@ describe("GET /admin/users/:id/sign-in: an account's failed sign-ins, second fac
     return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }) };
   };
   /** A sign-in to the sample app from `ip`, up to the page after the password. */
-  const passwordStep = async (email: string, ip: string) => {
-    const browser = new Browser();
-    browser.headers['x-forwarded-for'] = ip;
-    const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-    return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI }) };
-  };
+  const passwordStep = (email: string, ip: string) => passwordStepOfSampleApp(started, email, ip);
 
   it('reports wrong TOTP and recovery codes and a throttled attempt, with the factor, beside the password failures', async () => {
     const user = await newUser('codes@example.test');

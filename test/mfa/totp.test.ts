@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
-import { enrolTotpOnAccountPage, shownRecoveryCodes, totpCode } from '../support/mfa.js';
+import { enrolTotpOnAccountPage, passwordStepOfSampleApp, shownRecoveryCodes, totpCode } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const ADMIN_ID = 'totp-admin-robot';
@@ -33,17 +33,7 @@ describe('TOTP second factor with recovery codes', () => {
   const newUser = (email: string) =>
     started.gatehouse.users.createUser({ email, password: PASSWORD, name: 'Test User', emailVerified: true });
   /** Starts a sign-in to the sample app and enters the password: the page after it. */
-  const passwordStep = async (email = 'ada@example.test') => {
-    const browser = new Browser();
-    const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-    return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI }) };
-  };
+  const passwordStep = (email = 'ada@example.test') => passwordStepOfSampleApp(started, email);
 
   it('enrols on the account page with a QR code and the key as text, confirmed by a current code, and stores the key sealed', async () => {
     const { browser, page } = await accountPage();

@@ -1,5 +1,7 @@
+import * as oidc from 'openid-client';
 import { generate } from 'otplib';
-import type { Browser, Page } from './browser.js';
+import { Browser, type Page } from './browser.js';
+import { PASSWORD, REDIRECT_URI } from './sample-app.js';
 
 /** The RFC 6238 code of `secret` for the 30-second step `steps` away from now (0: the current one). */
 export function totpCode(secret: string, steps = 0): Promise<string> {
@@ -31,4 +33,26 @@ export async function enrolTotpOnAccountPage(
   const secret = shownSecret(started);
   const page = await browser.submit(started, '/account/mfa/totp/confirm', { code: await totpCode(secret) });
   return { secret, recoveryCodes: shownRecoveryCodes(page), page };
+}
+
+/**
+ * Starts a sign-in to the sample app (code flow, PKCE S256) and enters the
+ * password: the page after it (the second-factor step, or the redirect).
+ * `ip`: the client address a trusted proxy forwards, when given.
+ */
+export async function passwordStepOfSampleApp(
+  sample: { readonly config: oidc.Configuration },
+  email: string,
+  ip?: string,
+): Promise<{ browser: Browser; page: Page }> {
+  const browser = new Browser();
+  if (ip) browser.headers['x-forwarded-for'] = ip;
+  const url = oidc.buildAuthorizationUrl(sample.config, {
+    redirect_uri: REDIRECT_URI,
+    scope: 'openid',
+    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+    code_challenge_method: 'S256',
+  });
+  const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+  return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI }) };
 }
