@@ -84,11 +84,11 @@ export function accessLog(log: Logger, clientIdOf: (ctx: Koa.Context) => string 
       else if (log.access) log.access(line, fields);
       else log.info(line, fields);
     };
-    ctx.res.once('finish', write);
-    // A client that gave up never sees 'finish': say what became of its
+    // One listener: 'close' follows 'finish' for every answered request. A
+    // client that gave up closes with no 'finish': say what became of its
     // request once it is done (or now, if it already is).
-    ctx.res.once('close', () => {
-      if (ctx.res.writableFinished) return;
+    ctx.res.on('close', () => {
+      if (ctx.res.writableFinished) return write();
       abandoned = true;
       if (handled) write();
     });
