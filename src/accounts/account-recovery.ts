@@ -24,6 +24,9 @@ export interface AccountRecoveryDependencies {
 const RESETS_PER_EMAIL_PER_HOUR = 5;
 const RESETS_PER_IP_PER_HOUR = 20;
 
+/** One counter per address, shared by the public page and admins: an inbox gets at most a few links an hour whoever asks. */
+const resetEmailKey = (email: string) => ipCounterKey('reset-email', email.trim().toLowerCase());
+
 const invalidLink = () => new AppError(400, 'invalid_token', 'This link has expired or was already used. Ask for a new one.');
 
 /** Password reset and email verification by single-use links sent by email. */
@@ -33,38 +36,78 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
     sending.catch((error: unknown) => deps.log.warn(`email could not be sent: ${(error as Error).message}`));
   };
 
+  /** Issues a reset link (with the admin's audit event, in one transaction) and emails it in the background. */
+  const sendResetLink = async (
+    user: Pick<User, 'id' | 'email' | 'name'>,
+    interactionUid?: string,
+    sentBy?: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
+  ): Promise<void> => {
+    const token = await deps.tokens.issue(
+      'password_reset',
+      user,
+      deps.resetTtl,
+      interactionUid,
+      sentBy && { context: sentBy.audit, event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details } },
+    );
+    sendLater(deps.emails.passwordReset(user, `${deps.issuer}/reset-password?token=${token}`, deps.resetTtl));
+  };
+
   const recovery = {
     available: deps.emails.available,
 
     /**
      * "Forgot your password?": whether or not the email has an account, the
      * same answer; a link goes out only for an enabled account, at most a few
-     * an hour. `ip_limited` when this IP asked too often. `sentBy`: an
-     * admin sending the link (the console), recorded as
-     * `user.password_reset_sent` in the transaction that issues the link.
+     * an hour. `ip_limited` when this IP asked too often.
      */
-    async requestPasswordReset(
-      email: string,
-      ip: string,
-      interactionUid?: string,
-      sentBy?: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
-    ): Promise<'answered' | { ipLimited: number }> {
+    async requestPasswordReset(email: string, ip: string, interactionUid?: string): Promise<'answered' | { ipLimited: number }> {
       if (!deps.emails.available) throw new AppError(503, 'email_unavailable', 'Password reset by email is not available on this server.');
       const byIp = await deps.counters.hit(ipCounterKey('reset-ip', ip), 3600);
       if (byIp.count > RESETS_PER_IP_PER_HOUR) return { ipLimited: byIp.retryAfterSeconds };
-      const byEmail = await deps.counters.hit(ipCounterKey('reset-email', email.trim().toLowerCase()), 3600);
+      const byEmail = await deps.counters.hit(resetEmailKey(email), 3600);
       if (byEmail.count > RESETS_PER_EMAIL_PER_HOUR) return 'answered';
       const user = await deps.users.findUserByEmail(email);
       if (!user || user.disabled) return 'answered';
-      const token = await deps.tokens.issue(
-        'password_reset',
-        user,
-        deps.resetTtl,
-        interactionUid,
-        sentBy && { context: sentBy.audit, event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details } },
-      );
-      sendLater(deps.emails.passwordReset(user, `${deps.issuer}/reset-password?token=${token}`, deps.resetTtl));
+      await sendResetLink(user, interactionUid);
       return 'answered';
+    },
+
+    /**
+     * An admin sends a user a reset link (console, admin API, CLI). The admin
+     * already knows the account exists, so unlike the public page this says
+     * what happened: it throws when nothing was sent (no email delivery 400,
+     * a disabled account 409, the per-address limit the public page also
+     * counts 429 with Retry-After). Sent, it is recorded as
+     * `user.password_reset_sent` in the transaction that issues the link;
+     * not sent, nothing is recorded. No per-IP limit: the admin is signed in.
+     */
+    async sendPasswordResetLink(
+      user: Pick<User, 'id' | 'email' | 'name' | 'disabled'>,
+      sentBy: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
+    ): Promise<{ readonly email: string; readonly expiresAt: Date }> {
+      if (!deps.emails.available) {
+        throw new AppError(
+          400,
+          'email_unavailable',
+          'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)',
+        );
+      }
+      if (user.disabled) {
+        throw new AppError(409, 'user_disabled', `no reset link was sent: ${user.email} is disabled; enable the account first`);
+      }
+      const byEmail = await deps.counters.hit(resetEmailKey(user.email), 3600);
+      if (byEmail.count > RESETS_PER_EMAIL_PER_HOUR) {
+        const minutes = Math.max(1, Math.ceil(byEmail.retryAfterSeconds / 60));
+        throw new AppError(
+          429,
+          'too_many_requests',
+          `no reset link was sent: ${user.email} was already sent ${RESETS_PER_EMAIL_PER_HOUR} reset links this hour; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+          // RFC 9110 §10.2.3: seconds until the address's window ends.
+          { 'Retry-After': String(byEmail.retryAfterSeconds) },
+        );
+      }
+      await sendResetLink(user, undefined, sentBy);
+      return { email: user.email, expiresAt: new Date(Date.now() + deps.resetTtl * 1000) };
     },
 
     /** The account a reset link is for, while it works. */

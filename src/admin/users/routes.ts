@@ -4,10 +4,15 @@ import { AppError } from '../../http/errors.js';
 import type { AdminCaller } from '../admin-auth.js';
 import { defineRoute, notFound, requireFullAdmin, uuidParams, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page } from '../pagination.js';
-import { presentUser } from './presenter.js';
-import { createUserBody, listUsersQuery, updateUserBody, userPage, userView } from './schema.js';
+import { presentResetLink, presentUser } from './presenter.js';
+import { createUserBody, listUsersQuery, resetLinkView, updateUserBody, userPage, userView } from './schema.js';
 
-export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail'>): AdminRoute[] {
+export function userRoutes(
+  users: UserService,
+  recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail' | 'sendPasswordResetLink'>,
+): AdminRoute[] {
+  const noEmail = () =>
+    new AppError(400, 'email_unavailable', 'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)');
   /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
   const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
     const user = await users.findUserById(id);
@@ -98,6 +103,28 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
         await users.deleteUser(params.id, audit);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/users/:id/password-reset',
+      operationId: 'sendUserPasswordReset',
+      params: uuidParams,
+      summary:
+        'Email a user a password reset link. Unlike the public forgot-password page it says when nothing was sent: 409 for a disabled account, 429 (Retry-After) when the address had its links for the hour, 400 without email delivery',
+      scope: 'admin:users:write',
+      status: 200,
+      response: resetLinkView,
+      errors: {
+        409: 'The account is disabled: no link was sent',
+        429: 'The address was sent as many reset links as it may have this hour: no link was sent; Retry-After says when to try again',
+      },
+      handle: async ({ params, audit, caller }) => {
+        await guardAdminUser(params.id, caller);
+        const user = await users.findUserById(params.id);
+        if (!user) throw notFound('user', params.id);
+        if (!recovery?.available) throw noEmail();
+        return presentResetLink(user, await recovery.sendPasswordResetLink(user, { audit }));
       },
     }),
     defineRoute({
