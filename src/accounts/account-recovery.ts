@@ -36,20 +36,12 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
     sending.catch((error: unknown) => deps.log.warn(`email could not be sent: ${(error as Error).message}`));
   };
 
-  /** Issues a reset link (with the admin's audit event, in one transaction) and emails it in the background. */
-  const sendResetLink = async (
-    user: Pick<User, 'id' | 'email' | 'name'>,
-    interactionUid?: string,
-    sentBy?: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
-  ): Promise<void> => {
-    const token = await deps.tokens.issue(
-      'password_reset',
-      user,
-      deps.resetTtl,
-      interactionUid,
-      sentBy && { context: sentBy.audit, event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details } },
-    );
-    sendLater(deps.emails.passwordReset(user, `${deps.issuer}/reset-password?token=${token}`, deps.resetTtl));
+  const resetLink = (token: string) => `${deps.issuer}/reset-password?token=${token}`;
+
+  /** Issues a reset link and emails it in the background: the answer takes as long whether or not an email goes out. */
+  const sendResetLink = async (user: Pick<User, 'id' | 'email' | 'name'>, interactionUid?: string): Promise<void> => {
+    const token = await deps.tokens.issue('password_reset', user, deps.resetTtl, interactionUid);
+    sendLater(deps.emails.passwordReset(user, resetLink(token), deps.resetTtl));
   };
 
   const recovery = {
@@ -77,9 +69,10 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
      * already knows the account exists, so unlike the public page this says
      * what happened: it throws when nothing was sent (no email delivery 400,
      * a disabled account 409, the per-address limit the public page also
-     * counts 429 with Retry-After). Sent, it is recorded as
-     * `user.password_reset_sent` in the transaction that issues the link;
-     * not sent, nothing is recorded. No per-IP limit: the admin is signed in.
+     * counts 429 with Retry-After, the mail server failing 503). Sent (handed
+     * to the mail server), it is recorded as `user.password_reset_sent` in the
+     * transaction that issues the link; not sent, nothing is kept. No per-IP
+     * limit: the admin is signed in.
      */
     async sendPasswordResetLink(
       user: Pick<User, 'id' | 'email' | 'name' | 'disabled'>,
@@ -106,7 +99,31 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
           { 'Retry-After': String(byEmail.retryAfterSeconds) },
         );
       }
-      await sendResetLink(user, undefined, sentBy);
+      // The link, its event and its delivery to the mail server: all or nothing, so "sent" means handed to SMTP.
+      let undelivered: Error | undefined;
+      const deliver = async (token: string) => {
+        try {
+          await deps.emails.passwordReset(user, resetLink(token), deps.resetTtl);
+        } catch (error) {
+          undelivered = error as Error;
+          throw error;
+        }
+      };
+      try {
+        await deps.tokens.issue('password_reset', user, deps.resetTtl, undefined, {
+          context: sentBy.audit,
+          event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details },
+          deliver,
+        });
+      } catch (error) {
+        if (!undelivered) throw error;
+        deps.log.warn(`reset link email for user ${user.id} could not be sent: ${undelivered.message}`);
+        throw new AppError(
+          503,
+          'email_not_delivered',
+          'no reset link was sent: the mail server could not be reached or refused the email; try again later',
+        );
+      }
       return { email: user.email, expiresAt: new Date(Date.now() + deps.resetTtl * 1000) };
     },
 

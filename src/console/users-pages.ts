@@ -30,6 +30,10 @@ const FACTOR_NAMES: Record<string, string> = {
 
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
 
+/** Failures the user's page shows as a sentence (others are the error page): bad input, conflicts, limits, a mail server failing. */
+const saysWhy = (failure: { status: number; code: string }) =>
+  failure.status === 400 || failure.status === 409 || failure.status === 429 || failure.code === 'email_not_delivered';
+
 /** /console/users: list and search, create, edit, disable, delete, reset link, sessions and second factors. */
 export function userPages(deps: UserPagesDependencies): ConsoleArea {
   const { operations } = deps;
@@ -157,7 +161,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       return undefined;
     } catch (error) {
       const failure = describeError(error);
-      if (failure.status !== 400 && failure.status !== 409 && failure.status !== 429) throw error;
+      if (!saysWhy(failure)) throw error;
       return /[.!?]$/.test(failure.description) ? failure.description : `${failure.description}.`;
     }
   };
@@ -170,7 +174,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       await renderUser(page, await load(page), { notice });
     } catch (error) {
       const failure = describeError(error);
-      if (failure.status !== 400 && failure.status !== 409 && failure.status !== 429) throw error;
+      if (!saysWhy(failure)) throw error;
       for (const [name, value] of Object.entries(failure.headers)) page.ctx.set(name, value);
       await renderUser(page, user, { error: sentence(failure.description, LABELS) }, failure.status);
     }

@@ -23,7 +23,7 @@ describe('password reset links sent by an admin', () => {
   let markers = 0;
 
   beforeAll(async () => {
-    mail = await startMailServer();
+    mail = await startMailServer({ refuseRecipient: (address) => address.startsWith('refused') });
     started = await startWithSampleApp({ ...ADMIN, GATEHOUSE_SMTP_URL: mail.url });
     api = adminClient(
       started.gatehouse,
@@ -141,6 +141,27 @@ describe('password reset links sent by an admin', () => {
     const user = await started.gatehouse.users.findUserByEmail('again@example.test');
     await expectNoMailFor('again@example.test');
     expect(await sentEvents(user?.id ?? '')).toBe(0);
+  });
+
+  it('answers 503 email_not_delivered when the mail server refuses the email, keeping neither the link nor the event', async () => {
+    const user = await createUser('refused@example.test');
+    const tokens = () => started.gatehouse.prisma.accountToken.count({ where: { userId: user.id, purpose: 'password_reset' } });
+
+    const refused = await api('POST', `/users/${user.id}/password-reset`);
+    expect(refused.status).toBe(503);
+    expect(refused.body).toEqual({
+      error: 'email_not_delivered',
+      error_description: 'no reset link was sent: the mail server could not be reached or refused the email; try again later',
+    });
+
+    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
+    expect(page.status).toBe(503);
+    expect(textOf(page)).toContain('No reset link was sent: the mail server could not be reached or refused the email; try again later.');
+    expect(textOf(page)).toContain('refused@example.test');
+
+    expect(await sentEvents(user.id)).toBe(0);
+    expect(await tokens()).toBe(0);
+    await expectNoMailFor('refused@example.test');
   });
 
   it('gatehouse users send-reset-link prints where the link went, or fails with the reason', async () => {

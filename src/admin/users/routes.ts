@@ -111,13 +111,14 @@ export function userRoutes(
       operationId: 'sendUserPasswordReset',
       params: uuidParams,
       summary:
-        'Email a user a password reset link. Unlike the public forgot-password page it says when nothing was sent: 409 for a disabled account, 429 (Retry-After) when the address had its links for the hour, 400 without email delivery',
+        'Email a user a password reset link. Unlike the public forgot-password page it says when nothing was sent: 409 for a disabled account, 429 (Retry-After) when the address had its links for the hour, 400 without email delivery, 503 when the mail server fails',
       scope: 'admin:users:write',
       status: 200,
       response: resetLinkView,
       errors: {
         409: 'The account is disabled: no link was sent',
         429: 'The address was sent as many reset links as it may have this hour: no link was sent; Retry-After says when to try again',
+        503: 'The mail server could not be reached or refused the email: no link was sent',
       },
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
