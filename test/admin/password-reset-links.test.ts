@@ -4,7 +4,7 @@ import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
 import { runCliInProcess } from '../support/cli.js';
 import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
-import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
+import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { linkIn, startMailServer } from '../support/mail.js';
 import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -185,8 +185,21 @@ describe('password reset links sent by an admin', () => {
     const refused = await runCliInProcess(['users', 'send-reset-link', user.id], remote);
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('cli@example.test is disabled');
+
+    // In process on the database (--local) there is no mailer: it says so and where to run it instead.
+    const enabled = await createUser('cli-local@example.test');
+    const local = await runCliInProcess(['users', 'send-reset-link', enabled.id, '--json'], {
+      DATABASE_URL: started.databaseUrl,
+      GATEHOUSE_SECRET: TEST_SECRET,
+    });
+    expect(local.code).not.toBe(0);
+    expect(JSON.parse(local.stderr)).toEqual({
+      error: 'email_unavailable',
+      error_description: 'no reset link was sent: gatehouse --local sends no email; run the command against the server (GATEHOUSE_URL)',
+    });
     await expectNoMailFor('cli@example.test');
     expect(await sentEvents(user.id)).toBe(1);
+    expect(await sentEvents(enabled.id)).toBe(0);
   });
 
   it('answers 400 email_unavailable where email is not configured (production without SMTP), recording nothing', async () => {

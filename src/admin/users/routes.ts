@@ -11,8 +11,15 @@ export function userRoutes(
   users: UserService,
   recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail' | 'sendPasswordResetLink'>,
 ): AdminRoute[] {
+  // Without `recovery` these routes run in `gatehouse --local`, which sends no email; the server may well.
   const noEmail = () =>
-    new AppError(400, 'email_unavailable', 'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)');
+    new AppError(
+      400,
+      'email_unavailable',
+      recovery
+        ? 'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)'
+        : 'no reset link was sent: gatehouse --local sends no email; run the command against the server (GATEHOUSE_URL)',
+    );
   /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
   const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
     const user = await users.findUserById(id);
