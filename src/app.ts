@@ -14,7 +14,7 @@ import { notRouted, routerMethods } from './http/unrouted.js';
 import { interactionRoutes, type InteractionDependencies } from './interactions/routes.js';
 import { passkeyAssets } from './mfa/passkey-assets.js';
 import { consoleAssets } from './console/console-assets.js';
-import { useOutermost } from './oidc/provider-internals.js';
+import { engineContext, useOutermost } from './oidc/provider-internals.js';
 
 export interface AppDependencies extends InteractionDependencies {
   readonly https: boolean;
@@ -47,9 +47,9 @@ export function createRequestHandler(deps: AppDependencies): RequestListener {
   const outer = outerSteps(deps);
   const own = createApp(deps, outer);
   const ownCallback = own.callback();
-  const jwksCaching: Koa.Middleware = async (ctx, next) => {
+  const jwksCaching: Koa.Middleware = (ctx, next) => {
     if (ctx.path === '/jwks' && ctx.method === 'GET') ctx.set('Cache-Control', `public, max-age=${deps.jwksMaxAge}`);
-    await next();
+    return next();
   };
   const providerCallbacks = new WeakMap<object, RequestListener>();
   return (req: IncomingMessage, res: ServerResponse) => {
@@ -69,7 +69,7 @@ export function createRequestHandler(deps: AppDependencies): RequestListener {
 function outerSteps(deps: AppDependencies): Koa.Middleware[] {
   const errors = createErrorRenderer(deps.pages, deps.log);
   return [
-    accessLog(deps.log),
+    accessLog(deps.log, (ctx) => engineContext(ctx)?.oidc.client?.clientId),
     securityHeaders({ https: deps.https }),
     warnOnPlainHttp({ https: deps.https, trustProxy: deps.trustProxy }, deps.log),
     errors.middleware((ctx) => errorFormatFor(ctx, deps.account.paths)),

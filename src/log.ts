@@ -126,21 +126,23 @@ export function createJsonLogger(options: JsonLoggerOptions = {}): Logger {
     level: options.level ?? 'info',
     timestamp: pino.stdTimeFunctions.isoTime,
     formatters: { level: (label: string) => ({ level: label }) },
-    mixin: () => {
-      const request = currentRequest();
-      if (!request) return {};
-      return request.clientId ? { requestId: request.requestId, clientId: request.clientId } : { requestId: request.requestId };
-    },
   };
   const logger = pino(
     {
       ...common,
+      mixin: () => {
+        const request = currentRequest();
+        if (!request) return {};
+        return request.clientId ? { requestId: request.requestId, clientId: request.clientId } : { requestId: request.requestId };
+      },
       serializers: { err: stdSerializers.err, error: stdSerializers.err },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
     destination,
   );
-  // The same destination, without redaction: only for access-log lines (see Logger.access).
+  // The same destination, without redaction and without the request mixin
+  // (an access line carries its request id and client among its own fields):
+  // only for access-log lines (see Logger.access).
   const accessLogger = pino(common, destination);
   const write = (level: 'info' | 'warn' | 'error') => (message: string, fields?: LogFields) => {
     if (fields) logger[level](fields, message);

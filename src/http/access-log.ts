@@ -47,9 +47,11 @@ export function routeOf(ctx: Koa.Context): string {
 /**
  * One access-log line and one histogram observation per request. The request
  * id (the caller's X-Request-Id when sane, else a new one) is echoed back and
- * carried by every line logged while the request runs (log.ts).
+ * carried by every line logged while the request runs (log.ts). `clientIdOf`
+ * names the client a request was for, read when the line is written (for
+ * oidc-provider's requests, the client it authenticated).
  */
-export function accessLog(log: Logger): Koa.Middleware {
+export function accessLog(log: Logger, clientIdOf: (ctx: Koa.Context) => string | undefined = () => undefined): Koa.Middleware {
   return async (ctx, next) => {
     const started = performance.now();
     const given = ctx.get('x-request-id');
@@ -66,6 +68,7 @@ export function accessLog(log: Logger): Koa.Middleware {
       const seconds = (performance.now() - started) / 1000;
       const route = routeOf(ctx);
       const status = ctx.res.statusCode;
+      request.clientId ??= clientIdOf(ctx);
       observeRequest(route, ctx.method, status, seconds);
       const fields = {
         requestId: request.requestId,
@@ -81,11 +84,11 @@ export function accessLog(log: Logger): Koa.Middleware {
       else if (log.access) log.access(line, fields);
       else log.info(line, fields);
     };
-    ctx.res.once('finish', write);
-    // A client that gave up never sees 'finish': say what became of its
+    // One listener: 'close' follows 'finish' for every answered request. A
+    // client that gave up closes with no 'finish': say what became of its
     // request once it is done (or now, if it already is).
-    ctx.res.once('close', () => {
-      if (ctx.res.writableFinished) return;
+    ctx.res.on('close', () => {
+      if (ctx.res.writableFinished) return write();
       abandoned = true;
       if (handled) write();
     });

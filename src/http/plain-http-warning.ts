@@ -9,7 +9,7 @@ import type { Logger } from '../log.js';
  */
 export function warnOnPlainHttp(options: { https: boolean; trustProxy: boolean }, log: Logger): Middleware {
   let warned = !options.https || options.trustProxy;
-  return async (ctx, next) => {
+  return (ctx, next) => {
     if (!warned && !(ctx.req.socket as { encrypted?: boolean }).encrypted) {
       warned = true;
       log.warn(
@@ -17,6 +17,6 @@ export function warnOnPlainHttp(options: { https: boolean; trustProxy: boolean }
           'put Gatehouse behind a TLS-terminating proxy and set GATEHOUSE_TRUST_PROXY=true (cookies are sent Secure either way)',
       );
     }
-    await next();
+    return next();
   };
 }

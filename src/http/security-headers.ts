@@ -13,15 +13,18 @@ const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
-/** Headers for every response, oidc-provider's included. */
+/**
+ * Headers for every response, oidc-provider's included. A plain function
+ * returning `next()` (no async frame of its own): it runs on every token request.
+ */
 export function securityHeaders(options: { https: boolean }): Middleware {
-  return async (ctx, next) => {
+  return (ctx, next) => {
     ctx.set('Content-Security-Policy', CONTENT_SECURITY_POLICY);
     ctx.set('X-Frame-Options', 'DENY');
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('Referrer-Policy', 'no-referrer');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
     if (options.https) ctx.set('Strict-Transport-Security', 'max-age=31536000; includeSubDomains');
-    await next();
+    return next();
   };
 }

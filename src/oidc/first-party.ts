@@ -16,17 +16,18 @@ export function isFirstParty(client: unknown): boolean {
  * Not with prompt=none, which must stay silent.
  */
 export function firstPartyOfflineAccess(provider: Provider) {
-  return async function keepOfflineAccessForFirstParty(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
-    if (ctx.method === 'GET' && ctx.path === '/auth') {
-      const { scope, prompt, client_id: clientId } = ctx.query;
-      const prompts = typeof prompt === 'string' ? prompt.split(' ').filter(Boolean) : [];
-      const wantsOffline = typeof scope === 'string' && scope.split(' ').includes('offline_access');
-      if (wantsOffline && prompt !== undefined && typeof prompt !== 'string') return next(); // duplicate prompt: oidc-provider refuses it
-      if (wantsOffline && !prompts.includes('consent') && !prompts.includes('none') && typeof clientId === 'string') {
-        const client = await provider.Client.find(clientId).catch(() => undefined);
-        if (isFirstParty(client)) ctx.query = { ...ctx.query, prompt: [...prompts, 'consent'].join(' ') };
-      }
+  const keepOfflineAccessForFirstParty = async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+    const { scope, prompt, client_id: clientId } = ctx.query;
+    const prompts = typeof prompt === 'string' ? prompt.split(' ').filter(Boolean) : [];
+    const wantsOffline = typeof scope === 'string' && scope.split(' ').includes('offline_access');
+    if (wantsOffline && prompt !== undefined && typeof prompt !== 'string') return next(); // duplicate prompt: oidc-provider refuses it
+    if (wantsOffline && !prompts.includes('consent') && !prompts.includes('none') && typeof clientId === 'string') {
+      const client = await provider.Client.find(clientId).catch(() => undefined);
+      if (isFirstParty(client)) ctx.query = { ...ctx.query, prompt: [...prompts, 'consent'].join(' ') };
     }
     return next();
   };
+  // Only authorization requests; the rest (token requests among them) pass with no async frame of its own.
+  return (ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> =>
+    ctx.method === 'GET' && ctx.path === '/auth' ? keepOfflineAccessForFirstParty(ctx, next) : next();
 }

@@ -1,4 +1,4 @@
-import type { Middleware } from 'koa';
+import type { Middleware, Next, ParameterizedContext } from 'koa';
 import type { PageRenderer } from '../http/pages.js';
 import { ipCounterKey, type RequestCounters } from '../http/request-counters.js';
 
@@ -12,9 +12,7 @@ const WINDOW_SECONDS = 60;
  * optional trailing slash; so does this.
  */
 export function flowStartLimit(counters: RequestCounters, perMinute: number, pages: PageRenderer): Middleware {
-  return async (ctx, next) => {
-    const kind = flowStartOf(ctx.method, ctx.path);
-    if (!kind) return next();
+  const limitFlowStart = async (ctx: ParameterizedContext, next: Next, kind: 'authorization' | 'device') => {
     const { count, retryAfterSeconds } = await counters.hit(ipCounterKey('flow-start', ctx.ip), WINDOW_SECONDS);
     if (count <= perMinute) return next();
     ctx.status = 429;
@@ -28,6 +26,11 @@ export function flowStartLimit(counters: RequestCounters, perMinute: number, pag
     }
     ctx.type = 'html';
     ctx.body = pages.render('error', { title: 'Sign-in error', error: 'temporarily_unavailable', description });
+  };
+  // Every other request (a token request among them) passes with no async frame of its own.
+  return (ctx, next) => {
+    const kind = flowStartOf(ctx.method, ctx.path);
+    return kind ? limitFlowStart(ctx, next, kind) : next();
   };
 }
 

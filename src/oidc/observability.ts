@@ -1,8 +1,8 @@
 import type Provider from 'oidc-provider';
 import type { errors, KoaContextWithOIDC } from 'oidc-provider';
-import { currentRequest, keepRequestContextIn, type Logger } from '../log.js';
+import { keepRequestContextIn, type Logger } from '../log.js';
 import { recordTokenError, recordTokenIssued } from '../metrics/metrics.js';
-import { engineContextStore, useAroundEngine } from './provider-internals.js';
+import { engineContextStore } from './provider-internals.js';
 
 // Every endpoint error event oidc-provider emits (lib/helpers/initialize_app.js).
 const ERROR_EVENTS = [
@@ -30,23 +30,12 @@ const ERROR_EVENTS = [
 /**
  * oidc-provider's events into our log and metrics: a server_error as an error
  * line with the error as a field, a protocol error (the client's mistake) as
- * an info line with its RFC code, and the client of each request into the
- * access log. Lines carry the request id (log.ts); never a token or a code.
+ * an info line with its RFC code. Lines carry the request id (log.ts); never a
+ * token or a code. The access log reads each request's client itself (app.ts).
  */
 export function observeProvider(provider: Provider, log: Logger): void {
   // One store for the request and its log context: the engine's (log.ts).
   keepRequestContextIn(engineContextStore());
-  useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
-    try {
-      await next();
-    } finally {
-      // ctx.oidc is set by the engine's routes; undefined for a request none took.
-      const clientId = (ctx.oidc as KoaContextWithOIDC['oidc'] | undefined)?.client?.clientId;
-      const request = currentRequest();
-      if (request && clientId) request.clientId = clientId;
-    }
-  });
-
   // server_error is logged by database-outages.ts (a 503 when the database is down, else an error line).
   provider.on('grant.success', (ctx: KoaContextWithOIDC) => recordTokenIssued(ctx.oidc.params?.grant_type));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) =>

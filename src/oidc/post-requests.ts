@@ -15,15 +15,18 @@ const MAX_FORM_BYTES = 64 * 1024;
  */
 export function acceptPostedRequests(paths: readonly string[]) {
   const accepted = new Set(paths);
-  return async function servePostAsGet(ctx: KoaContextWithOIDC, next: () => Promise<void>) {
-    // Anything but a form is left to oidc-provider, which does not route it.
-    if (ctx.method !== 'POST' || !accepted.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next();
+  const servePostAsGet = async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
     const body = await readBody(ctx);
     if (body === undefined) ctx.throw(413, 'request body too large');
     // OIDC Core §3.1.2.1: a POST carries its parameters in the form body only.
     ctx.method = 'GET';
     ctx.query = parse(body);
     return next();
+  };
+  return function acceptPostedRequest(ctx: KoaContextWithOIDC, next: () => Promise<void>): Promise<void> {
+    // Anything but a form is left to oidc-provider, which does not route it (and passes with no async frame of its own).
+    if (ctx.method !== 'POST' || !accepted.has(ctx.path) || !ctx.is('application/x-www-form-urlencoded')) return next();
+    return servePostAsGet(ctx, next);
   };
 }
 

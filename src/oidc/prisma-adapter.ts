@@ -24,9 +24,11 @@ export function storageId(id: string): string {
   return createHash('sha256').update(id).digest('base64url');
 }
 
+type StoredClient = { readonly metadata: Record<string, unknown>; readonly secretHash: string | null };
+
 /** Where the adapter reads clients from: Gatehouse's own clients table (ClientService, maybe cached). */
 export interface StoredClients {
-  findStoredClient(clientId: string): Promise<{ readonly metadata: Record<string, unknown>; readonly secretHash: string | null } | null>;
+  findStoredClient(clientId: string): Promise<StoredClient | null>;
 }
 
 /**
@@ -305,18 +307,27 @@ function clientAdapter(clients: StoredClients): Adapter {
   const readOnly = async () => {
     throw new Error('clients are managed by Gatehouse, not through oidc-provider');
   };
+  // One payload per stored client, built once while the lookup cache holds
+  // that client: oidc-provider reads it (copying what it keeps) on every
+  // request that names the client, and never writes to it.
+  const payloads = new WeakMap<StoredClient, AdapterPayload>();
   return {
     async find(clientId) {
       const stored = await clients.findStoredClient(clientId);
       if (!stored) return undefined;
-      // oidc-provider requires `client_secret` for secret-based auth methods; it
-      // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
-      // the client presents before comparing.
-      return {
-        ...withScopeDefault(stored.metadata),
-        client_id: clientId,
-        ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
-      } as AdapterPayload;
+      let payload = payloads.get(stored);
+      if (!payload) {
+        // oidc-provider requires `client_secret` for secret-based auth methods; it
+        // gets the keyed hash, and compareClientSecret (provider-internals.ts) hashes what
+        // the client presents before comparing.
+        payload = {
+          ...withScopeDefault(stored.metadata),
+          client_id: clientId,
+          ...(stored.secretHash ? { client_secret: stored.secretHash } : {}),
+        } as AdapterPayload;
+        payloads.set(stored, payload);
+      }
+      return payload;
     },
     upsert: readOnly,
     findByUserCode: readOnly,
