@@ -35,7 +35,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 /** BENCH_CLUSTER=1 adds Gatehouse as a node:cluster of one worker per core (client credentials and refresh). */
 const CLUSTER = process.env.BENCH_CLUSTER === '1';
 /** The production entry's heap flags (Dockerfile's CMD, docs/performance.md): they keep peak RSS under 200 MB. */
-const PRODUCTION_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=128', '--heap-growing-percent=60', '--require', './bin/threadpool.cjs'];
+const PRODUCTION_FLAGS = [
+  '--max-semi-space-size=8',
+  '--max-old-space-size=128',
+  '--heap-growing-percent=60',
+  '--require',
+  './bin/threadpool.cjs',
+];
 /** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 /**

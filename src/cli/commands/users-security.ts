@@ -57,7 +57,7 @@ export const usersSecurityCommands: Record<string, Command> = {
   },
   'users send-reset-link': {
     summary:
-      'Email a user a password reset link; fails, saying why, when none was sent (account disabled, the address had its links for the hour, no email delivery)',
+      'Email a user a password reset link; fails, saying why, when none was sent (account disabled, the address had its links for the hour, no email delivery, the mail server failing)',
     usage: 'users send-reset-link ID [--json]',
     options: {},
     positional: 'ID',
