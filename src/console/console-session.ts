@@ -1,10 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
 
-/** A console session as the routes see it: whose it is, and the hint for end_session. */
+/** A console session as the routes see it: whose it is. */
 export interface ConsoleSession {
   readonly userId: string;
-  readonly idToken: string;
   /** SHA-256 of the cookie's token: the CSRF token of its forms is derived from it. */
   readonly idHash: string;
 }
@@ -50,10 +49,10 @@ export function createConsoleSessionStore(prisma: PrismaClient, idleSeconds: num
       const touched = await prisma.consoleSession.updateManyAndReturn({
         where: { idHash, expiresAt: { gt: now } },
         data: { lastSeen: now, expiresAt: deadline(now) },
-        select: { userId: true, idToken: true },
+        select: { userId: true },
       });
       const row = touched[0];
-      if (row) return { userId: row.userId, idToken: row.idToken, idHash };
+      if (row) return { userId: row.userId, idHash };
       await prisma.consoleSession.deleteMany({ where: { idHash } });
       return undefined;
     },
