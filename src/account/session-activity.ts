@@ -57,27 +57,33 @@ export function createSessionActivityStore(prisma: PrismaClient, hooks: SessionA
     },
 
     /**
-     * Ends one of the account's sessions (that browser must sign in again);
-     * whether there was one. Audited `user.sessions_revoked` (actor: whoever
-     * ended it) in the same transaction: the session ends and the event is
-     * written, or neither. `alongside` runs first in the same transaction (the
-     * console's sign-out ends its own session with it).
+     * Ends one of the account's sessions (that browser must sign in again), or
+     * each of several; whether there was one. Audited `user.sessions_revoked`
+     * (actor: whoever ended it), one event per ended session, in the same
+     * transaction: the sessions end and the events are written, or neither.
+     * `alongside` runs first in the same transaction (the console's sign-out
+     * ends its own session with it).
      */
     async endSession(
       accountId: string,
-      uid: string,
+      uids: string | readonly string[],
       audit: AuditContext,
       alongside?: (tx: Prisma.TransactionClient) => Promise<unknown>,
     ): Promise<boolean> {
       const ended = await prisma.$transaction(async (tx) => {
         await alongside?.(tx);
-        // The apps that signed in through it are told, in the same statement (Back-Channel Logout 1.0 §2.7).
-        const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { session: uid });
-        await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
-        if (removed > 0) {
-          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
+        const total = { removed: 0, queued: 0 };
+        for (const uid of new Set([uids].flat())) {
+          // The apps that signed in through it are told, in the same statement (Back-Channel Logout 1.0 §2.7).
+          const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { session: uid });
+          await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
+          if (removed > 0) {
+            await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
+          }
+          total.removed += removed;
+          total.queued += queued;
         }
-        return { removed, queued };
+        return total;
       });
       // After the commit: a rolled-back transaction queued nothing.
       if (ended.queued > 0) hooks.sessionsEnded?.();

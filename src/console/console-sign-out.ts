@@ -17,8 +17,9 @@ export interface ConsoleSignOutDependencies {
  * request, as Keycloak's and Auth0's consoles do: on a shared computer, a
  * closed tab must not leave a Gatehouse session that signs the next person
  * straight back in. The Gatehouse session ended is the one the console was
- * signed in from (recorded at the sign-in), through the same path as the
- * account page's and the users page's "sign out" of one session.
+ * signed in from (recorded at the sign-in), and this browser's own if it is
+ * the same admin's, through the same path as the account page's and the
+ * users page's "sign out" of one session.
  */
 export function createConsoleSignOut(deps: ConsoleSignOutDependencies) {
   /** The browser's signed-in Gatehouse session (its `_session` cookie), if it is this user's. */
@@ -40,9 +41,11 @@ export function createConsoleSignOut(deps: ConsoleSignOutDependencies) {
     async signOut(ctx: Context, token: string): Promise<void> {
       const session = await deps.sessions.find(token);
       if (!session) return;
-      // A console session from before the origin was recorded: the browser's own session, if it is the same admin's.
-      const uid = session.sessionUid ?? (await browserSessionOf(ctx, session.userId));
-      if (!uid) {
+      // The session the console was signed in from, and the browser's own if it is the same admin's but another
+      // (the first one ended elsewhere and the admin signed in again): either would sign the next visitor in.
+      const current = await browserSessionOf(ctx, session.userId);
+      const uids = [session.sessionUid, current].filter((uid): uid is string => Boolean(uid));
+      if (uids.length === 0) {
         await deps.sessions.end(token);
         return;
       }
@@ -52,7 +55,7 @@ export function createConsoleSignOut(deps: ConsoleSignOutDependencies) {
         clientIp: ctx.ip,
       };
       // Audited as user.sessions_revoked (actor and subject: the admin), as every end of a browser session is.
-      await deps.browserSessions.endSession(session.userId, uid, audit, (tx) => deps.sessions.end(token, tx));
+      await deps.browserSessions.endSession(session.userId, uids, audit, (tx) => deps.sessions.end(token, tx));
     },
   };
 }

@@ -176,6 +176,32 @@ describe('signing in to the console (/console)', () => {
       expect((await laptop.browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
     });
 
+    it('ends this browser’s own Gatehouse session too when the one the console started from is gone or was not recorded', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'signed-in-again@example.test');
+      for (const recorded of [true, false]) {
+        const { browser, page } = await signInToConsole(started.gatehouse, 'signed-in-again@example.test');
+        if (recorded) {
+          // Its Gatehouse session ends elsewhere; the admin signs in again in this browser (the account page): a new session.
+          await started.gatehouse.prisma.oidcPayload.deleteMany({
+            where: { model: 'Session', payload: { path: ['accountId'], equals: admin.id } },
+          });
+          const login = await browser.open(`${started.gatehouse.url}/account`);
+          const account = await browser.submit(login, '/login', { email: 'signed-in-again@example.test', password: PASSWORD });
+          expect(account.url).toBe(`${started.gatehouse.url}/account`);
+        } else {
+          // A console session from before the origin was recorded.
+          await started.gatehouse.prisma.consoleSession.updateMany({ where: { userId: admin.id }, data: { sessionUid: null } });
+        }
+        expect(await gatehouseSessions(admin.id)).toHaveLength(1);
+
+        const signedOut = await browser.submit(page, '/console/sign-out');
+        expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+        expect(await gatehouseSessions(admin.id)).toEqual([]);
+        expect(await consoleSessions(admin.id)).toBe(0);
+        expect((await browser.open(`${started.gatehouse.url}/console`)).html).toContain('name="password"');
+      }
+    });
+
     it('answers a second click, and the sign-out of an idle console session, with the signed-out page', async () => {
       const admin = await createConsoleUser(started.gatehouse, 'idle-leaver@example.test');
       const { browser, page } = await signInToConsole(started.gatehouse, 'idle-leaver@example.test');
