@@ -139,7 +139,8 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
     } catch (error) {
       // Nothing ended (one transaction): the admin is still signed in, and may try again.
       const failure = describeError(error);
-      if (failure.status !== 503) deps.log.error(`${ctx.method} ${ctx.path} failed`, { err: error });
+      if (failure.status === 503) deps.log.warn('console sign-out: the database did not answer; nothing was ended');
+      else deps.log.error(`${ctx.method} ${ctx.path} failed`, { err: error });
       return bareProblem(
         ctx,
         deps,
