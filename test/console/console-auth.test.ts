@@ -240,6 +240,15 @@ describe('signing in to the console (/console)', () => {
       expect(await gatehouseSessions(admin.id)).toHaveLength(1);
       expect(await revocations(admin.id)).toEqual([]);
       expect((await browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
+      // Idle by now: still refused, with the plain page, and the Gatehouse session stays.
+      await started.gatehouse.prisma.consoleSession.updateMany({
+        where: { userId: admin.id },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const idle = await browser.submit(page, '/console/sign-out', { csrf: 'forged' });
+      expect(idle.status).toBe(403);
+      expect(idle.html).toContain('The form expired or did not come from this site');
+      expect(await gatehouseSessions(admin.id)).toHaveLength(1);
     });
 
     it('ends neither session when the database fails mid-sign-out, says so in a sentence, and signs out on the next try', async () => {
