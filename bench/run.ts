@@ -417,7 +417,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req, errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest}), errors ${result.errors}`,
   );
 }
 
@@ -483,7 +483,7 @@ function printTable(results: {
   console.log(
     `Limits of this run: RS256 ${signingLimit.perCore}/s per core → ${signingLimit.allCores}/s on ${machine.cores} cores (${signingLimit.msPerSignature} ms each); argon2id ${results.argon2VerifiesPerSecond} verifications/s on ${machine.cores} cores (${results.argon2CpuMsPerVerify} CPU ms each)\n`,
   );
-  const header = ['server', 'workload', 'conc.', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'server cores'];
+  const header = ['server', 'workload', 'conc.', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'loop ms/req', 'server cores'];
   const rows: string[][] = [];
   const add = (server: string, workload: string, runs: WithRatio[]) => {
     for (const run of runs) {
@@ -497,6 +497,7 @@ function printTable(results: {
         String(run.p99Ms),
         String(run.errors),
         String(run.serverCpuMsPerRequest),
+        String(run.eventLoopCpuMsPerRequest),
         String(run.serverCores),
       ]);
     }
