@@ -35,7 +35,13 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 /** BENCH_CLUSTER=1 adds Gatehouse as a node:cluster of one worker per core (client credentials and refresh). */
 const CLUSTER = process.env.BENCH_CLUSTER === '1';
 /** The production entry's heap flags (Dockerfile's CMD, docs/performance.md): they keep peak RSS under 200 MB. */
-const PRODUCTION_FLAGS = ['--max-semi-space-size=8', '--max-old-space-size=128', '--heap-growing-percent=60', '--require', './bin/threadpool.cjs'];
+const PRODUCTION_FLAGS = [
+  '--max-semi-space-size=8',
+  '--max-old-space-size=128',
+  '--heap-growing-percent=60',
+  '--require',
+  './bin/threadpool.cjs',
+];
 /** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 /**
@@ -417,7 +423,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req, errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest}), errors ${result.errors}`,
   );
 }
 
@@ -483,7 +489,19 @@ function printTable(results: {
   console.log(
     `Limits of this run: RS256 ${signingLimit.perCore}/s per core → ${signingLimit.allCores}/s on ${machine.cores} cores (${signingLimit.msPerSignature} ms each); argon2id ${results.argon2VerifiesPerSecond} verifications/s on ${machine.cores} cores (${results.argon2CpuMsPerVerify} CPU ms each)\n`,
   );
-  const header = ['server', 'workload', 'conc.', 'req/s', 'ratio', 'p50 ms', 'p99 ms', 'errors', 'CPU ms/req', 'server cores'];
+  const header = [
+    'server',
+    'workload',
+    'conc.',
+    'req/s',
+    'ratio',
+    'p50 ms',
+    'p99 ms',
+    'errors',
+    'CPU ms/req',
+    'loop ms/req',
+    'server cores',
+  ];
   const rows: string[][] = [];
   const add = (server: string, workload: string, runs: WithRatio[]) => {
     for (const run of runs) {
@@ -497,6 +515,7 @@ function printTable(results: {
         String(run.p99Ms),
         String(run.errors),
         String(run.serverCpuMsPerRequest),
+        String(run.eventLoopCpuMsPerRequest),
         String(run.serverCores),
       ]);
     }

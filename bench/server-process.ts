@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { findFreePort } from '../src/db/embedded-postgres.js';
 import { round, type LoadResult } from './load.js';
 
@@ -62,6 +62,14 @@ export async function startServer(
 export type Measured = LoadResult & {
   /** Server CPU (all its processes and threads) per successful request. */
   serverCpuMsPerRequest: number;
+  /** Of that, the event loop's thread (each process's main thread): the part one core bounds. */
+  eventLoopCpuMsPerRequest: number;
+  /**
+   * Of that, libuv's thread pool (signing, argon2, log writes), where it can be
+   * told apart: Gatehouse runs it at a lower priority (bin/threadpool.cjs). The
+   * rest is V8's helper threads (garbage collection) and Node's own.
+   */
+  threadPoolCpuMsPerRequest?: number;
   /** Server CPU over the run, in cores. */
   serverCores: number;
 };
@@ -70,25 +78,57 @@ export type Measured = LoadResult & {
  * Runs a load and adds the CPU the server's processes (all their threads, the
  * signing and argon2 thread pool included) spent per successful request:
  * unlike requests per second, it hardly depends on what else the shared
- * machine is doing.
+ * machine is doing. The event loop's share says how close a workload is to
+ * the one core a process's JavaScript can use.
  */
 export async function measured(pids: number[], run: () => Promise<LoadResult>): Promise<Measured> {
   const before = await cpuMs(pids);
+  const threadsBefore = await threadCpuMs(pids);
   const result = await run();
   const spent = (await cpuMs(pids)) - before;
+  const threadsAfter = await threadCpuMs(pids);
   const succeeded = Math.max(1, result.requests - result.errors);
-  return { ...result, serverCpuMsPerRequest: round(spent / succeeded, 3), serverCores: round(spent / 1000 / result.seconds, 2) };
+  const pool = threadsAfter.lowerPriority - threadsBefore.lowerPriority;
+  return {
+    ...result,
+    serverCpuMsPerRequest: round(spent / succeeded, 3),
+    eventLoopCpuMsPerRequest: round((threadsAfter.eventLoop - threadsBefore.eventLoop) / succeeded, 3),
+    ...(pool > 0 ? { threadPoolCpuMsPerRequest: round(pool / succeeded, 3) } : {}),
+    serverCores: round(spent / 1000 / result.seconds, 2),
+  };
 }
 
 /** utime + stime of the processes, in ms (Linux /proc, clock ticks of 10 ms). */
 export async function cpuMs(pids: number[]): Promise<number> {
   let ticks = 0;
-  for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    ticks += Number(fields[11] ?? 0) + Number(fields[12] ?? 0);
-  }
+  for (const pid of pids) ticks += ticksOf(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')).ticks;
   return ticks * 10;
+}
+
+/**
+ * CPU of the processes' live threads, in ms: their main threads (the event
+ * loops), and the threads running at a lower priority than their process
+ * (libuv's pool, which bin/threadpool.cjs renices).
+ */
+async function threadCpuMs(pids: number[]): Promise<{ eventLoop: number; lowerPriority: number }> {
+  let eventLoop = 0;
+  let lowerPriority = 0;
+  for (const pid of pids) {
+    const main = ticksOf(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+    const tids = await readdir(`/proc/${pid}/task`).catch(() => []);
+    for (const tid of tids) {
+      const thread = ticksOf(await readFile(`/proc/${pid}/task/${tid}/stat`, 'utf8').catch(() => ''));
+      if (tid === String(pid)) eventLoop += thread.ticks;
+      else if (thread.nice > main.nice) lowerPriority += thread.ticks;
+    }
+  }
+  return { eventLoop: eventLoop * 10, lowerPriority: lowerPriority * 10 };
+}
+
+/** utime + stime (clock ticks) and nice of a /proc stat line (proc(5): fields 14, 15 and 19). */
+function ticksOf(stat: string): { ticks: number; nice: number } {
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { ticks: Number(fields[11] ?? 0) + Number(fields[12] ?? 0), nice: Number(fields[16] ?? 0) };
 }
 
 /** Resident set of the processes now (VmRSS) and at their peak so far (VmHWM), summed, in MiB (Linux). */

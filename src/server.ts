@@ -267,6 +267,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         keys: keysHere,
         sessionActivity,
         recovery,
+        provider,
         keySettings: config.keys,
         adminResource: adminAudience(config.issuer),
         adminRoutes: operations,

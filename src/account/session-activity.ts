@@ -1,5 +1,5 @@
 import { recordEvent, type AuditContext } from '../audit/events.js';
-import type { PrismaClient } from '../db/prisma.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { endRowsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 
 export interface BrowserSessionView {
@@ -57,20 +57,33 @@ export function createSessionActivityStore(prisma: PrismaClient, hooks: SessionA
     },
 
     /**
-     * Ends one of the account's sessions (that browser must sign in again);
-     * whether there was one. Audited `user.sessions_revoked` (actor: whoever
-     * ended it) in the same transaction: the session ends and the event is
-     * written, or neither.
+     * Ends one of the account's sessions (that browser must sign in again), or
+     * each of several; whether there was one. Audited `user.sessions_revoked`
+     * (actor: whoever ended it), one event per ended session, in the same
+     * transaction: the sessions end and the events are written, or neither.
+     * `alongside` runs first in the same transaction (the console's sign-out
+     * ends its own session with it).
      */
-    async endSession(accountId: string, uid: string, audit: AuditContext): Promise<boolean> {
+    async endSession(
+      accountId: string,
+      uids: string | readonly string[],
+      audit: AuditContext,
+      alongside?: (tx: Prisma.TransactionClient) => Promise<unknown>,
+    ): Promise<boolean> {
       const ended = await prisma.$transaction(async (tx) => {
-        // The apps that signed in through it are told, in the same statement (Back-Channel Logout 1.0 §2.7).
-        const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { session: uid });
-        await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
-        if (removed > 0) {
-          await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
+        await alongside?.(tx);
+        const total = { removed: 0, queued: 0 };
+        for (const uid of new Set([uids].flat())) {
+          // The apps that signed in through it are told, in the same statement (Back-Channel Logout 1.0 §2.7).
+          const { removed, queued } = await endRowsQueueingLogouts(tx, accountId, { session: uid });
+          await tx.sessionActivity.deleteMany({ where: { sessionUid: uid } });
+          if (removed > 0) {
+            await recordEvent(tx, audit, { type: 'user.sessions_revoked', subject: accountId, details: { removed, session: uid } });
+          }
+          total.removed += removed;
+          total.queued += queued;
         }
-        return { removed, queued };
+        return total;
       });
       // After the commit: a rolled-back transaction queued nothing.
       if (ended.queued > 0) hooks.sessionsEnded?.();

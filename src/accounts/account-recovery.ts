@@ -24,6 +24,9 @@ export interface AccountRecoveryDependencies {
 const RESETS_PER_EMAIL_PER_HOUR = 5;
 const RESETS_PER_IP_PER_HOUR = 20;
 
+/** One counter per address, shared by the public page and admins: an inbox gets at most a few links an hour whoever asks. */
+const resetEmailKey = (email: string) => ipCounterKey('reset-email', email.trim().toLowerCase());
+
 const invalidLink = () => new AppError(400, 'invalid_token', 'This link has expired or was already used. Ask for a new one.');
 
 /** Password reset and email verification by single-use links sent by email. */
@@ -33,38 +36,95 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
     sending.catch((error: unknown) => deps.log.warn(`email could not be sent: ${(error as Error).message}`));
   };
 
+  const resetLink = (token: string) => `${deps.issuer}/reset-password?token=${token}`;
+
+  /** Issues a reset link and emails it in the background: the answer takes as long whether or not an email goes out. */
+  const sendResetLink = async (user: Pick<User, 'id' | 'email' | 'name'>, interactionUid?: string): Promise<void> => {
+    const token = await deps.tokens.issue('password_reset', user, deps.resetTtl, interactionUid);
+    sendLater(deps.emails.passwordReset(user, resetLink(token), deps.resetTtl));
+  };
+
   const recovery = {
     available: deps.emails.available,
 
     /**
      * "Forgot your password?": whether or not the email has an account, the
      * same answer; a link goes out only for an enabled account, at most a few
-     * an hour. `ip_limited` when this IP asked too often. `sentBy`: an
-     * admin sending the link (the console), recorded as
-     * `user.password_reset_sent` in the transaction that issues the link.
+     * an hour. `ip_limited` when this IP asked too often.
      */
-    async requestPasswordReset(
-      email: string,
-      ip: string,
-      interactionUid?: string,
-      sentBy?: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
-    ): Promise<'answered' | { ipLimited: number }> {
+    async requestPasswordReset(email: string, ip: string, interactionUid?: string): Promise<'answered' | { ipLimited: number }> {
       if (!deps.emails.available) throw new AppError(503, 'email_unavailable', 'Password reset by email is not available on this server.');
       const byIp = await deps.counters.hit(ipCounterKey('reset-ip', ip), 3600);
       if (byIp.count > RESETS_PER_IP_PER_HOUR) return { ipLimited: byIp.retryAfterSeconds };
-      const byEmail = await deps.counters.hit(ipCounterKey('reset-email', email.trim().toLowerCase()), 3600);
+      const byEmail = await deps.counters.hit(resetEmailKey(email), 3600);
       if (byEmail.count > RESETS_PER_EMAIL_PER_HOUR) return 'answered';
       const user = await deps.users.findUserByEmail(email);
       if (!user || user.disabled) return 'answered';
-      const token = await deps.tokens.issue(
-        'password_reset',
-        user,
-        deps.resetTtl,
-        interactionUid,
-        sentBy && { context: sentBy.audit, event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details } },
-      );
-      sendLater(deps.emails.passwordReset(user, `${deps.issuer}/reset-password?token=${token}`, deps.resetTtl));
+      await sendResetLink(user, interactionUid);
       return 'answered';
+    },
+
+    /**
+     * An admin sends a user a reset link (console, admin API, CLI). The admin
+     * already knows the account exists, so unlike the public page this says
+     * what happened: it throws when nothing was sent (no email delivery 400,
+     * a disabled account 409, the per-address limit the public page also
+     * counts 429 with Retry-After, the mail server failing 503). Sent (handed
+     * to the mail server), it is recorded as `user.password_reset_sent` in the
+     * transaction that issues the link; not sent, nothing is kept. No per-IP
+     * limit: the admin is signed in.
+     */
+    async sendPasswordResetLink(
+      user: Pick<User, 'id' | 'email' | 'name' | 'disabled'>,
+      sentBy: { readonly audit: AuditContext; readonly details?: Record<string, unknown> },
+    ): Promise<{ readonly email: string; readonly expiresAt: Date }> {
+      if (!deps.emails.available) {
+        throw new AppError(
+          400,
+          'email_unavailable',
+          'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)',
+        );
+      }
+      if (user.disabled) {
+        throw new AppError(409, 'user_disabled', `no reset link was sent: ${user.email} is disabled; enable the account first`);
+      }
+      const byEmail = await deps.counters.hit(resetEmailKey(user.email), 3600);
+      if (byEmail.count > RESETS_PER_EMAIL_PER_HOUR) {
+        const minutes = Math.max(1, Math.ceil(byEmail.retryAfterSeconds / 60));
+        throw new AppError(
+          429,
+          'too_many_requests',
+          `no reset link was sent: ${user.email} was already sent ${RESETS_PER_EMAIL_PER_HOUR} reset links this hour; try again in ${minutes} minute${minutes === 1 ? '' : 's'}`,
+          // RFC 9110 §10.2.3: seconds until the address's window ends.
+          { 'Retry-After': String(byEmail.retryAfterSeconds) },
+        );
+      }
+      // The link, its event and its delivery to the mail server: all or nothing, so "sent" means handed to SMTP.
+      let undelivered: Error | undefined;
+      const deliver = async (token: string) => {
+        try {
+          await deps.emails.passwordReset(user, resetLink(token), deps.resetTtl);
+        } catch (error) {
+          undelivered = error as Error;
+          throw error;
+        }
+      };
+      try {
+        await deps.tokens.issue('password_reset', user, deps.resetTtl, undefined, {
+          context: sentBy.audit,
+          event: { type: 'user.password_reset_sent', subject: user.id, details: sentBy.details },
+          deliver,
+        });
+      } catch (error) {
+        if (!undelivered) throw error;
+        deps.log.warn(`reset link email for user ${user.id} could not be sent: ${undelivered.message}`);
+        throw new AppError(
+          503,
+          'email_not_delivered',
+          'no reset link was sent: the mail server could not be reached or refused the email; try again later',
+        );
+      }
+      return { email: user.email, expiresAt: new Date(Date.now() + deps.resetTtl * 1000) };
     },
 
     /** The account a reset link is for, while it works. */

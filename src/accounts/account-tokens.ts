@@ -12,6 +12,9 @@ export interface AccountTokenClaim {
   readonly interactionUid: string | null;
 }
 
+/** How long a transaction that delivers its link may stay open. */
+const DELIVERY_TIMEOUT_MS = 30_000;
+
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
 
 /**
@@ -26,7 +29,15 @@ export function createAccountTokenStore(prisma: PrismaClient) {
       user: { id: string; email: string },
       ttlSeconds: number,
       interactionUid?: string,
-      audited?: { readonly context: AuditContext; readonly event: NewEvent },
+      audited?: {
+        readonly context: AuditContext;
+        readonly event: NewEvent;
+        /**
+         * Hands the link over (emails it) as the transaction's last step: when
+         * it throws, neither the link nor the event is kept.
+         */
+        readonly deliver?: (token: string) => Promise<void>;
+      },
     ): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const data = {
@@ -42,10 +53,15 @@ export function createAccountTokenStore(prisma: PrismaClient) {
         return token;
       }
       // An admin's link and its audit event: both or neither.
-      await prisma.$transaction(async (tx) => {
-        await tx.accountToken.create({ data });
-        await recordEvent(tx, audited.context, audited.event);
-      });
+      await prisma.$transaction(
+        async (tx) => {
+          await tx.accountToken.create({ data });
+          await recordEvent(tx, audited.context, audited.event);
+          await audited.deliver?.(token);
+        },
+        // Delivery to the mail server inside: more than Prisma's 5 s default.
+        audited.deliver ? { timeout: DELIVERY_TIMEOUT_MS } : undefined,
+      );
       return token;
     },
 

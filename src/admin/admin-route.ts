@@ -34,6 +34,8 @@ export interface AdminRoute<Body = unknown, Query = unknown, Params = Record<str
    */
   readonly response?: z.ZodType;
   readonly status: 200 | 201 | 204;
+  /** Error answers particular to this operation (status: when), documented beside the common ones. */
+  readonly errors?: Readonly<Partial<Record<409 | 429 | 503, string>>>;
   handle(input: { params: Params; body: Body; query: Query; audit: AuditContext; caller: AdminCaller }): Promise<unknown>;
 }
 

@@ -50,6 +50,14 @@ export function buildOpenApiDocument(routes: readonly AdminRoute[], issuer: stri
     for (const [status, description] of Object.entries(ERROR_STATUSES)) {
       responses[status] = { description, content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
     }
+    for (const [status, description] of Object.entries(route.errors ?? {})) {
+      responses[status] = {
+        description,
+        // RFC 9110 §10.2.3
+        ...(status === '429' ? { headers: { 'Retry-After': { description: 'Seconds to wait', schema: { type: 'integer' } } } } : {}),
+        content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } },
+      };
+    }
     paths[path] = {
       ...paths[path],
       [route.method]: {

@@ -181,7 +181,8 @@ export function createConsoleAuth(deps: ConsoleAuthDependencies) {
     },
 
     /**
-     * The ID token as end_session's id_token_hint, while a published key can
+     * The ID token as end_session's id_token_hint (the sign-out link offered to
+     * a signed-in user the console refuses), while a published key can
      * still verify it: after an emergency revocation of the key that signed it,
      * oidc-provider refuses the hint (400), so the sign-out names the client alone
      * (OIDC RP-Initiated Logout 1.0 §2: client_id with post_logout_redirect_uri).

@@ -11,6 +11,7 @@ import { type ConsoleAuthDependencies, createConsoleAuth } from './console-auth.
 import { createConsoleOperations } from './console-operations.js';
 import { consoleRoutes } from './console-routes.js';
 import { createConsoleSessionStore } from './console-session.js';
+import { createConsoleSignOut } from './console-sign-out.js';
 import { createConsoleViews } from './console-views.js';
 import { keyPages } from './keys-pages.js';
 import { createOverviewStore } from './overview-store.js';
@@ -21,6 +22,7 @@ import { rolePages } from './roles-pages.js';
 import { eventPages } from './events-pages.js';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
 import type { SessionActivityStore } from '../account/session-activity.js';
+import type { ProviderRef } from '../oidc/interaction-steps.js';
 
 /** What the sign-in needs (issuer, key, own URL, keys, users, roles, admin resource, sign-in TTL), and what the pages need besides. */
 export interface ConsoleDependencies extends Omit<ConsoleAuthDependencies, 'sessions'> {
@@ -31,6 +33,8 @@ export interface ConsoleDependencies extends Omit<ConsoleAuthDependencies, 'sess
   /** Users' browser sessions (to see and end them) and password reset links. */
   readonly sessionActivity: SessionActivityStore;
   readonly recovery: AccountRecovery;
+  /** The engine, to read the browser's Gatehouse session at the console's sign-in (its sign-out ends that one). */
+  readonly provider: ProviderRef;
   readonly keySettings: { readonly rotationInterval: number; readonly publishLead: number };
   /** The admin API's operations: the console calls the same ones. */
   readonly adminRoutes: readonly AdminRoute[];
@@ -49,6 +53,7 @@ export function createConsole(deps: ConsoleDependencies): Router {
   return consoleRoutes({
     auth,
     sessions,
+    signOut: createConsoleSignOut({ sessions, browserSessions: deps.sessionActivity, provider: deps.provider }),
     views: createConsoleViews(),
     csrfKey: deps.key,
     issuer: deps.issuer,

@@ -7,7 +7,8 @@ import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
 import type { Logger } from '../log.js';
 import { cookie, SESSION_COOKIE, readCookie, type ConsoleAdmin, type ConsoleAuth } from './console-auth.js';
 import { CONSOLE_CLIENT_ID, CONSOLE_SIGNED_OUT_PATH } from './console-client.js';
-import type { ConsoleSessionStore } from './console-session.js';
+import { consoleSessionHash, type ConsoleSessionStore } from './console-session.js';
+import type { ConsoleSignOut } from './console-sign-out.js';
 import type { ConsoleViews } from './console-views.js';
 
 /** What a console page's handler gets: the request, the admin, the form, and how to answer. */
@@ -31,6 +32,7 @@ export interface ConsoleArea {
 export interface ConsoleRouteDependencies {
   readonly auth: ConsoleAuth;
   readonly sessions: ConsoleSessionStore;
+  readonly signOut: ConsoleSignOut;
   readonly views: ConsoleViews;
   readonly csrfKey: Buffer;
   readonly issuer: string;
@@ -109,7 +111,8 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
       });
       return;
     }
-    ctx.append('Set-Cookie', sessionCookie(await deps.sessions.start(result.userId, result.idToken)));
+    const origin = await deps.signOut.originOf(ctx, result.userId);
+    ctx.append('Set-Cookie', sessionCookie(await deps.sessions.start(result.userId, result.idToken, origin)));
     await deps.audit.record(audit, { type: 'console.signed_in', subject: result.userId });
     ctx.status = 303;
     ctx.redirect(result.returnTo);
@@ -120,18 +123,35 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
     ctx.body = deps.views.bare('signed-out', { title: 'Signed out', message: 'You are signed out of the Gatehouse console.' });
   });
 
-  // Sign-out ends the console session, then Gatehouse's (OIDC RP-Initiated Logout §2), which asks to confirm.
+  // Sign-out ends the console session and the Gatehouse session it was signed in from, together, then says so.
   router.post('/sign-out', form, async (ctx) => {
     const token = readCookie(ctx, SESSION_COOKIE) ?? '';
-    const admin = await deps.auth.adminOf(ctx);
     const body = (ctx.request.body ?? {}) as Record<string, unknown>;
-    if (admin && !csrfTokenValid(deps.csrfKey, `console:${admin.session.idHash}`, body.csrf)) {
-      return problem(ctx, deps, 403, 'The form expired or did not come from this site; please try again.', admin);
+    // No cookie (a second click, or a cross-site POST: the cookie is SameSite=Strict): nothing to end.
+    if (token && !csrfTokenValid(deps.csrfKey, `console:${consoleSessionHash(token)}`, body.csrf)) {
+      const message = 'The form expired or did not come from this site; please try again.';
+      const admin = await deps.auth.adminOf(ctx);
+      if (admin) return problem(ctx, deps, 403, message, admin);
+      return bareProblem(ctx, deps, 403, 'Not allowed', message);
     }
-    const ended = await deps.sessions.end(token);
+    try {
+      await deps.signOut.signOut(ctx, token);
+    } catch (error) {
+      // Nothing ended (one transaction): the admin is still signed in, and may try again.
+      const failure = describeError(error);
+      if (failure.status === 503) deps.log.warn('console sign-out: the database did not answer; nothing was ended');
+      else deps.log.error(`${ctx.method} ${ctx.path} failed`, { err: error });
+      return bareProblem(
+        ctx,
+        deps,
+        503,
+        'Signing out did not work',
+        'Signing out could not be completed just now, so you are still signed in. Please try again.',
+      );
+    }
     ctx.append('Set-Cookie', sessionCookie('', 0));
     ctx.status = 303;
-    ctx.redirect(ended ? endSessionUrl(deps.issuer, deps.auth.endSessionHint(ended.idToken)) : CONSOLE_SIGNED_OUT_PATH);
+    ctx.redirect(CONSOLE_SIGNED_OUT_PATH);
   });
 
   const handle = (handler: ConsoleHandler, isPost: boolean) => async (ctx: Context) => {
@@ -188,7 +208,16 @@ function problem(ctx: Context, deps: ConsoleRouteDependencies, status: number, m
   });
 }
 
-/** OIDC RP-Initiated Logout 1.0 §2: back to the console's signed-out page. */
+function bareProblem(ctx: Context, deps: ConsoleRouteDependencies, status: number, heading: string, message: string): void {
+  ctx.status = status;
+  ctx.type = 'html';
+  ctx.body = deps.views.bare('problem', { title: heading, heading, message });
+}
+
+/**
+ * OIDC RP-Initiated Logout 1.0 §2: back to the console's signed-out page. Only
+ * for a signed-in user the console refuses (no console session to sign out of).
+ */
 function endSessionUrl(issuer: string, idTokenHint: string | undefined): string {
   const query = new URLSearchParams({
     ...(idTokenHint ? { id_token_hint: idTokenHint } : {}),

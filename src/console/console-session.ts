@@ -1,15 +1,24 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { PrismaClient } from '../db/prisma.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
 
-/** A console session as the routes see it: whose it is, and the hint for end_session. */
+/** A console session as the routes see it: whose it is. */
 export interface ConsoleSession {
   readonly userId: string;
-  readonly idToken: string;
   /** SHA-256 of the cookie's token: the CSRF token of its forms is derived from it. */
   readonly idHash: string;
 }
 
 const hashOf = (token: string) => createHash('sha256').update(token).digest('base64url');
+
+/** The `idHash` of a cookie's token (what its forms' CSRF tokens are bound to), whether or not a session has it. */
+export const consoleSessionHash = hashOf;
+
+/** A console session as its sign-out sees it: whose, and the Gatehouse browser session it was signed in from. */
+export interface EndingConsoleSession {
+  readonly userId: string;
+  /** oidc-provider's Session uid; null for a session started before it was recorded. */
+  readonly sessionUid: string | null;
+}
 
 /**
  * The console's server-side sessions (table console_sessions). The cookie
@@ -20,11 +29,11 @@ export function createConsoleSessionStore(prisma: PrismaClient, idleSeconds: num
   const deadline = (from: Date) => new Date(from.getTime() + idleSeconds * 1000);
   return {
     /** A new session; returns the cookie's token (shown nowhere else). */
-    async start(userId: string, idToken: string): Promise<string> {
+    async start(userId: string, idToken: string, sessionUid: string | undefined): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const now = new Date();
       await prisma.consoleSession.create({
-        data: { idHash: hashOf(token), userId, idToken, lastSeen: now, expiresAt: deadline(now) },
+        data: { idHash: hashOf(token), userId, idToken, sessionUid: sessionUid ?? null, lastSeen: now, expiresAt: deadline(now) },
       });
       return token;
     },
@@ -40,20 +49,29 @@ export function createConsoleSessionStore(prisma: PrismaClient, idleSeconds: num
       const touched = await prisma.consoleSession.updateManyAndReturn({
         where: { idHash, expiresAt: { gt: now } },
         data: { lastSeen: now, expiresAt: deadline(now) },
-        select: { userId: true, idToken: true },
+        select: { userId: true },
       });
       const row = touched[0];
-      if (row) return { userId: row.userId, idToken: row.idToken, idHash };
+      if (row) return { userId: row.userId, idHash };
       await prisma.consoleSession.deleteMany({ where: { idHash } });
       return undefined;
     },
 
-    /** Ends the session of this token (sign-out); returns it when there was one. */
-    async end(token: string): Promise<{ idToken: string } | undefined> {
+    /**
+     * The session of this token as the sign-out needs it, idle or not (an idle
+     * admin who clicks "Sign out" still means it), without moving its deadline.
+     */
+    async find(token: string): Promise<EndingConsoleSession | undefined> {
       if (!/^[\w-]{43}$/.test(token)) return undefined;
-      const rows = await prisma.$queryRaw<{ id_token: string }[]>`
-        DELETE FROM console_sessions WHERE id_hash = ${hashOf(token)} RETURNING id_token`;
-      return rows[0] ? { idToken: rows[0].id_token } : undefined;
+      const row = await prisma.consoleSession.findUnique({ where: { idHash: hashOf(token) }, select: { userId: true, sessionUid: true } });
+      return row ?? undefined;
+    },
+
+    /** Ends the session of this token, in `db` (the sign-out's transaction) or on its own; whether there was one. */
+    async end(token: string, db: Pick<Prisma.TransactionClient, 'consoleSession'> = prisma): Promise<boolean> {
+      if (!/^[\w-]{43}$/.test(token)) return false;
+      const { count } = await db.consoleSession.deleteMany({ where: { idHash: hashOf(token) } });
+      return count > 0;
     },
   };
 }

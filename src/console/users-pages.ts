@@ -18,7 +18,7 @@ type User = z.infer<typeof userView>;
 export interface UserPagesDependencies {
   readonly operations: ConsoleOperations;
   readonly sessions: SessionActivityStore;
-  readonly recovery: Pick<AccountRecovery, 'available' | 'requestPasswordReset'>;
+  readonly recovery: Pick<AccountRecovery, 'available' | 'sendPasswordResetLink'>;
 }
 
 const FACTOR_NAMES: Record<string, string> = {
@@ -29,6 +29,10 @@ const FACTOR_NAMES: Record<string, string> = {
 };
 
 const LABELS: Record<string, string> = { email: 'Email', password: 'Password', name: 'Name', roles: 'Roles' };
+
+/** Failures the user's page shows as a sentence (others are the error page): bad input, conflicts, limits, a mail server failing. */
+const saysWhy = (failure: { status: number; code: string }) =>
+  failure.status === 400 || failure.status === 409 || failure.status === 429 || failure.code === 'email_not_delivered';
 
 /** /console/users: list and search, create, edit, disable, delete, reset link, sessions and second factors. */
 export function userPages(deps: UserPagesDependencies): ConsoleArea {
@@ -150,6 +154,18 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
     );
   };
 
+  /** Sends a new user their reset link; what kept it from going out, as the end of a sentence, or undefined when it went. */
+  const refusedLink = async (user: User, details: Record<string, unknown>, page: ConsolePage): Promise<string | undefined> => {
+    try {
+      await deps.recovery.sendPasswordResetLink(user, { audit: page.admin.audit, details });
+      return undefined;
+    } catch (error) {
+      const failure = describeError(error);
+      if (!saysWhy(failure)) throw error;
+      return /[.!?]$/.test(failure.description) ? failure.description : `${failure.description}.`;
+    }
+  };
+
   /** Runs a change on the user's page: a notice when it worked, the sentence of what was wrong when it did not. */
   const change = async (page: ConsolePage, action: (user: User) => Promise<string>) => {
     const user = await load(page);
@@ -158,7 +174,8 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
       await renderUser(page, await load(page), { notice });
     } catch (error) {
       const failure = describeError(error);
-      if (failure.status !== 400 && failure.status !== 409) throw error;
+      if (!saysWhy(failure)) throw error;
+      for (const [name, value] of Object.entries(failure.headers)) page.ctx.set(name, value);
       await renderUser(page, user, { error: sentence(failure.description, LABELS) }, failure.status);
     }
   };
@@ -190,16 +207,14 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
               ...(sendVerification && !sendReset ? { send_verification_email: true } : {}),
             },
           });
-          if (sendReset) {
-            await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, {
-              audit: page.admin.audit,
-              details: { new_user: true },
-            });
-          }
+          // The user exists either way; the notice says whether the link went out (an address's hourly limit may refuse it).
+          const linkRefused = sendReset ? await refusedLink(user, { new_user: true }, page) : undefined;
           await renderUser(page, user, {
-            notice: sendReset
-              ? `${user.email} was created and was sent a link to choose a password.`
-              : `${user.email} was created${sendVerification ? ' and was sent a link to confirm the address' : ''}.`,
+            notice: !sendReset
+              ? `${user.email} was created${sendVerification ? ' and was sent a link to confirm the address' : ''}.`
+              : linkRefused
+                ? `${user.email} was created, but ${linkRefused}`
+                : `${user.email} was created and was sent a link to choose a password.`,
           });
         } catch (error) {
           const failure = describeError(error);
@@ -232,13 +247,11 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
           await operations.run('updateUser', page.admin, { params: { id: user.id }, body: { password: field(page.form, 'password') } });
           return `The password of ${user.email} was changed, and they were signed out everywhere.`;
         }),
+      // The same operation as POST /admin/users/:id/password-reset: when no link went out, the page says why (not the public page's one answer).
       '/users/:id/reset-link': (page) =>
         change(page, async (user) => {
-          mayChange(page, user);
-          const answer = await deps.recovery.requestPasswordReset(user.email, page.ctx.ip, undefined, { audit: page.admin.audit });
-          if (answer !== 'answered')
-            throw new AppError(429, 'too_many_requests', 'too many reset links were asked for from this address; try again later');
-          return `A password reset link was sent to ${user.email}.`;
+          const sent = await operations.run<{ email: string }>('sendUserPasswordReset', page.admin, { params: { id: user.id } });
+          return `A password reset link was sent to ${sent.email}.`;
         }),
       '/users/:id/sessions/end': (page) =>
         change(page, async (user) => {

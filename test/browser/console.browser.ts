@@ -151,4 +151,22 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in headless Chromium',
     expect(tokens.claims()?.email).toBe('ada@example.test');
     await userContext.close();
   });
+
+  it('signs out of the console and of Gatehouse with one click: the next visit asks for the password', async () => {
+    const context = await browser.createBrowserContext();
+    const page = await context.newPage();
+    await page.goto(`${gatehouse.issuer}/console`);
+    await page.type('#email', 'root@example.test');
+    await page.type('#password', PASSWORD);
+    await clickAndWait(page, 'form[action$="/login"] button[type="submit"]');
+    expect(page.url()).toBe(`${gatehouse.issuer}/console`);
+
+    await clickAndWait(page, 'form.sign-out button[type="submit"]');
+    expect(page.url()).toBe(`${gatehouse.issuer}/console/signed-out`);
+    await shoot(page, '16-signed-out');
+    await page.goto(`${gatehouse.issuer}/console`);
+    expect(await page.$('#password')).not.toBeNull();
+    expect(await page.content()).toContain('Gatehouse console');
+    await context.close();
+  });
 });

@@ -183,6 +183,7 @@ describe('gatehouse CLI against a running server', () => {
       ['resources', 'create', '--identifier', 'https://x.example.test/', '--name', 'X', '--scope', 'bad scope'],
       ['events', 'list', '--type', 'nonsense'],
       ['keys', 'revoke', 'no-such-kid'],
+      ['users', 'send-reset-link', 'no-such-user'],
     ]) {
       for (const format of [[], ['--json']]) {
         const there = await run(remote, [...args, ...format]);

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm } from '../support/browser.js';
 import { createConsoleUser, signInToConsole } from '../support/console.js';
-import { startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { withConnectionLostOnEvent } from '../support/faults.js';
+import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('signing in to the console (/console)', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>>;
@@ -120,29 +120,158 @@ describe('signing in to the console (/console)', () => {
     expect(await started.gatehouse.keys.list()).toEqual(before);
   });
 
-  it('signs out: the console session ends, then Gatehouse asks to end its own session and lands on the signed-out page', async () => {
-    const { browser, page } = await signInToConsole(started.gatehouse, 'root@example.test');
-    const token = browser.cookie('gatehouse_console');
-    const confirm = await browser.submit(page, '/console/sign-out');
-    expect(browser.cookie('gatehouse_console')).toBeUndefined();
-    const idHash = createHash('sha256')
-      .update(token ?? '')
-      .digest('base64url');
-    expect(await started.gatehouse.prisma.consoleSession.count({ where: { idHash } })).toBe(0);
-    // oidc-provider's logout page: confirm ending the Gatehouse session.
-    const signedOut = await browser.submit(confirm, '/session/end/confirm', { logout: 'yes' });
-    expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
-    expect(signedOut.html).toContain('You are signed out of the Gatehouse console.');
-    // The old cookie no longer opens the console.
-    const replay = await fetch(`${started.gatehouse.url}/console`, {
-      headers: { cookie: `gatehouse_console=${token}` },
-      redirect: 'manual',
+  describe('signing out', () => {
+    const gatehouseSessions = (userId: string) =>
+      started.gatehouse.prisma.oidcPayload.findMany({
+        where: { model: 'Session', payload: { path: ['accountId'], equals: userId } },
+        select: { uid: true },
+      });
+    const consoleSessions = (userId: string) => started.gatehouse.prisma.consoleSession.count({ where: { userId } });
+    const revocations = (userId: string) =>
+      started.gatehouse.prisma.event.findMany({ where: { type: 'user.sessions_revoked', subject: userId } });
+
+    it('ends the console session and the Gatehouse session in one step, audited, and the next visit asks for the password', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'leaving-for-lunch@example.test');
+      const { browser, page } = await signInToConsole(started.gatehouse, 'leaving-for-lunch@example.test');
+      const token = browser.cookie('gatehouse_console');
+      const [gatehouseSession] = await gatehouseSessions(admin.id);
+      expect(gatehouseSession?.uid).toEqual(expect.any(String));
+
+      const signedOut = await browser.submit(page, '/console/sign-out');
+      // No confirmation page of oidc-provider's in between: straight to the console's own page.
+      expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+      expect(signedOut.html).toContain('You are signed out of the Gatehouse console.');
+      expect(browser.cookie('gatehouse_console')).toBeUndefined();
+      expect(await consoleSessions(admin.id)).toBe(0);
+      expect(await gatehouseSessions(admin.id)).toEqual([]);
+      const events = await revocations(admin.id);
+      expect(events).toHaveLength(1);
+      expect(events[0]).toMatchObject({ actor: `user:${admin.id}`, details: { removed: 1, session: gatehouseSession?.uid } });
+
+      // The old cookie no longer opens the console.
+      const replay = await fetch(`${started.gatehouse.url}/console`, {
+        headers: { cookie: `gatehouse_console=${token}` },
+        redirect: 'manual',
+      });
+      expect(replay.status).toBe(303);
+      expect(replay.headers.get('location')).toMatch(/^\/auth\?/);
+      // The browser still sends oidc-provider's (now stale) session cookie; the next visit needs the password again.
+      const next = await browser.open(`${started.gatehouse.url}/console`);
+      expect(next.html).toContain('to continue to <strong>Gatehouse console</strong>');
+      expect(next.html).toContain('name="password"');
+      const back = await browser.submit(next, '/login', { email: 'leaving-for-lunch@example.test', password: PASSWORD });
+      expect(back.url).toBe(`${started.gatehouse.url}/console`);
     });
-    expect(replay.status).toBe(303);
-    expect(replay.headers.get('location')).toMatch(/^\/auth\?/);
-    // And the next visit needs the password again.
-    const next = await browser.open(`${started.gatehouse.url}/console`);
-    expect(next.html).toContain('to continue to <strong>Gatehouse console</strong>');
+
+    it('ends only the Gatehouse session the console was signed in from, not the admin’s other browsers', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'two-desks@example.test');
+      const desk = await signInToConsole(started.gatehouse, 'two-desks@example.test');
+      const [deskSession] = await gatehouseSessions(admin.id);
+      const laptop = await signInToConsole(started.gatehouse, 'two-desks@example.test');
+
+      await desk.browser.submit(desk.page, '/console/sign-out');
+      const left = await gatehouseSessions(admin.id);
+      expect(left).toHaveLength(1);
+      expect(left[0]?.uid).not.toBe(deskSession?.uid);
+      expect((await laptop.browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
+    });
+
+    it('ends this browser’s own Gatehouse session too when the one the console started from is gone or was not recorded', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'signed-in-again@example.test');
+      for (const recorded of [true, false]) {
+        const { browser, page } = await signInToConsole(started.gatehouse, 'signed-in-again@example.test');
+        if (recorded) {
+          // Its Gatehouse session ends elsewhere; the admin signs in again in this browser (the account page): a new session.
+          await started.gatehouse.prisma.oidcPayload.deleteMany({
+            where: { model: 'Session', payload: { path: ['accountId'], equals: admin.id } },
+          });
+          const login = await browser.open(`${started.gatehouse.url}/account`);
+          const account = await browser.submit(login, '/login', { email: 'signed-in-again@example.test', password: PASSWORD });
+          expect(account.url).toBe(`${started.gatehouse.url}/account`);
+        } else {
+          // A console session from before the origin was recorded.
+          await started.gatehouse.prisma.consoleSession.updateMany({ where: { userId: admin.id }, data: { sessionUid: null } });
+        }
+        expect(await gatehouseSessions(admin.id)).toHaveLength(1);
+
+        const signedOut = await browser.submit(page, '/console/sign-out');
+        expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+        expect(await gatehouseSessions(admin.id)).toEqual([]);
+        expect(await consoleSessions(admin.id)).toBe(0);
+        expect((await browser.open(`${started.gatehouse.url}/console`)).html).toContain('name="password"');
+      }
+    });
+
+    it('answers a second click, and the sign-out of an idle console session, with the signed-out page', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'idle-leaver@example.test');
+      const { browser, page } = await signInToConsole(started.gatehouse, 'idle-leaver@example.test');
+      // The idle deadline passed while the page stayed open: the click still signs out of Gatehouse.
+      await started.gatehouse.prisma.consoleSession.updateMany({
+        where: { userId: admin.id },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const first = await browser.submit(page, '/console/sign-out');
+      expect(first.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+      expect(await gatehouseSessions(admin.id)).toEqual([]);
+      expect(await consoleSessions(admin.id)).toBe(0);
+
+      const second = await browser.submit(page, '/console/sign-out');
+      expect(second.status).toBe(200);
+      expect(second.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+      // And with the cookie still there but its session gone (another tab signed out first).
+      const other = await signInToConsole(started.gatehouse, 'idle-leaver@example.test');
+      const cookie = other.browser.cookie('gatehouse_console') ?? '';
+      await started.gatehouse.prisma.consoleSession.deleteMany({ where: { userId: admin.id } });
+      const stale = await other.browser.submit(other.page, '/console/sign-out');
+      expect(stale.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+      expect(cookie).toMatch(/^[\w-]{43}$/);
+      expect(await revocations(admin.id)).toHaveLength(1);
+    });
+
+    it('refuses a sign-out without its CSRF token and ends nothing', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'targeted@example.test');
+      const { browser, page } = await signInToConsole(started.gatehouse, 'targeted@example.test');
+      for (const csrf of ['forged', '']) {
+        const forged = await browser.submit(page, '/console/sign-out', { csrf });
+        expect(forged.status).toBe(403);
+        expect(forged.html).toContain('The form expired or did not come from this site');
+      }
+      expect(await consoleSessions(admin.id)).toBe(1);
+      expect(await gatehouseSessions(admin.id)).toHaveLength(1);
+      expect(await revocations(admin.id)).toEqual([]);
+      expect((await browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
+      // Idle by now: still refused, with the plain page, and the Gatehouse session stays.
+      await started.gatehouse.prisma.consoleSession.updateMany({
+        where: { userId: admin.id },
+        data: { expiresAt: new Date(Date.now() - 1000) },
+      });
+      const idle = await browser.submit(page, '/console/sign-out', { csrf: 'forged' });
+      expect(idle.status).toBe(403);
+      expect(idle.html).toContain('The form expired or did not come from this site');
+      expect(await gatehouseSessions(admin.id)).toHaveLength(1);
+    });
+
+    it('ends neither session when the database fails mid-sign-out, says so in a sentence, and signs out on the next try', async () => {
+      const admin = await createConsoleUser(started.gatehouse, 'unlucky@example.test');
+      const { browser, page } = await signInToConsole(started.gatehouse, 'unlucky@example.test');
+      // The connection is lost as the audit event is written: after both sessions' rows were deleted in the transaction.
+      const failed = await withConnectionLostOnEvent(started.gatehouse.prisma, 'user.sessions_revoked', () =>
+        browser.submit(page, '/console/sign-out'),
+      );
+      expect(failed.status).toBe(503);
+      expect(failed.html).toContain('you are still signed in. Please try again.');
+      expect(browser.cookie('gatehouse_console')).toMatch(/^[\w-]{43}$/);
+      expect(await consoleSessions(admin.id)).toBe(1);
+      expect(await gatehouseSessions(admin.id)).toHaveLength(1);
+      expect(await revocations(admin.id)).toEqual([]);
+      expect((await browser.open(`${started.gatehouse.url}/console`)).status).toBe(200);
+
+      const signedOut = await browser.submit(page, '/console/sign-out');
+      expect(signedOut.url).toBe(`${started.gatehouse.url}/console/signed-out`);
+      expect(await consoleSessions(admin.id)).toBe(0);
+      expect(await gatehouseSessions(admin.id)).toEqual([]);
+      expect(await revocations(admin.id)).toHaveLength(1);
+    });
   });
 
   it('asks to sign in again after the idle timeout, and deletes the idle session', async () => {

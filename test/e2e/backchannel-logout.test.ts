@@ -183,6 +183,25 @@ describe('OpenID Connect Back-Channel Logout', () => {
     expect(sidsReceivedFor(user.id)).toEqual([ended]);
   });
 
+  it('tells the app when an admin signs out of the console, for the session the console was signed in from only', async () => {
+    const admin = await createConsoleUser(gatehouse, 'console-leaver@example.test');
+    const elsewhere = decodeJwt((await signIn(config, { email: 'console-leaver@example.test' })).tokens.id_token as string).sid;
+    // One browser: the app, then the console, in the same Gatehouse session.
+    const browser = new Browser();
+    const sid = decodeJwt((await signIn(config, { email: 'console-leaver@example.test', browser })).tokens.id_token as string).sid;
+    // Already signed in to Gatehouse: the console opens without the login page.
+    const page = await browser.open(`${gatehouse.url}/console`);
+    expect(page.url).toBe(`${gatehouse.url}/console`);
+
+    const delivered = app.next();
+    const signedOut = await browser.submit(page, '/console/sign-out');
+    expect(signedOut.url).toBe(`${gatehouse.url}/console/signed-out`);
+    expect(await delivered).toMatchObject({ sub: admin.id, sid });
+    expect(await sessionUidOf(sid)).toBeUndefined();
+    expect(await sessionUidOf(elsewhere)).toEqual(expect.any(String));
+    expect(sidsReceivedFor(admin.id)).toEqual([sid]);
+  });
+
   it('tells the app of each other session when the user signs out all other sessions on the account page, not of the kept one', async () => {
     const user = await gatehouse.users.createUser({
       email: 'many@example.test',

@@ -2,8 +2,11 @@ import type { AddressInfo } from 'node:net';
 import { simpleParser, type ParsedMail } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
 
-/** A real SMTP server on loopback that keeps what it receives, parsed. */
-export async function startMailServer() {
+/**
+ * A real SMTP server on loopback that keeps what it receives, parsed.
+ * `refuseRecipient`: addresses it answers RCPT TO with 550 (a mail server refusing).
+ */
+export async function startMailServer(options: { refuseRecipient?: (address: string) => boolean } = {}) {
   const received: ParsedMail[] = [];
   const waiting: ((mail: ParsedMail) => void)[] = [];
   const server = new SMTPServer({
@@ -11,6 +14,10 @@ export async function startMailServer() {
     disabledCommands: ['STARTTLS'],
     logger: false,
     onAuth: (_auth, _session, callback) => callback(null, { user: 'gatehouse' }),
+    onRcptTo(address, _session, callback) {
+      if (options.refuseRecipient?.(address.address)) callback(new Error('550 mailbox unavailable'));
+      else callback();
+    },
     onData(stream, _session, callback) {
       simpleParser(stream)
         .then((mail) => {

@@ -4,10 +4,22 @@ import { AppError } from '../../http/errors.js';
 import type { AdminCaller } from '../admin-auth.js';
 import { defineRoute, notFound, requireFullAdmin, uuidParams, type AdminRoute } from '../admin-route.js';
 import { decodeCursor, page } from '../pagination.js';
-import { presentUser } from './presenter.js';
-import { createUserBody, listUsersQuery, updateUserBody, userPage, userView } from './schema.js';
+import { presentResetLink, presentUser } from './presenter.js';
+import { createUserBody, listUsersQuery, resetLinkView, updateUserBody, userPage, userView } from './schema.js';
 
-export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail'>): AdminRoute[] {
+export function userRoutes(
+  users: UserService,
+  recovery?: Pick<AccountRecovery, 'available' | 'sendVerificationEmail' | 'sendPasswordResetLink'>,
+): AdminRoute[] {
+  // Without `recovery` these routes run in `gatehouse --local`, which sends no email; the server may well.
+  const noEmail = () =>
+    new AppError(
+      400,
+      'email_unavailable',
+      recovery
+        ? 'no reset link was sent: email delivery is not configured on this server (GATEHOUSE_SMTP_URL)'
+        : 'no reset link was sent: gatehouse --local sends no email; run the command against the server (GATEHOUSE_URL)',
+    );
   /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
   const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
     const user = await users.findUserById(id);
@@ -98,6 +110,29 @@ export function userRoutes(users: UserService, recovery?: Pick<AccountRecovery, 
       handle: async ({ params, audit, caller }) => {
         await guardAdminUser(params.id, caller);
         await users.deleteUser(params.id, audit);
+      },
+    }),
+    defineRoute({
+      method: 'post',
+      path: '/users/:id/password-reset',
+      operationId: 'sendUserPasswordReset',
+      params: uuidParams,
+      summary:
+        'Email a user a password reset link. Unlike the public forgot-password page it says when nothing was sent: 409 for a disabled account, 429 (Retry-After) when the address had its links for the hour, 400 without email delivery, 503 when the mail server fails',
+      scope: 'admin:users:write',
+      status: 200,
+      response: resetLinkView,
+      errors: {
+        409: 'The account is disabled: no link was sent',
+        429: 'The address was sent as many reset links as it may have this hour: no link was sent; Retry-After says when to try again',
+        503: 'The mail server could not be reached or refused the email: no link was sent',
+      },
+      handle: async ({ params, audit, caller }) => {
+        await guardAdminUser(params.id, caller);
+        const user = await users.findUserById(params.id);
+        if (!user) throw notFound('user', params.id);
+        if (!recovery?.available) throw noEmail();
+        return presentResetLink(user, await recovery.sendPasswordResetLink(user, { audit }));
       },
     }),
     defineRoute({

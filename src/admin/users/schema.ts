@@ -47,3 +47,11 @@ export const userView = z.object({
 });
 
 export const userPage = pageSchema(userView);
+
+/** A reset link an admin had sent: to which address, and until when it works. */
+export const resetLinkView = z.object({
+  user_id: z.uuid(),
+  /** The address the link was sent to (the mail server took the email). */
+  email: z.string(),
+  expires_at: z.string(),
+});

@@ -9,7 +9,7 @@ interface SecondFactorFailureRow {
   readonly client_ip: string | null;
 }
 
-/** An account's sign-in throttling and password, as the admin API's /users/:id/sign-in, /unlock and PATCH. */
+/** An account's sign-in throttling and password, as the admin API's /users/:id/sign-in, /unlock, /password-reset and PATCH. */
 export const usersSecurityCommands: Record<string, Command> = {
   'users sign-in': {
     summary: "Show a user's failed sign-ins (passwords and second factors) and any wait they are under",
@@ -53,6 +53,16 @@ export const usersSecurityCommands: Record<string, Command> = {
     positional: 'ID',
     async run({ api }, _values, [id]) {
       return { record: (await api.call('post', `/users/${segment(id)}/unlock`)) as Row };
+    },
+  },
+  'users send-reset-link': {
+    summary:
+      'Email a user a password reset link; fails, saying why, when none was sent (account disabled, the address had its links for the hour, no email delivery, the mail server failing)',
+    usage: 'users send-reset-link ID [--json]',
+    options: {},
+    positional: 'ID',
+    async run({ api }, _values, [id]) {
+      return { record: (await api.call('post', `/users/${segment(id)}/password-reset`)) as Row };
     },
   },
 };
