@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import nodemailer from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from '../log.js';
 
 export interface OutgoingEmail {
@@ -30,15 +30,19 @@ export interface MailerSettings {
  * Email over SMTP (nodemailer). Without SMTP, outside production, each message
  * is written as an .eml file to the outbox and the log says where, so a
  * newcomer can follow a reset link locally; in production without SMTP, email
- * is unavailable.
+ * is unavailable. nodemailer loads with the first message (GATEHOUSE_SMTP_URL
+ * is checked at start by the configuration): most processes send none for a
+ * long while, and it is ~3 MB of heap the collector would otherwise mark on
+ * every full collection (docs/performance.md).
  */
 export function createMailer(settings: MailerSettings, log: Logger): Mailer {
   if (settings.smtpUrl) {
-    const transport = nodemailer.createTransport(settings.smtpUrl);
+    const smtpUrl = settings.smtpUrl;
+    const transport = lazily(() => import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(smtpUrl)));
     return {
       available: true,
       async send(email) {
-        await transport.sendMail({ from: settings.from, ...email });
+        await (await transport()).sendMail({ from: settings.from, ...email });
       },
     };
   }
@@ -50,16 +54,32 @@ export function createMailer(settings: MailerSettings, log: Logger): Mailer {
       },
     };
   }
-  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  const transport = lazily(() =>
+    import('nodemailer').then(({ default: nodemailer }) =>
+      nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
+    ),
+  );
   const outbox = resolve(settings.outboxDir);
   return {
     available: true,
     async send(email) {
-      const info = await transport.sendMail({ from: settings.from, ...email });
+      const info = await (await transport()).sendMail({ from: settings.from, ...email });
       await mkdir(outbox, { recursive: true, mode: 0o700 });
       const file = join(outbox, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomBytes(4).toString('hex')}.eml`);
       await writeFile(file, info.message as Buffer, { mode: 0o600 });
       log.info(`no SMTP configured (GATEHOUSE_SMTP_URL): email "${email.subject}" written to ${file}`);
     },
+  };
+}
+
+/** The transport, made on first use and then kept; a failed load is retried by the next message. */
+function lazily(make: () => Promise<Transporter>): () => Promise<Transporter> {
+  let made: Promise<Transporter> | undefined;
+  return () => {
+    made ??= make().catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    });
+    return made;
   };
 }

@@ -1,19 +1,32 @@
 import { createHash } from 'node:crypto';
-import {
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
   verifyAuthenticationResponse,
   verifyRegistrationResponse,
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { AuditContext, AuditLog } from '../audit/events.js';
 import { AppError } from '../http/errors.js';
 import type { MfaStore } from './mfa-store.js';
 
 const CHALLENGE_TTL_SECONDS = 300;
+
+/**
+ * @simplewebauthn/server and its ASN.1 and CBOR parsers load with the first
+ * passkey request, not at start: ~4 MB of heap that most processes never use
+ * and the collector would otherwise mark on every full collection
+ * (docs/performance.md). A failed load is retried by the next request.
+ */
+let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined;
+function webauthn(): Promise<typeof import('@simplewebauthn/server')> {
+  webauthnModule ??= import('@simplewebauthn/server').catch((error: unknown) => {
+    webauthnModule = undefined;
+    throw error;
+  });
+  return webauthnModule;
+}
 const challengeKey = (purpose: string, owner: string) => createHash('sha256').update(`webauthn:${purpose}:${owner}`).digest('base64url');
 
 /** A passkey that signed a sign-in: whose it is, and whether the user was verified (PIN, biometrics). */
@@ -58,7 +71,7 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
   return {
     async registrationOptions(user: { id: string; email: string }, sessionUid: string): Promise<PublicKeyCredentialCreationOptionsJSON> {
       const existing = await store.passkeyIds(user.id);
-      const options = await generateRegistrationOptions({
+      const options = await (await webauthn()).generateRegistrationOptions({
         rpName: settings.rpName,
         rpID: settings.rpId,
         userName: user.email,
@@ -77,7 +90,7 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
       const expectedChallenge = await takeChallenge(challengeKey('register', sessionUid));
       let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await (await webauthn()).verifyRegistrationResponse({
           response,
           expectedChallenge,
           expectedOrigin: settings.origin,
@@ -106,7 +119,7 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
     /** Options for a sign-in: the user's passkeys (second factor), or any discoverable one (`userId` undefined: passwordless). */
     async authenticationOptions(interactionUid: string, userId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const allow = userId ? await store.passkeyIds(userId) : [];
-      const options = await generateAuthenticationOptions({
+      const options = await (await webauthn()).generateAuthenticationOptions({
         rpID: settings.rpId,
         allowCredentials: allow.map((id) => ({ id })),
         userVerification: userId ? 'preferred' : 'required',
@@ -137,7 +150,7 @@ export function createPasskeys(store: MfaStore, settings: PasskeySettings, audit
       const passwordless = options.userId === undefined;
       let result: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
       try {
-        result = await verifyAuthenticationResponse({
+        result = await (await webauthn()).verifyAuthenticationResponse({
           response,
           expectedChallenge,
           expectedOrigin: settings.origin,
