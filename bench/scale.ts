@@ -92,7 +92,7 @@ async function main(): Promise<void> {
     servers.push(emptyServer);
     const scaledServer = await startServer(scaledUrl);
     servers.push(scaledServer);
-    const emptyRun = await prepare(emptyServer, empty, { users: 0 });
+    const emptyRun = await prepare(emptyServer, empty, { users: 0, clients: 0 });
     const scaledRun = await prepare(scaledServer, scaled, sizes);
     runs.push(emptyRun, scaledRun);
 
@@ -275,11 +275,12 @@ interface Run {
   readonly refreshChains: string[];
   readonly opaqueTokens: string[];
   readonly search: string;
+  readonly clientSearch: string;
   readonly usersSecondPage: string;
 }
 
-/** Per server: openid-client, an admin token, refresh chains and opaque tokens for 16 loops, a search term. */
-async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSizes, 'users'>): Promise<Run> {
+/** Per server: openid-client, an admin token, refresh chains and opaque tokens for 16 loops, search terms. */
+async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSizes, 'users' | 'clients'>): Promise<Run> {
   const config = await oidc.discovery(
     new URL(server.issuer),
     fixtures.app.client_id,
@@ -303,6 +304,12 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
   }
   // A term that finds one user in the seeded set (6 characters of an email's random part), or the bench user.
   const search = sizes.users > 0 ? emailFor(12345).slice(2, 8) : 'bench@';
+  // A term that finds one client: part of a seeded client's name ('Scale client N', N above a tenth of
+  // the clients, so no longer number extends it), or the bench app's name.
+  const clientSearch = sizes.clients >= 100 ? `client ${sizes.clients - 12}` : 'Bench app';
+  const found = await adminGet(server, adminToken, `/admin/clients?search=${encodeURIComponent(clientSearch)}`);
+  const clientsFound = JSON.parse(found.body) as { data: unknown[] };
+  if (clientsFound.data.length !== 1) throw new Error(`client search '${clientSearch}' found ${clientsFound.data.length} clients, not one`);
   const first = JSON.parse((await adminGet(server, adminToken, '/admin/users?limit=20')).body) as { next_cursor: string | null };
   return {
     server,
@@ -316,6 +323,7 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     refreshChains,
     opaqueTokens,
     search,
+    clientSearch,
     usersSecondPage: first.next_cursor ? `/admin/users?limit=20&cursor=${first.next_cursor}` : '/admin/users?limit=20',
   };
 }
@@ -432,6 +440,7 @@ function workloadsOf(run: Run): Workload[] {
     ['admin users, next page', run.usersSecondPage],
     ['admin users, search', `/admin/users?limit=20&search=${encodeURIComponent(run.search)}`],
     ['admin clients, first page', '/admin/clients?limit=20'],
+    ['admin clients, search', `/admin/clients?limit=20&search=${encodeURIComponent(run.clientSearch)}`],
     ['admin APIs, first page', '/admin/resources?limit=20'],
     ['admin events, by type', '/admin/events?limit=20&type=login.throttled'],
   ];

@@ -202,10 +202,15 @@ export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
       if (filter.after !== undefined && !isStorableText(filter.after)) throw new AppError(400, 'invalid_request', 'cursor is not valid');
       if (filter.search !== undefined && !isStorableText(filter.search)) throw new AppError(400, 'invalid_request', 'search is not valid');
       const pattern = filter.search ? `%${filter.search.replace(/[\\%_]/g, (character) => `\\${character}`)}%` : undefined;
+      // The ids of this page's matches only (after the cursor, at most a page and one): the trigram
+      // indexes clients_id_trgm_idx and clients_name_trgm_idx serve both ILIKEs (the name's matches the
+      // expression `metadata->>'client_name'` as written here). '' sorts before every id.
       const matching = pattern
         ? (
             await prisma.$queryRaw<{ id: string }[]>`
-              SELECT id FROM clients WHERE id ILIKE ${pattern} OR metadata->>'client_name' ILIKE ${pattern}`
+              SELECT id FROM clients
+               WHERE (id ILIKE ${pattern} OR metadata->>'client_name' ILIKE ${pattern}) AND id > ${filter.after ?? ''}
+               ORDER BY id LIMIT ${filter.limit + 1}`
           ).map((row) => row.id)
         : undefined;
       const rows = await prisma.client.findMany({

@@ -44,12 +44,15 @@ describe('query plans on a large database', () => {
     }
     const plannable = recording.statements.filter(isPlannable);
     const found: { sql: string; seqScans: string[] }[] = [];
+    const plans: { sql: string; indexes: string[] }[] = [];
     for (const statement of unique(plannable)) {
-      const { seqScans } = await explain(client, statement);
+      const { seqScans, indexes } = await explain(client, statement);
+      const sql = statement.text.replace(/\s+/g, ' ').trim();
+      plans.push({ sql, indexes });
       const large = seqScans.filter((table) => !SMALL_TABLES.has(table));
-      if (large.length > 0) found.push({ sql: statement.text.replace(/\s+/g, ' ').trim(), seqScans: large });
+      if (large.length > 0) found.push({ sql, seqScans: large });
     }
-    return { statements: plannable.length, found };
+    return { statements: plannable.length, found, plans };
   };
 
   beforeAll(async () => {
@@ -152,6 +155,39 @@ describe('query plans on a large database', () => {
     expect(found).toEqual([]);
   });
 
+  it('searches clients and reads a user’s audit events and sign-in state with an index for every query', async () => {
+    const { statements, found, plans } = await sequentialScansDuring(async () => {
+      // Client search (GET /admin/clients?search=): by part of the id, and by part of the name, in any case.
+      const byId = await admin('GET', '/clients?search=CLIENT-12345&limit=20');
+      expect(column(byId.body, 'client_id')).toEqual(['seed-client-12345']);
+      const byName = await admin('GET', '/clients?search=seed 4321&limit=20');
+      expect(column(byName.body, 'client_id')).toEqual(['seed-client-4321']);
+      // seed-client-1234 and seed-client-12340 to 12349: a first page of 2, then the next by cursor.
+      const first = await admin('GET', '/clients?search=client-1234&limit=2');
+      const cursor = first.body?.next_cursor as string;
+      expect(cursor).toEqual(expect.any(String));
+      const next = await admin('GET', `/clients?search=client-1234&limit=2&cursor=${cursor}`);
+      expect(column(next.body, 'client_id')).toEqual(['seed-client-12341', 'seed-client-12342']);
+      // A user's recent second-factor failures (GET /admin/users/:id/sign-in, the console's user page, `users sign-in`).
+      const signInState = await admin('GET', `/users/${sample.user.id}/sign-in`);
+      expect(signInState.status).toBe(200);
+      // The audit log filtered by subject (GET /admin/events?subject=), first page and a page before a cursor.
+      const bySubject = await admin('GET', '/events?subject=user:777&limit=20');
+      expect(column(bySubject.body, 'subject')).toEqual(['user:777']);
+      const before = Buffer.from(String(ROWS * 5)).toString('base64url');
+      const olderPage = await admin('GET', `/events?subject=user:777&limit=20&cursor=${before}`);
+      expect(column(olderPage.body, 'subject')).toEqual(['user:777']);
+    });
+    expect(statements).toBeGreaterThan(5);
+    expect(found).toEqual([]);
+    // Without events_subject_id_idx the sign-in state is no sequential scan either: it reads every
+    // second-factor failure of the last day (all users') through events_type_occurred_at_idx and
+    // filters by subject. So each statement by subject must go through the subject's index.
+    const subjectPlans = plans.filter((plan) => plan.sql.includes('"events"."subject" = $1'));
+    expect(subjectPlans).toHaveLength(3);
+    for (const plan of subjectPlans) expect(plan).toEqual({ sql: plan.sql, indexes: ['events_subject_id_idx'] });
+  });
+
   it('ends a user’s sessions and deletes a client with an index for every query', async () => {
     const { found } = await sequentialScansDuring(async () => {
       expect((await admin('POST', `/users/${sample.user.id}/revoke-sessions`)).status).toBeLessThan(300);
@@ -190,8 +226,17 @@ describe('query plans on a large database', () => {
   });
 });
 
+/** One field of every item of an admin list's page. */
+function column(body: Record<string, unknown> | undefined, field: string): unknown[] {
+  return ((body?.data ?? []) as Record<string, unknown>[]).map((item) => item[field]);
+}
+
+/** Each statement once per set of parameters: the planner may choose differently for other values (a search term, a cursor). */
 function unique(statements: RecordedStatement[]): RecordedStatement[] {
   const seen = new Map<string, RecordedStatement>();
-  for (const statement of statements) if (!seen.has(statement.text)) seen.set(statement.text, statement);
+  for (const statement of statements) {
+    const key = JSON.stringify([statement.text, statement.values], (_, value) => (typeof value === 'bigint' ? value.toString() : value));
+    if (!seen.has(key)) seen.set(key, statement);
+  }
   return [...seen.values()];
 }
