@@ -74,9 +74,10 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
 # Heap sizes (MiB), measured in docs/performance.md: under load V8 lets the
 # old generation fill with promoted garbage (~145 MB of it before a full GC,
 # with a live set of ~40 MB), so the process peaked at ~260 MB; capping it at
-# 128 and the young generation at 8 keeps the peak near 150-180 MB (a young
-# generation of 12 or 16 scavenges less often but peaked at up to 197 and
-# 206 MB). With so small a cap V8 starts the next full collection when the
+# 128 and the young generation at 8 keeps the peak near 160-180 MB (a young
+# generation of 16 scavenges half as often, ~8% less CPU per token, for ~10 MB
+# more idle and ~15 MB more peak: set --max-semi-space-size=16 where memory
+# allows). With so small a cap V8 starts the next full collection when the
 # old generation is ~1.4x its live set (30 -> 42 MB): one every ~1,250
 # client-credentials tokens, ~30 µs of CPU per token on V8's helper threads.
 # --heap-growing-percent=60 lets it reach ~1.8x (54 MB; one every ~2,500
