@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import type { Transporter } from 'nodemailer';
+import { loadOnce } from '../load-once.js';
 import type { Logger } from '../log.js';
 
 export interface OutgoingEmail {
@@ -38,7 +38,7 @@ export interface MailerSettings {
 export function createMailer(settings: MailerSettings, log: Logger): Mailer {
   if (settings.smtpUrl) {
     const smtpUrl = settings.smtpUrl;
-    const transport = lazily(() => import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(smtpUrl)));
+    const transport = loadOnce(() => import('nodemailer').then(({ default: nodemailer }) => nodemailer.createTransport(smtpUrl)));
     return {
       available: true,
       async send(email) {
@@ -54,7 +54,7 @@ export function createMailer(settings: MailerSettings, log: Logger): Mailer {
       },
     };
   }
-  const transport = lazily(() =>
+  const transport = loadOnce(() =>
     import('nodemailer').then(({ default: nodemailer }) =>
       nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' }),
     ),
@@ -69,17 +69,5 @@ export function createMailer(settings: MailerSettings, log: Logger): Mailer {
       await writeFile(file, info.message as Buffer, { mode: 0o600 });
       log.info(`no SMTP configured (GATEHOUSE_SMTP_URL): email "${email.subject}" written to ${file}`);
     },
-  };
-}
-
-/** The transport, made on first use and then kept; a failed load is retried by the next message. */
-function lazily(make: () => Promise<Transporter>): () => Promise<Transporter> {
-  let made: Promise<Transporter> | undefined;
-  return () => {
-    made ??= make().catch((error: unknown) => {
-      made = undefined;
-      throw error;
-    });
-    return made;
   };
 }

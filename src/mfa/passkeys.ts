@@ -9,6 +9,7 @@ import type {
 } from '@simplewebauthn/server';
 import type { AuditContext, AuditLog } from '../audit/events.js';
 import { AppError } from '../http/errors.js';
+import { loadOnce } from '../load-once.js';
 import type { MfaStore } from './mfa-store.js';
 
 const CHALLENGE_TTL_SECONDS = 300;
@@ -19,14 +20,7 @@ const CHALLENGE_TTL_SECONDS = 300;
  * and the collector would otherwise mark on every full collection
  * (docs/performance.md). A failed load is retried by the next request.
  */
-let webauthnModule: Promise<typeof import('@simplewebauthn/server')> | undefined;
-function webauthn(): Promise<typeof import('@simplewebauthn/server')> {
-  webauthnModule ??= import('@simplewebauthn/server').catch((error: unknown) => {
-    webauthnModule = undefined;
-    throw error;
-  });
-  return webauthnModule;
-}
+const webauthn = loadOnce(() => import('@simplewebauthn/server'));
 const challengeKey = (purpose: string, owner: string) => createHash('sha256').update(`webauthn:${purpose}:${owner}`).digest('base64url');
 
 /** A passkey that signed a sign-in: whose it is, and whether the user was verified (PIN, biometrics). */
