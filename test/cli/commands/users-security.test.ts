@@ -4,7 +4,7 @@ import { runCliInProcess } from '../../support/cli.js';
 import { TEST_SECRET } from '../../support/gatehouse.js';
 import * as oidc from 'openid-client';
 import { Browser } from '../../support/browser.js';
-import { enrolTotpOnAccountPage, totpCode } from '../../support/mfa.js';
+import { enrolTotpOnAccountPage, passwordStepOfSampleApp, totpCode } from '../../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../../support/sample-app.js';
 
 describe('gatehouse users sign-in | unlock | set-password', () => {
@@ -85,15 +85,7 @@ describe('gatehouse users sign-in | unlock | set-password', () => {
     });
     const { secret } = await enrolTotpOnAccountPage(account, accountPage);
     // A sign-in to the sample app through the real pages: the password, then a wrong code.
-    const browser = new Browser();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-    const codePage = await browser.submit(login, '/login', { email: 'codes@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+    const { browser, page: codePage } = await passwordStepOfSampleApp({ config }, 'codes@example.test');
     const wrong = await browser.submit(codePage, '/mfa', { code: await totpCode(secret, 20) }, { stopAt: REDIRECT_URI });
     expect(wrong.status).toBe(401);
 
