@@ -130,8 +130,14 @@ describe('OpenID Connect Back-Channel Logout', () => {
     );
   });
 
+  const createUser = (email: string) =>
+    gatehouse.users.createUser({ email, password: 'correct horse battery staple', emailVerified: true });
+  /** Signs `email` in to the app (in `browser`, else a new one) and gives the session id its ID token names. */
+  const sidOfSignIn = async (email: string, browser?: Browser) =>
+    decodeJwt((await signIn(config, { email, browser })).tokens.id_token as string).sid;
+
   it('tells the app when an admin disables the user', async () => {
-    await gatehouse.users.createUser({ email: 'grace@example.test', password: 'correct horse battery staple', emailVerified: true });
+    await createUser('grace@example.test');
     const { tokens } = await signIn(config, { email: 'grace@example.test' });
     const claims = decodeJwt(tokens.id_token as string);
     const delivered = app.next();
@@ -144,7 +150,7 @@ describe('OpenID Connect Back-Channel Logout', () => {
       ['lin@example.test', (id: string) => gatehouse.users.deleteUser(id)],
       ['kay@example.test', (id: string) => gatehouse.users.revokeUserSessions(id)],
     ] as const) {
-      const user = await gatehouse.users.createUser({ email, password: 'correct horse battery staple', emailVerified: true });
+      const user = await createUser(email);
       const { tokens } = await signIn(config, { email });
       const delivered = app.next();
       await end(user.id);
@@ -161,13 +167,9 @@ describe('OpenID Connect Back-Channel Logout', () => {
   const sidsReceivedFor = (sub: string) => app.received.filter(({ claims }) => claims.sub === sub).map(({ claims }) => claims.sid);
 
   it('tells the app when an admin signs out one of the user’s sessions in the console, and only for that session', async () => {
-    const user = await gatehouse.users.createUser({
-      email: 'one@example.test',
-      password: 'correct horse battery staple',
-      emailVerified: true,
-    });
-    const ended = decodeJwt((await signIn(config, { email: 'one@example.test' })).tokens.id_token as string).sid;
-    const kept = decodeJwt((await signIn(config, { email: 'one@example.test' })).tokens.id_token as string).sid;
+    const user = await createUser('one@example.test');
+    const ended = await sidOfSignIn('one@example.test');
+    const kept = await sidOfSignIn('one@example.test');
     const uid = (await sessionUidOf(ended)) as string;
     expect(uid).toEqual(expect.any(String));
     await createConsoleUser(gatehouse, 'console-root@example.test');
@@ -185,10 +187,10 @@ describe('OpenID Connect Back-Channel Logout', () => {
 
   it('tells the app when an admin signs out of the console, for the session the console was signed in from only', async () => {
     const admin = await createConsoleUser(gatehouse, 'console-leaver@example.test');
-    const elsewhere = decodeJwt((await signIn(config, { email: 'console-leaver@example.test' })).tokens.id_token as string).sid;
+    const elsewhere = await sidOfSignIn('console-leaver@example.test');
     // One browser: the app, then the console, in the same Gatehouse session.
     const browser = new Browser();
-    const sid = decodeJwt((await signIn(config, { email: 'console-leaver@example.test', browser })).tokens.id_token as string).sid;
+    const sid = await sidOfSignIn('console-leaver@example.test', browser);
     // Already signed in to Gatehouse: the console opens without the login page.
     const page = await browser.open(`${gatehouse.url}/console`);
     expect(page.url).toBe(`${gatehouse.url}/console`);
@@ -203,18 +205,11 @@ describe('OpenID Connect Back-Channel Logout', () => {
   });
 
   it('tells the app of each other session when the user signs out all other sessions on the account page, not of the kept one', async () => {
-    const user = await gatehouse.users.createUser({
-      email: 'many@example.test',
-      password: 'correct horse battery staple',
-      emailVerified: true,
-    });
-    const others = [
-      decodeJwt((await signIn(config, { email: 'many@example.test' })).tokens.id_token as string).sid,
-      decodeJwt((await signIn(config, { email: 'many@example.test' })).tokens.id_token as string).sid,
-    ];
+    const user = await createUser('many@example.test');
+    const others = [await sidOfSignIn('many@example.test'), await sidOfSignIn('many@example.test')];
     // This browser signed in to the app, then opens its account page in the same session.
     const browser = new Browser();
-    const kept = decodeJwt((await signIn(config, { email: 'many@example.test', browser })).tokens.id_token as string).sid;
+    const kept = await sidOfSignIn('many@example.test', browser);
     const account = await browser.open(`${gatehouse.url}/account`);
     expect(account.url).toBe(`${gatehouse.url}/account`);
 
@@ -229,12 +224,8 @@ describe('OpenID Connect Back-Channel Logout', () => {
   });
 
   it('asks for delivery at once, after the commit, only when ending one session queued a logout token', async () => {
-    const user = await gatehouse.users.createUser({
-      email: 'kick@example.test',
-      password: 'correct horse battery staple',
-      emailVerified: true,
-    });
-    const sid = decodeJwt((await signIn(config, { email: 'kick@example.test' })).tokens.id_token as string).sid;
+    const user = await createUser('kick@example.test');
+    const sid = await sidOfSignIn('kick@example.test');
     const uid = (await sessionUidOf(sid)) as string;
     let kicks = 0;
     const sessions = createSessionActivityStore(gatehouse.prisma, { sessionsEnded: () => kicks++ });
@@ -249,11 +240,7 @@ describe('OpenID Connect Back-Channel Logout', () => {
   });
 
   it('tells the app when the CLI disables the user: the token queued by the CLI is delivered by the server', async () => {
-    const user = await gatehouse.users.createUser({
-      email: 'cli@example.test',
-      password: 'correct horse battery staple',
-      emailVerified: true,
-    });
+    const user = await createUser('cli@example.test');
     const { tokens } = await signIn(config, { email: 'cli@example.test' });
     const delivered = app.next();
     const result = await runCli(['users', 'disable', user.id], { DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET });
