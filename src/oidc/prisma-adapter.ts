@@ -4,7 +4,7 @@ import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
-import { rememberedWithinRequest } from './request-memo.js';
+import { rememberRead, rememberedWithinRequest } from './request-memo.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
 
@@ -39,14 +39,31 @@ export function createAdapterFactory(prisma: PrismaClient, clients: StoredClient
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
     const stored = payloadAdapter(prisma, model, sealKey, requests);
-    // A login's requests read their interaction and session several times each.
-    const adapter = model === 'Interaction' || model === 'Session' ? rememberedWithinRequest(model, stored) : stored;
+    // A login's requests read their interaction and session several times
+    // each; a refresh token's grant is read with the token (TOKEN_WITH_GRANT).
+    const adapter = MEMOIZED_MODELS.has(model) ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
       ? retryingRefreshTokenAdapter(prisma, adapter, requests, successors)
       : adapter;
   };
 }
+
+const MEMOIZED_MODELS = new Set(['Interaction', 'Session', 'Grant']);
+
+/** `storageId` in SQL (SHA-256, base64url without padding) of a text column. */
+export const storageIdOf = (column: string) => `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
+
+/**
+ * A refresh token's lookup reads its grant in the same statement: the engine
+ * validates the grant right after finding the token (refresh grant,
+ * introspection, revocation), and the grant's own find is then answered from
+ * the request's memo instead of a second round trip.
+ */
+const TOKEN_WITH_GRANT = `SELECT t.payload, g.payload AS grant_payload
+   FROM oidc_payloads t
+   LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
+  WHERE t.model = $1 AND t.id = $2`;
 
 // Rows found by uid (Session) or user code (DeviceCode) must give back their
 // id, which is not recoverable from its hash: those keep it AES-GCM sealed.
@@ -113,8 +130,16 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, re
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
     // Through pg rather than Prisma's findUnique: every token, code, grant and
-    // session lookup passes here (two per refresh).
+    // session lookup passes here (one per refresh: the token with its grant).
     async find(id) {
+      if (model === 'RefreshToken') {
+        const [found] = await query<{ payload: unknown; grant_payload: unknown }>(TOKEN_WITH_GRANT, [model, storageId(id)]);
+        const token = toPayload(id, found ?? null);
+        if (typeof token?.grantId === 'string') {
+          rememberRead('Grant', token.grantId, toPayload(token.grantId, found?.grant_payload ? { payload: found.grant_payload } : null));
+        }
+        return token;
+      }
       const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
         model,
         storageId(id),

@@ -2,15 +2,18 @@ import type { Adapter, AdapterPayload } from 'oidc-provider';
 import { currentRequest, type RequestContext } from '../log.js';
 
 /**
- * The Interaction and Session rows one request has read or written, by
+ * The Interaction, Session and Grant rows one request has read or written, by
  * request. A login's requests each load the same interaction and session
  * two or three times (the page handler's `interactionDetails`, then
  * `interactionResult`, then the engine's resume), each a round trip; within
  * one request the later reads get what the first read (or the request's own
- * write) saw. Nothing outlives the request: another request always reads
- * the database.
+ * write) saw. A refresh token's grant is read in the token's own statement
+ * and remembered here (`rememberRead`) for the engine's find that follows.
+ * Nothing outlives the request: another request always reads the database.
  */
 const memos = new WeakMap<RequestContext, Map<string, AdapterPayload | undefined>>();
+
+const idKeyOf = (model: string, id: string) => `${model}\u0000id\u0000${id}`;
 
 function memoOfThisRequest(): Map<string, AdapterPayload | undefined> | undefined {
   const request = currentRequest();
@@ -28,9 +31,19 @@ function memoOfThisRequest(): Map<string, AdapterPayload | undefined> | undefine
 const copy = (payload: AdapterPayload | undefined): AdapterPayload | undefined =>
   payload === undefined ? undefined : (JSON.parse(JSON.stringify(payload)) as AdapterPayload);
 
+/**
+ * A row of `model` read together with another (a refresh token's grant, in
+ * the token's own statement), remembered as if `model`'s adapter had read it:
+ * the engine's next find of it in this request is answered from here.
+ * `undefined` remembers that there was no such row.
+ */
+export function rememberRead(model: string, id: string, payload: AdapterPayload | undefined): void {
+  memoOfThisRequest()?.set(idKeyOf(model, id), copy(payload));
+}
+
 /** `adapter` with reads by id (and by uid, for Session) remembered for the rest of the request. */
 export function rememberedWithinRequest(model: string, adapter: Adapter): Adapter {
-  const idKey = (id: string) => `${model}\u0000id\u0000${id}`;
+  const idKey = (id: string) => idKeyOf(model, id);
   const uidKey = (uid: string) => `${model}\u0000uid\u0000${uid}`;
   const forgetModel = (memo: Map<string, AdapterPayload | undefined>) => {
     for (const key of memo.keys()) if (key.startsWith(`${model}\u0000`)) memo.delete(key);

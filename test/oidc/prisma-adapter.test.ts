@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClientService } from '../../src/clients/clients.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
-import { createAdapterFactory, revokeByAccount, revokeByClient, storageId } from '../../src/oidc/prisma-adapter.js';
+import { runInRequestContext } from '../../src/log.js';
+import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 const key = randomBytes(32);
@@ -97,6 +99,43 @@ describe('Prisma adapter for oidc-provider', () => {
     await adapterFor('AuthorizationCode').upsert(code, { jti: code }, 60);
     await adapterFor('AuthorizationCode').consume(code);
     expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toEqual(expect.any(Number));
+  });
+
+  it("reads a refresh token's grant with the token: within a request the grant's find sends nothing, and a deleted grant reads as gone", async () => {
+    const [grantId, token, orphan] = [id(), id(), id()];
+    const grant = { jti: grantId, accountId: 'acc-9', clientId: 'app-9', openid: { scope: 'openid' } };
+    await adapterFor('Grant').upsert(grantId, grant, 60);
+    await adapterFor('RefreshToken').upsert(token, { jti: token, grantId }, 60);
+    await adapterFor('RefreshToken').upsert(orphan, { jti: orphan, grantId: id() }, 60);
+
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      await runInRequestContext({ state: { requestContext: { requestId: 'refresh-1' } } }, async () => {
+        expect((await adapterFor('RefreshToken').find(token))?.grantId).toBe(grantId);
+        expect(await adapterFor('Grant').find(grantId)).toEqual(grant);
+      });
+      expect(sent).toHaveBeenCalledTimes(1);
+      await runInRequestContext({ state: { requestContext: { requestId: 'refresh-2' } } }, async () => {
+        const found = await adapterFor('RefreshToken').find(orphan);
+        expect(await adapterFor('Grant').find(found?.grantId as string)).toBeUndefined();
+      });
+      expect(sent).toHaveBeenCalledTimes(2);
+    } finally {
+      sent.mockRestore();
+    }
+    // Outside a request nothing is remembered: each find reads the database.
+    await adapterFor('Grant').destroy(grantId);
+    await adapterFor('RefreshToken').find(token);
+    expect(await adapterFor('Grant').find(grantId)).toBeUndefined();
+  });
+
+  it('computes the storage id in SQL exactly as storageId does, for every kind of id', async () => {
+    const ids = [...Array.from({ length: 200 }, () => id()), 'g', 'grant with spaces', 'ünïcode-grant-✓'];
+    const rows = await prisma.$queryRawUnsafe<{ id: string; stored: string }[]>(
+      `SELECT id, ${storageIdOf('id')} AS stored FROM unnest($1::text[]) AS id`,
+      ids,
+    );
+    expect(rows.map((row) => row.stored)).toEqual(ids.map(storageId));
   });
 
   it('revokes by grant id and destroys by id', async () => {
