@@ -112,7 +112,7 @@ export function consoleRoutes(deps: ConsoleRouteDependencies): Router {
       return;
     }
     const origin = await deps.signOut.originOf(ctx, result.userId);
-    ctx.append('Set-Cookie', sessionCookie(await deps.sessions.start(result.userId, result.idToken, origin)));
+    ctx.append('Set-Cookie', sessionCookie(await deps.sessions.start(result.userId, origin)));
     await deps.audit.record(audit, { type: 'console.signed_in', subject: result.userId });
     ctx.status = 303;
     ctx.redirect(result.returnTo);

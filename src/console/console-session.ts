@@ -29,11 +29,11 @@ export function createConsoleSessionStore(prisma: PrismaClient, idleSeconds: num
   const deadline = (from: Date) => new Date(from.getTime() + idleSeconds * 1000);
   return {
     /** A new session; returns the cookie's token (shown nowhere else). */
-    async start(userId: string, idToken: string, sessionUid: string | undefined): Promise<string> {
+    async start(userId: string, sessionUid: string | undefined): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       const now = new Date();
       await prisma.consoleSession.create({
-        data: { idHash: hashOf(token), userId, idToken, sessionUid: sessionUid ?? null, lastSeen: now, expiresAt: deadline(now) },
+        data: { idHash: hashOf(token), userId, sessionUid: sessionUid ?? null, lastSeen: now, expiresAt: deadline(now) },
       });
       return token;
     },

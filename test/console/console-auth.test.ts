@@ -44,7 +44,7 @@ describe('signing in to the console (/console)', () => {
     expect(events.length).toBeGreaterThan(0);
   });
 
-  it('sets the session cookie HttpOnly, SameSite=Strict, for /console only, and stores only its hash', async () => {
+  it('sets the session cookie HttpOnly, SameSite=Strict, for /console only, and stores only its hash, without the ID token', async () => {
     const browser = new Browser();
     const login = await browser.open(`${started.gatehouse.url}/console`);
     const form = findForm(login, '/login');
@@ -64,6 +64,15 @@ describe('signing in to the console (/console)', () => {
     const token = browser.cookie('gatehouse_console') ?? '';
     const rows = await started.gatehouse.prisma.consoleSession.findMany();
     expect(rows.some((row) => row.idHash === token)).toBe(false);
+    // Nor the sign-in's ID token (nothing reads it: sign-out ends the sessions server-side). Every
+    // column as Postgres has it, not as the Prisma model lists it, and no value shaped like a JWT.
+    const stored = await started.gatehouse.prisma.$queryRaw<{ row: Record<string, unknown> }[]>`
+      SELECT to_jsonb(console_sessions) AS row FROM console_sessions`;
+    expect(stored.length).toBeGreaterThan(0);
+    for (const { row } of stored) {
+      expect(Object.keys(row)).not.toContain('id_token');
+      expect(Object.values(row).filter((value) => typeof value === 'string' && /^eyJ[\w-]*\.[\w-]+\.[\w-]*$/.test(value))).toEqual([]);
+    }
   });
 
   it('refuses a user without admin permissions with a plain sentence, and starts no console session', async () => {
