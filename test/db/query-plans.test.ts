@@ -214,16 +214,21 @@ describe('query plans on a large database', () => {
 
   it('finds rows by id, uid, user code and grant with an index for every query', async () => {
     const adapterFor = createAdapterFactory(gatehouse.prisma, gatehouse.clients, deriveSecrets(TEST_SECRET).payloadSealKey);
-    const { statements, found } = await sequentialScansDuring(async () => {
+    const { statements, found, plans } = await sequentialScansDuring(async () => {
       await adapterFor('AccessToken').find('seed-3');
+      await adapterFor('RefreshToken').find('seed-4');
       await adapterFor('Session').findByUid('seed-uid-7');
       await adapterFor('DeviceCode').findByUserCode('SEED-6');
       await adapterFor('RefreshToken').revokeByGrantId?.('seed-grant-9');
       await adapterFor('AuthorizationCode').destroy('seed-11');
       await adapterFor('Interaction').upsert('seed-new', { uid: 'seed-uid-new' } as never, 60);
     });
-    expect(statements).toBeGreaterThanOrEqual(6);
+    expect(statements).toBeGreaterThanOrEqual(7);
     expect(found).toEqual([]);
+    // A refresh token is read with its grant: both by primary key, the grant's from the token's grant_id.
+    const tokenWithGrant = plans.filter((plan) => plan.sql.includes('LEFT JOIN oidc_payloads g'));
+    expect(tokenWithGrant).toHaveLength(1);
+    expect(tokenWithGrant[0]?.indexes).toEqual(['oidc_payloads_pkey', 'oidc_payloads_pkey']);
   });
 
   it('runs the cleanup job’s deletes with an index', async () => {
