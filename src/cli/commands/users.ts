@@ -18,7 +18,7 @@ export const usersCommands: Record<string, Command> = {
       'send-verification-email': {
         type: 'boolean',
         description:
-          'Email them a link that confirms their address (needs GATEHOUSE_SMTP_URL at the server); the user is created either way, and verification_email_sent says whether it went out',
+          'Email them a link that confirms their address (needs GATEHOUSE_SMTP_URL at the server); the user is created whatever the mail server does, and verification_email_sent says whether the email went out',
       },
     },
     fields: { ...USER_FIELDS, send_verification_email: '--send-verification-email' },
