@@ -24,6 +24,7 @@ export const EVENT_TYPES = [
   'user.unlocked',
   'user.password_reset',
   'user.password_reset_sent',
+  'user.verification_email_sent',
   'user.email_verified',
   'refresh_token.reuse_detected',
   'key.rotated',

@@ -6,7 +6,7 @@ import { describeDevice } from '../account/account-routes.js';
 import type { factorsView } from '../admin/users/mfa-routes.js';
 import type { signInStateView } from '../admin/users/sign-in-routes.js';
 import type { rolePage } from '../admin/roles/schema.js';
-import type { userPage, userView } from '../admin/users/schema.js';
+import type { createdUserView, userPage, userView } from '../admin/users/schema.js';
 import { describeError } from '../http/error-renderer.js';
 import { AppError } from '../http/errors.js';
 import { showDate } from './console-format.js';
@@ -14,6 +14,7 @@ import type { ConsoleOperations } from './console-operations.js';
 import { field, fields, sentence, type ConsoleArea, type ConsolePage } from './console-routes.js';
 
 type User = z.infer<typeof userView>;
+type CreatedUserExtras = Pick<z.infer<typeof createdUserView>, 'verification_email_sent' | 'verification_email_error'>;
 
 export interface UserPagesDependencies {
   readonly operations: ConsoleOperations;
@@ -34,7 +35,7 @@ const LABELS: Record<string, string> = { email: 'Email', password: 'Password', n
 const saysWhy = (failure: { status: number; code: string }) =>
   failure.status === 400 || failure.status === 409 || failure.status === 429 || failure.code === 'email_not_delivered';
 
-/** /console/users: list and search, create, edit, disable, delete, reset link, sessions and second factors. */
+/** /console/users: list and search, create, edit, disable, delete, reset link, verification email, sessions and second factors. */
 export function userPages(deps: UserPagesDependencies): ConsoleArea {
   const { operations } = deps;
   const idOf = (page: ConsolePage) => String(page.ctx.params.id);
@@ -197,7 +198,7 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
         const sendReset = !typed && deps.recovery.available;
         const sendVerification = field(page.form, 'send_verification_email') === 'on';
         try {
-          const user = await operations.run<User>('createUser', page.admin, {
+          const user = await operations.run<User & CreatedUserExtras>('createUser', page.admin, {
             body: {
               email: values.email,
               // Without a password typed: a random one nobody knows, and a reset link so the user sets their own.
@@ -209,9 +210,12 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
           });
           // The user exists either way; the notice says whether the link went out (an address's hourly limit may refuse it).
           const linkRefused = sendReset ? await refusedLink(user, { new_user: true }, page) : undefined;
+          const verificationRefused = user.verification_email_error?.error_description;
           await renderUser(page, user, {
             notice: !sendReset
-              ? `${user.email} was created${sendVerification ? ' and was sent a link to confirm the address' : ''}.`
+              ? verificationRefused
+                ? `${user.email} was created, but ${verificationRefused}.`
+                : `${user.email} was created${user.verification_email_sent ? ' and was sent a link to confirm the address' : ''}.`
               : linkRefused
                 ? `${user.email} was created, but ${linkRefused}`
                 : `${user.email} was created and was sent a link to choose a password.`,
@@ -252,6 +256,12 @@ export function userPages(deps: UserPagesDependencies): ConsoleArea {
         change(page, async (user) => {
           const sent = await operations.run<{ email: string }>('sendUserPasswordReset', page.admin, { params: { id: user.id } });
           return `A password reset link was sent to ${sent.email}.`;
+        }),
+      // The same operation as POST /admin/users/:id/verification-email: when none went out, the page says why.
+      '/users/:id/verification-email': (page) =>
+        change(page, async (user) => {
+          const sent = await operations.run<{ email: string }>('sendUserVerificationEmail', page.admin, { params: { id: user.id } });
+          return `A link to confirm the address was sent to ${sent.email}.`;
         }),
       '/users/:id/sessions/end': (page) =>
         change(page, async (user) => {

@@ -10,7 +10,10 @@ export const createUserBody = z
     name: z.string().max(200).nullable().optional(),
     roles: roles.optional(),
     email_verified: z.boolean().optional(),
-    /** Email the user a link that confirms their address (when email_verified is not true). */
+    /**
+     * Email the user a link that confirms their address. The user is created
+     * whether or not it goes out: the answer's verification_email_sent says.
+     */
     send_verification_email: z.boolean().optional(),
   })
   .strict();
@@ -48,10 +51,28 @@ export const userView = z.object({
 
 export const userPage = pageSchema(userView);
 
-/** A reset link an admin had sent: to which address, and until when it works. */
-export const resetLinkView = z.object({
+/** Why an email an admin asked for was not sent: the admin API's error body. */
+const notSent = z.object({ error: z.string(), error_description: z.string() });
+
+/**
+ * A created user; with send_verification_email, also whether the mail server
+ * took the verification email (the user exists either way) and, if not, why.
+ */
+export const createdUserView = userView.extend({
+  /** Only when send_verification_email was true: whether the verification email was handed to the mail server. */
+  verification_email_sent: z.boolean().optional(),
+  /** Only when it was not sent: why, as the error sendUserVerificationEmail would answer (e.g. email_not_delivered). */
+  verification_email_error: notSent.optional(),
+});
+
+/** A link an admin had sent (reset, verification): to which address, and until when it works. */
+const sentLinkView = z.object({
   user_id: z.uuid(),
   /** The address the link was sent to (the mail server took the email). */
   email: z.string(),
   expires_at: z.string(),
 });
+
+export const resetLinkView = sentLinkView;
+
+export const verificationLinkView = sentLinkView;

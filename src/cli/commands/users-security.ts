@@ -9,7 +9,7 @@ interface SecondFactorFailureRow {
   readonly client_ip: string | null;
 }
 
-/** An account's sign-in throttling and password, as the admin API's /users/:id/sign-in, /unlock, /password-reset and PATCH. */
+/** An account's sign-in throttling, password and emails, as the admin API's /users/:id/sign-in, /unlock, /password-reset, /verification-email and PATCH. */
 export const usersSecurityCommands: Record<string, Command> = {
   'users sign-in': {
     summary: "Show a user's failed sign-ins (passwords and second factors) and any wait they are under",
@@ -63,6 +63,16 @@ export const usersSecurityCommands: Record<string, Command> = {
     positional: 'ID',
     async run({ api }, _values, [id]) {
       return { record: (await api.call('post', `/users/${segment(id)}/password-reset`)) as Row };
+    },
+  },
+  'users send-verification-email': {
+    summary:
+      'Email a user a link that confirms their address; fails, saying why, when none was sent (already verified, account disabled, the address had its emails for the hour, no email delivery, the mail server failing)',
+    usage: 'users send-verification-email ID [--json]',
+    options: {},
+    positional: 'ID',
+    async run({ api }, _values, [id]) {
+      return { record: (await api.call('post', `/users/${segment(id)}/verification-email`)) as Row };
     },
   },
 };
