@@ -44,13 +44,16 @@ const PRODUCTION_FLAGS = [
 ];
 /** Extra node flags for Gatehouse's process, e.g. BENCH_NODE_FLAGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const WORKLOADS = ['client_credentials', 'refresh_token', 'password_login'] as const;
 /**
- * BENCH_ONLY=client_credentials or refresh_token: that workload alone (a quick
- * A/B while profiling; refresh_token without the bare engine);
- * bench/results/latest.json is then left as it is.
+ * BENCH_ONLY=client_credentials, refresh_token or password_login: that
+ * workload alone (a quick A/B while profiling; only client_credentials runs
+ * the bare engine too); bench/results/latest.json is then left as it is.
  */
-const ONLY_CLIENT_CREDENTIALS = process.env.BENCH_ONLY === 'client_credentials';
-const ONLY_REFRESH = process.env.BENCH_ONLY === 'refresh_token';
+const ONLY = process.env.BENCH_ONLY || undefined;
+if (ONLY !== undefined && !(WORKLOADS as readonly string[]).includes(ONLY))
+  throw new Error(`BENCH_ONLY must be one of ${WORKLOADS.join(', ')}, not ${ONLY}`);
+const measures = (workload: (typeof WORKLOADS)[number]) => ONLY === undefined || ONLY === workload;
 const MAX_REQUESTS = 500_000;
 /** wrk sends the client-credentials load when installed (`apt-get install wrk`); BENCH_LOAD=node uses node:http instead. */
 const USE_WRK = process.env.BENCH_LOAD !== 'node' && wrkAvailable();
@@ -127,10 +130,10 @@ async function main(): Promise<void> {
       }
       const modes: GatehouseResult[] = [];
       // Alternate which goes first, so neither always meets the same neighbours' load.
-      if (pass % 2 === 0 && !ONLY_REFRESH) bareRounds.push(await measureBareEngine(setup, limits()));
+      if (pass % 2 === 0 && measures('client_credentials')) bareRounds.push(await measureBareEngine(setup, limits()));
       modes.push(await measureGatehouse(postgres.connectionString, port, setup, 0, limits()));
       if (CLUSTER) modes.push(await measureGatehouse(postgres.connectionString, port, setup, cores, limits()));
-      if (pass % 2 === 1 && !ONLY_REFRESH) bareRounds.push(await measureBareEngine(setup, limits()));
+      if (pass % 2 === 1 && measures('client_credentials')) bareRounds.push(await measureBareEngine(setup, limits()));
       gatehouseRounds.push(modes);
     }
   } finally {
@@ -138,7 +141,7 @@ async function main(): Promise<void> {
     await rm(dataDir, { recursive: true, force: true });
   }
 
-  if (ONLY_REFRESH) return;
+  if (!measures('client_credentials')) return;
   const limits = { signing: signingLimit * cores, argon2: argon2Rate };
   const gatehouse = (gatehouseRounds[0] ?? []).map((_, index) =>
     bestGatehouse(
@@ -207,7 +210,7 @@ async function main(): Promise<void> {
     rounds: { gatehouse: gatehouseRounds, bareEngine: bareRounds },
   };
   printTable(results);
-  if (ONLY_CLIENT_CREDENTIALS) return;
+  if (ONLY) return;
   await mkdir(new URL('bench/results/', root), { recursive: true });
   await writeFile(new URL('bench/results/latest.json', root), `${JSON.stringify(results, null, 2)}\n`);
   console.log('\nwrote bench/results/latest.json');
@@ -312,9 +315,11 @@ async function measureGatehouse(
   try {
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idleRssMiB = (await rss(server.pids)).nowMiB;
-    const clientCredentials = ONLY_REFRESH ? [] : await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing);
+    const clientCredentials = measures('client_credentials')
+      ? await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing)
+      : [];
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
-    if (ONLY_CLIENT_CREDENTIALS)
+    if (ONLY === 'client_credentials')
       return {
         mode,
         serverProcesses: server.pids.length,
@@ -339,7 +344,7 @@ async function measureGatehouse(
     const http = createHttpClient(server.url, 128);
     const appBasic = basicAuth(setup.app);
     try {
-      for (const concurrency of REFRESH_CONCURRENCY) {
+      for (const concurrency of measures('refresh_token') ? REFRESH_CONCURRENCY : []) {
         // One refresh-token chain per loop: each refresh consumes its token and returns the next.
         const chains: string[] = [];
         while (chains.length < concurrency) {
@@ -370,7 +375,7 @@ async function measureGatehouse(
     }
 
     const passwordLogin: WithRatio[] = [];
-    if (!workers && !ONLY_REFRESH) {
+    if (!workers && measures('password_login')) {
       const result = await measured(server.pids, () =>
         runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
           signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
