@@ -34,11 +34,12 @@ const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? '2');
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '2');
 /** BENCH_CLUSTER=1 adds Gatehouse as a node:cluster of one worker per core (client credentials and refresh). */
 const CLUSTER = process.env.BENCH_CLUSTER === '1';
-/** The production entry's heap flags (Dockerfile's CMD, docs/performance.md): they keep peak RSS under 200 MB. */
+/** The production entry's heap and JIT flags (Dockerfile's CMD, docs/performance.md): they keep peak RSS under 200 MB. */
 const PRODUCTION_FLAGS = [
   '--max-semi-space-size=8',
   '--max-old-space-size=128',
   '--heap-growing-percent=60',
+  '--no-maglev',
   '--require',
   './bin/threadpool.cjs',
 ];
