@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import type { ClientService } from '../clients/clients.js';
 import type { Logger } from '../log.js';
 import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from './account-routes.js';
@@ -8,7 +8,7 @@ import { ACCOUNT_CALLBACK_PATH, ACCOUNT_CLIENT_ID } from './account-routes.js';
  * from the master secret (every instance agrees) and never used: the page
  * reads the browser session the sign-in creates.
  */
-export async function ensureAccountClient(clients: ClientService, issuer: string, key: Buffer, log: Logger): Promise<void> {
+export async function ensureAccountClient(clients: ClientService, issuer: string, key: KeyObject, log: Logger): Promise<void> {
   try {
     await clients.ensureClient(
       ACCOUNT_CLIENT_ID,

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -36,7 +36,7 @@ export interface AccountPageDependencies {
   /** The current password is guessed no faster here than on the login page. */
   readonly loginThrottle: LoginThrottle;
   readonly pages: PageRenderer;
-  readonly csrfKey: Buffer;
+  readonly csrfKey: KeyObject;
   readonly issuer: string;
   readonly log: Logger;
   readonly passwordMinLength: number;

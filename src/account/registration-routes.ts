@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -19,7 +20,7 @@ export interface RegistrationDependencies {
   readonly recovery: AccountRecovery;
   readonly counters: RequestCounters;
   readonly pages: PageRenderer;
-  readonly csrfKey: Buffer;
+  readonly csrfKey: KeyObject;
   readonly audit: AuditLog;
   readonly log: Logger;
   readonly passwordMinLength: number;

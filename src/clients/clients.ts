@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, type KeyObject } from 'node:crypto';
 import { isStorableText } from '../http/storable-text.js';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
@@ -35,7 +35,7 @@ export const metadataErrorCode = (field: string) =>
   field.startsWith('redirect_uris') || field.startsWith('post_logout_redirect_uris') ? 'invalid_redirect_uri' : 'invalid_client_metadata';
 const notFound = (clientId: string) => new AppError(404, 'not_found', `no client ${clientId}`);
 
-export function createClientService(prisma: PrismaClient, secretKey: Buffer) {
+export function createClientService(prisma: PrismaClient, secretKey: KeyObject) {
   const service = {
     /**
      * Registers a client from RFC 7591 metadata. Confidential clients get a

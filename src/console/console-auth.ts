@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { createLocalJWKSet, decodeProtectedHeader, jwtVerify } from 'jose';
 import type { Context } from 'koa';
 import type { User, UserService } from '../accounts/users.js';
@@ -18,7 +18,7 @@ export interface ConsoleAuthDependencies {
   readonly issuer: string;
   readonly https: boolean;
   /** Keys the master secret derives: the client secret, the verifier and nonce of each sign-in, and the forms' CSRF tokens. */
-  readonly key: Buffer;
+  readonly key: KeyObject;
   /** Where this instance answers itself (loopback): the token request goes there. */
   readonly ownUrl: () => string;
   readonly currentKeys: () => SigningKeySet;
@@ -68,7 +68,7 @@ export function readCookie(ctx: Context, name: string): string | undefined {
   return undefined;
 }
 
-const derive = (key: Buffer, purpose: string, state: string) =>
+const derive = (key: KeyObject, purpose: string, state: string) =>
   createHmac('sha256', key).update(`console:${purpose}:${state}`).digest('base64url');
 
 /** Only a path of the console itself is a place to come back to after the sign-in. */

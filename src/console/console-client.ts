@@ -1,4 +1,4 @@
-import { createHmac } from 'node:crypto';
+import { createHmac, type KeyObject } from 'node:crypto';
 import type { ClientService } from '../clients/clients.js';
 import type { Logger } from '../log.js';
 
@@ -8,13 +8,13 @@ export const CONSOLE_CALLBACK_PATH = '/console/callback';
 export const CONSOLE_SIGNED_OUT_PATH = '/console/signed-out';
 
 /** Its secret, derived from the master secret so every instance agrees; it never leaves the server. */
-export const consoleClientSecret = (key: Buffer): string => createHmac('sha256', key).update('console-client').digest('base64url');
+export const consoleClientSecret = (key: KeyObject): string => createHmac('sha256', key).update('console-client').digest('base64url');
 
 /**
  * Registered (or brought back to these metadata) at every start, as the admin
  * API client and the account page's client are.
  */
-export async function ensureConsoleClient(clients: ClientService, issuer: string, key: Buffer, log: Logger): Promise<void> {
+export async function ensureConsoleClient(clients: ClientService, issuer: string, key: KeyObject, log: Logger): Promise<void> {
   try {
     await clients.ensureClient(
       CONSOLE_CLIENT_ID,

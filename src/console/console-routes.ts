@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -34,7 +35,7 @@ export interface ConsoleRouteDependencies {
   readonly sessions: ConsoleSessionStore;
   readonly signOut: ConsoleSignOut;
   readonly views: ConsoleViews;
-  readonly csrfKey: Buffer;
+  readonly csrfKey: KeyObject;
   readonly issuer: string;
   readonly https: boolean;
   readonly audit: AuditLog;

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
@@ -32,7 +33,7 @@ export interface InteractionDependencies {
   readonly users: UserService;
   readonly resources: ResourceService;
   readonly pages: PageRenderer;
-  readonly csrfKey: Buffer;
+  readonly csrfKey: KeyObject;
   /** The admin API's resource indicator: its scopes go to users with the `admin` role only. */
   readonly adminResource: string;
   readonly audit: AuditLog;

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, randomBytes, type KeyObject } from 'node:crypto';
 
 const VERSION = 'v1';
 
@@ -7,7 +7,7 @@ const VERSION = 'v1';
  * a ciphertext to its row, so one key's ciphertext cannot be swapped into
  * another row. Output: `v1.<nonce>.<tag>.<ciphertext>`, base64url parts.
  */
-export function seal(plaintext: string, key: Buffer, associatedData: string): string {
+export function seal(plaintext: string, key: KeyObject, associatedData: string): string {
   const nonce = randomBytes(12);
   const cipher = createCipheriv('aes-256-gcm', key, nonce);
   cipher.setAAD(Buffer.from(associatedData));
@@ -21,7 +21,7 @@ export class UnsealError extends Error {
   override name = 'KeyDecryptionError';
 }
 
-export function unseal(sealed: string, key: Buffer, associatedData: string): string {
+export function unseal(sealed: string, key: KeyObject, associatedData: string): string {
   const [version, nonce, tag, ciphertext] = sealed.split('.');
   if (version !== VERSION || !nonce || !tag || ciphertext === undefined) {
     throw new UnsealError('unrecognised sealed value format');

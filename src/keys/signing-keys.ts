@@ -1,4 +1,4 @@
-import { generateKeyPair as generateKeyPairCallback, randomUUID } from 'node:crypto';
+import { generateKeyPair as generateKeyPairCallback, randomUUID, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import type { Config } from '../config/config.js';
@@ -99,7 +99,7 @@ export function publicPart(jwk: PrivateJwk): Record<string, unknown> {
  * Before adding a key, proves the secret opens the keys already there: a
  * wrong GATEHOUSE_SECRET must fail loudly, not start a second, unreadable set.
  */
-async function insertKey(tx: Transaction, encryptionKey: Buffer, modulusLength: number, status: KeyStatus): Promise<string> {
+async function insertKey(tx: Transaction, encryptionKey: KeyObject, modulusLength: number, status: KeyStatus): Promise<string> {
   const existing = await tx.signingKey.findFirst({ where: USABLE, select: { kid: true, encryptedPrivateJwk: true } });
   if (existing) unseal(existing.encryptedPrivateJwk, encryptionKey, existing.kid);
   const jwk = await generateRsaSigningKey(modulusLength);
@@ -135,7 +135,7 @@ async function underKeysLock<T>(prisma: PrismaClient, work: (tx: Transaction) =>
  * Returns true when this call created the very first key: the installation's
  * first start.
  */
-export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buffer, modulusLength: number): Promise<boolean> {
+export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: KeyObject, modulusLength: number): Promise<boolean> {
   const statuses = new Set((await prisma.signingKey.findMany({ select: { status: true } })).map((row) => row.status));
   if (statuses.has('current') && statuses.has('next')) return false;
   return underKeysLock(prisma, async (tx) => {
@@ -156,7 +156,7 @@ export async function ensureSigningKeys(prisma: PrismaClient, encryptionKey: Buf
  * when GATEHOUSE_SECRET does not match: never silently replaces keys that
  * resource servers trust.
  */
-export async function loadSigningKeys(prisma: PrismaClient, encryptionKey: Buffer): Promise<SigningKeySet> {
+export async function loadSigningKeys(prisma: PrismaClient, encryptionKey: KeyObject): Promise<SigningKeySet> {
   const rows = inPublicationOrder(await prisma.signingKey.findMany({ where: USABLE, orderBy: { createdAt: 'asc' } }));
   if (!rows.some((row) => row.status === 'current')) throw new Error('no current signing key in the database');
   return {
@@ -186,7 +186,7 @@ function inPublicationOrder<T extends { status: string }>(rows: T[]): T[] {
  */
 export async function maintainSigningKeys(
   prisma: PrismaClient,
-  encryptionKey: Buffer,
+  encryptionKey: KeyObject,
   settings: KeySettings,
   options: { force?: boolean; now?: Date; audit?: AuditContext } = {},
 ): Promise<MaintenanceResult> {
@@ -243,7 +243,7 @@ async function assertKeyInvariants(tx: Transaction): Promise<void> {
  */
 export async function revokeSigningKey(
   prisma: PrismaClient,
-  encryptionKey: Buffer,
+  encryptionKey: KeyObject,
   settings: Pick<KeySettings, 'modulusLength'>,
   kid: string,
   audit: AuditContext = SYSTEM,
@@ -304,7 +304,7 @@ async function rotationPolicy(tx: Transaction, settings: KeySettings): Promise<R
 }
 
 /** Re-seals every private key under a new key-encryption key (after changing GATEHOUSE_SECRET). */
-export async function reencryptSigningKeys(prisma: PrismaClient, oldKey: Buffer, newKey: Buffer): Promise<number> {
+export async function reencryptSigningKeys(prisma: PrismaClient, oldKey: KeyObject, newKey: KeyObject): Promise<number> {
   return underKeysLock(prisma, async (tx) => {
     const rows = await tx.signingKey.findMany({ where: USABLE });
     for (const row of rows) {
@@ -331,12 +331,12 @@ export function keySettingsFrom(config: Config): KeySettings {
  * Throws UnsealError when stored keys exist and `encryptionKey` cannot open
  * them (a wrong GATEHOUSE_SECRET): checked at start before anything changes.
  */
-export async function verifyKeyEncryptionKey(prisma: PrismaClient, encryptionKey: Buffer): Promise<void> {
+export async function verifyKeyEncryptionKey(prisma: PrismaClient, encryptionKey: KeyObject): Promise<void> {
   const row = await prisma.signingKey.findFirst({ where: USABLE, orderBy: { createdAt: 'desc' } });
   if (row) unseal(row.encryptedPrivateJwk, encryptionKey, row.kid);
 }
 
-export function createKeyService(prisma: PrismaClient, encryptionKey: Buffer, settings: KeySettings) {
+export function createKeyService(prisma: PrismaClient, encryptionKey: KeyObject, settings: KeySettings) {
   return {
     verifySecret: () => verifyKeyEncryptionKey(prisma, encryptionKey),
     ensure: () => ensureSigningKeys(prisma, encryptionKey, settings.modulusLength),

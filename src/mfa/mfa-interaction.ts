@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { Context } from 'koa';
 import type { User, UserService } from '../accounts/users.js';
 import type { AuditContext } from '../audit/events.js';
@@ -17,7 +18,7 @@ export interface SecondFactorDependencies {
   readonly store: MfaStore;
   readonly policy: MfaPolicy;
   readonly pages: PageRenderer;
-  readonly csrfKey: Buffer;
+  readonly csrfKey: KeyObject;
   /** Seconds an interaction lives: a half-finished sign-in lives as long. */
   readonly interactionTtl: number;
   /** The issuer's name shown in authenticator apps. */

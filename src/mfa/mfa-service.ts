@@ -1,4 +1,4 @@
-import { createHmac, randomInt, randomUUID } from 'node:crypto';
+import { createHmac, randomInt, randomUUID, type KeyObject } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
 import type { LoginThrottle } from '../accounts/login-throttle.js';
@@ -17,9 +17,9 @@ const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
 export interface MfaServiceDependencies {
   readonly store: MfaStore;
   /** AES-256-GCM key for TOTP secrets (derived from the master secret). */
-  readonly sealKey: Buffer;
+  readonly sealKey: KeyObject;
   /** HMAC key for recovery codes at rest. */
-  readonly codeKey: Buffer;
+  readonly codeKey: KeyObject;
   /** Shown in authenticator apps next to the account. */
   readonly issuerName: string;
   /** Wrong codes, counted per account and IP apart from passwords (namespace `mfa:`). */

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
 import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
@@ -35,7 +35,7 @@ export interface StoredClients {
  * oidc-provider's adapter for every model it stores, on one Postgres table.
  * `Client` reads Gatehouse's own clients table (read-only).
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: Buffer, requests?: TokenRequests) {
+export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: KeyObject, requests?: TokenRequests) {
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
     const stored = payloadAdapter(prisma, model, sealKey, requests);
@@ -74,14 +74,14 @@ const SEALED_COOKIE = '_sealedCookie';
 
 type SessionReference = { cookie?: string; [SEALED_COOKIE]?: string; [key: string]: unknown };
 
-function sealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterPayload {
+function sealSessionCookie(payload: AdapterPayload, sealKey: KeyObject): AdapterPayload {
   const session = payload.session as SessionReference | undefined;
   if (typeof session?.cookie !== 'string') return payload;
   const { cookie, ...rest } = session;
   return { ...payload, session: { ...rest, [SEALED_COOKIE]: seal(cookie, sealKey, 'session-cookie') } } as AdapterPayload;
 }
 
-function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterPayload {
+function unsealSessionCookie(payload: AdapterPayload, sealKey: KeyObject): AdapterPayload {
   const session = payload.session as SessionReference | undefined;
   const sealed = session?.[SEALED_COOKIE];
   if (typeof sealed !== 'string') return payload;
@@ -89,7 +89,7 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: Buffer): AdapterP
   return { ...payload, session: { ...rest, cookie: unseal(sealed, sealKey, 'session-cookie') } } as AdapterPayload;
 }
 
-function payloadAdapter(prisma: PrismaClient, model: string, sealKey: Buffer, requests: TokenRequests | undefined): Adapter {
+function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject, requests: TokenRequests | undefined): Adapter {
   const rows = prisma.oidcPayload;
   const query = plainQuery(prisma);
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import Provider, { type Adapter, type Configuration, type errors, type KoaContextWithOIDC } from 'oidc-provider';
 import type { Config } from '../config/config.js';
 import type { UserService } from '../accounts/users.js';
@@ -59,7 +60,7 @@ import type { LogoutToQueue } from './backchannel-logout-store.js';
 export interface ProviderDependencies {
   readonly config: Config;
   readonly cookieKeys: string[];
-  readonly clientSecretKey: Buffer;
+  readonly clientSecretKey: KeyObject;
   readonly keys: SigningKeySet;
   readonly adapter: AdapterFactory;
   readonly users: UserService;

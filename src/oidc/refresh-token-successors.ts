@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import { plainQuery, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 
@@ -32,7 +33,7 @@ export interface RefreshTokenSuccessors {
 const associatedData = (consumedId: string) => `refresh-token-successor:${consumedId}`;
 
 /** Storage for refresh-token retries (table refresh_token_successors). Ids are storage ids (SHA-256). */
-export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: Buffer, graceSeconds: number): RefreshTokenSuccessors {
+export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: KeyObject, graceSeconds: number): RefreshTokenSuccessors {
   // Straight through the client's pg pool: the rotation is on every refresh (docs/performance.md).
   const query = plainQuery(prisma);
   return {

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redirectUriProblem } from '../../src/clients/client-metadata.js';
 import { clientSecretMatches } from '../../src/clients/client-secrets.js';
@@ -9,7 +9,7 @@ import { createMigratedDatabase } from '../support/services.js';
 describe('client registration', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
   let clients: ClientService;
-  const key = randomBytes(32);
+  const key = createSecretKey(randomBytes(32));
 
   beforeAll(async () => {
     database = await createMigratedDatabase();
@@ -45,7 +45,7 @@ describe('client registration', () => {
     expect(stored?.metadata).not.toHaveProperty('client_secret');
     expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, key)).toBe(true);
     expect(clientSecretMatches('wrong', stored?.secretHash as string, key)).toBe(false);
-    expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, randomBytes(32))).toBe(false);
+    expect(clientSecretMatches(client.client_secret as string, stored?.secretHash as string, createSecretKey(randomBytes(32)))).toBe(false);
   });
 
   it('gives a public client no secret', async () => {
@@ -98,7 +98,7 @@ describe('client registration', () => {
 describe('service (client_credentials) registration', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
   let clients: ClientService;
-  const key = randomBytes(32);
+  const key = createSecretKey(randomBytes(32));
   const { n, e } = generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' });
   const rsaJwk = { kty: 'RSA' as const, n: n as string, e: e as string, kid: 'k1' };
 

@@ -44,12 +44,14 @@ describe('master secret', () => {
     expect(a.keyEncryptionKey.equals(b.keyEncryptionKey)).toBe(true);
     expect(a.keyEncryptionKey.equals(c.keyEncryptionKey)).toBe(false);
     const keys = [
-      a.keyEncryptionKey,
-      a.clientSecretKey,
-      a.csrfKey,
-      a.payloadSealKey,
+      ...[a.keyEncryptionKey, a.clientSecretKey, a.csrfKey, a.payloadSealKey, a.mfaKeys.sealKey, a.mfaKeys.codeKey].map((key) =>
+        key.export(),
+      ),
       Buffer.from(a.cookieKeys[0] as string, 'base64url'),
     ].map((key) => key.toString('hex'));
-    expect(new Set(keys).size).toBe(5);
+    expect(new Set(keys).size).toBe(7);
+    // 256-bit secret keys, made once (a KeyObject: Node 24's HMAC and AES calls take it without probing raw bytes).
+    expect(a.clientSecretKey.type).toBe('secret');
+    expect(a.clientSecretKey.symmetricKeySize).toBe(32);
   });
 });

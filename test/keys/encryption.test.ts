@@ -1,9 +1,9 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { seal, unseal, UnsealError } from '../../src/keys/encryption.js';
 
 describe('AES-256-GCM sealing', () => {
-  const key = randomBytes(32);
+  const key = createSecretKey(randomBytes(32));
 
   it('round-trips and never contains the plaintext', () => {
     const sealed = seal('{"d":"private"}', key, 'kid-1');
@@ -25,7 +25,7 @@ describe('AES-256-GCM sealing', () => {
 
   it('refuses the wrong key and a ciphertext moved to another row', () => {
     const sealed = seal('secret material', key, 'kid-1');
-    expect(() => unseal(sealed, randomBytes(32), 'kid-1')).toThrow(/wrong GATEHOUSE_SECRET or tampered/);
+    expect(() => unseal(sealed, createSecretKey(randomBytes(32)), 'kid-1')).toThrow(/wrong GATEHOUSE_SECRET or tampered/);
     expect(() => unseal(sealed, key, 'kid-2')).toThrow(UnsealError);
   });
 

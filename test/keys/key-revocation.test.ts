@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createKeyService, reencryptSigningKeys, type KeySettings } from '../../src/keys/signing-keys.js';
 import { createMigratedDatabase } from '../support/services.js';
@@ -15,7 +15,7 @@ const DAY = 86400_000;
 /** The key store's emergency revocation, below HTTP (the e2e test drives it through two instances). */
 describe('signing key revocation (store)', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-  const encryptionKey = randomBytes(32);
+  const encryptionKey = createSecretKey(randomBytes(32));
   let keys: ReturnType<typeof createKeyService>;
 
   beforeAll(async () => {
@@ -126,7 +126,7 @@ describe('signing key revocation (store)', () => {
     await keys.verifySecret();
     const due = new Date(Date.now() + 62 * DAY);
     expect((await keys.maintain(due)).promoted).toEqual(expect.any(String));
-    const newKey = randomBytes(32);
+    const newKey = createSecretKey(randomBytes(32));
     const usable = (await keys.load()).keys.length;
     expect(await reencryptSigningKeys(database.prisma, encryptionKey, newKey)).toBe(usable);
     await reencryptSigningKeys(database.prisma, newKey, encryptionKey);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPrismaClient } from '../../src/db/prisma.js';
 import { UnsealError } from '../../src/keys/encryption.js';
@@ -18,7 +18,7 @@ const settings: KeySettings = {
 
 describe('signing key store', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
-  let encryptionKey = randomBytes(32);
+  let encryptionKey = createSecretKey(randomBytes(32));
   let keys: ReturnType<typeof createKeyService>;
 
   beforeAll(async () => {
@@ -92,7 +92,7 @@ describe('signing key store', () => {
 
   it('refuses to load, or to add keys, with another secret instead of replacing the keys', async () => {
     const count = await database.prisma.signingKey.count();
-    const wrongSecret = createKeyService(database.prisma, randomBytes(32), settings);
+    const wrongSecret = createKeyService(database.prisma, createSecretKey(randomBytes(32)), settings);
     await expect(wrongSecret.load()).rejects.toBeInstanceOf(UnsealError);
     await expect(wrongSecret.maintain(new Date(Date.now() + 365 * DAY))).rejects.toBeInstanceOf(UnsealError);
     await database.prisma.signingKey.deleteMany({ where: { status: 'next' } });
@@ -110,7 +110,7 @@ describe('signing key store', () => {
 
   it('re-encrypts every key under a new secret', async () => {
     const before = await keys.load();
-    const newKey = randomBytes(32);
+    const newKey = createSecretKey(randomBytes(32));
     expect(await reencryptSigningKeys(database.prisma, encryptionKey, newKey)).toBe(before.keys.length);
     await expect(loadSigningKeys(database.prisma, encryptionKey)).rejects.toBeInstanceOf(UnsealError);
     expect((await loadSigningKeys(database.prisma, newKey)).keys).toEqual(before.keys);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createClientService } from '../../src/clients/clients.js';
@@ -7,7 +7,7 @@ import { runInRequestContext } from '../../src/log.js';
 import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
 import { createMigratedDatabase } from '../support/services.js';
 
-const key = randomBytes(32);
+const key = createSecretKey(randomBytes(32));
 const id = () => randomBytes(32).toString('base64url');
 
 describe('Prisma adapter for oidc-provider', () => {

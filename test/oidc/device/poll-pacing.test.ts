@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { createSecretKey, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientService } from '../../../src/clients/clients.js';
 import type { PrismaClient } from '../../../src/db/prisma.js';
@@ -6,7 +6,7 @@ import { createDevicePollPacing, type DevicePollPacing } from '../../../src/oidc
 import { createAdapterFactory, storageId } from '../../../src/oidc/prisma-adapter.js';
 import { createMigratedDatabase } from '../../support/services.js';
 
-const key = randomBytes(32);
+const key = createSecretKey(randomBytes(32));
 
 describe('device poll pacing (RFC 8628 §3.5)', () => {
   let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
