@@ -1,12 +1,10 @@
-import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { adminClient, adminTokenForClient } from '../support/admin.js';
-import { Browser, type Page } from '../support/browser.js';
+import { createAdminEmailLinkFixture } from '../support/admin-email-links.js';
+import { Browser } from '../support/browser.js';
 import { runCliInProcess } from '../support/cli.js';
-import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
-import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
-import { linkIn, startMailServer } from '../support/mail.js';
-import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { textOf } from '../support/console.js';
+import { TEST_SECRET } from '../support/gatehouse.js';
+import { linkIn, recipientOf } from '../support/mail.js';
 
 const ADMIN = { GATEHOUSE_ADMIN_CLIENT_ID: 'reset-admin', GATEHOUSE_ADMIN_CLIENT_SECRET: 'reset-admin-secret-that-is-long-enough-1' };
 
@@ -15,72 +13,31 @@ const ADMIN = { GATEHOUSE_ADMIN_CLIENT_ID: 'reset-admin', GATEHOUSE_ADMIN_CLIENT
  * happened; the public forgot-password page keeps its one answer.
  */
 describe('password reset links sent by an admin', () => {
-  let mail: Awaited<ReturnType<typeof startMailServer>>;
-  let started: Awaited<ReturnType<typeof startWithSampleApp>>;
-  let api: ReturnType<typeof adminClient>;
-  let consoleAdmin: { browser: Browser; page: Page };
-  const others: TestGatehouse[] = [];
-  let markers = 0;
-
-  beforeAll(async () => {
-    mail = await startMailServer({ refuseRecipient: (address) => address.startsWith('refused') });
-    started = await startWithSampleApp({ ...ADMIN, GATEHOUSE_SMTP_URL: mail.url });
-    api = adminClient(
-      started.gatehouse,
-      await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET),
-    );
-    await createConsoleUser(started.gatehouse, 'root@example.test');
-    consoleAdmin = await signInToConsole(started.gatehouse, 'root@example.test');
+  const fixture = createAdminEmailLinkFixture({
+    admin: ADMIN,
+    sendPath: (id) => `/users/${id}/password-reset`,
+    eventType: 'user.password_reset_sent',
+    tokenPurpose: 'password_reset',
   });
-  afterAll(async () => {
-    for (const other of others) await other.stop();
-    await stopAndDrop(started?.gatehouse, started?.databaseUrl);
-    await mail?.close();
-  });
-
-  const createUser = (email: string) => started.gatehouse.users.createUser({ email, password: PASSWORD });
-  const recipient = (message: ParsedMail) => (message.to && 'text' in message.to ? message.to.text : '');
-  const sentEvents = (userId: string) =>
-    started.gatehouse.prisma.event.count({ where: { type: 'user.password_reset_sent', subject: userId } });
-  const openUser = (id: string) => consoleAdmin.browser.open(`${started.gatehouse.url}/console/users/${id}`);
-
-  /** Sends an address its five links of the hour (the per-address limit), each delivered. */
-  const useUpTheHour = async (user: { id: string; email: string }) => {
-    for (let n = 0; n < 5; n += 1) {
-      expect((await api('POST', `/users/${user.id}/password-reset`)).status).toBe(200);
-      expect(recipient(await mail.nextMessage())).toBe(user.email);
-    }
-  };
-
-  /**
-   * Nothing arrived for `email` (nor anyone else): a link sent now to a fresh
-   * marker account is the next message (every expected message was read).
-   */
-  const expectNoMailFor = async (email: string) => {
-    markers += 1;
-    const marker = await createUser(`marker-${markers}@example.test`);
-    expect((await api('POST', `/users/${marker.id}/password-reset`)).status).toBe(200);
-    const next = recipient(await mail.nextMessage());
-    expect(next).not.toBe(email);
-    expect(next).toBe(marker.email);
-    expect(mail.unread()).toBe(0);
-  };
+  const { api, send, createUser, sentEvents, tokens, openUser, remote, useUpTheHour, expectNoMailFor } = fixture;
+  beforeAll(fixture.start);
+  afterAll(fixture.stop);
 
   it('sends a link from the admin API and from the console: 200 with where it went, an email, one audit event each', async () => {
     const user = await createUser('sent@example.test');
-    const sent = await api('POST', `/users/${user.id}/password-reset`);
+    const sent = await send(user.id);
     expect(sent.status).toBe(200);
     expect(sent.body).toEqual({ user_id: user.id, email: 'sent@example.test', expires_at: expect.any(String) });
     expect(Date.parse(String(sent.body?.expires_at))).toBeGreaterThan(Date.now());
-    const message = await mail.nextMessage();
-    expect(recipient(message)).toBe('sent@example.test');
-    expect(linkIn(message, `${started.gatehouse.issuer}/reset-password?token=`)).toBeTruthy();
+    const message = await fixture.mail.nextMessage();
+    expect(recipientOf(message)).toBe('sent@example.test');
+    expect(linkIn(message, `${fixture.gatehouse.issuer}/reset-password?token=`)).toBeTruthy();
     expect(await sentEvents(user.id)).toBe(1);
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
     expect(page.status).toBe(200);
     expect(textOf(page)).toContain('A password reset link was sent to sent@example.test.');
-    expect(recipient(await mail.nextMessage())).toBe('sent@example.test');
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('sent@example.test');
     expect(await sentEvents(user.id)).toBe(2);
   });
 
@@ -88,14 +45,14 @@ describe('password reset links sent by an admin', () => {
     const user = await createUser('disabled@example.test');
     expect((await api('PATCH', `/users/${user.id}`, { disabled: true })).status).toBe(200);
 
-    const refused = await api('POST', `/users/${user.id}/password-reset`);
+    const refused = await send(user.id);
     expect(refused.status).toBe(409);
     expect(refused.body).toEqual({
       error: 'user_disabled',
       error_description: 'no reset link was sent: disabled@example.test is disabled; enable the account first',
     });
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
     expect(page.status).toBe(409);
     expect(textOf(page)).toContain('No reset link was sent: disabled@example.test is disabled; enable the account first.');
     expect(textOf(page)).not.toContain('A password reset link was sent');
@@ -108,7 +65,7 @@ describe('password reset links sent by an admin', () => {
     const user = await createUser('limited@example.test');
     await useUpTheHour(user);
 
-    const refused = await api('POST', `/users/${user.id}/password-reset`);
+    const refused = await send(user.id);
     expect(refused.status).toBe(429);
     const retryAfter = Number(refused.headers.get('retry-after'));
     expect(Number.isInteger(retryAfter) && retryAfter >= 1 && retryAfter <= 3600).toBe(true);
@@ -117,7 +74,7 @@ describe('password reset links sent by an admin', () => {
       /^no reset link was sent: limited@example\.test was already sent 5 reset links this hour; try again in \d+ minutes?$/,
     );
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
     expect(page.status).toBe(429);
     expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(textOf(page)).toMatch(
@@ -134,64 +91,58 @@ describe('password reset links sent by an admin', () => {
     await useUpTheHour(earlier);
     expect((await api('DELETE', `/users/${earlier.id}`)).status).toBe(204);
 
-    const form = await consoleAdmin.browser.open(`${started.gatehouse.url}/console/users/new`);
-    const created = await consoleAdmin.browser.submit(form, '/console/users', { email: 'again@example.test', name: 'Again' });
+    const form = await fixture.consoleAdmin.browser.open(`${fixture.gatehouse.url}/console/users/new`);
+    const created = await fixture.consoleAdmin.browser.submit(form, '/console/users', { email: 'again@example.test', name: 'Again' });
     expect(created.status).toBe(200);
     expect(textOf(created)).toMatch(
       /again@example\.test was created, but no reset link was sent: again@example\.test was already sent 5 reset links this hour; try again in \d+ minutes?\./,
     );
-    const user = await started.gatehouse.users.findUserByEmail('again@example.test');
+    const user = await fixture.gatehouse.users.findUserByEmail('again@example.test');
     await expectNoMailFor('again@example.test');
     expect(await sentEvents(user?.id ?? '')).toBe(0);
   });
 
   it('answers 503 email_not_delivered when the mail server refuses the email, keeping neither the link nor the event', async () => {
     const user = await createUser('refused@example.test');
-    const tokens = () => started.gatehouse.prisma.accountToken.count({ where: { userId: user.id, purpose: 'password_reset' } });
 
-    const refused = await api('POST', `/users/${user.id}/password-reset`);
+    const refused = await send(user.id);
     expect(refused.status).toBe(503);
     expect(refused.body).toEqual({
       error: 'email_not_delivered',
       error_description: 'no reset link was sent: the mail server could not be reached or refused the email; try again later',
     });
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/reset-link');
     expect(page.status).toBe(503);
     expect(textOf(page)).toContain('No reset link was sent: the mail server could not be reached or refused the email; try again later.');
     expect(textOf(page)).toContain('refused@example.test');
 
     expect(await sentEvents(user.id)).toBe(0);
-    expect(await tokens()).toBe(0);
+    expect(await tokens(user.id)).toBe(0);
     await expectNoMailFor('refused@example.test');
   });
 
   it('gatehouse users send-reset-link prints where the link went, or fails with the reason', async () => {
     const user = await createUser('cli@example.test');
-    const remote = {
-      GATEHOUSE_URL: started.gatehouse.url,
-      GATEHOUSE_CLIENT_ID: ADMIN.GATEHOUSE_ADMIN_CLIENT_ID,
-      GATEHOUSE_CLIENT_SECRET: ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET,
-    };
-    const sent = await runCliInProcess(['users', 'send-reset-link', user.id, '--json'], remote);
+    const sent = await runCliInProcess(['users', 'send-reset-link', user.id, '--json'], remote());
     expect(sent.code, sent.stderr).toBe(0);
     expect(JSON.parse(sent.stdout)).toMatchObject({ user_id: user.id, email: 'cli@example.test' });
-    expect(recipient(await mail.nextMessage())).toBe('cli@example.test');
-    expect(await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.password_reset_sent', subject: user.id } })).toMatchObject(
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('cli@example.test');
+    expect(await fixture.gatehouse.prisma.event.findFirst({ where: { type: 'user.password_reset_sent', subject: user.id } })).toMatchObject(
       {
         actor: `client:${ADMIN.GATEHOUSE_ADMIN_CLIENT_ID}`,
       },
     );
 
     expect((await api('PATCH', `/users/${user.id}`, { disabled: true })).status).toBe(200);
-    const refused = await runCliInProcess(['users', 'send-reset-link', user.id], remote);
+    const refused = await runCliInProcess(['users', 'send-reset-link', user.id], remote());
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toContain('cli@example.test is disabled');
 
     // In process on the database (--local) there is no mailer: it says so and where to run it instead.
     const enabled = await createUser('cli-local@example.test');
     const local = await runCliInProcess(['users', 'send-reset-link', enabled.id, '--json'], {
-      DATABASE_URL: started.databaseUrl,
+      DATABASE_URL: fixture.databaseUrl,
       GATEHOUSE_SECRET: TEST_SECRET,
     });
     expect(local.code).not.toBe(0);
@@ -206,14 +157,8 @@ describe('password reset links sent by an admin', () => {
 
   it('answers 400 email_unavailable where email is not configured (production without SMTP), recording nothing', async () => {
     const user = await createUser('nomail@example.test');
-    const production = await startTestGatehouse(started.databaseUrl, {
-      ...ADMIN,
-      ISSUER: started.gatehouse.issuer,
-      NODE_ENV: 'production',
-    });
-    others.push(production);
-    const token = await adminTokenForClient(production, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET);
-    const refused = await adminClient(production, token)('POST', `/users/${user.id}/password-reset`);
+    const production = await fixture.startAnother({ NODE_ENV: 'production' });
+    const refused = await production.api('POST', `/users/${user.id}/password-reset`);
     expect(refused.status).toBe(400);
     expect(refused.body).toEqual({
       error: 'email_unavailable',
@@ -223,7 +168,7 @@ describe('password reset links sent by an admin', () => {
   });
 
   it('documents the 409 and the 429 with Retry-After in the OpenAPI document', async () => {
-    const document = (await (await fetch(`${started.gatehouse.url}/admin/openapi.json`)).json()) as {
+    const document = (await (await fetch(`${fixture.gatehouse.url}/admin/openapi.json`)).json()) as {
       paths: Record<string, Record<string, { operationId: string; responses: Record<string, { headers?: Record<string, unknown> }> }>>;
     };
     const operation = document.paths['/admin/users/{id}/password-reset']?.post;
@@ -241,7 +186,7 @@ describe('password reset links sent by an admin', () => {
     const answers = [];
     for (const email of ['public-disabled@example.test', 'nobody@example.test', 'public-limited@example.test']) {
       const browser = new Browser();
-      const form = await browser.open(`${started.gatehouse.url}/forgot-password`);
+      const form = await browser.open(`${fixture.gatehouse.url}/forgot-password`);
       const answer = await browser.submit(form, '/forgot-password', { email });
       // Only the CSP nonce differs from one response to the next.
       answers.push({ status: answer.status, html: answer.html.replace(/nonce="[^"]*"/g, 'nonce=""') });

@@ -1,28 +1,18 @@
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
-import type { ParsedMail } from 'mailparser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findFreePort } from '../../src/db/embedded-postgres.js';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
-import { Browser, type Page } from '../support/browser.js';
+import { createAdminEmailLinkFixture } from '../support/admin-email-links.js';
+import { Browser } from '../support/browser.js';
 import { runCliInProcess } from '../support/cli.js';
-import { createConsoleUser, signInToConsole, textOf } from '../support/console.js';
-import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
-import { linkIn, startMailServer } from '../support/mail.js';
-import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { textOf } from '../support/console.js';
+import { TEST_SECRET } from '../support/gatehouse.js';
+import { linkIn, recipientOf } from '../support/mail.js';
+import { PASSWORD } from '../support/sample-app.js';
 
 const ADMIN = {
   GATEHOUSE_ADMIN_CLIENT_ID: 'verify-admin',
   GATEHOUSE_ADMIN_CLIENT_SECRET: 'verify-admin-secret-that-is-long-enough-1',
 };
-
-/** A loopback port nothing listens on (a mail server that cannot be reached). */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * Verification emails an admin sends (admin API, console, CLI, and with a
@@ -30,60 +20,15 @@ async function closedPort(): Promise<number> {
  * whether they went out and, when not, why.
  */
 describe('verification emails sent by an admin', () => {
-  let mail: Awaited<ReturnType<typeof startMailServer>>;
-  let started: Awaited<ReturnType<typeof startWithSampleApp>>;
-  let api: ReturnType<typeof adminClient>;
-  let consoleAdmin: { browser: Browser; page: Page };
-  const others: TestGatehouse[] = [];
-  let markers = 0;
-
-  beforeAll(async () => {
-    mail = await startMailServer({ refuseRecipient: (address) => address.startsWith('refused') });
-    started = await startWithSampleApp({ ...ADMIN, GATEHOUSE_SMTP_URL: mail.url });
-    api = adminClient(
-      started.gatehouse,
-      await adminTokenForClient(started.gatehouse, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET),
-    );
-    await createConsoleUser(started.gatehouse, 'root@example.test');
-    consoleAdmin = await signInToConsole(started.gatehouse, 'root@example.test');
+  const fixture = createAdminEmailLinkFixture({
+    admin: ADMIN,
+    sendPath: (id) => `/users/${id}/verification-email`,
+    eventType: 'user.verification_email_sent',
+    tokenPurpose: 'email_verification',
   });
-  afterAll(async () => {
-    for (const other of others) await other.stop();
-    await stopAndDrop(started?.gatehouse, started?.databaseUrl);
-    await mail?.close();
-  });
-
-  const createUser = (email: string) => started.gatehouse.users.createUser({ email, password: PASSWORD });
-  const recipient = (message: ParsedMail) => (message.to && 'text' in message.to ? message.to.text : '');
-  const sentEvents = (userId: string) =>
-    started.gatehouse.prisma.event.count({ where: { type: 'user.verification_email_sent', subject: userId } });
-  const tokens = (userId: string) => started.gatehouse.prisma.accountToken.count({ where: { userId, purpose: 'email_verification' } });
-  const openUser = (id: string) => consoleAdmin.browser.open(`${started.gatehouse.url}/console/users/${id}`);
-  const send = (id: string) => api('POST', `/users/${id}/verification-email`);
-  const remote = () => ({
-    GATEHOUSE_URL: started.gatehouse.url,
-    GATEHOUSE_CLIENT_ID: ADMIN.GATEHOUSE_ADMIN_CLIENT_ID,
-    GATEHOUSE_CLIENT_SECRET: ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET,
-  });
-
-  /** Sends an address its five verification emails of the hour (the per-address limit), each delivered. */
-  const useUpTheHour = async (user: { id: string; email: string }) => {
-    for (let n = 0; n < 5; n += 1) {
-      expect((await send(user.id)).status).toBe(200);
-      expect(recipient(await mail.nextMessage())).toBe(user.email);
-    }
-  };
-
-  /** Nothing arrived for `email` (nor anyone else): an email sent now to a fresh marker account is the next message. */
-  const expectNoMailFor = async (email: string) => {
-    markers += 1;
-    const marker = await createUser(`marker-${markers}@example.test`);
-    expect((await send(marker.id)).status).toBe(200);
-    const next = recipient(await mail.nextMessage());
-    expect(next).not.toBe(email);
-    expect(next).toBe(marker.email);
-    expect(mail.unread()).toBe(0);
-  };
+  const { api, send, createUser, sentEvents, tokens, openUser, remote, useUpTheHour, expectNoMailFor } = fixture;
+  beforeAll(fixture.start);
+  afterAll(fixture.stop);
 
   it('sends a link from the admin API: 200 with where it went, an email whose link verifies the address, one audit event; then 409 email_already_verified', async () => {
     const user = await createUser('sent@example.test');
@@ -91,17 +36,17 @@ describe('verification emails sent by an admin', () => {
     expect(sent.status).toBe(200);
     expect(sent.body).toEqual({ user_id: user.id, email: 'sent@example.test', expires_at: expect.any(String) });
     expect(Date.parse(String(sent.body?.expires_at))).toBeGreaterThan(Date.now());
-    const message = await mail.nextMessage();
-    expect(recipient(message)).toBe('sent@example.test');
+    const message = await fixture.mail.nextMessage();
+    expect(recipientOf(message)).toBe('sent@example.test');
     expect(await sentEvents(user.id)).toBe(1);
     expect(
-      await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.verification_email_sent', subject: user.id } }),
+      await fixture.gatehouse.prisma.event.findFirst({ where: { type: 'user.verification_email_sent', subject: user.id } }),
     ).toMatchObject({ actor: `client:${ADMIN.GATEHOUSE_ADMIN_CLIENT_ID}` });
 
     const browser = new Browser();
-    const confirm = await browser.open(linkIn(message, `${started.gatehouse.issuer}/verify-email?token=`));
+    const confirm = await browser.open(linkIn(message, `${fixture.gatehouse.issuer}/verify-email?token=`));
     expect((await browser.submit(confirm, '/verify-email')).status).toBe(200);
-    expect((await started.gatehouse.users.findUserById(user.id))?.emailVerified).toBe(true);
+    expect((await fixture.gatehouse.users.findUserById(user.id))?.emailVerified).toBe(true);
 
     const again = await send(user.id);
     expect(again.status).toBe(409);
@@ -115,17 +60,17 @@ describe('verification emails sent by an admin', () => {
 
   it('sends one from the console for an unverified user, and shows no such button once the address is verified', async () => {
     const user = await createUser('console@example.test');
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
     expect(page.status).toBe(200);
     expect(textOf(page)).toContain('A link to confirm the address was sent to console@example.test.');
-    expect(recipient(await mail.nextMessage())).toBe('console@example.test');
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('console@example.test');
     expect(await sentEvents(user.id)).toBe(1);
     expect(
-      await started.gatehouse.prisma.event.findFirst({ where: { type: 'user.verification_email_sent', subject: user.id } }),
+      await fixture.gatehouse.prisma.event.findFirst({ where: { type: 'user.verification_email_sent', subject: user.id } }),
     ).toMatchObject({ actor: expect.stringMatching(/^user:/) });
 
     const verified = await createUser('console-verified@example.test');
-    await started.gatehouse.users.updateUser(verified.id, { emailVerified: true }, { actor: 'system' });
+    await fixture.gatehouse.users.updateUser(verified.id, { emailVerified: true }, { actor: 'system' });
     expect((await openUser(verified.id)).html).not.toContain('/verification-email');
   });
 
@@ -138,7 +83,7 @@ describe('verification emails sent by an admin', () => {
         body: { error: 'not_found', error_description: expect.stringMatching(/^nothing at \/users\/".*"\/verification-email$/) },
       });
     }
-    expect(mail.unread()).toBe(0);
+    expect(fixture.mail.unread()).toBe(0);
   });
 
   it('refuses a disabled account with 409 user_disabled, on the API and the console page: no email, no link, no event', async () => {
@@ -152,7 +97,7 @@ describe('verification emails sent by an admin', () => {
       error_description: 'no verification email was sent: disabled@example.test is disabled; enable the account first',
     });
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
     expect(page.status).toBe(409);
     expect(textOf(page)).toContain('No verification email was sent: disabled@example.test is disabled; enable the account first.');
     expect(textOf(page)).not.toContain('A link to confirm the address was sent');
@@ -175,7 +120,7 @@ describe('verification emails sent by an admin', () => {
       /^no verification email was sent: limited@example\.test was already sent 5 verification emails this hour; try again in \d+ minutes?$/,
     );
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
     expect(page.status).toBe(429);
     expect(Number(page.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect(textOf(page)).toMatch(/No verification email was sent: limited@example\.test was already sent 5 verification emails this hour/);
@@ -186,7 +131,7 @@ describe('verification emails sent by an admin', () => {
 
     // Reset links have their own count.
     expect((await api('POST', `/users/${user.id}/password-reset`)).status).toBe(200);
-    expect(recipient(await mail.nextMessage())).toBe('limited@example.test');
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('limited@example.test');
   });
 
   it('answers 503 email_not_delivered when the mail server refuses the email, keeping neither the link nor the event', async () => {
@@ -198,7 +143,7 @@ describe('verification emails sent by an admin', () => {
       error_description: 'no verification email was sent: the mail server could not be reached or refused the email; try again later',
     });
 
-    const page = await consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
+    const page = await fixture.consoleAdmin.browser.submit(await openUser(user.id), '/verification-email');
     expect(page.status).toBe(503);
     expect(textOf(page)).toContain(
       'No verification email was sent: the mail server could not be reached or refused the email; try again later.',
@@ -211,22 +156,17 @@ describe('verification emails sent by an admin', () => {
 
   it('answers 503 email_not_delivered when the mail server cannot be reached, keeping neither the link nor the event', async () => {
     const user = await createUser('unreachable@example.test');
-    const cut = await startTestGatehouse(started.databaseUrl, {
-      ...ADMIN,
-      ISSUER: started.gatehouse.issuer,
-      GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await closedPort()}`,
-    });
-    others.push(cut);
-    const cutApi = adminClient(cut, await adminTokenForClient(cut, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET));
+    // A loopback port free right now: nothing listens there, so the mail server cannot be reached.
+    const cut = await fixture.startAnother({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await findFreePort()}` });
 
-    const refused = await cutApi('POST', `/users/${user.id}/verification-email`);
+    const refused = await cut.api('POST', `/users/${user.id}/verification-email`);
     expect(refused.status).toBe(503);
     expect(refused.body).toMatchObject({ error: 'email_not_delivered' });
     expect(await sentEvents(user.id)).toBe(0);
     expect(await tokens(user.id)).toBe(0);
 
     // Creating a user there still creates them, and says the email did not go out.
-    const created = await cutApi('POST', '/users', {
+    const created = await cut.api('POST', '/users', {
       email: 'unreachable-new@example.test',
       password: PASSWORD,
       send_verification_email: true,
@@ -237,21 +177,15 @@ describe('verification emails sent by an admin', () => {
       verification_email_sent: false,
       verification_email_error: { error: 'email_not_delivered' },
     });
-    const stored = await started.gatehouse.users.findUserByEmail('unreachable-new@example.test');
+    const stored = await fixture.gatehouse.users.findUserByEmail('unreachable-new@example.test');
     expect(stored?.id).toBe(created.body?.id);
     expect(await tokens(String(created.body?.id))).toBe(0);
   });
 
   it('answers 400 email_unavailable where email is not configured (production without SMTP), recording nothing', async () => {
     const user = await createUser('nomail@example.test');
-    const production = await startTestGatehouse(started.databaseUrl, {
-      ...ADMIN,
-      ISSUER: started.gatehouse.issuer,
-      NODE_ENV: 'production',
-    });
-    others.push(production);
-    const token = await adminTokenForClient(production, ADMIN.GATEHOUSE_ADMIN_CLIENT_ID, ADMIN.GATEHOUSE_ADMIN_CLIENT_SECRET);
-    const refused = await adminClient(production, token)('POST', `/users/${user.id}/verification-email`);
+    const production = await fixture.startAnother({ NODE_ENV: 'production' });
+    const refused = await production.api('POST', `/users/${user.id}/verification-email`);
     expect(refused.status).toBe(400);
     expect(refused.body).toEqual({
       error: 'email_unavailable',
@@ -267,11 +201,11 @@ describe('verification emails sent by an admin', () => {
       const created = (
         await api('POST', '/clients', {
           grant_types: ['client_credentials'],
-          api_access: [{ resource: `${started.gatehouse.issuer}/admin`, scopes: [scope] }],
-          default_resource: `${started.gatehouse.issuer}/admin`,
+          api_access: [{ resource: `${fixture.gatehouse.issuer}/admin`, scopes: [scope] }],
+          default_resource: `${fixture.gatehouse.issuer}/admin`,
         })
       ).body as { client_id: string; client_secret: string };
-      return adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, created.client_id, created.client_secret));
+      return adminClient(fixture.gatehouse, await adminTokenForClient(fixture.gatehouse, created.client_id, created.client_secret));
     };
     const reader = await serviceWith('admin:users:read');
     expect(await reader('POST', `/users/${user.id}/verification-email`)).toMatchObject({
@@ -279,12 +213,12 @@ describe('verification emails sent by an admin', () => {
       body: { error: 'insufficient_scope' },
     });
     const writer = await serviceWith('admin:users:write');
-    const admin = await started.gatehouse.users.createUser({ email: 'scoped-admin@example.test', password: PASSWORD, roles: ['admin'] });
+    const admin = await fixture.gatehouse.users.createUser({ email: 'scoped-admin@example.test', password: PASSWORD, roles: ['admin'] });
     expect(await writer('POST', `/users/${admin.id}/verification-email`)).toMatchObject({
       status: 403,
       body: { error: 'insufficient_scope' },
     });
-    expect(mail.unread()).toBe(0);
+    expect(fixture.mail.unread()).toBe(0);
     expect(await sentEvents(user.id)).toBe(0);
     expect(await sentEvents(admin.id)).toBe(0);
   });
@@ -295,9 +229,9 @@ describe('verification emails sent by an admin', () => {
       expect(created.status).toBe(201);
       expect(created.body).toMatchObject({ email: 'new@example.test', email_verified: false, verification_email_sent: true });
       expect(created.body).not.toHaveProperty('verification_email_error');
-      expect(recipient(await mail.nextMessage())).toBe('new@example.test');
+      expect(recipientOf(await fixture.mail.nextMessage())).toBe('new@example.test');
       const id = String(created.body?.id);
-      expect(await started.gatehouse.prisma.event.findMany({ where: { type: 'user.verification_email_sent', subject: id } })).toEqual([
+      expect(await fixture.gatehouse.prisma.event.findMany({ where: { type: 'user.verification_email_sent', subject: id } })).toEqual([
         expect.objectContaining({ actor: `client:${ADMIN.GATEHOUSE_ADMIN_CLIENT_ID}`, details: { new_user: true } }),
       ]);
     });
@@ -355,29 +289,29 @@ describe('verification emails sent by an admin', () => {
           ['created_at', 'disabled', 'email', 'email_verified', 'id', 'name', 'roles', 'updated_at'].sort(),
         );
       }
-      expect(mail.unread()).toBe(0);
+      expect(fixture.mail.unread()).toBe(0);
     });
 
     it('refuses a send_verification_email that is not a boolean with 400, creating no one', async () => {
       const refused = await api('POST', '/users', { email: 'typo@example.test', password: PASSWORD, send_verification_email: 'yes' });
       expect(refused.status).toBe(400);
       expect(refused.body).toMatchObject({ error: 'invalid_request' });
-      expect(await started.gatehouse.users.findUserByEmail('typo@example.test')).toBeNull();
+      expect(await fixture.gatehouse.users.findUserByEmail('typo@example.test')).toBeNull();
     });
 
     it('the console says whether the link to confirm the address went out when it creates a user', async () => {
-      const form = await consoleAdmin.browser.open(`${started.gatehouse.url}/console/users/new`);
-      const sent = await consoleAdmin.browser.submit(form, '/console/users', {
+      const form = await fixture.consoleAdmin.browser.open(`${fixture.gatehouse.url}/console/users/new`);
+      const sent = await fixture.consoleAdmin.browser.submit(form, '/console/users', {
         email: 'console-new@example.test',
         password: PASSWORD,
         send_verification_email: 'on',
       });
       expect(sent.status).toBe(200);
       expect(textOf(sent)).toContain('console-new@example.test was created and was sent a link to confirm the address.');
-      expect(recipient(await mail.nextMessage())).toBe('console-new@example.test');
+      expect(recipientOf(await fixture.mail.nextMessage())).toBe('console-new@example.test');
 
-      const again = await consoleAdmin.browser.open(`${started.gatehouse.url}/console/users/new`);
-      const refused = await consoleAdmin.browser.submit(again, '/console/users', {
+      const again = await fixture.consoleAdmin.browser.open(`${fixture.gatehouse.url}/console/users/new`);
+      const refused = await fixture.consoleAdmin.browser.submit(again, '/console/users', {
         email: 'refused-console@example.test',
         password: PASSWORD,
         send_verification_email: 'on',
@@ -387,7 +321,7 @@ describe('verification emails sent by an admin', () => {
         'refused-console@example.test was created, but no verification email was sent: the mail server could not be reached or refused the email; try again later.',
       );
       expect(textOf(refused)).not.toContain('was sent a link to confirm the address');
-      expect(await started.gatehouse.users.findUserByEmail('refused-console@example.test')).not.toBeNull();
+      expect(await fixture.gatehouse.users.findUserByEmail('refused-console@example.test')).not.toBeNull();
     });
   });
 
@@ -396,7 +330,7 @@ describe('verification emails sent by an admin', () => {
     const sent = await runCliInProcess(['users', 'send-verification-email', user.id, '--json'], remote());
     expect(sent.code, sent.stderr).toBe(0);
     expect(JSON.parse(sent.stdout)).toMatchObject({ user_id: user.id, email: 'cli@example.test' });
-    expect(recipient(await mail.nextMessage())).toBe('cli@example.test');
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('cli@example.test');
 
     expect((await api('PATCH', `/users/${user.id}`, { disabled: true })).status).toBe(200);
     const refused = await runCliInProcess(['users', 'send-verification-email', user.id], remote());
@@ -409,7 +343,7 @@ describe('verification emails sent by an admin', () => {
 
     const other = await createUser('cli-local@example.test');
     const local = await runCliInProcess(['users', 'send-verification-email', other.id, '--json'], {
-      DATABASE_URL: started.databaseUrl,
+      DATABASE_URL: fixture.databaseUrl,
       GATEHOUSE_SECRET: TEST_SECRET,
     });
     expect(local.code).not.toBe(0);
@@ -430,7 +364,7 @@ describe('verification emails sent by an admin', () => {
     );
     expect(sent.code, sent.stderr).toBe(0);
     expect(sent.stdout).toMatch(/^verification_email_sent\s+true$/m);
-    expect(recipient(await mail.nextMessage())).toBe('cli-new@example.test');
+    expect(recipientOf(await fixture.mail.nextMessage())).toBe('cli-new@example.test');
 
     const refused = await runCliInProcess(
       ['users', 'create', '--email', 'refused-cli@example.test', '--password', PASSWORD, '--send-verification-email'],
@@ -453,7 +387,7 @@ describe('verification emails sent by an admin', () => {
       verification_email_sent: false,
       verification_email_error: { error: 'email_not_delivered' },
     });
-    expect(await started.gatehouse.users.findUserByEmail('refused-cli@example.test')).not.toBeNull();
+    expect(await fixture.gatehouse.users.findUserByEmail('refused-cli@example.test')).not.toBeNull();
     await expectNoMailFor('refused-cli@example.test');
   });
 
@@ -462,7 +396,7 @@ describe('verification emails sent by an admin', () => {
       operationId: string;
       responses: Record<string, { headers?: Record<string, unknown>; content?: Record<string, { schema: { properties?: object } }> }>;
     };
-    const document = (await (await fetch(`${started.gatehouse.url}/admin/openapi.json`)).json()) as {
+    const document = (await (await fetch(`${fixture.gatehouse.url}/admin/openapi.json`)).json()) as {
       paths: Record<string, Record<string, Operation>>;
     };
     const operation = document.paths['/admin/users/{id}/verification-email']?.post;

@@ -50,3 +50,8 @@ export function linkIn(mail: ParsedMail, prefix: string): string {
   if (!link) throw new Error(`no link to ${prefix} in:\n${mail.text}`);
   return link;
 }
+
+/** Whom a message was addressed to (its To header as text; '' when it has none). */
+export function recipientOf(mail: ParsedMail): string {
+  return mail.to && 'text' in mail.to ? mail.to.text : '';
+}
