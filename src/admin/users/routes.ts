@@ -44,11 +44,12 @@ export function userRoutes(
       return { sent: false, error: error.code, description: error.description } as const;
     }
   };
-  /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. */
-  const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]) => {
+  /** Admins, and the admin role itself, are only touched with `admin`: a finer scope is not a step to all. Returns the user. */
+  const guardAdminUser = async (id: string, caller: AdminCaller, roles?: string[]): Promise<User> => {
     const user = await users.findUserById(id);
     if (!user) throw notFound('user', id);
     if (user.roles.includes('admin') || roles?.includes('admin')) requireFullAdmin(caller, 'changing an admin user or the admin role');
+    return user;
   };
   return [
     defineRoute({
@@ -152,9 +153,7 @@ export function userRoutes(
         503: 'The mail server could not be reached or refused the email: no link was sent',
       },
       handle: async ({ params, audit, caller }) => {
-        await guardAdminUser(params.id, caller);
-        const user = await users.findUserById(params.id);
-        if (!user) throw notFound('user', params.id);
+        const user = await guardAdminUser(params.id, caller);
         if (!recovery?.available) throw noEmail('reset link');
         return presentSentLink(user, await recovery.sendPasswordResetLink(user, { audit }));
       },
@@ -175,9 +174,7 @@ export function userRoutes(
         503: 'The mail server could not be reached or refused the email: none was sent, and the link was not kept',
       },
       handle: async ({ params, audit, caller }) => {
-        await guardAdminUser(params.id, caller);
-        const user = await users.findUserById(params.id);
-        if (!user) throw notFound('user', params.id);
+        const user = await guardAdminUser(params.id, caller);
         if (!recovery?.available) throw noEmail('verification email');
         return presentSentLink(user, await recovery.sendVerificationLink(user, { audit }));
       },
