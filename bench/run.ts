@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
@@ -64,6 +64,8 @@ const benchUser = (index: number) => `bench-${index}@example.test`;
 /** Gatehouse's default password parameters (GATEHOUSE_ARGON2_*): the argon2 rate is measured with them. */
 const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const root = new URL('../', import.meta.url);
+/** The embedded Postgres's postmaster, once started. */
+let databasePid: number | undefined;
 
 type WithRatio = Measured & { ratio: number };
 
@@ -114,6 +116,8 @@ async function main(): Promise<void> {
 
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const postgres = await startEmbeddedPostgres({ dataDir, database: 'gatehouse' });
+  // Postgres's CPU is measured beside the server's: on the same cores, and part of a refresh's cost.
+  databasePid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
   const gatehouseRounds: GatehouseResult[][] = [];
   const bareRounds: BareResult[] = [];
   try {
@@ -282,7 +286,7 @@ async function clientCredentialsRuns(server: ServerProcess, basic: string, signi
     await run(16, WARM_UP_SECONDS);
     const results: WithRatio[] = [];
     for (const concurrency of CC_CONCURRENCY) {
-      const result = await measured(server.pids, () => run(concurrency, SECONDS));
+      const result = await measured(server.pids, () => run(concurrency, SECONDS), databasePid);
       results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
       report('client_credentials', result);
     }
@@ -356,17 +360,20 @@ async function measureGatehouse(
           );
           chains.push(...batch);
         }
-        const result = await measured(server.pids, () =>
-          runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
-            const answer = await http.postForm(
-              '/token',
-              { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
-              { authorization: appBasic },
-            );
-            if (answer.status !== 200) return false;
-            chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
-            return true;
-          }),
+        const result = await measured(
+          server.pids,
+          () =>
+            runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
+              const answer = await http.postForm(
+                '/token',
+                { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
+                { authorization: appBasic },
+              );
+              if (answer.status !== 200) return false;
+              chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+              return true;
+            }),
+          databasePid,
         );
         refreshToken.push({ ...result, ratio: round(result.perSecond / limits.signing, 3) });
         report('refresh_token', result);
@@ -377,10 +384,13 @@ async function measureGatehouse(
 
     const passwordLogin: WithRatio[] = [];
     if (!workers && measures('password_login')) {
-      const result = await measured(server.pids, () =>
-        runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
-          signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
-        ),
+      const result = await measured(
+        server.pids,
+        () =>
+          runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
+            signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
+          ),
+        databasePid,
       );
       passwordLogin.push({ ...result, ratio: round(result.perSecond / limits.argon2, 3) });
       report('password_login', result);
@@ -429,7 +439,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest}), errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}, errors ${result.errors}`,
   );
 }
 

@@ -72,6 +72,12 @@ export type Measured = LoadResult & {
   threadPoolCpuMsPerRequest?: number;
   /** Server CPU over the run, in cores. */
   serverCores: number;
+  /**
+   * Postgres's CPU per successful request (the postmaster and every backend,
+   * those that ended during the run included): not in the server's figure,
+   * yet on the same two cores.
+   */
+  databaseCpuMsPerRequest?: number;
 };
 
 /**
@@ -81,12 +87,14 @@ export type Measured = LoadResult & {
  * machine is doing. The event loop's share says how close a workload is to
  * the one core a process's JavaScript can use.
  */
-export async function measured(pids: number[], run: () => Promise<LoadResult>): Promise<Measured> {
+export async function measured(pids: number[], run: () => Promise<LoadResult>, databasePid?: number): Promise<Measured> {
   const before = await cpuMs(pids);
   const threadsBefore = await threadCpuMs(pids);
+  const databaseBefore = databasePid ? await databaseCpuMs(databasePid) : 0;
   const result = await run();
   const spent = (await cpuMs(pids)) - before;
   const threadsAfter = await threadCpuMs(pids);
+  const database = databasePid ? (await databaseCpuMs(databasePid)) - databaseBefore : undefined;
   const succeeded = Math.max(1, result.requests - result.errors);
   const pool = threadsAfter.lowerPriority - threadsBefore.lowerPriority;
   return {
@@ -95,7 +103,25 @@ export async function measured(pids: number[], run: () => Promise<LoadResult>): 
     eventLoopCpuMsPerRequest: round((threadsAfter.eventLoop - threadsBefore.eventLoop) / succeeded, 3),
     ...(pool > 0 ? { threadPoolCpuMsPerRequest: round(pool / succeeded, 3) } : {}),
     serverCores: round(spent / 1000 / result.seconds, 2),
+    ...(database === undefined ? {} : { databaseCpuMsPerRequest: round(database / succeeded, 3) }),
   };
+}
+
+/**
+ * CPU of a Postgres server in ms: the postmaster, its live children (the
+ * backends, the WAL writer, the checkpointer...) and, through the postmaster's
+ * cutime and cstime, the children it has already reaped (proc(5)).
+ */
+export async function databaseCpuMs(postmasterPid: number): Promise<number> {
+  let ticks = 0;
+  for (const entry of await readdir('/proc').catch(() => [])) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = await readFile(`/proc/${entry}/stat`, 'utf8').catch(() => '');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    if (entry === String(postmasterPid)) ticks += Number(fields[13] ?? 0) + Number(fields[14] ?? 0);
+    if (entry === String(postmasterPid) || fields[1] === String(postmasterPid)) ticks += ticksOf(stat).ticks;
+  }
+  return ticks * 10;
 }
 
 /** utime + stime of the processes, in ms (Linux /proc, clock ticks of 10 ms). */
