@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaClient } from './generated/client.js';
@@ -59,7 +60,30 @@ export type PlainQuery = <Row>(text: string, values: readonly unknown[]) => Prom
 export function plainQuery(prisma: PrismaClient): PlainQuery {
   const pool = pools.get(prisma);
   if (!pool) return <Row>(text: string, values: readonly unknown[]) => prisma.$queryRawUnsafe<Row[]>(text, ...values);
-  return async <Row>(text: string, values: readonly unknown[]) => (await pool.query(text, values as unknown[])).rows as Row[];
+  return async <Row>(text: string, values: readonly unknown[]) =>
+    (await pool.query({ name: statementName(text), text, values: values as unknown[] })).rows as Row[];
+}
+
+const statementNames = new Map<string, string>();
+const MAX_STATEMENT_NAMES = 64;
+
+/**
+ * The hot statements are prepared once per connection (a named statement of
+ * the extended protocol), not parsed and planned again each time: parsing and
+ * planning were most of Postgres's own CPU per refresh (docs/performance.md).
+ * The name is the text's hash, so a name always means the same text; the
+ * texts are constants, so a connection holds a handful (beyond 64 texts, the
+ * rest go unnamed). Needs a session per connection, as the rest of Gatehouse
+ * does (docs/operations.md: no transaction-mode pooler).
+ */
+function statementName(text: string): string | undefined {
+  let name = statementNames.get(text);
+  if (name === undefined) {
+    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined; // a text built at run time: sent unnamed
+    name = `gatehouse_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
+    statementNames.set(text, name);
+  }
+  return name;
 }
 
 /** Connections of the client's pool: open, idle, and requests waiting for one (for metrics). */

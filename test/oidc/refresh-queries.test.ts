@@ -16,6 +16,7 @@ describe('the database work of a refresh-token grant', () => {
   let sample: Awaited<ReturnType<typeof registerSampleApp>>;
   let config: Awaited<ReturnType<typeof startWithSampleApp>>['config'];
   const statements = new Map<string, string[]>();
+  const statementNames = new Map<string, (string | undefined)[]>();
 
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
@@ -25,6 +26,8 @@ describe('the database work of a refresh-token grant', () => {
       if (requestId?.startsWith('counted-')) {
         const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
         statements.set(requestId, [...(statements.get(requestId) ?? []), text.replace(/\s+/g, ' ')]);
+        const name = typeof args[0] === 'object' ? (args[0] as { name?: string } | undefined)?.name : undefined;
+        statementNames.set(requestId, [...(statementNames.get(requestId) ?? []), name]);
       }
       return (query as (...all: unknown[]) => unknown).apply(this, args);
     } as typeof pg.Client.prototype.query);
@@ -58,6 +61,18 @@ describe('the database work of a refresh-token grant', () => {
       expect(sent[1]).toMatch(/FROM users u/); // the account, its roles in the same query
       expect(sent[2]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
     }
+  });
+
+  it('sends each of those statements prepared (named), so Postgres parses and plans them once per connection', async () => {
+    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent', resource: API });
+    const first = await refresh(tokens.refresh_token as string, 'counted-named-1', API);
+    await refresh(first.refresh_token, 'counted-named-2', API);
+    const names = [...(statementNames.get('counted-named-1') ?? []), ...(statementNames.get('counted-named-2') ?? [])];
+    expect(names).toHaveLength(6);
+    for (const name of names) expect(name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
+    // The same text always goes by the same name: the second refresh reuses the first one's statements.
+    expect(names.slice(3)).toEqual(names.slice(0, 3));
+    expect(new Set(names.slice(0, 3)).size).toBe(3);
   });
 
   it('puts the roles read with the account into the access token, as a separate lookup did', async () => {
