@@ -38,7 +38,9 @@ export function createPrismaClient(
   // plainQuery can use the pool before that.
   pool.on('error', () => {});
   // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool, { disposeExternalPool: true }) });
+  // Prisma's own statements are prepared too (statementName below); '' sends one unnamed.
+  const adapter = new PrismaPg(pool, { disposeExternalPool: true, statementNameGenerator: (query) => statementName(query.sql) ?? '' });
+  const prisma = new PrismaClient({ adapter });
   pools.set(prisma, pool);
   return prisma;
 }
@@ -65,21 +67,26 @@ export function plainQuery(prisma: PrismaClient): PlainQuery {
 }
 
 const statementNames = new Map<string, string>();
-const MAX_STATEMENT_NAMES = 64;
+const MAX_STATEMENT_NAMES = 128;
 
 /**
- * The hot statements are prepared once per connection (a named statement of
- * the extended protocol), not parsed and planned again each time: parsing and
- * planning were most of Postgres's own CPU per refresh (docs/performance.md).
- * The name is the text's hash, so a name always means the same text; the
- * texts are constants, so a connection holds a handful (beyond 64 texts, the
- * rest go unnamed). Needs a session per connection, as the rest of Gatehouse
- * does (docs/operations.md: no transaction-mode pooler).
+ * Every statement is prepared once per connection (a named statement of the
+ * extended protocol), not parsed and planned again each time: parsing and
+ * planning were most of Postgres's own CPU per refresh, and a quarter of it
+ * per Prisma statement (docs/performance.md). That covers plainQuery's texts
+ * and the SQL Prisma's query compiler writes (the adapter's
+ * statementNameGenerator). The name is the text's hash, so a name always
+ * means the same text. Texts are few (a server's whole benchmark sends ~40):
+ * constants, or Prisma's SQL for each query shape. Beyond 128 texts in one
+ * process (list lengths Prisma spells out, say) the rest go unnamed, so
+ * neither process nor Postgres holds an unbounded set. Needs a session per
+ * connection, as the rest of Gatehouse does (docs/operations.md: no
+ * transaction-mode pooler).
  */
 function statementName(text: string): string | undefined {
   let name = statementNames.get(text);
   if (name === undefined) {
-    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined; // a text built at run time: sent unnamed
+    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined; // sent unnamed: parsed and planned each time, as before
     name = `gatehouse_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
     statementNames.set(text, name);
   }

@@ -8,6 +8,8 @@ import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../supp
 interface Statement {
   readonly text: string;
   readonly values: readonly unknown[];
+  /** The prepared statement's name; undefined for one sent unnamed (parsed and planned each time). */
+  readonly name: string | undefined;
 }
 
 /**
@@ -40,7 +42,8 @@ describe('the database work of a password login through the pages', () => {
         const config = args[0] as { text?: string; values?: unknown[] } | string | undefined;
         const text = typeof config === 'string' ? config : (config?.text ?? '');
         const values = (Array.isArray(args[1]) ? args[1] : typeof config === 'object' ? config?.values : undefined) ?? [];
-        statements.set(requestId, [...(statements.get(requestId) ?? []), { text: text.replace(/\s+/g, ' '), values }]);
+        const name = typeof config === 'object' ? (config as { name?: string }).name || undefined : undefined;
+        statements.set(requestId, [...(statements.get(requestId) ?? []), { text: text.replace(/\s+/g, ' '), values, name }]);
       }
       return (query as (...all: unknown[]) => unknown).apply(this, args);
     } as typeof pg.Client.prototype.query);
@@ -93,6 +96,22 @@ describe('the database work of a password login through the pages', () => {
       .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
       .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
     expect(all, all.join('\n')).toHaveLength(21);
+  });
+
+  it("sends every statement prepared (named), Prisma's as well as the plain ones, and one text always by one name", async () => {
+    await logIn('named');
+    const sent = ofLogin('named').flatMap(([, list]) => list);
+    // The statements Prisma writes itself (quoted "public"."table" names), not only plainQuery's.
+    expect(sent.filter((statement) => statement.text.includes('"public".')).length).toBeGreaterThan(0);
+    const unnamed = sent.filter((statement) => statement.name === undefined).map((statement) => statement.text.slice(0, 120));
+    expect(unnamed, unnamed.join('\n')).toEqual([]);
+    const nameOf = new Map<string, string>();
+    for (const statement of sent) {
+      expect(statement.name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
+      expect(nameOf.get(statement.text) ?? statement.name).toBe(statement.name);
+      nameOf.set(statement.text, statement.name as string);
+    }
+    expect(new Set(nameOf.values()).size).toBe(nameOf.size);
   });
 
   it("grants a first-party app's implied consent at the resume: one interaction saved, the grant saved once", async () => {
