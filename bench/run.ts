@@ -516,6 +516,7 @@ function printTable(results: {
     'errors',
     'CPU ms/req',
     'loop ms/req',
+    'Postgres ms/req',
     'server cores',
   ];
   const rows: string[][] = [];
@@ -532,6 +533,7 @@ function printTable(results: {
         String(run.errors),
         String(run.serverCpuMsPerRequest),
         String(run.eventLoopCpuMsPerRequest),
+        String(run.databaseCpuMsPerRequest ?? '-'),
         String(run.serverCores),
       ]);
     }
