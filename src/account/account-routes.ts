@@ -118,6 +118,7 @@ export function accountRoutes(deps: AccountPageDependencies): Router {
             return render(ctx, deps, sections, visitor, { error: 'Something went wrong on our side. Please try again.' });
           }
           ctx.status = failure.status;
+          ctx.set(failure.headers); // Retry-After on a 429 or 503
           await render(ctx, deps, sections, visitor, { error: sentence(failure.description) });
         }
       });
@@ -185,7 +186,17 @@ function profileSection(deps: AccountPageDependencies): AccountSection {
       },
       'verify-email': async ({ user }) => {
         if (user.emailVerified) return 'Your email address is already verified.';
-        await deps.recovery.sendVerificationEmail(user);
+        const sent = await deps.recovery.sendVerificationEmail(user);
+        if (sent !== 'sent') {
+          const minutes = Math.max(1, Math.ceil(sent.limitedForSeconds / 60));
+          throw new AppError(
+            429,
+            'too_many_requests',
+            `No link was sent: ${user.email} was already sent ${sent.perHour} verification links this hour. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+            // RFC 9110 §10.2.3: seconds until the address's window ends.
+            { 'Retry-After': String(sent.limitedForSeconds) },
+          );
+        }
         return `We sent a verification link to ${user.email}.`;
       },
     },

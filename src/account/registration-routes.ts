@@ -73,6 +73,7 @@ export function registrationRoutes(deps: RegistrationDependencies): Router {
       ctx.status = failure.status;
       return render(ctx, deps, interaction, { ...input, error: registrationProblem(failure.code, failure.description) });
     }
+    // Beyond the address's hourly limit nothing is sent; the account page can send it later.
     if (deps.recovery.available) await deps.recovery.sendVerificationEmail(user, interaction.uid);
     await deps.audit.record(
       { ...origin, actor: `user:${user.id}` },

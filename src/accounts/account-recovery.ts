@@ -28,8 +28,10 @@ const RESETS_PER_IP_PER_HOUR = 20;
 const resetEmailKey = (email: string) => ipCounterKey('reset-email', email.trim().toLowerCase());
 
 /**
- * Verification emails an admin sends, per address: their own count (a
- * verification email does not use up the address's reset links), as many.
+ * Verification emails, per address, whoever asks (an admin, the user on the
+ * account page, registration): their own count (a verification email does not
+ * use up the address's reset links), as many. Without it, anyone who
+ * registered with someone else's address could send it a link per click.
  */
 const VERIFICATIONS_PER_EMAIL_PER_HOUR = 5;
 const verifyEmailKey = (email: string) => ipCounterKey('verify-email', email.trim().toLowerCase());
@@ -234,12 +236,24 @@ export function createAccountRecovery(deps: AccountRecoveryDependencies) {
       return { interactionUid: claim.interactionUid };
     },
 
-    /** Sends a link that confirms the user's current email address. */
-    async sendVerificationEmail(user: User, interactionUid?: string): Promise<void> {
+    /**
+     * Sends a link that confirms the user's current email address (the
+     * account page's button, registration), in the background. Counted with
+     * the verification emails admins send the address: beyond 5 an hour it
+     * sends nothing and says how many seconds until the hour's window ends.
+     */
+    async sendVerificationEmail(
+      user: User,
+      interactionUid?: string,
+    ): Promise<'sent' | { readonly perHour: number; readonly limitedForSeconds: number }> {
       if (!deps.emails.available)
         throw new AppError(400, 'email_unavailable', 'email is not configured on this server (GATEHOUSE_SMTP_URL)');
+      const byEmail = await deps.counters.hit(verifyEmailKey(user.email), 3600);
+      if (byEmail.count > VERIFICATIONS_PER_EMAIL_PER_HOUR)
+        return { perHour: VERIFICATIONS_PER_EMAIL_PER_HOUR, limitedForSeconds: byEmail.retryAfterSeconds };
       const token = await deps.tokens.issue('email_verification', user, deps.verificationTtl, interactionUid);
       sendLater(deps.emails.verifyEmail(user, verificationLink(token), deps.verificationTtl));
+      return 'sent';
     },
 
     /** The account a verification link is for, while it works. */

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeDevice } from '../../src/account/account-routes.js';
 import { Browser, type Page } from '../support/browser.js';
 import { withConnectionLostOnEvent } from '../support/faults.js';
-import { linkIn, startMailServer } from '../support/mail.js';
+import { linkIn, recipientOf, startMailServer } from '../support/mail.js';
 import { PASSWORD, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const FIREFOX = 'Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0';
@@ -29,13 +29,18 @@ describe('the account page (/account)', () => {
   });
 
   /** A browser that opens /account and signs in through the login page. */
-  const signedInBrowser = async (userAgent: string, ip: string, password = PASSWORD): Promise<{ browser: Browser; page: Page }> => {
+  const signedInBrowser = async (
+    userAgent: string,
+    ip: string,
+    password = PASSWORD,
+    email = 'ada@example.test',
+  ): Promise<{ browser: Browser; page: Page }> => {
     const browser = new Browser();
     browser.headers['user-agent'] = userAgent;
     browser.headers['x-forwarded-for'] = ip;
     const login = await browser.open(`${started.gatehouse.url}/account`);
     expect(login.html).toContain('to continue to <strong>Your account</strong>');
-    const page = await browser.submit(login, '/login', { email: 'ada@example.test', password });
+    const page = await browser.submit(login, '/login', { email, password });
     return { browser, page };
   };
   const accountPage = (browser: Browser) => browser.open(`${started.gatehouse.url}/account`);
@@ -137,6 +142,34 @@ describe('the account page (/account)', () => {
     const confirm = await new Browser().open(linkIn(message, `${started.gatehouse.issuer}/verify-email?token=`));
     await new Browser().submit(confirm, '/verify-email');
     expect((await accountPage(browser)).html).toContain('ada@example.test · verified');
+  });
+
+  it('sends an address at most 5 verification links an hour, then answers 429 with Retry-After and issues none', async () => {
+    const grace = await started.gatehouse.users.createUser({ email: 'grace@example.test', password: PASSWORD });
+    const { browser, page } = await signedInBrowser(FIREFOX, '203.0.113.77', PASSWORD, 'grace@example.test');
+    const issued = () => started.gatehouse.prisma.accountToken.count({ where: { userId: grace.id, purpose: 'email_verification' } });
+    let answer = page;
+    for (let sent = 1; sent <= 5; sent += 1) {
+      answer = await browser.submit(answer, '/account/verify-email');
+      expect(answer.status).toBe(200);
+      expect(answer.html).toContain('We sent a verification link to grace@example.test.');
+      expect(recipientOf(await mail.nextMessage())).toBe('grace@example.test');
+    }
+    const refused = await browser.submit(answer, '/account/verify-email');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.html).toMatch(
+      /No link was sent: grace@example\.test was already sent 5 verification links this hour\. Try again in \d+ minutes?\./,
+    );
+    // Nothing issued, so nothing can be emailed: the links stay the five sent.
+    expect(await issued()).toBe(5);
+    // Another address is counted on its own.
+    await started.gatehouse.users.updateUser(started.sample.user.id, { emailVerified: false });
+    const ada = await signedInBrowser(FIREFOX, '203.0.113.78', 'a calm new passphrase');
+    const sentToAda = await ada.browser.submit(ada.page, '/account/verify-email');
+    expect(sentToAda.status).toBe(200);
+    expect(recipientOf(await mail.nextMessage())).toBe('ada@example.test');
+    await started.gatehouse.users.updateUser(started.sample.user.id, { emailVerified: true });
   });
 
   it('guesses at the current password wait like guesses on the login page', async () => {
