@@ -1,5 +1,5 @@
 import { recordEvent, type AuditContext } from '../audit/events.js';
-import type { Prisma, PrismaClient } from '../db/prisma.js';
+import { type Prisma, type PrismaClient, plainQuery } from '../db/prisma.js';
 import { endRowsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
 
 export interface BrowserSessionView {
@@ -20,21 +20,17 @@ export interface SessionActivityHooks {
  * and when each was last used, and ending them.
  */
 export function createSessionActivityStore(prisma: PrismaClient, hooks: SessionActivityHooks = {}) {
+  const query = plainQuery(prisma);
   return {
     /** Records that a signed-in session was used now, from this IP and browser. */
     async touch(session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }): Promise<void> {
-      const data = {
-        accountId: session.accountId,
-        ip: from.ip.slice(0, 100),
-        userAgent: from.userAgent.slice(0, 300),
-        lastSeen: new Date(),
-        expiresAt: session.expiresAt,
-      };
-      await prisma.sessionActivity.upsert({
-        where: { sessionUid: session.uid },
-        create: { sessionUid: session.uid, ...data },
-        update: data,
-      });
+      // Every sign-in and every authorization request of a signed-in browser: straight through pg (plainQuery).
+      await query(
+        `INSERT INTO session_activity (session_uid, account_id, ip, user_agent, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (session_uid) DO UPDATE SET account_id = EXCLUDED.account_id, ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent,
+           last_seen = EXCLUDED.last_seen, expires_at = EXCLUDED.expires_at`,
+        [session.uid, session.accountId, from.ip.slice(0, 100), from.userAgent.slice(0, 300), new Date(), session.expiresAt],
+      );
     },
 
     /** The account's live sessions, most recently used first. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { PrismaClient } from '../db/prisma.js';
+import { type PrismaClient, plainQuery } from '../db/prisma.js';
 import { normalizeEmail } from './users.js';
 
 export interface LoginThrottleSettings {
@@ -70,6 +70,8 @@ export function loginDelaySeconds(
  * password gives it back.
  */
 export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottleSettings, namespace = '') {
+  // Every sign-in sends these: straight through pg (plainQuery), not Prisma's client.
+  const query = plainQuery(prisma);
   // A namespace (e.g. `mfa:` for second-factor codes) keeps separate counters
   // that a right password does not reset.
   const accountKey = (email: string) => `${namespace}account:${digest(normalizeEmail(email))}`;
@@ -79,8 +81,11 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
     namespace === '' ? [accountKey(email), `${SECOND_FACTOR_THROTTLE}${accountKey(email)}`] : [accountKey(email)];
   const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
   const stateOf = async (key: string): Promise<AccountThrottleState> => {
-    const row = await prisma.loginCounter.findFirst({ where: { key, expiresAt: { gt: new Date() } } });
-    const delayedUntil = row?.blockedUntil && row.blockedUntil > new Date() ? row.blockedUntil : null;
+    const [row] = await query<{ count: number; blocked_until: Date | null }>(
+      'SELECT count, blocked_until FROM login_counters WHERE key = $1 AND expires_at > $2',
+      [key, new Date()],
+    );
+    const delayedUntil = row?.blocked_until && row.blocked_until > new Date() ? row.blocked_until : null;
     return { failures: row?.count ?? 0, delayedUntil };
   };
   // $4 free failures, $5 first delay, $6 max delay.
@@ -112,29 +117,28 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
     SELECT (SELECT count FROM by_ip) AS ip, (SELECT count FROM by_account) AS account`;
 
   const secondsUntil = async (key: string, column: 'blocked_until' | 'expires_at'): Promise<number> => {
-    const rows = await prisma.$queryRawUnsafe<{ seconds: number | null }[]>(
+    const rows = await query<{ seconds: number | null }>(
       `SELECT ceil(extract(epoch FROM ${column} - now()))::int AS seconds FROM login_counters WHERE key = $1`,
-      key,
+      [key],
     );
     return Math.max(1, rows[0]?.seconds ?? 1);
   };
   const giveBackIp = (key: string) =>
-    prisma.$executeRawUnsafe('UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $1 AND expires_at > now()', key);
+    query('UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $1 AND expires_at > now()', [key]);
 
   return {
     /** Counts an attempt for `email` from `ip` as a failure, unless either has to wait. */
     async attempt(email: string, ip: string): Promise<LoginAttempt> {
       const byIp = ipKey(ip);
       const byAccount = accountKey(email);
-      const [reserved] = await prisma.$queryRawUnsafe<{ ip: number | null; account: number | null }[]>(
-        reserveSql,
+      const [reserved] = await query<{ ip: number | null; account: number | null }>(reserveSql, [
         byIp,
         settings.ipFailures,
         byAccount,
         settings.freeFailures,
         settings.firstDelay,
         settings.maxDelay,
-      );
+      ]);
       if (reserved?.ip == null) return { allowed: false, reason: 'ip', retryAfterSeconds: await secondsUntil(byIp, 'expires_at') };
       const failures = reserved.account ?? undefined;
       if (failures === undefined) {
@@ -145,21 +149,19 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
         allowed: true,
         async succeeded() {
           // The account's failures forgotten and the IP's attempt given back, in one round trip.
-          await prisma.$executeRawUnsafe(
+          await query(
             `WITH forgotten AS (DELETE FROM login_counters WHERE key = $1)
              UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $2 AND expires_at > now()`,
-            byAccount,
-            byIp,
+            [byAccount, byIp],
           );
         },
         async failed() {
           const delay = loginDelaySeconds(failures, settings);
           // The wait starts when the failure is answered, not when the attempt began.
           if (delay > 0) {
-            await prisma.$executeRawUnsafe(
+            await query(
               `UPDATE login_counters SET blocked_until = greatest(blocked_until, now() + $2::float8 * interval '1 second') WHERE key = $1`,
-              byAccount,
-              delay,
+              [byAccount, delay],
             );
           }
           return { delayed: delay > 0 && failures === settings.freeFailures, failures };
@@ -191,7 +193,10 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
 
     /** How many login forms of this interaction have been submitted (the next form token's number). */
     async formAttempts(interactionUid: string): Promise<number> {
-      const row = await prisma.loginCounter.findFirst({ where: { key: formKey(interactionUid), expiresAt: { gt: new Date() } } });
+      const [row] = await query<{ count: number }>('SELECT count FROM login_counters WHERE key = $1 AND expires_at > $2', [
+        formKey(interactionUid),
+        new Date(),
+      ]);
       return row?.count ?? 0;
     },
 
@@ -203,16 +208,14 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
       const key = formKey(interactionUid);
       const rows =
         attempt === 0
-          ? await prisma.$queryRawUnsafe<{ count: number }[]>(
+          ? await query<{ count: number }>(
               `INSERT INTO login_counters (key, count, expires_at) VALUES ($1, 1, now() + $2::int * interval '1 second')
            ON CONFLICT (key) DO NOTHING RETURNING count`,
-              key,
-              lifetimeSeconds,
+              [key, lifetimeSeconds],
             )
-          : await prisma.$queryRawUnsafe<{ count: number }[]>(
+          : await query<{ count: number }>(
               `UPDATE login_counters SET count = count + 1 WHERE key = $1 AND count = $2::int AND expires_at > now() RETURNING count`,
-              key,
-              attempt,
+              [key, attempt],
             );
       return rows.length === 1;
     },

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
-import { splitPage } from '../db/prisma.js';
+import { plainQuery, splitPage } from '../db/prisma.js';
 
 export const EVENT_TYPES = [
   'client.created',
@@ -81,7 +81,24 @@ export interface AuditLog {
 }
 
 export function createAuditLog(prisma: PrismaClient): AuditLog {
-  return { record: (context, event) => recordEvent(prisma, context, event) };
+  // Every sign-in records one: straight through pg (plainQuery), the same row as recordEvent's.
+  const query = plainQuery(prisma);
+  return {
+    async record(context, event) {
+      await query(
+        'INSERT INTO events (occurred_at, type, actor, subject, request_id, client_ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)',
+        [
+          new Date(),
+          event.type,
+          context.actor,
+          event.subject ?? null,
+          context.requestId ?? null,
+          context.clientIp ?? null,
+          JSON.stringify(event.details ?? {}),
+        ],
+      );
+    },
+  };
 }
 
 /**

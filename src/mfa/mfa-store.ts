@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { recordEvent, type AuditContext, type NewEvent } from '../audit/events.js';
-import { isUniqueViolation, type PrismaClient } from '../db/prisma.js';
+import { isUniqueViolation, isUuid, type PrismaClient, plainQuery } from '../db/prisma.js';
 
 /** A second factor as the pages, API and CLI see it: never its secret. */
 export interface FactorSummary {
@@ -36,18 +36,27 @@ const pendingKey = (interactionUid: string) => createHash('sha256').update(`mfa:
 
 /** Storage of second factors, recovery codes and half-finished sign-ins (Postgres). */
 export function createMfaStore(prisma: PrismaClient) {
+  // The factor list and the pending second factor are read on every sign-in: straight through pg (plainQuery).
+  const query = plainQuery(prisma);
   /** Ends every session, grant and token of a user (as users.ts does), inside the caller's transaction. */
   const endSessions = (tx: Pick<PrismaClient, '$executeRaw'>, userId: string) =>
     tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${userId}`;
 
   return {
     async listFactors(userId: string): Promise<FactorSummary[]> {
-      const rows = await prisma.mfaFactor.findMany({
-        where: { userId, confirmedAt: { not: null } },
-        orderBy: { createdAt: 'asc' },
-        select: { id: true, type: true, name: true, createdAt: true, lastUsedAt: true },
-      });
-      return rows.map((row) => ({ ...row, type: row.type === 'passkey' ? ('passkey' as const) : ('totp' as const) }));
+      if (!isUuid(userId)) return []; // no such user
+      const rows = await query<{ id: string; type: string; name: string; created_at: Date; last_used_at: Date | null }>(
+        `SELECT id::text, type, name, created_at, last_used_at FROM mfa_factors
+          WHERE user_id = $1::uuid AND confirmed_at IS NOT NULL ORDER BY created_at`,
+        [userId],
+      );
+      return rows.map((row) => ({
+        id: row.id,
+        type: row.type === 'passkey' ? ('passkey' as const) : ('totp' as const),
+        name: row.name,
+        createdAt: row.created_at,
+        lastUsedAt: row.last_used_at,
+      }));
     },
 
     async totpFactor(userId: string): Promise<TotpRow | undefined> {
@@ -242,12 +251,15 @@ export function createMfaStore(prisma: PrismaClient) {
     },
 
     async pendingLogin(interactionUid: string): Promise<PendingLogin | undefined> {
-      const row = await prisma.mfaPendingLogin.findFirst({ where: { key: pendingKey(interactionUid), expiresAt: { gt: new Date() } } });
-      return row ? { userId: row.userId, amr: row.amr } : undefined;
+      const [row] = await query<{ user_id: string; amr: string[] }>(
+        'SELECT user_id::text, amr FROM mfa_pending_logins WHERE key = $1 AND expires_at > $2',
+        [pendingKey(interactionUid), new Date()],
+      );
+      return row ? { userId: row.user_id, amr: row.amr } : undefined;
     },
 
     async endPendingLogin(interactionUid: string): Promise<void> {
-      await prisma.mfaPendingLogin.deleteMany({ where: { key: pendingKey(interactionUid) } });
+      await query('DELETE FROM mfa_pending_logins WHERE key = $1', [pendingKey(interactionUid)]);
     },
   };
 }

@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { createPrismaClient, isDatabaseUnavailable, plainQuery, type PrismaClient } from '../../src/db/prisma.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
@@ -25,6 +26,29 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
     );
     expect(row?.payload).toEqual({ accountId: 'a', openid: { scope: 'openid' } });
     expect(row?.now).toBeInstanceOf(Date);
+  });
+
+  it("names Prisma's own statements as it names plainQuery's, so Postgres parses and plans each text once per connection", async () => {
+    const sent: { text: string; name: string | undefined }[] = [];
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as { text?: string; name?: string } | string;
+      if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
+      return (query as (...all: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query);
+    try {
+      await prisma.oidcPayload.findMany({ where: { model: 'Session' } });
+      await prisma.oidcPayload.findMany({ where: { model: 'Session' } });
+      await plainQuery(prisma)('SELECT 1 FROM oidc_payloads WHERE model = $1', ['Session']);
+    } finally {
+      spy.mockRestore();
+    }
+    const prismas = sent.filter((statement) => statement.text.includes('"public"."oidc_payloads"'));
+    expect(prismas).toHaveLength(2);
+    expect(prismas[0]?.name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
+    expect(prismas[1]?.name).toBe(prismas[0]?.name);
+    expect(sent.at(-1)?.name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
+    expect(sent.at(-1)?.name).not.toBe(prismas[0]?.name);
   });
 
   it('reports a statement the server cancelled (statement_timeout) as the database being unavailable', async () => {
