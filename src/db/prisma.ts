@@ -37,9 +37,20 @@ export function createPrismaClient(
   // the adapter adds its own listener only once Prisma itself connects, and
   // plainQuery can use the pool before that.
   pool.on('error', () => {});
+  // Prisma's pg adapter sends a Date as UTC wall time without an offset, which
+  // Postgres reads in the session's time zone (a server's default is the OS's
+  // at initdb). Pinned to UTC, so what Prisma writes, what pg sends (with its
+  // offset) and now() name the same instant whatever that default is. Queued
+  // before anything else the new connection runs (a pg client is FIFO).
+  pool.on('connect', (client) => {
+    client.query("SET TIME ZONE 'UTC'").catch(() => {}); // fails only with the connection, which the next statement reports
+  });
   // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
   // Prisma's own statements are prepared too (statementName below); '' sends one unnamed.
-  const adapter = new PrismaPg(pool, { disposeExternalPool: true, statementNameGenerator: (query) => statementName(query.sql) ?? '' });
+  const adapter = new PrismaPg(pool, {
+    disposeExternalPool: true,
+    statementNameGenerator: (query) => statementName(query.sql, 'prisma') ?? '',
+  });
   const prisma = new PrismaClient({ adapter });
   pools.set(prisma, pool);
   return prisma;
@@ -63,11 +74,14 @@ export function plainQuery(prisma: PrismaClient): PlainQuery {
   const pool = pools.get(prisma);
   if (!pool) return <Row>(text: string, values: readonly unknown[]) => prisma.$queryRawUnsafe<Row[]>(text, ...values);
   return async <Row>(text: string, values: readonly unknown[]) =>
-    (await pool.query({ name: statementName(text), text, values: values as unknown[] })).rows as Row[];
+    (await pool.query({ name: statementName(text, 'plain'), text, values: values as unknown[] })).rows as Row[];
 }
 
 const statementNames = new Map<string, string>();
-const MAX_STATEMENT_NAMES = 128;
+/** Bounds on the texts named in one process: Prisma's, and all of them. */
+const MAX_PRISMA_STATEMENT_NAMES = 128;
+const MAX_STATEMENT_NAMES = 512;
+let prismaStatementNames = 0;
 
 /**
  * Every statement is prepared once per connection (a named statement of the
@@ -76,17 +90,23 @@ const MAX_STATEMENT_NAMES = 128;
  * per Prisma statement (docs/performance.md). That covers plainQuery's texts
  * and the SQL Prisma's query compiler writes (the adapter's
  * statementNameGenerator). The name is the text's hash, so a name always
- * means the same text. Texts are few (a server's whole benchmark sends ~40):
- * constants, or Prisma's SQL for each query shape. Beyond 128 texts in one
- * process (list lengths Prisma spells out, say) the rest go unnamed, so
- * neither process nor Postgres holds an unbounded set. Needs a session per
- * connection, as the rest of Gatehouse does (docs/operations.md: no
- * transaction-mode pooler).
+ * means the same text. plainQuery's texts are Gatehouse's own constants, the
+ * hot paths' statements: always named (a whole benchmark sends ~40 texts).
+ * Prisma writes a text per query shape (each list length it spells out, each
+ * set of filters): beyond 128 of those in one process the rest go unnamed, so
+ * admin traffic can neither crowd out the hot paths nor have the process and
+ * Postgres hold an unbounded set. Needs a session per connection, as the rest
+ * of Gatehouse does (docs/operations.md: no transaction-mode pooler).
  */
-function statementName(text: string): string | undefined {
+function statementName(text: string, from: 'plain' | 'prisma'): string | undefined {
   let name = statementNames.get(text);
   if (name === undefined) {
-    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined; // sent unnamed: parsed and planned each time, as before
+    // Beyond a bound, sent unnamed: parsed and planned each time, as before.
+    if (statementNames.size >= MAX_STATEMENT_NAMES) return undefined;
+    if (from === 'prisma') {
+      if (prismaStatementNames >= MAX_PRISMA_STATEMENT_NAMES) return undefined;
+      prismaStatementNames += 1;
+    }
     name = `gatehouse_${createHash('sha256').update(text).digest('hex').slice(0, 24)}`;
     statementNames.set(text, name);
   }

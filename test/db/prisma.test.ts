@@ -51,6 +51,28 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
     expect(sent.at(-1)?.name).not.toBe(prismas[0]?.name);
   });
 
+  it("names at most 128 of Prisma's texts in a process, and plainQuery's whatever Prisma sent before", async () => {
+    const sent: { text: string; name: string | undefined }[] = [];
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const config = args[0] as { text?: string; name?: string } | string;
+      if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
+      return (query as (...all: unknown[]) => unknown).apply(this, args);
+    } as typeof pg.Client.prototype.query);
+    try {
+      // 140 texts of Prisma's own (its raw path goes through the adapter's name generator too).
+      for (let shape = 0; shape < 140; shape += 1) await prisma.$queryRawUnsafe(`SELECT ${shape} AS shape_${shape}`);
+      await plainQuery(prisma)('SELECT 1 AS after_prisma_filled_its_share', []);
+    } finally {
+      spy.mockRestore();
+    }
+    const shapes = sent.filter((statement) => /AS shape_\d+$/.test(statement.text));
+    expect(shapes).toHaveLength(140);
+    expect(shapes.filter((statement) => statement.name !== undefined).length).toBeLessThanOrEqual(128);
+    expect(shapes.at(-1)?.name).toBeUndefined();
+    expect(sent.at(-1)?.name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
+  });
+
   it('reports a statement the server cancelled (statement_timeout) as the database being unavailable', async () => {
     const error = await plainQuery(prisma)('SELECT pg_sleep(3)', []).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
@@ -61,6 +83,34 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
     const error = await plainQuery(prisma)('SELECT * FROM no_such_table', []).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(Error);
     expect(isDatabaseUnavailable(error)).toBe(false);
+  });
+});
+
+describe('timestamps on a database whose own time zone is not UTC', () => {
+  it('stores the instant given, so what Prisma writes, what pg reads and now() agree', async () => {
+    const databaseUrl = await createTestDatabase();
+    await applyMigrations(databaseUrl);
+    const owner = new pg.Client({ connectionString: databaseUrl });
+    await owner.connect();
+    await owner.query(`ALTER DATABASE ${owner.escapeIdentifier(new URL(databaseUrl).pathname.slice(1))} SET timezone = 'Asia/Kolkata'`);
+    await owner.end();
+    const prisma = createPrismaClient(databaseUrl, { queryTimeout: 5, connectTimeout: 5 });
+    try {
+      const at = new Date('2026-01-02T03:04:05.678Z');
+      await prisma.loginCounter.create({ data: { key: 'tz', count: 1, expiresAt: at } });
+      const [row] = await plainQuery(prisma)<{ expires_at: Date; epoch: number; zone: string }>(
+        `SELECT expires_at, extract(epoch FROM expires_at)::float8 AS epoch, current_setting('TimeZone') AS zone
+           FROM login_counters WHERE key = $1`,
+        ['tz'],
+      );
+      expect(row?.zone).toBe('UTC');
+      expect(row?.expires_at.toISOString()).toBe(at.toISOString());
+      expect(row?.epoch).toBe(at.getTime() / 1000);
+      expect((await prisma.loginCounter.findUnique({ where: { key: 'tz' } }))?.expiresAt.toISOString()).toBe(at.toISOString());
+    } finally {
+      await prisma.$disconnect();
+      await dropTestDatabase(databaseUrl);
+    }
   });
 });
 
