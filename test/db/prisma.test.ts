@@ -4,6 +4,23 @@ import { applyMigrations } from '../../src/db/migrate.js';
 import { createPrismaClient, isDatabaseUnavailable, plainQuery, type PrismaClient } from '../../src/db/prisma.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 
+/** The statements (text and prepared-statement name) pg is asked to send while `action` runs; pg's query method is only observed. */
+async function statementsSentBy(action: () => Promise<void>): Promise<{ text: string; name: string | undefined }[]> {
+  const sent: { text: string; name: string | undefined }[] = [];
+  const query = pg.Client.prototype.query;
+  const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+    const config = args[0] as { text?: string; name?: string } | string;
+    if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
+    return (query as (...all: unknown[]) => unknown).apply(this, args);
+  } as typeof pg.Client.prototype.query);
+  try {
+    await action();
+  } finally {
+    spy.mockRestore();
+  }
+  return sent;
+}
+
 describe('plainQuery: single statements through the Prisma client’s own pg pool', () => {
   let databaseUrl: string;
   let prisma: PrismaClient;
@@ -29,20 +46,11 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
   });
 
   it("names Prisma's own statements as it names plainQuery's, so Postgres parses and plans each text once per connection", async () => {
-    const sent: { text: string; name: string | undefined }[] = [];
-    const query = pg.Client.prototype.query;
-    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as { text?: string; name?: string } | string;
-      if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
-      return (query as (...all: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query);
-    try {
+    const sent = await statementsSentBy(async () => {
       await prisma.oidcPayload.findMany({ where: { model: 'Session' } });
       await prisma.oidcPayload.findMany({ where: { model: 'Session' } });
       await plainQuery(prisma)('SELECT 1 FROM oidc_payloads WHERE model = $1', ['Session']);
-    } finally {
-      spy.mockRestore();
-    }
+    });
     const prismas = sent.filter((statement) => statement.text.includes('"public"."oidc_payloads"'));
     expect(prismas).toHaveLength(2);
     expect(prismas[0]?.name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
@@ -52,20 +60,11 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
   });
 
   it("names at most 128 of Prisma's texts in a process, and plainQuery's whatever Prisma sent before", async () => {
-    const sent: { text: string; name: string | undefined }[] = [];
-    const query = pg.Client.prototype.query;
-    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-      const config = args[0] as { text?: string; name?: string } | string;
-      if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
-      return (query as (...all: unknown[]) => unknown).apply(this, args);
-    } as typeof pg.Client.prototype.query);
-    try {
+    const sent = await statementsSentBy(async () => {
       // 140 texts of Prisma's own (its raw path goes through the adapter's name generator too).
       for (let shape = 0; shape < 140; shape += 1) await prisma.$queryRawUnsafe(`SELECT ${shape} AS shape_${shape}`);
       await plainQuery(prisma)('SELECT 1 AS after_prisma_filled_its_share', []);
-    } finally {
-      spy.mockRestore();
-    }
+    });
     const shapes = sent.filter((statement) => /AS shape_\d+$/.test(statement.text));
     expect(shapes).toHaveLength(140);
     expect(shapes.filter((statement) => statement.name !== undefined).length).toBeLessThanOrEqual(128);
@@ -87,7 +86,7 @@ describe('plainQuery: single statements through the Prisma client’s own pg poo
 });
 
 describe('timestamps on a database whose own time zone is not UTC', () => {
-  it('stores the instant given, so what Prisma writes, what pg reads and now() agree', async () => {
+  it('stores the instant given, so what Prisma writes and what pg reads name the same instant', async () => {
     const databaseUrl = await createTestDatabase();
     await applyMigrations(databaseUrl);
     const owner = new pg.Client({ connectionString: databaseUrl });
