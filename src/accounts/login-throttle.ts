@@ -80,6 +80,7 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
   const unlockKeys = (email: string) =>
     namespace === '' ? [accountKey(email), `${SECOND_FACTOR_THROTTLE}${accountKey(email)}`] : [accountKey(email)];
   const ipKey = (ip: string) => `${namespace}ip:${digest(ip)}`;
+  /** A live counter's count and wait, by key: an account's, or a login form's (its count is the forms submitted). */
   const stateOf = async (key: string): Promise<AccountThrottleState> => {
     const [row] = await query<{ count: number; blocked_until: Date | null }>(
       'SELECT count, blocked_until FROM login_counters WHERE key = $1 AND expires_at > $2',
@@ -193,11 +194,7 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
 
     /** How many login forms of this interaction have been submitted (the next form token's number). */
     async formAttempts(interactionUid: string): Promise<number> {
-      const [row] = await query<{ count: number }>('SELECT count FROM login_counters WHERE key = $1 AND expires_at > $2', [
-        formKey(interactionUid),
-        new Date(),
-      ]);
-      return row?.count ?? 0;
+      return (await stateOf(formKey(interactionUid))).failures;
     },
 
     /**

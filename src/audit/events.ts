@@ -61,18 +61,22 @@ export interface NewEvent {
 
 type Writer = Pick<PrismaClient, 'event'> | Prisma.TransactionClient;
 
+/** The row an event is stored as, whichever way it is written. */
+function eventRow(context: AuditContext, event: NewEvent) {
+  return {
+    type: event.type,
+    actor: context.actor,
+    subject: event.subject ?? null,
+    requestId: context.requestId ?? null,
+    clientIp: context.clientIp ?? null,
+    details: event.details ?? {},
+  };
+}
+
 /** Writes one event; pass the transaction of the change it records. */
 export async function recordEvent(db: Writer, context: AuditContext, event: NewEvent): Promise<void> {
-  await db.event.create({
-    data: {
-      type: event.type,
-      actor: context.actor,
-      subject: event.subject ?? null,
-      requestId: context.requestId ?? null,
-      clientIp: context.clientIp ?? null,
-      details: (event.details ?? {}) as Prisma.InputJsonObject,
-    },
-  });
+  const row = eventRow(context, event);
+  await db.event.create({ data: { ...row, details: row.details as Prisma.InputJsonObject } });
 }
 
 /** Records events that are not part of another change (logins, detected attacks, failed admin calls). */
@@ -85,17 +89,10 @@ export function createAuditLog(prisma: PrismaClient): AuditLog {
   const query = plainQuery(prisma);
   return {
     async record(context, event) {
+      const row = eventRow(context, event);
       await query(
         'INSERT INTO events (occurred_at, type, actor, subject, request_id, client_ip, details) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)',
-        [
-          new Date(),
-          event.type,
-          context.actor,
-          event.subject ?? null,
-          context.requestId ?? null,
-          context.clientIp ?? null,
-          JSON.stringify(event.details ?? {}),
-        ],
+        [new Date(), row.type, row.actor, row.subject, row.requestId, row.clientIp, JSON.stringify(row.details)],
       );
     },
   };
