@@ -1,10 +1,11 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
+import { USER_COLUMNS, type UserColumns, userFromColumns, withoutHash } from '../accounts/users.js';
 import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
-import { rememberRead, rememberedWithinRequest } from './request-memo.js';
+import { rememberAccount, rememberRead, rememberedWithinRequest } from './request-memo.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
 
@@ -40,7 +41,7 @@ export function createAdapterFactory(prisma: PrismaClient, clients: StoredClient
     if (model === 'Client') return clientAdapter(clients);
     const stored = payloadAdapter(prisma, model, sealKey, requests);
     // A login's requests read their interaction and session several times
-    // each; a refresh token's grant is read with the token (TOKEN_WITH_GRANT).
+    // each; a refresh token's grant is read with the token (TOKEN_WITH_GRANT_AND_ACCOUNT).
     const adapter = MEMOIZED_MODELS.has(model) ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
@@ -54,16 +55,28 @@ const MEMOIZED_MODELS = new Set(['Interaction', 'Session', 'Grant']);
 /** `storageId` in SQL (SHA-256, base64url without padding) of a text column. */
 export const storageIdOf = (column: string) => `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
+/** A uuid's text form, as Gatehouse's user ids are: anything else names no user (and must not fail the cast). */
+const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
+
 /**
- * A refresh token's lookup reads its grant in the same statement: the engine
- * validates the grant right after finding the token (refresh grant,
- * introspection, revocation), and the grant's own find is then answered from
- * the request's memo instead of a second round trip.
+ * A refresh token's lookup reads its grant and its account (the user, with
+ * its roles: the users module's own columns) in the same statement: the
+ * engine validates the grant right after finding the token (refresh grant,
+ * introspection, revocation), then a refresh grant looks the account up.
+ * The grant's own find is then answered from the request's memo, and so is
+ * `findAccount` (provider.ts), instead of two more round trips.
  */
-const TOKEN_WITH_GRANT = `SELECT t.payload, g.payload AS grant_payload
+const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
+   LEFT JOIN LATERAL (
+     SELECT ${USER_COLUMNS}
+       FROM users u
+      WHERE u.id = CASE WHEN t.payload->>'accountId' ~ '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
+   ) a ON true
   WHERE t.model = $1 AND t.id = $2`;
+
+type TokenWithGrantAndAccount = { payload: unknown; grant_payload: unknown } & ({ [column in keyof UserColumns]: null } | UserColumns);
 
 // Rows found by uid (Session) or user code (DeviceCode) must give back their
 // id, which is not recoverable from its hash: those keep it AES-GCM sealed.
@@ -130,13 +143,16 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject,
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
     // Through pg rather than Prisma's findUnique: every token, code, grant and
-    // session lookup passes here (one per refresh: the token with its grant).
+    // session lookup passes here (one per refresh: the token with its grant and account).
     async find(id) {
       if (model === 'RefreshToken') {
-        const [found] = await query<{ payload: unknown; grant_payload: unknown }>(TOKEN_WITH_GRANT, [model, storageId(id)]);
+        const [found] = await query<TokenWithGrantAndAccount>(TOKEN_WITH_GRANT_AND_ACCOUNT, [model, storageId(id)]);
         const token = toPayload(id, found ?? null);
         if (typeof token?.grantId === 'string') {
           rememberRead('Grant', token.grantId, toPayload(token.grantId, found?.grant_payload ? { payload: found.grant_payload } : null));
+        }
+        if (found && typeof token?.accountId === 'string') {
+          rememberAccount(token.accountId, found.id === null ? null : withoutHash(userFromColumns(found)));
         }
         return token;
       }

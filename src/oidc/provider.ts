@@ -54,6 +54,7 @@ import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 import { firstPartyOfflineAccess } from './first-party.js';
 import { impliedConsentGrants, withImpliedConsent } from './implied-consent.js';
+import { rememberedAccount } from './request-memo.js';
 import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
 import type { LogoutToQueue } from './backchannel-logout-store.js';
 
@@ -317,7 +318,9 @@ function renewingGrantLoader(lifetime: number): NonNullable<Configuration['loadE
 
 function findAccount(users: UserService): NonNullable<Configuration['findAccount']> {
   return async (_ctx, accountId) => {
-    const user = await users.findUserById(accountId);
+    // A refresh read the account with its token (prisma-adapter.ts): no second round trip.
+    const remembered = rememberedAccount(accountId);
+    const user = remembered === undefined ? await users.findUserById(accountId) : remembered;
     // A disabled or deleted user's grants stop working: oidc-provider treats
     // a missing account as invalid (invalid_grant at refresh, 401 at userinfo).
     if (!user || user.disabled) return undefined;

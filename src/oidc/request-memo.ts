@@ -1,4 +1,5 @@
 import type { Adapter, AdapterPayload } from 'oidc-provider';
+import type { User } from '../accounts/users.js';
 import { currentRequest, type RequestContext } from '../log.js';
 
 /**
@@ -8,7 +9,8 @@ import { currentRequest, type RequestContext } from '../log.js';
  * `interactionResult`, then the engine's resume), each a round trip; within
  * one request the later reads get what the first read (or the request's own
  * write) saw. A refresh token's grant is read in the token's own statement
- * and remembered here (`rememberRead`) for the engine's find that follows.
+ * and remembered here (`rememberRead`) for the engine's find that follows,
+ * and so is its account (`rememberAccount`) for the engine's `findAccount`.
  * Nothing outlives the request: another request always reads the database.
  */
 const memos = new WeakMap<RequestContext, Map<string, AdapterPayload | undefined>>();
@@ -97,4 +99,25 @@ export function rememberedWithinRequest(model: string, adapter: Adapter): Adapte
       await adapter.revokeByGrantId(grantId);
     },
   };
+}
+
+/** Accounts read with another row (a refresh token's), by request: `null` remembers that there was no such user. */
+const accounts = new WeakMap<RequestContext, Map<string, User | null>>();
+
+/** The user `accountId` names, read in the same statement as a refresh token (src/oidc/prisma-adapter.ts). */
+export function rememberAccount(accountId: string, user: User | null): void {
+  const request = currentRequest();
+  if (!request) return;
+  let remembered = accounts.get(request);
+  if (!remembered) {
+    remembered = new Map();
+    accounts.set(request, remembered);
+  }
+  remembered.set(accountId, user);
+}
+
+/** What this request read of `accountId` with its token: a user, `null` (none), or `undefined` (not read: ask the users module). */
+export function rememberedAccount(accountId: string): User | null | undefined {
+  const request = currentRequest();
+  return request ? accounts.get(request)?.get(accountId) : undefined;
 }

@@ -225,10 +225,17 @@ describe('query plans on a large database', () => {
     });
     expect(statements).toBeGreaterThanOrEqual(7);
     expect(found).toEqual([]);
-    // A refresh token is read with its grant: both by primary key, the grant's from the token's grant_id.
+    // A refresh token is read with its grant and its user: all by primary key, the grant's from the
+    // token's grant_id, the user's from its accountId, the user's roles by the user_roles key.
     const tokenWithGrant = plans.filter((plan) => plan.sql.includes('LEFT JOIN oidc_payloads g'));
     expect(tokenWithGrant).toHaveLength(1);
-    expect(tokenWithGrant[0]?.indexes).toEqual(['oidc_payloads_pkey', 'oidc_payloads_pkey']);
+    expect(tokenWithGrant[0]?.indexes).toEqual([
+      'oidc_payloads_pkey',
+      'oidc_payloads_pkey',
+      'users_pkey',
+      'user_roles_pkey',
+      'user_roles_pkey',
+    ]);
   });
 
   it('runs the cleanup job’s deletes with an index', async () => {

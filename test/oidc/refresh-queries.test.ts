@@ -2,7 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { API, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
+import { API, PASSWORD, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
 
 /**
  * What one refresh costs the database, counted (never timed): every statement
@@ -49,17 +49,50 @@ describe('the database work of a refresh-token grant', () => {
     return (await response.json()) as { refresh_token: string };
   }
 
-  it('reads the token with its grant in one statement, the user (with roles) in another, and rotates in a third', async () => {
+  it('reads the token with its grant and its user (with roles) in one statement, and rotates in a second', async () => {
     // The sample app registered the `roles` scope: its access tokens carry the user's roles.
     const { tokens } = await signIn(config, { scope: 'openid roles offline_access', prompt: 'consent', resource: API });
     const first = await refresh(tokens.refresh_token as string, 'counted-first', API);
     await refresh(first.refresh_token, 'counted-second', API);
     for (const requestId of ['counted-first', 'counted-second']) {
       const sent = statements.get(requestId) ?? [];
-      expect(sent, sent.join('\n')).toHaveLength(3);
+      expect(sent, sent.join('\n')).toHaveLength(2);
       expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/); // the refresh token and its grant
-      expect(sent[1]).toMatch(/FROM users u/); // the account, its roles in the same query
-      expect(sent[2]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
+      expect(sent[0]).toMatch(/FROM users u/); // its account, the roles in the same statement
+      expect(sent[1]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
+    }
+  });
+
+  it('refuses a refresh for a user disabled or deleted in the database behind the token (read in the same statement)', async () => {
+    const database = new pg.Client({ connectionString: databaseUrl });
+    await database.connect();
+    try {
+      const disabled = await gatehouse.users.createUser({ email: 'disabled-later@example.test', password: PASSWORD });
+      const deleted = await gatehouse.users.createUser({ email: 'deleted-later@example.test', password: PASSWORD });
+      const signedIn = async (email: string) =>
+        (await signIn(config, { scope: 'openid offline_access', prompt: 'consent', resource: API, email, password: PASSWORD })).tokens;
+      const disabledTokens = await signedIn('disabled-later@example.test');
+      const deletedTokens = await signedIn('deleted-later@example.test');
+      // Changed in the database alone: the admin API would also end their tokens, and the token row must be there to test the read.
+      await database.query('UPDATE users SET disabled = true WHERE id = $1', [disabled.id]);
+      await database.query('DELETE FROM users WHERE id = $1', [deleted.id]);
+      for (const [refreshToken, requestId] of [
+        [disabledTokens.refresh_token, 'counted-disabled'],
+        [deletedTokens.refresh_token, 'counted-deleted'],
+      ] as const) {
+        const basic = Buffer.from(`${sample.client.client_id}:${sample.client.client_secret}`).toString('base64');
+        const response = await fetch(`${gatehouse.issuer}/token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken as string }),
+        });
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+        // No lookup of the user of its own: the token's statement answered for it.
+        expect(statements.get(requestId)?.filter((text) => /FROM users u/.test(text))).toHaveLength(1);
+      }
+    } finally {
+      await database.end();
     }
   });
 
@@ -68,11 +101,11 @@ describe('the database work of a refresh-token grant', () => {
     const first = await refresh(tokens.refresh_token as string, 'counted-named-1', API);
     await refresh(first.refresh_token, 'counted-named-2', API);
     const names = [...(statementNames.get('counted-named-1') ?? []), ...(statementNames.get('counted-named-2') ?? [])];
-    expect(names).toHaveLength(6);
+    expect(names).toHaveLength(4);
     for (const name of names) expect(name).toMatch(/^gatehouse_[0-9a-f]{24}$/);
     // The same text always goes by the same name: the second refresh reuses the first one's statements.
-    expect(names.slice(3)).toEqual(names.slice(0, 3));
-    expect(new Set(names.slice(0, 3)).size).toBe(3);
+    expect(names.slice(2)).toEqual(names.slice(0, 2));
+    expect(new Set(names.slice(0, 2)).size).toBe(2);
   });
 
   it('puts the roles read with the account into the access token, as a separate lookup did', async () => {
