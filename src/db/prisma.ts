@@ -29,6 +29,17 @@ export function createPrismaClient(
     connectionTimeoutMillis: timeouts.connectTimeout * 1000,
     query_timeout: queryMs,
     statement_timeout: queryMs,
+    // Prisma's pg adapter sends a Date as UTC wall time without an offset,
+    // which Postgres reads in the session's time zone (a server's default is
+    // the OS's at initdb). Pinned to UTC, so what Prisma writes, what pg sends
+    // (with its offset) and now() name the same instant whatever that default
+    // is. pg-pool awaits this before it hands a new connection out: nothing
+    // else is queued on the connection meanwhile (pg 8 warns about such a
+    // queue and pg 9 drops it), and if it fails, the connection is closed and
+    // the statement that asked for it gets the error.
+    onConnect: async (client) => {
+      await client.query("SET TIME ZONE 'UTC'");
+    },
   });
   // An idle connection the server ends (restart, failover, pg_terminate_backend)
   // is an 'error' event on the pool, and an EventEmitter with no listener
@@ -37,14 +48,6 @@ export function createPrismaClient(
   // the adapter adds its own listener only once Prisma itself connects, and
   // plainQuery can use the pool before that.
   pool.on('error', () => {});
-  // Prisma's pg adapter sends a Date as UTC wall time without an offset, which
-  // Postgres reads in the session's time zone (a server's default is the OS's
-  // at initdb). Pinned to UTC, so what Prisma writes, what pg sends (with its
-  // offset) and now() name the same instant whatever that default is. Queued
-  // before anything else the new connection runs (a pg client is FIFO).
-  pool.on('connect', (client) => {
-    client.query("SET TIME ZONE 'UTC'").catch(() => {}); // fails only with the connection, which the next statement reports
-  });
   // Our own pool (ended by $disconnect, as the adapter's own would be), so its state can be measured.
   // Prisma's own statements are prepared too (statementName below); '' sends one unnamed.
   const adapter = new PrismaPg(pool, {

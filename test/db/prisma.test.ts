@@ -113,6 +113,42 @@ describe('timestamps on a database whose own time zone is not UTC', () => {
   });
 });
 
+describe('a new connection of the pool', () => {
+  it('is set to UTC before it is handed out, so no statement is queued behind that setting (pg 9 drops such a queue)', async () => {
+    const databaseUrl = await createTestDatabase();
+    await applyMigrations(databaseUrl);
+    const settingInFlight = new Set<pg.Client>();
+    const settings: string[] = [];
+    const queuedBehindSetting: string[] = [];
+    const query = pg.Client.prototype.query;
+    const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
+      const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+      if (settingInFlight.has(this)) queuedBehindSetting.push(text);
+      const result = (query as (...all: unknown[]) => unknown).apply(this, args);
+      if (text.startsWith('SET TIME ZONE')) {
+        settings.push(text);
+        settingInFlight.add(this);
+        (result as Promise<unknown>).then(
+          () => settingInFlight.delete(this),
+          () => settingInFlight.delete(this),
+        );
+      }
+      return result;
+    } as typeof pg.Client.prototype.query);
+    const prisma = createPrismaClient(databaseUrl, { queryTimeout: 5, connectTimeout: 5 });
+    try {
+      // Eight statements at once open several connections, through plainQuery and through Prisma.
+      await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? prisma.user.count() : plainQuery(prisma)('SELECT 1', []))));
+      expect(settings.length).toBeGreaterThan(1);
+      expect(queuedBehindSetting).toEqual([]);
+    } finally {
+      spy.mockRestore();
+      await prisma.$disconnect();
+      await dropTestDatabase(databaseUrl);
+    }
+  });
+});
+
 describe('the pool behind the Prisma client when the server ends its connections', () => {
   it('survives an idle connection being terminated before Prisma itself has connected, and the next statement reconnects', async () => {
     const databaseUrl = await createTestDatabase();
