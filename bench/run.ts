@@ -324,7 +324,9 @@ async function measureGatehouse(
       ? await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing)
       : [];
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
-    if (ONLY === 'client_credentials')
+    if (ONLY === 'client_credentials') {
+      // Each round's own figures: the summary keeps only the highest peak.
+      console.error(`  RSS idle ${idleRssMiB} MiB, peak ${clientCredentialsPeakRssMiB} MiB after client credentials`);
       return {
         mode,
         serverProcesses: server.pids.length,
@@ -335,6 +337,7 @@ async function measureGatehouse(
         refreshToken: [],
         passwordLogin: [],
       };
+    }
 
     const refreshToken: WithRatio[] = [];
     const config = await oidc.discovery(
