@@ -7,6 +7,7 @@ import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 import { createPasswordPolicy } from './password-policy.js';
 import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
+import { USER_COLUMNS, type UserColumns, userFromColumns } from './user-columns.js';
 
 export interface User {
   readonly id: string;
@@ -61,62 +62,28 @@ const publicFields = {
 
 type UserRow = Prisma.UserGetPayload<{ select: typeof publicFields }>;
 
-/** The columns of one user (alias `u`) that `userFromColumns` reads: its role names and password hash in the same row. */
-export const USER_COLUMNS = `u.id::text, u.email, u.name, u.email_verified, u.disabled, u.created_at, u.updated_at, u.password_hash,
-       ARRAY(SELECT r.name FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id) AS roles,
-       EXISTS(SELECT 1 FROM user_roles ur JOIN roles r ON r.id = ur.role_id WHERE ur.user_id = u.id AND r.require_mfa) AS roles_require_mfa`;
-
-/** A row of `USER_COLUMNS`. */
-export interface UserColumns {
-  id: string;
-  email: string;
-  name: string | null;
-  email_verified: boolean;
-  disabled: boolean;
-  created_at: Date;
-  updated_at: Date;
-  password_hash: string;
-  roles: string[];
-  roles_require_mfa: boolean;
-}
-
-export function userFromColumns(row: UserColumns): User & { readonly passwordHash: string } {
-  return {
-    id: row.id,
-    email: row.email,
-    name: row.name,
-    emailVerified: row.email_verified,
-    disabled: row.disabled,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
-    passwordHash: row.password_hash,
-    roles: [...row.roles].sort(),
-    rolesRequireMfa: row.roles_require_mfa,
-  };
-}
-
 /**
  * One user by id or email, with its role names and password hash, in one
  * round trip (Prisma's nested select of the roles sends three): sign-in and
- * the code grant look a user up this way; a refresh reads the same columns
- * with its token (src/oidc/prisma-adapter.ts).
+ * the code grant look a user up this way; a refresh reads the same columns,
+ * without the hash, with its token (src/oidc/prisma-adapter.ts).
  */
 async function findOneUser(
   db: PrismaClient,
   by: { readonly id: string } | { readonly email: string },
 ): Promise<(User & { readonly passwordHash: string }) | null> {
   // Through pg (plainQuery): sign-in and every code grant send it.
-  const rows = await plainQuery(db)<UserColumns>(
-    `SELECT ${USER_COLUMNS}
+  const rows = await plainQuery(db)<UserColumns & { password_hash: string }>(
+    `SELECT ${USER_COLUMNS}, u.password_hash
       FROM users u
      WHERE ${'id' in by ? 'u.id = $1::uuid' : 'u.email = $1'}`,
     ['id' in by ? by.id : by.email],
   );
   const row = rows[0];
-  return row ? userFromColumns(row) : null;
+  return row ? { ...userFromColumns(row), passwordHash: row.password_hash } : null;
 }
 
-export function withoutHash(row: (User & { readonly passwordHash: string }) | null): User | null {
+function withoutHash(row: (User & { readonly passwordHash: string }) | null): User | null {
   if (!row) return null;
   const { passwordHash: _hash, ...user } = row;
   return user;

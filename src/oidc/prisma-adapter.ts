@@ -1,7 +1,7 @@
 import { createHash, type KeyObject } from 'node:crypto';
 import { errors, type Adapter, type AdapterPayload } from 'oidc-provider';
-import { USER_COLUMNS, type UserColumns, userFromColumns, withoutHash } from '../accounts/users.js';
-import { plainQuery, type Prisma, type PrismaClient } from '../db/prisma.js';
+import { USER_COLUMNS, type UserColumns, userFromColumns } from '../accounts/user-columns.js';
+import { plainQuery, type Prisma, type PrismaClient, UUID_PATTERN } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
 import { isDpopProofOnlyRequest } from './provider-internals.js';
@@ -55,16 +55,14 @@ const MEMOIZED_MODELS = new Set(['Interaction', 'Session', 'Grant']);
 /** `storageId` in SQL (SHA-256, base64url without padding) of a text column. */
 export const storageIdOf = (column: string) => `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
-/** A uuid's text form, as Gatehouse's user ids are: anything else names no user (and must not fail the cast). */
-const UUID_PATTERN = '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$';
-
 /**
  * A refresh token's lookup reads its grant and its account (the user, with
  * its roles: the users module's own columns) in the same statement: the
  * engine validates the grant right after finding the token (refresh grant,
  * introspection, revocation), then a refresh grant looks the account up.
  * The grant's own find is then answered from the request's memo, and so is
- * `findAccount` (provider.ts), instead of two more round trips.
+ * `findAccount` (provider.ts), instead of two more round trips. User ids are
+ * uuids: any other accountId names no user (and must not fail the cast).
  */
 const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
@@ -72,7 +70,7 @@ const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_paylo
    LEFT JOIN LATERAL (
      SELECT ${USER_COLUMNS}
        FROM users u
-      WHERE u.id = CASE WHEN t.payload->>'accountId' ~ '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
+      WHERE u.id = CASE WHEN t.payload->>'accountId' ~* '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
    ) a ON true
   WHERE t.model = $1 AND t.id = $2`;
 
@@ -152,7 +150,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject,
           rememberRead('Grant', token.grantId, toPayload(token.grantId, found?.grant_payload ? { payload: found.grant_payload } : null));
         }
         if (found && typeof token?.accountId === 'string') {
-          rememberAccount(token.accountId, found.id === null ? null : withoutHash(userFromColumns(found)));
+          rememberAccount(token.accountId, found.id === null ? null : userFromColumns(found));
         }
         return token;
       }

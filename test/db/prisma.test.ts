@@ -117,12 +117,14 @@ describe('a new connection of the pool', () => {
   it('is set to UTC before it is handed out, so no statement is queued behind that setting (pg 9 drops such a queue)', async () => {
     const databaseUrl = await createTestDatabase();
     await applyMigrations(databaseUrl);
+    const firstStatement = new Map<pg.Client, string>();
     const settingInFlight = new Set<pg.Client>();
     const settings: string[] = [];
     const queuedBehindSetting: string[] = [];
     const query = pg.Client.prototype.query;
     const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
       const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
+      if (!firstStatement.has(this)) firstStatement.set(this, text);
       if (settingInFlight.has(this)) queuedBehindSetting.push(text);
       const result = (query as (...all: unknown[]) => unknown).apply(this, args);
       if (text.startsWith('SET TIME ZONE')) {
@@ -140,6 +142,8 @@ describe('a new connection of the pool', () => {
       // Eight statements at once open several connections, through plainQuery and through Prisma.
       await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? prisma.user.count() : plainQuery(prisma)('SELECT 1', []))));
       expect(settings.length).toBeGreaterThan(1);
+      // Every connection's first statement is the setting, and nothing was issued while it ran.
+      expect(new Set(firstStatement.values())).toEqual(new Set(["SET TIME ZONE 'UTC'"]));
       expect(queuedBehindSetting).toEqual([]);
     } finally {
       spy.mockRestore();

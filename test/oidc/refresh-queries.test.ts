@@ -71,8 +71,9 @@ describe('the database work of a refresh-token grant', () => {
       const deleted = await gatehouse.users.createUser({ email: 'deleted-later@example.test', password: PASSWORD });
       const signedIn = async (email: string) =>
         (await signIn(config, { scope: 'openid offline_access', prompt: 'consent', resource: API, email, password: PASSWORD })).tokens;
-      const disabledTokens = await signedIn('disabled-later@example.test');
-      const deletedTokens = await signedIn('deleted-later@example.test');
+      // Each token refreshes while its user is there (so client, grant and token are sound), then its successor is tried.
+      const disabledTokens = await refresh((await signedIn('disabled-later@example.test')).refresh_token as string, 'disabled-before', API);
+      const deletedTokens = await refresh((await signedIn('deleted-later@example.test')).refresh_token as string, 'deleted-before', API);
       // Changed in the database alone: the admin API would also end their tokens, and the token row must be there to test the read.
       await database.query('UPDATE users SET disabled = true WHERE id = $1', [disabled.id]);
       await database.query('DELETE FROM users WHERE id = $1', [deleted.id]);
@@ -84,7 +85,7 @@ describe('the database work of a refresh-token grant', () => {
         const response = await fetch(`${gatehouse.issuer}/token`, {
           method: 'POST',
           headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken as string }),
+          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, resource: API }),
         });
         expect(response.status).toBe(400);
         expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
