@@ -22,6 +22,12 @@ export type LoginAttempt =
       succeeded(): Promise<void>;
       /** The password was wrong (or the account unknown): `delayed` when the account now has to wait. */
       failed(): Promise<{ readonly delayed: boolean; readonly failures: number }>;
+      /**
+       * The password was never judged (the server refused first: the argon2
+       * queue's 503, an outage): the attempt is given back to the IP and the
+       * account, as if it had not been made.
+       */
+      withdrawn(): Promise<void>;
     };
 
 export interface AccountThrottleState {
@@ -113,9 +119,10 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
         blocked_until = ${delayOf(newAccountCount)},
         expires_at = now() + interval '${ACCOUNT_COUNTER_LIFETIME}'
       WHERE login_counters.expires_at <= now() OR login_counters.blocked_until IS NULL OR login_counters.blocked_until <= now()
-      RETURNING count
+      RETURNING count, blocked_until
     )
-    SELECT (SELECT count FROM by_ip) AS ip, (SELECT count FROM by_account) AS account`;
+    SELECT (SELECT count FROM by_ip) AS ip, (SELECT count FROM by_account) AS account,
+           (SELECT blocked_until::text FROM by_account) AS account_blocked_until`;
 
   const secondsUntil = async (key: string, column: 'blocked_until' | 'expires_at'): Promise<number> => {
     const rows = await query<{ seconds: number | null }>(
@@ -132,7 +139,7 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
     async attempt(email: string, ip: string): Promise<LoginAttempt> {
       const byIp = ipKey(ip);
       const byAccount = accountKey(email);
-      const [reserved] = await query<{ ip: number | null; account: number | null }>(reserveSql, [
+      const [reserved] = await query<{ ip: number | null; account: number | null; account_blocked_until: string | null }>(reserveSql, [
         byIp,
         settings.ipFailures,
         byAccount,
@@ -166,6 +173,20 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
             );
           }
           return { delayed: delay > 0 && failures === settings.freeFailures, failures };
+        },
+        async withdrawn() {
+          // The reservation only passed an account that was not waiting, so
+          // it goes back to not waiting, unless another attempt has set a
+          // wait since (the reservation's own is compared to the microsecond,
+          // as text).
+          await query(
+            `WITH ip AS (UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $2 AND expires_at > now())
+             UPDATE login_counters
+                SET count = greatest(count - 1, 0),
+                    blocked_until = CASE WHEN blocked_until IS NOT DISTINCT FROM $3::timestamptz THEN NULL ELSE blocked_until END
+              WHERE key = $1 AND expires_at > now()`,
+            [byAccount, byIp, reserved.account_blocked_until],
+          );
         },
       };
     },

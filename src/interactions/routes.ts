@@ -112,7 +112,14 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         error: tooManyAttempts(attempt.retryAfterSeconds),
       });
     }
-    const user = attempt ? await deps.users.authenticate(email, password) : null;
+    const user = attempt
+      ? await deps.users.authenticate(email, password).catch(async (error: unknown) => {
+          // Refused before the password was judged (the argon2 queue's 503, an
+          // outage): not a failed guess, so the attempt is given back.
+          await attempt.withdrawn().catch(() => {});
+          throw error;
+        })
+      : null;
     recordLogin(user ? 'success' : 'failure');
     if (!user) {
       const outcome = await attempt?.failed();

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLoginThrottle, loginDelaySeconds, type LoginThrottle } from '../../src/accounts/login-throttle.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
@@ -56,6 +57,40 @@ describe('sign-in throttle counters in Postgres', () => {
     await fifth.failed();
     expect(await secondsLeft(email)).toBeLessThanOrEqual(350);
     expect(await secondsLeft(email)).toBeGreaterThan(340);
+  });
+
+  it('gives a withdrawn attempt back to the account and the IP, its wait included, but keeps a wait set since', async () => {
+    const email = 'withdrawn@example.test';
+    for (let failure = 1; failure <= 2; failure += 1) {
+      const attempt = await throttle.attempt(email, '192.0.2.20');
+      if (!attempt.allowed) throw new Error('refused too early');
+      await attempt.failed();
+    }
+    // The third attempt's reservation starts the account's wait; withdrawn, it never happened.
+    const third = await throttle.attempt(email, '192.0.2.20');
+    if (!third.allowed) throw new Error('refused too early');
+    expect((await throttle.accountState(email)).delayedUntil).not.toBeNull();
+    await third.withdrawn();
+    expect(await throttle.accountState(email)).toEqual({ failures: 2, delayedUntil: null });
+
+    // A wait that another attempt set meanwhile stays.
+    const again = await throttle.attempt(email, '192.0.2.20');
+    if (!again.allowed) throw new Error('refused after the withdrawal');
+    const accountKey = `account:${createHash('sha256').update(email).digest('base64url')}`;
+    await prisma.$executeRaw`UPDATE login_counters SET blocked_until = now() + interval '1 hour' WHERE key = ${accountKey}`;
+    await again.withdrawn();
+    expect((await throttle.accountState(email)).failures).toBe(2);
+    expect(await secondsLeft(email)).toBeGreaterThan(3500);
+
+    // The IP's attempts come back too: with a limit of one, a withdrawn attempt leaves room for the next.
+    const limited = createLoginThrottle(prisma, { freeFailures: 100, firstDelay: 1, maxDelay: 1, ipFailures: 1 });
+    const first = await limited.attempt('e@example.test', '192.0.2.21');
+    if (!first.allowed) throw new Error('refused');
+    await first.withdrawn();
+    const second = await limited.attempt('e@example.test', '192.0.2.21');
+    if (!second.allowed) throw new Error('the withdrawn attempt was not given back to the IP');
+    await second.failed();
+    expect(await limited.attempt('e@example.test', '192.0.2.21')).toMatchObject({ allowed: false, reason: 'ip' });
   });
 
   it('lets only the free attempts through when guesses arrive in parallel', async () => {

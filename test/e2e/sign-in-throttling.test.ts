@@ -1,3 +1,4 @@
+import argon2 from 'argon2';
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
@@ -165,6 +166,40 @@ describe('sign-in throttling across instances (brute force and password spraying
     expect(replayed.status).toBe(403);
     expect(replayed.html).toContain('the form expired');
     expect(signedIn(await signInWith(browser, failed, 'ada@example.test', PASSWORD))).toBe(true);
+  });
+
+  it('does not count a sign-in the argon2 queue turned away (503) as a failed password', async () => {
+    // argon2 reads its cost from the hash: users whose hashes take about two
+    // seconds to verify here hold both slots, and the sign-ins queued behind
+    // them are turned away once they have waited the queue's 1 s bound.
+    const slowHash = await argon2.hash('not the password tried', {
+      type: argon2.argon2id,
+      memoryCost: 32768,
+      timeCost: 100,
+      parallelism: 1,
+    });
+    const users = await Promise.all(
+      ['slow-1@example.test', 'slow-2@example.test', 'slow-3@example.test'].map((email) =>
+        first.users.createUser({ email, password: PASSWORD }),
+      ),
+    );
+    await first.prisma.$executeRaw`UPDATE users SET password_hash = ${slowHash} WHERE email LIKE 'slow-%@example.test'`;
+    // Two sign-ins per user (under the 3 free failures), each from its own IP, all at once.
+    const pages = await Promise.all(Array.from({ length: 6 }, (_, index) => loginPage(`203.0.113.${60 + index}`)));
+    const answers = await Promise.all(
+      pages.map(({ browser, page }, index) => signInWith(browser, page, users[index % 3]?.email ?? '', 'a wrong password, long enough')),
+    );
+    const statuses = answers.map((answer) => answer.status);
+    expect(statuses).toContain(503);
+    expect(statuses.filter((status) => status !== 401 && status !== 503)).toEqual([]);
+    const call = await admin();
+    let counted = 0;
+    for (const user of users) {
+      const state = await call('GET', `/users/${user.id}/sign-in`);
+      counted += (state.body as { failed_attempts: number }).failed_attempts;
+    }
+    // Only the passwords that were judged (and wrong) count.
+    expect(counted).toBe(statuses.filter((status) => status === 401).length);
   });
 
   it('lets an unknown or invalid user id be a clear 404 at the admin API', async () => {
