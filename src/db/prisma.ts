@@ -36,7 +36,9 @@ export function createPrismaClient(
     // is. pg-pool awaits this before it hands a new connection out: nothing
     // else is queued on the connection meanwhile (pg 8 warns about such a
     // queue and pg 9 drops it), and if it fails, the connection is closed and
-    // the statement that asked for it gets the error.
+    // the statement that asked for it gets the error. It runs after
+    // `connectionTimeoutMillis` has stopped counting, under `query_timeout`:
+    // a new connection takes at most the two bounds together.
     onConnect: async (client) => {
       await client.query("SET TIME ZONE 'UTC'");
     },
