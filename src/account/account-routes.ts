@@ -3,7 +3,7 @@ import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
 import type { AccountRecovery } from '../accounts/account-recovery.js';
-import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
+import { judged, tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { User, UserService } from '../accounts/users.js';
 import type { AuditContext } from '../audit/events.js';
 import { describeError as describe } from '../http/error-renderer.js';
@@ -210,7 +210,7 @@ function passwordSection(deps: AccountPageDependencies): AccountSection {
       password: async ({ user, session, audit }, body) => {
         const attempt = await deps.loginThrottle.attempt(user.email, audit.clientIp ?? '');
         if (!attempt.allowed) throw new AppError(429, 'too_many_attempts', tooManyAttempts(attempt.retryAfterSeconds));
-        if (!(await deps.users.authenticate(user.email, text(body.current)))) {
+        if (!(await judged(attempt, () => deps.users.authenticate(user.email, text(body.current))))) {
           await attempt.failed();
           throw new AppError(400, 'invalid_password', 'Your current password is not right.');
         }

@@ -30,6 +30,21 @@ export type LoginAttempt =
       withdrawn(): Promise<void>;
     };
 
+/**
+ * Runs `check`, the password's judgement, for an allowed attempt. If it
+ * throws instead of answering (the server refused first: the argon2 queue's
+ * 503, a database error), the attempt is given back before the error goes
+ * on: a refusal of the server's is not a wrong password.
+ */
+export async function judged<T>(attempt: Extract<LoginAttempt, { allowed: true }>, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    await attempt.withdrawn().catch(() => {}); // the error that matters is the first one
+    throw error;
+  }
+}
+
 export interface AccountThrottleState {
   readonly failures: number;
   readonly delayedUntil: Date | null;

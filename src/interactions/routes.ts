@@ -2,7 +2,7 @@ import type { KeyObject } from 'node:crypto';
 import { bodyParser } from '@koa/bodyparser';
 import Router from '@koa/router';
 import type { Context } from 'koa';
-import { tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
+import { judged, tooManyAttempts, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { UserService } from '../accounts/users.js';
 import { emailFingerprint, type AuditLog } from '../audit/events.js';
 import { createRepeatedEventLog } from '../audit/repeated-events.js';
@@ -112,14 +112,7 @@ export function interactionRoutes(deps: InteractionDependencies): Router {
         error: tooManyAttempts(attempt.retryAfterSeconds),
       });
     }
-    const user = attempt
-      ? await deps.users.authenticate(email, password).catch(async (error: unknown) => {
-          // Refused before the password was judged (the argon2 queue's 503, an
-          // outage): not a failed guess, so the attempt is given back.
-          await attempt.withdrawn().catch(() => {});
-          throw error;
-        })
-      : null;
+    const user = attempt ? await judged(attempt, () => deps.users.authenticate(email, password)) : null;
     recordLogin(user ? 'success' : 'failure');
     if (!user) {
       const outcome = await attempt?.failed();

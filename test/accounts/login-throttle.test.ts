@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLoginThrottle, loginDelaySeconds, type LoginThrottle } from '../../src/accounts/login-throttle.js';
+import { createLoginThrottle, judged, loginDelaySeconds, type LoginThrottle } from '../../src/accounts/login-throttle.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { deleteExpiredRows } from '../../src/jobs/expired-rows.js';
 import { createMigratedDatabase } from '../support/services.js';
@@ -91,6 +91,21 @@ describe('sign-in throttle counters in Postgres', () => {
     if (!second.allowed) throw new Error('the withdrawn attempt was not given back to the IP');
     await second.failed();
     expect(await limited.attempt('e@example.test', '192.0.2.21')).toMatchObject({ allowed: false, reason: 'ip' });
+  });
+
+  it('gives the attempt back when the password check throws instead of answering, and passes the error on', async () => {
+    const email = 'refused-by-server@example.test';
+    const refused = await throttle.attempt(email, '192.0.2.22');
+    if (!refused.allowed) throw new Error('refused');
+    const busy = new Error('too many sign-ins at once');
+    await expect(judged(refused, () => Promise.reject(busy))).rejects.toBe(busy);
+    expect(await throttle.accountState(email)).toEqual({ failures: 0, delayedUntil: null });
+
+    const answered = await throttle.attempt(email, '192.0.2.22');
+    if (!answered.allowed) throw new Error('refused');
+    expect(await judged(answered, async () => null)).toBeNull();
+    await answered.failed();
+    expect((await throttle.accountState(email)).failures).toBe(1);
   });
 
   it('lets only the free attempts through when guesses arrive in parallel', async () => {
