@@ -168,11 +168,11 @@ export function isUniqueViolation(error: unknown): boolean {
   return error instanceof Prisma.PrismaClientKnownRequestError && error.code === 'P2002';
 }
 
-/** Whether a value can be compared with a Postgres uuid column (else the query fails). */
 /** A uuid's text form, any letter case: `isUuid` in JS, `~*` in SQL (the refresh token's statement guards its cast with it). */
 export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const uuid = new RegExp(UUID_PATTERN, 'i');
 
+/** Whether a value can be compared with a Postgres uuid column (else the query fails). */
 export function isUuid(value: string): boolean {
   return uuid.test(value);
 }
