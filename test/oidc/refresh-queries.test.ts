@@ -37,14 +37,19 @@ describe('the database work of a refresh-token grant', () => {
     await stopAndDrop(gatehouse, databaseUrl);
   });
 
-  async function refresh(refreshToken: string, requestId: string, resource?: string) {
+  /** The sample app's refresh-token request, as sent; `refresh` below expects it to succeed. */
+  function postRefresh(refreshToken: string, requestId: string, resource?: string): Promise<Response> {
     const body = new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, ...(resource ? { resource } : {}) });
     const basic = Buffer.from(`${sample.client.client_id}:${sample.client.client_secret}`).toString('base64');
-    const response = await fetch(`${gatehouse.issuer}/token`, {
+    return fetch(`${gatehouse.issuer}/token`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
       body,
     });
+  }
+
+  async function refresh(refreshToken: string, requestId: string, resource?: string) {
+    const response = await postRefresh(refreshToken, requestId, resource);
     expect(response.status).toBe(200);
     return (await response.json()) as { refresh_token: string };
   }
@@ -81,12 +86,7 @@ describe('the database work of a refresh-token grant', () => {
         [disabledTokens.refresh_token, 'counted-disabled'],
         [deletedTokens.refresh_token, 'counted-deleted'],
       ] as const) {
-        const basic = Buffer.from(`${sample.client.client_id}:${sample.client.client_secret}`).toString('base64');
-        const response = await fetch(`${gatehouse.issuer}/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
-          body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, resource: API }),
-        });
+        const response = await postRefresh(refreshToken, requestId, API);
         expect(response.status).toBe(400);
         expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
         // No lookup of the user of its own: the token's statement answered for it.
