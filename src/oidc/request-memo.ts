@@ -17,16 +17,19 @@ const memos = new WeakMap<RequestContext, Map<string, AdapterPayload | undefined
 
 const idKeyOf = (model: string, id: string) => `${model}\u0000id\u0000${id}`;
 
-function memoOfThisRequest(): Map<string, AdapterPayload | undefined> | undefined {
+/** This request's map in `maps`, made on first use; none outside a request. */
+function mapOfThisRequest<Value>(maps: WeakMap<RequestContext, Map<string, Value>>): Map<string, Value> | undefined {
   const request = currentRequest();
   if (!request) return undefined;
-  let memo = memos.get(request);
-  if (!memo) {
-    memo = new Map();
-    memos.set(request, memo);
+  let map = maps.get(request);
+  if (!map) {
+    map = new Map();
+    maps.set(request, map);
   }
-  return memo;
+  return map;
 }
+
+const memoOfThisRequest = () => mapOfThisRequest(memos);
 
 // A copy in and a copy out: the engine mutates the objects it is handed and
 // keeps the ones it saves, and a database round trip would give it fresh ones.
@@ -106,14 +109,7 @@ const accounts = new WeakMap<RequestContext, Map<string, User | null>>();
 
 /** The user `accountId` names, read in the same statement as a refresh token (src/oidc/prisma-adapter.ts). */
 export function rememberAccount(accountId: string, user: User | null): void {
-  const request = currentRequest();
-  if (!request) return;
-  let remembered = accounts.get(request);
-  if (!remembered) {
-    remembered = new Map();
-    accounts.set(request, remembered);
-  }
-  remembered.set(accountId, user);
+  mapOfThisRequest(accounts)?.set(accountId, user);
 }
 
 /** What this request read of `accountId` with its token: a user, `null` (none), or `undefined` (not read: ask the users module). */
