@@ -146,8 +146,10 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
     );
     return Math.max(1, rows[0]?.seconds ?? 1);
   };
-  const giveBackIp = (key: string) =>
-    query('UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $1 AND expires_at > now()', [key]);
+  /** One attempt given back to the live counter whose key is the statement's parameter `placeholder` (`$1`, `$2`…). */
+  const giveBackOneSql = (placeholder: string) =>
+    `UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = ${placeholder} AND expires_at > now()`;
+  const giveBackIp = (key: string) => query(giveBackOneSql('$1'), [key]);
 
   return {
     /** Counts an attempt for `email` from `ip` as a failure, unless either has to wait. */
@@ -172,11 +174,7 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
         allowed: true,
         async succeeded() {
           // The account's failures forgotten and the IP's attempt given back, in one round trip.
-          await query(
-            `WITH forgotten AS (DELETE FROM login_counters WHERE key = $1)
-             UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $2 AND expires_at > now()`,
-            [byAccount, byIp],
-          );
+          await query(`WITH forgotten AS (DELETE FROM login_counters WHERE key = $1) ${giveBackOneSql('$2')}`, [byAccount, byIp]);
         },
         async failed() {
           const delay = loginDelaySeconds(failures, settings);
@@ -195,7 +193,7 @@ export function createLoginThrottle(prisma: PrismaClient, settings: LoginThrottl
           // wait since (the reservation's own is compared to the microsecond,
           // as text).
           await query(
-            `WITH ip AS (UPDATE login_counters SET count = greatest(count - 1, 0) WHERE key = $2 AND expires_at > now())
+            `WITH ip AS (${giveBackOneSql('$2')})
              UPDATE login_counters
                 SET count = greatest(count - 1, 0),
                     blocked_until = CASE WHEN blocked_until IS NOT DISTINCT FROM $3::timestamptz THEN NULL ELSE blocked_until END
