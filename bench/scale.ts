@@ -38,6 +38,8 @@ const REDIRECT_URI = 'http://127.0.0.1:8765/callback';
 const API = 'https://bench-api.example.test/';
 /** Clients registered for the "client not in cache" requests: each is used once per server start. */
 const FRESH_CLIENTS = 4000;
+/** Users beside the bench user in both databases: two pages of the users list and more. */
+const LISTED_USERS = 60;
 const root = new URL('../', import.meta.url);
 
 interface Fixtures {
@@ -186,6 +188,13 @@ async function setUp(databaseUrl: string): Promise<Fixtures> {
     const users = createUserService(prisma, createPasswordHasher({ memoryCost: 19456, timeCost: 2, parallelism: 1 }));
     await users.createUser({ email: 'bench@example.test', password: PASSWORD, emailVerified: true });
     const [row] = await prisma.$queryRaw<{ password_hash: string }[]>`SELECT password_hash FROM users WHERE email = 'bench@example.test'`;
+    // Enough users for the users list to have a second page on the empty database too, so
+    // "admin users, next page" reads a page after a cursor on both sides (it read the first
+    // page again on the empty one, which had one user).
+    await prisma.$executeRaw`
+      INSERT INTO users (id, email, password_hash, email_verified, updated_at)
+      SELECT gen_random_uuid(), 'listed-' || i || '@example.test', password_hash, true, now() FROM users, generate_series(1, ${LISTED_USERS}::int) i
+       WHERE email = 'bench@example.test'`;
     // The clients each request of "client credentials, not in cache" uses once: copies of the service.
     await prisma.$executeRaw`
       INSERT INTO clients (id, metadata, secret_hash, updated_at)
@@ -311,6 +320,7 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
   const clientsFound = JSON.parse(found.body) as { data: unknown[] };
   if (clientsFound.data.length !== 1) throw new Error(`client search '${clientSearch}' found ${clientsFound.data.length} clients, not one`);
   const first = JSON.parse((await adminGet(server, adminToken, '/admin/users?limit=20')).body) as { next_cursor: string | null };
+  if (!first.next_cursor) throw new Error('the users list has no second page');
   return {
     server,
     fixtures,
@@ -324,7 +334,7 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     opaqueTokens,
     search,
     clientSearch,
-    usersSecondPage: first.next_cursor ? `/admin/users?limit=20&cursor=${first.next_cursor}` : '/admin/users?limit=20',
+    usersSecondPage: `/admin/users?limit=20&cursor=${first.next_cursor}`,
   };
 }
 
