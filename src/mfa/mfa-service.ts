@@ -1,7 +1,7 @@
 import { createHmac, randomInt, randomUUID, type KeyObject } from 'node:crypto';
 import { generateSecret, generateURI, verify } from 'otplib';
 import QRCode from 'qrcode';
-import type { LoginThrottle } from '../accounts/login-throttle.js';
+import { judged, type LoginThrottle } from '../accounts/login-throttle.js';
 import type { AuditContext, AuditLog } from '../audit/events.js';
 import { isUuid } from '../db/prisma.js';
 import { AppError } from '../http/errors.js';
@@ -59,6 +59,30 @@ export function createMfaService(deps: MfaServiceDependencies) {
     if (!/^\d{6}$/.test(code)) return undefined;
     const result = await verify({ secret, token: code, period: PERIOD, epochTolerance: PERIOD });
     return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  };
+
+  /**
+   * A sign-in code against the user's factors, using up what matched: a TOTP
+   * step (never twice) or a recovery code. Otherwise, which factor it was
+   * checked as: a six-digit code without an authenticator app is checked as
+   * a recovery code.
+   */
+  const judgeCode = async (
+    userId: string,
+    given: string,
+    audit: AuditContext,
+  ): Promise<Extract<SecondFactorOutcome, { ok: true }> | { readonly ok: false; readonly checkedAs: 'totp' | 'recovery_code' }> => {
+    const totp = await store.totpFactor(userId);
+    if (totp?.confirmed && /^\d{6}$/.test(given)) {
+      const step = await matchingStep(unseal(totp.secret, deps.sealKey, totpAssociatedData(totp.id)), given);
+      if (step !== undefined && (await store.useTotpStep(totp.id, step))) return { ok: true, method: 'totp' };
+      return { ok: false, checkedAs: 'totp' };
+    }
+    if (given.length > 0 && given.length <= 64) {
+      const left = await store.useRecoveryCode(userId, hashCode(given), audit);
+      if (left !== undefined) return { ok: true, method: 'recovery_code', recoveryCodesLeft: left };
+    }
+    return { ok: false, checkedAs: 'recovery_code' };
   };
 
   const enrolment = async (secret: string, label: string): Promise<TotpEnrolment> => {
@@ -135,26 +159,17 @@ export function createMfaService(deps: MfaServiceDependencies) {
         });
         return { ok: false, reason: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
       }
-      const totp = await store.totpFactor(user.id);
-      if (totp?.confirmed && /^\d{6}$/.test(given)) {
-        const step = await matchingStep(unseal(totp.secret, deps.sealKey, totpAssociatedData(totp.id)), given);
-        if (step !== undefined && (await store.useTotpStep(totp.id, step))) {
-          await attempt.succeeded();
-          return { ok: true, method: 'totp' };
-        }
-      } else if (given.length > 0 && given.length <= 64) {
-        const left = await store.useRecoveryCode(user.id, hashCode(given), audit);
-        if (left !== undefined) {
-          await attempt.succeeded();
-          return { ok: true, method: 'recovery_code', recoveryCodesLeft: left };
-        }
+      // A check the database broke off (an outage mid-check) judged nothing: the attempt is given back.
+      const judgement = await judged(attempt, () => judgeCode(user.id, given, audit));
+      if (judgement.ok) {
+        await attempt.succeeded();
+        return judgement;
       }
       const outcome = await attempt.failed();
       await deps.audit.record(audit, {
         type: 'mfa.failed',
         subject: user.id,
-        // A six-digit code without an authenticator app was checked as a recovery code.
-        details: { type: totp?.confirmed && factor === 'totp' ? 'totp' : 'recovery_code', failures: outcome.failures },
+        details: { type: judgement.checkedAs, failures: outcome.failures },
       });
       return { ok: false, reason: 'wrong_code' };
     },

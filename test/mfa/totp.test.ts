@@ -2,6 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
+import { withConnectionLostOnEvent } from '../support/faults.js';
 import { enrolTotpOnAccountPage, passwordStepOfSampleApp, shownRecoveryCodes, totpCode } from '../support/mfa.js';
 import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
@@ -166,6 +167,26 @@ describe('TOTP second factor with recovery codes', () => {
     const freed = await again.browser.submit(stillBlocked, '/mfa', { code: await totpCode(secret, 1) }, { stopAt: REDIRECT_URI });
     expect(freed.status).not.toBe(429);
     expect(freed.url.startsWith(REDIRECT_URI) || freed.html.includes('/confirm"')).toBe(true);
+  });
+
+  it('does not count a code whose check the database broke off as a wrong code, and loses nothing', async () => {
+    const user = await newUser('outage@example.test');
+    const { browser: accountBrowser, page } = await accountPage('outage@example.test');
+    const { recoveryCodes } = await enrolTotpOnAccountPage(accountBrowser, page);
+    const code = recoveryCodes[0] as string;
+    const { browser, page: codePage } = await passwordStep('outage@example.test');
+    // The connection is lost as the recovery code's use is recorded: its transaction never commits.
+    const broken = await withConnectionLostOnEvent(started.gatehouse.prisma, 'mfa.recovery_code_used', () =>
+      browser.submit(codePage, '/mfa', { code }, { stopAt: REDIRECT_URI }),
+    );
+    expect(broken.status).toBe(503);
+    const admin = adminClient(started.gatehouse, await adminTokenForClient(started.gatehouse, ADMIN_ID, ADMIN_SECRET));
+    expect(await admin('GET', `/users/${user.id}/sign-in`)).toMatchObject({ status: 200, body: { second_factor_failed_attempts: 0 } });
+    expect(await started.gatehouse.prisma.event.count({ where: { type: 'mfa.failed', subject: user.id } })).toBe(0);
+    // The code was not used up: it signs in.
+    const again = await passwordStep('outage@example.test');
+    const recovered = await again.browser.submit(again.page, '/mfa', { code }, { stopAt: REDIRECT_URI });
+    expect(recovered.html).toContain('You have 9 recovery codes left');
   });
 
   it('refuses a code form without its token, and a code for an interaction not waiting for one', async () => {
