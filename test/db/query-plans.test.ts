@@ -227,6 +227,12 @@ describe('query plans on a large database', () => {
     expect(found).toEqual([]);
     // A refresh token is read with its grant and its user: all by primary key, the grant's from the
     // token's grant_id, the user's from its accountId, the user's roles by the user_roles key.
+    // The sparse columns' lookups by value use their partial indexes (rows where the column is set).
+    const indexesOf = (column: string) =>
+      plans.filter((plan) => new RegExp(`"?${column}"? = \\$`).test(plan.sql)).flatMap((plan) => plan.indexes);
+    expect(indexesOf('uid')).toContain('oidc_payloads_uid_set_idx');
+    expect(indexesOf('user_code')).toContain('oidc_payloads_user_code_set_idx');
+    expect(indexesOf('grant_id')).toContain('oidc_payloads_grant_id_set_idx');
     const tokenWithGrant = plans.filter((plan) => plan.sql.includes('LEFT JOIN oidc_payloads g'));
     expect(tokenWithGrant).toHaveLength(1);
     expect(tokenWithGrant[0]?.indexes).toEqual([
