@@ -3,6 +3,7 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, release, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import * as oidc from 'openid-client';
+import pg from 'pg';
 import { createPasswordHasher } from '../src/accounts/passwords.js';
 import { createUserService } from '../src/accounts/users.js';
 import { createClientService } from '../src/clients/clients.js';
@@ -13,7 +14,7 @@ import { applyMigrations } from '../src/db/migrate.js';
 import { createPrismaClient } from '../src/db/prisma.js';
 import { measureArgon2Rate } from './argon2-rate.js';
 import { createHttpClient, round, runLoad, runWrk, wrkAvailable } from './load.js';
-import { measured, rss, startServer, type Measured, type ServerProcess } from './server-process.js';
+import { measured, rss, startServer, type Measured, type MeasuredDatabase, type ServerProcess } from './server-process.js';
 import { REDIRECT_URI, signInForRefreshToken, signInThroughForm } from './sign-in.js';
 import { measureSigningLimit } from './signing-limit.js';
 
@@ -64,8 +65,8 @@ const benchUser = (index: number) => `bench-${index}@example.test`;
 /** Gatehouse's default password parameters (GATEHOUSE_ARGON2_*): the argon2 rate is measured with them. */
 const ARGON2 = { memoryCost: 19456, timeCost: 2, parallelism: 1 };
 const root = new URL('../', import.meta.url);
-/** The embedded Postgres's postmaster, once started. */
-let databasePid: number | undefined;
+/** The embedded Postgres, once started. */
+let database: MeasuredDatabase | undefined;
 
 type WithRatio = Measured & { ratio: number };
 
@@ -116,8 +117,19 @@ async function main(): Promise<void> {
 
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-bench-'));
   const postgres = await startEmbeddedPostgres({ dataDir, database: 'gatehouse' });
-  // Postgres's CPU is measured beside the server's: on the same cores, and part of a refresh's cost.
-  databasePid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  // Postgres's CPU is measured beside the server's (on the same cores, and part of a refresh's cost), and its write-ahead log.
+  const postmasterPid = Number((await readFile(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8')).split('\n')[0]);
+  const walClient = new pg.Client({ connectionString: postgres.connectionString });
+  await walClient.connect();
+  database = {
+    postmasterPid,
+    checkpoint: async () => {
+      await walClient.query('CHECKPOINT');
+    },
+    walPosition: async () =>
+      (await walClient.query<{ position: number }>("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::float8 AS position")).rows[0]
+        ?.position ?? 0,
+  };
   const gatehouseRounds: GatehouseResult[][] = [];
   const bareRounds: BareResult[] = [];
   try {
@@ -142,6 +154,7 @@ async function main(): Promise<void> {
       gatehouseRounds.push(modes);
     }
   } finally {
+    await walClient.end();
     await postgres.stop();
     await rm(dataDir, { recursive: true, force: true });
   }
@@ -286,7 +299,7 @@ async function clientCredentialsRuns(server: ServerProcess, basic: string, signi
     await run(16, WARM_UP_SECONDS);
     const results: WithRatio[] = [];
     for (const concurrency of CC_CONCURRENCY) {
-      const result = await measured(server.pids, () => run(concurrency, SECONDS), databasePid);
+      const result = await measured(server.pids, () => run(concurrency, SECONDS), database);
       results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
       report('client_credentials', result);
     }
@@ -376,7 +389,7 @@ async function measureGatehouse(
               chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
               return true;
             }),
-          databasePid,
+          database,
         );
         refreshToken.push({ ...result, ratio: round(result.perSecond / limits.signing, 3) });
         report('refresh_token', result);
@@ -393,7 +406,7 @@ async function measureGatehouse(
           runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
             signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
           ),
-        databasePid,
+        database,
       );
       passwordLogin.push({ ...result, ratio: round(result.perSecond / limits.argon2, 3) });
       report('password_login', result);
@@ -442,7 +455,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}, errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}${result.walBytesPerRequest === undefined ? '' : `, WAL ${result.walBytesPerRequest} B/req`}, errors ${result.errors}`,
   );
 }
 
@@ -520,6 +533,7 @@ function printTable(results: {
     'CPU ms/req',
     'loop ms/req',
     'Postgres ms/req',
+    'WAL B/req',
     'server cores',
   ];
   const rows: string[][] = [];
@@ -537,6 +551,7 @@ function printTable(results: {
         String(run.serverCpuMsPerRequest),
         String(run.eventLoopCpuMsPerRequest),
         String(run.databaseCpuMsPerRequest ?? '-'),
+        String(run.walBytesPerRequest ?? '-'),
         String(run.serverCores),
       ]);
     }

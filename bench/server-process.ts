@@ -78,7 +78,23 @@ export type Measured = LoadResult & {
    * yet on the same two cores.
    */
   databaseCpuMsPerRequest?: number;
+  /**
+   * Bytes of write-ahead log Postgres wrote per successful request: what the
+   * requests changed, and what a replica or a backup receives. Unlike CPU, it
+   * does not depend on the machine. Each run starts at a checkpoint, so it
+   * includes the full-page images of the first change to each page after it.
+   */
+  walBytesPerRequest?: number;
 };
+
+/** The embedded Postgres a run is measured against. */
+export interface MeasuredDatabase {
+  readonly postmasterPid: number;
+  /** Forces a checkpoint, so that every run starts from the same state of the write-ahead log. */
+  checkpoint(): Promise<void>;
+  /** The write-ahead log's current position, in bytes. */
+  walPosition(): Promise<number>;
+}
 
 /**
  * Runs a load and adds the CPU the server's processes (all their threads, the
@@ -87,14 +103,17 @@ export type Measured = LoadResult & {
  * machine is doing. The event loop's share says how close a workload is to
  * the one core a process's JavaScript can use.
  */
-export async function measured(pids: number[], run: () => Promise<LoadResult>, databasePid?: number): Promise<Measured> {
+export async function measured(pids: number[], run: () => Promise<LoadResult>, database?: MeasuredDatabase): Promise<Measured> {
+  await database?.checkpoint();
+  const walBefore = database ? await database.walPosition() : 0;
   const before = await cpuMs(pids);
   const threadsBefore = await threadCpuMs(pids);
-  const databaseBefore = databasePid ? await databaseCpuMs(databasePid) : 0;
+  const databaseBefore = database ? await databaseCpuMs(database.postmasterPid) : 0;
   const result = await run();
   const spent = (await cpuMs(pids)) - before;
   const threadsAfter = await threadCpuMs(pids);
-  const database = databasePid ? (await databaseCpuMs(databasePid)) - databaseBefore : undefined;
+  const databaseSpent = database ? (await databaseCpuMs(database.postmasterPid)) - databaseBefore : undefined;
+  const wal = database ? (await database.walPosition()) - walBefore : undefined;
   const succeeded = Math.max(1, result.requests - result.errors);
   const pool = threadsAfter.lowerPriority - threadsBefore.lowerPriority;
   return {
@@ -103,7 +122,8 @@ export async function measured(pids: number[], run: () => Promise<LoadResult>, d
     eventLoopCpuMsPerRequest: round((threadsAfter.eventLoop - threadsBefore.eventLoop) / succeeded, 3),
     ...(pool > 0 ? { threadPoolCpuMsPerRequest: round(pool / succeeded, 3) } : {}),
     serverCores: round(spent / 1000 / result.seconds, 2),
-    ...(database === undefined ? {} : { databaseCpuMsPerRequest: round(database / succeeded, 3) }),
+    ...(databaseSpent === undefined ? {} : { databaseCpuMsPerRequest: round(databaseSpent / succeeded, 3) }),
+    ...(wal === undefined ? {} : { walBytesPerRequest: Math.round(wal / succeeded) }),
   };
 }
 
