@@ -123,7 +123,8 @@ async function main(): Promise<void> {
   await walClient.connect();
   database = {
     postmasterPid,
-    checkpoint: async () => {
+    settle: async () => {
+      await walClient.query('VACUUM');
       await walClient.query('CHECKPOINT');
     },
     walPosition: async () =>

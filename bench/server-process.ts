@@ -81,8 +81,9 @@ export type Measured = LoadResult & {
   /**
    * Bytes of write-ahead log Postgres wrote per successful request: what the
    * requests changed, and what a replica or a backup receives. Unlike CPU, it
-   * does not depend on the machine. Each run starts at a checkpoint, so it
-   * includes the full-page images of the first change to each page after it.
+   * does not depend on the machine. Each run starts settled (vacuumed, at a
+   * checkpoint), so it includes the full-page images of the first change to
+   * each page after the checkpoint, and little of autovacuum's.
    */
   walBytesPerRequest?: number;
 };
@@ -90,8 +91,12 @@ export type Measured = LoadResult & {
 /** The embedded Postgres a run is measured against. */
 export interface MeasuredDatabase {
   readonly postmasterPid: number;
-  /** Forces a checkpoint, so that every run starts from the same state of the write-ahead log. */
-  checkpoint(): Promise<void>;
+  /**
+   * Vacuums and forces a checkpoint, so that every run starts from the same
+   * state: no dead rows of earlier runs for autovacuum to clean up (and log)
+   * during this one, and a checkpoint.
+   */
+  settle(): Promise<void>;
   /** The write-ahead log's current position, in bytes. */
   walPosition(): Promise<number>;
 }
@@ -104,7 +109,7 @@ export interface MeasuredDatabase {
  * the one core a process's JavaScript can use.
  */
 export async function measured(pids: number[], run: () => Promise<LoadResult>, database?: MeasuredDatabase): Promise<Measured> {
-  await database?.checkpoint();
+  await database?.settle();
   const walBefore = database ? await database.walPosition() : 0;
   const before = await cpuMs(pids);
   const threadsBefore = await threadCpuMs(pids);
