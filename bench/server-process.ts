@@ -81,9 +81,10 @@ export type Measured = LoadResult & {
   /**
    * Bytes of write-ahead log Postgres wrote per successful request: what the
    * requests changed, and what a replica or a backup receives. Unlike CPU, it
-   * does not depend on the machine. Each run starts settled (vacuumed, at a
-   * checkpoint), so it includes the full-page images of the first change to
-   * each page after the checkpoint, and little of autovacuum's.
+   * does not depend on the machine's speed or load; it grows with the tables
+   * (docs/performance.md, "Writes (seventh round)"). Each run starts settled
+   * (vacuumed, at a checkpoint), so it includes the full-page images of the
+   * first change to each page after the checkpoint, and little of autovacuum's.
    */
   walBytesPerRequest?: number;
 };

@@ -1,5 +1,5 @@
 -- oidc_payloads' sparse columns indexed only where set (issue 16,
--- docs/performance.md "Writes: sparse columns indexed where set").
+-- docs/performance.md "Writes (seventh round)").
 -- user_code is set on device codes only, uid on sessions only, and grant_id
 -- on tokens and codes, not on sessions, interactions or grants; yet every row
 -- written added an entry to all three indexes, a NULL where the column was
