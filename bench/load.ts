@@ -1,13 +1,16 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { Agent, request } from 'node:http';
+import { Agent, type IncomingHttpHeaders, request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export interface HttpAnswer {
   readonly status: number;
+  readonly headers: IncomingHttpHeaders;
   readonly body: string;
 }
+
+export type HttpClient = ReturnType<typeof createHttpClient>;
 
 /** A keep-alive HTTP client for loopback load: node:http, no extra layers. */
 export function createHttpClient(baseUrl: string, maxSockets: number) {
@@ -18,14 +21,17 @@ export function createHttpClient(baseUrl: string, maxSockets: number) {
       const outgoing = request({ host: url.hostname, port: url.port, method, path, headers, agent }, (response) => {
         const chunks: Buffer[] = [];
         response.on('data', (chunk: Buffer) => chunks.push(chunk));
-        response.on('end', () => resolve({ status: response.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        response.on('end', () =>
+          resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }),
+        );
         response.on('error', reject);
       });
       outgoing.on('error', reject);
       outgoing.end(body);
     });
   return {
-    get: (path: string) => send('GET', path, {}),
+    baseUrl,
+    get: (path: string, headers: Record<string, string> = {}) => send('GET', path, headers),
     postForm: (path: string, fields: Record<string, string>, headers: Record<string, string> = {}) => {
       const body = new URLSearchParams(fields).toString();
       return send(

@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       keyBits: 2048,
       argon2: ARGON2,
-      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: node:http keep-alive (each loop keeps its own token chain); logins: fetch with a cookie jar`,
+      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: node:http keep-alive (each loop keeps its own token chain); logins: node:http keep-alive with a cookie jar (the four requests of the form)`,
       figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
       gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
       bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',
@@ -401,16 +401,21 @@ async function measureGatehouse(
 
     const passwordLogin: WithRatio[] = [];
     if (!workers && measures('password_login')) {
-      const result = await measured(
-        server.pids,
-        () =>
-          runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
-            signInThroughForm(server.url, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
-          ),
-        database,
-      );
-      passwordLogin.push({ ...result, ratio: round(result.perSecond / limits.argon2, 3) });
-      report('password_login', result);
+      const http = createHttpClient(server.url, LOGIN_CONCURRENCY);
+      try {
+        const result = await measured(
+          server.pids,
+          () =>
+            runLoad(LOGIN_CONCURRENCY, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, (loop) =>
+              signInThroughForm(http, { clientId: setup.loginApp.client_id, email: benchUser(loop), password: PASSWORD }),
+            ),
+          database,
+        );
+        passwordLogin.push({ ...result, ratio: round(result.perSecond / limits.argon2, 3) });
+        report('password_login', result);
+      } finally {
+        http.close();
+      }
     }
     const { peakMiB } = await rss(server.pids);
     console.error(`  RSS idle ${idleRssMiB} MiB, peak ${clientCredentialsPeakRssMiB} MiB after client credentials, ${peakMiB} MiB overall`);
@@ -456,7 +461,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}${result.walBytesPerRequest === undefined ? '' : `, WAL ${result.walBytesPerRequest} B/req`}, errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}${result.walBytesPerRequest === undefined ? '' : `, WAL ${result.walBytesPerRequest} B/req`}, load generator ${result.loadGeneratorCores} cores, errors ${result.errors}`,
   );
 }
 

@@ -25,7 +25,7 @@ describe('device verification pages', () => {
     const { status, html } = pages.codeEntry({ action: 'http://id.example/device', xsrf: 'secret-1' });
     expect(status).toBe(200);
     expect(html).toContain('<label for="user_code">Code</label>');
-    const form = findForm({ url: 'http://id.example/device', status, html, headers: new Headers() }, '/device');
+    const form = findForm({ url: 'http://id.example/device', status, html }, '/device');
     expect(form).toEqual({
       action: 'http://id.example/device',
       method: 'POST',

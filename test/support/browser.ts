@@ -17,8 +17,39 @@ export interface Form {
   readonly entries: [string, string][];
 }
 
-export class Browser {
+/**
+ * Cookies by name, as Set-Cookie headers leave them: an expired or emptied
+ * cookie is dropped. Paths and domains are not kept apart (one host, and the
+ * server ignores cookies it did not ask for).
+ */
+export class CookieJar {
   private readonly cookies = new Map<string, string>();
+
+  get(name: string): string | undefined {
+    return this.cookies.get(name);
+  }
+
+  /** The Cookie request header, or undefined when the jar is empty. */
+  header(): string | undefined {
+    return this.cookies.size ? [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ') : undefined;
+  }
+
+  store(setCookie: string): void {
+    const [pair = '', ...attributes] = setCookie.split(';');
+    const separator = pair.indexOf('=');
+    const name = pair.slice(0, separator).trim();
+    const value = pair.slice(separator + 1).trim();
+    const expired = attributes.some((attribute) => {
+      const [key = '', val = ''] = attribute.trim().split('=');
+      return (key.toLowerCase() === 'max-age' && Number(val) <= 0) || (key.toLowerCase() === 'expires' && Date.parse(val) < Date.now());
+    });
+    if (expired || value === '') this.cookies.delete(name);
+    else this.cookies.set(name, value);
+  }
+}
+
+export class Browser {
+  private readonly cookies = new CookieJar();
   /** Sent with every request (e.g. X-Forwarded-For to stand for another client IP). */
   readonly headers: Record<string, string> = {};
 
@@ -71,27 +102,15 @@ export class Browser {
   async fetch(url: string, init: RequestInit = {}): Promise<Response> {
     const headers = new Headers(init.headers);
     for (const [name, value] of Object.entries(this.headers)) headers.set(name, value);
-    if (this.cookies.size) headers.set('cookie', [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; '));
+    const cookie = this.cookies.header();
+    if (cookie) headers.set('cookie', cookie);
     const response = await fetch(url, { ...init, headers, redirect: 'manual' });
-    for (const cookie of response.headers.getSetCookie()) this.store(cookie);
+    for (const cookie of response.headers.getSetCookie()) this.cookies.store(cookie);
     return response;
-  }
-
-  private store(setCookie: string): void {
-    const [pair = '', ...attributes] = setCookie.split(';');
-    const separator = pair.indexOf('=');
-    const name = pair.slice(0, separator).trim();
-    const value = pair.slice(separator + 1).trim();
-    const expired = attributes.some((attribute) => {
-      const [key = '', val = ''] = attribute.trim().split('=');
-      return (key.toLowerCase() === 'max-age' && Number(val) <= 0) || (key.toLowerCase() === 'expires' && Date.parse(val) < Date.now());
-    });
-    if (expired || value === '') this.cookies.delete(name);
-    else this.cookies.set(name, value);
   }
 }
 
-export function findForm(page: Page, actionIncludes: string): Form {
+export function findForm(page: Pick<Page, 'url' | 'status' | 'html'>, actionIncludes: string): Form {
   for (const match of page.html.matchAll(/<form\b([^>]*)>([\s\S]*?)<\/form>/gi)) {
     const attributes = match[1] ?? '';
     const action = decodeEntities(/action="([^"]*)"/i.exec(attributes)?.[1] ?? '');
