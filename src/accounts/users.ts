@@ -24,6 +24,12 @@ export interface User {
    * decision needs no query of its own. Absent where users are listed.
    */
   readonly rolesRequireMfa?: boolean;
+  /**
+   * Whether the user has a confirmed second factor: read with the user by the
+   * lookups of one user with its password hash (sign-in), so a sign-in
+   * without one needs no query of the factors. Absent elsewhere.
+   */
+  readonly hasSecondFactor?: boolean;
 }
 
 export interface NewUser {
@@ -73,14 +79,16 @@ async function findOneUser(
   by: { readonly id: string } | { readonly email: string },
 ): Promise<(User & { readonly passwordHash: string }) | null> {
   // Through pg (plainQuery): sign-in and every code grant send it.
-  const rows = await plainQuery(db)<UserColumns & { password_hash: string }>(
-    `SELECT ${USER_COLUMNS}, u.password_hash
+  // The factors' table belongs to src/mfa/; only whether a confirmed one exists is read here.
+  const rows = await plainQuery(db)<UserColumns & { password_hash: string; has_second_factor: boolean }>(
+    `SELECT ${USER_COLUMNS}, u.password_hash,
+            EXISTS(SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) AS has_second_factor
       FROM users u
      WHERE ${'id' in by ? 'u.id = $1::uuid' : 'u.email = $1'}`,
     ['id' in by ? by.id : by.email],
   );
   const row = rows[0];
-  return row ? { ...userFromColumns(row), passwordHash: row.password_hash } : null;
+  return row ? { ...userFromColumns(row), hasSecondFactor: row.has_second_factor, passwordHash: row.password_hash } : null;
 }
 
 function withoutHash(row: (User & { readonly passwordHash: string }) | null): User | null {

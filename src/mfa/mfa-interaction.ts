@@ -63,12 +63,12 @@ export function secondFactorHooks(deps: SecondFactorDependencies): SecondFactorH
 
   const stepFor = async (interaction: PendingInteraction, user: User) =>
     secondFactorStep(deps.policy, {
-      hasFactor: await deps.mfa.hasFactor(user.id),
+      // Both read with the user where it was looked up one at a time (sign-in).
+      hasFactor: user.hasSecondFactor ?? (await deps.mfa.hasFactor(user.id)),
+      roleRequiresMfa: user.rolesRequireMfa ?? (await deps.roleRequiresMfa(user.id)),
       clientRequiresMfa: interaction.clientRequiresMfa,
       acrRequested: asksForMfa(interaction.acrValues),
       roles: user.roles,
-      // Read with the user where it was looked up one at a time (sign-in).
-      roleRequiresMfa: user.rolesRequireMfa ?? (await deps.roleRequiresMfa(user.id)),
     });
 
   const finish = async (ctx: Context, userId: string, amr: string[]) => {

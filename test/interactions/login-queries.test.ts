@@ -83,7 +83,7 @@ describe('the database work of a password login through the pages', () => {
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
 
-  it('sends 21 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
+  it('sends 20 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
     await logIn('warm-up');
     const url = await logIn('counted');
     expect(new URL(url).searchParams.has('code')).toBe(true);
@@ -95,7 +95,7 @@ describe('the database work of a password login through the pages', () => {
     const all = ofLogin('counted')
       .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
       .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
-    expect(all, all.join('\n')).toHaveLength(21);
+    expect(all, all.join('\n')).toHaveLength(20);
   });
 
   it('sends every statement prepared (named), and one text always by one name', async () => {
@@ -125,11 +125,13 @@ describe('the database work of a password login through the pages', () => {
     expect(saved.filter(({ model }) => model === 'Grant')).toHaveLength(1);
   });
 
-  it("decides on a second factor from the user's row: no separate count of roles that require one", async () => {
+  it("decides on a second factor from the user's row: no separate count of roles that require one, no list of factors", async () => {
     await logIn('mfa');
     const texts = ofLogin('mfa').flatMap(([, sent]) => sent.map((statement) => statement.text));
     expect(texts.filter((text) => text.includes('"require_mfa"'))).toEqual([]);
     expect(texts.filter((text) => text.includes('r.require_mfa')).length).toBeGreaterThan(0);
+    expect(texts.filter((text) => /^\s*SELECT [^(]* FROM mfa_factors/.test(text))).toEqual([]);
+    expect(texts.filter((text) => text.includes('FROM mfa_factors f WHERE f.user_id = u.id')).length).toBeGreaterThan(0);
   });
 
   it('reads an interaction or a session row at most once in any one request', async () => {
