@@ -42,6 +42,8 @@ export type SecondFactorOutcome =
   | { readonly ok: false; readonly reason: 'throttled'; readonly retryAfterSeconds: number };
 
 const normalizeRecoveryCode = (code: string) => code.toLowerCase().replace(/[\s-]/g, '');
+/** Six digits: the shape of an authenticator app's code (RFC 6238 with the RFC 4226 default of six digits). */
+const isAppCode = (code: string) => /^\d{6}$/.test(code);
 const totpAssociatedData = (factorId: string) => `mfa-totp:${factorId}`;
 
 export function createMfaService(deps: MfaServiceDependencies) {
@@ -56,7 +58,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
 
   /** The time step of `code` for this secret (±1 step), or undefined. */
   const matchingStep = async (secret: string, code: string): Promise<number | undefined> => {
-    if (!/^\d{6}$/.test(code)) return undefined;
+    if (!isAppCode(code)) return undefined;
     const result = await verify({ secret, token: code, period: PERIOD, epochTolerance: PERIOD });
     return result.valid && 'timeStep' in result ? result.timeStep : undefined;
   };
@@ -73,7 +75,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
     audit: AuditContext,
   ): Promise<Extract<SecondFactorOutcome, { ok: true }> | { readonly ok: false; readonly checkedAs: 'totp' | 'recovery_code' }> => {
     const totp = await store.totpFactor(userId);
-    if (totp?.confirmed && /^\d{6}$/.test(given)) {
+    if (totp?.confirmed && isAppCode(given)) {
       const step = await matchingStep(unseal(totp.secret, deps.sealKey, totpAssociatedData(totp.id)), given);
       if (step !== undefined && (await store.useTotpStep(totp.id, step))) return { ok: true, method: 'totp' };
       return { ok: false, checkedAs: 'totp' };
@@ -149,7 +151,7 @@ export function createMfaService(deps: MfaServiceDependencies) {
       const given = code.trim();
       // Which factor was tried, for the audit log (admins see it in `users sign-in`): six digits are an
       // authenticator app's code, anything else a recovery code (ten letters and digits).
-      const factor = /^\d{6}$/.test(given) ? 'totp' : 'recovery_code';
+      const factor = isAppCode(given) ? 'totp' : 'recovery_code';
       const attempt = await deps.throttle.attempt(user.email, ip);
       if (!attempt.allowed) {
         await deps.audit.record(audit, {
