@@ -10,6 +10,8 @@ interface Statement {
   readonly values: readonly unknown[];
   /** The prepared statement's name; undefined for one sent unnamed (parsed and planned each time). */
   readonly name: string | undefined;
+  /** Sent by Prisma's query engine (its pg adapter asks for rows as arrays), not straight through pg. */
+  readonly viaPrisma: boolean;
 }
 
 /**
@@ -43,7 +45,8 @@ describe('the database work of a password login through the pages', () => {
         const text = typeof config === 'string' ? config : (config?.text ?? '');
         const values = (Array.isArray(args[1]) ? args[1] : typeof config === 'object' ? config?.values : undefined) ?? [];
         const name = typeof config === 'object' ? (config as { name?: string }).name || undefined : undefined;
-        statements.set(requestId, [...(statements.get(requestId) ?? []), { text: text.replace(/\s+/g, ' '), values, name }]);
+        const viaPrisma = typeof config === 'object' && (config as { rowMode?: string }).rowMode === 'array';
+        statements.set(requestId, [...(statements.get(requestId) ?? []), { text: text.replace(/\s+/g, ' '), values, name, viaPrisma }]);
       }
       return (query as (...all: unknown[]) => unknown).apply(this, args);
     } as typeof pg.Client.prototype.query);
@@ -111,6 +114,17 @@ describe('the database work of a password login through the pages', () => {
       nameOf.set(statement.text, statement.name as string);
     }
     expect(new Set(nameOf.values()).size).toBe(nameOf.size);
+  });
+
+  it("sends every statement straight through pg, none through Prisma's query engine", async () => {
+    await logIn('plain');
+    // The client and API caches' loads aside (Prisma's, on a miss: see above).
+    const sent = ofLogin('plain')
+      .flatMap(([, list]) => list)
+      .filter((statement) => !/FROM "public"\."(clients|resources)"/.test(statement.text));
+    expect(sent.length).toBeGreaterThan(0);
+    const throughPrisma = sent.filter((statement) => statement.viaPrisma).map((statement) => statement.text.slice(0, 120));
+    expect(throughPrisma, throughPrisma.join('\n')).toEqual([]);
   });
 
   it("grants a first-party app's implied consent at the resume: one interaction saved, the grant saved once", async () => {
