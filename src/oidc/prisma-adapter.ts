@@ -185,11 +185,14 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject,
     async consume(id) {
       assertClientStillThere(requests);
       const epoch = Math.floor(Date.now() / 1000);
-      const consumed = await prisma.$queryRaw<{ grant_id: string | null }[]>`
-        UPDATE oidc_payloads
-           SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', ${epoch}::int)
-         WHERE model = ${model} AND id = ${storageId(id)} AND consumed_at IS NULL
-        RETURNING grant_id`;
+      // Every authorization code's exchange: straight through pg (plainQuery).
+      const consumed = await query<{ grant_id: string | null }>(
+        `UPDATE oidc_payloads
+            SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::int)
+          WHERE model = $2 AND id = $3 AND consumed_at IS NULL
+         RETURNING grant_id`,
+        [epoch, model, storageId(id)],
+      );
       if (consumed.length > 0 || !CONSUMABLE_LABEL[model]) return;
       await revokeReplayedGrant(prisma, model, id);
     },

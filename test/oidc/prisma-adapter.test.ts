@@ -94,10 +94,19 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(await adapterFor('Grant').find('race')).toBeUndefined();
   });
 
-  it('marks a consumed row with the time of consumption', async () => {
+  it('marks a consumed row with the time of consumption, in one statement sent straight through pg', async () => {
     const code = id();
     await adapterFor('AuthorizationCode').upsert(code, { jti: code }, 60);
-    await adapterFor('AuthorizationCode').consume(code);
+    const sent = vi.spyOn(pg.Client.prototype, 'query');
+    try {
+      await adapterFor('AuthorizationCode').consume(code);
+      // Every code exchange sends it: one statement, not through Prisma's query engine (whose pg adapter asks for rows as arrays).
+      expect(sent).toHaveBeenCalledTimes(1);
+      expect(sent.mock.calls[0]?.[0]).toMatchObject({ text: expect.stringMatching(/^UPDATE oidc_payloads/) });
+      expect(sent.mock.calls[0]?.[0]).not.toHaveProperty('rowMode');
+    } finally {
+      sent.mockRestore();
+    }
     expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toEqual(expect.any(Number));
   });
 
