@@ -7,6 +7,7 @@ import { AppError } from '../http/errors.js';
 import type { PasswordHasher } from './passwords.js';
 import { createPasswordPolicy } from './password-policy.js';
 import { ADMIN_ROLE, replaceUserRoles, resolveRoleIds } from './roles.js';
+import { hasConfirmedFactorSql } from '../mfa/confirmed-factor.js';
 import { USER_COLUMNS, type UserColumns, userFromColumns } from './user-columns.js';
 
 export interface User {
@@ -26,8 +27,8 @@ export interface User {
   readonly rolesRequireMfa?: boolean;
   /**
    * Whether the user has a confirmed second factor: read with the user by the
-   * lookups of one user with its password hash (sign-in), so a sign-in
-   * without one needs no query of the factors. Absent elsewhere.
+   * lookups of one user (sign-in, code grant, pages), so a sign-in without
+   * one needs no query of the factors. Absent where users are listed.
    */
   readonly hasSecondFactor?: boolean;
 }
@@ -79,10 +80,9 @@ async function findOneUser(
   by: { readonly id: string } | { readonly email: string },
 ): Promise<(User & { readonly passwordHash: string }) | null> {
   // Through pg (plainQuery): sign-in and every code grant send it.
-  // The factors' table belongs to src/mfa/; only whether a confirmed one exists is read here.
+  // The factors' table belongs to src/mfa/: whether a confirmed one exists, by its rule.
   const rows = await plainQuery(db)<UserColumns & { password_hash: string; has_second_factor: boolean }>(
-    `SELECT ${USER_COLUMNS}, u.password_hash,
-            EXISTS(SELECT 1 FROM mfa_factors f WHERE f.user_id = u.id AND f.confirmed_at IS NOT NULL) AS has_second_factor
+    `SELECT ${USER_COLUMNS}, u.password_hash, ${hasConfirmedFactorSql('u.id')} AS has_second_factor
       FROM users u
      WHERE ${'id' in by ? 'u.id = $1::uuid' : 'u.email = $1'}`,
     ['id' in by ? by.id : by.email],

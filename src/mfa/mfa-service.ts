@@ -96,8 +96,8 @@ export function createMfaService(deps: MfaServiceDependencies) {
   const service = {
     ...createMfaAdmin(store),
 
-    async hasFactor(userId: string): Promise<boolean> {
-      return (await service.listFactors(userId)).length > 0;
+    hasFactor(userId: string): Promise<boolean> {
+      return store.hasConfirmedFactor(userId);
     },
 
     /** Starts TOTP enrolment: a new secret, kept sealed until a code confirms it. */

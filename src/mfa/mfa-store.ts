@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { recordEvent, type AuditContext, type NewEvent } from '../audit/events.js';
 import { isUniqueViolation, isUuid, type PrismaClient, plainQuery } from '../db/prisma.js';
+import { hasConfirmedFactorSql } from './confirmed-factor.js';
 
 /** A second factor as the pages, API and CLI see it: never its secret. */
 export interface FactorSummary {
@@ -43,6 +44,12 @@ export function createMfaStore(prisma: PrismaClient) {
     tx.$executeRaw`DELETE FROM oidc_payloads WHERE payload->>'accountId' = ${userId}`;
 
   return {
+    async hasConfirmedFactor(userId: string): Promise<boolean> {
+      if (!isUuid(userId)) return false; // no such user
+      const [row] = await query<{ has: boolean }>(`SELECT ${hasConfirmedFactorSql('$1::uuid')} AS has`, [userId]);
+      return row?.has ?? false;
+    },
+
     async listFactors(userId: string): Promise<FactorSummary[]> {
       if (!isUuid(userId)) return []; // no such user
       const rows = await query<{ id: string; type: string; name: string; created_at: Date; last_used_at: Date | null }>(
