@@ -188,7 +188,7 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject,
       // Every authorization code's exchange: straight through pg (plainQuery).
       const consumed = await query<{ grant_id: string | null }>(
         `UPDATE oidc_payloads
-            SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::int)
+            SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::bigint)
           WHERE model = $2 AND id = $3 AND consumed_at IS NULL
          RETURNING grant_id`,
         [epoch, model, storageId(id)],

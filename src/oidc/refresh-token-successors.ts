@@ -51,7 +51,7 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: KeyO
       const rotated = await query<{ rotated: number }>(
         `WITH claimed AS (
           UPDATE oidc_payloads
-             SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::int)
+             SET consumed_at = now(), payload = payload || jsonb_build_object('consumed', $1::bigint)
            WHERE model = 'RefreshToken' AND id = $2 AND consumed_at IS NULL
           RETURNING id
         ), saved AS (

@@ -5,6 +5,7 @@ import { createClientService } from '../../src/clients/clients.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { runInRequestContext } from '../../src/log.js';
 import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
+import { createRefreshTokenSuccessors } from '../../src/oidc/refresh-token-successors.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 const key = createSecretKey(randomBytes(32));
@@ -100,14 +101,43 @@ describe('Prisma adapter for oidc-provider', () => {
     const sent = vi.spyOn(pg.Client.prototype, 'query');
     try {
       await adapterFor('AuthorizationCode').consume(code);
-      // Every code exchange sends it: one statement, not through Prisma's query engine (whose pg adapter asks for rows as arrays).
-      expect(sent).toHaveBeenCalledTimes(1);
-      expect(sent.mock.calls[0]?.[0]).toMatchObject({ text: expect.stringMatching(/^UPDATE oidc_payloads/) });
-      expect(sent.mock.calls[0]?.[0]).not.toHaveProperty('rowMode');
+      // Every code exchange sends it: one statement (a new connection's own set-up aside), not through
+      // Prisma's query engine, whose pg adapter asks for rows as arrays.
+      const statements = sent.mock.calls
+        .map(([config]) => config as unknown as { text: string; rowMode?: string })
+        .filter((config) => /^\s*(UPDATE|SELECT|INSERT|DELETE|WITH)\b/i.test(config.text ?? ''));
+      expect(statements).toHaveLength(1);
+      expect(statements[0]).toMatchObject({ text: expect.stringMatching(/^UPDATE oidc_payloads/) });
+      expect(statements[0]).not.toHaveProperty('rowMode');
     } finally {
       sent.mockRestore();
     }
     expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toEqual(expect.any(Number));
+  });
+
+  it('marks a consumption after 2038 too (the epoch seconds outgrow a 32-bit integer), a rotated refresh token as well', async () => {
+    const [code, token, successor] = [id(), id(), id()];
+    const successors = createRefreshTokenSuccessors(prisma, key, 60);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2040-01-01T00:00:00Z'));
+      const consumedAt = Date.UTC(2040, 0, 1) / 1000;
+      await adapterFor('AuthorizationCode').upsert(code, { jti: code }, 60);
+      await adapterFor('AuthorizationCode').consume(code);
+      expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toBe(consumedAt);
+      await adapterFor('RefreshToken').upsert(token, { jti: token, grantId: 'g-2040' }, 60);
+      const row = {
+        payload: { grantId: 'g-2040' },
+        grantId: 'g-2040',
+        userCode: null,
+        uid: null,
+        expiresAt: new Date(Date.now() + 60_000),
+      };
+      expect(await successors.rotate({ consumedId: storageId(token), successorId: storageId(successor), successor, row })).toBe('rotated');
+      expect((await adapterFor('RefreshToken').find(token))?.consumed).toBe(consumedAt);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("reads a refresh token's grant with the token: within a request the grant's find sends nothing, and a deleted grant reads as gone", async () => {
