@@ -91,7 +91,7 @@ async function followToPage(
   form?: Record<string, string>,
 ): Promise<Pick<Page, 'url' | 'status' | 'html'>> {
   let url = new URL(target, http.baseUrl);
-  for (let hops = 0; hops < 10; hops += 1) {
+  for (let hops = 0; hops < 20; hops += 1) {
     const cookie = cookies.header();
     const headers: Record<string, string> = cookie ? { cookie } : {};
     const path = `${url.pathname}${url.search}`;

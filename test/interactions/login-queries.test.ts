@@ -57,7 +57,7 @@ describe('the database work of a password login through the pages', () => {
   });
 
   /**
-   * The bench's login (bench/sign-in.ts): the authorization request, the
+   * The same four requests as the bench's login (bench/sign-in.ts): the authorization request, the
    * login page, the form posted, the redirects back to the app with a code.
    * Each HTTP request gets its own request id, `counted-LABEL-N`.
    */
