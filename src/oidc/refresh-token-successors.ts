@@ -34,7 +34,7 @@ const associatedData = (consumedId: string) => `refresh-token-successor:${consum
 
 /** Storage for refresh-token retries (table refresh_token_successors). Ids are storage ids (SHA-256). */
 export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: KeyObject, graceSeconds: number): RefreshTokenSuccessors {
-  // Straight through the client's pg pool: the rotation is on every refresh (docs/performance.md).
+  // Straight through the client's pg pool: the rotation is on every refresh, the lookup on every retry (docs/performance.md).
   const query = plainQuery(prisma);
   return {
     graceSeconds,
@@ -83,11 +83,13 @@ export function createRefreshTokenSuccessors(prisma: PrismaClient, sealKey: KeyO
     },
 
     async find(consumedId) {
-      const rows = await prisma.$queryRaw<{ sealed_successor: string }[]>`
-        SELECT s.sealed_successor
-          FROM refresh_token_successors s
-          JOIN oidc_payloads p ON p.model = 'RefreshToken' AND p.id = s.successor_id AND p.consumed_at IS NULL
-         WHERE s.model = 'RefreshToken' AND s.id = ${consumedId} AND s.expires_at > now()`;
+      const rows = await query<{ sealed_successor: string }>(
+        `SELECT s.sealed_successor
+           FROM refresh_token_successors s
+           JOIN oidc_payloads p ON p.model = 'RefreshToken' AND p.id = s.successor_id AND p.consumed_at IS NULL
+          WHERE s.model = 'RefreshToken' AND s.id = $1 AND s.expires_at > now()`,
+        [consumedId],
+      );
       const sealed = rows[0]?.sealed_successor;
       return sealed === undefined ? undefined : unseal(sealed, sealKey, associatedData(consumedId));
     },

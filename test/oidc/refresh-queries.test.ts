@@ -17,6 +17,8 @@ describe('the database work of a refresh-token grant', () => {
   let config: Awaited<ReturnType<typeof startWithSampleApp>>['config'];
   const statements = new Map<string, string[]>();
   const statementNames = new Map<string, (string | undefined)[]>();
+  /** Statements sent through Prisma's query engine, whose pg adapter asks for rows as arrays. */
+  const viaPrisma = new Map<string, string[]>();
 
   beforeAll(async () => {
     ({ gatehouse, databaseUrl, sample, config } = await startWithSampleApp());
@@ -28,6 +30,8 @@ describe('the database work of a refresh-token grant', () => {
         statements.set(requestId, [...(statements.get(requestId) ?? []), text.replace(/\s+/g, ' ')]);
         const name = typeof args[0] === 'object' ? (args[0] as { name?: string } | undefined)?.name : undefined;
         statementNames.set(requestId, [...(statementNames.get(requestId) ?? []), name]);
+        if (typeof args[0] === 'object' && (args[0] as { rowMode?: string } | undefined)?.rowMode === 'array')
+          viaPrisma.set(requestId, [...(viaPrisma.get(requestId) ?? []), text]);
       }
       return (query as (...all: unknown[]) => unknown).apply(this, args);
     } as typeof pg.Client.prototype.query);
@@ -107,6 +111,21 @@ describe('the database work of a refresh-token grant', () => {
     // The same text always goes by the same name: the second refresh reuses the first one's statements.
     expect(names.slice(2)).toEqual(names.slice(0, 2));
     expect(new Set(names.slice(0, 2)).size).toBe(2);
+  });
+
+  it('answers a retry within the grace window with the same successor, every statement straight through pg', async () => {
+    const { tokens } = await signIn(config, { scope: 'openid offline_access', prompt: 'consent', resource: API });
+    const first = await refresh(tokens.refresh_token as string, 'counted-retried', API);
+    // The client lost the answer and sends the same token again: it gets the successor it missed.
+    const retried = await refresh(tokens.refresh_token as string, 'counted-retry', API);
+    expect(retried.refresh_token).toBe(first.refresh_token);
+    const sent = statements.get('counted-retry') ?? [];
+    expect(
+      sent.some((text) => /FROM refresh_token_successors s/.test(text)),
+      sent.join('\n'),
+    ).toBe(true);
+    expect(viaPrisma.get('counted-retried') ?? []).toEqual([]);
+    expect(viaPrisma.get('counted-retry') ?? []).toEqual([]);
   });
 
   it('puts the roles read with the account into the access token, as a separate lookup did', async () => {

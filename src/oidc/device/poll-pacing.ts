@@ -1,4 +1,4 @@
-import type { PrismaClient } from '../../db/prisma.js';
+import { plainQuery, type PrismaClient } from '../../db/prisma.js';
 import { storageId } from '../prisma-adapter.js';
 
 /** RFC 8628 §3.5: each slow_down adds 5 seconds to the interval, for this and all later requests. */
@@ -26,26 +26,35 @@ export interface DevicePollPacing {
  * with skewed clocks agree.
  */
 export function createDevicePollPacing(prisma: PrismaClient, baseIntervalSeconds: number): DevicePollPacing {
+  // Straight through the client's pg pool, prepared: every poll of every device sends it.
+  const query = plainQuery(prisma);
   return {
     async recordPoll(deviceCode) {
-      // In ON CONFLICT DO UPDATE, `p.` is the row before this poll; every SET
-      // expression sees those old values. A device code that is gone (deleted
-      // meanwhile) records nothing.
-      const rows = await prisma.$queryRaw<{ too_early: boolean; interval_seconds: number }[]>`
-        INSERT INTO device_code_polls AS p (model, id, last_polled_at, interval_seconds, last_poll_too_early)
-        SELECT model, id, now(), ${baseIntervalSeconds}, false
-          FROM oidc_payloads WHERE model = 'DeviceCode' AND id = ${storageId(deviceCode)}
-        ON CONFLICT (model, id) DO UPDATE SET
-          last_poll_too_early = now() < p.last_polled_at + make_interval(secs => p.interval_seconds),
-          interval_seconds = CASE
-            WHEN now() < p.last_polled_at + make_interval(secs => p.interval_seconds)
-            THEN p.interval_seconds + ${SLOW_DOWN_STEP_SECONDS}
-            ELSE p.interval_seconds END,
-          last_polled_at = now()
-        RETURNING last_poll_too_early AS too_early, interval_seconds`;
+      const rows = await query<{ too_early: boolean; interval_seconds: number }>(RECORD_POLL, [
+        storageId(deviceCode),
+        baseIntervalSeconds,
+        SLOW_DOWN_STEP_SECONDS,
+      ]);
       const row = rows[0];
       if (!row) return { tooEarly: false, intervalSeconds: baseIntervalSeconds };
       return { tooEarly: row.too_early, intervalSeconds: row.interval_seconds };
     },
   };
 }
+
+// In ON CONFLICT DO UPDATE, `p.` is the row before this poll; every SET
+// expression sees those old values. A device code that is gone (deleted
+// meanwhile) records nothing. $1 the device code's storage id, $2 the base
+// interval, $3 the slow_down step, in seconds.
+const RECORD_POLL = `
+  INSERT INTO device_code_polls AS p (model, id, last_polled_at, interval_seconds, last_poll_too_early)
+  SELECT model, id, now(), $2::int, false
+    FROM oidc_payloads WHERE model = 'DeviceCode' AND id = $1
+  ON CONFLICT (model, id) DO UPDATE SET
+    last_poll_too_early = now() < p.last_polled_at + make_interval(secs => p.interval_seconds),
+    interval_seconds = CASE
+      WHEN now() < p.last_polled_at + make_interval(secs => p.interval_seconds)
+      THEN p.interval_seconds + $3::int
+      ELSE p.interval_seconds END,
+    last_polled_at = now()
+  RETURNING last_poll_too_early AS too_early, interval_seconds`;
