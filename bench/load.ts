@@ -118,8 +118,22 @@ export function wrkAvailable(): boolean {
 }
 
 /**
+ * Tokens that can each be used once and whose answer carries the next one
+ * (refresh tokens, RFC 6749 §6 with rotation): the pool starts with `tokens`,
+ * each request takes one as its last form field `field`, and each 200
+ * answer's JSON member `field` goes back into the pool. Give one token more
+ * than the connections: wrk asks for one request before it connects, to
+ * check the script (wrk.c's script_verify_request), and that one is never sent.
+ */
+export interface TokenChain {
+  readonly field: string;
+  readonly tokens: readonly string[];
+}
+
+/**
  * One wrk run (one thread, `concurrency` keep-alive connections, each sending
- * its next request when the last is answered) of the same POST over and over.
+ * its next request when the last is answered) of the same POST over and over,
+ * or with `chain`, of a POST that spends a token and gets the next.
  * Errors are non-2xx answers and socket errors; the percentiles are wrk's
  * own (--latency); its CPU is sampled from /proc just before it ends.
  */
@@ -127,19 +141,22 @@ export async function runWrk(
   baseUrl: string,
   concurrency: number,
   seconds: number,
-  request: { path: string; headers: Record<string, string>; form: Record<string, string> },
+  request: { path: string; headers: Record<string, string>; form: Record<string, string>; chain?: TokenChain },
 ): Promise<LoadResult> {
+  const form = new URLSearchParams(request.form).toString();
   const script = [
     'wrk.method = "POST"',
-    `wrk.body = ${JSON.stringify(new URLSearchParams(request.form).toString())}`,
+    `wrk.body = ${JSON.stringify(form)}`,
     'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
     ...Object.entries(request.headers).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`),
+    ...(request.chain ? chainScript(form, request.chain.field) : []),
   ].join('\n');
   const directory = await mkdtemp(join(tmpdir(), 'gatehouse-wrk-'));
   const scriptPath = join(directory, 'request.lua');
   await writeFile(scriptPath, `${script}\n`);
   try {
-    const child = spawn('wrk', ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', scriptPath, `${baseUrl}${request.path}`], {
+    const args = ['-t1', `-c${concurrency}`, `-d${seconds}s`, '--latency', '-s', scriptPath, `${baseUrl}${request.path}`];
+    const child = spawn('wrk', request.chain ? [...args, '--', ...request.chain.tokens.map(encodeURIComponent)] : args, {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let output = '';
@@ -158,6 +175,33 @@ export async function runWrk(
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
+}
+
+/**
+ * wrk's Lua hooks for a TokenChain: a first-in first-out pool of tokens (the
+ * script's arguments, URL-encoded), refilled from the answers. wrk calls
+ * `response` before it asks `request` for that connection's next request, so
+ * the pool holds a token for every connection as long as answers carry one;
+ * if an error breaks a chain, the pool runs dry and a connection that finds
+ * it empty sends a spent token: an error per such request, never a silent one.
+ */
+function chainScript(form: string, field: string): string[] {
+  const member = field.replace(/[^A-Za-z0-9_]/g, '');
+  return [
+    'local pool, first, last = {}, 1, 0',
+    'function init(args) for _, token in ipairs(args) do last = last + 1; pool[last] = token end end',
+    'local spent = "spent"',
+    'function request()',
+    '  local token = spent',
+    '  if first <= last then token = pool[first]; pool[first] = nil; first = first + 1 end',
+    `  return wrk.format(nil, nil, nil, ${JSON.stringify(`${form}${form ? '&' : ''}${member}=`)} .. token)`,
+    'end',
+    'function response(status, headers, body)',
+    '  if status ~= 200 then return end',
+    `  local token = body:match('"${member}"%s*:%s*"([^"]+)"')`,
+    '  if token then last = last + 1; pool[last] = token:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end) end',
+    'end',
+  ];
 }
 
 function parseWrk(output: string, concurrency: number, cpuMs: number): LoadResult {

@@ -57,7 +57,7 @@ if (ONLY !== undefined && !(WORKLOADS as readonly string[]).includes(ONLY))
   throw new Error(`BENCH_ONLY must be one of ${WORKLOADS.join(', ')}, not ${ONLY}`);
 const measures = (workload: (typeof WORKLOADS)[number]) => ONLY === undefined || ONLY === workload;
 const MAX_REQUESTS = 500_000;
-/** wrk sends the client-credentials load when installed (`apt-get install wrk`); BENCH_LOAD=node uses node:http instead. */
+/** wrk sends the client-credentials and refresh loads when installed (`apt-get install wrk`); BENCH_LOAD=node uses node:http instead. */
 const USE_WRK = process.env.BENCH_LOAD !== 'node' && wrkAvailable();
 const PASSWORD = 'benchmark password long enough';
 const USERS = Math.max(...CC_CONCURRENCY, ...REFRESH_CONCURRENCY, LOGIN_CONCURRENCY);
@@ -188,7 +188,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       keyBits: 2048,
       argon2: ARGON2,
-      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: node:http keep-alive (each loop keeps its own token chain); logins: node:http keep-alive with a cookie jar (the four requests of the form)`,
+      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: ${USE_WRK ? "wrk (one thread; a pool of refresh tokens, each answer's token back into it)" : 'node:http keep-alive (each loop keeps its own token chain)'}; logins: node:http keep-alive with a cookie jar (the four requests of the form)`,
       figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
       gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
       bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',
@@ -368,11 +368,13 @@ async function measureGatehouse(
     try {
       for (const concurrency of measures('refresh_token') ? REFRESH_CONCURRENCY : []) {
         // One refresh-token chain per loop: each refresh consumes its token and returns the next.
+        // wrk takes one more token than its connections (runWrk's TokenChain).
+        const chainCount = USE_WRK ? concurrency + 1 : concurrency;
         const chains: string[] = [];
-        while (chains.length < concurrency) {
+        while (chains.length < chainCount) {
           const batch = await Promise.all(
-            Array.from({ length: Math.min(8, concurrency - chains.length) }, (_, offset) =>
-              signInForRefreshToken(config, { email: benchUser(chains.length + offset), password: PASSWORD, resource: API }),
+            Array.from({ length: Math.min(8, chainCount - chains.length) }, (_, offset) =>
+              signInForRefreshToken(config, { email: benchUser((chains.length + offset) % USERS), password: PASSWORD, resource: API }),
             ),
           );
           chains.push(...batch);
@@ -380,16 +382,23 @@ async function measureGatehouse(
         const result = await measured(
           server.pids,
           () =>
-            runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
-              const answer = await http.postForm(
-                '/token',
-                { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
-                { authorization: appBasic },
-              );
-              if (answer.status !== 200) return false;
-              chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
-              return true;
-            }),
+            USE_WRK
+              ? runWrk(server.url, concurrency, SECONDS, {
+                  path: '/token',
+                  headers: { Authorization: appBasic },
+                  form: { grant_type: 'refresh_token', resource: API },
+                  chain: { field: 'refresh_token', tokens: chains },
+                })
+              : runLoad(concurrency, { seconds: SECONDS, maxRequests: MAX_REQUESTS }, async (loop) => {
+                  const answer = await http.postForm(
+                    '/token',
+                    { grant_type: 'refresh_token', refresh_token: chains[loop] as string, resource: API },
+                    { authorization: appBasic },
+                  );
+                  if (answer.status !== 200) return false;
+                  chains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+                  return true;
+                }),
           database,
         );
         refreshToken.push({ ...result, ratio: round(result.perSecond / limits.signing, 3) });
