@@ -143,6 +143,9 @@ export async function runWrk(
   seconds: number,
   request: { path: string; headers: Record<string, string>; form: Record<string, string>; chain?: TokenChain },
 ): Promise<LoadResult> {
+  // One wrk thread (-t1 below) holds the whole pool; with fewer tokens than connections plus wrk's own check, chains would break.
+  if (request.chain && request.chain.tokens.length <= concurrency)
+    throw new Error(`a token chain needs more tokens than connections (${concurrency}), not ${request.chain.tokens.length}`);
   const form = new URLSearchParams(request.form).toString();
   const script = [
     'wrk.method = "POST"',
@@ -186,7 +189,8 @@ export async function runWrk(
  * it empty sends a spent token: an error per such request, never a silent one.
  */
 function chainScript(form: string, field: string): string[] {
-  const member = field.replace(/[^A-Za-z0-9_]/g, '');
+  // The name goes into Lua source and a Lua pattern as it is.
+  if (!/^[A-Za-z0-9_]+$/.test(field)) throw new Error(`a token chain's field must be a plain JSON member name, not ${field}`);
   return [
     'local pool, first, last = {}, 1, 0',
     'function init(args) for _, token in ipairs(args) do last = last + 1; pool[last] = token end end',
@@ -194,11 +198,11 @@ function chainScript(form: string, field: string): string[] {
     'function request()',
     '  local token = spent',
     '  if first <= last then token = pool[first]; pool[first] = nil; first = first + 1 end',
-    `  return wrk.format(nil, nil, nil, ${JSON.stringify(`${form}${form ? '&' : ''}${member}=`)} .. token)`,
+    `  return wrk.format(nil, nil, nil, ${JSON.stringify(`${form}${form ? '&' : ''}${field}=`)} .. token)`,
     'end',
     'function response(status, headers, body)',
     '  if status ~= 200 then return end',
-    `  local token = body:match('"${member}"%s*:%s*"([^"]+)"')`,
+    `  local token = body:match('"${field}"%s*:%s*"([^"]+)"')`,
     '  if token then last = last + 1; pool[last] = token:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end) end',
     'end',
   ];
