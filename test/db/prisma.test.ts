@@ -3,23 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { applyMigrations } from '../../src/db/migrate.js';
 import { createPrismaClient, isDatabaseUnavailable, plainQuery, type PrismaClient } from '../../src/db/prisma.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
-
-/** The statements (text and prepared-statement name) pg is asked to send while `action` runs; pg's query method is only observed. */
-async function statementsSentBy(action: () => Promise<void>): Promise<{ text: string; name: string | undefined }[]> {
-  const sent: { text: string; name: string | undefined }[] = [];
-  const query = pg.Client.prototype.query;
-  const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
-    const config = args[0] as { text?: string; name?: string } | string;
-    if (typeof config === 'object') sent.push({ text: config.text ?? '', name: config.name || undefined });
-    return (query as (...all: unknown[]) => unknown).apply(this, args);
-  } as typeof pg.Client.prototype.query);
-  try {
-    await action();
-  } finally {
-    spy.mockRestore();
-  }
-  return sent;
-}
+import { statementsSentBy } from '../support/statements-sent.js';
 
 describe('plainQuery: single statements through the Prisma client’s own pg pool', () => {
   let databaseUrl: string;

@@ -7,6 +7,7 @@ import { runInRequestContext } from '../../src/log.js';
 import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
 import { createRefreshTokenSuccessors } from '../../src/oidc/refresh-token-successors.js';
 import { createMigratedDatabase } from '../support/services.js';
+import { dataStatements, statementsSentBy } from '../support/statements-sent.js';
 
 const key = createSecretKey(randomBytes(32));
 const id = () => randomBytes(32).toString('base64url');
@@ -98,20 +99,13 @@ describe('Prisma adapter for oidc-provider', () => {
   it('marks a consumed row with the time of consumption, in one statement sent straight through pg', async () => {
     const code = id();
     await adapterFor('AuthorizationCode').upsert(code, { jti: code }, 60);
-    const sent = vi.spyOn(pg.Client.prototype, 'query');
-    try {
-      await adapterFor('AuthorizationCode').consume(code);
-      // Every code exchange sends it: one statement (a new connection's own set-up aside), not through
-      // Prisma's query engine, whose pg adapter asks for rows as arrays.
-      const statements = sent.mock.calls
-        .map(([config]) => config as unknown as { text: string; rowMode?: string })
-        .filter((config) => /^\s*(UPDATE|SELECT|INSERT|DELETE|WITH)\b/i.test(config.text ?? ''));
-      expect(statements).toHaveLength(1);
-      expect(statements[0]).toMatchObject({ text: expect.stringMatching(/^UPDATE oidc_payloads/) });
-      expect(statements[0]).not.toHaveProperty('rowMode');
-    } finally {
-      sent.mockRestore();
-    }
+    const sent = await statementsSentBy(() => adapterFor('AuthorizationCode').consume(code));
+    // Every code exchange sends it: one statement (a new connection's own set-up aside), not through
+    // Prisma's query engine, whose pg adapter asks for rows as arrays.
+    const statements = dataStatements(sent);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ text: expect.stringMatching(/^UPDATE oidc_payloads/) });
+    expect(statements[0]?.rowMode).toBeUndefined();
     expect((await adapterFor('AuthorizationCode').find(code))?.consumed).toEqual(expect.any(Number));
   });
 

@@ -1,11 +1,11 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
-import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClientService } from '../../../src/clients/clients.js';
 import type { PrismaClient } from '../../../src/db/prisma.js';
 import { createDevicePollPacing, type DevicePollPacing } from '../../../src/oidc/device/poll-pacing.js';
 import { createAdapterFactory, storageId } from '../../../src/oidc/prisma-adapter.js';
 import { createMigratedDatabase } from '../../support/services.js';
+import { dataStatements, statementsSentBy } from '../../support/statements-sent.js';
 
 const key = createSecretKey(randomBytes(32));
 
@@ -62,20 +62,17 @@ describe('device poll pacing (RFC 8628 §3.5)', () => {
 
   it('records a poll in one prepared statement sent straight through pg', async () => {
     const deviceCode = await newDeviceCode();
-    const sent = vi.spyOn(pg.Client.prototype, 'query');
-    try {
-      expect(await pacing.recordPoll(deviceCode)).toEqual({ tooEarly: false, intervalSeconds: 5 });
-      // Every poll of every device sends it: one named statement (a new connection's own set-up aside),
-      // not through Prisma's query engine, whose pg adapter asks for rows as arrays.
-      const statements = sent.mock.calls
-        .map(([config]) => config as unknown as { text: string; name?: string; rowMode?: string })
-        .filter((config) => /^\s*(UPDATE|SELECT|INSERT|DELETE|WITH)\b/i.test(config.text ?? ''));
-      expect(statements).toHaveLength(1);
-      expect(statements[0]).toMatchObject({ text: expect.stringMatching(/^\s*INSERT INTO device_code_polls/), name: expect.any(String) });
-      expect(statements[0]).not.toHaveProperty('rowMode');
-    } finally {
-      sent.mockRestore();
-    }
+    let outcome: Awaited<ReturnType<DevicePollPacing['recordPoll']>> | undefined;
+    const sent = await statementsSentBy(async () => {
+      outcome = await pacing.recordPoll(deviceCode);
+    });
+    expect(outcome).toEqual({ tooEarly: false, intervalSeconds: 5 });
+    // Every poll of every device sends it: one named statement (a new connection's own set-up aside),
+    // not through Prisma's query engine, whose pg adapter asks for rows as arrays.
+    const statements = dataStatements(sent);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({ text: expect.stringMatching(/^\s*INSERT INTO device_code_polls/), name: expect.any(String) });
+    expect(statements[0]?.rowMode).toBeUndefined();
   });
 
   it('records nothing for a device code that is not stored', async () => {
