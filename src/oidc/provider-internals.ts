@@ -60,6 +60,43 @@ export function compareClientSecretsWith(provider: Provider, matches: (presented
 }
 
 /**
+ * Seam, oidc-provider 9.13 (lib/models/client.js `Client.find`, and
+ * `dynamicClients` in lib/provider.js): for a client the adapter returns,
+ * every `find` hashes the payload (`JSON.stringify` and SHA-256) to look its
+ * Client up in an LRU (100 to 200 clients), and builds (validates) the Client
+ * again on a miss. Every request that names a client calls it, so each token
+ * cost that hash (~10 µs of the event loop on the bench host), and with more
+ * clients in use than the LRU keeps, a rebuild (~50 µs) as well.
+ *
+ * Gatehouse's client adapter hands out one payload object per cached client
+ * (prisma-adapter.ts) and a new one when that client changes or its cache
+ * entry expires. So the Client built for a payload is kept with that payload
+ * (a WeakMap: it goes when the cache lets the payload go) and returned for
+ * it without hashing. Any other id (unknown, or a payload seen for the first
+ * time) goes through the engine's own `find`. Gatehouse configures no static
+ * clients, which the engine would look at first.
+ */
+export function reuseClientPerPayload(provider: Provider): void {
+  const clientModel = provider.Client as unknown as {
+    readonly adapter: { find(id: string): Promise<object | undefined | null | void> };
+    find(id: unknown): Promise<Client | undefined>;
+  };
+  const find = clientModel.find.bind(clientModel);
+  const clientFor = new WeakMap<object, Client>();
+  clientModel.find = async (id) => {
+    const payload = typeof id === 'string' && id.length > 0 ? await clientModel.adapter.find(id) : undefined;
+    const known = payload ? clientFor.get(payload) : undefined;
+    if (known) return known;
+    const client = await find(id);
+    // Keyed by the payload read above. Should the cache have moved on to a
+    // newer one meanwhile, the engine built from that, and the older payload,
+    // never handed out again, only keeps it until the WeakMap lets both go.
+    if (payload && client) clientFor.set(payload, client);
+    return client;
+  };
+}
+
+/**
  * Seam: the refresh token grant answers a consumed refresh token with
  * `InvalidGrant('refresh token already used')` (lib/actions/grants/refresh_token.js),
  * after revoking the grant; the Prisma adapter's `consume` says the same for

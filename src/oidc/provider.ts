@@ -29,6 +29,7 @@ import {
   compareClientSecretsWith,
   isRefreshTokenReuse,
   onSessionUse,
+  reuseClientPerPayload,
   unauthorizedClientForDisallowedGrants,
   useAroundEngine,
 } from './provider-internals.js';
@@ -141,6 +142,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
   // oidc-provider compares the presented secret with `client_secret` from the
   // adapter, which for Gatehouse is a keyed hash: hash, then compare in constant time.
   compareClientSecretsWith(provider, (presented, stored) => clientSecretMatches(presented, stored, deps.clientSecretKey));
+  // One Client per cached client payload, instead of the engine's hash of it on every request.
+  reuseClientPerPayload(provider);
   observeProvider(provider, deps.log); // before the other middleware, so it sees every request through
   const outages = databaseOutageAnswers(errorRenderer, deps.log);
   useAroundEngine(provider, outages.middleware());
