@@ -78,7 +78,7 @@ export function compareClientSecretsWith(provider: Provider, matches: (presented
  */
 export function reuseClientPerPayload(provider: Provider): void {
   const clientModel = provider.Client as unknown as {
-    readonly adapter: { find(id: string): Promise<object | undefined | null | void> };
+    readonly adapter: { find(id: string): Promise<object | null | undefined> };
     find(id: unknown): Promise<Client | undefined>;
   };
   const find = clientModel.find.bind(clientModel);
