@@ -131,9 +131,19 @@ export interface TokenChain {
 }
 
 /**
+ * A header whose value changes with every request, in turn (one client's
+ * credentials after another's): request n sends `values[n % values.length]`.
+ */
+export interface RotatingHeader {
+  readonly name: string;
+  readonly values: readonly string[];
+}
+
+/**
  * One wrk run (one thread, `concurrency` keep-alive connections, each sending
  * its next request when the last is answered) of the same POST over and over,
- * or with `chain`, of a POST that spends a token and gets the next.
+ * or with `chain`, of a POST that spends a token and gets the next, or with
+ * `rotate`, of the same POST with one header taking its values in turn.
  * Errors are non-2xx answers and socket errors; the percentiles are wrk's
  * own (--latency); its CPU is sampled from /proc just before it ends.
  */
@@ -141,8 +151,9 @@ export async function runWrk(
   baseUrl: string,
   concurrency: number,
   seconds: number,
-  request: { path: string; headers: Record<string, string>; form: Record<string, string>; chain?: TokenChain },
+  request: { path: string; headers: Record<string, string>; form: Record<string, string>; chain?: TokenChain; rotate?: RotatingHeader },
 ): Promise<LoadResult> {
+  if (request.chain && request.rotate) throw new Error('a wrk run takes a token chain or a rotating header, not both');
   // One wrk thread (-t1 below) holds the whole pool; with fewer tokens than connections plus wrk's own check, chains would break.
   if (request.chain && request.chain.tokens.length <= concurrency)
     throw new Error(`a token chain needs more tokens than connections (${concurrency}), not ${request.chain.tokens.length}`);
@@ -153,6 +164,7 @@ export async function runWrk(
     'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"',
     ...Object.entries(request.headers).map(([name, value]) => `wrk.headers[${JSON.stringify(name)}] = ${JSON.stringify(value)}`),
     ...(request.chain ? chainScript(form, request.chain.field) : []),
+    ...(request.rotate ? rotationScript(request.rotate) : []),
   ].join('\n');
   const directory = await mkdtemp(join(tmpdir(), 'gatehouse-wrk-'));
   const scriptPath = join(directory, 'request.lua');
@@ -204,6 +216,26 @@ function chainScript(form: string, field: string): string[] {
     '  if status ~= 200 then return end',
     `  local token = body:match('"${field}"%s*:%s*"([^"]+)"')`,
     '  if token then last = last + 1; pool[last] = token:gsub("[^%w%-%._~]", function(c) return string.format("%%%02X", string.byte(c)) end) end',
+    'end',
+  ];
+}
+
+/**
+ * wrk's Lua hook for a RotatingHeader: the values are written into the script
+ * (JSON string literals are valid Lua ones for the printable ASCII that header
+ * values are), and each request sets the next one in wrk.headers.
+ */
+function rotationScript(rotate: RotatingHeader): string[] {
+  if (rotate.values.length === 0) throw new Error(`a rotating header needs values: ${rotate.name}`);
+  if (![rotate.name, ...rotate.values].every((text) => /^[\x20-\x7e]*$/.test(text)))
+    throw new Error(`a rotating header's name and values must be printable ASCII: ${rotate.name}`);
+  return [
+    `local values = { ${rotate.values.map((value) => JSON.stringify(value)).join(', ')} }`,
+    'local turn = 0',
+    'function request()',
+    '  turn = turn % #values + 1',
+    `  wrk.headers[${JSON.stringify(rotate.name)}] = values[turn]`,
+    '  return wrk.format()',
     'end',
   ];
 }

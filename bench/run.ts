@@ -27,6 +27,13 @@ import { measureSigningLimit } from './signing-limit.js';
 const SECRET = 'benchmark-secret-that-is-at-least-32-characters';
 const API = 'https://bench-api.example.test/';
 const CC_CONCURRENCY = [16, 64] as const;
+/**
+ * Client credentials also with this many services, each request from the next
+ * one in turn (c=16, after the one-service runs): what a token costs once more
+ * clients are in use than the engine's own cache of built clients keeps (100
+ * to 200), against the one-service cell.
+ */
+const SERVICES = 300;
 const REFRESH_CONCURRENCY = [16, 64] as const;
 const LOGIN_CONCURRENCY = 16;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '6');
@@ -79,6 +86,8 @@ interface GatehouseResult {
   /** VmHWM at the end (refresh and logins included: argon2 holds 19 MiB per verification). */
   readonly peakRssMiB: number;
   readonly clientCredentials: WithRatio[];
+  /** Client credentials with SERVICES services in turn, at c=16. */
+  readonly clientCredentialsManyServices: WithRatio[];
   readonly refreshToken: WithRatio[];
   readonly passwordLogin: WithRatio[];
 }
@@ -92,6 +101,8 @@ interface BareResult {
 
 interface Setup {
   readonly service: { client_id: string; client_secret?: string | null };
+  /** SERVICES services like `service`, for the many-services run. */
+  readonly services: readonly { client_id: string; client_secret?: string | null }[];
   readonly app: { client_id: string; client_secret?: string | null };
   readonly loginApp: { client_id: string };
 }
@@ -192,6 +203,7 @@ async function main(): Promise<void> {
       figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
       gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
       bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',
+      manyServices: `client credentials at c=16 with ${SERVICES} registered services, each request from the next in turn (after a warm-up that has each ask); Gatehouse only`,
     },
     signingLimit: { perCore: signingLimit, allCores: signingLimit * cores, msPerSignature: round(1000 / signingLimit, 3) },
     argon2VerifiesPerSecond: argon2Rate,
@@ -203,6 +215,12 @@ async function main(): Promise<void> {
         ms: round(run.serverCpuMsPerRequest - 1000 / signingLimit, 3),
       })),
       signatureCpuMs: round(1000 / signingLimit, 3),
+      // Flat costs as clients grow: a token's CPU with SERVICES services in turn over one service's, both at c=16.
+      manyServicesCpuOverOneService: single.clientCredentialsManyServices.map((run) => ({
+        services: SERVICES,
+        concurrency: run.concurrency,
+        ratio: round(run.serverCpuMsPerRequest / Math.max(0.001, single.clientCredentials[0]?.serverCpuMsPerRequest ?? 0), 3),
+      })),
       refreshNonSigningCpuMs: single.refreshToken.map((run) => ({
         concurrency: run.concurrency,
         ms: round(run.serverCpuMsPerRequest - 2000 / signingLimit, 3),
@@ -253,6 +271,20 @@ async function setUp(databaseUrl: string): Promise<Setup> {
       api_access: [{ resource: API, scopes: ['bench:read'] }],
       default_resource: API,
     });
+    const services: Setup['services'][number][] = [];
+    while (services.length < SERVICES)
+      services.push(
+        ...(await Promise.all(
+          Array.from({ length: Math.min(10, SERVICES - services.length) }, (_, offset) =>
+            clients.registerClient({
+              client_name: `Bench service ${services.length + offset + 1}`,
+              grant_types: ['client_credentials'],
+              api_access: [{ resource: API, scopes: ['bench:read'] }],
+              default_resource: API,
+            }),
+          ),
+        )),
+      );
     const app = await clients.registerClient({
       client_name: 'Bench app',
       redirect_uris: [REDIRECT_URI],
@@ -274,7 +306,7 @@ async function setUp(databaseUrl: string): Promise<Setup> {
           users.createUser({ email: benchUser(index + offset), password: PASSWORD, emailVerified: true }),
         ),
       );
-    return { service, app, loginApp };
+    return { service, services, app, loginApp };
   } finally {
     await prisma.$disconnect();
   }
@@ -310,6 +342,31 @@ async function clientCredentialsRuns(server: ServerProcess, basic: string, signi
   }
 }
 
+/**
+ * Client credentials at c=16 with each request from the next of `services`
+ * in turn, after a warm-up that has each of them ask at least once (so every
+ * client is in the server's caches, as one service is in the one-service runs).
+ */
+async function manyServicesRun(server: ServerProcess, services: readonly string[], signing: number): Promise<WithRatio> {
+  const form = { grant_type: 'client_credentials', scope: 'bench:read' };
+  const http = createHttpClient(server.url, 128);
+  try {
+    let turn = 0;
+    const token = async () =>
+      (await http.postForm('/token', form, { authorization: services[turn++ % services.length] as string })).status === 200;
+    const run = (seconds: number) =>
+      USE_WRK
+        ? runWrk(server.url, 16, seconds, { path: '/token', headers: {}, form, rotate: { name: 'Authorization', values: services } })
+        : runLoad(16, { seconds, maxRequests: MAX_REQUESTS }, token);
+    await run(WARM_UP_SECONDS);
+    const result = await measured(server.pids, () => run(SECONDS), database);
+    report(`client_credentials, ${services.length} services`, result);
+    return { ...result, ratio: round(result.perSecond / signing, 3) };
+  } finally {
+    http.close();
+  }
+}
+
 async function measureGatehouse(
   databaseUrl: string,
   port: number,
@@ -338,6 +395,10 @@ async function measureGatehouse(
       ? await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing)
       : [];
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
+    // After the peak the memory goal is about is read, so that figure stays the one-service runs' as before.
+    const clientCredentialsManyServices = measures('client_credentials')
+      ? [await manyServicesRun(server, setup.services.map(basicAuth), limits.signing)]
+      : [];
     if (ONLY === 'client_credentials') {
       // Each round's own figures: the summary keeps only the highest peak.
       console.error(`  RSS idle ${idleRssMiB} MiB, peak ${clientCredentialsPeakRssMiB} MiB after client credentials`);
@@ -346,8 +407,9 @@ async function measureGatehouse(
         serverProcesses: server.pids.length,
         idleRssMiB,
         clientCredentialsPeakRssMiB,
-        peakRssMiB: clientCredentialsPeakRssMiB,
+        peakRssMiB: (await rss(server.pids)).peakMiB,
         clientCredentials,
+        clientCredentialsManyServices,
         refreshToken: [],
         passwordLogin: [],
       };
@@ -435,6 +497,7 @@ async function measureGatehouse(
       clientCredentialsPeakRssMiB,
       peakRssMiB: peakMiB,
       clientCredentials,
+      clientCredentialsManyServices,
       refreshToken,
       passwordLogin,
     };
@@ -499,6 +562,9 @@ function bestGatehouse(rounds: GatehouseResult[], limits: { signing: number; arg
     clientCredentialsPeakRssMiB: Math.max(...rounds.map((result) => result.clientCredentialsPeakRssMiB)),
     peakRssMiB: Math.max(...rounds.map((result) => result.peakRssMiB)),
     clientCredentials: first.clientCredentials.map((_, index) => cell((result) => result.clientCredentials, index, limits.signing)),
+    clientCredentialsManyServices: first.clientCredentialsManyServices.map((_, index) =>
+      cell((result) => result.clientCredentialsManyServices, index, limits.signing),
+    ),
     refreshToken: first.refreshToken.map((_, index) => cell((result) => result.refreshToken, index, limits.signing)),
     passwordLogin: first.passwordLogin.map((_, index) => cell((result) => result.passwordLogin, index, limits.argon2)),
   };
@@ -527,6 +593,7 @@ function printTable(results: {
   cpuFigures: {
     clientCredentialsNonSigningCpuMs: { concurrency: number; ms: number }[];
     signatureCpuMs: number;
+    manyServicesCpuOverOneService: { services: number; concurrency: number; ratio: number }[];
     refreshNonSigningCpuMs: { concurrency: number; ms: number }[];
     loginArgon2CpuShare: { concurrency: number; share: number }[];
   };
@@ -578,6 +645,7 @@ function printTable(results: {
   };
   for (const mode of results.gatehouse) {
     add(mode.mode, 'client_credentials', mode.clientCredentials);
+    add(mode.mode, `client_credentials, ${SERVICES} services`, mode.clientCredentialsManyServices);
     add(mode.mode, 'refresh_token', mode.refreshToken);
     add(mode.mode, 'password_login', mode.passwordLogin);
   }
@@ -598,7 +666,7 @@ function printTable(results: {
   );
   const { cpuFigures } = results;
   console.log(
-    `CPU per request beyond the limits' own (steadier on a shared machine): client credentials ${cpuFigures.clientCredentialsNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides the ${cpuFigures.signatureCpuMs} ms signature; refresh ${cpuFigures.refreshNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides two signatures; argon2 is ${cpuFigures.loginArgon2CpuShare.map((row) => row.share).join(', ')} of a login's CPU`,
+    `CPU per request beyond the limits' own (steadier on a shared machine): client credentials ${cpuFigures.clientCredentialsNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides the ${cpuFigures.signatureCpuMs} ms signature (${cpuFigures.manyServicesCpuOverOneService.map((row) => `${row.ratio}× with ${row.services} services in turn`).join(', ')}); refresh ${cpuFigures.refreshNonSigningCpuMs.map((row) => `${row.ms} ms at c=${row.concurrency}`).join(', ')} besides two signatures; argon2 is ${cpuFigures.loginArgon2CpuShare.map((row) => row.share).join(', ')} of a login's CPU`,
   );
   console.log(
     `\nBest of ${ROUNDS} alternating rounds of ${SECONDS} s per cell. Ratios: client credentials and refresh ÷ the ${machine.cores}-core signing limit (a refresh signs twice: access token and ID token); logins ÷ the argon2id rate.`,
