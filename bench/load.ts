@@ -154,6 +154,9 @@ export async function runWrk(
   request: { path: string; headers: Record<string, string>; form: Record<string, string>; chain?: TokenChain; rotate?: RotatingHeader },
 ): Promise<LoadResult> {
   if (request.chain && request.rotate) throw new Error('a wrk run takes a token chain or a rotating header, not both');
+  const rotated = request.rotate?.name.toLowerCase();
+  if (rotated && [...Object.keys(request.headers), 'content-type'].some((name) => name.toLowerCase() === rotated))
+    throw new Error(`the rotating header ${request.rotate?.name} is also a fixed one`);
   // One wrk thread (-t1 below) holds the whole pool; with fewer tokens than connections plus wrk's own check, chains would break.
   if (request.chain && request.chain.tokens.length <= concurrency)
     throw new Error(`a token chain needs more tokens than connections (${concurrency}), not ${request.chain.tokens.length}`);

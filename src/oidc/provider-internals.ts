@@ -64,17 +64,21 @@ export function compareClientSecretsWith(provider: Provider, matches: (presented
  * `dynamicClients` in lib/provider.js): for a client the adapter returns,
  * every `find` hashes the payload (`JSON.stringify` and SHA-256) to look its
  * Client up in an LRU (100 to 200 clients), and builds (validates) the Client
- * again on a miss. Every request that names a client calls it, so each token
- * cost that hash (~10 µs of the event loop on the bench host), and with more
- * clients in use than the LRU keeps, a rebuild (~50 µs) as well.
+ * again on a miss. Every request that names a client calls it: the hash costs
+ * ~2 µs of CPU in a loop, and with more clients in use than the LRU keeps,
+ * each request also rebuilds its Client (~35-40 µs; docs/performance.md,
+ * "Client credentials (seventh round)").
  *
  * Gatehouse's client adapter hands out one payload object per cached client
  * (prisma-adapter.ts) and a new one when that client changes or its cache
  * entry expires. So the Client built for a payload is kept with that payload
  * (a WeakMap: it goes when the cache lets the payload go) and returned for
  * it without hashing. Any other id (unknown, or a payload seen for the first
- * time) goes through the engine's own `find`. Gatehouse configures no static
- * clients, which the engine would look at first.
+ * time) goes through the engine's own `find`, and what it builds is kept only
+ * if the adapter still hands out the same payload afterwards (a cache hit), so
+ * a Client is never kept under a payload other than the one it was built from.
+ * Gatehouse configures no static clients, which the engine would look at
+ * first. Tested in test/oidc/provider-internals.test.ts.
  */
 export function reuseClientPerPayload(provider: Provider): void {
   const clientModel = provider.Client as unknown as {
@@ -88,10 +92,7 @@ export function reuseClientPerPayload(provider: Provider): void {
     const known = payload ? clientFor.get(payload) : undefined;
     if (known) return known;
     const client = await find(id);
-    // Keyed by the payload read above. Should the cache have moved on to a
-    // newer one meanwhile, the engine built from that, and the older payload,
-    // never handed out again, only keeps it until the WeakMap lets both go.
-    if (payload && client) clientFor.set(payload, client);
+    if (payload && client && (await clientModel.adapter.find(id as string)) === payload) clientFor.set(payload, client);
     return client;
   };
 }

@@ -1,7 +1,9 @@
 import { createSecretKey, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { cacheLookups } from '../../src/clients/cached-lookups.js';
 import { createClientService } from '../../src/clients/clients.js';
+import { createResourceService } from '../../src/clients/resources.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { runInRequestContext } from '../../src/log.js';
 import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
@@ -210,5 +212,26 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(loaded?.client_secret).toMatch(/^hmac-sha256\$/);
     expect(loaded?.client_secret).not.toContain(registered.client_secret);
     expect(await adapterFor('Client').find('unknown')).toBeUndefined();
+  });
+
+  it("hands out the same client payload object while the lookup cache holds the client, and a new one once a change empties it (the engine's Client is kept per payload: reuseClientPerPayload)", async () => {
+    const clients = createClientService(prisma, key);
+    const cached = cacheLookups(clients, createResourceService(prisma), 60);
+    const clientAdapter = createAdapterFactory(prisma, cached.clients, key)('Client');
+    const registered = await clients.registerClient({ redirect_uris: ['https://app.example.test/cb'] });
+    const first = await clientAdapter.find(registered.client_id);
+    expect(first).toMatchObject({ client_id: registered.client_id });
+    expect(await clientAdapter.find(registered.client_id)).toBe(first);
+
+    const rotated = await clients.rotateClientSecret(registered.client_id);
+    cached.onChange('clients');
+    const afterRotation = await clientAdapter.find(registered.client_id);
+    expect(afterRotation).not.toBe(first);
+    expect(afterRotation?.client_secret).not.toBe(first?.client_secret);
+    expect(rotated.client_secret).not.toBe(registered.client_secret);
+
+    await clients.deleteClient(registered.client_id);
+    cached.onChange('clients');
+    expect(await clientAdapter.find(registered.client_id)).toBeUndefined();
   });
 });
