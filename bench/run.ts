@@ -13,7 +13,7 @@ import { findFreePort, startEmbeddedPostgres } from '../src/db/embedded-postgres
 import { applyMigrations } from '../src/db/migrate.js';
 import { createPrismaClient } from '../src/db/prisma.js';
 import { measureArgon2Rate } from './argon2-rate.js';
-import { createHttpClient, round, runLoad, runWrk, wrkAvailable } from './load.js';
+import { createHttpClient, type RotatingHeader, round, runLoad, runWrk, wrkAvailable } from './load.js';
 import { measured, rss, startServer, type Measured, type MeasuredDatabase, type ServerProcess } from './server-process.js';
 import { REDIRECT_URI, signInForRefreshToken, signInThroughForm } from './sign-in.js';
 import { measureSigningLimit } from './signing-limit.js';
@@ -313,55 +313,45 @@ const basicAuth = (client: { client_id: string; client_secret?: string | null })
   `Basic ${Buffer.from(`${client.client_id}:${client.client_secret ?? ''}`).toString('base64')}`;
 
 /**
- * Client credentials at each concurrency, after a warm-up: the token shape is
- * the same for Gatehouse and the bare engine. Sent by wrk when it is installed
- * (the issue's load generator), else by node:http (BENCH_LOAD=node forces it).
+ * Client credentials at each of `concurrencies`, after a warm-up: the token
+ * shape is the same for Gatehouse and the bare engine. Each request comes
+ * from the next of `clients` (HTTP Basic headers) in turn; each of them asks
+ * once first, so every client is in the server's caches before the timed
+ * warm-up. Sent by wrk when it is installed (the issue's load generator),
+ * else by node:http (BENCH_LOAD=node forces it).
  */
-async function clientCredentialsRuns(server: ServerProcess, basic: string, signing: number): Promise<WithRatio[]> {
-  const form = { grant_type: 'client_credentials', scope: 'bench:read' };
-  const http = createHttpClient(server.url, 128);
-  try {
-    const token = async () => (await http.postForm('/token', form, { authorization: basic })).status === 200;
-    const run = (concurrency: number, seconds: number) =>
-      USE_WRK
-        ? runWrk(server.url, concurrency, seconds, { path: '/token', headers: { Authorization: basic }, form })
-        : runLoad(concurrency, { seconds, maxRequests: MAX_REQUESTS }, token);
-    await run(16, WARM_UP_SECONDS);
-    const results: WithRatio[] = [];
-    for (const concurrency of CC_CONCURRENCY) {
-      const result = await measured(server.pids, () => run(concurrency, SECONDS), database);
-      results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
-      report('client_credentials', result);
-    }
-    return results;
-  } finally {
-    http.close();
-  }
-}
-
-/**
- * Client credentials at c=16 with each request from the next of `services`
- * in turn, after a warm-up: each of them asks once (so every client is in the
- * server's caches, as one service is in the one-service runs), then the timed
- * warm-up.
- */
-async function manyServicesRun(server: ServerProcess, services: readonly string[], signing: number): Promise<WithRatio> {
+async function clientCredentialsRuns(
+  server: ServerProcess,
+  clients: readonly string[],
+  concurrencies: readonly number[],
+  signing: number,
+): Promise<WithRatio[]> {
+  const workload = clients.length === 1 ? 'client_credentials' : `client_credentials, ${clients.length} services`;
   const form = { grant_type: 'client_credentials', scope: 'bench:read' };
   const http = createHttpClient(server.url, 128);
   try {
     let turn = 0;
     const token = async () =>
-      (await http.postForm('/token', form, { authorization: services[turn++ % services.length] as string })).status === 200;
-    const run = (seconds: number) =>
+      (await http.postForm('/token', form, { authorization: clients[turn++ % clients.length] as string })).status === 200;
+    // One client: a fixed header, so wrk's script has no per-request Lua to run.
+    const authorization: { headers: Record<string, string>; rotate?: RotatingHeader } =
+      clients.length === 1
+        ? { headers: { Authorization: clients[0] as string } }
+        : { headers: {}, rotate: { name: 'Authorization', values: clients } };
+    const run = (concurrency: number, seconds: number) =>
       USE_WRK
-        ? runWrk(server.url, 16, seconds, { path: '/token', headers: {}, form, rotate: { name: 'Authorization', values: services } })
-        : runLoad(16, { seconds, maxRequests: MAX_REQUESTS }, token);
-    const eachOnce = await runLoad(16, { seconds: 120, maxRequests: services.length }, token);
-    if (eachOnce.errors > 0) throw new Error(`${eachOnce.errors} of ${services.length} services got no token in the warm-up`);
-    await run(WARM_UP_SECONDS);
-    const result = await measured(server.pids, () => run(SECONDS), database);
-    report(`client_credentials, ${services.length} services`, result);
-    return { ...result, ratio: round(result.perSecond / signing, 3) };
+        ? runWrk(server.url, concurrency, seconds, { path: '/token', form, ...authorization })
+        : runLoad(concurrency, { seconds, maxRequests: MAX_REQUESTS }, token);
+    const eachOnce = await runLoad(16, { seconds: 120, maxRequests: clients.length }, token);
+    if (eachOnce.errors > 0) throw new Error(`${eachOnce.errors} of ${clients.length} clients got no token in the warm-up`);
+    await run(16, WARM_UP_SECONDS);
+    const results: WithRatio[] = [];
+    for (const concurrency of concurrencies) {
+      const result = await measured(server.pids, () => run(concurrency, SECONDS), database);
+      results.push({ ...result, ratio: round(result.perSecond / signing, 3) });
+      report(workload, result);
+    }
+    return results;
   } finally {
     http.close();
   }
@@ -392,12 +382,12 @@ async function measureGatehouse(
     await new Promise((resolve) => setTimeout(resolve, 1000));
     const idleRssMiB = (await rss(server.pids)).nowMiB;
     const clientCredentials = measures('client_credentials')
-      ? await clientCredentialsRuns(server, basicAuth(setup.service), limits.signing)
+      ? await clientCredentialsRuns(server, [basicAuth(setup.service)], CC_CONCURRENCY, limits.signing)
       : [];
     const clientCredentialsPeakRssMiB = (await rss(server.pids)).peakMiB;
     // After the peak the memory goal is about is read, so that figure stays the one-service runs' as before.
     const clientCredentialsManyServices = measures('client_credentials')
-      ? [await manyServicesRun(server, setup.services.map(basicAuth), limits.signing)]
+      ? await clientCredentialsRuns(server, setup.services.map(basicAuth), [16], limits.signing)
       : [];
     if (ONLY === 'client_credentials') {
       // Each round's own figures: the summary keeps only the highest peak.
@@ -520,7 +510,8 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
     const idleRssMiB = (await rss(server.pids)).nowMiB;
     const clientCredentials = await clientCredentialsRuns(
       server,
-      basicAuth({ client_id: setup.service.client_id, client_secret: secret }),
+      [basicAuth({ client_id: setup.service.client_id, client_secret: secret })],
+      CC_CONCURRENCY,
       limits.signing,
     );
     const { peakMiB } = await rss(server.pids);
@@ -586,16 +577,17 @@ function bestBare(rounds: BareResult[], limits: { signing: number }): BareResult
 }
 
 function manyServicesRatios(rounds: GatehouseResult[]): { services: number; concurrency: number; rounds: number[]; median: number }[] {
+  const concurrency = rounds[0]?.clientCredentialsManyServices[0]?.concurrency;
   const ratios = rounds.flatMap((result) => {
     const many = result.clientCredentialsManyServices[0];
     const one = result.clientCredentials.find((run) => run.concurrency === many?.concurrency);
     return many && one ? [round(many.serverCpuMsPerRequest / Math.max(0.001, one.serverCpuMsPerRequest), 3)] : [];
   });
-  if (ratios.length === 0) return [];
+  if (concurrency === undefined || ratios.length === 0) return [];
   const sorted = [...ratios].sort((a, b) => a - b);
   const middle = Math.floor(sorted.length / 2);
   const median = sorted.length % 2 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
-  return [{ services: SERVICES, concurrency: 16, rounds: ratios, median: round(median, 3) }];
+  return [{ services: SERVICES, concurrency, rounds: ratios, median: round(median, 3) }];
 }
 
 function printTable(results: {
