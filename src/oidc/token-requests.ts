@@ -51,10 +51,18 @@ export function createTokenRequests(successors?: RefreshTokenSuccessors): TokenR
         if (ctx.method !== 'POST' || ctx.path !== '/token') return next();
         const request: TokenRequest = { clientGone: () => ctx.res.closed || ctx.req.socket.destroyed };
         requests.set(ctx, request);
-        await next();
-        const body = ctx.body as Record<string, unknown> | undefined;
-        if (request.successor && ctx.status === 200 && typeof body?.refresh_token === 'string') {
-          ctx.body = { ...body, refresh_token: request.successor };
+        try {
+          await next();
+          const body = ctx.body as Record<string, unknown> | undefined;
+          if (request.successor && ctx.status === 200 && typeof body?.refresh_token === 'string') {
+            ctx.body = { ...body, refresh_token: request.successor };
+          }
+        } finally {
+          // The entry's value refers to its key (clientGone's ctx): left to
+          // the WeakMap, V8's scavenges keep the whole request alive until a
+          // full collection (docs/performance.md, "Client credentials
+          // (eighth round)"). Deleting it lets the request die young.
+          requests.delete(ctx);
         }
       },
   };
