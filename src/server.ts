@@ -1,4 +1,4 @@
-import { createServer, type RequestListener, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { createAccountRecovery } from './accounts/account-recovery.js';
@@ -47,7 +47,7 @@ import { registerMetricSources } from './metrics/metrics.js';
 import { metricSourcesFor } from './metrics/sources.js';
 import { createRefreshTokenSuccessors } from './oidc/refresh-token-successors.js';
 import { createTokenRequests } from './oidc/token-requests.js';
-import { closeInOrder, drainable, type Closer } from './shutdown.js';
+import { closeInOrder, drainableServer, type Closer } from './shutdown.js';
 import { deliverQueuedLogouts } from './oidc/backchannel-logout.js';
 import { createLogoutOutbox } from './oidc/backchannel-logout-store.js';
 
@@ -317,8 +317,8 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       registrationOpen: config.registrationOpen,
       firstPartyClients: [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID],
     });
-    const server = await listen(app, config.port, config.host);
-    const http = drainable(server);
+    const http = drainableServer(app);
+    const server = await listen(http.server, config.port, config.host);
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;
     closers.push({ name: 'HTTP server', close: () => http.drain(Math.max(shutdownMs / 2, shutdownMs - 3000)) });
@@ -347,8 +347,7 @@ function loopbackHost(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-async function listen(handler: RequestListener, port: number, host: string): Promise<Server> {
-  const server = createServer(handler);
+async function listen(server: Server, port: number, host: string): Promise<Server> {
   await new Promise<void>((resolve, reject) => {
     server.once('error', (error: NodeJS.ErrnoException) => {
       // The two an operator causes, in one line naming the setting.

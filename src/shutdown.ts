@@ -1,4 +1,4 @@
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, ServerResponse } from 'node:http';
 import type { Logger } from './log.js';
 
 /** One thing a stop closes, named for the log line when it does not close in time. */
@@ -58,19 +58,35 @@ export async function closeInOrder(closers: readonly Closer[], deadlineMs: numbe
  * says `Connection: close` (so keep-alive clients reconnect elsewhere instead
  * of being reset later), idle keep-alive sockets are closed, and requests in
  * flight finish.
+ *
+ * It keeps a count, not a collection, of the responses in flight: a
+ * long-lived Set that held each response kept every request (with its Koa
+ * and engine contexts) alive through young-generation collections, ~3-5 KB
+ * promoted to the old generation per token (docs/performance.md, client
+ * credentials, eighth round). A response learns that a drain began when it
+ * writes its headers, through its class.
  */
-export function drainable(server: Server): { drain(graceMs: number): Promise<void> } {
+export function drainableServer(handler: RequestListener): { server: Server; drain(graceMs: number): Promise<void> } {
   let draining = false;
-  const inFlight = new Set<ServerResponse>();
+  let inFlight = 0;
+  const responseClosed = () => {
+    inFlight -= 1;
+  };
+  class DrainAwareResponse extends ServerResponse {
+    override writeHead(statusCode: number, ...rest: unknown[]): this {
+      if (draining) closeAfter(this);
+      return Reflect.apply(ServerResponse.prototype.writeHead, this, [statusCode, ...rest]) as this;
+    }
+  }
+  const server = createServer({ ServerResponse: DrainAwareResponse }, handler);
   server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    if (draining) closeAfter(res);
-    inFlight.add(res);
-    res.once('close', () => inFlight.delete(res));
+    inFlight += 1;
+    res.once('close', responseClosed);
   });
   return {
+    server,
     async drain(graceMs) {
       draining = true;
-      for (const res of inFlight) closeAfter(res);
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
       let timer: NodeJS.Timeout | undefined;
@@ -80,7 +96,7 @@ export function drainable(server: Server): { drain(graceMs: number): Promise<voi
       const outcome = await Promise.race([closed.then(() => 'closed' as const), late]);
       clearTimeout(timer);
       if (outcome === 'closed') return;
-      const cut = inFlight.size;
+      const cut = inFlight;
       server.closeAllConnections();
       await closed;
       throw new NotClosedError(`${cut} request${cut === 1 ? '' : 's'} still in flight, connections cut`);

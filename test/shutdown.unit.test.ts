@@ -1,21 +1,22 @@
-import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
+import { Agent, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
-import { closeInOrder, drainable, NotClosedError, ShutdownTimeoutError } from '../src/shutdown.js';
+import { closeInOrder, drainableServer, NotClosedError, ShutdownTimeoutError } from '../src/shutdown.js';
 import { createRecordingLogger } from './support/gatehouse.js';
 
 /** A server whose requests to /hold wait until `release()`; others answer at once. */
 async function holdingServer() {
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
-  const server: Server = createServer((req, res) => {
+  const http = drainableServer((req, res) => {
     if (req.url === '/hold') held.then(() => res.end('done'));
     else res.end('ok');
   });
+  const { server } = http;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
-  return { server, url, release: () => release(), http: drainable(server) };
+  return { server, url, release: () => release(), http };
 }
 
 function get(url: string, agent: Agent): Promise<{ response: IncomingMessage; body: string; socket: Socket }> {
@@ -67,6 +68,17 @@ describe('draining the HTTP server', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     await expect(http.drain(100)).rejects.toThrow(new NotClosedError('1 request still in flight, connections cut'));
     expect(await never).toBe('ECONNRESET');
+    agent.destroy();
+  });
+  it('counts only the requests still in flight: answered ones are not among those cut', async () => {
+    const { server, url, http } = await holdingServer();
+    servers.push(server);
+    const agent = new Agent({ keepAlive: true });
+    for (const path of ['/one', '/two', '/three']) expect((await get(url(path), agent)).body).toBe('ok');
+    const never = [1, 2].map(() => get(url('/hold'), agent).catch((error: NodeJS.ErrnoException) => error.code));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect(http.drain(100)).rejects.toThrow(new NotClosedError('2 requests still in flight, connections cut'));
+    expect(await Promise.all(never)).toEqual(['ECONNRESET', 'ECONNRESET']);
     agent.destroy();
   });
 });

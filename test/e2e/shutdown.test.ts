@@ -36,7 +36,7 @@ describe('stopping', { timeout: 180_000 }, () => {
     for (const cleanup of cleanups.reverse()) await cleanup();
   });
 
-  it('on SIGTERM under keep-alive load, resets no request, stops serving the kept-alive connections at once, and exits 0 (the mechanism: test/shutdown.test.ts)', async () => {
+  it('on SIGTERM under keep-alive load, resets no request, stops serving the kept-alive connections at once, and exits 0 (the mechanism: test/shutdown.unit.test.ts)', async () => {
     const databaseUrl = await createTestDatabase();
     cleanups.push(() => dropTestDatabase(databaseUrl));
     const port = await findFreePort();
