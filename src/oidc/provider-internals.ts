@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Middleware, ParameterizedContext } from 'koa';
 import Provider, { errors, type Client, type KoaContextWithOIDC } from 'oidc-provider';
 import engineStore from 'oidc-provider/lib/helpers/als.js';
+import EngineRouter from 'oidc-provider/lib/helpers/router.js';
 import { DEVICE_CODE_GRANT } from '../clients/client-metadata.js';
 import type { ProviderRef } from './provider.js';
 
@@ -489,4 +490,60 @@ export function engineContextStore(): AsyncLocalStorage<unknown> {
  */
 export function useOutermost(provider: Provider, middleware: readonly Middleware[]): void {
   provider.middleware.unshift(...(middleware as Middleware[]));
+}
+
+const ROUTE_METHODS = ['get', 'post', 'put', 'delete', 'options'] as const;
+const ownOidcContext = Symbol('gatehouse.oidcContext');
+
+/**
+ * Seam, oidc-provider 9.13 (lib/helpers/initialize_app.js `ensureOIDC`, the
+ * first middleware of every engine route, and lib/helpers/router.js, which
+ * composes a route's middleware when the route is registered, in the
+ * Provider's constructor): `ensureOIDC` defines `ctx.oidc` on each request
+ * as a getter that is a new closure over that request's context. V8 keeps a
+ * property's accessor pair with the object's hidden class (maps live in the
+ * old generation), so every request's context was reachable from the old
+ * generation and survived young-generation collections with everything it
+ * refers to: ~3 KB promoted per client-credentials token, found with
+ * `--trace-gc` (docs/performance.md, client credentials, eighth round).
+ *
+ * While `construct` builds the Provider, the router's registering methods
+ * are wrapped to put an equivalent of `ensureOIDC` in its place: the same
+ * lazily built `OIDCContext` and the same AsyncLocalStorage entry, with one
+ * getter shared by every request that keeps the context under a symbol of
+ * the request's own. The router is restored afterwards (other Providers in
+ * the process are untouched), and the construction fails loudly if no route
+ * was registered with `ensureOIDC` (an engine that changed). Tested in
+ * test/oidc/provider-internals.test.ts.
+ */
+export function constructWithSharedOidcGetter(construct: () => Provider): Provider {
+  let provider: Provider | undefined;
+  function oidcOfRequest(this: KoaContextWithOIDC & { [ownOidcContext]?: KoaContextWithOIDC['oidc'] }) {
+    this[ownOidcContext] ??= new (provider as Provider).OIDCContext(this);
+    return this[ownOidcContext];
+  }
+  async function ensureOidc(ctx: unknown, next: () => Promise<void>): Promise<void> {
+    Object.defineProperty(ctx, 'oidc', { get: oidcOfRequest });
+    return engineStore.run(ctx, next);
+  }
+  const routerMethods = EngineRouter.prototype;
+  const originals = ROUTE_METHODS.map((method) => [method, routerMethods[method]] as const);
+  let replaced = 0;
+  for (const [method, register] of originals) {
+    routerMethods[method] = function registerWithSharedOidcGetter(this: EngineRouter, name, path, ...middleware) {
+      if (middleware[0]?.name === 'ensureOIDC') {
+        middleware[0] = ensureOidc;
+        replaced += 1;
+      }
+      return register.call(this, name, path, ...middleware);
+    };
+  }
+  try {
+    provider = construct();
+  } finally {
+    for (const [method, register] of originals) routerMethods[method] = register;
+  }
+  if (replaced === 0)
+    throw new Error(`oidc-provider registered no route with ensureOIDC: re-check this seam (checked against ${CHECKED_ENGINE_VERSION})`);
+  return provider;
 }

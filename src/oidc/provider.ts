@@ -27,6 +27,7 @@ import {
   alwaysSecureCookies,
   checkBeforeRefreshRotation,
   compareClientSecretsWith,
+  constructWithSharedOidcGetter,
   isRefreshTokenReuse,
   onSessionUse,
   reuseClientPerPayload,
@@ -131,7 +132,8 @@ export function createProvider(deps: ProviderDependencies): Provider {
       );
     },
   };
-  const provider = new Provider(deps.config.issuer, configuration);
+  // Each request's ctx.oidc through one shared getter, so requests stay in the young generation.
+  const provider = constructWithSharedOidcGetter(() => new Provider(deps.config.issuer, configuration));
   // First and outermost: a request no route took gets the same error shape as everything else (405 with Allow where the path exists).
   provider.use(answerUnrouted(errorRenderer, protocolMethodsFor));
   provider.proxy = deps.config.trustProxy;

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type Provider from 'oidc-provider';
+import EngineRouter from 'oidc-provider/lib/helpers/router.js';
 import type { Adapter, AdapterPayload, Client, ClientMetadata, errors, KoaContextWithOIDC } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -9,6 +10,7 @@ import {
   checkBeforeClientSecretComparison,
   codeEntryFailureOf,
   compareClientSecretsWith,
+  constructWithSharedOidcGetter,
   type CodeEntryFailure,
   deviceFormXsrf,
   type EngineMiddleware,
@@ -718,5 +720,102 @@ describe('one Client per client payload (reuseClientPerPayload)', () => {
     );
     expect(refused.status).toBe(401);
     expect(refused.json?.error).toBe('invalid_client');
+  });
+});
+
+describe('one ctx.oidc getter for every request (constructWithSharedOidcGetter)', () => {
+  interface SeenRequest {
+    readonly getter: unknown;
+    readonly first: unknown;
+    readonly second: unknown;
+    readonly isEngineContext: boolean;
+  }
+  const service = {
+    client_id: 'service',
+    client_secret: SECRET,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+  };
+  const configuration = { features: { clientCredentials: { enabled: true } } };
+  const seen = new Map<TestEngine | undefined, SeenRequest[]>();
+  const requestContexts: unknown[] = [];
+  let engine: TestEngine;
+  let withoutSeam: TestEngine;
+
+  /** Records, after the route ran, how `ctx.oidc` is defined on the request's context and what it reads. */
+  function recordOidcContexts(list: SeenRequest[]) {
+    return (provider: Provider) => {
+      useAroundEngine(provider, async (ctx: KoaContextWithOIDC, next: () => Promise<void>) => {
+        await next();
+        const first = ctx.oidc;
+        list.push({
+          getter: Object.getOwnPropertyDescriptor(ctx, 'oidc')?.get,
+          first,
+          second: ctx.oidc,
+          isEngineContext: first instanceof provider.OIDCContext,
+        });
+      });
+      compareClientSecretsWith(provider, (presented, stored) => {
+        requestContexts.push(engineRequestContext()?.oidc);
+        return presented === stored;
+      });
+    };
+  }
+  const tokenFrom = (target: TestEngine) =>
+    postForm(`${target.url}/token`, { grant_type: 'client_credentials' }, { authorization: basicAuth('service', SECRET) });
+
+  beforeAll(async () => {
+    const withSeam: SeenRequest[] = [];
+    const engineAlone: SeenRequest[] = [];
+    engine = await startEngine([service], configuration, recordOidcContexts(withSeam), constructWithSharedOidcGetter);
+    withoutSeam = await startEngine([service], configuration, recordOidcContexts(engineAlone));
+    seen.set(engine, withSeam);
+    seen.set(withoutSeam, engineAlone);
+  });
+  afterAll(async () => {
+    await engine?.close();
+    await withoutSeam?.close();
+  });
+
+  it('defines ctx.oidc with a new getter per request in the engine alone (why the seam exists)', async () => {
+    for (const attempt of [1, 2]) expect((await tokenFrom(withoutSeam)).status, `attempt ${attempt}`).toBe(200);
+    const [one, two] = seen.get(withoutSeam)?.slice(-2) ?? [];
+    expect(one?.getter).toEqual(expect.any(Function));
+    expect(two?.getter).not.toBe(one?.getter);
+  });
+
+  it('gives each request one OIDCContext, the same on every read and another for the next request, through one getter shared by all', async () => {
+    requestContexts.length = 0;
+    for (const attempt of [1, 2]) {
+      const issued = await tokenFrom(engine);
+      expect(issued.status, `attempt ${attempt}: ${issued.text}`).toBe(200);
+      expect(issued.json?.access_token).toEqual(expect.any(String));
+    }
+    const [one, two] = seen.get(engine)?.slice(-2) ?? [];
+    for (const request of [one, two]) {
+      expect(request?.isEngineContext).toBe(true);
+      expect(request?.second).toBe(request?.first);
+      expect((request?.first as KoaContextWithOIDC['oidc']).route).toBe('token');
+    }
+    expect(two?.first).not.toBe(one?.first);
+    expect(two?.getter).toBe(one?.getter);
+    // Inside the route, the engine's AsyncLocalStorage holds the request's context (Provider.ctx).
+    expect(requestContexts).toEqual([one?.first, two?.first]);
+  });
+
+  it('leaves the router as it was, also when the construction throws, and refuses an engine whose routes have no ensureOIDC', () => {
+    const methods = () => ['get', 'post', 'put', 'delete', 'options'].map((method) => EngineRouter.prototype[method as 'get']);
+    const before = methods();
+    expect(() =>
+      constructWithSharedOidcGetter(() => {
+        throw new Error('the configuration was refused');
+      }),
+    ).toThrow('the configuration was refused');
+    expect(methods()).toEqual(before);
+    expect(() => constructWithSharedOidcGetter(() => engine.provider)).toThrow(
+      `oidc-provider registered no route with ensureOIDC: re-check this seam (checked against ${CHECKED_ENGINE_VERSION})`,
+    );
+    expect(methods()).toEqual(before);
   });
 });

@@ -16,20 +16,27 @@ export interface TestEngine {
 
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
-/** `install` runs before the engine serves: Koa composes middleware when `callback()` is called. */
+/**
+ * `install` runs before the engine serves: Koa composes middleware when `callback()` is called.
+ * `construct` wraps the Provider's construction (for a seam that must be in place while it is built).
+ */
 export async function startEngine(
   clients: ClientMetadata[],
   configuration: Partial<Configuration> = {},
   install: (provider: Provider) => void = () => {},
+  construct: (build: () => Provider) => Provider = (build) => build(),
 ): Promise<TestEngine> {
-  const provider = new Provider('http://issuer.test', {
-    clients,
-    jwks: { keys: [{ ...signingKey, kid: 'test', alg: 'RS256', use: 'sig' }] },
-    cookies: { keys: ['test cookie key'] },
-    clockTolerance: 60,
-    findAccount: async (_ctx, accountId) => ({ accountId, claims: async () => ({ sub: accountId }) }),
-    ...configuration,
-  });
+  const provider = construct(
+    () =>
+      new Provider('http://issuer.test', {
+        clients,
+        jwks: { keys: [{ ...signingKey, kid: 'test', alg: 'RS256', use: 'sig' }] },
+        cookies: { keys: ['test cookie key'] },
+        clockTolerance: 60,
+        findAccount: async (_ctx, accountId) => ({ accountId, claims: async () => ({ sub: accountId }) }),
+        ...configuration,
+      }),
+  );
   // The 500 one test provokes on purpose is asserted there, not printed.
   provider.silent = true;
   install(provider);
