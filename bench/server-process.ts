@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { findFreePort } from '../src/db/embedded-postgres.js';
 import { round, type LoadResult } from './load.js';
@@ -9,6 +10,8 @@ export interface ServerProcess {
   readonly pids: number[];
   stop(): Promise<void>;
 }
+
+const SERVER_STDOUT = process.env.BENCH_SERVER_STDOUT || undefined;
 
 /**
  * Starts `node <script>` (no TypeScript loader: Gatehouse's compiled build or
@@ -28,7 +31,9 @@ export async function startServer(
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: url, NODE_ENV: 'production' },
     // Request logs go nowhere: reading them would load the harness's core.
-    stdio: ['ignore', 'ignore', 'pipe'],
+    // BENCH_SERVER_STDOUT=<file> appends them there instead, with what V8
+    // prints (e.g. BENCH_NODE_FLAGS=--trace-gc-nvp): for profiling only.
+    stdio: ['ignore', SERVER_STDOUT ? openSync(SERVER_STDOUT, 'a') : 'ignore', 'pipe'],
   });
   let stderr = '';
   let ready: number[] | undefined;
