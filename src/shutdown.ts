@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type RequestListener, type Server, ServerResponse } from 'node:http';
+import { createServer, type RequestListener, type Server, ServerResponse } from 'node:http';
 import type { Logger } from './log.js';
 
 /** One thing a stop closes, named for the log line when it does not close in time. */
@@ -53,53 +53,56 @@ export async function closeInOrder(closers: readonly Closer[], deadlineMs: numbe
     throw new ShutdownTimeoutError(`did not close within GATEHOUSE_SHUTDOWN_TIMEOUT (${deadlineMs / 1000} s): ${notClosed.join(', ')}`);
 }
 
+// While draining, how often connections that fell idle are closed.
+const IDLE_SWEEP_MS = 100;
+
 /**
  * An HTTP server that can be drained: once `drain` starts, every response
- * says `Connection: close` (so keep-alive clients reconnect elsewhere instead
- * of being reset later), idle keep-alive sockets are closed, and requests in
- * flight finish.
+ * whose headers are not yet written says `Connection: close` (so keep-alive
+ * clients reconnect elsewhere instead of being reset later), idle keep-alive
+ * connections are closed, and requests in flight finish.
  *
- * It keeps a count, not a collection, of the responses in flight: a
- * long-lived Set that held each response kept every request (with its Koa
- * and engine contexts) alive through young-generation collections, ~3-5 KB
- * promoted to the old generation per token (docs/performance.md, client
- * credentials, eighth round). A response learns that a drain began when it
- * writes its headers, through its class.
+ * It keeps nothing per request. A long-lived Set of the responses in flight
+ * kept every request (with its Koa and engine contexts) alive through
+ * young-generation collections, ~3-5 KB promoted to the old generation per
+ * token (docs/performance.md, "Client credentials (eighth round)"). Instead a
+ * response learns that a drain began when it writes its headers, through its
+ * class; a connection whose response began before the drain (so said
+ * keep-alive) is closed by a sweep of idle connections once that response
+ * ends, not left to the keep-alive timeout; and the connections still open
+ * when the grace runs out are counted, not the requests.
  */
 export function drainableServer(handler: RequestListener): { server: Server; drain(graceMs: number): Promise<void> } {
   let draining = false;
-  let inFlight = 0;
-  const responseClosed = () => {
-    inFlight -= 1;
-  };
   class DrainAwareResponse extends ServerResponse {
     override writeHead(statusCode: number, ...rest: unknown[]): this {
       if (draining) closeAfter(this);
       return Reflect.apply(ServerResponse.prototype.writeHead, this, [statusCode, ...rest]) as this;
     }
   }
+  // Node's `writeHeader` is an alias of the base class's writeHead, which would bypass the override.
+  Object.assign(DrainAwareResponse.prototype, { writeHeader: DrainAwareResponse.prototype.writeHead });
   const server = createServer({ ServerResponse: DrainAwareResponse }, handler);
-  server.prependListener('request', (_req: IncomingMessage, res: ServerResponse) => {
-    inFlight += 1;
-    res.once('close', responseClosed);
-  });
+  const openConnections = () => new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
   return {
     server,
     async drain(graceMs) {
       draining = true;
       const closed = new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeIdleConnections();
+      const sweep = setInterval(() => server.closeIdleConnections(), IDLE_SWEEP_MS);
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((resolve) => {
         timer = setTimeout(() => resolve('late'), graceMs);
       });
       const outcome = await Promise.race([closed.then(() => 'closed' as const), late]);
       clearTimeout(timer);
+      clearInterval(sweep);
       if (outcome === 'closed') return;
-      const cut = inFlight;
+      const busy = await openConnections();
       server.closeAllConnections();
       await closed;
-      throw new NotClosedError(`${cut} request${cut === 1 ? '' : 's'} still in flight, connections cut`);
+      throw new NotClosedError(`cut ${busy} connection${busy === 1 ? '' : 's'} with a request in flight`);
     },
   };
 }

@@ -1,17 +1,35 @@
 import { Agent, request, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { type AddressInfo, connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/log.js';
 import { closeInOrder, drainableServer, NotClosedError, ShutdownTimeoutError } from '../src/shutdown.js';
 import { createRecordingLogger } from './support/gatehouse.js';
 
-/** A server whose requests to /hold wait until `release()`; others answer at once. */
+/**
+ * A server whose requests to /hold... wait until `release()`, then answer:
+ * /hold through Node's implicit headers (`end`), /hold-explicit with
+ * `writeHead`, /hold-writeHeader with its alias; /flushed writes its headers
+ * at once and its body after the release. Others answer at once.
+ */
 async function holdingServer() {
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
   const http = drainableServer((req, res) => {
     if (req.url === '/hold') held.then(() => res.end('done'));
-    else res.end('ok');
+    else if (req.url === '/hold-explicit')
+      held.then(() => {
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.end('done');
+      });
+    else if (req.url === '/hold-writeHeader')
+      held.then(() => {
+        (res as unknown as { writeHeader(status: number): void }).writeHeader(200);
+        res.end('done');
+      });
+    else if (req.url === '/flushed') {
+      res.flushHeaders();
+      held.then(() => res.end('done'));
+    } else res.end('ok');
   });
   const { server } = http;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -37,27 +55,46 @@ afterEach(() => {
 });
 
 describe('draining the HTTP server', () => {
-  it('lets a request in flight finish with Connection: close, and closes an idle keep-alive connection at once', async () => {
+  it('lets requests in flight finish with Connection: close, however they write their headers, and closes an idle keep-alive connection at once', async () => {
     const { server, url, release, http } = await holdingServer();
     servers.push(server);
-    // Two connections: one left idle after its request, one with a request in flight.
+    // One connection left idle after its request, and one per request in flight.
     const agent = new Agent({ keepAlive: true });
-    const other = new Agent({ keepAlive: true });
     const idle = await get(url('/quick'), agent);
     expect(idle.response.headers.connection).toBe('keep-alive');
     const idleClosed = new Promise((resolve) => idle.socket.once('close', resolve));
 
-    const inFlight = get(url('/hold'), other);
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the request reaches the server
+    const paths = ['/hold', '/hold-explicit', '/hold-writeHeader'];
+    const agents = paths.map(() => new Agent({ keepAlive: true }));
+    const inFlight = paths.map((path, n) => get(url(path), agents[n] as Agent));
+    await new Promise((resolve) => setTimeout(resolve, 50)); // the requests reach the server
     const drained = http.drain(10_000);
     await idleClosed; // the idle one, without waiting for anything
     release();
-    const held = await inFlight;
-    expect(held.body).toBe('done');
-    expect(held.response.headers.connection).toBe('close');
+    for (const [n, answer] of (await Promise.all(inFlight)).entries()) {
+      expect(answer.body, paths[n]).toBe('done');
+      expect(answer.response.headers.connection, paths[n]).toBe('close');
+    }
     await drained;
+    for (const each of [agent, ...agents]) each.destroy();
+  });
+
+  it('closes a connection whose response began before the drain (it said keep-alive) once that response ends, not at the keep-alive timeout', async () => {
+    const { server, url, release, http } = await holdingServer();
+    servers.push(server);
+    server.keepAliveTimeout = 60_000; // far beyond the test's own timeout
+    const agent = new Agent({ keepAlive: true });
+    const flushed = get(url('/flushed'), agent);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const drained = http.drain(60_000);
+    release();
+    const answer = await flushed;
+    expect(answer.body).toBe('done');
+    expect(answer.response.headers.connection).toBe('keep-alive');
+    const socketClosed = new Promise((resolve) => answer.socket.once('close', resolve));
+    await drained;
+    await socketClosed;
     agent.destroy();
-    other.destroy();
   });
 
   it('cuts what is still in flight when the grace runs out, and says how many', async () => {
@@ -66,20 +103,28 @@ describe('draining the HTTP server', () => {
     const agent = new Agent({ keepAlive: true });
     const never = get(url('/hold'), agent).catch((error: NodeJS.ErrnoException) => error.code);
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await expect(http.drain(100)).rejects.toThrow(new NotClosedError('1 request still in flight, connections cut'));
+    await expect(http.drain(100)).rejects.toThrow(new NotClosedError('cut 1 connection with a request in flight'));
     expect(await never).toBe('ECONNRESET');
     agent.destroy();
   });
-  it('counts only the requests still in flight: answered ones are not among those cut', async () => {
+  it('counts only the connections with a request in flight: idle ones, and ones whose client went away, are not among those cut', async () => {
     const { server, url, http } = await holdingServer();
     servers.push(server);
     const agent = new Agent({ keepAlive: true });
-    for (const path of ['/one', '/two', '/three']) expect((await get(url(path), agent)).body).toBe('ok');
+    const answered = new Agent({ keepAlive: true });
+    for (const path of ['/one', '/two', '/three']) expect((await get(url(path), answered)).body).toBe('ok');
+    // A client that sent two requests down one connection (pipelined) and went away before either was answered.
+    const pipelined = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((resolve) => pipelined.once('connect', resolve));
+    pipelined.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    pipelined.destroy();
     const never = [1, 2].map(() => get(url('/hold'), agent).catch((error: NodeJS.ErrnoException) => error.code));
     await new Promise((resolve) => setTimeout(resolve, 50));
-    await expect(http.drain(100)).rejects.toThrow(new NotClosedError('2 requests still in flight, connections cut'));
+    await expect(http.drain(100)).rejects.toThrow(new NotClosedError('cut 2 connections with a request in flight'));
     expect(await Promise.all(never)).toEqual(['ECONNRESET', 'ECONNRESET']);
     agent.destroy();
+    answered.destroy();
   });
 });
 
