@@ -511,10 +511,13 @@ const ownOidcContext = Symbol('gatehouse.oidcContext');
  * are wrapped to put an equivalent of `ensureOIDC` in its place: the same
  * lazily built `OIDCContext` and the same AsyncLocalStorage entry, with one
  * getter shared by every request that keeps the context under a symbol of
- * the request's own. The router is restored afterwards (other Providers in
- * the process are untouched), and the construction fails loudly if no route
- * was registered with `ensureOIDC` (an engine that changed). Tested in
- * test/oidc/provider-internals.test.ts.
+ * the request's own. That getter reads its receiver (`this`), where the
+ * engine's closed over the context: nothing reads `oidc` through an object
+ * that inherits from a Koa context. The router is restored afterwards, so
+ * Providers built outside `construct` are untouched; `construct` must build
+ * exactly one. The construction fails loudly unless every route was
+ * registered, on one router, with `ensureOIDC` first (an engine that
+ * changed). Tested in test/oidc/provider-internals.test.ts.
  */
 export function constructWithSharedOidcGetter(construct: () => Provider): Provider {
   let provider: Provider | undefined;
@@ -528,9 +531,13 @@ export function constructWithSharedOidcGetter(construct: () => Provider): Provid
   }
   const routerMethods = EngineRouter.prototype;
   const originals = ROUTE_METHODS.map((method) => [method, routerMethods[method]] as const);
+  const routers = new Set<EngineRouter>();
+  let registered = 0;
   let replaced = 0;
   for (const [method, register] of originals) {
     routerMethods[method] = function registerWithSharedOidcGetter(this: EngineRouter, name, path, ...middleware) {
+      routers.add(this);
+      registered += 1;
       if (middleware[0]?.name === 'ensureOIDC') {
         middleware[0] = ensureOidc;
         replaced += 1;
@@ -543,7 +550,10 @@ export function constructWithSharedOidcGetter(construct: () => Provider): Provid
   } finally {
     for (const [method, register] of originals) routerMethods[method] = register;
   }
-  if (replaced === 0)
-    throw new Error(`oidc-provider registered no route with ensureOIDC: re-check this seam (checked against ${CHECKED_ENGINE_VERSION})`);
+  if (replaced === 0 || replaced !== registered || routers.size !== 1)
+    throw new Error(
+      `oidc-provider registered ${registered} routes on ${routers.size} routers, ${replaced} with ensureOIDC first: ` +
+        `re-check this seam (checked against ${CHECKED_ENGINE_VERSION}, where every route of one router has it)`,
+    );
   return provider;
 }

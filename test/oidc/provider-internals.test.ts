@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type Provider from 'oidc-provider';
 import EngineRouter from 'oidc-provider/lib/helpers/router.js';
+import EngineProvider from 'oidc-provider';
 import type { Adapter, AdapterPayload, Client, ClientMetadata, errors, KoaContextWithOIDC } from 'oidc-provider';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -36,7 +37,7 @@ import {
   userCodeOf,
 } from '../../src/oidc/provider-internals.js';
 import { EXTRA_CLIENT_METADATA } from '../../src/oidc/resource-indicators.js';
-import { basicAuth, cookieHeader, postForm, startEngine, type TestEngine } from '../support/engine.js';
+import { basicAuth, cookieHeader, ENGINE_KEYS, postForm, startEngine, type TestEngine } from '../support/engine.js';
 
 // Each test pins one behaviour of oidc-provider that src/oidc/provider-internals.ts
 // relies on, against the real engine (in memory, its own memory adapter). When
@@ -813,9 +814,39 @@ describe('one ctx.oidc getter for every request (constructWithSharedOidcGetter)'
       }),
     ).toThrow('the configuration was refused');
     expect(methods()).toEqual(before);
-    expect(() => constructWithSharedOidcGetter(() => engine.provider)).toThrow(
-      `oidc-provider registered no route with ensureOIDC: re-check this seam (checked against ${CHECKED_ENGINE_VERSION})`,
-    );
+    const refusal = (registered: number, routers: number, replaced: number) =>
+      `oidc-provider registered ${registered} routes on ${routers} routers, ${replaced} with ensureOIDC first: ` +
+      `re-check this seam (checked against ${CHECKED_ENGINE_VERSION}, where every route of one router has it)`;
+    expect(() => constructWithSharedOidcGetter(() => engine.provider)).toThrow(refusal(0, 0, 0));
+    // Two Providers built inside one construction would share the first one's getter.
+    let routes = 0;
+    const twoProviders = () =>
+      constructWithSharedOidcGetter(() => {
+        const quiet = { ...ENGINE_KEYS, features: { devInteractions: { enabled: false } } };
+        const built = new EngineProvider('http://issuer.test', quiet);
+        new EngineProvider('http://other-issuer.test', quiet);
+        return built;
+      });
+    try {
+      twoProviders();
+    } catch (error) {
+      routes = Number(/registered (\d+) routes/.exec((error as Error).message)?.[1]);
+    }
+    expect(routes).toBeGreaterThan(0);
+    expect(() => twoProviders()).toThrow(refusal(routes, 2, routes));
     expect(methods()).toEqual(before);
+  });
+
+  it("answers the engine's GET routes through the shared getter too (discovery, HEAD included)", async () => {
+    for (const method of ['GET', 'HEAD']) {
+      const answer = await fetch(`${engine.url}/.well-known/openid-configuration`, { method });
+      expect(answer.status, method).toBe(200);
+    }
+    const [get, head] = seen.get(engine)?.slice(-2) ?? [];
+    const [token] = seen.get(engine) ?? [];
+    for (const request of [get, head]) {
+      expect((request?.first as KoaContextWithOIDC['oidc']).route).toBe('discovery');
+      expect(request?.getter).toBe(token?.getter);
+    }
   });
 });

@@ -16,6 +16,12 @@ export interface TestEngine {
 
 const signingKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
 
+/** Keys of the engine's own (so it prints no development-key warning), for tests that build a Provider themselves. */
+export const ENGINE_KEYS = {
+  jwks: { keys: [{ ...signingKey, kid: 'test', alg: 'RS256', use: 'sig' }] },
+  cookies: { keys: ['test cookie key'] },
+} satisfies Partial<Configuration>;
+
 /**
  * `install` runs before the engine serves: Koa composes middleware when `callback()` is called.
  * `construct` wraps the Provider's construction (for a seam that must be in place while it is built).
@@ -30,8 +36,7 @@ export async function startEngine(
     () =>
       new Provider('http://issuer.test', {
         clients,
-        jwks: { keys: [{ ...signingKey, kid: 'test', alg: 'RS256', use: 'sig' }] },
-        cookies: { keys: ['test cookie key'] },
+        ...ENGINE_KEYS,
         clockTolerance: 60,
         findAccount: async (_ctx, accountId) => ({ accountId, claims: async () => ({ sub: accountId }) }),
         ...configuration,
