@@ -2,6 +2,7 @@ import { compactVerify, importJWK } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { generateRsaSigningKey } from '../../src/keys/signing-keys.js';
 import { engineSigningKeys } from '../../src/oidc/engine-signing-keys.js';
+import { engineContextStore } from '../../src/oidc/provider-internals.js';
 
 const PRIVATE_PARAMETERS = ['d', 'p', 'q', 'dp', 'dq', 'qi'];
 const base64url = (value: string | Uint8Array) => Buffer.from(value).toString('base64url');
@@ -30,6 +31,22 @@ describe('the engine signing keys (node:crypto on the thread pool)', () => {
 
     const tampered = `${input.slice(0, -2)}AA.${base64url(signature)}`;
     await expect(compactVerify(tampered, await importJWK({ ...published, alg: 'RS256' }))).rejects.toThrow();
+  });
+
+  it("signs outside any request's context, and each request finds its own context again after its signature", async () => {
+    const jwk = await generateRsaSigningKey(2048);
+    const [key] = engineSigningKeys([jwk]);
+    if (!key) throw new Error('no key');
+    const store = engineContextStore();
+    const seenAfter = await Promise.all(
+      ['first request', 'second request', 'third request'].map((request) =>
+        store.run(request, async () => {
+          await key.sign(Buffer.from(request));
+          return store.getStore();
+        }),
+      ),
+    );
+    expect(seenAfter).toEqual(['first request', 'second request', 'third request']);
   });
 
   it('refuses a key that is not an RS256 RSA key, naming it', async () => {
