@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { findFreePort } from '../src/db/embedded-postgres.js';
 import { round, type LoadResult } from './load.js';
@@ -27,14 +27,16 @@ export async function startServer(
 ): Promise<ServerProcess> {
   const port = options.port ?? (await findFreePort());
   const url = `http://127.0.0.1:${port}`;
+  const stdout = SERVER_STDOUT ? openSync(SERVER_STDOUT, 'a') : 'ignore';
   const child: ChildProcess = spawn(process.execPath, [...(options.nodeFlags ?? []), script], {
     cwd: root,
     env: { ...process.env, ...env, PORT: String(port), HOST: '127.0.0.1', ISSUER: url, NODE_ENV: 'production' },
     // Request logs go nowhere: reading them would load the harness's core.
     // BENCH_SERVER_STDOUT=<file> appends them there instead, with what V8
     // prints (e.g. BENCH_NODE_FLAGS=--trace-gc-nvp): for profiling only.
-    stdio: ['ignore', SERVER_STDOUT ? openSync(SERVER_STDOUT, 'a') : 'ignore', 'pipe'],
+    stdio: ['ignore', stdout, 'pipe'],
   });
+  if (typeof stdout === 'number') closeSync(stdout); // the child has its own copy
   let stderr = '';
   let ready: number[] | undefined;
   child.stderr?.on('data', (chunk: Buffer) => {

@@ -504,8 +504,9 @@ const ownOidcContext = Symbol('gatehouse.oidcContext');
  * property's accessor pair with the object's hidden class (maps live in the
  * old generation), so every request's context was reachable from the old
  * generation and survived young-generation collections with everything it
- * refers to: ~3 KB promoted per client-credentials token, found with
- * `--trace-gc` (docs/performance.md, client credentials, eighth round).
+ * refers to: one of the three references behind the ~10 KB promoted per
+ * client-credentials token that `--trace-gc-nvp` found (docs/performance.md,
+ * "Client credentials (eighth round)").
  *
  * While `construct` builds the Provider, the router's registering methods
  * are wrapped to put an equivalent of `ensureOIDC` in its place: the same
