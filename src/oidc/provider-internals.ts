@@ -551,7 +551,8 @@ export function constructWithSharedOidcGetter(construct: () => Provider): Provid
   } finally {
     for (const [method, register] of originals) routerMethods[method] = register;
   }
-  if (replaced === 0 || replaced !== registered || routers.size !== 1)
+  // One router with at least one route, every one of them replaced.
+  if (routers.size !== 1 || replaced !== registered)
     throw new Error(
       `oidc-provider registered ${registered} routes on ${routers.size} routers, ${replaced} with ensureOIDC first: ` +
         `re-check this seam (checked against ${CHECKED_ENGINE_VERSION}, where every route of one router has it)`,
