@@ -8,7 +8,7 @@ import { RECOVERY_PATHS, recoveryRoutes } from './account/recovery-routes.js';
 import { registrationRoutes } from './account/registration-routes.js';
 import { ACCOUNT_CLIENT_ID, ACCOUNT_PATHS, accountRoutes } from './account/account-routes.js';
 import { ensureAccountClient } from './account/account-client.js';
-import { createSessionActivityStore } from './account/session-activity.js';
+import { createSessionActivityStore, recordSessionUse } from './account/session-activity.js';
 import { createAccountEmails } from './email/account-emails.js';
 import { createMailer } from './email/mailer.js';
 import { createPasswordHasher } from './accounts/passwords.js';
@@ -149,7 +149,7 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
     const pages = createPageRenderer();
     const grace = config.ttl.refreshTokenReuseGrace;
     const tokenRequests = createTokenRequests(grace > 0 ? createRefreshTokenSuccessors(prisma, secrets.payloadSealKey, grace) : undefined);
-    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests);
+    const adapter = createAdapterFactory(prisma, cached.clients, secrets.payloadSealKey, tokenRequests, recordSessionUse);
     const deviceFlowStores = createDeviceFlowStores(prisma, config.deviceFlow);
     const devicePages = createDevicePages(pages, cached.resources);
     const requestCounters = createRequestCounters(prisma);
@@ -186,7 +186,6 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
         deviceFlowStores,
         tokenRequests,
         requestCounters,
-        onSessionUse: sessionActivity.touch,
         adminResource: adminAudience(config.issuer),
         queueLogout: async (logout) => {
           await logoutOutbox.queue(logout);

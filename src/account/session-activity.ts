@@ -1,6 +1,7 @@
 import { recordEvent, type AuditContext } from '../audit/events.js';
-import { type Prisma, type PrismaClient, plainQuery } from '../db/prisma.js';
+import type { Prisma, PrismaClient } from '../db/prisma.js';
 import { endRowsQueueingLogouts } from '../oidc/backchannel-logout-store.js';
+import type { SessionUse, SessionUseStatement } from '../oidc/prisma-adapter.js';
 
 export interface BrowserSessionView {
   readonly uid: string;
@@ -16,23 +17,30 @@ export interface SessionActivityHooks {
 }
 
 /**
+ * Records where and when a signed-in session was used (at sign-in, and each
+ * time the engine saves it again): a data-modifying CTE that the adapter puts
+ * before the session's own save (oidc/prisma-adapter.ts), with its parameters
+ * numbered from `$first`. One round trip instead of a second statement, and
+ * the session and its activity are saved together or not at all.
+ */
+export function recordSessionUse(use: SessionUse, first: number): SessionUseStatement {
+  const [uid, accountId, ip, userAgent, lastSeen, expiresAt] = [0, 1, 2, 3, 4, 5].map((offset) => `$${first + offset}`);
+  return {
+    cte: `session_use AS (
+      INSERT INTO session_activity (session_uid, account_id, ip, user_agent, last_seen, expires_at)
+      VALUES (${uid}, ${accountId}, ${ip}, ${userAgent}, ${lastSeen}, ${expiresAt})
+      ON CONFLICT (session_uid) DO UPDATE SET account_id = EXCLUDED.account_id, ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent,
+        last_seen = EXCLUDED.last_seen, expires_at = EXCLUDED.expires_at)`,
+    values: [use.uid, use.accountId, use.ip.slice(0, 100), use.userAgent.slice(0, 300), new Date(), use.expiresAt],
+  };
+}
+
+/**
  * A user's signed-in browser sessions (oidc-provider's Session rows) with where
  * and when each was last used, and ending them.
  */
 export function createSessionActivityStore(prisma: PrismaClient, hooks: SessionActivityHooks = {}) {
-  const query = plainQuery(prisma);
   return {
-    /** Records that a signed-in session was used now, from this IP and browser. */
-    async touch(session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }): Promise<void> {
-      // Every sign-in and every authorization request of a signed-in browser: straight through pg (plainQuery).
-      await query(
-        `INSERT INTO session_activity (session_uid, account_id, ip, user_agent, last_seen, expires_at) VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (session_uid) DO UPDATE SET account_id = EXCLUDED.account_id, ip = EXCLUDED.ip, user_agent = EXCLUDED.user_agent,
-           last_seen = EXCLUDED.last_seen, expires_at = EXCLUDED.expires_at`,
-        [session.uid, session.accountId, from.ip.slice(0, 100), from.userAgent.slice(0, 300), new Date(), session.expiresAt],
-      );
-    },
-
     /** The account's live sessions, most recently used first. */
     async listSessions(accountId: string): Promise<BrowserSessionView[]> {
       const rows = await prisma.$queryRaw<

@@ -4,7 +4,7 @@ import { USER_COLUMNS, type UserColumns, userFromColumns } from '../accounts/use
 import { plainQuery, type Prisma, type PrismaClient, UUID_PATTERN } from '../db/prisma.js';
 import { seal, unseal } from '../keys/encryption.js';
 import { DEFAULT_CLIENT_SCOPE } from '../clients/client-metadata.js';
-import { isDpopProofOnlyRequest } from './provider-internals.js';
+import { engineRequestContext, isDpopProofOnlyRequest } from './provider-internals.js';
 import { rememberAccount, rememberRead, rememberedWithinRequest } from './request-memo.js';
 import type { RefreshTokenSuccessors } from './refresh-token-successors.js';
 import type { TokenRequests } from './token-requests.js';
@@ -32,14 +32,40 @@ export interface StoredClients {
   findStoredClient(clientId: string): Promise<StoredClient | null>;
 }
 
+/** Where and when a signed-in session was used: the request that saves it. */
+export interface SessionUse {
+  readonly uid: string;
+  readonly accountId: string;
+  readonly expiresAt: Date;
+  readonly ip: string;
+  readonly userAgent: string;
+}
+
+/** A data-modifying CTE (`name AS (...)`) to run in the session's own save, and its parameters' values. */
+export interface SessionUseStatement {
+  readonly cte: string;
+  readonly values: readonly unknown[];
+}
+
+/** Builds the session-use CTE with its parameters numbered from `$first` (account/session-activity.ts). */
+export type SessionUseRecorder = (use: SessionUse, first: number) => SessionUseStatement;
+
 /**
  * oidc-provider's adapter for every model it stores, on one Postgres table.
- * `Client` reads Gatehouse's own clients table (read-only).
+ * `Client` reads Gatehouse's own clients table (read-only). With
+ * `recordSessionUse`, a signed-in Session saved within a request records that
+ * request's IP and browser in the same statement.
  */
-export function createAdapterFactory(prisma: PrismaClient, clients: StoredClients, sealKey: KeyObject, requests?: TokenRequests) {
+export function createAdapterFactory(
+  prisma: PrismaClient,
+  clients: StoredClients,
+  sealKey: KeyObject,
+  requests?: TokenRequests,
+  recordSessionUse?: SessionUseRecorder,
+) {
   return function adapterFor(model: string): Adapter {
     if (model === 'Client') return clientAdapter(clients);
-    const stored = payloadAdapter(prisma, model, sealKey, requests);
+    const stored = payloadAdapter(prisma, model, sealKey, requests, model === 'Session' ? recordSessionUse : undefined);
     // A login's requests read their interaction and session several times
     // each; a refresh token's grant is read with the token (TOKEN_WITH_GRANT_AND_ACCOUNT).
     const adapter = MEMOIZED_MODELS.has(model) ? rememberedWithinRequest(model, stored) : stored;
@@ -100,7 +126,38 @@ function unsealSessionCookie(payload: AdapterPayload, sealKey: KeyObject): Adapt
   return { ...payload, session: { ...rest, cookie: unseal(sealed, sealKey, 'session-cookie') } } as AdapterPayload;
 }
 
-function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject, requests: TokenRequests | undefined): Adapter {
+/** The upsert of every stored model: $1-$7. */
+const UPSERT_PAYLOAD = `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
+   VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+   ON CONFLICT (model, id) DO UPDATE SET
+     payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
+     uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`;
+
+/**
+ * A signed-in session saved within a request (a sign-in, and each later
+ * request that saves it): where and when it was used. oidc-provider saves a
+ * session inside the request, so the engine's request context is that
+ * request's (seam `engineRequestContext`).
+ */
+function sessionUseOf(payload: AdapterPayload): SessionUse | undefined {
+  const ctx = engineRequestContext();
+  if (!ctx || typeof payload.uid !== 'string' || typeof payload.accountId !== 'string' || typeof payload.exp !== 'number') return undefined;
+  return {
+    uid: payload.uid,
+    accountId: payload.accountId,
+    expiresAt: new Date(payload.exp * 1000),
+    ip: ctx.ip,
+    userAgent: ctx.get('user-agent'),
+  };
+}
+
+function payloadAdapter(
+  prisma: PrismaClient,
+  model: string,
+  sealKey: KeyObject,
+  requests: TokenRequests | undefined,
+  recordSessionUse: SessionUseRecorder | undefined,
+): Adapter {
   const rows = prisma.oidcPayload;
   const query = plainQuery(prisma);
   const toPayload = (id: string, row: { payload: unknown } | null): AdapterPayload | undefined => {
@@ -119,23 +176,20 @@ function payloadAdapter(prisma: PrismaClient, model: string, sealKey: KeyObject,
       const { jti: _jti, ...rest } = sealSessionCookie(payload, sealKey);
       const needsSealedId = payload.uid !== undefined || payload.userCode !== undefined;
       const stored = needsSealedId ? { ...rest, [SEALED_ID]: seal(id, sealKey, model) } : rest;
-      // Through pg (a login saves its interaction, session, grant and code this way).
-      await query(
-        `INSERT INTO oidc_payloads (model, id, payload, grant_id, user_code, uid, expires_at)
-         VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
-         ON CONFLICT (model, id) DO UPDATE SET
-           payload = EXCLUDED.payload, grant_id = EXCLUDED.grant_id, user_code = EXCLUDED.user_code,
-           uid = EXCLUDED.uid, expires_at = EXCLUDED.expires_at`,
-        [
-          model,
-          storageId(id),
-          JSON.stringify(stored),
-          payload.grantId ?? null,
-          payload.userCode ?? null,
-          payload.uid ?? null,
-          expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
-        ],
-      );
+      const values = [
+        model,
+        storageId(id),
+        JSON.stringify(stored),
+        payload.grantId ?? null,
+        payload.userCode ?? null,
+        payload.uid ?? null,
+        expiresIn ? new Date(Date.now() + expiresIn * 1000) : null,
+      ];
+      const use = recordSessionUse && sessionUseOf(payload);
+      // Through pg (a login saves its interaction, session, grant and code this way); a signed-in
+      // session's use goes in the same statement, not a second round trip.
+      const withUse = use && recordSessionUse(use, values.length + 1);
+      await (withUse ? query(`WITH ${withUse.cte} ${UPSERT_PAYLOAD}`, [...values, ...withUse.values]) : query(UPSERT_PAYLOAD, values));
     },
 
     // Expired rows are still returned: oidc-provider checks `exp` itself and

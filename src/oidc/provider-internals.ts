@@ -326,27 +326,6 @@ export async function signedInSession(ref: ProviderRef, req: IncomingMessage, re
 }
 
 /**
- * Seam, oidc-provider 9.13 (lib/models/base_model.js `emit`): `session.saved` is
- * emitted inside the request, so `Provider.ctx` is that request's context.
- * Calls `record` whenever a signed-in session is saved (at sign-in, and when
- * it is used again), with the request's client IP and browser.
- */
-export function onSessionUse(
-  provider: Provider,
-  record: (session: { uid: string; accountId: string; expiresAt: Date }, from: { ip: string; userAgent: string }) => Promise<void>,
-  warn: (message: string) => void,
-): void {
-  provider.on('session.saved', (session: { uid: string; accountId?: string; exp?: number }) => {
-    const ctx: KoaContextWithOIDC | undefined = Provider.ctx;
-    if (!ctx || !session.accountId || !session.exp) return;
-    record(
-      { uid: session.uid, accountId: session.accountId, expiresAt: new Date(session.exp * 1000) },
-      { ip: ctx.ip, userAgent: ctx.get('user-agent') },
-    ).catch((error: unknown) => warn(`session activity: ${(error as Error).message}`));
-  });
-}
-
-/**
  * oidc-provider's refresh_token grant consumes (rotates) the refresh token
  * before it resolves the resource, so a request refused there would cost the
  * client its refresh token. Its `rotateRefreshToken` policy is called just

@@ -29,7 +29,6 @@ import {
   compareClientSecretsWith,
   constructWithSharedOidcGetter,
   isRefreshTokenReuse,
-  onSessionUse,
   reuseClientPerPayload,
   unauthorizedClientForDisallowedGrants,
   useAroundEngine,
@@ -78,11 +77,6 @@ export interface ProviderDependencies {
   /** Back-channel logout tokens go to the outbox (backchannel-logout-store.ts); a job delivers them. */
   readonly queueLogout: (logout: LogoutToQueue) => Promise<void>;
   readonly requestCounters: RequestCounters;
-  /** Records where and when a signed-in browser session was used (the account page lists them). */
-  readonly onSessionUse?: (
-    session: { uid: string; accountId: string; expiresAt: Date },
-    from: { ip: string; userAgent: string },
-  ) => Promise<void>;
   /** What the adapter learns about each token request (client gone, refresh retries). */
   readonly tokenRequests?: TokenRequests;
   /** The admin API's resource indicator: implied consent grants its scopes to users with the `admin` role only. */
@@ -160,7 +154,6 @@ export function createProvider(deps: ProviderDependencies): Provider {
   const jwts = createAccessTokenJwts({ issuer: deps.config.issuer, keys: deps.keys.keys, adapterFor: deps.adapter });
   useAroundEngine(provider, structuredTokenEndpoints(jwts));
   useAroundEngine(provider, deviceFlowMiddleware(provider, deps));
-  if (deps.onSessionUse) onSessionUse(provider, deps.onSessionUse, deps.log.warn);
   provider.on('server_error', (ctx: KoaContextWithOIDC, error: Error) => outages.onServerError(ctx, error));
   provider.on('grant.error', (ctx: KoaContextWithOIDC, error: errors.OIDCProviderError) => recordRefreshTokenReuse(ctx, error, deps));
   return provider;

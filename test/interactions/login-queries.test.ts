@@ -63,6 +63,7 @@ describe('the database work of a password login through the pages', () => {
    */
   async function logIn(label: string): Promise<string> {
     const browser = new Browser();
+    browser.headers['user-agent'] = `Test browser ${label}`;
     const send = browser.fetch.bind(browser);
     let sent = 0;
     browser.fetch = (url, init) => {
@@ -86,7 +87,7 @@ describe('the database work of a password login through the pages', () => {
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
 
-  it('sends 20 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
+  it('sends 19 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
     await logIn('warm-up');
     const url = await logIn('counted');
     expect(new URL(url).searchParams.has('code')).toBe(true);
@@ -98,7 +99,25 @@ describe('the database work of a password login through the pages', () => {
     const all = ofLogin('counted')
       .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
       .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
-    expect(all, all.join('\n')).toHaveLength(20);
+    expect(all, all.join('\n')).toHaveLength(19);
+  });
+
+  it('records where and when the session was used in the statement that saves the session', async () => {
+    await logIn('activity');
+    const sent = ofLogin('activity').flatMap(([, list]) => list);
+    const withActivity = sent.filter((statement) => statement.text.includes('session_activity'));
+    expect(withActivity.map((statement) => statement.text)).toEqual([expect.stringMatching(/INSERT INTO oidc_payloads/)]);
+    const [saved] = withActivity;
+    expect(saved?.values[0]).toBe('Session');
+    const uid = saved?.values[5];
+    const [activity] = await gatehouse.prisma.sessionActivity.findMany({ where: { sessionUid: String(uid) } });
+    expect(activity).toMatchObject({
+      accountId: expect.any(String),
+      ip: expect.stringMatching(/127\.0\.0\.1$/),
+      userAgent: 'Test browser activity',
+    });
+    expect(activity?.lastSeen.getTime()).toBeGreaterThan(Date.now() - 60_000);
+    expect(activity?.expiresAt.getTime()).toBeGreaterThan(Date.now());
   });
 
   it('sends every statement prepared (named), and one text always by one name', async () => {

@@ -2,11 +2,13 @@ import { createSecretKey, randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { cacheLookups } from '../../src/clients/cached-lookups.js';
+import { recordSessionUse } from '../../src/account/session-activity.js';
 import { createClientService } from '../../src/clients/clients.js';
 import { createResourceService } from '../../src/clients/resources.js';
 import type { PrismaClient } from '../../src/db/prisma.js';
 import { runInRequestContext } from '../../src/log.js';
 import { createAdapterFactory, revokeByAccount, revokeByClient, storageId, storageIdOf } from '../../src/oidc/prisma-adapter.js';
+import { engineContextStore } from '../../src/oidc/provider-internals.js';
 import { createRefreshTokenSuccessors } from '../../src/oidc/refresh-token-successors.js';
 import { createMigratedDatabase } from '../support/services.js';
 import { dataStatements, statementsSentBy } from '../support/statements-sent.js';
@@ -53,6 +55,36 @@ describe('Prisma adapter for oidc-provider', () => {
     expect(await adapterFor('Session').findByUid('uid-1')).toMatchObject({ jti: sessionId, accountId: 'a' });
     const raw = JSON.stringify(await prisma.oidcPayload.findMany({ where: { model: 'Session' } }));
     expect(raw).not.toContain(sessionId);
+  });
+
+  it("records a signed-in session's use in the statement that saves it, within a request only", async () => {
+    const recording = createAdapterFactory(prisma, createClientService(prisma, key), key, undefined, recordSessionUse);
+    const exp = Math.floor(Date.now() / 1000) + 3600;
+    // What the engine's routes enter its store with: the request's Koa context (its IP and headers).
+    const inRequest = (run: () => Promise<void>) =>
+      engineContextStore().run({ ip: '203.0.113.9', get: (header: string) => (header === 'user-agent' ? 'Firefox' : '') }, run);
+    const activity = (uid: string) => prisma.sessionActivity.findUnique({ where: { sessionUid: uid } });
+
+    const sent = await statementsSentBy(() =>
+      inRequest(() => recording('Session').upsert(id(), { jti: 's', uid: 'used-1', accountId: 'acc-1', exp }, 3600)),
+    );
+    expect(dataStatements(sent).map((statement) => statement.text)).toEqual([
+      expect.stringMatching(/session_activity[\s\S]*INSERT INTO oidc_payloads/),
+    ]);
+    expect(await activity('used-1')).toMatchObject({
+      accountId: 'acc-1',
+      ip: '203.0.113.9',
+      userAgent: 'Firefox',
+      expiresAt: new Date(exp * 1000),
+    });
+    expect(await prisma.oidcPayload.count({ where: { model: 'Session', uid: 'used-1' } })).toBe(1);
+
+    // Not signed in yet, or saved outside any request: the session alone.
+    await inRequest(() => recording('Session').upsert(id(), { jti: 's', uid: 'used-2', exp }, 3600));
+    await recording('Session').upsert(id(), { jti: 's', uid: 'used-3', accountId: 'acc-1', exp }, 3600);
+    expect(await activity('used-2')).toBeNull();
+    expect(await activity('used-3')).toBeNull();
+    expect(await prisma.oidcPayload.count({ where: { model: 'Session', uid: { in: ['used-2', 'used-3'] } } })).toBe(2);
   });
 
   it('seals the session cookie an interaction refers to, and gives it back', async () => {
