@@ -21,7 +21,7 @@ interface Statement {
  * only observed, not replaced. A change that adds a round trip to a login
  * fails here.
  */
-describe('the database work of a password login through the pages', () => {
+describe('the database work of signing in through the pages', () => {
   let gatehouse: TestGatehouse;
   let databaseUrl: string;
   let clientId: string;
@@ -61,8 +61,7 @@ describe('the database work of a password login through the pages', () => {
    * login page, the form posted, the redirects back to the app with a code.
    * Each HTTP request gets its own request id, `counted-LABEL-N`.
    */
-  async function logIn(label: string): Promise<string> {
-    const browser = new Browser();
+  async function logIn(label: string, browser = new Browser()): Promise<string> {
     browser.headers['user-agent'] = `Test browser ${label}`;
     const send = browser.fetch.bind(browser);
     let sent = 0;
@@ -70,6 +69,13 @@ describe('the database work of a password login through the pages', () => {
       browser.headers['x-request-id'] = `counted-${label}-${sent++}`;
       return send(url, init);
     };
+    const login = await browser.open(authorizationUrl(label), { stopAt: REDIRECT_URI });
+    const done = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+    browser.fetch = send;
+    return done.url;
+  }
+
+  function authorizationUrl(label: string): string {
     const url = new URL('/auth', gatehouse.issuer);
     url.search = new URLSearchParams({
       client_id: clientId,
@@ -80,9 +86,7 @@ describe('the database work of a password login through the pages', () => {
       code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
       code_challenge_method: 'S256',
     }).toString();
-    const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
-    const done = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
-    return done.url;
+    return url.toString();
   }
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
@@ -100,6 +104,19 @@ describe('the database work of a password login through the pages', () => {
       .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
       .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
     expect(all, all.join('\n')).toHaveLength(19);
+  });
+
+  it('sends 6 statements for an authorization request of a browser signed in already (single sign-on), its session saved with its use', async () => {
+    const browser = new Browser();
+    await logIn('before-sso', browser);
+    browser.headers['x-request-id'] = 'counted-sso-0';
+    const answer = await browser.open(authorizationUrl('sso'), { stopAt: REDIRECT_URI });
+    expect(new URL(answer.url).searchParams.has('code')).toBe(true);
+    expect(ofLogin('sso').map(([requestId]) => requestId)).toEqual(['counted-sso-0']);
+    // The flow-start counter, the session, the user, the grant, the code, and the session saved with its use.
+    const sent = ofLogin('sso').flatMap(([, list]) => list.map((statement) => statement.text.slice(0, 120)));
+    expect(sent, sent.join('\n')).toHaveLength(6);
+    expect(sent.filter((text) => text.includes('session_activity'))).toHaveLength(1);
   });
 
   it('records where and when the session was used in the statement that saves the session', async () => {
