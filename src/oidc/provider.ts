@@ -44,6 +44,7 @@ export interface ProviderRef {
 
 /** oidc-provider's storage by model name (the Prisma adapter), also for code outside src/oidc/. */
 export type AdapterFactory = (model: string) => Adapter;
+import { withSignInAgainForGoneAccount } from './gone-account-prompt.js';
 import { mfaInteractionPolicy } from './mfa-prompt.js';
 import { ACR_VALUES } from '../mfa/mfa-policy.js';
 import { pkcePolicy } from './pkce-policy.js';
@@ -113,7 +114,9 @@ export function createProvider(deps: ProviderDependencies): Provider {
     features: features(deps),
     interactions: {
       url: (_ctx, interaction) => `/interaction/${interaction.uid}`,
-      policy: withImpliedConsent(deps.config.mfa.mode === 'off' ? undefined : mfaInteractionPolicy(deps.roles.requiresMfa)),
+      policy: withImpliedConsent(
+        withSignInAgainForGoneAccount(deps.config.mfa.mode === 'off' ? undefined : mfaInteractionPolicy(deps.roles.requiresMfa)),
+      ),
     },
     // Gatehouse's acr convention: src/mfa/mfa-policy.ts (discovery's acr_values_supported).
     acrValues: [...ACR_VALUES],

@@ -71,4 +71,31 @@ describe('a new password, a new email or disabling ends what the old one started
     });
     expect((await silentSignIn(browser)).get('error')).toBe('login_required');
   });
+
+  it('asks a browser whose user was disabled or deleted in the database alone (the session kept) to sign in again: the login page, or login_required with prompt=none, never a server error', async () => {
+    for (const [email, change] of [
+      ['grace@example.test', (id: string) => started.gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${id}::uuid`],
+      ['hedy@example.test', (id: string) => started.gatehouse.prisma.$executeRaw`DELETE FROM users WHERE id = ${id}::uuid`],
+    ] as const) {
+      const user = await started.gatehouse.users.createUser({ email, password: 'a long enough passphrase' });
+      const { browser } = await signIn(started.config, { email, password: 'a long enough passphrase' });
+      expect((await silentSignIn(browser)).get('code')).toEqual(expect.any(String));
+
+      await change(user.id);
+      expect(Object.fromEntries(await silentSignIn(browser))).toMatchObject({ error: 'login_required' });
+      const page = await browser.open(
+        oidc
+          .buildAuthorizationUrl(started.config, {
+            redirect_uri: REDIRECT_URI,
+            scope: 'openid',
+            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+            code_challenge_method: 'S256',
+          })
+          .toString(),
+        { stopAt: REDIRECT_URI },
+      );
+      expect(page.status, email).toBe(200);
+      expect(page.html).toContain('/login"');
+    }
+  });
 });
