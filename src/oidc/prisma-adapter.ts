@@ -82,25 +82,48 @@ const MEMOIZED_MODELS = new Set(['Interaction', 'Session', 'Grant']);
 export const storageIdOf = (column: string) => `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
 /**
- * A refresh token's lookup reads its grant and its account (the user, with
- * its roles: the users module's own columns) in the same statement: the
- * engine validates the grant right after finding the token (refresh grant,
- * introspection, revocation), then a refresh grant looks the account up.
- * The grant's own find is then answered from the request's memo, and so is
- * `findAccount` (provider.ts), instead of two more round trips. User ids are
- * uuids: any other accountId names no user (and must not fail the cast).
+ * The account a row's payload names (alias `t`): the user, with its roles
+ * (the users module's own columns), by primary key. User ids are uuids: any
+ * other accountId names no user (and must not fail the cast).
+ */
+const ACCOUNT_OF_ROW = `LEFT JOIN LATERAL (
+     SELECT ${USER_COLUMNS}
+       FROM users u
+      WHERE u.id = CASE WHEN t.payload->>'accountId' ~* '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
+   ) a ON true`;
+
+/**
+ * A refresh token's lookup reads its grant and its account in the same
+ * statement: the engine validates the grant right after finding the token
+ * (refresh grant, introspection, revocation), then a refresh grant looks the
+ * account up. The grant's own find is then answered from the request's memo,
+ * and so is `findAccount` (provider.ts), instead of two more round trips.
  */
 const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
-   LEFT JOIN LATERAL (
-     SELECT ${USER_COLUMNS}
-       FROM users u
-      WHERE u.id = CASE WHEN t.payload->>'accountId' ~* '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
-   ) a ON true
+   ${ACCOUNT_OF_ROW}
   WHERE t.model = $1 AND t.id = $2`;
 
-type TokenWithGrantAndAccount = { payload: unknown; grant_payload: unknown } & ({ [column in keyof UserColumns]: null } | UserColumns);
+/**
+ * A session's lookup (by the browser's session cookie) reads its account too:
+ * every authorization request of a signed-in browser (single sign-on, and the
+ * `prompt=none` renewals of single-page apps) finds its session, then the
+ * engine looks its account up, which the request's memo then answers.
+ */
+const SESSION_WITH_ACCOUNT = `SELECT t.payload, a.*
+   FROM oidc_payloads t
+   ${ACCOUNT_OF_ROW}
+  WHERE t.model = $1 AND t.id = $2`;
+
+type WithAccount = { [column in keyof UserColumns]: null } | UserColumns;
+
+/** Remembers, for this request's `findAccount`, the account read with a row that names one. */
+function rememberAccountOf(payload: AdapterPayload | undefined, row: WithAccount | undefined): void {
+  if (row && typeof payload?.accountId === 'string') rememberAccount(payload.accountId, row.id === null ? null : userFromColumns(row));
+}
+
+type TokenWithGrantAndAccount = { payload: unknown; grant_payload: unknown } & WithAccount;
 
 // Rows found by uid (Session) or user code (DeviceCode) must give back their
 // id, which is not recoverable from its hash: those keep it AES-GCM sealed.
@@ -203,10 +226,14 @@ function payloadAdapter(
         if (typeof token?.grantId === 'string') {
           rememberRead('Grant', token.grantId, toPayload(token.grantId, found?.grant_payload ? { payload: found.grant_payload } : null));
         }
-        if (found && typeof token?.accountId === 'string') {
-          rememberAccount(token.accountId, found.id === null ? null : userFromColumns(found));
-        }
+        rememberAccountOf(token, found);
         return token;
+      }
+      if (model === 'Session') {
+        const [found] = await query<{ payload: unknown } & WithAccount>(SESSION_WITH_ACCOUNT, [model, storageId(id)]);
+        const session = toPayload(id, found ?? null);
+        rememberAccountOf(session, found);
+        return session;
       }
       const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
         model,

@@ -61,7 +61,7 @@ describe('the database work of signing in through the pages', () => {
    * login page, the form posted, the redirects back to the app with a code.
    * Each HTTP request gets its own request id, `counted-LABEL-N`.
    */
-  async function logIn(label: string, browser = new Browser()): Promise<string> {
+  async function logIn(label: string, browser = new Browser(), email = 'ada@example.test'): Promise<string> {
     browser.headers['user-agent'] = `Test browser ${label}`;
     const send = browser.fetch.bind(browser);
     let sent = 0;
@@ -70,7 +70,7 @@ describe('the database work of signing in through the pages', () => {
       return send(url, init);
     };
     const login = await browser.open(authorizationUrl(label), { stopAt: REDIRECT_URI });
-    const done = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
+    const done = await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI });
     browser.fetch = send;
     return done.url;
   }
@@ -106,17 +106,46 @@ describe('the database work of signing in through the pages', () => {
     expect(all, all.join('\n')).toHaveLength(19);
   });
 
-  it('sends 6 statements for an authorization request of a browser signed in already (single sign-on), its session saved with its use', async () => {
+  /** An authorization request of a browser signed in already (single sign-on): the page it ends on, and what it sent. */
+  async function signOnAgain(browser: Browser, label: string) {
+    browser.headers['x-request-id'] = `counted-${label}-0`;
+    const answer = await browser.open(authorizationUrl(label), { stopAt: REDIRECT_URI });
+    const sent = ofLogin(label).flatMap(([, list]) => list.map((statement) => statement.text.replace(/\s+/g, ' ')));
+    return { answer, sent, userLookups: sent.filter((text) => /^ ?SELECT u\.id/.test(text)) };
+  }
+
+  it('sends 5 statements for an authorization request of a browser signed in already (single sign-on): the account read with the session, the session saved with its use', async () => {
     const browser = new Browser();
     await logIn('before-sso', browser);
-    browser.headers['x-request-id'] = 'counted-sso-0';
-    const answer = await browser.open(authorizationUrl('sso'), { stopAt: REDIRECT_URI });
+    const { answer, sent, userLookups } = await signOnAgain(browser, 'sso');
     expect(new URL(answer.url).searchParams.has('code')).toBe(true);
     expect(ofLogin('sso').map(([requestId]) => requestId)).toEqual(['counted-sso-0']);
-    // The flow-start counter, the session, the user, the grant, the code, and the session saved with its use.
-    const sent = ofLogin('sso').flatMap(([, list]) => list.map((statement) => statement.text.slice(0, 120)));
-    expect(sent, sent.join('\n')).toHaveLength(6);
+    // The flow-start counter, the session with its account, the grant, the code, and the session saved with its use.
+    expect(sent, sent.join('\n')).toHaveLength(5);
+    expect(sent.filter((text) => /FROM oidc_payloads t LEFT JOIN LATERAL \( SELECT u\.id/.test(text))).toHaveLength(1);
+    expect(userLookups).toEqual([]);
     expect(sent.filter((text) => text.includes('session_activity'))).toHaveLength(1);
+  });
+
+  it('asks a user disabled or deleted in the database alone to sign in again, with no lookup of its own', async () => {
+    const grace = await gatehouse.users.createUser({ email: 'grace@example.test', password: PASSWORD, name: 'Grace Hopper' });
+    const disabledBrowser = new Browser();
+    await logIn('before-disabled', disabledBrowser, 'grace@example.test');
+    const deletedBrowser = new Browser();
+    await logIn('before-deleted', deletedBrowser, 'grace@example.test');
+
+    // Straight in the database: the users module would also end the sessions.
+    await gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${grace.id}::uuid`;
+    const disabled = await signOnAgain(disabledBrowser, 'disabled');
+    expect(disabled.answer.url).not.toContain('code=');
+    expect(disabled.answer.html).toContain('name="password"');
+    expect(disabled.userLookups).toEqual([]);
+
+    await gatehouse.prisma.$executeRaw`DELETE FROM users WHERE id = ${grace.id}::uuid`;
+    const deleted = await signOnAgain(deletedBrowser, 'deleted');
+    expect(deleted.answer.url).not.toContain('code=');
+    expect(deleted.answer.html).toContain('name="password"');
+    expect(deleted.userLookups).toEqual([]);
   });
 
   it('records where and when the session was used in the statement that saves the session', async () => {
