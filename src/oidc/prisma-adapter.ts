@@ -82,14 +82,15 @@ const MEMOIZED_MODELS = new Set(['Interaction', 'Session', 'Grant']);
 export const storageIdOf = (column: string) => `rtrim(translate(encode(sha256(convert_to(${column}, 'UTF8')), 'base64'), '+/', '-_'), '=')`;
 
 /**
- * The account a row's payload names (alias `t`): the user, with its roles
- * (the users module's own columns), by primary key. User ids are uuids: any
- * other accountId names no user (and must not fail the cast).
+ * The account a row's payload names at `accountId` (an expression of alias
+ * `t`): the user, with its roles (the users module's own columns), by
+ * primary key. User ids are uuids: any other accountId names no user (and
+ * must not fail the cast).
  */
-const ACCOUNT_OF_ROW = `LEFT JOIN LATERAL (
+const accountOfRow = (accountId: string) => `LEFT JOIN LATERAL (
      SELECT ${USER_COLUMNS}
        FROM users u
-      WHERE u.id = CASE WHEN t.payload->>'accountId' ~* '${UUID_PATTERN}' THEN (t.payload->>'accountId')::uuid END
+      WHERE u.id = CASE WHEN ${accountId} ~* '${UUID_PATTERN}' THEN (${accountId})::uuid END
    ) a ON true`;
 
 /**
@@ -102,7 +103,7 @@ const ACCOUNT_OF_ROW = `LEFT JOIN LATERAL (
 const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
-   ${ACCOUNT_OF_ROW}
+   ${accountOfRow("t.payload->>'accountId'")}
   WHERE t.model = $1 AND t.id = $2`;
 
 /**
@@ -113,14 +114,24 @@ const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_paylo
  */
 const SESSION_WITH_ACCOUNT = `SELECT t.payload, a.*
    FROM oidc_payloads t
-   ${ACCOUNT_OF_ROW}
+   ${accountOfRow("t.payload->>'accountId'")}
+  WHERE t.model = $1 AND t.id = $2`;
+
+/**
+ * So does an interaction's, for the account its login result names: the
+ * resume that ends a sign-in finds its interaction, signs that account in and
+ * then looks it up. Before the login there is none (no user read).
+ */
+const INTERACTION_WITH_ACCOUNT = `SELECT t.payload, a.*
+   FROM oidc_payloads t
+   ${accountOfRow("t.payload->'result'->'login'->>'accountId'")}
   WHERE t.model = $1 AND t.id = $2`;
 
 type WithAccount = { [column in keyof UserColumns]: null } | UserColumns;
 
-/** Remembers, for this request's `findAccount`, the account read with a row that names one. */
-function rememberAccountOf(payload: AdapterPayload | undefined, row: WithAccount | undefined): void {
-  if (row && typeof payload?.accountId === 'string') rememberAccount(payload.accountId, row.id === null ? null : userFromColumns(row));
+/** Remembers, for this request's `findAccount`, the account `accountId` read with a row that names one. */
+function rememberAccountOf(accountId: unknown, row: WithAccount | undefined): void {
+  if (row && typeof accountId === 'string') rememberAccount(accountId, row.id === null ? null : userFromColumns(row));
 }
 
 type TokenWithGrantAndAccount = { payload: unknown; grant_payload: unknown } & WithAccount;
@@ -226,14 +237,20 @@ function payloadAdapter(
         if (typeof token?.grantId === 'string') {
           rememberRead('Grant', token.grantId, toPayload(token.grantId, found?.grant_payload ? { payload: found.grant_payload } : null));
         }
-        rememberAccountOf(token, found);
+        rememberAccountOf(token?.accountId, found);
         return token;
       }
       if (model === 'Session') {
         const [found] = await query<{ payload: unknown } & WithAccount>(SESSION_WITH_ACCOUNT, [model, storageId(id)]);
         const session = toPayload(id, found ?? null);
-        rememberAccountOf(session, found);
+        rememberAccountOf(session?.accountId, found);
         return session;
+      }
+      if (model === 'Interaction') {
+        const [found] = await query<{ payload: unknown } & WithAccount>(INTERACTION_WITH_ACCOUNT, [model, storageId(id)]);
+        const interaction = toPayload(id, found ?? null);
+        rememberAccountOf((interaction?.result as { login?: { accountId?: unknown } } | undefined)?.login?.accountId, found);
+        return interaction;
       }
       const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
         model,

@@ -91,7 +91,7 @@ describe('the database work of signing in through the pages', () => {
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
 
-  it('sends 19 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
+  it('sends 18 statements for a sign-in through the form of a first-party app, once the client is cached', async () => {
     await logIn('warm-up');
     const url = await logIn('counted');
     expect(new URL(url).searchParams.has('code')).toBe(true);
@@ -103,7 +103,11 @@ describe('the database work of signing in through the pages', () => {
     const all = ofLogin('counted')
       .flatMap(([requestId, sent]) => sent.map((statement) => `${requestId}: ${statement.text.slice(0, 120)}`))
       .filter((line) => !/FROM "public"\."(clients|resources)"/.test(line));
-    expect(all, all.join('\n')).toHaveLength(19);
+    expect(all, all.join('\n')).toHaveLength(18);
+    // The user is looked up once, by email, when the form is posted; the resume that signs it in
+    // reads it with its interaction.
+    expect(all.filter((line) => /^counted-counted-\d: SELECT u\.id/.test(line))).toEqual([expect.stringMatching(/^counted-counted-2: /)]);
+    expect(all.filter((line) => /^counted-counted-3: SELECT t\.payload, a\.\*/.test(line))).toHaveLength(1);
   });
 
   /** An authorization request of a browser signed in already (single sign-on): the page it ends on, and what it sent. */
@@ -146,6 +150,24 @@ describe('the database work of signing in through the pages', () => {
     expect(deleted.answer.url).not.toContain('code=');
     expect(deleted.answer.html).toContain('name="password"');
     expect(deleted.userLookups).toEqual([]);
+  });
+
+  it('does not sign in a user disabled in the database alone between the password and the resume', async () => {
+    const ida = await gatehouse.users.createUser({ email: 'ida@example.test', password: PASSWORD, name: 'Ida Noddack' });
+    const browser = new Browser();
+    const login = await browser.open(authorizationUrl('between'), { stopAt: REDIRECT_URI });
+    // The form's answer redirects to the resume (/auth/:uid); stop there.
+    const resume = await browser.submit(
+      login,
+      '/login',
+      { email: 'ida@example.test', password: PASSWORD },
+      { stopAt: `${gatehouse.issuer}/auth/` },
+    );
+    expect(resume.url).toMatch(/\/auth\/[\w-]+$/);
+    await gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${ida.id}::uuid`;
+    const answer = await browser.open(resume.url, { stopAt: REDIRECT_URI });
+    expect(answer.url).not.toContain('code=');
+    expect(answer.html).toContain('name="password"');
   });
 
   it('records where and when the session was used in the statement that saves the session', async () => {
