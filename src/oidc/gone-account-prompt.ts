@@ -10,13 +10,14 @@ const { Check } = interactionPolicy;
  * §3.1.2.6). oidc-provider 9.13 alone goes on with no account and so no
  * grant loaded, and its consent checks then fail the request with a
  * server_error (lib/helpers/interaction_policy/prompts/consent.js reads
- * `oidc.grant`).
+ * `oidc.grant`). The app is told what `no_session` tells it, not that the
+ * account is gone.
  */
 export function withSignInAgainForGoneAccount(policy: interactionPolicy.Prompt[] = interactionPolicy.base()): interactionPolicy.Prompt[] {
   policy
     .find((prompt) => prompt.name === 'login')
     ?.checks.add(
-      new Check('account_gone', 'The signed-in account can no longer sign in', 'login_required', (ctx: KoaContextWithOIDC) =>
+      new Check('account_gone', 'End-User authentication is required', 'login_required', (ctx: KoaContextWithOIDC) =>
         ctx.oidc.session?.accountId && !ctx.oidc.account ? Check.REQUEST_PROMPT : Check.NO_NEED_TO_PROMPT,
       ),
     );

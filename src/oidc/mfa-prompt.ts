@@ -18,6 +18,8 @@ export function mfaInteractionPolicy(roleRequiresMfa: (accountId: string) => Pro
     new Check('mfa_required', 'A second factor is required', async (ctx: KoaContextWithOIDC) => {
       const { oidc } = ctx;
       if (!oidc.session?.accountId || oidc.result?.login) return Check.NO_NEED_TO_PROMPT;
+      // No account found for the session (gone-account-prompt.ts signs the browser in again).
+      if (!oidc.account) return Check.NO_NEED_TO_PROMPT;
       if (oidc.acr === ACR_MFA) return Check.NO_NEED_TO_PROMPT;
       const clientRequires = oidc.client?.metadata().require_mfa === true;
       if (clientRequires || asksForMfa(oidc.params?.acr_values)) return Check.REQUEST_PROMPT;

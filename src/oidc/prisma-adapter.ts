@@ -221,7 +221,10 @@ function payloadAdapter(
       ];
       const use = recordSessionUse && sessionUseOf(payload);
       // Through pg (a login saves its interaction, session, grant and code this way); a signed-in
-      // session's use goes in the same statement, not a second round trip.
+      // session's use goes in the same statement, not a second round trip. Postgres runs a
+      // data-modifying CTE whether or not the statement reads it, in an order it does not promise:
+      // a concurrent end of this session (account page, console: the Session, then its activity)
+      // could meet it the other way round, which Postgres settles by failing one of the two.
       const withUse = use && recordSessionUse(use, values.length + 1);
       await (withUse ? query(`WITH ${withUse.cte} ${UPSERT_PAYLOAD}`, [...values, ...withUse.values]) : query(UPSERT_PAYLOAD, values));
     },

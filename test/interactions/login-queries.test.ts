@@ -144,6 +144,10 @@ describe('the database work of signing in through the pages', () => {
     expect(disabled.answer.url).not.toContain('code=');
     expect(disabled.answer.html).toContain('name="password"');
     expect(disabled.userLookups).toEqual([]);
+    // The authorization request (the flow-start counter, the session with its account, the new
+    // interaction, the session saved) and the login page (the interaction with its account, the
+    // session, a pending second factor, the form's count): nothing asks about the gone account.
+    expect(disabled.sent, disabled.sent.join('\n')).toHaveLength(8);
 
     await gatehouse.prisma.$executeRaw`DELETE FROM users WHERE id = ${grace.id}::uuid`;
     const deleted = await signOnAgain(deletedBrowser, 'deleted');
