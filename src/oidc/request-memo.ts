@@ -8,7 +8,7 @@ import { currentRequest, type RequestContext } from '../log.js';
  * two or three times (the page handler's `interactionDetails`, then
  * `interactionResult`, then the engine's resume), each a round trip; within
  * one request the later reads get what the first read (or the request's own
- * write) saw. A refresh token's grant is read in the token's own statement
+ * write) saw. A refresh token's or a code's grant is read in the token's own statement
  * and remembered here (`rememberRead`) for the engine's find that follows,
  * and so is its account (`rememberAccount`) for the engine's `findAccount`,
  * as is a session's, read with the session.
@@ -105,10 +105,10 @@ export function rememberedWithinRequest(model: string, adapter: Adapter): Adapte
   };
 }
 
-/** Accounts read with another row (a refresh token's, a session's), by request: `null` remembers that there was no such user. */
+/** Accounts read with another row (a refresh token's, a code's, a session's, an interaction's), by request: `null` remembers that there was no such user. */
 const accounts = new WeakMap<RequestContext, Map<string, User | null>>();
 
-/** The user `accountId` names, read in the same statement as a refresh token or a session (src/oidc/prisma-adapter.ts). */
+/** The user `accountId` names, read in the same statement as another row (src/oidc/prisma-adapter.ts). */
 export function rememberAccount(accountId: string, user: User | null): void {
   mapOfThisRequest(accounts)?.set(accountId, user);
 }

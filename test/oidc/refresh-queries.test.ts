@@ -2,15 +2,16 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { API, PASSWORD, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
+import { Browser } from '../support/browser.js';
+import { API, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
 
 /**
- * What one refresh costs the database, counted (never timed): every statement
+ * What one refresh, and one code exchange, costs the database, counted (never timed): every statement
  * sent to Postgres while the request runs, transactions' BEGIN and COMMIT
  * included. The pg client's query method is only observed, not replaced.
  * A change that adds a round trip to the hot path fails here.
  */
-describe('the database work of a refresh-token grant', () => {
+describe('the database work of a refresh-token grant and of a code exchange', () => {
   let gatehouse: TestGatehouse;
   let databaseUrl: string;
   let sample: Awaited<ReturnType<typeof registerSampleApp>>;
@@ -57,6 +58,73 @@ describe('the database work of a refresh-token grant', () => {
     expect(response.status).toBe(200);
     return (await response.json()) as { refresh_token: string };
   }
+
+  /** A code for the sample app, signed in through the pages as `email` (PKCE: RFC 7636 Appendix B's pair). */
+  async function codeFor(email: string): Promise<string> {
+    const browser = new Browser();
+    const url = new URL('/auth', gatehouse.issuer);
+    url.search = new URLSearchParams({
+      client_id: sample.client.client_id,
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: 'openid offline_access',
+      prompt: 'consent',
+      resource: API,
+      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
+      code_challenge_method: 'S256',
+    }).toString();
+    let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    page = await browser.submit(page, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI });
+    if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
+    const code = new URL(page.url).searchParams.get('code') ?? '';
+    expect(code).not.toBe('');
+    return code;
+  }
+
+  /** The sample app's code exchange, as sent. */
+  function exchange(code: string, requestId: string): Promise<Response> {
+    const basic = Buffer.from(`${sample.client.client_id}:${sample.client.client_secret}`).toString('base64');
+    return fetch(`${gatehouse.issuer}/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${basic}`, 'x-request-id': requestId },
+      body: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: REDIRECT_URI,
+        code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+        resource: API,
+      }),
+    });
+  }
+
+  it('exchanges a code in 3 statements: the code with its grant and its user, the consume, the refresh token', async () => {
+    const response = await exchange(await codeFor('ada@example.test'), 'counted-exchange');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String) });
+    const sent = statements.get('counted-exchange') ?? [];
+    expect(sent, sent.join('\n')).toHaveLength(3);
+    expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/);
+    expect(sent[0]).toMatch(/FROM users u/);
+    expect(sent[1]).toMatch(/^ ?UPDATE oidc_payloads SET consumed_at = now\(\)/);
+    expect(sent[2]).toMatch(/^ ?INSERT INTO oidc_payloads/);
+  });
+
+  it('refuses to exchange the code of a user disabled or deleted in the database after it was issued (read with the code)', async () => {
+    for (const [label, change] of [
+      ['disabled', 'UPDATE users SET disabled = true WHERE id = $1::uuid'],
+      ['deleted', 'DELETE FROM users WHERE id = $1::uuid'],
+    ] as const) {
+      const user = await gatehouse.users.createUser({ email: `${label}-code@example.test`, password: PASSWORD });
+      const code = await codeFor(`${label}-code@example.test`);
+      // Behind Gatehouse's back: the users module would also end the user's grants.
+      await gatehouse.prisma.$executeRawUnsafe(change, user.id);
+      const response = await exchange(code, `counted-code-${label}`);
+      expect(response.status, label).toBe(400);
+      expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+      // No lookup of the user of its own: the code's statement answered for it.
+      expect(statements.get(`counted-code-${label}`)?.filter((text) => /FROM users u/.test(text))).toHaveLength(1);
+    }
+  });
 
   it('reads the token with its grant and its user (with roles) in one statement, and rotates in a second', async () => {
     // The sample app registered the `roles` scope: its access tokens carry the user's roles.
