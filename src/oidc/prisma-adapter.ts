@@ -67,7 +67,7 @@ export function createAdapterFactory(
     if (model === 'Client') return clientAdapter(clients);
     const stored = payloadAdapter(prisma, model, sealKey, requests, model === 'Session' ? recordSessionUse : undefined);
     // A login's requests read their interaction and session several times
-    // each; a refresh token's grant is read with the token (TOKEN_WITH_GRANT_AND_ACCOUNT).
+    // each; a refresh token's or a code's grant is read with it (TOKEN_WITH_GRANT_AND_ACCOUNT).
     const adapter = MEMOIZED_MODELS.has(model) ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
@@ -94,17 +94,19 @@ const accountOfRow = (accountId: string) => `LEFT JOIN LATERAL (
    ) a ON true`;
 
 /**
- * A refresh token's lookup reads its grant and its account in the same
- * statement: the engine validates the grant right after finding the token
- * (refresh grant, introspection, revocation), then a refresh grant looks the
- * account up. The grant's own find is then answered from the request's memo,
- * and so is `findAccount` (provider.ts), instead of two more round trips.
+ * A refresh token's or an authorization code's lookup reads its grant and its
+ * account in the same statement: the engine validates the grant right after
+ * finding the token (refresh and code grants, introspection, revocation),
+ * then the grant looks the account up. The grant's own find is then answered
+ * from the request's memo, and so is `findAccount` (provider.ts), instead of
+ * two more round trips (`WITH_GRANT_AND_ACCOUNT`).
  */
 const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
    ${accountOfRow("t.payload->>'accountId'")}
   WHERE t.model = $1 AND t.id = $2`;
+const WITH_GRANT_AND_ACCOUNT = new Set(['RefreshToken', 'AuthorizationCode']);
 
 /**
  * A session's lookup (by the browser's session cookie) reads its account too:
@@ -232,9 +234,10 @@ function payloadAdapter(
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
     // Through pg rather than Prisma's findUnique: every token, code, grant and
-    // session lookup passes here (one per refresh: the token with its grant and account).
+    // session lookup passes here (one per refresh and per code exchange: the token with its grant
+    // and account).
     async find(id) {
-      if (model === 'RefreshToken') {
+      if (WITH_GRANT_AND_ACCOUNT.has(model)) {
         const [found] = await query<TokenWithGrantAndAccount>(TOKEN_WITH_GRANT_AND_ACCOUNT, [model, storageId(id)]);
         const token = toPayload(id, found ?? null);
         if (typeof token?.grantId === 'string') {
