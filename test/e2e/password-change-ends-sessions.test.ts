@@ -20,16 +20,21 @@ describe('a new password, a new email or disabling ends what the old one started
   });
   afterAll(() => stopAndDrop(started?.gatehouse, started?.databaseUrl));
 
+  /** The sample app's authorization request (PKCE), with `extra` parameters. */
+  const authorizationUrl = async (extra: Record<string, string> = {}) =>
+    oidc
+      .buildAuthorizationUrl(started.config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+        ...extra,
+      })
+      .toString();
+
   /** prompt=none with the browser's session: back at the app with a code, or with an error. */
   const silentSignIn = async (browser: Browser) => {
-    const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      prompt: 'none',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    const page = await browser.open(await authorizationUrl({ prompt: 'none' }), { stopAt: REDIRECT_URI });
     return new URL(page.url).searchParams;
   };
 
@@ -83,17 +88,7 @@ describe('a new password, a new email or disabling ends what the old one started
 
       await change(user.id);
       expect(Object.fromEntries(await silentSignIn(browser))).toMatchObject({ error: 'login_required' });
-      const page = await browser.open(
-        oidc
-          .buildAuthorizationUrl(started.config, {
-            redirect_uri: REDIRECT_URI,
-            scope: 'openid',
-            code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-            code_challenge_method: 'S256',
-          })
-          .toString(),
-        { stopAt: REDIRECT_URI },
-      );
+      const page = await browser.open(await authorizationUrl(), { stopAt: REDIRECT_URI });
       expect(page.status, email).toBe(200);
       expect(page.html).toContain('/login"');
     }
