@@ -108,26 +108,32 @@ const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_paylo
   WHERE t.model = $1 AND t.id = $2`;
 const WITH_GRANT_AND_ACCOUNT = new Set(['RefreshToken', 'AuthorizationCode']);
 
-/**
- * A session's lookup (by the browser's session cookie) reads its account too:
- * every authorization request of a signed-in browser (single sign-on, and the
- * `prompt=none` renewals of single-page apps) finds its session, then the
- * engine looks its account up, which the request's memo then answers.
- */
-const SESSION_WITH_ACCOUNT = `SELECT t.payload, a.*
+/** A row by its key with the account its payload names at `accountId`. */
+const rowWithAccount = (accountId: string) => `SELECT t.payload, a.*
    FROM oidc_payloads t
-   ${accountOfRow("t.payload->>'accountId'")}
+   ${accountOfRow(accountId)}
   WHERE t.model = $1 AND t.id = $2`;
 
 /**
- * So does an interaction's, for the account its login result names: the
- * resume that ends a sign-in finds its interaction, signs that account in and
- * then looks it up. Before the login there is none (no user read).
+ * Rows whose lookup reads an account too, and where their payload names it.
+ * - A session's (by the browser's session cookie): every authorization
+ *   request of a signed-in browser (single sign-on, and the `prompt=none`
+ *   renewals of single-page apps) finds its session, then the engine looks
+ *   its account up, which the request's memo then answers.
+ * - An interaction's, for the account its login result names: the resume
+ *   that ends a sign-in finds its interaction, signs that account in and
+ *   then looks it up. Before the login there is none (no user read).
  */
-const INTERACTION_WITH_ACCOUNT = `SELECT t.payload, a.*
-   FROM oidc_payloads t
-   ${accountOfRow("t.payload->'result'->'login'->>'accountId'")}
-  WHERE t.model = $1 AND t.id = $2`;
+const WITH_ACCOUNT = new Map<string, { readonly sql: string; accountIdOf(payload: AdapterPayload | undefined): unknown }>([
+  ['Session', { sql: rowWithAccount("t.payload->>'accountId'"), accountIdOf: (payload) => payload?.accountId }],
+  [
+    'Interaction',
+    {
+      sql: rowWithAccount("t.payload->'result'->'login'->>'accountId'"),
+      accountIdOf: (payload) => (payload?.result as { login?: { accountId?: unknown } } | undefined)?.login?.accountId,
+    },
+  ],
+]);
 
 type WithAccount = { [column in keyof UserColumns]: null } | UserColumns;
 
@@ -246,17 +252,12 @@ function payloadAdapter(
         rememberAccountOf(token?.accountId, found);
         return token;
       }
-      if (model === 'Session') {
-        const [found] = await query<{ payload: unknown } & WithAccount>(SESSION_WITH_ACCOUNT, [model, storageId(id)]);
-        const session = toPayload(id, found ?? null);
-        rememberAccountOf(session?.accountId, found);
-        return session;
-      }
-      if (model === 'Interaction') {
-        const [found] = await query<{ payload: unknown } & WithAccount>(INTERACTION_WITH_ACCOUNT, [model, storageId(id)]);
-        const interaction = toPayload(id, found ?? null);
-        rememberAccountOf((interaction?.result as { login?: { accountId?: unknown } } | undefined)?.login?.accountId, found);
-        return interaction;
+      const withAccount = WITH_ACCOUNT.get(model);
+      if (withAccount) {
+        const [found] = await query<{ payload: unknown } & WithAccount>(withAccount.sql, [model, storageId(id)]);
+        const payload = toPayload(id, found ?? null);
+        rememberAccountOf(withAccount.accountIdOf(payload), found);
+        return payload;
       }
       const found = await query<{ payload: unknown }>('SELECT payload FROM oidc_payloads WHERE model = $1 AND id = $2', [
         model,
