@@ -5,7 +5,7 @@ import { Browser } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { approveOnPages, continueFromConfirmPage, DEVICE_GRANT, pollOnce, registerDeviceApp } from '../support/device.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { API, discover, registerSampleApp } from '../support/sample-app.js';
+import { API, discover, PASSWORD, registerSampleApp } from '../support/sample-app.js';
 
 const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/;
 
@@ -159,6 +159,33 @@ describe('device authorization grant (RFC 8628)', () => {
     // Had a consent page appeared, the helper would have denied on it.
     expect(done.html).toContain('Device connected');
     expect((await pollOnce(device, response.device_code)).tokens).toBeDefined();
+  });
+
+  it('asks a phone whose user was disabled or deleted in the database alone to sign in again, and refuses a code that user approved: never a server error', async () => {
+    for (const [email, change] of [
+      ['grace@example.test', (id: string) => gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${id}::uuid`],
+      ['hedy@example.test', (id: string) => gatehouse.prisma.$executeRaw`DELETE FROM users WHERE id = ${id}::uuid`],
+    ] as const) {
+      const user = await gatehouse.users.createUser({ email, password: PASSWORD });
+      const browser = new Browser();
+      const first = await start('openid');
+      expect((await approveOnPages(first.verification_uri, first.user_code, { browser, email })).html).toContain('Device connected');
+      // Approved by the user, not yet collected by the device.
+      const approved = await start('openid');
+      expect((await approveOnPages(approved.verification_uri, approved.user_code, { browser })).html).toContain('Device connected');
+
+      await change(user.id);
+      // RFC 8628 §3.5: the device gets a token error, not tokens for a user who can no longer sign in.
+      expect(await pollOnce(device, approved.device_code), email).toMatchObject({ error: 'invalid_grant', status: 400 });
+
+      // The same phone, still holding its session cookie, approves another device: it signs in again.
+      const next = await start('openid');
+      const entry = await browser.open(next.verification_uri);
+      const confirm = await browser.submit(entry, '/device', { user_code: next.user_code });
+      const afterConfirm = await browser.submit(confirm, '/device', { confirm: 'yes' });
+      expect(afterConfirm.status, email).toBe(200);
+      expect(afterConfirm.html, email).toContain('name="password"');
+    }
   });
 
   it('answers expired_token once the device code has expired, and says so on the page', async () => {
