@@ -44,6 +44,32 @@ async function tokensFrom(config: oidc.Configuration, browser: Browser, page: Pa
   return oidc.authorizationCodeGrant(config, new URL(done.url), { pkceCodeVerifier: codeVerifier });
 }
 
+/**
+ * After `email`'s user is disabled in the database alone, `browser` (still
+ * holding the session cookie) is asked to sign in again: login_required with
+ * prompt=none, the login page without it; never a server error.
+ */
+async function expectSignInAgain(config: oidc.Configuration, browser: Browser, email: string) {
+  const silent = await browser.open(
+    oidc
+      .buildAuthorizationUrl(config, {
+        redirect_uri: REDIRECT_URI,
+        scope: 'openid',
+        prompt: 'none',
+        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+        code_challenge_method: 'S256',
+      })
+      .toString(),
+    { stopAt: REDIRECT_URI },
+  );
+  expect(new URL(silent.url).searchParams.get('error'), email).toBe('login_required');
+  const { page, askedPassword } = await authorize(config, browser, 'nobody@example.test');
+  expect(askedPassword, email).toBe(true);
+  // The password step was answered for an unknown email: the login page again, with the same answer as a wrong password.
+  expect(page.status, email).toBe(401);
+  expect(page.html).toContain('/login"');
+}
+
 describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=required)', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>>;
 
@@ -84,6 +110,23 @@ describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=re
     const tokens = await tokensFrom(config, browser, enrolled.page, codeVerifier);
     expect(tokens.claims()?.acr).toBe(ACR_MFA);
     expect(tokens.claims()?.amr).toEqual(['pwd', 'otp', 'mfa']);
+  });
+
+  it('asks a browser whose user of a require_mfa client was disabled in the database alone to sign in again, never a server error', async () => {
+    const user = await newUser('client-mfa-gone@example.test');
+    const client = await started.gatehouse.clients.registerClient({
+      client_name: 'Payroll (gone user)',
+      redirect_uris: [REDIRECT_URI],
+      require_mfa: true,
+    });
+    const config = await discover(started.gatehouse, client);
+    const browser = new Browser();
+    const { page, codeVerifier } = await authorize(config, browser, 'client-mfa-gone@example.test');
+    const enrolled = await enrolDuringSignIn(browser, page);
+    expect((await tokensFrom(config, browser, enrolled.page, codeVerifier)).claims()?.acr).toBe(ACR_MFA);
+
+    await started.gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${user.id}::uuid`;
+    await expectSignInAgain(config, browser, 'client-mfa-gone@example.test');
   });
 
   it('steps up inside a session: acr_values asking for MFA, then max_age, get the second factor without the password', async () => {
@@ -222,5 +265,15 @@ describe('GATEHOUSE_MFA=off', () => {
     expect(account.html).not.toContain('Two-step verification');
     const post = await browser.fetch(`${started.gatehouse.url}/account/mfa/totp`, { method: 'POST' });
     expect(post.status).toBe(404);
+  });
+
+  it('asks a browser whose user was deleted in the database alone to sign in again, never a server error', async () => {
+    const user = await started.gatehouse.users.createUser({ email: 'gone@example.test', password: PASSWORD, emailVerified: true });
+    const browser = new Browser();
+    const { page, codeVerifier } = await authorize(started.config, browser, 'gone@example.test');
+    expect((await tokensFrom(started.config, browser, page, codeVerifier)).claims()?.sub).toBe(user.id);
+
+    await started.gatehouse.prisma.$executeRaw`DELETE FROM users WHERE id = ${user.id}::uuid`;
+    await expectSignInAgain(started.config, browser, 'gone@example.test');
   });
 });
