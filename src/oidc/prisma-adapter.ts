@@ -67,7 +67,7 @@ export function createAdapterFactory(
     if (model === 'Client') return clientAdapter(clients);
     const stored = payloadAdapter(prisma, model, sealKey, requests, model === 'Session' ? recordSessionUse : undefined);
     // A login's requests read their interaction and session several times
-    // each; a refresh token's or a code's grant is read with it (TOKEN_WITH_GRANT_AND_ACCOUNT).
+    // each; a refresh token's, a code's or a device code's grant is read with it (TOKEN_WITH_GRANT_AND_ACCOUNT).
     const adapter = MEMOIZED_MODELS.has(model) ? rememberedWithinRequest(model, stored) : stored;
     const successors = requests?.successors;
     return model === 'RefreshToken' && requests && successors
@@ -94,19 +94,21 @@ const accountOfRow = (accountId: string) => `LEFT JOIN LATERAL (
    ) a ON true`;
 
 /**
- * A refresh token's or an authorization code's lookup reads its grant and its
- * account in the same statement: the engine validates the grant right after
- * finding the token (refresh and code grants, introspection, revocation),
- * then the grant looks the account up. The grant's own find is then answered
- * from the request's memo, and so is `findAccount` (provider.ts), instead of
- * two more round trips (`WITH_GRANT_AND_ACCOUNT`).
+ * A refresh token's, an authorization code's or a device code's lookup reads
+ * its grant and its account in the same statement: the engine validates the
+ * grant right after finding the token (refresh, code and device grants,
+ * introspection, revocation), then the grant looks the account up. The
+ * grant's own find is then answered from the request's memo, and so is
+ * `findAccount` (provider.ts), instead of two more round trips
+ * (`WITH_GRANT_AND_ACCOUNT`). A device code still pending approval names
+ * neither: its polls read no grant and no user.
  */
 const TOKEN_WITH_GRANT_AND_ACCOUNT = `SELECT t.payload, g.payload AS grant_payload, a.*
    FROM oidc_payloads t
    LEFT JOIN oidc_payloads g ON g.model = 'Grant' AND g.id = ${storageIdOf('t.grant_id')}
    ${accountOfRow("t.payload->>'accountId'")}
   WHERE t.model = $1 AND t.id = $2`;
-const WITH_GRANT_AND_ACCOUNT = new Set(['RefreshToken', 'AuthorizationCode']);
+const WITH_GRANT_AND_ACCOUNT = new Set(['RefreshToken', 'AuthorizationCode', 'DeviceCode']);
 
 /** A row by its key with the account its payload names at `accountId`. */
 const rowWithAccount = (accountId: string) => `SELECT t.payload, a.*

@@ -3,15 +3,16 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
+import { approveOnPages, DEVICE_GRANT, registerDeviceApp } from '../support/device.js';
 import { API, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
 
 /**
- * What one refresh, and one code exchange, costs the database, counted (never timed): every statement
+ * What one refresh, one code exchange and one device code redemption cost the database, counted (never timed): every statement
  * sent to Postgres while the request runs, transactions' BEGIN and COMMIT
  * included. The pg client's query method is only observed, not replaced.
  * A change that adds a round trip to the hot path fails here.
  */
-describe('the database work of a refresh-token grant and of a code exchange', () => {
+describe('the database work of a refresh-token grant, a code exchange and a device code redemption', () => {
   let gatehouse: TestGatehouse;
   let databaseUrl: string;
   let sample: Awaited<ReturnType<typeof registerSampleApp>>;
@@ -124,6 +125,37 @@ describe('the database work of a refresh-token grant and of a code exchange', ()
       // No lookup of the user of its own: the code's statement answered for it.
       expect(statements.get(`counted-code-${label}`)?.filter((text) => /FROM users u/.test(text))).toHaveLength(1);
     }
+  });
+
+  it('redeems an approved device code in 4 statements: the code with its grant and its user, the consume, the two tokens', async () => {
+    const { client } = await registerDeviceApp(gatehouse);
+    const poll = (deviceCode: string, requestId: string) =>
+      fetch(`${gatehouse.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': requestId },
+        body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: client.client_id }),
+      });
+    const started = await fetch(`${gatehouse.issuer}/device/auth`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ client_id: client.client_id, scope: 'openid offline_access' }),
+    });
+    const { device_code, user_code, verification_uri } = (await started.json()) as Record<string, string>;
+    expect((await approveOnPages(verification_uri as string, user_code as string)).html).toContain('Device connected');
+
+    const response = await poll(device_code as string, 'counted-device');
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id_token: expect.any(String), refresh_token: expect.any(String) });
+    const sent = statements.get('counted-device') ?? [];
+    expect(sent, sent.join('\n')).toHaveLength(4);
+    expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/);
+    expect(sent[0]).toMatch(/FROM users u/);
+    expect(sent[1]).toMatch(/^ ?UPDATE oidc_payloads SET consumed_at = now\(\)/);
+    // The access token (opaque: no resource was asked for) and the refresh token.
+    expect(sent.slice(2)).toEqual([
+      expect.stringMatching(/^ ?INSERT INTO oidc_payloads/),
+      expect.stringMatching(/^ ?INSERT INTO oidc_payloads/),
+    ]);
   });
 
   it('reads the token with its grant and its user (with roles) in one statement, and rotates in a second', async () => {
