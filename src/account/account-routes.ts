@@ -12,6 +12,7 @@ import type { PageRenderer } from '../http/pages.js';
 import { csrfToken, csrfTokenValid } from '../interactions/csrf.js';
 import type { Logger } from '../log.js';
 import { signedInSession, type SignedInSession } from '../oidc/provider-internals.js';
+import { accountOfThisRequest } from '../oidc/request-memo.js';
 import type { ProviderRef } from '../oidc/interaction-steps.js';
 import type { SessionActivityStore } from './session-activity.js';
 
@@ -129,7 +130,8 @@ export function accountRoutes(deps: AccountPageDependencies): Router {
 
 async function visitorOf(ctx: Context, deps: AccountPageDependencies): Promise<Visitor | undefined> {
   const session = await signedInSession(deps.provider, ctx.req, ctx.res);
-  const user = session ? await deps.users.findUserById(session.accountId) : null;
+  // The session's lookup read its user with it (src/oidc/prisma-adapter.ts).
+  const user = session ? await accountOfThisRequest(session.accountId, (id) => deps.users.findUserById(id)) : null;
   if (!session || !user || user.disabled) return undefined;
   return { session, user, audit: { actor: `user:${user.id}`, requestId: String(ctx.state.requestId ?? ''), clientIp: ctx.ip } };
 }

@@ -56,7 +56,7 @@ import { CLIENT_AUTH_METHODS, discoveryExtras } from './discovery.js';
 import { CLIENT_POLICY_METADATA } from '../clients/client-metadata.js';
 import { firstPartyOfflineAccess } from './first-party.js';
 import { impliedConsentGrants, withImpliedConsent } from './implied-consent.js';
-import { rememberedAccount } from './request-memo.js';
+import { accountOfThisRequest } from './request-memo.js';
 import { outboundFetch, queueLogoutTokens } from './backchannel-logout.js';
 import type { LogoutToQueue } from './backchannel-logout-store.js';
 
@@ -321,8 +321,7 @@ function findAccount(users: UserService): NonNullable<Configuration['findAccount
   return async (_ctx, accountId) => {
     // The row this request found first (a refresh token, a code, a session, a resumed interaction)
     // read the account with it (prisma-adapter.ts): no second round trip.
-    const remembered = rememberedAccount(accountId);
-    const user = remembered === undefined ? await users.findUserById(accountId) : remembered;
+    const user = await accountOfThisRequest(accountId, (id) => users.findUserById(id));
     // A disabled or deleted user's grants stop working: oidc-provider treats
     // a missing account as invalid (invalid_grant at refresh, 401 at userinfo).
     if (!user || user.disabled) return undefined;

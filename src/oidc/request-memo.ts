@@ -115,7 +115,16 @@ export function rememberAccount(accountId: string, user: User | null): void {
 }
 
 /** What this request read of `accountId` with its token: a user, `null` (none), or `undefined` (not read: ask the users module). */
-export function rememberedAccount(accountId: string): User | null | undefined {
+function rememberedAccount(accountId: string): User | null | undefined {
   const request = currentRequest();
   return request ? accounts.get(request)?.get(accountId) : undefined;
+}
+
+/**
+ * The user `accountId` names: as this request read it with another row (no
+ * round trip), or else from `lookUp`.
+ */
+export async function accountOfThisRequest(accountId: string, lookUp: (accountId: string) => Promise<User | null>): Promise<User | null> {
+  const remembered = rememberedAccount(accountId);
+  return remembered === undefined ? lookUp(accountId) : remembered;
 }

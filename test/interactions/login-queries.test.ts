@@ -156,6 +156,34 @@ describe('the database work of signing in through the pages', () => {
     expect(deleted.userLookups).toEqual([]);
   });
 
+  it('shows the account page with the user read with its session: no lookup of its own, and none for a user disabled since', async () => {
+    const browser = new Browser();
+    await logIn('before-account', browser);
+    const userLookups = (label: string) =>
+      (statements.get(`counted-${label}`) ?? [])
+        .map((statement) => statement.text)
+        .filter((text) => /FROM "public"\."users"|^ ?SELECT u\.id/.test(text));
+
+    browser.headers['x-request-id'] = 'counted-account';
+    const page = await browser.open(`${gatehouse.url}/account`);
+    expect(page.status).toBe(200);
+    expect(page.html).toContain('ada@example.test');
+    expect(
+      statements.get('counted-account')?.filter((statement) => /FROM oidc_payloads t LEFT JOIN LATERAL/.test(statement.text)),
+    ).toHaveLength(1);
+    expect(userLookups('account')).toEqual([]);
+
+    const lin = await gatehouse.users.createUser({ email: 'lin@example.test', password: PASSWORD });
+    const linBrowser = new Browser();
+    await logIn('before-account-disabled', linBrowser, 'lin@example.test');
+    await gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${lin.id}::uuid`;
+    linBrowser.headers['x-request-id'] = 'counted-account-disabled';
+    const signIn = await linBrowser.fetch(`${gatehouse.url}/account`, { redirect: 'manual' });
+    expect(signIn.status).toBe(303);
+    expect(signIn.headers.get('location')).toMatch(/^\/auth\?/);
+    expect(userLookups('account-disabled')).toEqual([]);
+  });
+
   it('does not sign in a user disabled in the database alone between the password and the resume', async () => {
     const ida = await gatehouse.users.createUser({ email: 'ida@example.test', password: PASSWORD, name: 'Ida Noddack' });
     const browser = new Browser();
