@@ -124,6 +124,9 @@ export function wrkAvailable(): boolean {
  * answer's JSON member `field` goes back into the pool. Give one token more
  * than the connections: wrk asks for one request before it connects, to
  * check the script (wrk.c's script_verify_request), and that one is never sent.
+ * Tokens beyond that are a reserve: an answer that brings no token back (an
+ * error, a dropped connection) then costs the run one reserve token, not a
+ * chain that sends spent tokens from then on.
  */
 export interface TokenChain {
   readonly field: string;
@@ -200,8 +203,9 @@ export async function runWrk(
  * script's arguments, URL-encoded), refilled from the answers. wrk calls
  * `response` before it asks `request` for that connection's next request, so
  * the pool holds a token for every connection as long as answers carry one;
- * if an error breaks a chain, the pool runs dry and a connection that finds
- * it empty sends a spent token: an error per such request, never a silent one.
+ * an error that breaks a chain takes a reserve token's place, and once the
+ * reserve is gone the pool runs dry and a connection that finds it empty
+ * sends a spent token: an error per such request, never a silent one.
  */
 function chainScript(form: string, field: string): string[] {
   // The name goes into Lua source and a Lua pattern as it is.

@@ -35,6 +35,8 @@ const CC_CONCURRENCY = [16, 64] as const;
  */
 const SERVICES = 300;
 const REFRESH_CONCURRENCY = [16, 64] as const;
+/** Refresh tokens beyond one per wrk connection: a chain broken by an error takes one (runWrk's TokenChain). */
+const WRK_RESERVE_TOKENS = 8;
 const LOGIN_CONCURRENCY = 16;
 const SECONDS = Number(process.env.BENCH_SECONDS ?? '6');
 const WARM_UP_SECONDS = Number(process.env.BENCH_WARM_UP_SECONDS ?? '2');
@@ -420,8 +422,8 @@ async function measureGatehouse(
     try {
       for (const concurrency of measures('refresh_token') ? REFRESH_CONCURRENCY : []) {
         // One refresh-token chain per loop: each refresh consumes its token and returns the next.
-        // wrk takes one more token than its connections (runWrk's TokenChain).
-        const chainCount = USE_WRK ? concurrency + 1 : concurrency;
+        // wrk takes one more token than its connections, and a reserve for chains an error breaks (runWrk's TokenChain).
+        const chainCount = USE_WRK ? concurrency + 1 + WRK_RESERVE_TOKENS : concurrency;
         const chains: string[] = [];
         while (chains.length < chainCount) {
           const batch = await Promise.all(
