@@ -8,7 +8,7 @@ import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { linkIn, startMailServer } from '../support/mail.js';
-import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const ADMIN = { GATEHOUSE_ADMIN_CLIENT_ID: 'mail-admin', GATEHOUSE_ADMIN_CLIENT_SECRET: 'mail-admin-secret-that-is-long-enough-1' };
 
@@ -30,13 +30,8 @@ describe('password reset and email verification over real email', () => {
   /** The login page of a new sign-in. */
   const loginPage = async (): Promise<{ browser: Browser; page: Page }> => {
     const browser = new Browser();
-    const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    return { browser, page: await browser.open(url.toString()) };
+    const { url } = await authorizationRequestWithPkce(started.config, { scope: 'openid email' });
+    return { browser, page: await browser.open(url) };
   };
   const forgotLink = (page: Page) => {
     const href = /href="([^"]*forgot-password[^"]*)"/.exec(page.html)?.[1];

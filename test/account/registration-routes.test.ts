@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { linkIn, startMailServer } from '../support/mail.js';
-import { discover, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, discover, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
   let mail: Awaited<ReturnType<typeof startMailServer>>;
@@ -22,14 +22,8 @@ describe('self-registration (GATEHOUSE_REGISTRATION=open)', () => {
 
   const loginPage = async (config: oidc.Configuration, base: string) => {
     const browser = new Browser();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email profile',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    return { browser, verifier, page: await browser.open(url.toString().replace(started.gatehouse.issuer, base)) };
+    const { url, codeVerifier: verifier } = await authorizationRequestWithPkce(config, { scope: 'openid email profile' });
+    return { browser, verifier, page: await browser.open(url.replace(started.gatehouse.issuer, base)) };
   };
   const registerLink = (page: Page) => /href="([^"]*\/register)"/.exec(page.html)?.[1]?.replaceAll('&#x2F;', '/');
 

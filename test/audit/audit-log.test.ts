@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { emailFingerprint } from '../../src/audit/events.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { startWithSampleApp, stopAndDrop, type registerSampleApp, signIn } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, startWithSampleApp, stopAndDrop, type registerSampleApp, signIn } from '../support/sample-app.js';
 
 describe('audit log', () => {
   let gatehouse: TestGatehouse;
@@ -20,13 +20,8 @@ describe('audit log', () => {
 
   it('records logins, failed ones by a hash of the email and never the password', async () => {
     const browser = new Browser();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: sample.client.redirect_uris[0] as string,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const page = await browser.open(url.toString());
+    const { url } = await authorizationRequestWithPkce(config, { redirect_uri: sample.client.redirect_uris[0] as string, scope: 'openid' });
+    const page = await browser.open(url);
     await browser.submit(page, '/login', { email: 'Mallory@Example.test', password: 'guessing a password' });
     await signIn(config);
 

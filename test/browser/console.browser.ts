@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded-postgres.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** Kept after the run (gitignored) so a reviewer can look at every page. */
@@ -126,19 +126,9 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in headless Chromium',
     const config = await oidc.discovery(new URL(gatehouse.issuer), clientId, {}, oidc.ClientSecretBasic(secret), {
       execute: [oidc.allowInsecureRequests],
     });
-    const verifier = oidc.randomPKCECodeVerifier();
     const state = oidc.randomState();
-    await userPage.goto(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid email',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-          state,
-        })
-        .toString(),
-    );
+    const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid email', state });
+    await userPage.goto(url);
     await userPage.type('#email', 'ada@example.test');
     await userPage.type('#password', PASSWORD);
     await Promise.all([userPage.waitForNavigation(), userPage.click('form[action$="/login"] button[type="submit"]')]);
@@ -147,7 +137,10 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in headless Chromium',
       await Promise.all([userPage.waitForNavigation(), userPage.click('form[action$="/confirm"] button[type="submit"]')]);
     }
     expect(userPage.url().startsWith(REDIRECT_URI)).toBe(true);
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(userPage.url()), { pkceCodeVerifier: verifier, expectedState: state });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(userPage.url()), {
+      pkceCodeVerifier: codeVerifier,
+      expectedState: state,
+    });
     expect(tokens.claims()?.email).toBe('ada@example.test');
     await userContext.close();
   });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findFreePort } from '../../src/db/embedded-postgres.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { discover, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, discover, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -72,17 +72,8 @@ describe.skipIf(!existsSync(CHROMIUM))('passkeys in headless Chromium', () => {
       if (request.url().startsWith(REDIRECT_URI)) void request.respond({ status: 200, contentType: 'text/plain', body: 'signed in' });
       else void request.continue();
     });
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    await page.goto(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
-    );
+    const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid' });
+    await page.goto(url);
     // Conditional UI (passkeys offered as autofill) may answer at once with the
     // virtual authenticator; otherwise the button does.
     await page.click('form[data-passkey="authenticate"] button[type="submit"]').catch(() => undefined);

@@ -6,6 +6,7 @@ import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
 import { runCliInProcess as inProcess, runCli as gatehouseCli } from '../support/cli.js';
+import { authorizationRequestWithPkce, RFC7636_EXAMPLE_CODE_VERIFIER } from '../support/sample-app.js';
 
 describe('gatehouse CLI', () => {
   let databaseUrl: string;
@@ -285,16 +286,12 @@ describe('gatehouse CLI', () => {
       environment,
     );
     const { client_id } = JSON.parse(created.stdout) as { client_id: string };
-    const url = new URL(`${gatehouse.issuer}/auth`);
-    url.search = new URLSearchParams({
-      client_id,
-      response_type: 'code',
-      scope: 'openid',
-      redirect_uri: 'http://127.0.0.1:9999/cb',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
-    const page = await new Browser().open(url.toString());
+    const { url } = await authorizationRequestWithPkce(
+      { issuer: gatehouse.issuer, clientId: client_id },
+      { scope: 'openid', redirect_uri: 'http://127.0.0.1:9999/cb' },
+      RFC7636_EXAMPLE_CODE_VERIFIER,
+    );
+    const page = await new Browser().open(url);
     expect(page.html).toContain('Shown &lt;Name&gt;');
   });
 

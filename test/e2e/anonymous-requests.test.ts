@@ -1,7 +1,6 @@
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerDeviceApp } from '../support/device.js';
-import { REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 describe('anonymous requests cannot grow the database without bound', () => {
   let started: Awaited<ReturnType<typeof startWithSampleApp>>;
@@ -52,13 +51,8 @@ describe('anonymous requests cannot grow the database without bound', () => {
 
   it('limits sign-in and device authorization requests per IP', async () => {
     const authorize = async (ip: string) => {
-      const url = oidc.buildAuthorizationUrl(started.config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      return fetch(url.toString().replace(started.gatehouse.issuer, started.gatehouse.url), {
+      const { url } = await authorizationRequestWithPkce(started.config, { scope: 'openid' });
+      return fetch(url.replace(started.gatehouse.issuer, started.gatehouse.url), {
         headers: { 'x-forwarded-for': ip },
         redirect: 'manual',
       });

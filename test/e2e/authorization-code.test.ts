@@ -3,7 +3,15 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { API, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  API,
+  authorizationRequestWithPkce,
+  PASSWORD,
+  type registerSampleApp,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 describe('authorization code flow with PKCE', () => {
   let gatehouse: TestGatehouse;
@@ -77,14 +85,8 @@ describe('authorization code flow with PKCE', () => {
 
   it('the consent page names the API and describes its scopes', async () => {
     const browser = new Browser();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid items:read',
-      resource: API,
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const login = await browser.open(url.toString());
+    const { url } = await authorizationRequestWithPkce(config, { scope: 'openid items:read', resource: API });
+    const login = await browser.open(url);
     const consent = await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD });
     expect(consent.html).toContain('Use <strong>Items API</strong> for you');
     expect(consent.html).toContain('<strong>Items API</strong>');
@@ -127,14 +129,7 @@ describe('authorization code flow with PKCE', () => {
     expect(done.html).toContain('Signed out');
     // The session is gone: the next authorization request asks for the password again.
     const again = await browser.open(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: sample.client.redirect_uris[0] as string,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
+      (await authorizationRequestWithPkce(config, { redirect_uri: sample.client.redirect_uris[0] as string, scope: 'openid' })).url,
     );
     expect(again.html).toContain('name="password"');
   });

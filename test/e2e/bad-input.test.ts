@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import {
+  authorizationRequestWithPkce,
   discover,
   startWithSampleApp,
   stopAndDrop,
@@ -178,16 +179,9 @@ describe('bad input', () => {
 
   describe('token endpoint', () => {
     it('answers a replayed code with invalid_grant and revokes what the first exchange issued', async () => {
-      const codeVerifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid offline_access',
-        prompt: 'consent',
-        code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-        code_challenge_method: 'S256',
-      });
+      const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid offline_access', prompt: 'consent' });
       const browser = new Browser();
-      let page = await browser.open(url.toString());
+      let page = await browser.open(url);
       page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD });
       page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
       const callback = new URL(page.url);
@@ -203,13 +197,8 @@ describe('bad input', () => {
 
     it('refuses a code with the wrong code_verifier', async () => {
       const browser = new Browser();
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      let page = await browser.open(url.toString());
+      const { url } = await authorizationRequestWithPkce(config, { scope: 'openid' });
+      let page = await browser.open(url);
       page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
       if (!page.url.startsWith(REDIRECT_URI)) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
       await expect(

@@ -4,7 +4,16 @@ import type { RegisteredClient } from '../../src/clients/clients.js';
 import { decodeJwt } from 'jose';
 import { Browser, interactionsIn, recordRequests } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { API, discover, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  API,
+  authorizationRequestWithPkce,
+  discover,
+  PASSWORD,
+  REDIRECT_URI,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 /** `first_party: true`: the operator's own app signs in without a consent page. */
 describe('first-party clients', () => {
@@ -28,18 +37,10 @@ describe('first-party clients', () => {
 
   /** Authorization request → login page → wherever Gatehouse sends the browser next (consent page or the app). */
   const signInWithoutConsenting = async (config: oidc.Configuration, scope: string, extra: Record<string, string> = {}) => {
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope,
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-      state: 'st',
-      ...extra,
-    });
+    const { url, codeVerifier: verifier } = await authorizationRequestWithPkce(config, { scope, state: 'st', ...extra });
     const browser = new Browser();
     const sent = recordRequests(browser);
-    let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    let page = await browser.open(url, { stopAt: REDIRECT_URI });
     page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
     return { page, verifier, sent, browser };
   };
@@ -110,14 +111,8 @@ describe('first-party clients', () => {
       first_party: true,
     });
     const silently = async (config: oidc.Configuration) => {
-      const url = oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid email',
-        prompt: 'none',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      });
-      return new URL((await browser.open(url.toString(), { stopAt: REDIRECT_URI })).url).searchParams;
+      const { url } = await authorizationRequestWithPkce(config, { scope: 'openid email', prompt: 'none' });
+      return new URL((await browser.open(url, { stopAt: REDIRECT_URI })).url).searchParams;
     };
     expect((await silently(await discover(gatehouse, fresh))).get('code')).toBeTruthy();
     expect((await silently(thirdParty)).get('error')).toBe('consent_required');
@@ -148,33 +143,13 @@ describe('first-party clients', () => {
 
   it('records the consent as a grant: a later silent sign-in (prompt=none) succeeds', async () => {
     const config = await discover(gatehouse, spa);
-    const verifier = oidc.randomPKCECodeVerifier();
     const browser = new Browser();
-    const first = await browser.open(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid email',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
-      { stopAt: REDIRECT_URI },
-    );
+    const firstRequest = await authorizationRequestWithPkce(config, { scope: 'openid email' });
+    const first = await browser.open(firstRequest.url, { stopAt: REDIRECT_URI });
     const done = await browser.submit(first, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
     expect(done.url.startsWith(REDIRECT_URI)).toBe(true);
-    const silent = await browser.open(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid email',
-          prompt: 'none',
-          code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
-      { stopAt: REDIRECT_URI },
-    );
+    const silentRequest = await authorizationRequestWithPkce(config, { scope: 'openid email', prompt: 'none' }, firstRequest.codeVerifier);
+    const silent = await browser.open(silentRequest.url, { stopAt: REDIRECT_URI });
     expect(new URL(silent.url).searchParams.get('code')).toBeTruthy();
   });
 

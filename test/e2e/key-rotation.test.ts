@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, discover, PASSWORD, REDIRECT_URI, registerSampleApp, signIn } from '../support/sample-app.js';
 
 // The check interval is long, so only the NOTIFY path can explain a prompt
 // pick-up; the test ages the next key in the database instead of waiting out the lead time.
@@ -64,16 +64,8 @@ describe('signing key rotation across instances', () => {
     const { tokens } = await signIn(config, { scope: 'openid email offline_access', prompt: 'consent' });
     expect(decodeProtectedHeader(tokens.id_token as string).kid).toBe(oldCurrent?.kid);
     const browser = new Browser();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const authorize = new URL(
-      oidc.buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        prompt: 'consent',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
-      }),
-    );
+    const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid', prompt: 'consent' });
+    const authorize = new URL(url);
     let page: Page = await browser.open(`${b.url}${authorize.pathname}${authorize.search}`);
     page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD });
     expect(page.html).toContain('/confirm"');
@@ -97,7 +89,7 @@ describe('signing key rotation across instances', () => {
 
     // The sign-in waiting at B's consent page finishes, and its ID token is signed with the promoted key.
     page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
-    const exchanged = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier });
+    const exchanged = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: codeVerifier });
     expect(decodeProtectedHeader(exchanged.id_token as string).kid).toBe(oldNext?.kid);
     await jwtVerify(exchanged.id_token as string, jwksAtB, { issuer: a.issuer, audience: sample.client.client_id });
   });

@@ -2,7 +2,15 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { API, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  API,
+  authorizationRequestWithPkce,
+  PASSWORD,
+  REDIRECT_URI,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 /** The pages people see: consent, logout, error, favicon. */
 describe('pages', () => {
@@ -19,12 +27,7 @@ describe('pages', () => {
   afterAll(() => stopAndDrop(gatehouse, databaseUrl));
 
   const consentPage = async (browser: Browser, scope: string, resource: string[]) => {
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope,
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
+    const url = new URL((await authorizationRequestWithPkce(config, { scope })).url);
     for (const indicator of resource) url.searchParams.append('resource', indicator);
     const page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
     return page.html.includes('/login"')
@@ -76,16 +79,7 @@ describe('pages', () => {
       expect(response.headers.get('content-type')).toBe('image/svg+xml');
       expect(await response.text()).toContain('<svg');
     }
-    const login = await new Browser().open(
-      oidc
-        .buildAuthorizationUrl(config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
-    );
+    const login = await new Browser().open((await authorizationRequestWithPkce(config, { scope: 'openid' })).url);
     expect(login.html).toContain('<link rel="icon" href="/favicon.svg"');
   });
 });

@@ -3,10 +3,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { API, discover, PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  API,
+  authorizationRequestWithPkce,
+  discover,
+  PASSWORD,
+  REDIRECT_URI,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 /** Through the login (and consent) pages to the app's callback; returns the callback URL. */
-async function throughPages(url: URL, browser = new Browser()): Promise<URL> {
+async function throughPages(url: URL | string, browser = new Browser()): Promise<URL> {
   let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
   if (page.html.includes('/login"'))
     page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD }, { stopAt: REDIRECT_URI });
@@ -15,6 +23,7 @@ async function throughPages(url: URL, browser = new Browser()): Promise<URL> {
   return new URL(page.url);
 }
 
+/** PKCE (RFC 7636, S256) parameters for a pushed request, which oidc.buildAuthorizationUrlWithPAR sends. */
 async function pkce() {
   const verifier = oidc.randomPKCECodeVerifier();
   return { verifier, parameters: { code_challenge: await oidc.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256' } };
@@ -89,16 +98,12 @@ describe('pushed authorization requests and DPoP', () => {
       const spaConfig = await discover(gatehouse, client);
       const keyPair = await oidc.randomDPoPKeyPair();
       const DPoP = oidc.getDPoPHandle(spaConfig, keyPair);
-      const { verifier, parameters } = await pkce();
-      const callback = await throughPages(
-        oidc.buildAuthorizationUrl(spaConfig, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid email offline_access',
-          prompt: 'consent',
-          ...parameters,
-        }),
-      );
-      const tokens = await oidc.authorizationCodeGrant(spaConfig, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP });
+      const { url, codeVerifier } = await authorizationRequestWithPkce(spaConfig, {
+        scope: 'openid email offline_access',
+        prompt: 'consent',
+      });
+      const callback = await throughPages(url);
+      const tokens = await oidc.authorizationCodeGrant(spaConfig, callback, { pkceCodeVerifier: codeVerifier }, undefined, { DPoP });
       return { spaConfig, DPoP, tokens };
     };
 
@@ -139,11 +144,9 @@ describe('pushed authorization requests and DPoP', () => {
 
     it('introspection names a DPoP-bound API token as such, with its key thumbprint (RFC 9449 §6.2)', async () => {
       const DPoP = oidc.getDPoPHandle(config, await oidc.randomDPoPKeyPair());
-      const { verifier, parameters } = await pkce();
-      const callback = await throughPages(
-        oidc.buildAuthorizationUrl(config, { redirect_uri: REDIRECT_URI, scope: 'openid items:read', resource: API, ...parameters }),
-      );
-      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: verifier }, { resource: API }, { DPoP });
+      const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid items:read', resource: API });
+      const callback = await throughPages(url);
+      const tokens = await oidc.authorizationCodeGrant(config, callback, { pkceCodeVerifier: codeVerifier }, { resource: API }, { DPoP });
       const introspection = await oidc.tokenIntrospection(config, tokens.access_token);
       expect(introspection).toMatchObject({ active: true, token_type: 'DPoP', cnf: { jkt: expect.any(String) } });
     });
@@ -156,16 +159,14 @@ describe('pushed authorization requests and DPoP', () => {
         dpop_bound_access_tokens: true,
       });
       const boundConfig = await discover(gatehouse, bound);
-      const { verifier, parameters } = await pkce();
-      const callback = await throughPages(
-        oidc.buildAuthorizationUrl(boundConfig, { redirect_uri: REDIRECT_URI, scope: 'openid', ...parameters }),
-      );
-      await expect(oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: verifier })).rejects.toMatchObject({
+      const { url, codeVerifier } = await authorizationRequestWithPkce(boundConfig, { scope: 'openid' });
+      const callback = await throughPages(url);
+      await expect(oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: codeVerifier })).rejects.toMatchObject({
         error: 'invalid_grant',
       });
       // The refusal was for the missing proof: the same code, with one, works.
       const DPoP = oidc.getDPoPHandle(boundConfig, await oidc.randomDPoPKeyPair());
-      const tokens = await oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: verifier }, undefined, { DPoP });
+      const tokens = await oidc.authorizationCodeGrant(boundConfig, callback, { pkceCodeVerifier: codeVerifier }, undefined, { DPoP });
       expect(tokens.token_type.toLowerCase()).toBe('dpop');
     });
   });

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import type { Browser } from '../support/browser.js';
-import { REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
 const ADMIN = { GATEHOUSE_ADMIN_CLIENT_ID: 'sessions-admin', GATEHOUSE_ADMIN_CLIENT_SECRET: 'sessions-admin-secret-long-enough-for-this' };
@@ -22,15 +22,7 @@ describe('a new password, a new email or disabling ends what the old one started
 
   /** The sample app's authorization request (PKCE), with `extra` parameters. */
   const authorizationUrl = async (extra: Record<string, string> = {}) =>
-    oidc
-      .buildAuthorizationUrl(started.config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-        ...extra,
-      })
-      .toString();
+    (await authorizationRequestWithPkce(started.config, { scope: 'openid', ...extra })).url;
 
   /** prompt=none with the browser's session: back at the app with a code, or with an error. */
   const silentSignIn = async (browser: Browser) => {

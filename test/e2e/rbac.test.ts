@@ -4,7 +4,18 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
 import { Browser } from '../support/browser.js';
 import { approveOnPages, DEVICE_GRANT, pollOnce, registerDeviceApp } from '../support/device.js';
-import { API, discover, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  API,
+  type AuthorizationParameters,
+  authorizationRequestWithPkce,
+  discover,
+  PASSWORD,
+  REDIRECT_URI,
+  RFC7636_EXAMPLE_CODE_VERIFIER,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 import { postForm } from '../support/service-client.js';
 
 const INVOICES = 'https://invoices.example.test/';
@@ -59,17 +70,13 @@ describe('roles, permissions and client grants in tokens', () => {
   describe('with rbac on', () => {
     it('consent lists only the scopes the user holds; the token carries requested ∩ permitted, the permissions and the roles', async () => {
       const browser = new Browser();
-      const verifier = oidc.randomPKCECodeVerifier();
-      const url = oidc.buildAuthorizationUrl(financeConfig, {
-        redirect_uri: REDIRECT_URI,
+      const { url, codeVerifier } = await authorizationRequestWithPkce(financeConfig, {
         scope: financeScopes.scope,
         resource: INVOICES,
         prompt: 'consent',
-        code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-        code_challenge_method: 'S256',
         state: 's1',
       });
-      const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+      const login = await browser.open(url, { stopAt: REDIRECT_URI });
       const consent = await browser.submit(login, '/login', { email: EMAIL, password: PASSWORD }, { stopAt: REDIRECT_URI });
       expect(consent.html).toContain('read:invoices');
       expect(consent.html).not.toContain('write:invoices');
@@ -77,7 +84,7 @@ describe('roles, permissions and client grants in tokens', () => {
       const tokens = await oidc.authorizationCodeGrant(
         financeConfig,
         new URL(callback.url),
-        { pkceCodeVerifier: verifier, expectedState: 's1' },
+        { pkceCodeVerifier: codeVerifier, expectedState: 's1' },
         { resource: INVOICES },
       );
       expect(tokens.scope).toBe('read:invoices');
@@ -143,7 +150,7 @@ describe('roles, permissions and client grants in tokens', () => {
       const signedIn = await signIn(config, { scope: 'openid profile items:read', resource: API });
       expect(decodeJwt(signedIn.tokens.access_token)).not.toHaveProperty('roles');
       expect(decodeJwt(signedIn.tokens.id_token as string)).not.toHaveProperty('roles');
-      const refused = await new Browser().open(authorizationUrl(config, { scope: 'openid roles' }), { stopAt: REDIRECT_URI });
+      const refused = await new Browser().open(await authorizationUrl(config, { scope: 'openid roles' }), { stopAt: REDIRECT_URI });
       expect(new URL(refused.url).searchParams.get('error')).toBe('invalid_scope');
     });
 
@@ -155,7 +162,7 @@ describe('roles, permissions and client grants in tokens', () => {
         api_access: [{ resource: API, scopes: ['items:read'] }],
       });
       const config = await discover(gatehouse(), apiOnly);
-      const refused = await new Browser().open(authorizationUrl(config, { scope: 'openid email' }), { stopAt: REDIRECT_URI });
+      const refused = await new Browser().open(await authorizationUrl(config, { scope: 'openid email' }), { stopAt: REDIRECT_URI });
       expect(new URL(refused.url).searchParams.get('error')).toBe('invalid_scope');
       const { tokens } = await signIn(config, { scope: 'openid items:read', resource: API });
       expect(Object.keys(decodeJwt(tokens.id_token as string))).not.toEqual(expect.arrayContaining(['email']));
@@ -164,11 +171,11 @@ describe('roles, permissions and client grants in tokens', () => {
 
     it('authorization code: another API is invalid_target, even one defining the same scope name; an ungranted scope is invalid_scope', async () => {
       const browser = new Browser();
-      const other = await browser.open(authorizationUrl(context.config, { scope: 'openid items:read', resource: OTHER_ITEMS }), {
+      const other = await browser.open(await authorizationUrl(context.config, { scope: 'openid items:read', resource: OTHER_ITEMS }), {
         stopAt: REDIRECT_URI,
       });
       expect(new URL(other.url).searchParams.get('error')).toBe('invalid_target');
-      const invoices = await browser.open(authorizationUrl(financeConfig, { scope: 'openid items:read', resource: INVOICES }), {
+      const invoices = await browser.open(await authorizationUrl(financeConfig, { scope: 'openid items:read', resource: INVOICES }), {
         stopAt: REDIRECT_URI,
       });
       expect(new URL(invoices.url).searchParams.get('error')).toBe('invalid_scope');
@@ -271,19 +278,13 @@ describe('roles, permissions and client grants in tokens', () => {
  * after the commit: waits until an authorization request (which uses nothing
  * up) for `resource` and `scope` is refused with `error`, or not refused.
  */
-async function untilAuthorization(config: oidc.Configuration, parameters: Record<string, string>, error: string | null): Promise<void> {
+async function untilAuthorization(config: oidc.Configuration, parameters: AuthorizationParameters, error: string | null): Promise<void> {
   const answer = async () =>
-    new URL((await new Browser().open(authorizationUrl(config, parameters), { stopAt: REDIRECT_URI })).url).searchParams.get('error');
+    new URL((await new Browser().open(await authorizationUrl(config, parameters), { stopAt: REDIRECT_URI })).url).searchParams.get('error');
   await expect.poll(answer, { timeout: 15_000, interval: 100 }).toBe(error);
 }
 
-function authorizationUrl(config: oidc.Configuration, parameters: Record<string, string>): string {
-  return oidc
-    .buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-      ...parameters,
-    })
-    .toString();
+/** An authorization request's URL for `config`, the same on every run (its code is never redeemed). */
+async function authorizationUrl(config: oidc.Configuration, parameters: AuthorizationParameters): Promise<string> {
+  return (await authorizationRequestWithPkce(config, parameters, RFC7636_EXAMPLE_CODE_VERIFIER)).url;
 }

@@ -2,7 +2,15 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
-import { startWithSampleApp, stopAndDrop, PASSWORD, REDIRECT_URI, type registerSampleApp, signIn } from '../support/sample-app.js';
+import {
+  authorizationRequestWithPkce,
+  startWithSampleApp,
+  stopAndDrop,
+  PASSWORD,
+  REDIRECT_URI,
+  type registerSampleApp,
+  signIn,
+} from '../support/sample-app.js';
 
 /** RFC 6749 §6 with rotation (RFC 9700 §4.14.2); offline_access needs prompt=consent (OIDC Core §11). */
 const OFFLINE = { scope: 'openid email offline_access', prompt: 'consent' };
@@ -97,22 +105,15 @@ describe('refresh tokens', () => {
 
   it('a restart in the middle of a sign-in loses nothing', async () => {
     const browser = new Browser();
-    const verifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid offline_access',
-      prompt: 'consent',
-      code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
-      code_challenge_method: 'S256',
-    });
-    let page = await browser.open(url.toString());
+    const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid offline_access', prompt: 'consent' });
+    let page = await browser.open(url);
     await gatehouse.stop();
     gatehouse = await startTestGatehouse(databaseUrl, gatehouse.environment);
     page = await browser.submit(page, '/login', { email: 'ada@example.test', password: PASSWORD });
     await gatehouse.stop();
     gatehouse = await startTestGatehouse(databaseUrl, gatehouse.environment);
     page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
-    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: verifier });
+    const tokens = await oidc.authorizationCodeGrant(config, new URL(page.url), { pkceCodeVerifier: codeVerifier });
     expect(tokens.refresh_token).toEqual(expect.any(String));
   });
 

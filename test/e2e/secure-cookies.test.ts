@@ -3,7 +3,7 @@ import { findFreePort } from '../../src/db/embedded-postgres.js';
 import { Browser, findForm } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, registerSampleApp, RFC7636_EXAMPLE_CODE_VERIFIER } from '../support/sample-app.js';
 
 describe('cookies behind TLS', () => {
   let databaseUrl: string;
@@ -24,15 +24,13 @@ describe('cookies behind TLS', () => {
 
   it('marks the interaction and session cookies Secure with an https issuer, and warns about plain HTTP once', async () => {
     const browser = new Browser();
-    const query = new URLSearchParams({
-      client_id: clientId,
-      redirect_uri: REDIRECT_URI,
-      response_type: 'code',
-      scope: 'openid',
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGrSw9-cM7',
-      code_challenge_method: 'S256',
-    });
-    const started = await browser.fetch(`${gatehouse.url}/auth?${query}`);
+    const { url } = await authorizationRequestWithPkce(
+      { issuer: gatehouse.issuer, clientId },
+      { scope: 'openid' },
+      RFC7636_EXAMPLE_CODE_VERIFIER,
+    );
+    // Sent to the plain-HTTP address the proxy forwards to, not to the https issuer.
+    const started = await browser.fetch(url.replace(gatehouse.issuer, gatehouse.url));
     const interactionCookies = started.headers.getSetCookie();
     expect(interactionCookies.some((cookie) => cookie.startsWith('_interaction='))).toBe(true);
     for (const cookie of interactionCookies) expect(cookie.toLowerCase()).toContain('; secure');

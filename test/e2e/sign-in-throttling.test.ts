@@ -1,11 +1,11 @@
 import argon2 from 'argon2';
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
-import { discover, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, discover, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
 
 const ADMIN_ID = 'throttle-admin';
 const ADMIN_SECRET = 'throttle-admin-secret-that-is-long-enough';
@@ -46,13 +46,8 @@ describe('sign-in throttling across instances (brute force and password spraying
   const loginPage = async (ip: string, instance: TestGatehouse = first): Promise<{ browser: Browser; page: Page }> => {
     const browser = new Browser();
     browser.headers['x-forwarded-for'] = ip;
-    const url = oidc.buildAuthorizationUrl(config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid email',
-      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-      code_challenge_method: 'S256',
-    });
-    const onInstance = url.toString().replace(first.url, instance.url);
+    const { url } = await authorizationRequestWithPkce(config, { scope: 'openid email' });
+    const onInstance = url.replace(first.url, instance.url);
     const page = await browser.open(onInstance, { stopAt: REDIRECT_URI });
     expect(page.html).toContain('/login"');
     return { browser, page };

@@ -3,7 +3,14 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
-import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  authorizationRequestWithPkce,
+  PASSWORD,
+  REDIRECT_URI,
+  RFC7636_EXAMPLE_CODE_VERIFIER,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 interface Statement {
   readonly text: string;
@@ -69,24 +76,19 @@ describe('the database work of signing in through the pages', () => {
       browser.headers['x-request-id'] = `counted-${label}-${sent++}`;
       return send(url, init);
     };
-    const login = await browser.open(authorizationUrl(label), { stopAt: REDIRECT_URI });
+    const login = await browser.open(await authorizationUrl(label), { stopAt: REDIRECT_URI });
     const done = await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI });
     browser.fetch = send;
     return done.url;
   }
 
-  function authorizationUrl(label: string): string {
-    const url = new URL('/auth', gatehouse.issuer);
-    url.search = new URLSearchParams({
-      client_id: clientId,
-      response_type: 'code',
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      state: `state-${label}`,
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
-    return url.toString();
+  async function authorizationUrl(label: string): Promise<string> {
+    const { url } = await authorizationRequestWithPkce(
+      { issuer: gatehouse.issuer, clientId },
+      { scope: 'openid', state: `state-${label}` },
+      RFC7636_EXAMPLE_CODE_VERIFIER,
+    );
+    return url;
   }
 
   const ofLogin = (label: string) => [...statements].filter(([requestId]) => requestId.startsWith(`counted-${label}-`));
@@ -113,7 +115,7 @@ describe('the database work of signing in through the pages', () => {
   /** An authorization request of a browser signed in already (single sign-on): the page it ends on, and what it sent. */
   async function signOnAgain(browser: Browser, label: string) {
     browser.headers['x-request-id'] = `counted-${label}-0`;
-    const answer = await browser.open(authorizationUrl(label), { stopAt: REDIRECT_URI });
+    const answer = await browser.open(await authorizationUrl(label), { stopAt: REDIRECT_URI });
     const sent = ofLogin(label).flatMap(([, list]) => list.map((statement) => statement.text.replace(/\s+/g, ' ')));
     return { answer, sent, userLookups: sent.filter((text) => /^ ?SELECT u\.id/.test(text)) };
   }
@@ -187,7 +189,7 @@ describe('the database work of signing in through the pages', () => {
   it('does not sign in a user disabled in the database alone between the password and the resume', async () => {
     const ida = await gatehouse.users.createUser({ email: 'ida@example.test', password: PASSWORD, name: 'Ida Noddack' });
     const browser = new Browser();
-    const login = await browser.open(authorizationUrl('between'), { stopAt: REDIRECT_URI });
+    const login = await browser.open(await authorizationUrl('between'), { stopAt: REDIRECT_URI });
     // The form's answer redirects to the resume (/auth/:uid); stop there.
     const resume = await browser.submit(
       login,

@@ -2,7 +2,7 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, findForm, type Page } from '../support/browser.js';
 import { shownRecoveryCodes } from '../support/mfa.js';
-import { PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 import { passkeyOptions, SoftwareAuthenticator } from '../support/webauthn.js';
 
 describe('passkeys (WebAuthn) with a software authenticator', () => {
@@ -21,14 +21,8 @@ describe('passkeys (WebAuthn) with a software authenticator', () => {
     return { browser, page: await browser.submit(login, '/login', { email: 'ada@example.test', password: PASSWORD }) };
   };
   const authorize = async (browser: Browser) => {
-    const codeVerifier = oidc.randomPKCECodeVerifier();
-    const url = oidc.buildAuthorizationUrl(started.config, {
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid',
-      code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-      code_challenge_method: 'S256',
-    });
-    return { page: await browser.open(url.toString(), { stopAt: REDIRECT_URI }), codeVerifier };
+    const { url, codeVerifier } = await authorizationRequestWithPkce(started.config, { scope: 'openid' });
+    return { page: await browser.open(url, { stopAt: REDIRECT_URI }), codeVerifier };
   };
   /** What the login page's script does: fetch a fresh passwordless challenge. */
   const passwordlessOptions = async (browser: Browser, page: Page) => {

@@ -2,7 +2,15 @@ import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Browser, type Page } from '../support/browser.js';
 import { enrolTotpOnAccountPage, shownRecoveryCodes, shownSecret, totpCode } from '../support/mfa.js';
-import { discover, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import {
+  authorizationRequestWithPkce,
+  discover,
+  PASSWORD,
+  REDIRECT_URI,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+} from '../support/sample-app.js';
 
 const ACR_MFA = 'urn:gatehouse:acr:mfa';
 
@@ -23,15 +31,8 @@ async function enrolDuringSignIn(browser: Browser, page: Page): Promise<{ secret
 
 /** Starts an authorization request in `browser` with the password step done when asked; the page after it. */
 async function authorize(config: oidc.Configuration, browser: Browser, email: string, extra: Record<string, string> = {}) {
-  const codeVerifier = oidc.randomPKCECodeVerifier();
-  const url = oidc.buildAuthorizationUrl(config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-    code_challenge_method: 'S256',
-    ...extra,
-  });
-  let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+  const { url, codeVerifier } = await authorizationRequestWithPkce(config, { scope: 'openid', ...extra });
+  let page = await browser.open(url, { stopAt: REDIRECT_URI });
   const askedPassword = page.html.includes('/login"');
   if (askedPassword) page = await browser.submit(page, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI });
   return { page, askedPassword, codeVerifier };
@@ -50,18 +51,9 @@ async function tokensFrom(config: oidc.Configuration, browser: Browser, page: Pa
  * prompt=none, the login page without it; never a server error.
  */
 async function expectSignInAgain(config: oidc.Configuration, browser: Browser, email: string) {
-  const silent = await browser.open(
-    oidc
-      .buildAuthorizationUrl(config, {
-        redirect_uri: REDIRECT_URI,
-        scope: 'openid',
-        prompt: 'none',
-        code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-        code_challenge_method: 'S256',
-      })
-      .toString(),
-    { stopAt: REDIRECT_URI },
-  );
+  const silent = await browser.open((await authorizationRequestWithPkce(config, { scope: 'openid', prompt: 'none' })).url, {
+    stopAt: REDIRECT_URI,
+  });
   expect(new URL(silent.url).searchParams.get('error'), email).toBe('login_required');
   const { page, askedPassword } = await authorize(config, browser, 'nobody@example.test');
   expect(askedPassword, email).toBe(true);

@@ -1,10 +1,9 @@
-import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { Browser, type Page } from '../support/browser.js';
 import { withConnectionLostOnEvent } from '../support/faults.js';
 import { enrolTotpOnAccountPage, passwordStepOfSampleApp, shownRecoveryCodes, totpCode } from '../support/mfa.js';
-import { PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
 
 const ADMIN_ID = 'totp-admin-robot';
 const ADMIN_SECRET = 'totp-admin-robot-secret-0123456789-abc';
@@ -194,16 +193,7 @@ describe('TOTP second factor with recovery codes', () => {
     const forged = await browser.submit(page, '/mfa', { code: '123456', csrf: 'forged' }, { stopAt: REDIRECT_URI });
     expect(forged.status).toBe(403);
     const fresh = new Browser();
-    const login = await fresh.open(
-      oidc
-        .buildAuthorizationUrl(started.config, {
-          redirect_uri: REDIRECT_URI,
-          scope: 'openid',
-          code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-          code_challenge_method: 'S256',
-        })
-        .toString(),
-    );
+    const login = await fresh.open((await authorizationRequestWithPkce(started.config, { scope: 'openid' })).url);
     const uid = /\/interaction\/([\w-]+)\/login/.exec(login.html)?.[1] as string;
     const csrf = /name="csrf" value="([^"]+)"/.exec(login.html)?.[1] as string;
     const early = await fresh.fetch(`${started.gatehouse.url}/interaction/${uid}/mfa/continue`, {

@@ -4,7 +4,17 @@ import { currentRequest } from '../../src/log.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { Browser } from '../support/browser.js';
 import { approveOnPages, DEVICE_GRANT, registerDeviceApp } from '../support/device.js';
-import { API, PASSWORD, REDIRECT_URI, signIn, startWithSampleApp, stopAndDrop, type registerSampleApp } from '../support/sample-app.js';
+import {
+  API,
+  authorizationRequestWithPkce,
+  PASSWORD,
+  REDIRECT_URI,
+  RFC7636_EXAMPLE_CODE_VERIFIER,
+  signIn,
+  startWithSampleApp,
+  stopAndDrop,
+  type registerSampleApp,
+} from '../support/sample-app.js';
 
 /**
  * What one refresh, one code exchange and one device code redemption cost the database, counted (never timed): every statement
@@ -63,18 +73,12 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
   /** A code for the sample app, signed in through the pages as `email` (PKCE: RFC 7636 Appendix B's pair). */
   async function codeFor(email: string): Promise<string> {
     const browser = new Browser();
-    const url = new URL('/auth', gatehouse.issuer);
-    url.search = new URLSearchParams({
-      client_id: sample.client.client_id,
-      response_type: 'code',
-      redirect_uri: REDIRECT_URI,
-      scope: 'openid offline_access',
-      prompt: 'consent',
-      resource: API,
-      code_challenge: 'E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM',
-      code_challenge_method: 'S256',
-    }).toString();
-    let page = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+    const { url } = await authorizationRequestWithPkce(
+      { issuer: gatehouse.issuer, clientId: sample.client.client_id },
+      { scope: 'openid offline_access', prompt: 'consent', resource: API },
+      RFC7636_EXAMPLE_CODE_VERIFIER,
+    );
+    let page = await browser.open(url, { stopAt: REDIRECT_URI });
     page = await browser.submit(page, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI });
     if (page.html.includes('/confirm"')) page = await browser.submit(page, '/confirm', {}, { stopAt: REDIRECT_URI });
     const code = new URL(page.url).searchParams.get('code') ?? '';
@@ -92,7 +96,7 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
         grant_type: 'authorization_code',
         code,
         redirect_uri: REDIRECT_URI,
-        code_verifier: 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk',
+        code_verifier: RFC7636_EXAMPLE_CODE_VERIFIER,
         resource: API,
       }),
     });

@@ -1,7 +1,7 @@
-import * as oidc from 'openid-client';
+import type * as oidc from 'openid-client';
 import { generate } from 'otplib';
 import { Browser, type Page } from './browser.js';
-import { PASSWORD, REDIRECT_URI } from './sample-app.js';
+import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI } from './sample-app.js';
 
 /** The RFC 6238 code of `secret` for the 30-second step `steps` away from now (0: the current one). */
 export function totpCode(secret: string, steps = 0): Promise<string> {
@@ -47,12 +47,7 @@ export async function passwordStepOfSampleApp(
 ): Promise<{ browser: Browser; page: Page }> {
   const browser = new Browser();
   if (ip) browser.headers['x-forwarded-for'] = ip;
-  const url = oidc.buildAuthorizationUrl(sample.config, {
-    redirect_uri: REDIRECT_URI,
-    scope: 'openid',
-    code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
-    code_challenge_method: 'S256',
-  });
-  const login = await browser.open(url.toString(), { stopAt: REDIRECT_URI });
+  const { url } = await authorizationRequestWithPkce(sample.config, { scope: 'openid' });
+  const login = await browser.open(url, { stopAt: REDIRECT_URI });
   return { browser, page: await browser.submit(login, '/login', { email, password: PASSWORD }, { stopAt: REDIRECT_URI }) };
 }

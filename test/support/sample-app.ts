@@ -42,6 +42,52 @@ export async function discover(gatehouse: TestGatehouse, client: RegisteredClien
   return oidc.discovery(new URL(gatehouse.issuer), client.client_id, {}, auth, { execute: [oidc.allowInsecureRequests] });
 }
 
+/**
+ * RFC 7636 Appendix B's code_verifier, whose S256 code_challenge is
+ * `E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM`: for a request that should be
+ * the same on every run.
+ */
+export const RFC7636_EXAMPLE_CODE_VERIFIER = 'dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk';
+
+/**
+ * Whom an authorization request is for: an app configured by openid-client
+ * (from discovery), or a client_id whose request is written by hand to the
+ * issuer's authorization endpoint (`ISSUER/auth`).
+ */
+export type AuthorizationRequestClient = oidc.Configuration | { readonly issuer: string; readonly clientId: string };
+
+/** Authorization request parameters besides the PKCE ones: scope, and any of state, nonce, prompt, resource, redirect_uri... */
+export type AuthorizationParameters = { readonly scope: string } & Readonly<Record<string, string>>;
+
+export interface AuthorizationRequestWithPkce {
+  /** The authorization endpoint's URL, every parameter in its query. */
+  readonly url: string;
+  /** The code_verifier the code is redeemed with at the token endpoint (RFC 7636 §4.5). */
+  readonly codeVerifier: string;
+}
+
+/**
+ * An authorization-code request with PKCE (RFC 7636 §4.1-4.3, code_challenge_method=S256)
+ * for `client`: response_type=code, redirect_uri REDIRECT_URI unless `parameters` names
+ * another, `parameters`, and the S256 code_challenge of `codeVerifier` (a random one unless given).
+ */
+export async function authorizationRequestWithPkce(
+  client: AuthorizationRequestClient,
+  parameters: AuthorizationParameters,
+  codeVerifier: string = oidc.randomPKCECodeVerifier(),
+): Promise<AuthorizationRequestWithPkce> {
+  const withPkce: Record<string, string> = {
+    redirect_uri: REDIRECT_URI,
+    ...parameters,
+    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
+    code_challenge_method: 'S256',
+  };
+  if (client instanceof oidc.Configuration) return { url: oidc.buildAuthorizationUrl(client, withPkce).toString(), codeVerifier };
+  const url = new URL(`${client.issuer}/auth`);
+  url.search = new URLSearchParams({ client_id: client.clientId, response_type: 'code', ...withPkce }).toString();
+  return { url: url.toString(), codeVerifier };
+}
+
 export interface SignInOptions {
   readonly scope?: string;
   readonly resource?: string;
@@ -58,22 +104,18 @@ export interface SignInOptions {
 /** The authorization-code + PKCE flow through the real login and consent pages. */
 export async function signIn(config: oidc.Configuration, options: SignInOptions = {}) {
   const browser = options.browser ?? new Browser();
-  const codeVerifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = oidc.randomNonce();
-  const parameters: Record<string, string> = {
-    redirect_uri: REDIRECT_URI,
+  const { url, codeVerifier } = await authorizationRequestWithPkce(config, {
     scope: options.scope ?? 'openid email profile',
-    code_challenge: await oidc.calculatePKCECodeChallenge(codeVerifier),
-    code_challenge_method: 'S256',
     state,
     nonce,
-  };
-  if (options.resource) parameters.resource = options.resource;
-  if (options.prompt) parameters.prompt = options.prompt;
-  Object.assign(parameters, options.extra);
+    ...(options.resource ? { resource: options.resource } : {}),
+    ...(options.prompt ? { prompt: options.prompt } : {}),
+    ...options.extra,
+  });
 
-  let page: Page = await browser.open(oidc.buildAuthorizationUrl(config, parameters).toString(), { stopAt: REDIRECT_URI });
+  let page: Page = await browser.open(url, { stopAt: REDIRECT_URI });
   if (page.html.includes('/login"')) {
     page = await browser.submit(
       page,
