@@ -201,7 +201,7 @@ async function main(): Promise<void> {
       rounds: ROUNDS,
       keyBits: 2048,
       argon2: ARGON2,
-      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: ${USE_WRK ? "wrk (one thread; a pool of refresh tokens, each answer's token back into it)" : 'node:http keep-alive (each loop keeps its own token chain)'}; logins: node:http keep-alive with a cookie jar (the four requests of the form)`,
+      loadGenerator: `client credentials: ${USE_WRK ? 'wrk (one thread)' : 'node:http'}, keep-alive, HTTP Basic client auth, same machine; refresh: ${USE_WRK ? "wrk (one thread; a pool of refresh tokens, one per connection plus 8 in reserve, each answer's token back into it)" : 'node:http keep-alive (each loop keeps its own token chain)'}; logins: node:http keep-alive with a cookie jar (the four requests of the form)`,
       figures: 'best round per cell; ratio = requests/s ÷ limit measured in this run',
       gatehouse: `node ${PRODUCTION_FLAGS.join(' ')} dist/main.js (npm run build), NODE_ENV=production, embedded Postgres 18, log level info to /dev/null`,
       bareEngine: 'node bench/bare-engine.mjs: oidc-provider alone, in-memory adapter, static client, same JWT shape',

@@ -96,8 +96,8 @@ const accountOfRow = (accountId: string) => `LEFT JOIN LATERAL (
 /**
  * A refresh token's, an authorization code's or a device code's lookup reads
  * its grant and its account in the same statement: the engine validates the
- * grant right after finding the token (refresh, code and device grants,
- * introspection, revocation), then the grant looks the account up. The
+ * grant right after finding the token (refresh, code and device grants;
+ * introspection and revocation of refresh tokens), then the grant looks the account up. The
  * grant's own find is then answered from the request's memo, and so is
  * `findAccount` (provider.ts), instead of two more round trips
  * (`WITH_GRANT_AND_ACCOUNT`). A device code still pending approval names
@@ -242,8 +242,8 @@ function payloadAdapter(
     // Expired rows are still returned: oidc-provider checks `exp` itself and
     // answers `expired_token` / `invalid_grant` instead of "not found".
     // Through pg rather than Prisma's findUnique: every token, code, grant and
-    // session lookup passes here (one per refresh and per code exchange: the token with its grant
-    // and account).
+    // session lookup passes here (one per refresh, per code exchange and per device code's poll:
+    // the token with its grant and account).
     async find(id) {
       if (WITH_GRANT_AND_ACCOUNT.has(model)) {
         const [found] = await query<TokenWithGrantAndAccount>(TOKEN_WITH_GRANT_AND_ACCOUNT, [model, storageId(id)]);

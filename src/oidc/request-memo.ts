@@ -8,7 +8,7 @@ import { currentRequest, type RequestContext } from '../log.js';
  * two or three times (the page handler's `interactionDetails`, then
  * `interactionResult`, then the engine's resume), each a round trip; within
  * one request the later reads get what the first read (or the request's own
- * write) saw. A refresh token's or a code's grant is read in the token's
+ * write) saw. A refresh token's, a code's or a device code's grant is read in the token's
  * own statement and remembered here (`rememberRead`) for the engine's find
  * that follows, and so is its account (`rememberAccount`) for the engine's
  * `findAccount`, as are the accounts of a session and of a resumed
@@ -106,7 +106,7 @@ export function rememberedWithinRequest(model: string, adapter: Adapter): Adapte
   };
 }
 
-/** Accounts read with another row (a refresh token's, a code's, a session's, an interaction's), by request: `null` remembers that there was no such user. */
+/** Accounts read with another row (a refresh token's, a code's, a device code's, a session's, an interaction's), by request: `null` remembers that there was no such user. */
 const accounts = new WeakMap<RequestContext, Map<string, User | null>>();
 
 /** The user `accountId` names, read in the same statement as another row (src/oidc/prisma-adapter.ts). */
@@ -114,7 +114,7 @@ export function rememberAccount(accountId: string, user: User | null): void {
   mapOfThisRequest(accounts)?.set(accountId, user);
 }
 
-/** What this request read of `accountId` with its token: a user, `null` (none), or `undefined` (not read: ask the users module). */
+/** What this request read of `accountId` with another row: a user, `null` (none), or `undefined` (not read: ask the users module). */
 function rememberedAccount(accountId: string): User | null | undefined {
   const request = currentRequest();
   return request ? accounts.get(request)?.get(accountId) : undefined;

@@ -183,6 +183,10 @@ describe('the database work of signing in through the pages', () => {
     const signIn = await linBrowser.fetch(`${gatehouse.url}/account`, { redirect: 'manual' });
     expect(signIn.status).toBe(303);
     expect(signIn.headers.get('location')).toMatch(/^\/auth\?/);
+    // The session was found, with its (disabled) user: not a browser without a session.
+    expect(
+      statements.get('counted-account-disabled')?.filter((statement) => /FROM oidc_payloads t LEFT JOIN LATERAL/.test(statement.text)),
+    ).toHaveLength(1);
     expect(userLookups('account-disabled')).toEqual([]);
   });
 

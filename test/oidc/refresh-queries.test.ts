@@ -127,27 +127,35 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
       expect(response.status, label).toBe(400);
       expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
       // No lookup of the user of its own: the code's statement answered for it.
-      expect(statements.get(`counted-code-${label}`)?.filter((text) => /FROM users u/.test(text))).toHaveLength(1);
+      expect(statements.get(`counted-code-${label}`)?.filter((text) => /FROM users u/.test(text))).toEqual([
+        expect.stringMatching(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/),
+      ]);
     }
   });
 
-  it('redeems an approved device code in 4 statements: the code with its grant and its user, the consume, the two tokens', async () => {
+  /** A device code for a new device app, approved on the pages by `email` (RFC 8628 §3.1, §3.3); sent by hand for the request-id header. */
+  async function approvedDeviceCode(email = 'ada@example.test') {
     const { client } = await registerDeviceApp(gatehouse);
-    const poll = (deviceCode: string, requestId: string) =>
-      fetch(`${gatehouse.issuer}/token`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': requestId },
-        body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: deviceCode, client_id: client.client_id }),
-      });
     const started = await fetch(`${gatehouse.issuer}/device/auth`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: new URLSearchParams({ client_id: client.client_id, scope: 'openid offline_access' }),
     });
     const { device_code, user_code, verification_uri } = (await started.json()) as Record<string, string>;
-    expect((await approveOnPages(verification_uri as string, user_code as string)).html).toContain('Device connected');
+    expect((await approveOnPages(verification_uri as string, user_code as string, { email })).html).toContain('Device connected');
+    /** The device's poll of the token endpoint (RFC 8628 §3.4), as request `requestId`. */
+    const poll = (requestId: string) =>
+      fetch(`${gatehouse.issuer}/token`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-request-id': requestId },
+        body: new URLSearchParams({ grant_type: DEVICE_GRANT, device_code: device_code as string, client_id: client.client_id }),
+      });
+    return { poll };
+  }
 
-    const response = await poll(device_code as string, 'counted-device');
+  it('redeems an approved device code in 4 statements: the code with its grant and its user, the consume, the two tokens', async () => {
+    const { poll } = await approvedDeviceCode();
+    const response = await poll('counted-device');
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ id_token: expect.any(String), refresh_token: expect.any(String) });
     const sent = statements.get('counted-device') ?? [];
@@ -160,6 +168,25 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
       expect.stringMatching(/^ ?INSERT INTO oidc_payloads/),
       expect.stringMatching(/^ ?INSERT INTO oidc_payloads/),
     ]);
+  });
+
+  it('refuses the device code of a user disabled or deleted in the database after approving it (read with the code)', async () => {
+    for (const [label, change] of [
+      ['disabled', 'UPDATE users SET disabled = true WHERE id = $1::uuid'],
+      ['deleted', 'DELETE FROM users WHERE id = $1::uuid'],
+    ] as const) {
+      const user = await gatehouse.users.createUser({ email: `${label}-device@example.test`, password: PASSWORD });
+      const { poll } = await approvedDeviceCode(`${label}-device@example.test`);
+      await gatehouse.prisma.$executeRawUnsafe(change, user.id);
+      const response = await poll(`counted-device-${label}`);
+      expect(response.status, label).toBe(400);
+      // RFC 8628 §3.5 / RFC 6749 §5.2 (the engine does not say why).
+      expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+      // No lookup of the user of its own: the code's statement answered for it.
+      expect(statements.get(`counted-device-${label}`)?.filter((text) => /FROM users u/.test(text))).toEqual([
+        expect.stringMatching(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/),
+      ]);
+    }
   });
 
   it('reads the token with its grant and its user (with roles) in one statement, and rotates in a second', async () => {
