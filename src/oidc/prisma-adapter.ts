@@ -97,9 +97,9 @@ const accountOfRow = (accountId: string) => `LEFT JOIN LATERAL (
  * A refresh token's, an authorization code's or a device code's lookup reads
  * its grant and its account in the same statement: the engine validates the
  * grant right after finding the token (refresh, code and device grants;
- * introspection and revocation of refresh tokens), then the grant looks the account up. The
- * grant's own find is then answered from the request's memo, and so is
- * `findAccount` (provider.ts), instead of two more round trips
+ * introspection and revocation of refresh tokens), then the grant looks the
+ * account up. The grant's own find is then answered from the request's memo,
+ * and so is `findAccount` (provider.ts), instead of two more round trips
  * (`WITH_GRANT_AND_ACCOUNT`). A device code still pending approval names
  * neither: its polls read no grant and no user.
  */

@@ -319,8 +319,8 @@ function renewingGrantLoader(lifetime: number): NonNullable<Configuration['loadE
 
 function findAccount(users: UserService): NonNullable<Configuration['findAccount']> {
   return async (_ctx, accountId) => {
-    // The row this request found first (a refresh token, a code, a session, a resumed interaction)
-    // read the account with it (prisma-adapter.ts): no second round trip.
+    // The row this request found first (a refresh token, a code, a device code, a session, a resumed
+    // interaction) read the account with it (prisma-adapter.ts): no second round trip.
     const user = await accountOfThisRequest(accountId, (id) => users.findUserById(id));
     // A disabled or deleted user's grants stop working: oidc-provider treats
     // a missing account as invalid (invalid_grant at refresh, 401 at userinfo).

@@ -8,8 +8,8 @@ import { currentRequest, type RequestContext } from '../log.js';
  * two or three times (the page handler's `interactionDetails`, then
  * `interactionResult`, then the engine's resume), each a round trip; within
  * one request the later reads get what the first read (or the request's own
- * write) saw. A refresh token's, a code's or a device code's grant is read in the token's
- * own statement and remembered here (`rememberRead`) for the engine's find
+ * write) saw. A refresh token's, a code's or a device code's grant is read
+ * in the token's own statement and remembered here (`rememberRead`) for the engine's find
  * that follows, and so is its account (`rememberAccount`) for the engine's
  * `findAccount`, as are the accounts of a session and of a resumed
  * interaction, read with them.
