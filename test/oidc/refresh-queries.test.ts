@@ -102,34 +102,41 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
     });
   }
 
+  /** The statement that reads a refresh token, a code or a device code with its grant and its user. */
+  const WITH_GRANT_AND_USER = /FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/;
+
+  /** A user changed in the database alone: the users module would also end the user's grants and tokens. */
+  const GONE_USER_CHANGES = [
+    ['disabled', 'UPDATE users SET disabled = true WHERE id = $1::uuid'],
+    ['deleted', 'DELETE FROM users WHERE id = $1::uuid'],
+  ] as const;
+
+  /** `response` to request `requestId` refused with invalid_grant, the user read only in the token's own statement (no lookup of its own). */
+  async function expectRefusedWithUserReadWithToken(response: Response, requestId: string) {
+    expect(response.status, requestId).toBe(400);
+    // RFC 6749 §5.2 (RFC 8628 §3.5 for a device code); the engine does not say why.
+    expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
+    expect(statements.get(requestId)?.filter((text) => /FROM users u/.test(text))).toEqual([expect.stringMatching(WITH_GRANT_AND_USER)]);
+  }
+
   it('exchanges a code in 3 statements: the code with its grant and its user, the consume, the refresh token', async () => {
     const response = await exchange(await codeFor('ada@example.test'), 'counted-exchange');
     expect(response.status).toBe(200);
     expect(await response.json()).toMatchObject({ access_token: expect.any(String), refresh_token: expect.any(String) });
     const sent = statements.get('counted-exchange') ?? [];
     expect(sent, sent.join('\n')).toHaveLength(3);
-    expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/);
+    expect(sent[0]).toMatch(WITH_GRANT_AND_USER);
     expect(sent[0]).toMatch(/FROM users u/);
     expect(sent[1]).toMatch(/^ ?UPDATE oidc_payloads SET consumed_at = now\(\)/);
     expect(sent[2]).toMatch(/^ ?INSERT INTO oidc_payloads/);
   });
 
   it('refuses to exchange the code of a user disabled or deleted in the database after it was issued (read with the code)', async () => {
-    for (const [label, change] of [
-      ['disabled', 'UPDATE users SET disabled = true WHERE id = $1::uuid'],
-      ['deleted', 'DELETE FROM users WHERE id = $1::uuid'],
-    ] as const) {
+    for (const [label, change] of GONE_USER_CHANGES) {
       const user = await gatehouse.users.createUser({ email: `${label}-code@example.test`, password: PASSWORD });
       const code = await codeFor(`${label}-code@example.test`);
-      // Behind Gatehouse's back: the users module would also end the user's grants.
       await gatehouse.prisma.$executeRawUnsafe(change, user.id);
-      const response = await exchange(code, `counted-code-${label}`);
-      expect(response.status, label).toBe(400);
-      expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
-      // No lookup of the user of its own: the code's statement answered for it.
-      expect(statements.get(`counted-code-${label}`)?.filter((text) => /FROM users u/.test(text))).toEqual([
-        expect.stringMatching(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/),
-      ]);
+      await expectRefusedWithUserReadWithToken(await exchange(code, `counted-code-${label}`), `counted-code-${label}`);
     }
   });
 
@@ -160,7 +167,7 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
     expect(await response.json()).toMatchObject({ id_token: expect.any(String), refresh_token: expect.any(String) });
     const sent = statements.get('counted-device') ?? [];
     expect(sent, sent.join('\n')).toHaveLength(4);
-    expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/);
+    expect(sent[0]).toMatch(WITH_GRANT_AND_USER);
     expect(sent[0]).toMatch(/FROM users u/);
     expect(sent[1]).toMatch(/^ ?UPDATE oidc_payloads SET consumed_at = now\(\)/);
     // The access token (opaque: no resource was asked for) and the refresh token.
@@ -171,21 +178,11 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
   });
 
   it('refuses the device code of a user disabled or deleted in the database after approving it (read with the code)', async () => {
-    for (const [label, change] of [
-      ['disabled', 'UPDATE users SET disabled = true WHERE id = $1::uuid'],
-      ['deleted', 'DELETE FROM users WHERE id = $1::uuid'],
-    ] as const) {
+    for (const [label, change] of GONE_USER_CHANGES) {
       const user = await gatehouse.users.createUser({ email: `${label}-device@example.test`, password: PASSWORD });
       const { poll } = await approvedDeviceCode(`${label}-device@example.test`);
       await gatehouse.prisma.$executeRawUnsafe(change, user.id);
-      const response = await poll(`counted-device-${label}`);
-      expect(response.status, label).toBe(400);
-      // RFC 8628 §3.5 / RFC 6749 §5.2 (the engine does not say why).
-      expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
-      // No lookup of the user of its own: the code's statement answered for it.
-      expect(statements.get(`counted-device-${label}`)?.filter((text) => /FROM users u/.test(text))).toEqual([
-        expect.stringMatching(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/),
-      ]);
+      await expectRefusedWithUserReadWithToken(await poll(`counted-device-${label}`), `counted-device-${label}`);
     }
   });
 
@@ -197,7 +194,7 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
     for (const requestId of ['counted-first', 'counted-second']) {
       const sent = statements.get(requestId) ?? [];
       expect(sent, sent.join('\n')).toHaveLength(2);
-      expect(sent[0]).toMatch(/FROM oidc_payloads t LEFT JOIN oidc_payloads g ON g.model = 'Grant'/); // the refresh token and its grant
+      expect(sent[0]).toMatch(WITH_GRANT_AND_USER); // the refresh token and its grant
       expect(sent[0]).toMatch(/FROM users u/); // its account, the roles in the same statement
       expect(sent[1]).toMatch(/^ ?WITH claimed AS \( UPDATE oidc_payloads/); // consume + successor, one statement
     }
@@ -221,11 +218,7 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
         [disabledTokens.refresh_token, 'counted-disabled'],
         [deletedTokens.refresh_token, 'counted-deleted'],
       ] as const) {
-        const response = await postRefresh(refreshToken, requestId, API);
-        expect(response.status).toBe(400);
-        expect(await response.json()).toMatchObject({ error: 'invalid_grant' });
-        // No lookup of the user of its own: the token's statement answered for it.
-        expect(statements.get(requestId)?.filter((text) => /FROM users u/.test(text))).toHaveLength(1);
+        await expectRefusedWithUserReadWithToken(await postRefresh(refreshToken, requestId, API), requestId);
       }
     } finally {
       await database.end();
