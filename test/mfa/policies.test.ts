@@ -88,34 +88,31 @@ describe('second-factor policies (GATEHOUSE_MFA=optional, GATEHOUSE_ADMIN_MFA=re
     expect(tokens.claims()?.acr).toBe('urn:gatehouse:acr:pwd');
   });
 
-  it('takes a user of a require_mfa client through enrolment at sign-in', async () => {
-    await newUser('client-mfa@example.test');
+  /** A new require_mfa client `clientName`, and `email`'s first sign-in to it: through enrolment, to tokens. */
+  async function firstSignInToRequireMfaClient(clientName: string, email: string) {
     const client = await started.gatehouse.clients.registerClient({
-      client_name: 'Payroll',
+      client_name: clientName,
       redirect_uris: [REDIRECT_URI],
       require_mfa: true,
     });
     const config = await discover(started.gatehouse, client);
     const browser = new Browser();
-    const { page, codeVerifier } = await authorize(config, browser, 'client-mfa@example.test');
+    const { page, codeVerifier } = await authorize(config, browser, email);
     const enrolled = await enrolDuringSignIn(browser, page);
-    const tokens = await tokensFrom(config, browser, enrolled.page, codeVerifier);
+    return { config, browser, tokens: await tokensFrom(config, browser, enrolled.page, codeVerifier) };
+  }
+
+  it('takes a user of a require_mfa client through enrolment at sign-in', async () => {
+    await newUser('client-mfa@example.test');
+    const { tokens } = await firstSignInToRequireMfaClient('Payroll', 'client-mfa@example.test');
     expect(tokens.claims()?.acr).toBe(ACR_MFA);
     expect(tokens.claims()?.amr).toEqual(['pwd', 'otp', 'mfa']);
   });
 
   it('asks a browser whose user of a require_mfa client was disabled in the database alone to sign in again, never a server error', async () => {
     const user = await newUser('client-mfa-gone@example.test');
-    const client = await started.gatehouse.clients.registerClient({
-      client_name: 'Payroll (gone user)',
-      redirect_uris: [REDIRECT_URI],
-      require_mfa: true,
-    });
-    const config = await discover(started.gatehouse, client);
-    const browser = new Browser();
-    const { page, codeVerifier } = await authorize(config, browser, 'client-mfa-gone@example.test');
-    const enrolled = await enrolDuringSignIn(browser, page);
-    expect((await tokensFrom(config, browser, enrolled.page, codeVerifier)).claims()?.acr).toBe(ACR_MFA);
+    const { config, browser, tokens } = await firstSignInToRequireMfaClient('Payroll (gone user)', 'client-mfa-gone@example.test');
+    expect(tokens.claims()?.acr).toBe(ACR_MFA);
 
     await started.gatehouse.prisma.$executeRaw`UPDATE users SET disabled = true WHERE id = ${user.id}::uuid`;
     await expectSignInAgain(config, browser, 'client-mfa-gone@example.test');
