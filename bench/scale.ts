@@ -40,6 +40,11 @@ const API = 'https://bench-api.example.test/';
 const FRESH_CLIENTS = 4000;
 /** Users beside the bench user in both databases: two pages of the users list and more. */
 const LISTED_USERS = 60;
+/** The page size of every admin list measured. */
+const PAGE = 20;
+/** APIs beside the bench API, and `login.throttled` events, in both databases: a full page of each list. */
+const LISTED_APIS = 25;
+const LISTED_EVENTS = 25;
 const root = new URL('../', import.meta.url);
 
 interface Fixtures {
@@ -195,6 +200,16 @@ async function setUp(databaseUrl: string): Promise<Fixtures> {
       INSERT INTO users (id, email, password_hash, email_verified, updated_at)
       SELECT gen_random_uuid(), 'listed-' || i || '@example.test', password_hash, true, now() FROM users, generate_series(1, ${LISTED_USERS}::int) i
        WHERE email = 'bench@example.test'`;
+    // A full page of APIs and of login.throttled events on the empty database too, so those lists
+    // render the same 20 items on both sides (the empty one had one API and no such event).
+    await prisma.$executeRaw`
+      INSERT INTO resources (id, identifier, name, scopes, access_token_ttl, updated_at)
+      SELECT gen_random_uuid(), 'https://listed-' || i || '.example.test/', 'Listed API ' || i, scopes, access_token_ttl, now()
+        FROM resources, generate_series(1, ${LISTED_APIS}::int) i
+       WHERE identifier = ${API}`;
+    await prisma.$executeRaw`
+      INSERT INTO events (type, actor, subject, client_ip)
+      SELECT 'login.throttled', 'user:listed-' || i, 'user:listed-' || i, '10.0.0.' || i FROM generate_series(1, ${LISTED_EVENTS}::int) i`;
     // The clients each request of "client credentials, not in cache" uses once: copies of the service.
     await prisma.$executeRaw`
       INSERT INTO clients (id, metadata, secret_hash, updated_at)
@@ -316,12 +331,9 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
   // A term that finds one client: part of a seeded client's name ('Scale client N', N above a tenth of
   // the clients, so no longer number extends it), or the bench app's name.
   const clientSearch = sizes.clients >= 100 ? `client ${sizes.clients - 12}` : 'Bench app';
-  const found = await adminGet(server, adminToken, `/admin/clients?search=${encodeURIComponent(clientSearch)}`);
-  const clientsFound = JSON.parse(found.body) as { data: unknown[] };
-  if (clientsFound.data.length !== 1) throw new Error(`client search '${clientSearch}' found ${clientsFound.data.length} clients, not one`);
-  const first = JSON.parse((await adminGet(server, adminToken, '/admin/users?limit=20')).body) as { next_cursor: string | null };
+  const first = JSON.parse((await adminGet(server, adminToken, `/admin/users?limit=${PAGE}`)).body) as { next_cursor: string | null };
   if (!first.next_cursor) throw new Error('the users list has no second page');
-  return {
+  const run: Run = {
     server,
     fixtures,
     config,
@@ -334,8 +346,28 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     opaqueTokens,
     search,
     clientSearch,
-    usersSecondPage: `/admin/users?limit=20&cursor=${first.next_cursor}`,
+    usersSecondPage: `/admin/users?limit=${PAGE}&cursor=${first.next_cursor}`,
   };
+  // Each list answers as many items on both databases (a full page, or the one a search finds),
+  // so a ratio compares the same work on the data, not 20 items rendered against one.
+  for (const { workload, path, items } of adminLists(run)) {
+    const answer = JSON.parse((await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
+    if (answer.data?.length !== items) throw new Error(`${workload} (${path}) answered ${answer.data?.length} items, not ${items}`);
+  }
+  return run;
+}
+
+/** The admin lists measured, with the items each answers on either database. */
+function adminLists(run: Pick<Run, 'usersSecondPage' | 'search' | 'clientSearch'>): { workload: string; path: string; items: number }[] {
+  return [
+    { workload: 'admin users, first page', path: `/admin/users?limit=${PAGE}`, items: PAGE },
+    { workload: 'admin users, next page', path: run.usersSecondPage, items: PAGE },
+    { workload: 'admin users, search', path: `/admin/users?limit=${PAGE}&search=${encodeURIComponent(run.search)}`, items: 1 },
+    { workload: 'admin clients, first page', path: `/admin/clients?limit=${PAGE}`, items: PAGE },
+    { workload: 'admin clients, search', path: `/admin/clients?limit=${PAGE}&search=${encodeURIComponent(run.clientSearch)}`, items: 1 },
+    { workload: 'admin APIs, first page', path: `/admin/resources?limit=${PAGE}`, items: PAGE },
+    { workload: 'admin events, by type', path: `/admin/events?limit=${PAGE}&type=login.throttled`, items: PAGE },
+  ];
 }
 
 /** The authorization code flow through the real login page (first-party app: no consent page); returns the tokens. */
@@ -445,16 +477,7 @@ function workloadsOf(run: Run): Workload[] {
       },
     });
   }
-  const adminLists: [string, string][] = [
-    ['admin users, first page', '/admin/users?limit=20'],
-    ['admin users, next page', run.usersSecondPage],
-    ['admin users, search', `/admin/users?limit=20&search=${encodeURIComponent(run.search)}`],
-    ['admin clients, first page', '/admin/clients?limit=20'],
-    ['admin clients, search', `/admin/clients?limit=20&search=${encodeURIComponent(run.clientSearch)}`],
-    ['admin APIs, first page', '/admin/resources?limit=20'],
-    ['admin events, by type', '/admin/events?limit=20&type=login.throttled'],
-  ];
-  for (const [workload, path] of adminLists) {
+  for (const { workload, path } of adminLists(run)) {
     for (const concurrency of [1, 16]) {
       list.push({ workload, concurrency, worker: async () => (await adminGet(run.server, run.adminToken, path)).status === 200 });
     }
