@@ -326,8 +326,9 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     refreshChains.push((await signIn(config, emailFor(signIns++), API)).refresh_token as string);
     opaqueTokens.push((await signIn(config, emailFor(signIns++))).access_token);
   }
-  // A term that finds one user in the seeded set (6 characters of an email's random part), or the bench user.
-  const search = sizes.users > 0 ? emailFor(12345).slice(2, 8) : 'bench@';
+  // A term that finds one user in the seeded set (6 characters of an email's random part, the first
+  // of a few seeded emails' that no other user's email or name contains), or the bench user.
+  const search = sizes.users > 0 ? await termFindingOneUser(server, adminToken, emailFor) : 'bench@';
   // A term that finds one client: part of a seeded client's name ('Scale client N', N above a tenth of
   // the clients, so no longer number extends it), or the bench app's name.
   const clientSearch = sizes.clients >= 100 ? `client ${sizes.clients - 12}` : 'Bench app';
@@ -355,6 +356,18 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
     if (answer.data?.length !== items) throw new Error(`${workload} (${path}) answered ${answer.data?.length} items, not ${items}`);
   }
   return run;
+}
+
+/** 6 characters of a seeded email's random part that find that user alone (at a million users, about half of such terms do). */
+async function termFindingOneUser(server: Server, adminToken: string, emailFor: (n: number) => string): Promise<string> {
+  for (let n = 12345; n < 12345 + 200; n += 1) {
+    const term = emailFor(n).slice(2, 8);
+    const answer = JSON.parse((await adminGet(server, adminToken, `/admin/users?limit=${PAGE}&search=${term}`)).body) as {
+      data?: unknown[];
+    };
+    if (answer.data?.length === 1) return term;
+  }
+  throw new Error('no 6-character term of 200 seeded emails finds one user alone');
 }
 
 /** The admin lists measured, with the items each answers on either database. */
