@@ -526,7 +526,7 @@ async function measureBareEngine(setup: Setup, limits: { signing: number }): Pro
 
 function report(workload: string, result: Measured): void {
   console.error(
-    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}${result.walBytesPerRequest === undefined ? '' : `, WAL ${result.walBytesPerRequest} B/req`}, load generator ${result.loadGeneratorCores} cores, errors ${result.errors}`,
+    `  ${workload} c=${result.concurrency}: ${result.perSecond}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms, ${result.serverCpuMsPerRequest} CPU ms/req (event loop ${result.eventLoopCpuMsPerRequest})${result.databaseCpuMsPerRequest === undefined ? '' : `, Postgres ${result.databaseCpuMsPerRequest} CPU ms/req`}${result.walBytesPerRequest === undefined ? '' : `, WAL ${result.walBytesPerRequest} B/req`}, load generator ${result.loadGeneratorCores} cores, machine idle ${result.machineIdleShare} steal ${result.machineStealShare}, errors ${result.errors}`,
   );
 }
 

@@ -94,6 +94,14 @@ export type Measured = LoadResult & {
    * first change to each page after the checkpoint, and little of autovacuum's.
    */
   walBytesPerRequest?: number;
+  /**
+   * Share of the whole machine's CPU time (every core, /proc/stat) that was
+   * idle over the run, and that the hypervisor gave to other guests (steal):
+   * what no process here used. With a server that could use more, idle says
+   * the requests were waiting on each other's hand-offs, not on a core.
+   */
+  machineIdleShare: number;
+  machineStealShare: number;
 };
 
 /** The embedded Postgres a run is measured against. */
@@ -122,7 +130,9 @@ export async function measured(pids: number[], run: () => Promise<LoadResult>, d
   const before = await cpuMs(pids);
   const threadsBefore = await threadCpuMs(pids);
   const databaseBefore = database ? await databaseCpuMs(database.postmasterPid) : 0;
+  const machineBefore = await machineTicks();
   const result = await run();
+  const machine = subtractTicks(await machineTicks(), machineBefore);
   const spent = (await cpuMs(pids)) - before;
   const threadsAfter = await threadCpuMs(pids);
   const databaseSpent = database ? (await databaseCpuMs(database.postmasterPid)) - databaseBefore : undefined;
@@ -137,7 +147,21 @@ export async function measured(pids: number[], run: () => Promise<LoadResult>, d
     serverCores: round(spent / 1000 / result.seconds, 2),
     ...(databaseSpent === undefined ? {} : { databaseCpuMsPerRequest: round(databaseSpent / succeeded, 3) }),
     ...(wal === undefined ? {} : { walBytesPerRequest: Math.round(wal / succeeded) }),
+    machineIdleShare: round(machine.idle / Math.max(1, machine.total), 3),
+    machineStealShare: round(machine.steal / Math.max(1, machine.total), 3),
   };
+}
+
+/** The machine's CPU time so far, all cores (proc(5), /proc/stat's `cpu` line): idle (with iowait), steal, and the total. */
+async function machineTicks(): Promise<{ idle: number; steal: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8').catch(() => '')).split('\n')[0] ?? '';
+  // user nice system idle iowait irq softirq steal (guest time is already counted in user and nice)
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = line.split(/\s+/).slice(1).map(Number);
+  return { idle: idle + iowait, steal, total: user + nice + system + idle + iowait + irq + softirq + steal };
+}
+
+function subtractTicks(after: Awaited<ReturnType<typeof machineTicks>>, before: Awaited<ReturnType<typeof machineTicks>>) {
+  return { idle: after.idle - before.idle, steal: after.steal - before.steal, total: after.total - before.total };
 }
 
 /**
