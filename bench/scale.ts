@@ -362,9 +362,8 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
 async function termFindingOneUser(server: Server, adminToken: string, emailFor: (n: number) => string): Promise<string> {
   for (let n = 12345; n < 12345 + 200; n += 1) {
     const term = emailFor(n).slice(2, 8);
-    const answer = JSON.parse((await adminGet(server, adminToken, `/admin/users?limit=${PAGE}&search=${term}`)).body) as {
-      data?: unknown[];
-    };
+    const path = `/admin/users?limit=${PAGE}&search=${encodeURIComponent(term)}`;
+    const answer = JSON.parse((await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
     if (answer.data?.length === 1) return term;
   }
   throw new Error('no 6-character term of 200 seeded emails finds one user alone');
@@ -431,6 +430,12 @@ interface Workload {
   readonly seconds?: number;
 }
 
+/** The answer, if its status is 200; else an error that says what came instead (counted, and its reason printed, by measureAlternating). */
+function succeeded<T extends { status: number; body: string }>(answer: T): T {
+  if (answer.status !== 200) throw new Error(`${answer.status} ${answer.body.slice(0, 120)}`);
+  return answer;
+}
+
 /** Every workload at c=1 (latency) and c=16 (under load); sign-ins at c=1 and c=4 (argon2 bounds them). */
 function workloadsOf(run: Run): Workload[] {
   const { http, fixtures } = run;
@@ -443,8 +448,8 @@ function workloadsOf(run: Run): Workload[] {
       maxRequests: Math.floor(FRESH_CLIENTS / (ROUNDS * 2)),
       worker: async () => {
         const id = `fresh-client-${run.nextFresh++}`;
-        const answer = await http.postForm('/token', { grant_type: 'client_credentials' }, basic(id, fixtures.service.client_secret));
-        return answer.status === 200;
+        succeeded(await http.postForm('/token', { grant_type: 'client_credentials' }, basic(id, fixtures.service.client_secret)));
+        return true;
       },
     });
   }
@@ -458,8 +463,7 @@ function workloadsOf(run: Run): Workload[] {
           { grant_type: 'refresh_token', refresh_token: run.refreshChains[loop] as string, resource: API },
           basic(fixtures.app.client_id, fixtures.app.client_secret),
         );
-        if (answer.status !== 200) return false;
-        run.refreshChains[loop] = (JSON.parse(answer.body) as { refresh_token: string }).refresh_token;
+        run.refreshChains[loop] = (JSON.parse(succeeded(answer).body) as { refresh_token: string }).refresh_token;
         return true;
       },
     });
@@ -474,7 +478,8 @@ function workloadsOf(run: Run): Workload[] {
           { token: run.opaqueTokens[loop] as string },
           basic(fixtures.app.client_id, fixtures.app.client_secret),
         );
-        return answer.status === 200 && answer.body.includes('"active":true');
+        if (!succeeded(answer).body.includes('"active":true')) throw new Error(`inactive: ${answer.body.slice(0, 120)}`);
+        return true;
       },
     });
   }
@@ -492,7 +497,14 @@ function workloadsOf(run: Run): Workload[] {
   }
   for (const { workload, path } of adminLists(run)) {
     for (const concurrency of [1, 16]) {
-      list.push({ workload, concurrency, worker: async () => (await adminGet(run.server, run.adminToken, path)).status === 200 });
+      list.push({
+        workload,
+        concurrency,
+        worker: async () => {
+          succeeded(await adminGet(run.server, run.adminToken, path));
+          return true;
+        },
+      });
     }
   }
   return list;
@@ -511,14 +523,25 @@ async function measureAlternating(runs: Record<'empty' | 'scaled', Run>): Promis
       const order: ('empty' | 'scaled')[] = pass % 2 === 0 ? ['empty', 'scaled'] : ['scaled', 'empty'];
       for (const side of order) {
         const cell = lists[side][index] as Workload;
+        // Why requests failed, by reason: the error count alone does not say.
+        const failures = new Map<string, number>();
+        const worker = async (loop: number) => {
+          try {
+            return await cell.worker(loop);
+          } catch (error) {
+            const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+            failures.set(reason, (failures.get(reason) ?? 0) + 1);
+            return false;
+          }
+        };
         const result = await runLoad(
           cell.concurrency,
           { seconds: cell.seconds ?? SECONDS, maxRequests: cell.maxRequests ?? 100_000 },
-          cell.worker,
+          worker,
         );
         (rounds[pass] as { empty: Measured[]; scaled: Measured[] })[side][index] = { ...result, workload: cell.workload };
         console.error(
-          `  ${side.padEnd(6)} ${cell.workload.padEnd(34)} c=${String(cell.concurrency).padEnd(2)} ${String(result.perSecond).padStart(5)}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}`,
+          `  ${side.padEnd(6)} ${cell.workload.padEnd(34)} c=${String(cell.concurrency).padEnd(2)} ${String(result.perSecond).padStart(5)}/s p50 ${result.p50Ms} ms p99 ${result.p99Ms} ms errors ${result.errors}${[...failures].map(([reason, count]) => ` (${count}× ${reason})`).join('')}`,
         );
       }
     }
