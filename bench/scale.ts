@@ -352,7 +352,7 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
   // Each list answers as many items on both databases (a full page, or the one a search finds),
   // so a ratio compares the same work on the data, not 20 items rendered against one.
   for (const { workload, path, items } of adminLists(run)) {
-    const answer = JSON.parse((await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
+    const answer = JSON.parse(succeeded(await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
     if (answer.data?.length !== items) throw new Error(`${workload} (${path}) answered ${answer.data?.length} items, not ${items}`);
   }
   return run;
@@ -363,7 +363,7 @@ async function termFindingOneUser(server: Server, adminToken: string, emailFor: 
   for (let n = 12345; n < 12345 + 200; n += 1) {
     const term = emailFor(n).slice(2, 8);
     const path = `/admin/users?limit=${PAGE}&search=${encodeURIComponent(term)}`;
-    const answer = JSON.parse((await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
+    const answer = JSON.parse(succeeded(await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
     if (answer.data?.length === 1) return term;
   }
   throw new Error('no 6-character term of 200 seeded emails finds one user alone');
@@ -529,7 +529,7 @@ async function measureAlternating(runs: Record<'empty' | 'scaled', Run>): Promis
           try {
             return await cell.worker(loop);
           } catch (error) {
-            const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
+            const reason = failureReason(error);
             failures.set(reason, (failures.get(reason) ?? 0) + 1);
             return false;
           }
@@ -547,6 +547,14 @@ async function measureAlternating(runs: Record<'empty' | 'scaled', Run>): Promis
     }
   }
   return rounds;
+}
+
+/** A failed request's reason on one line: a socket error's code (fetch's is on its cause), else the first line of the message. */
+function failureReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code ?? (error as { cause?: NodeJS.ErrnoException } | undefined)?.cause?.code;
+  if (code && /^E[A-Z]+$/.test(code)) return code;
+  const message = error instanceof Error ? error.message : String(error);
+  return (message.split('\n')[0] ?? '').slice(0, 160);
 }
 
 /** Per workload and concurrency, the round with the lowest p50 (and lowest p99) on each database. */

@@ -97,8 +97,11 @@ export type Measured = LoadResult & {
   /**
    * Share of the whole machine's CPU time (every core, /proc/stat) that was
    * idle over the run, and that the hypervisor gave to other guests (steal):
-   * what no process here used. With a server that could use more, idle says
-   * the requests were waiting on each other's hand-offs, not on a core.
+   * what no process here used. Idle includes iowait. With a server that
+   * could use more, idle says the requests were waiting on something other
+   * than a core: hand-offs between threads and processes, disk flushes, or a
+   * load generator that sends too little. The window is the whole load run
+   * (the load generator's start and exit included).
    */
   machineIdleShare: number;
   machineStealShare: number;
