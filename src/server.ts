@@ -317,6 +317,8 @@ export async function startGatehouse(config: Config, log: Logger, options: Start
       firstPartyClients: [ACCOUNT_CLIENT_ID, CONSOLE_CLIENT_ID],
     });
     const http = drainableServer(app);
+    // Longer than the idle timeout of a proxy in front, which then closes its pooled connections first (GATEHOUSE_KEEP_ALIVE_TIMEOUT).
+    http.server.keepAliveTimeout = config.keepAliveTimeout * 1000;
     const server = await listen(http.server, config.port, config.host);
     // Requests in flight get most of the deadline; the rest is for the database.
     const shutdownMs = config.shutdownTimeout * 1000;

@@ -85,6 +85,14 @@ export const environmentSchema = z
      * are cut and the process exits 1, naming what did not close.
      */
     GATEHOUSE_SHUTDOWN_TIMEOUT: duration(3600).default(10),
+    /**
+     * How long an idle keep-alive connection stays open after its last
+     * answer. A proxy or load balancer in front must close its pooled
+     * connections first (shorter idle timeout), or a request it sends on a
+     * connection Gatehouse is closing fails with a 502: the default outlasts
+     * nginx's and AWS ALB's 60 s and Caddy's 2 minutes (Node's own is 5 s).
+     */
+    GATEHOUSE_KEEP_ALIVE_TIMEOUT: duration(3600).default(125),
     /** Holds the embedded Postgres (`postgres/`, `postgres-password`) and the generated secret (`secret`). */
     GATEHOUSE_DATA_DIR: z.string().min(1).default('./.data'),
     /**
@@ -303,6 +311,8 @@ export interface Config {
   readonly database: { readonly queryTimeout: number; readonly connectTimeout: number; readonly wait: number };
   /** Seconds; see GATEHOUSE_SHUTDOWN_TIMEOUT. */
   readonly shutdownTimeout: number;
+  /** Seconds; see GATEHOUSE_KEEP_ALIVE_TIMEOUT. */
+  readonly keepAliveTimeout: number;
   /** Undefined means "use or create the dev secret file in the data dir". */
   readonly secret: string | undefined;
   readonly admin: { readonly email: string; readonly password: string } | undefined;
@@ -411,6 +421,7 @@ export function loadConfig(environment: Record<string, string | undefined>): Con
       wait: env.GATEHOUSE_DATABASE_WAIT,
     },
     shutdownTimeout: env.GATEHOUSE_SHUTDOWN_TIMEOUT,
+    keepAliveTimeout: env.GATEHOUSE_KEEP_ALIVE_TIMEOUT,
     secret: env.GATEHOUSE_SECRET,
     admin:
       env.GATEHOUSE_ADMIN_EMAIL && env.GATEHOUSE_ADMIN_PASSWORD
