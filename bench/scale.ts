@@ -436,6 +436,17 @@ function succeeded<T extends { status: number; body: string }>(answer: T): T {
   return answer;
 }
 
+/** Introspects loop `loop`'s opaque token: true when the answer says it is active, else an error saying what came. */
+async function introspectOpaqueToken(run: Run, loop: number): Promise<true> {
+  const answer = await run.http.postForm(
+    '/token/introspection',
+    { token: run.opaqueTokens[loop] as string },
+    basic(run.fixtures.app.client_id, run.fixtures.app.client_secret),
+  );
+  if (!succeeded(answer).body.includes('"active":true')) throw new Error(`inactive: ${answer.body.slice(0, 120)}`);
+  return true;
+}
+
 /** Every workload at c=1 (latency) and c=16 (under load); sign-ins at c=1 and c=4 (argon2 bounds them). */
 function workloadsOf(run: Run): Workload[] {
   const { http, fixtures } = run;
@@ -472,15 +483,7 @@ function workloadsOf(run: Run): Workload[] {
     list.push({
       workload: 'introspection (opaque token)',
       concurrency,
-      worker: async (loop) => {
-        const answer = await http.postForm(
-          '/token/introspection',
-          { token: run.opaqueTokens[loop] as string },
-          basic(fixtures.app.client_id, fixtures.app.client_secret),
-        );
-        if (!succeeded(answer).body.includes('"active":true')) throw new Error(`inactive: ${answer.body.slice(0, 120)}`);
-        return true;
-      },
+      worker: (loop) => introspectOpaqueToken(run, loop),
     });
   }
   for (const concurrency of [1, 4]) {
@@ -586,14 +589,7 @@ function bestOf(rounds: { empty: Measured[]; scaled: Measured[] }[]): Cell[] {
  * seconds before it: their latencies with and without a pass running.
  */
 async function cleanupPass(databaseUrl: string, run: Run) {
-  const introspect = async () => {
-    const answer = await run.http.postForm(
-      '/token/introspection',
-      { token: run.opaqueTokens[0] as string },
-      basic(run.fixtures.app.client_id, run.fixtures.app.client_secret),
-    );
-    return answer.status === 200 && answer.body.includes('"active":true');
-  };
+  const introspect = () => introspectOpaqueToken(run, 0);
   const requestsBefore = await runLoad(1, { seconds: SECONDS, maxRequests: 100_000 }, introspect);
   const prisma = createPrismaClient(databaseUrl, { queryTimeout: 300, connectTimeout: 10 });
   try {
