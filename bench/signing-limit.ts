@@ -38,24 +38,36 @@ process.stdin.once('data', (line) => {
     sign('sha256', input, privateKey);
     count += 1;
   }
-  process.stdout.write(JSON.stringify({ count, seconds: (Date.now() - begin) / 1000 }) + '\\n', () => process.exit(0));
+  const seconds = Math.max(1, Date.now() - begin) / 1000;
+  process.stdout.write(JSON.stringify({ count, seconds }) + '\\n', () => process.exit(0));
 });
 process.stdout.write('ready\\n');
 `;
 
 /**
  * RS256 signatures per second on `cores` cores at once (one process each,
- * signing in a loop, started together): the machine's signing limit,
- * measured as the argon2 rate is, with every core busy. On a virtual machine
- * this can be less than one core's rate times the cores (two virtual CPUs
- * sharing a physical core, or one slowed by the host's other guests), and a
- * server using every core meets that too. Processes, not threads of one: no
- * lock or allocator of one process is shared, so this is the machine's own.
+ * signing in a loop, started together): the machine's signing limit with
+ * every core busy at once, as the argon2 rate is measured (that one on one
+ * process's pool threads). On a virtual machine this can be less than one
+ * core's rate times the cores (two virtual CPUs sharing a physical core, or
+ * one slowed by the host's other guests), and a server using every core
+ * meets that too. Separate processes share no lock or allocator of one
+ * process; two threads of one process read a little less here.
  */
 export async function measureSigningOnAllCores(modulusLength: number, cores: number, seconds: number): Promise<number> {
   const children = Array.from({ length: cores }, () =>
     spawn(process.execPath, ['-e', SIGNING_PROCESS, String(modulusLength), TOKEN_SIZED_INPUT], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
+  const exited = children.map((child) => new Promise<void>((resolve) => child.once('close', () => resolve())));
+  let timer: NodeJS.Timeout | undefined;
+  // A child that cannot start, dies, or never answers fails the measurement instead of the harness or hanging it.
+  const failed = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('the signing processes did not answer in time')), seconds * 1000 + 30_000);
+    for (const child of children) {
+      child.once('error', reject);
+      child.stdin.on('error', reject);
+    }
+  });
   try {
     const lines = children.map((child) => createInterface({ input: child.stdout })[Symbol.asyncIterator]());
     const nextLine = async (index: number) => {
@@ -63,14 +75,20 @@ export async function measureSigningOnAllCores(modulusLength: number, cores: num
       if (done) throw new Error('a signing process exited early');
       return value as string;
     };
-    await Promise.all(children.map((_, index) => nextLine(index)));
+    await Promise.race([Promise.all(children.map((_, index) => nextLine(index))), failed]);
     const deadline = Date.now() + seconds * 1000;
     for (const child of children) child.stdin.write(`${deadline}\n`);
-    const results = await Promise.all(
-      children.map(async (_, index) => JSON.parse(await nextLine(index)) as { count: number; seconds: number }),
-    );
-    return Math.round(results.reduce((sum, result) => sum + result.count / result.seconds, 0));
+    const results = await Promise.race([
+      Promise.all(children.map(async (_, index) => JSON.parse(await nextLine(index)) as { count: number; seconds: number })),
+      failed,
+    ]);
+    const perSecond = results.reduce((sum, result) => sum + result.count / result.seconds, 0);
+    if (!Number.isFinite(perSecond) || perSecond <= 0) throw new Error(`the signing processes measured ${perSecond} signatures/s`);
+    return Math.round(perSecond);
   } finally {
+    clearTimeout(timer);
+    failed.catch(() => {});
     for (const child of children) child.kill();
+    await Promise.all(exited);
   }
 }
