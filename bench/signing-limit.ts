@@ -58,7 +58,14 @@ export async function measureSigningOnAllCores(modulusLength: number, cores: num
   const children = Array.from({ length: cores }, () =>
     spawn(process.execPath, ['-e', SIGNING_PROCESS, String(modulusLength), TOKEN_SIZED_INPUT], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
-  const exited = children.map((child) => new Promise<void>((resolve) => child.once('close', () => resolve())));
+  // 'close' once a child has exited and its pipes are shut; a child that could not start may only report 'error'.
+  const exited = children.map(
+    (child) =>
+      new Promise<void>((resolve) => {
+        child.once('close', () => resolve());
+        child.once('error', () => resolve());
+      }),
+  );
   let timer: NodeJS.Timeout | undefined;
   // A child that cannot start, dies, or never answers fails the measurement instead of the harness or hanging it.
   const failed = new Promise<never>((_, reject) => {
