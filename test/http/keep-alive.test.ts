@@ -20,13 +20,7 @@ const HEALTH_REQUEST = 'GET /healthz HTTP/1.1\r\nHost: gatehouse.test\r\n\r\n';
 // Answers follow each other on the connection: the next status line starts right after the last body.
 const answers = (text: string) => text.match(/HTTP\/1\.1 200 OK\r\n/g)?.length ?? 0;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean): Promise<void> {
-  for (let waited = 0; !condition(); waited += 20) {
-    if (waited > 5000) throw new Error('no answer within 5 s');
-    await sleep(20);
-  }
-}
+const ANSWERED = { timeout: 5000, interval: 20 };
 
 describe('keep-alive connections (GATEHOUSE_KEEP_ALIVE_TIMEOUT)', () => {
   let databaseUrl: string;
@@ -50,11 +44,11 @@ describe('keep-alive connections (GATEHOUSE_KEEP_ALIVE_TIMEOUT)', () => {
   it('keeps an idle connection open past the 5 seconds Node would keep it, and answers the next request on it', async () => {
     const connection = openConnection(gatehouse.url);
     connection.socket.write(HEALTH_REQUEST);
-    await until(() => answers(connection.received()) === 1);
+    await expect.poll(() => answers(connection.received()), ANSWERED).toBe(1);
     await sleep(6000);
     expect(connection.socket.destroyed).toBe(false);
     connection.socket.write(HEALTH_REQUEST);
-    await until(() => answers(connection.received()) === 2);
+    await expect.poll(() => answers(connection.received()), ANSWERED).toBe(2);
     expect(connection.received()).not.toMatch(/^connection: close/im);
     connection.socket.destroy();
   }, 15_000);
@@ -62,7 +56,7 @@ describe('keep-alive connections (GATEHOUSE_KEEP_ALIVE_TIMEOUT)', () => {
   it('closes an idle connection once the configured timeout has passed', async () => {
     const connection = openConnection(shortLived.url);
     connection.socket.write(HEALTH_REQUEST);
-    await until(() => answers(connection.received()) === 1);
+    await expect.poll(() => answers(connection.received()), ANSWERED).toBe(1);
     const closedAfterMs = await connection.closed;
     expect(closedAfterMs).toBeGreaterThanOrEqual(1000);
     expect(closedAfterMs).toBeLessThan(5000);
