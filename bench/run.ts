@@ -16,7 +16,7 @@ import { measureArgon2Rate } from './argon2-rate.js';
 import { createHttpClient, type RotatingHeader, round, runLoad, runWrk, wrkAvailable } from './load.js';
 import { measured, rss, startServer, type Measured, type MeasuredDatabase, type ServerProcess } from './server-process.js';
 import { REDIRECT_URI, signInForRefreshToken, signInThroughForm } from './sign-in.js';
-import { measureSigningLimit, measureSigningOnAllCores } from './signing-limit.js';
+import { measureSigning } from './signing-limit.js';
 
 /**
  * `npm run bench`: Gatehouse (its compiled build, on embedded Postgres) and
@@ -120,13 +120,13 @@ async function main(): Promise<void> {
   console.error('measuring the RS256 signing limit on one core, then on every core at once…');
   // Each round's own readings; the run's limits are the highest of them, and a round's ratios use the highest so far.
   const signingRounds: { perCore: number; allCores: number }[] = [];
-  const measureSigning = async () => {
-    const reading = { perCore: measureSigningLimit(2048, 2), allCores: await measureSigningOnAllCores(2048, cores, 2) };
+  const readSigningLimits = async () => {
+    const reading = { perCore: await measureSigning(2048, 1, 2), allCores: await measureSigning(2048, cores, 2) };
     signingRounds.push(reading);
     console.error(`  RS256: ${reading.perCore} signatures/s on one core alone, ${reading.allCores}/s on ${cores} cores at once`);
     return reading;
   };
-  const firstSigning = await measureSigning();
+  const firstSigning = await readSigningLimits();
   let signingLimit = firstSigning.perCore;
   let signingAllCores = firstSigning.allCores;
   console.error(
@@ -163,7 +163,7 @@ async function main(): Promise<void> {
     const limits = () => ({ signing: signingAllCores, argon2: argon2Rate });
     for (let pass = 1; pass <= ROUNDS; pass += 1) {
       if (pass > 1) {
-        const again = await measureSigning();
+        const again = await readSigningLimits();
         signingLimit = Math.max(signingLimit, again.perCore);
         signingAllCores = Math.max(signingAllCores, again.allCores);
         const argon2Again = await measureArgon2Rate(ARGON2, cores, 2);

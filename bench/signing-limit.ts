@@ -1,28 +1,8 @@
-import { generateKeyPairSync, sign } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 /** header.payload of a client-credentials token: the input every measurement here signs. */
 const TOKEN_SIZED_INPUT = 'x'.repeat(420);
-
-/**
- * RS256 signatures per second of node:crypto on one core (this thread), with
- * the key size Gatehouse generates and a JWT-sized input, with the other
- * cores idle: what one signature costs (`1000 / this` ms of CPU).
- */
-export function measureSigningLimit(modulusLength: number, seconds: number): number {
-  const { privateKey } = generateKeyPairSync('rsa', { modulusLength });
-  const input = Buffer.from(TOKEN_SIZED_INPUT);
-  for (let index = 0; index < 50; index += 1) sign('sha256', input, privateKey); // warm-up
-  const begin = performance.now();
-  const deadline = begin + seconds * 1000;
-  let count = 0;
-  while (performance.now() < deadline && count < 1_000_000) {
-    sign('sha256', input, privateKey);
-    count += 1;
-  }
-  return Math.round(count / ((performance.now() - begin) / 1000));
-}
 
 // Each process makes its key and warms up, says it is ready, then signs until the deadline (ms since the epoch) it is sent.
 const SIGNING_PROCESS = `
@@ -45,17 +25,20 @@ process.stdout.write('ready\\n');
 `;
 
 /**
- * RS256 signatures per second on `cores` cores at once (one process each,
- * signing in a loop, started together): the machine's signing limit with
- * every core busy at once, as the argon2 rate is measured (that one on one
- * process's pool threads). On a virtual machine this can be less than one
- * core's rate times the cores (two virtual CPUs sharing a physical core, or
- * one slowed by the host's other guests), and a server using every core
- * meets that too. Separate processes share no lock or allocator of one
- * process; two threads of one process read a little less here.
+ * RS256 signatures per second of node:crypto, with the key size Gatehouse
+ * generates and a JWT-sized input, by `processes` processes signing in a
+ * loop, started together, their rates summed. With one, the other cores
+ * idle: what one signature costs (`1000 / it` ms of CPU). With one per
+ * core: the machine's signing limit with every core busy, as the argon2 rate
+ * is measured (that one on one process's pool threads). On a virtual
+ * machine this can be less than one core's rate times the cores (two
+ * virtual CPUs sharing a physical core, or one slowed by the host's other
+ * guests), and a server using every core meets that too. Separate processes
+ * share no lock or allocator of one process; two threads of one process
+ * read a little less here.
  */
-export async function measureSigningOnAllCores(modulusLength: number, cores: number, seconds: number): Promise<number> {
-  const children = Array.from({ length: cores }, () =>
+export async function measureSigning(modulusLength: number, processes: number, seconds: number): Promise<number> {
+  const children = Array.from({ length: processes }, () =>
     spawn(process.execPath, ['-e', SIGNING_PROCESS, String(modulusLength), TOKEN_SIZED_INPUT], { stdio: ['pipe', 'pipe', 'inherit'] }),
   );
   // 'close' once a child has exited and its pipes are shut; a child that could not start may only report 'error'.
