@@ -352,8 +352,8 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
   // Each list answers as many items on both databases (a full page, or the one a search finds),
   // so a ratio compares the same work on the data, not 20 items rendered against one.
   for (const { workload, path, items } of adminLists(run)) {
-    const answer = JSON.parse(succeeded(await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
-    if (answer.data?.length !== items) throw new Error(`${workload} (${path}) answered ${answer.data?.length} items, not ${items}`);
+    const answered = await listedItems(server, adminToken, path);
+    if (answered !== items) throw new Error(`${workload} (${path}) answered ${answered} items, not ${items}`);
   }
   return run;
 }
@@ -362,19 +362,24 @@ async function prepare(server: Server, fixtures: Fixtures, sizes: Pick<ScaleSize
 async function termFindingOneUser(server: Server, adminToken: string, emailFor: (n: number) => string): Promise<string> {
   for (let n = 12345; n < 12345 + 200; n += 1) {
     const term = emailFor(n).slice(2, 8);
-    const path = `/admin/users?limit=${PAGE}&search=${encodeURIComponent(term)}`;
-    const answer = JSON.parse(succeeded(await adminGet(server, adminToken, path)).body) as { data?: unknown[] };
-    if (answer.data?.length === 1) return term;
+    if ((await listedItems(server, adminToken, usersSearchPath(term))) === 1) return term;
   }
   throw new Error('no 6-character term of 200 seeded emails finds one user alone');
 }
+
+/** How many items an admin list answers (its `data`), failing on any status but 200. */
+async function listedItems(server: Server, adminToken: string, path: string): Promise<number | undefined> {
+  return (JSON.parse(succeeded(await adminGet(server, adminToken, path)).body) as { data?: unknown[] }).data?.length;
+}
+
+const usersSearchPath = (term: string) => `/admin/users?limit=${PAGE}&search=${encodeURIComponent(term)}`;
 
 /** The admin lists measured, with the items each answers on either database. */
 function adminLists(run: Pick<Run, 'usersSecondPage' | 'search' | 'clientSearch'>): { workload: string; path: string; items: number }[] {
   return [
     { workload: 'admin users, first page', path: `/admin/users?limit=${PAGE}`, items: PAGE },
     { workload: 'admin users, next page', path: run.usersSecondPage, items: PAGE },
-    { workload: 'admin users, search', path: `/admin/users?limit=${PAGE}&search=${encodeURIComponent(run.search)}`, items: 1 },
+    { workload: 'admin users, search', path: usersSearchPath(run.search), items: 1 },
     { workload: 'admin clients, first page', path: `/admin/clients?limit=${PAGE}`, items: PAGE },
     { workload: 'admin clients, search', path: `/admin/clients?limit=${PAGE}&search=${encodeURIComponent(run.clientSearch)}`, items: 1 },
     { workload: 'admin APIs, first page', path: `/admin/resources?limit=${PAGE}`, items: PAGE },
