@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -192,15 +192,38 @@ async function createDatabaseIfMissing(connectionString: string, database: strin
   }
 }
 
-/** A TCP port free on loopback right now. */
-export function findFreePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
+/**
+ * Where `findFreePort` looks: below the ports an operating system hands to
+ * outgoing connections (Linux 32768-60999, IANA and so Windows and macOS
+ * 49152-65535). A port the OS picked for `listen(0)` comes from that range,
+ * and between closing the probe and the server's own bind, any outgoing
+ * connection could take it: CI once saw EADDRINUSE that way, with the tests'
+ * own connections to Postgres and the server cycling through the range.
+ */
+export const FREE_PORT_RANGE = { first: 20_000, last: 32_767 } as const;
+
+function randomPortInFreeRange(): number {
+  return FREE_PORT_RANGE.first + randomInt(FREE_PORT_RANGE.last - FREE_PORT_RANGE.first + 1);
+}
+
+/**
+ * A TCP port free on loopback right now, for a server to bind a moment later
+ * (Postgres, a test's Gatehouse). Tries random ports of `FREE_PORT_RANGE`
+ * until one can be bound; `candidate` is replaceable only for tests.
+ */
+export async function findFreePort(candidate: () => number = randomPortInFreeRange): Promise<number> {
+  const attempts = 50;
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const port = candidate();
+    if (await canListenOnLoopback(port)) return port;
+  }
+  throw new Error(`no free TCP port on 127.0.0.1 after ${attempts} tries in ${FREE_PORT_RANGE.first}-${FREE_PORT_RANGE.last}`);
+}
+
+function canListenOnLoopback(port: number): Promise<boolean> {
+  return new Promise((resolveFree) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
+    server.once('error', () => resolveFree(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolveFree(true)));
   });
 }
