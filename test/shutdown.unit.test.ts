@@ -10,11 +10,15 @@ import { createRecordingLogger } from './support/gatehouse.js';
  * /hold through Node's implicit headers (`end`), /hold-explicit with
  * `writeHead`, /hold-writeHeader with its alias; /flushed writes its headers
  * at once and its body after the release. Others answer at once.
+ * `held()` counts the requests that reached a held path, for a test to wait
+ * on instead of guessing how long they take to arrive.
  */
 async function holdingServer() {
   let release = () => {};
   const held = new Promise<void>((resolve) => (release = resolve));
+  let heldRequests = 0;
   const http = drainableServer((req, res) => {
+    if (req.url?.startsWith('/hold') || req.url === '/flushed') heldRequests += 1;
     if (req.url === '/hold') held.then(() => res.end('done'));
     else if (req.url === '/hold-explicit')
       held.then(() => {
@@ -34,7 +38,7 @@ async function holdingServer() {
   const { server } = http;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const url = (path: string) => `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`;
-  return { server, url, release: () => release(), http };
+  return { server, url, release: () => release(), held: () => heldRequests, http };
 }
 
 function get(url: string, agent: Agent): Promise<{ response: IncomingMessage; body: string; socket: Socket }> {
@@ -56,7 +60,7 @@ afterEach(() => {
 
 describe('draining the HTTP server', () => {
   it('lets requests in flight finish with Connection: close, however they write their headers, and closes an idle keep-alive connection at once', async () => {
-    const { server, url, release, http } = await holdingServer();
+    const { server, url, release, held, http } = await holdingServer();
     servers.push(server);
     // One connection left idle after its request, and one per request in flight.
     const agent = new Agent({ keepAlive: true });
@@ -67,7 +71,7 @@ describe('draining the HTTP server', () => {
     const paths = ['/hold', '/hold-explicit', '/hold-writeHeader'];
     const agents = paths.map(() => new Agent({ keepAlive: true }));
     const inFlight = paths.map((path, n) => get(url(path), agents[n] as Agent));
-    await new Promise((resolve) => setTimeout(resolve, 50)); // the requests reach the server
+    await expect.poll(held).toBe(paths.length);
     const drained = http.drain(10_000);
     await idleClosed; // the idle one, without waiting for anything
     release();
@@ -80,12 +84,12 @@ describe('draining the HTTP server', () => {
   });
 
   it('closes a connection whose response began before the drain (it said keep-alive) once that response ends, not at the keep-alive timeout', async () => {
-    const { server, url, release, http } = await holdingServer();
+    const { server, url, release, held, http } = await holdingServer();
     servers.push(server);
     server.keepAliveTimeout = 60_000; // far beyond the test's own timeout
     const agent = new Agent({ keepAlive: true });
     const flushed = get(url('/flushed'), agent);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(held).toBe(1);
     const drained = http.drain(60_000);
     release();
     const answer = await flushed;
@@ -98,17 +102,17 @@ describe('draining the HTTP server', () => {
   });
 
   it('cuts what is still in flight when the grace runs out, and says how many', async () => {
-    const { server, url, http } = await holdingServer();
+    const { server, url, held, http } = await holdingServer();
     servers.push(server);
     const agent = new Agent({ keepAlive: true });
     const never = get(url('/hold'), agent).catch((error: NodeJS.ErrnoException) => error.code);
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(held).toBe(1);
     await expect(http.drain(100)).rejects.toThrow(new NotClosedError('cut 1 connection with a request in flight'));
     expect(await never).toBe('ECONNRESET');
     agent.destroy();
   });
   it('counts only the connections with a request in flight: idle ones, and ones whose client went away, are not among those cut', async () => {
-    const { server, url, http } = await holdingServer();
+    const { server, url, held, http } = await holdingServer();
     servers.push(server);
     const agent = new Agent({ keepAlive: true });
     const answered = new Agent({ keepAlive: true });
@@ -117,10 +121,10 @@ describe('draining the HTTP server', () => {
     const pipelined = connect((server.address() as AddressInfo).port, '127.0.0.1');
     await new Promise((resolve) => pipelined.once('connect', resolve));
     pipelined.write('GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /hold HTTP/1.1\r\nHost: x\r\n\r\n');
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(held).toBe(2); // Node hands both to the handler; the second's answer waits behind the first's
     pipelined.destroy();
     const never = [1, 2].map(() => get(url('/hold'), agent).catch((error: NodeJS.ErrnoException) => error.code));
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await expect.poll(held).toBe(4);
     await expect(http.drain(100)).rejects.toThrow(new NotClosedError('cut 2 connections with a request in flight'));
     expect(await Promise.all(never)).toEqual(['ECONNRESET', 'ECONNRESET']);
     agent.destroy();
