@@ -29,6 +29,10 @@ export default defineConfig({
     // Generous: the spawned-CLI tests take tens of seconds on a shared, loaded 2-core machine.
     testTimeout: 120_000,
     hookTimeout: 120_000,
+    // What expect.poll waits for without its own timeout: a request to arrive, a
+    // background pass to show. Vitest's default (1 s) is a guess a loaded
+    // machine need not honour; a poll that succeeds returns as soon as it does.
+    expect: { poll: { timeout: 10_000 } },
     projects: [
       { extends: true, test: { name: 'unit', include: UNIT_TESTS } },
       {
