@@ -104,13 +104,15 @@ describe('a stalled database (Postgres paused with SIGSTOP)', () => {
       const controller = new AbortController();
       postgres.pause();
       try {
+        const arrived = new Promise((resolve) => patient.server.once('request', resolve));
         const request = fetch(`${patient.url}/token`, {
           method: 'POST',
           headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' },
           body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
           signal: controller.signal,
         }).catch((error: unknown) => error);
-        await sleep(500); // the request is in, waiting on the database
+        await arrived;
+        await sleep(500); // on to the database, which does not answer
         controller.abort();
         await request;
       } finally {
