@@ -41,7 +41,7 @@ async function waitForListening(started: Started): Promise<void> {
   const listening = () => started.output().includes('Gatehouse listening on');
   // Stops polling when the process exits, so an early exit fails at once with its output.
   try {
-    await expect.poll(() => listening() || started.child.exitCode !== null, { timeout: 90_000, interval: 100 }).toBe(true);
+    await expect.poll(() => listening() || started.child.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
   } catch {
     throw new Error(`did not start:\n${started.output()}`);
   }
@@ -50,7 +50,8 @@ async function waitForListening(started: Started): Promise<void> {
 
 const children: ChildProcess[] = [];
 
-describe('npm start', () => {
+// Spawned servers and Postgres clusters: slow to start on a loaded 2-core machine.
+describe('npm start', { timeout: 180_000 }, () => {
   const dirs: string[] = [];
   afterAll(async () => {
     // A failed assertion must not leave a server (and its Postgres) running.
