@@ -1,4 +1,5 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
+import { isDeepStrictEqual } from 'node:util';
 import { isStorableText } from '../http/storable-text.js';
 import { recordEvent, SYSTEM, type AuditContext } from '../audit/events.js';
 import { notifyChange, type Notifier } from '../db/change-notifications.js';
@@ -160,13 +161,21 @@ export function createClientService(prisma: PrismaClient, secretKey: KeyObject) 
 
     /**
      * Makes sure a client exists with exactly this metadata and secret (for
-     * the admin bootstrap client): creates it, or replaces metadata and secret.
+     * the admin bootstrap client and Gatehouse's own pages' clients, at every
+     * start): creates it, or replaces metadata and secret. One already so is
+     * left alone, so a restart does not tell every other instance to drop its
+     * cached clients.
      */
     async ensureClient(clientId: string, input: Omit<ClientMetadataInput, 'client_id'>, secret: string): Promise<void> {
       const { client_id: _id, ...metadata } = parseOrThrow(clientMetadataSchema, { ...input, client_id: clientId }, metadataErrorCode);
       const data = { metadata: metadata as Prisma.InputJsonObject, secretHash: hashClientSecret(secret, secretKey) };
       await prisma.$transaction(async (tx) => {
         await checkApiAccess(tx, metadata.api_access);
+        const stored = await tx.client.findUnique({ where: { id: clientId }, select: { metadata: true, secretHash: true } });
+        // As stored (JSON drops what is undefined; jsonb's key order does not matter here).
+        const unchanged =
+          stored?.secretHash === data.secretHash && isDeepStrictEqual(stored.metadata, JSON.parse(JSON.stringify(metadata)));
+        if (unchanged) return;
         await tx.client.upsert({ where: { id: clientId }, create: { id: clientId, ...data }, update: data });
         await notifyChange(notifierFor(tx), 'clients');
       });

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from 'node:util';
 import { z } from 'zod';
 import { notifyChange } from '../db/change-notifications.js';
 import type { Prisma, PrismaClient } from '../db/prisma.js';
@@ -125,7 +126,10 @@ export function createResourceService(prisma: PrismaClient) {
       if (deleted === 0) throw notFound(id);
     },
 
-    /** Creates the resource, or brings its name, scopes and lifetime up to date (for built-in APIs). */
+    /**
+     * Creates the resource, or brings its name, scopes and lifetime up to date
+     * (for built-in APIs, at every start); one already so is left alone.
+     */
     async ensureResource(input: {
       identifier: string;
       name: string;
@@ -140,9 +144,24 @@ export function createResourceService(prisma: PrismaClient) {
         ...(input.rbac !== undefined ? { rbac: input.rbac } : {}),
       };
       return toResource(
-        await changeResources((tx) =>
-          tx.resource.upsert({ where: { identifier: input.identifier }, create: { identifier: input.identifier, ...data }, update: data }),
-        ),
+        await prisma.$transaction(async (tx) => {
+          const stored = await tx.resource.findUnique({ where: { identifier: input.identifier } });
+          // One already so is left alone: a restart does not tell every other instance to drop its cached APIs.
+          const unchanged =
+            stored !== null &&
+            stored.name === data.name &&
+            stored.accessTokenTtl === data.accessTokenTtl &&
+            (data.rbac === undefined || stored.rbac === data.rbac) &&
+            isDeepStrictEqual(stored.scopes, JSON.parse(JSON.stringify(data.scopes)));
+          if (unchanged) return stored;
+          const saved = await tx.resource.upsert({
+            where: { identifier: input.identifier },
+            create: { identifier: input.identifier, ...data },
+            update: data,
+          });
+          await notifyChange(notifierFor(tx), 'resources');
+          return saved;
+        }),
       );
     },
 

@@ -2,8 +2,10 @@ import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redirectUriProblem } from '../../src/clients/client-metadata.js';
 import { clientSecretMatches } from '../../src/clients/client-secrets.js';
-import { createClientService, type ClientService } from '../../src/clients/clients.js';
+import { createClientService, notifierFor, type ClientService } from '../../src/clients/clients.js';
 import { createResourceService } from '../../src/clients/resources.js';
+import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
+import { silentLogger } from '../../src/log.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 describe('client registration', () => {
@@ -92,6 +94,39 @@ describe('client registration', () => {
       clients.registerClient({ redirect_uris: ['https://a.example.com/cb'], grant_types: ['refresh_token'] }),
     ).rejects.toMatchObject({ code: 'invalid_client_metadata' });
     await expect(clients.registerClient({ redirect_uris: [] })).rejects.toMatchObject({ code: 'invalid_redirect_uri' });
+  });
+});
+
+describe('ensuring a client (the admin and page clients, at every start)', () => {
+  let database: Awaited<ReturnType<typeof createMigratedDatabase>>;
+  let clients: ClientService;
+  const key = createSecretKey(randomBytes(32));
+  const metadata = { client_name: 'Own page', redirect_uris: ['https://id.example.test/cb'], grant_types: ['authorization_code' as const] };
+
+  beforeAll(async () => {
+    database = await createMigratedDatabase();
+    clients = createClientService(database.prisma, key);
+  });
+  afterAll(() => database?.drop());
+
+  it('creates it, changes it when its metadata or secret differ, and leaves it, telling no instance to drop its cache, when they do not', async () => {
+    const heard: ChangeTopic[] = [];
+    const listener = await listenForChanges(database.databaseUrl, (topic) => heard.push(topic), silentLogger);
+    try {
+      await clients.ensureClient('own-page', metadata, 'secret one');
+      await clients.ensureClient('own-page', { ...metadata }, 'secret one'); // a restart: nothing to do
+      await clients.ensureClient('own-page', { ...metadata, client_name: 'Own page, renamed' }, 'secret one');
+      await clients.ensureClient('own-page', { ...metadata, client_name: 'Own page, renamed' }, 'secret two');
+      // Notifications arrive in commit order: once this last one is in, every one before it is too.
+      await notifyChange(notifierFor(database.prisma), 'keys');
+      await expect.poll(() => heard).toContain('keys');
+      expect(heard).toEqual(['clients', 'clients', 'clients', 'keys']);
+    } finally {
+      await listener.close();
+    }
+    const stored = await database.prisma.client.findUniqueOrThrow({ where: { id: 'own-page' } });
+    expect(stored.metadata).toMatchObject({ client_name: 'Own page, renamed' });
+    expect(clientSecretMatches('secret two', stored.secretHash as string, key)).toBe(true);
   });
 });
 
@@ -278,6 +313,39 @@ describe('API registration', () => {
     database = await createMigratedDatabase();
   });
   afterAll(() => database?.drop());
+
+  it('ensures a built-in API at every start: creates or updates it, telling every instance, and leaves it silently when it is already so', async () => {
+    const resources = createResourceService(database.prisma);
+    const builtIn = {
+      identifier: 'https://built-in.example.test/',
+      name: 'Built in',
+      scopes: [{ name: 'read', description: 'Read' }],
+      accessTokenTtl: 600,
+      rbac: true,
+    };
+    const heard: ChangeTopic[] = [];
+    const listener = await listenForChanges(database.databaseUrl, (topic) => heard.push(topic), silentLogger);
+    try {
+      await resources.ensureResource(builtIn);
+      expect(await resources.ensureResource({ ...builtIn, scopes: [{ name: 'read', description: 'Read' }] })).toMatchObject({
+        name: 'Built in',
+      }); // a restart
+      await resources.ensureResource({ ...builtIn, scopes: [...builtIn.scopes, { name: 'write', description: 'Write' }] });
+      await resources.ensureResource({
+        ...builtIn,
+        scopes: [...builtIn.scopes, { name: 'write', description: 'Write' }],
+        accessTokenTtl: 300,
+      });
+      // Notifications arrive in commit order: once this last one is in, every one before it is too.
+      await notifyChange(notifierFor(database.prisma), 'keys');
+      await expect.poll(() => heard).toContain('keys');
+      expect(heard).toEqual(['resources', 'resources', 'resources', 'keys']);
+    } finally {
+      await listener.close();
+    }
+    const stored = await database.prisma.resource.findUniqueOrThrow({ where: { identifier: builtIn.identifier } });
+    expect(stored).toMatchObject({ accessTokenTtl: 300, rbac: true, scopes: [{ name: 'read' }, { name: 'write' }] });
+  });
 
   it('registers an API with scopes, described or not, and a default lifetime of 10 minutes', async () => {
     const resources = createResourceService(database.prisma);
