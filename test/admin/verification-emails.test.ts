@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { adminClient, adminTokenForClient } from '../support/admin.js';
 import { createAdminEmailLinkFixture } from '../support/admin-email-links.js';
 import { Browser } from '../support/browser.js';
@@ -157,7 +157,7 @@ describe('verification emails sent by an admin', () => {
   it('answers 503 email_not_delivered when the mail server cannot be reached, keeping neither the link nor the event', async () => {
     const user = await createUser('unreachable@example.test');
     // A loopback port free right now: nothing listens there, so the mail server cannot be reached.
-    const cut = await fixture.startAnother({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await findFreePort()}` });
+    const cut = await fixture.startAnother({ GATEHOUSE_SMTP_URL: `smtp://127.0.0.1:${await testPort()}` });
 
     const refused = await cut.api('POST', `/users/${user.id}/verification-email`);
     expect(refused.status).toBe(503);

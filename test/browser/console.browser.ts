@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import * as oidc from 'openid-client';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationRequestWithPkce, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
@@ -26,7 +26,7 @@ describe.skipIf(!existsSync(CHROMIUM))('the admin console in headless Chromium',
   beforeAll(async () => {
     mkdirSync(SCREENSHOTS, { recursive: true });
     databaseUrl = await createTestDatabase();
-    const port = String(await findFreePort());
+    const port = String(await testPort());
     gatehouse = await startTestGatehouse(databaseUrl, { PORT: port, ISSUER: `http://localhost:${port}` });
     await registerSampleApp(gatehouse);
     await gatehouse.users.createUser({ email: 'root@example.test', password: PASSWORD, name: 'Root Admin', roles: ['admin'] });

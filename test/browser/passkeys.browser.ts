@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import * as oidc from 'openid-client';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 import { authorizationRequestWithPkce, discover, PASSWORD, REDIRECT_URI, registerSampleApp } from '../support/sample-app.js';
@@ -23,7 +23,7 @@ describe.skipIf(!existsSync(CHROMIUM))('passkeys in headless Chromium', () => {
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
-    const port = String(await findFreePort());
+    const port = String(await testPort());
     gatehouse = await startTestGatehouse(databaseUrl, { PORT: port, ISSUER: `http://localhost:${port}` });
     const sample = await registerSampleApp(gatehouse);
     config = await discover(gatehouse, sample.client);

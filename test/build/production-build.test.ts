@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 import { cleanEnvironment, projectRoot, startNodeProcess, type ServerProcess } from '../support/processes.js';
@@ -45,7 +45,7 @@ describe('the production build', () => {
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-dist-'));
     const secretFile = join(dataDir, 'master-secret');
     await writeFile(secretFile, `${TEST_SECRET}\n`, { mode: 0o600 });
-    const port = await findFreePort();
+    const port = await testPort();
     server = startNodeProcess(
       [`${outDir}/main.js`],
       cleanEnvironment({

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { runCli, runCliInProcess } from '../support/cli.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 import { PASSWORD, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -221,7 +221,7 @@ describe('gatehouse CLI against a running server', () => {
     });
 
     // A port nothing listens on (free a moment ago).
-    const nowhere = `http://127.0.0.1:${await findFreePort()}`;
+    const nowhere = `http://127.0.0.1:${await testPort()}`;
     const unreachable = await run({ ...remote, GATEHOUSE_URL: nowhere }, ['users', 'list']);
     expect(unreachable.code).toBe(1);
     expect(unreachable.stderr.trim()).toBe(`gatehouse users list: cannot reach ${nowhere}: ECONNREFUSED`);

@@ -2,7 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
 
 const recovery = { timeout: 30_000, interval: 200 };
@@ -17,7 +18,7 @@ describe('when Postgres goes away and comes back', () => {
   beforeAll(async () => {
     // A Postgres of its own: the test stops it.
     dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-outage-'));
-    port = await findFreePort();
+    port = await testPort();
     postgres = await startEmbeddedPostgres({ dataDir, port });
     a = await startTestGatehouse(postgres.connectionString);
     b = await startTestGatehouse(postgres.connectionString, { ISSUER: a.issuer });

@@ -4,7 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { isAlive } from '../../src/db/postgres-process.js';
 import { killSpawnedGatehouses, spawnGatehouse, waitForListening } from '../support/spawned-gatehouse.js';
 
@@ -40,7 +40,13 @@ describe('the embedded Postgres under faults', { timeout: 180_000 }, () => {
   async function embedded() {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-embedded-fault-'));
     dirs.push(dataDir);
-    return { GATEHOUSE_DATA_DIR: dataDir, PORT: String(await findFreePort()), HOST: '127.0.0.1' };
+    // Both ports from this worker's share (test/support/ports.ts), the embedded Postgres's too.
+    return {
+      GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_EMBEDDED_PG_PORT: String(await testPort()),
+      PORT: String(await testPort()),
+      HOST: '127.0.0.1',
+    };
   }
 
   it('runs in its own process group, so Ctrl-C reaches Gatehouse only, which stops it in order', async () => {
@@ -101,7 +107,7 @@ describe('the embedded Postgres under faults', { timeout: 180_000 }, () => {
     const environment = await embedded();
     const first = spawnGatehouse(environment);
     await waitForListening(first);
-    const second = spawnGatehouse({ ...environment, PORT: String(await findFreePort()) });
+    const second = spawnGatehouse({ ...environment, PORT: String(await testPort()) });
     const { code } = await second.exited;
     expect(code).toBe(1);
     expect(second.output()).toContain(

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { Browser, findForm } from '../support/browser.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
@@ -12,7 +12,7 @@ describe('cookies behind TLS', () => {
 
   beforeAll(async () => {
     databaseUrl = await createTestDatabase();
-    const port = String(await findFreePort());
+    const port = String(await testPort());
     // TLS ends at a proxy Gatehouse is not told to trust: requests arrive over plain HTTP.
     gatehouse = await startTestGatehouse(databaseUrl, { PORT: port, ISSUER: `https://127.0.0.1:${port}` });
     clientId = (await registerSampleApp(gatehouse)).client.client_id;

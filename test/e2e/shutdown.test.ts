@@ -1,6 +1,6 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { TEST_SECRET } from '../support/gatehouse.js';
 import { startOwnPostgres, type OwnPostgres } from '../support/own-postgres.js';
@@ -39,7 +39,7 @@ describe('stopping', { timeout: 180_000 }, () => {
   it('on SIGTERM under keep-alive load, resets no request, stops serving the kept-alive connections at once, and exits 0 (the mechanism: test/shutdown.unit.test.ts)', async () => {
     const databaseUrl = await createTestDatabase();
     cleanups.push(() => dropTestDatabase(databaseUrl));
-    const port = await findFreePort();
+    const port = await testPort();
     const server = spawnGatehouse({ DATABASE_URL: databaseUrl, GATEHOUSE_SECRET: TEST_SECRET, PORT: String(port), HOST: '127.0.0.1' });
     await waitForListening(server);
 
@@ -82,7 +82,7 @@ describe('stopping', { timeout: 180_000 }, () => {
     const server = spawnGatehouse({
       DATABASE_URL: own.connectionString,
       GATEHOUSE_SECRET: TEST_SECRET,
-      PORT: String(await findFreePort()),
+      PORT: String(await testPort()),
       GATEHOUSE_SHUTDOWN_TIMEOUT: '2s',
     });
     await waitForListening(server);

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { ConfigError } from '../../src/config/config.js';
-import { findFreePort, startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { UnsealError } from '../../src/keys/encryption.js';
 import { createTestDatabase, dropTestDatabase } from '../support/database.js';
 import { startTestGatehouse, TEST_SECRET } from '../support/gatehouse.js';
@@ -50,7 +51,7 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-empty-secret-'));
     cleanups.push(() => rm(dataDir, { recursive: true, force: true }));
     await writeFile(join(dataDir, 'secret'), '', { mode: 0o600 });
-    const output = await failedStart({ GATEHOUSE_DATA_DIR: dataDir, DATABASE_URL: await database(), PORT: String(await findFreePort()) });
+    const output = await failedStart({ GATEHOUSE_DATA_DIR: dataDir, DATABASE_URL: await database(), PORT: String(await testPort()) });
     expect(output).toMatch(
       /^gatehouse: configuration error: the secret in .*secret is 0 characters long; it must be at least 32 characters/,
     );
@@ -58,7 +59,7 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
   });
 
   it('names the port when it is already in use', async () => {
-    const port = await findFreePort();
+    const port = await testPort();
     const squatter: Server = createServer();
     await new Promise<void>((resolve) => squatter.listen(port, '127.0.0.1', resolve));
     try {
@@ -78,20 +79,20 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
     const output = await failedStart({
       DATABASE_URL: await database(),
       GATEHOUSE_SECRET: TEST_SECRET,
-      PORT: String(await findFreePort()),
+      PORT: String(await testPort()),
       HOST: '192.0.2.1',
     });
     expect(output.split('\n').at(-1)).toBe('gatehouse: configuration error: HOST 192.0.2.1 is not an address of this machine');
   });
 
   it('retries a DATABASE_URL that refuses connections for GATEHOUSE_DATABASE_WAIT, logging each attempt, then names it', async () => {
-    const port = await findFreePort();
+    const port = await testPort();
     const output = await failedStart({
       DATABASE_URL: `postgresql://gatehouse:pw@127.0.0.1:${port}/gatehouse`,
       // Long enough that the first refused attempt is over before the last 250 ms, on a starved machine too.
       GATEHOUSE_DATABASE_WAIT: '5s',
       GATEHOUSE_SECRET: TEST_SECRET,
-      PORT: String(await findFreePort()),
+      PORT: String(await testPort()),
     });
     const lines = output.split('\n');
     expect(lines.filter((line) => line.includes('database not reachable yet')).length).toBeGreaterThan(0);
@@ -106,7 +107,7 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
       DATABASE_URL: 'postgresql://gatehouse:pw@no-such-host.invalid:5432/gatehouse',
       GATEHOUSE_DATABASE_WAIT: '0',
       GATEHOUSE_SECRET: TEST_SECRET,
-      PORT: String(await findFreePort()),
+      PORT: String(await testPort()),
     });
     expect(output.split('\n').at(-1)).toBe(
       'gatehouse: configuration error: DATABASE_URL: cannot reach the database at no-such-host.invalid:5432 (host not found)',
@@ -115,7 +116,7 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
 
   it('waits for a database that comes up after Gatehouse starts', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-late-pg-'));
-    const port = await findFreePort();
+    const port = await testPort();
     const password = 'late-postgres-password';
     await writeFile(join(dataDir, 'postgres-password'), `${password}\n`, { mode: 0o600 });
     const started = spawnGatehouse({
@@ -123,7 +124,7 @@ describe('a start that cannot be safe stops with one line and exit code 1', { ti
       DATABASE_URL: `postgresql://postgres:${password}@127.0.0.1:${port}/postgres`,
       GATEHOUSE_DATABASE_WAIT: '120s',
       GATEHOUSE_SECRET: TEST_SECRET,
-      PORT: String(await findFreePort()),
+      PORT: String(await testPort()),
     });
     for (let tries = 0; tries < 600 && !started.output().includes('database not reachable yet'); tries++)
       await new Promise((resolve) => setTimeout(resolve, 50));

@@ -4,7 +4,7 @@ import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -65,9 +65,10 @@ describe('npm start', { timeout: 180_000 }, () => {
   it('starts with nothing configured on an embedded Postgres, stops cleanly on SIGTERM, and reuses the data next time', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-start-'));
     dirs.push(dataDir);
-    const port = await findFreePort();
+    const port = await testPort();
     const environment = cleanEnvironment({
       GATEHOUSE_DATA_DIR: dataDir,
+      GATEHOUSE_EMBEDDED_PG_PORT: String(await testPort()), // from this worker's share, like PORT
       PORT: String(port),
       GATEHOUSE_ADMIN_EMAIL: 'admin@example.test',
       GATEHOUSE_ADMIN_PASSWORD: 'admin password 123',

@@ -1,7 +1,7 @@
 import * as oidc from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RegisteredClient } from '../../src/clients/clients.js';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from '../support/ports.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
 import { API, signIn, startWithSampleApp, stopAndDrop } from '../support/sample-app.js';
@@ -34,7 +34,7 @@ describe('the Prometheus endpoint', () => {
   const seriesValue = (metrics: Map<string, number>, series: string) => metrics.get(series) ?? 0;
 
   beforeAll(async () => {
-    metricsPort = await findFreePort();
+    metricsPort = await testPort();
     ({ gatehouse, databaseUrl, config } = await startWithSampleApp({
       GATEHOUSE_METRICS_PORT: String(metricsPort),
       GATEHOUSE_REFRESH_TOKEN_REUSE_GRACE: '0',

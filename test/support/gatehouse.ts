@@ -1,5 +1,5 @@
 import { loadConfig } from '../../src/config/config.js';
-import { findFreePort } from '../../src/db/embedded-postgres.js';
+import { testPort } from './ports.js';
 import { createJsonLogger, type Logger } from '../../src/log.js';
 import { startGatehouse, type RunningGatehouse } from '../../src/server.js';
 
@@ -39,7 +39,7 @@ export interface TestGatehouse extends RunningGatehouse {
  * `environment` again (it pins the port) to restart the same instance.
  */
 export async function startTestGatehouse(databaseUrl: string, environment: Record<string, string> = {}): Promise<TestGatehouse> {
-  const port = environment.PORT ?? String(await findFreePort());
+  const port = environment.PORT ?? String(await testPort());
   const env: Record<string, string> = {
     DATABASE_URL: databaseUrl,
     PORT: port,

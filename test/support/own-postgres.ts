@@ -3,7 +3,8 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { findFreePort, startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
+import { startEmbeddedPostgres, type EmbeddedDatabase } from '../../src/db/embedded-postgres.js';
+import { testPort } from './ports.js';
 
 /**
  * A Postgres of the test's own (the suite's shared one must never be paused
@@ -22,7 +23,7 @@ export interface OwnPostgres {
 
 export async function startOwnPostgres(): Promise<OwnPostgres> {
   const dataDir = await mkdtemp(join(tmpdir(), 'gatehouse-own-pg-'));
-  const database: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port: await findFreePort() });
+  const database: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port: await testPort() });
   const postmaster = Number(readFileSync(join(dataDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const processes = () => {
     const children = execFileSync('ps', ['-o', 'pid=', '--ppid', String(postmaster)], { encoding: 'utf8' })
