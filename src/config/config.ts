@@ -129,7 +129,7 @@ export const environmentSchema = z
      * proxy (the client IP is the last `X-Forwarded-For` hop).
      */
     GATEHOUSE_TRUST_PROXY: flag.default(false),
-    /** Port of the embedded Postgres; `0` picks a free one at each start. */
+    /** Port of the embedded Postgres; `0` picks a free one at each start, in 20000-32767 (below the ports operating systems give outgoing connections). */
     GATEHOUSE_EMBEDDED_PG_PORT: integer(0, 65535).default(0),
     /** RSA key size (`2048`, `3072` or `4096`) of signing keys generated from now on. */
     GATEHOUSE_SIGNING_KEY_BITS: z.enum(['2048', '3072', '4096']).default('2048').transform(Number),
