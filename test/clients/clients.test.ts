@@ -323,28 +323,44 @@ describe('API registration', () => {
       accessTokenTtl: 600,
       rbac: true,
     };
+    const described = [
+      { name: 'read', description: 'Read it' },
+      { name: 'write', description: 'Write' },
+    ];
+    const renamed = { identifier: builtIn.identifier, name: 'Built in, renamed', scopes: described, accessTokenTtl: 300 };
+    // Each step names what it changes; a step that changes nothing must tell no instance.
+    const steps: [change: string, input: Parameters<typeof resources.ensureResource>[0]][] = [
+      ['created', builtIn],
+      ['nothing (a restart)', { ...builtIn, scopes: [{ name: 'read', description: 'Read' }] }],
+      ['a scope added', { ...builtIn, scopes: [...builtIn.scopes, { name: 'write', description: 'Write' }] }],
+      ['a description', { ...builtIn, scopes: described }],
+      ['the lifetime', { ...builtIn, scopes: described, accessTokenTtl: 300 }],
+      ['the name', { ...renamed, rbac: true }],
+      ['nothing (rbac not given)', renamed],
+      ['rbac', { ...renamed, rbac: false }],
+    ];
     const heard: ChangeTopic[] = [];
     const listener = await listenForChanges(database.databaseUrl, (topic) => heard.push(topic), silentLogger);
     try {
-      await resources.ensureResource(builtIn);
-      expect(await resources.ensureResource({ ...builtIn, scopes: [{ name: 'read', description: 'Read' }] })).toMatchObject({
-        name: 'Built in',
-      }); // a restart
-      await resources.ensureResource({ ...builtIn, scopes: [...builtIn.scopes, { name: 'write', description: 'Write' }] });
-      await resources.ensureResource({
-        ...builtIn,
-        scopes: [...builtIn.scopes, { name: 'write', description: 'Write' }],
-        accessTokenTtl: 300,
-      });
+      for (const [, input] of steps) await resources.ensureResource(input);
       // Notifications arrive in commit order: once this last one is in, every one before it is too.
       await notifyChange(notifierFor(database.prisma), 'keys');
       await expect.poll(() => heard).toContain('keys');
-      expect(heard).toEqual(['resources', 'resources', 'resources', 'keys']);
+      const changes = steps.filter(([change]) => !change.startsWith('nothing'));
+      expect(heard).toEqual([...changes.map(() => 'resources'), 'keys']);
     } finally {
       await listener.close();
     }
     const stored = await database.prisma.resource.findUniqueOrThrow({ where: { identifier: builtIn.identifier } });
-    expect(stored).toMatchObject({ accessTokenTtl: 300, rbac: true, scopes: [{ name: 'read' }, { name: 'write' }] });
+    expect(stored).toMatchObject({
+      name: 'Built in, renamed',
+      accessTokenTtl: 300,
+      rbac: false,
+      scopes: [
+        { name: 'read', description: 'Read it' },
+        { name: 'write', description: 'Write' },
+      ],
+    });
   });
 
   it('registers an API with scopes, described or not, and a default lifetime of 10 minutes', async () => {
