@@ -1,5 +1,7 @@
 import * as oidc from 'openid-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { currentRequest } from '../../src/log.js';
 import { storageId } from '../../src/oidc/prisma-adapter.js';
 import { adminTokenForUser } from '../support/admin.js';
 import { startTestGatehouse, type TestGatehouse } from '../support/gatehouse.js';
@@ -102,21 +104,31 @@ describe('a stalled database (Postgres paused with SIGSTOP)', () => {
     try {
       const patientAbandoned = () => patient.log.lines.filter((line) => line.includes('POST /token') && line.includes('abandoned'));
       const controller = new AbortController();
+      // Abort once the request waits on the database: it has asked the pool for a connection.
+      let waitingOnDatabase = false;
+      const connect = pg.Pool.prototype.connect;
+      const spy = vi.spyOn(pg.Pool.prototype, 'connect').mockImplementation(function (this: pg.Pool, ...args: unknown[]) {
+        if (currentRequest()?.requestId === 'abandoned-refresh') waitingOnDatabase = true;
+        return (connect as (...all: unknown[]) => unknown).apply(this, args);
+      } as typeof pg.Pool.prototype.connect);
       postgres.pause();
       try {
-        const arrived = new Promise((resolve) => patient.server.once('request', resolve));
         const request = fetch(`${patient.url}/token`, {
           method: 'POST',
-          headers: { authorization: basic(), 'content-type': 'application/x-www-form-urlencoded' },
+          headers: {
+            authorization: basic(),
+            'content-type': 'application/x-www-form-urlencoded',
+            'x-request-id': 'abandoned-refresh',
+          },
           body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: token }),
           signal: controller.signal,
         }).catch((error: unknown) => error);
-        await arrived;
-        await sleep(500); // on to the database, which does not answer
+        await expect.poll(() => waitingOnDatabase).toBe(true);
         controller.abort();
         await request;
       } finally {
         postgres.resume();
+        spy.mockRestore();
       }
       // The server finishes the request on its side, without consuming the token.
       await eventually(() => patientAbandoned().length > 0, 'the abandoned request to be logged');
