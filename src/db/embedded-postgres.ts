@@ -217,7 +217,7 @@ export async function findFreePort(candidate: () => number = randomPortInFreeRan
     const port = candidate();
     if (await canListenOnLoopback(port)) return port;
   }
-  throw new Error(`no free TCP port on 127.0.0.1 after ${attempts} tries in ${FREE_PORT_RANGE.first}-${FREE_PORT_RANGE.last}`);
+  throw new Error(`no free TCP port on 127.0.0.1 after ${attempts} tries`);
 }
 
 function canListenOnLoopback(port: number): Promise<boolean> {
