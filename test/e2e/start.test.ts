@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { testPort } from '../support/ports.js';
+import { waitForListening } from '../support/spawned-gatehouse.js';
 
 const root = new URL('../../', import.meta.url);
 
@@ -35,17 +36,6 @@ function startMain(environment: NodeJS.ProcessEnv, entry = NPM_START): Started {
   child.stderr?.on('data', (chunk) => (output += chunk));
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   return { child, output: () => output, exited };
-}
-
-async function waitForListening(started: Started): Promise<void> {
-  const listening = () => started.output().includes('Gatehouse listening on');
-  // Stops polling when the process exits, so an early exit fails at once with its output.
-  try {
-    await expect.poll(() => listening() || started.child.exitCode !== null, { timeout: 120_000, interval: 100 }).toBe(true);
-  } catch {
-    throw new Error(`did not start:\n${started.output()}`);
-  }
-  if (!listening()) throw new Error(`exited early:\n${started.output()}`);
 }
 
 const children: ChildProcess[] = [];

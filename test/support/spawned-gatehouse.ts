@@ -52,7 +52,10 @@ export function spawnGatehouse(
 }
 
 /** Waits until the server says it listens; throws with its output if it exits first. */
-export async function waitForListening(started: SpawnedGatehouse, marker = 'Gatehouse listening on'): Promise<void> {
+export async function waitForListening(
+  started: Pick<SpawnedGatehouse, 'child' | 'output'>,
+  marker = 'Gatehouse listening on',
+): Promise<void> {
   const deadline = Date.now() + 120_000;
   while (!started.output().includes(marker)) {
     if (started.child.exitCode !== null || started.child.signalCode !== null) throw new Error(`exited early:\n${started.output()}`);
