@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import { Browser } from '../support/browser.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
+import { isConnectionSetUp } from '../support/statements-sent.js';
 import {
   authorizationRequestWithPkce,
   PASSWORD,
@@ -49,8 +50,7 @@ describe('the database work of signing in through the pages', () => {
       const requestId = currentRequest()?.requestId;
       const config = args[0] as { text?: string; values?: unknown[] } | string | undefined;
       const text = typeof config === 'string' ? config : (config?.text ?? '');
-      // A new connection's own set-up (`SET TIME ZONE`, src/db/prisma.ts) runs in the request that asked for it: not its work.
-      if (requestId?.startsWith('counted-') && !/^\s*SET\b/i.test(text)) {
+      if (requestId?.startsWith('counted-') && !isConnectionSetUp(text)) {
         const values = (Array.isArray(args[1]) ? args[1] : typeof config === 'object' ? config?.values : undefined) ?? [];
         const name = typeof config === 'object' ? (config as { name?: string }).name || undefined : undefined;
         const viaPrisma = typeof config === 'object' && (config as { rowMode?: string }).rowMode === 'array';

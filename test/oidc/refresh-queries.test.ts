@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { currentRequest } from '../../src/log.js';
 import type { TestGatehouse } from '../support/gatehouse.js';
+import { isConnectionSetUp } from '../support/statements-sent.js';
 import { Browser } from '../support/browser.js';
 import { approveOnPages, DEVICE_GRANT, registerDeviceApp } from '../support/device.js';
 import {
@@ -38,8 +39,7 @@ describe('the database work of a refresh-token grant, a code exchange and a devi
     vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (this: pg.Client, ...args: unknown[]) {
       const requestId = currentRequest()?.requestId;
       const text = typeof args[0] === 'string' ? args[0] : ((args[0] as { text?: string } | undefined)?.text ?? '');
-      // A new connection's own set-up (`SET TIME ZONE`, src/db/prisma.ts) runs in the request that asked for it: not its work.
-      if (requestId?.startsWith('counted-') && !/^\s*SET\b/i.test(text)) {
+      if (requestId?.startsWith('counted-') && !isConnectionSetUp(text)) {
         statements.set(requestId, [...(statements.get(requestId) ?? []), text.replace(/\s+/g, ' ')]);
         const name = typeof args[0] === 'object' ? (args[0] as { name?: string } | undefined)?.name : undefined;
         statementNames.set(requestId, [...(statementNames.get(requestId) ?? []), name]);

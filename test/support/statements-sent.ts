@@ -30,6 +30,9 @@ export async function statementsSentBy(action: () => Promise<unknown>): Promise<
   return sent;
 }
 
+/** A new connection's own set-up (`SET TIME ZONE`, src/db/prisma.ts): sent in whatever request opened the connection, not its work. */
+export const isConnectionSetUp = (text: string) => /^\s*SET\b/i.test(text);
+
 /** Only the statements that read or write data (a new connection's own set-up, `SET ...`, left out). */
 export const dataStatements = (sent: readonly SentStatement[]) =>
   sent.filter((statement) => /^\s*(UPDATE|SELECT|INSERT|DELETE|WITH)\b/i.test(statement.text));
