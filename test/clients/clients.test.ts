@@ -2,10 +2,9 @@ import { createSecretKey, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { redirectUriProblem } from '../../src/clients/client-metadata.js';
 import { clientSecretMatches } from '../../src/clients/client-secrets.js';
-import { createClientService, notifierFor, type ClientService } from '../../src/clients/clients.js';
+import { createClientService, type ClientService } from '../../src/clients/clients.js';
 import { createResourceService } from '../../src/clients/resources.js';
-import { listenForChanges, notifyChange, type ChangeTopic } from '../../src/db/change-notifications.js';
-import { silentLogger } from '../../src/log.js';
+import { changeNoticesDuring } from '../support/change-notices.js';
 import { createMigratedDatabase } from '../support/services.js';
 
 describe('client registration', () => {
@@ -110,20 +109,13 @@ describe('ensuring a client (the admin and page clients, at every start)', () =>
   afterAll(() => database?.drop());
 
   it('creates it, changes it when its metadata or secret differ, and leaves it, telling no instance to drop its cache, when they do not', async () => {
-    const heard: ChangeTopic[] = [];
-    const listener = await listenForChanges(database.databaseUrl, (topic) => heard.push(topic), silentLogger);
-    try {
+    const { notices } = await changeNoticesDuring(database.databaseUrl, database.prisma, async () => {
       await clients.ensureClient('own-page', metadata, 'secret one');
       await clients.ensureClient('own-page', { ...metadata }, 'secret one'); // a restart: nothing to do
       await clients.ensureClient('own-page', { ...metadata, client_name: 'Own page, renamed' }, 'secret one');
       await clients.ensureClient('own-page', { ...metadata, client_name: 'Own page, renamed' }, 'secret two');
-      // Notifications arrive in commit order: once this last one is in, every one before it is too.
-      await notifyChange(notifierFor(database.prisma), 'keys');
-      await expect.poll(() => heard).toContain('keys');
-      expect(heard).toEqual(['clients', 'clients', 'clients', 'keys']);
-    } finally {
-      await listener.close();
-    }
+    });
+    expect(notices).toEqual(['clients', 'clients', 'clients']);
     const stored = await database.prisma.client.findUniqueOrThrow({ where: { id: 'own-page' } });
     expect(stored.metadata).toMatchObject({ client_name: 'Own page, renamed' });
     expect(clientSecretMatches('secret two', stored.secretHash as string, key)).toBe(true);
@@ -339,18 +331,11 @@ describe('API registration', () => {
       ['nothing (rbac not given)', renamed],
       ['rbac', { ...renamed, rbac: false }],
     ];
-    const heard: ChangeTopic[] = [];
-    const listener = await listenForChanges(database.databaseUrl, (topic) => heard.push(topic), silentLogger);
-    try {
+    const { notices } = await changeNoticesDuring(database.databaseUrl, database.prisma, async () => {
       for (const [, input] of steps) await resources.ensureResource(input);
-      // Notifications arrive in commit order: once this last one is in, every one before it is too.
-      await notifyChange(notifierFor(database.prisma), 'keys');
-      await expect.poll(() => heard).toContain('keys');
-      const changes = steps.filter(([change]) => !change.startsWith('nothing'));
-      expect(heard).toEqual([...changes.map(() => 'resources'), 'keys']);
-    } finally {
-      await listener.close();
-    }
+    });
+    const changes = steps.filter(([change]) => !change.startsWith('nothing'));
+    expect(notices).toEqual(changes.map(() => 'resources'));
     const stored = await database.prisma.resource.findUniqueOrThrow({ where: { identifier: builtIn.identifier } });
     expect(stored).toMatchObject({
       name: 'Built in, renamed',
